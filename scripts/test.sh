@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Everything polchain tests: Rust unit and integration tests (the node's own end-to-end tests
+# included) and the polkadot.js tests against a dev node.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$POL_ROOT"
+
+"$POL_ROOT/scripts/setup.sh"
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
+
+t0=$(date +%s)
+step "cargo build --release --workspace"
+cargo build --release --workspace --locked
+echo "build: $(elapsed "$t0")"
+
+t1=$(date +%s)
+step "cargo test --release --workspace"
+# Node tests start several nodes each; one test binary at a time keeps the 2-core machine sane.
+cargo test --release --workspace --locked -- --test-threads=1
+echo "rust tests: $(elapsed "$t1")"
+
+t2=$(date +%s)
+step "polkadot.js tests (scripts/js)"
+(cd scripts/js && POL_NODE_BIN="$POL_BIN/polchain-node" npm test --silent)
+echo "js tests: $(elapsed "$t2")"
+echo "all tests passed in $(elapsed "$t0")"

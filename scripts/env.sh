@@ -11,4 +11,6 @@ export LIBTORCH_USE_PYTORCH=1
 export POL_TORCH_VERSION="2.13.0"
 export PATH="$POL_VENV/bin:$HOME/.cargo/bin:$PATH"
 export POL_BIN="$CARGO_TARGET_DIR/release"
+# The wasm builder looks for Cargo.lock above the target directory; ours is outside the checkout.
+export WASM_BUILD_WORKSPACE_HINT="$POL_ROOT"
 export POL_DATA="${POL_DATA:-$POL_CACHE/data}"

@@ -3,6 +3,7 @@
 #   - Debian packages: protobuf-compiler, clang, libclang-dev
 #   - rustup: wasm32v1-none and wasm32-unknown-unknown targets, rust-src
 #   - a Python venv with torch (the version tch expects) and scikit-learn; `.venv` links to it
+#   - the UCI digits data set, exported from scikit-learn's copy into $POL_DATA
 #   - npm ci in scripts/js
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -45,6 +46,12 @@ fi
 # `.venv` in the checkout (git-ignored) points at the shared venv.
 if [ ! -e .venv ] || { [ -L .venv ] && [ "$(readlink .venv)" != "$POL_VENV" ]; }; then
 	ln -sfn "$POL_VENV" .venv
+fi
+
+# The UCI digits, exported from scikit-learn's copy (no download).
+if [ ! -f "$POL_DATA/digits/meta.json" ]; then
+	step "export the digits data set to $POL_DATA/digits"
+	"$POL_VENV/bin/python" scripts/data/export_digits.py "$POL_DATA"
 fi
 
 # JavaScript dependencies (pinned by package-lock.json).

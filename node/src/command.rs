@@ -114,7 +114,7 @@ pub fn run() -> sc_cli::Result<()> {
 							rebuild it with `--features runtime-benchmarks`"
 							.into());
 					}
-					cmd.run_with_spec::<sp_runtime::traits::HashingFor<Block>, ()>(Some(
+					cmd.run_with_spec::<sp_runtime::traits::HashingFor<Block>, crate::service::HostFunctions>(Some(
 						config.chain_spec,
 					))
 				},

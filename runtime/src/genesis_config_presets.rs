@@ -1,8 +1,11 @@
 //! Genesis presets: `development` (Alice the sole authority) and `local_testnet` (Alice, Bob
 //! and Charlie). The node builds its chain specs from these.
 
-use crate::{AccountId, BalancesConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig};
-use crate::{Balance, UNIT};
+use crate::{
+	configs::TreasuryAccount, AccountId, Balance, BalancesConfig, RuntimeGenesisConfig, SessionConfig,
+	SessionKeys, PolStakingConfig, SudoConfig, EXISTENTIAL_DEPOSIT, UNIT,
+};
+use pallet_pol_staking::Role;
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
 use serde_json::Value;
@@ -11,6 +14,8 @@ use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 
 /// What every endowed development account starts with.
 pub const ENDOWMENT: Balance = 1_000_000 * UNIT;
+/// What each genesis authority bonds as a validator.
+pub const GENESIS_VALIDATOR_BOND: Balance = 10_000 * UNIT;
 
 /// A development authority: its sr25519 key (account and Aura) and its ed25519 key (GRANDPA),
 /// as `polchain-node --alice` etc. insert them into the keystore.
@@ -28,7 +33,19 @@ fn testnet_genesis(
 ) -> Value {
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
-			balances: endowed_accounts.iter().cloned().map(|k| (k, ENDOWMENT)).collect::<Vec<_>>(),
+			balances: endowed_accounts
+				.iter()
+				.cloned()
+				.map(|k| (k, ENDOWMENT))
+				// The treasury exists from genesis, so that slashes of any size reach it.
+				.chain(core::iter::once((TreasuryAccount::get(), EXISTENTIAL_DEPOSIT)))
+				.collect::<Vec<_>>(),
+		},
+		pol_staking: PolStakingConfig {
+			stakers: initial_authorities
+				.iter()
+				.map(|a| (a.0.to_account_id(), Role::Validator, GENESIS_VALIDATOR_BOND))
+				.collect::<Vec<_>>(),
 		},
 		session: SessionConfig {
 			keys: initial_authorities

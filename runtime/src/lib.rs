@@ -1,9 +1,9 @@
 //! # polchain runtime
 //!
 //! The FRAME runtime of polchain: block production with Aura, finality with GRANDPA,
-//! authorities rotated by `pallet-session`, balances with holds, transaction payment and sudo.
-//! The proof-of-learning pallets (staking, task registry, scoring, rewards) are wired in
-//! [`configs`] as they land.
+//! authorities elected by stake (`pallet-pol-staking`) and rotated by `pallet-session`,
+//! balances with holds, transaction payment and sudo. The proof-of-learning pallets (task
+//! registry, scoring, rewards) are wired in [`configs`] as they land.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 // `construct_runtime`-style macros expand deeply.
@@ -26,8 +26,6 @@ use sp_runtime::{
 	traits::{BlakeTwo256, IdentifyAccount, Verify},
 	MultiAddress, MultiSignature,
 };
-#[cfg(feature = "std")]
-use sp_version::NativeVersion;
 use sp_version::RuntimeVersion;
 
 pub use frame_system::Call as SystemCall;
@@ -103,12 +101,6 @@ pub const TOKEN_SYMBOL: &str = "POL";
 pub const TOKEN_DECIMALS: u8 = 12;
 /// SS58 address prefix (the generic Substrate one).
 pub const SS58_PREFIX: u16 = 42;
-
-/// The version information used to identify this runtime when compiled natively.
-#[cfg(feature = "std")]
-pub fn native_version() -> NativeVersion {
-	NativeVersion { runtime_version: VERSION, can_author_with: Default::default() }
-}
 
 /// Transaction signature.
 pub type Signature = MultiSignature;
@@ -197,16 +189,21 @@ mod runtime {
 	#[runtime::pallet_index(3)]
 	pub type TransactionPayment = pallet_transaction_payment;
 
-	// Session must come before Aura and Grandpa so that its genesis sets their authorities.
+	// Named PolStaking so that polkadot.js apps does not take it for Substrate's pallet-staking.
+	// Its genesis bonds the first validators before Session's genesis asks it for the
+	// first authorities; Session comes before Aura and Grandpa so that it sets theirs.
 	#[runtime::pallet_index(4)]
-	pub type Session = pallet_session;
+	pub type PolStaking = pallet_pol_staking;
 
 	#[runtime::pallet_index(5)]
-	pub type Aura = pallet_aura;
+	pub type Session = pallet_session;
 
 	#[runtime::pallet_index(6)]
-	pub type Grandpa = pallet_grandpa;
+	pub type Aura = pallet_aura;
 
 	#[runtime::pallet_index(7)]
+	pub type Grandpa = pallet_grandpa;
+
+	#[runtime::pallet_index(8)]
 	pub type Sudo = pallet_sudo;
 }

@@ -1,17 +1,18 @@
 //! Helpers for the node's end-to-end tests: start `polchain-node` processes on free loopback
 //! ports and watch their finality over JSON-RPC.
+//!
+//! The RPC client is a few lines of HTTP/1.1 over `std::net`: the node's dev-dependencies add
+//! no crate features, so `cargo test` reuses the crates `cargo build` compiled.
 
 #![allow(dead_code)]
 
-use jsonrpsee::{
-	core::client::ClientT,
-	rpc_params,
-	ws_client::{WsClient, WsClientBuilder},
-};
+use serde_json::{json, Value};
 use std::{
-	net::TcpListener,
+	io::{Read, Write},
+	net::{TcpListener, TcpStream},
 	path::PathBuf,
 	process::{Child, Command, Stdio},
+	thread::sleep,
 	time::{Duration, Instant},
 };
 
@@ -25,6 +26,28 @@ pub fn free_port() -> u16 {
 		.and_then(|l| l.local_addr())
 		.map(|a| a.port())
 		.expect("the OS hands out a free loopback port")
+}
+
+/// One JSON-RPC call over HTTP; `Err` when the node is not (yet) answering.
+pub fn rpc(port: u16, method: &str, params: Value) -> Result<Value, String> {
+	let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
+	let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+	stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+	write!(
+		stream,
+		"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+		 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+		body.len()
+	)
+	.map_err(|e| e.to_string())?;
+	let mut response = String::new();
+	stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+	let (_, payload) = response.split_once("\r\n\r\n").ok_or("no HTTP body")?;
+	let reply: Value = serde_json::from_str(payload).map_err(|e| format!("{e}: {payload}"))?;
+	match reply.get("result") {
+		Some(result) => Ok(result.clone()),
+		None => Err(format!("{method} failed: {reply}")),
+	}
 }
 
 /// A running `polchain-node`, killed when dropped.
@@ -65,27 +88,49 @@ impl Node {
 		Node { name: name.to_string(), rpc_port, p2p_port, log, child }
 	}
 
-	/// The node's log so far, for failure messages.
+	/// The last lines of the node's log, for failure messages.
 	pub fn log_tail(&self) -> String {
 		let text = std::fs::read_to_string(&self.log).unwrap_or_default();
 		let lines: Vec<&str> = text.lines().collect();
 		lines[lines.len().saturating_sub(40)..].join("\n")
 	}
 
-	/// A WebSocket RPC client, retrying while the node starts.
-	pub async fn client(&mut self) -> WsClient {
-		let url = format!("ws://127.0.0.1:{}", self.rpc_port);
+	/// A JSON-RPC call, retried while the node starts; panics with the log after [`PATIENCE`].
+	pub fn call(&mut self, method: &str, params: Value) -> Value {
 		let deadline = Instant::now() + PATIENCE;
 		loop {
 			if let Ok(Some(status)) = self.child.try_wait() {
-				panic!("{} exited with {status} before serving RPC:\n{}", self.name, self.log_tail());
+				panic!("{} exited with {status}:\n{}", self.name, self.log_tail());
 			}
-			match WsClientBuilder::default().build(&url).await {
-				Ok(client) => return client,
-				Err(_) if Instant::now() < deadline =>
-					tokio::time::sleep(Duration::from_millis(500)).await,
-				Err(e) => panic!("{}: no RPC at {url}: {e}\n{}", self.name, self.log_tail()),
+			match rpc(self.rpc_port, method, params.clone()) {
+				Ok(v) => return v,
+				Err(_) if Instant::now() < deadline => sleep(Duration::from_millis(500)),
+				Err(e) => panic!("{}: {e}\n{}", self.name, self.log_tail()),
 			}
+		}
+	}
+
+	/// The number of the node's last finalized block.
+	pub fn finalized_number(&mut self) -> u64 {
+		let hash = self.call("chain_getFinalizedHead", json!([]));
+		let header = self.call("chain_getHeader", json!([hash]));
+		let number = header["number"].as_str().expect("a header has a hex number");
+		u64::from_str_radix(number.trim_start_matches("0x"), 16).expect("the number is hex")
+	}
+
+	/// Waits until the node has finalized block `target`; panics with its log after
+	/// [`PATIENCE`].
+	pub fn wait_finalized(&mut self, target: u64) -> u64 {
+		let deadline = Instant::now() + PATIENCE;
+		loop {
+			let n = self.finalized_number();
+			if n >= target {
+				return n;
+			}
+			if Instant::now() > deadline {
+				panic!("{} finalized only #{n} of #{target} in {PATIENCE:?}:\n{}", self.name, self.log_tail());
+			}
+			sleep(Duration::from_millis(500));
 		}
 	}
 }
@@ -97,39 +142,5 @@ impl Drop for Node {
 		if !std::thread::panicking() {
 			let _ = std::fs::remove_file(&self.log);
 		}
-	}
-}
-
-/// The number of the node's last finalized block.
-pub async fn finalized_number(client: &WsClient) -> u64 {
-	let hash: String = client
-		.request("chain_getFinalizedHead", rpc_params![])
-		.await
-		.expect("chain_getFinalizedHead answers");
-	let header: serde_json::Value = client
-		.request("chain_getHeader", rpc_params![hash])
-		.await
-		.expect("chain_getHeader answers");
-	let number = header["number"].as_str().expect("a header has a hex number");
-	u64::from_str_radix(number.trim_start_matches("0x"), 16).expect("the number is hex")
-}
-
-/// Waits until `node` has finalized block `target`; panics with its log after [`PATIENCE`].
-pub async fn wait_finalized(node: &mut Node, target: u64) -> u64 {
-	let client = node.client().await;
-	let deadline = Instant::now() + PATIENCE;
-	loop {
-		let n = finalized_number(&client).await;
-		if n >= target {
-			return n;
-		}
-		if Instant::now() > deadline {
-			panic!(
-				"{} finalized only #{n} of #{target} in {PATIENCE:?}:\n{}",
-				node.name,
-				node.log_tail()
-			);
-		}
-		tokio::time::sleep(Duration::from_millis(500)).await;
 	}
 }

@@ -1,7 +1,9 @@
 //! Configuration of every pallet in the runtime.
 
 use frame_support::{
-	derive_impl, parameter_types,
+	derive_impl,
+	dispatch::DispatchClass,
+	parameter_types,
 	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
@@ -17,14 +19,19 @@ use sp_runtime::{
 };
 use sp_version::RuntimeVersion;
 
+use frame_support::{traits::tokens::imbalance::ResolveTo, PalletId};
+use sp_runtime::traits::AccountIdConversion;
+
 use super::{
 	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,
 	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
-	SessionKeys, System, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, MINUTES, SLOT_DURATION,
-	SS58_PREFIX, VERSION,
+	SessionKeys, PolStaking, System, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, MINUTES, SLOT_DURATION,
+	SS58_PREFIX, UNIT, VERSION,
 };
 
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
+/// Largest block, in bytes.
+const MAX_BLOCK_LENGTH: u32 = 5 * 1024 * 1024;
 /// The most authorities Aura and GRANDPA will accept.
 pub const MAX_AUTHORITIES: u32 = 64;
 
@@ -38,8 +45,10 @@ parameter_types! {
 		Weight::from_parts(WEIGHT_REF_TIME_PER_SECOND, u64::MAX),
 		NORMAL_DISPATCH_RATIO,
 	);
-	pub RuntimeBlockLength: BlockLength =
-		BlockLength::max_with_normal_ratio(5 * 1024 * 1024, NORMAL_DISPATCH_RATIO);
+	pub RuntimeBlockLength: BlockLength = BlockLength::builder()
+		.max_length(MAX_BLOCK_LENGTH)
+		.modify_max_length_for_class(DispatchClass::Normal, |m| *m = NORMAL_DISPATCH_RATIO * MAX_BLOCK_LENGTH)
+		.build();
 	pub const SS58Prefix: u16 = SS58_PREFIX;
 }
 
@@ -111,8 +120,8 @@ impl pallet_session::Config for Runtime {
 	type ValidatorIdOf = ConvertInto;
 	type ShouldEndSession = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
 	type NextSessionRotation = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
-	// The genesis authorities stand until the staking pallet elects authorities.
-	type SessionManager = ();
+	// Authorities are elected by stake × trust each session.
+	type SessionManager = PolStaking;
 	type SessionHandler = <SessionKeys as OpaqueKeys>::KeyTypeIdProviders;
 	type Keys = SessionKeys;
 	type DisablingStrategy = ();
@@ -143,4 +152,50 @@ impl pallet_sudo::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type RuntimeCall = RuntimeCall;
 	type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+	/// The account that receives slashed funds (and, later, what no one earned).
+	pub const TreasuryPalletId: PalletId = PalletId(*b"pol/trsy");
+	pub TreasuryAccount: AccountId = TreasuryPalletId::get().into_account_truncating();
+}
+
+impl pallet_pol_staking::Config for Runtime {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type OnSlash = ResolveTo<TreasuryAccount, Balances>;
+	// Full trust for every validator until the scoring pallet keeps records.
+	type Trust = ();
+	type SessionKeys = pallet_session::Pallet<Runtime>;
+	type MinMinerBond = ConstU128<{ 100 * UNIT }>;
+	type MinValidatorBond = ConstU128<{ 1_000 * UNIT }>;
+	type UnbondingPeriod = ConstU32<{ 30 * MINUTES }>;
+	type MaxUnlockingChunks = ConstU32<16>;
+	type MaxValidators = ConstU32<256>;
+	type MaxAuthorities = ConstU32<MAX_AUTHORITIES>;
+	type MinAuthorities = ConstU32<1>;
+	type MaxEndpointLen = ConstU32<{ pol_primitives::MAX_URI_LEN }>;
+	type WeightInfo = pallet_pol_staking::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = StakingBenchmarkHelper;
+}
+
+/// Gives benchmark accounts session keys, so the election benchmark has candidates.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct StakingBenchmarkHelper;
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_pol_staking::BenchmarkHelper<AccountId> for StakingBenchmarkHelper {
+	fn set_session_keys(who: &AccountId) {
+		use sp_core::crypto::ByteArray;
+		let raw: &[u8] = who.as_ref();
+		let (Ok(aura), Ok(grandpa)) =
+			(AuraId::from_slice(raw), sp_consensus_grandpa::AuthorityId::from_slice(raw))
+		else {
+			return;
+		};
+		let keys = SessionKeys { aura, grandpa };
+		// Benchmark-only glue: what `pallet_session::set_keys` stores, without its
+		// proof-of-possession, which needs a keystore the benchmark does not have.
+		pallet_session::NextKeys::<Runtime>::insert(who, keys);
+	}
 }

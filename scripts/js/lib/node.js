@@ -115,3 +115,38 @@ export function describeDispatchError(api, dispatchError) {
   if (dispatchError.isArithmetic) return { section: 'arithmetic', name: dispatchError.asArithmetic.type };
   return { section: 'dispatch', name: dispatchError.type };
 }
+
+/** Polls `check` (async, truthy when done) once a second until it passes or `timeoutMs` ends. */
+export async function waitFor(what, check, { timeoutMs = 300_000, intervalMs = 1000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await check();
+    if (result) return result;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Alice's fixed libp2p key and peer id, so other local nodes can name her as boot node. */
+export const ALICE_NODE_KEY = '0000000000000000000000000000000000000000000000000000000000000001';
+export const ALICE_PEER_ID = '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp';
+
+/**
+ * Starts a `local_testnet` of the given dev authorities on loopback (the first, with Alice's
+ * node key, is every other's boot node). Returns the started nodes, in order.
+ */
+export async function startLocalTestnet(names, extraArgs = {}) {
+  const nodes = [];
+  try {
+    for (const [i, name] of names.entries()) {
+      const args = ['--chain', 'local', `--${name}`, ...(extraArgs[name] ?? [])];
+      if (i === 0) args.push('--node-key', ALICE_NODE_KEY);
+      else args.push('--bootnodes', `/ip4/127.0.0.1/tcp/${nodes[0].p2pPort}/p2p/${ALICE_PEER_ID}`);
+      nodes.push(await startNode(name, args));
+    }
+  } catch (e) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw e;
+  }
+  return nodes;
+}

@@ -25,7 +25,7 @@ test('runtime version and metadata are polchain\'s', async () => {
   assert.ok(version.specVersion.toNumber() >= 100);
   assert.ok(api.runtimeMetadata.version >= 14, 'metadata v14 or later');
   const pallets = api.runtimeMetadata.asLatest.pallets.map((p) => p.name.toString());
-  for (const p of ['System', 'Balances', 'Session', 'Aura', 'Grandpa', 'Sudo']) {
+  for (const p of ['System', 'Balances', 'PolStaking', 'Session', 'Aura', 'Grandpa', 'Sudo']) {
     assert.ok(pallets.includes(p), `metadata lists ${p}: ${pallets}`);
   }
   assert.equal(api.registry.chainTokens[0], 'POL');

@@ -1,0 +1,156 @@
+//! # pol-primitives
+//!
+//! What two implementations of polchain must agree on, in one place: the ids, the miner's
+//! [`UpdateCommitment`], the validator's [`Verdict`], every hash and seed derivation of the
+//! protocol ([`hashing`]), and the checkpoint Merkle tree ([`merkle`]). The runtime and the
+//! worker both use this crate; `test-vectors.json` pins every function's output so that an
+//! implementation in another language can prove it agrees.
+//!
+//! Conventions (see the design's "Hashes and encodings"): BLAKE2b-256 everywhere; integers
+//! little-endian and fixed-width (task id `u64`, round `u32`, step `u32`, index `u32`, `q`
+//! `u32`); accounts as their 32 bytes; every preimage starts with an ASCII domain tag
+//! (`pol-round`, `pol-data`, …) so that no two derivations can collide.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod hashing;
+pub mod merkle;
+pub mod traits;
+
+pub use traits::{Role, Slash, StakeInfo, TrustProvider};
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
+use sp_core::{ConstU32, H256};
+use sp_runtime::{BoundedVec, FixedU64};
+
+/// A training task's id.
+pub type TaskId = u64;
+/// A round of a task, counted from 0.
+pub type RoundIndex = u32;
+/// A training step within a round, counted from 0.
+pub type StepIndex = u32;
+/// A segment of a training run: segment `j` (1-based) replays from checkpoint `j − 1` to `j`.
+pub type SegmentIndex = u32;
+/// A 32-byte hash: model hashes, Merkle roots, seeds.
+pub type Hash = H256;
+/// A 32-byte account id, as the runtime's `AccountId32` encodes it.
+pub type AccountBytes = [u8; 32];
+/// The salt a miner or validator blinds a commitment with.
+pub type Salt = [u8; 32];
+
+/// Longest artifact URI (`http(s)://host/v1/artifacts/<hash>` and the like).
+pub const MAX_URI_LEN: u32 = 256;
+/// An artifact URI, bounded.
+pub type ArtifactUri = BoundedVec<u8, ConstU32<MAX_URI_LEN>>;
+
+/// What a miner reveals after a round's training: it binds the whole run.
+///
+/// The commit hash over it (see [`hashing::commit_hash`]) also binds the miner's account and a
+/// salt, so another miner cannot submit a copy as its own.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct UpdateCommitment {
+	/// Merkle root (see [`merkle`]) over the leaves of checkpoints `0..=num_segments`.
+	pub checkpoint_root: Hash,
+	/// Model hash of the last checkpoint: the miner's update.
+	pub final_model_hash: Hash,
+	/// Number of segments `n = local_steps / checkpoint_interval`.
+	pub num_segments: SegmentIndex,
+	/// Mean training loss over the run, as the miner measured it.
+	pub train_loss: FixedU64,
+	/// Where the miner serves the proof bundle and checkpoints.
+	pub artifact_uri: ArtifactUri,
+}
+
+/// A validator's verdict on one miner's update in one round.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum Verdict {
+	/// Every challenged segment replayed to the committed checkpoint.
+	Pass,
+	/// This segment did not replay to the committed checkpoint (or its files did not match the
+	/// Merkle root): opens a dispute.
+	Fail {
+		/// The failing segment (1-based).
+		segment: SegmentIndex,
+	},
+	/// The miner's artifacts could not be fetched.
+	Unavailable,
+}
+
+/// The element type of a tensor, with the code the model hash uses.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum DType {
+	/// 32-bit float (code 0).
+	F32,
+	/// 64-bit float (code 1).
+	F64,
+	/// IEEE half (code 2).
+	F16,
+	/// bfloat16 (code 3).
+	BF16,
+	/// 64-bit signed integer (code 4).
+	I64,
+}
+
+impl DType {
+	/// The byte that stands for this type in a model hash.
+	pub const fn code(self) -> u8 {
+		match self {
+			DType::F32 => 0,
+			DType::F64 => 1,
+			DType::F16 => 2,
+			DType::BF16 => 3,
+			DType::I64 => 4,
+		}
+	}
+
+	/// The type a code stands for.
+	pub const fn from_code(code: u8) -> Option<DType> {
+		match code {
+			0 => Some(DType::F32),
+			1 => Some(DType::F64),
+			2 => Some(DType::F16),
+			3 => Some(DType::BF16),
+			4 => Some(DType::I64),
+			_ => None,
+		}
+	}
+
+	/// Bytes per element.
+	pub const fn size(self) -> usize {
+		match self {
+			DType::F32 => 4,
+			DType::F64 | DType::I64 => 8,
+			DType::F16 | DType::BF16 => 2,
+		}
+	}
+}
+
+#[cfg(test)]
+mod tests;

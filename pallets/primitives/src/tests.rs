@@ -1,0 +1,131 @@
+//! Behaviour beyond the test vectors: errors, bounds and the properties the protocol relies on.
+
+use crate::{
+	hashing::{self, ModelHashError, TensorView},
+	merkle, ArtifactUri, DType, Hash, UpdateCommitment,
+};
+use sp_runtime::FixedU64;
+
+fn commitment() -> UpdateCommitment {
+	UpdateCommitment {
+		checkpoint_root: hashing::hash(b"root"),
+		final_model_hash: hashing::hash(b"final"),
+		num_segments: 4,
+		train_loss: FixedU64::from_rational(1, 3),
+		artifact_uri: ArtifactUri::try_from(b"http://127.0.0.1:8700".to_vec()).unwrap(),
+	}
+}
+
+#[test]
+fn commit_hash_binds_the_account_and_the_salt() {
+	let c = commitment();
+	let h = hashing::commit_hash(&c, &[1; 32], &[9; 32]);
+	assert_ne!(h, hashing::commit_hash(&c, &[2; 32], &[9; 32]), "another miner's copy differs");
+	assert_ne!(h, hashing::commit_hash(&c, &[1; 32], &[8; 32]), "the salt matters");
+	let mut other = c.clone();
+	other.num_segments = 5;
+	assert_ne!(h, hashing::commit_hash(&other, &[1; 32], &[9; 32]), "every field matters");
+}
+
+#[test]
+fn derivations_refuse_empty_domains() {
+	let seed = hashing::hash(b"seed");
+	assert_eq!(hashing::sample_index(&seed, 0, 0, 0), None);
+	assert_eq!(hashing::batch_indices(&seed, 0, 4, 0), None);
+	assert_eq!(hashing::batch_indices(&seed, 0, 0, 10), Some(vec![]));
+	assert_eq!(hashing::shard_of(1, &[0; 32], 0), None);
+	assert_eq!(hashing::seeded_segment(&seed, &[0; 32], &[1; 32], 0, 0), None);
+	assert!(hashing::challenge_segments(&seed, &[0; 32], &[1; 32], 0, 1, 3).is_empty());
+}
+
+#[test]
+fn challenge_segments_are_in_range_distinct_and_start_with_the_largest_norm() {
+	let seed = hashing::hash(b"challenge");
+	for n in 1..20u32 {
+		for k in 1..8u32 {
+			let s = hashing::challenge_segments(&seed, &[3; 32], &[4; 32], n, n, k);
+			assert_eq!(s[0], n);
+			assert!(s.len() as u32 <= k);
+			assert!(s.iter().all(|x| (1..=n).contains(x)));
+			let mut d = s.clone();
+			d.sort();
+			d.dedup();
+			assert_eq!(d.len(), s.len(), "no segment twice");
+		}
+	}
+	// Different validators check different segments of the same miner.
+	let a: Vec<_> = (0..16).map(|q| hashing::seeded_segment(&seed, &[1; 32], &[9; 32], q, 1000)).collect();
+	let b: Vec<_> = (0..16).map(|q| hashing::seeded_segment(&seed, &[2; 32], &[9; 32], q, 1000)).collect();
+	assert_ne!(a, b);
+}
+
+#[test]
+fn largest_norm_segment_ignores_checkpoint_zero_and_nan_and_breaks_ties_low() {
+	assert_eq!(hashing::largest_norm_segment(&[]), None);
+	assert_eq!(hashing::largest_norm_segment(&[0.0]), None);
+	assert_eq!(hashing::largest_norm_segment(&[99.0, 1.0, 3.0, 3.0, 2.0]), Some(2));
+	assert_eq!(hashing::largest_norm_segment(&[0.0, f32::NAN, 0.5]), Some(2));
+	assert_eq!(hashing::largest_norm_segment(&[0.0, f32::NAN]), None);
+}
+
+#[test]
+fn model_hash_rejects_unsorted_duplicate_and_misshapen_tensors() {
+	let four = [0u8; 16];
+	let t = |name| TensorView { name, dtype: DType::F32, dims: &[2, 2], data: &four };
+	assert_eq!(hashing::model_hash(&[t("b"), t("a")]), Err(ModelHashError::NotSorted { index: 1 }));
+	assert_eq!(hashing::model_hash(&[t("a"), t("a")]), Err(ModelHashError::NotSorted { index: 1 }));
+	let short = TensorView { name: "w", dtype: DType::F64, dims: &[2, 2], data: &four };
+	assert_eq!(
+		hashing::model_hash(&[short]),
+		Err(ModelHashError::DataLength { index: 0, expected: Some(32), actual: 16 })
+	);
+	let huge = TensorView { name: "w", dtype: DType::F32, dims: &[u64::MAX, 2], data: &four };
+	assert!(matches!(
+		hashing::model_hash(&[huge]),
+		Err(ModelHashError::DataLength { expected: None, .. })
+	));
+}
+
+#[test]
+fn model_hash_sees_names_types_shapes_and_values() {
+	let data = 1.5f32.to_le_bytes().repeat(4);
+	let base = TensorView { name: "w", dtype: DType::F32, dims: &[2, 2], data: &data };
+	let h = hashing::model_hash(&[base]).unwrap();
+	assert_ne!(h, hashing::model_hash(&[TensorView { name: "v", ..base }]).unwrap());
+	assert_ne!(h, hashing::model_hash(&[TensorView { dims: &[4], ..base }]).unwrap());
+	assert_ne!(h, hashing::model_hash(&[TensorView { dims: &[4, 1], ..base }]).unwrap());
+	let mut other = data.clone();
+	other[15] ^= 1;
+	assert_ne!(h, hashing::model_hash(&[TensorView { data: &other, ..base }]).unwrap());
+	let as_i64 = 7i64.to_le_bytes().repeat(2);
+	let i = TensorView { name: "w", dtype: DType::I64, dims: &[2], data: &as_i64 };
+	let f = TensorView { name: "w", dtype: DType::F64, dims: &[2], data: &as_i64 };
+	assert_ne!(hashing::model_hash(&[i]).unwrap(), hashing::model_hash(&[f]).unwrap());
+}
+
+#[test]
+fn dtype_codes_round_trip() {
+	for d in [DType::F32, DType::F64, DType::F16, DType::BF16, DType::I64] {
+		assert_eq!(DType::from_code(d.code()), Some(d));
+	}
+	assert_eq!(DType::from_code(5), None);
+}
+
+#[test]
+fn merkle_proofs_fail_for_a_tampered_leaf_index_or_root() {
+	let leaves: Vec<Hash> = (0..7u32).map(|j| hashing::leaf_hash(j, &hashing::hash(&j.to_le_bytes()), j as f32)).collect();
+	let root = merkle::root(&leaves);
+	for i in 0..7u32 {
+		let p = merkle::proof(&leaves, i).unwrap();
+		assert_eq!(p.root, root);
+		assert!(merkle::verify(&root, &p.siblings, 7, i, &leaves[i as usize]));
+		let forged = hashing::leaf_hash(i, &hashing::hash(b"forged"), 0.0);
+		assert!(!merkle::verify(&root, &p.siblings, 7, i, &forged));
+		assert!(!merkle::verify(&hashing::hash(b"other root"), &p.siblings, 7, i, &leaves[i as usize]));
+		if i + 1 < 7 {
+			assert!(!merkle::verify(&root, &p.siblings, 7, i + 1, &leaves[i as usize]));
+		}
+	}
+	assert!(merkle::proof(&leaves, 7).is_none());
+	assert!(!merkle::verify(&root, &[], 7, 7, &leaves[0]));
+}

@@ -18,7 +18,7 @@ echo "build: $(elapsed "$t0")"
 t1=$(date +%s)
 step "cargo test --release --workspace"
 # Node tests start several nodes each; one test binary at a time keeps the 2-core machine sane.
-cargo test --release --workspace --locked -- --test-threads=1
+cargo test --release --workspace --locked --no-fail-fast -- --test-threads=1
 echo "rust tests: $(elapsed "$t1")"
 
 t2=$(date +%s)

@@ -15,8 +15,15 @@ const ALICE_PEER_ID: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDE
 fn three_authorities_finalize() {
 	let mut alice = Node::start("alice", &["--chain", "local", "--alice", "--node-key", ALICE_NODE_KEY]);
 	let boot = format!("/ip4/127.0.0.1/tcp/{}/p2p/{ALICE_PEER_ID}", alice.p2p_port);
-	let mut bob = Node::start("bob", &["--chain", "local", "--bob", "--bootnodes", &boot]);
-	let mut charlie = Node::start("charlie", &["--chain", "local", "--charlie", "--bootnodes", &boot]);
+	// A validator of a live chain must be given its network key (it will not invent one).
+	let key = |i: u8| format!("{i:064x}");
+	let (bob_key, charlie_key) = (key(2), key(3));
+	let mut bob =
+		Node::start("bob", &["--chain", "local", "--bob", "--node-key", &bob_key, "--bootnodes", &boot]);
+	let mut charlie = Node::start(
+		"charlie",
+		&["--chain", "local", "--charlie", "--node-key", &charlie_key, "--bootnodes", &boot],
+	);
 
 	for node in [&mut alice, &mut bob, &mut charlie] {
 		node.wait_finalized(3);

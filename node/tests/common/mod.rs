@@ -73,8 +73,6 @@ impl Node {
 				"--tmp",
 				"--rpc-port",
 				&rpc_port.to_string(),
-				"--port",
-				&p2p_port.to_string(),
 				"--no-prometheus",
 				"--no-telemetry",
 				"--no-mdns",

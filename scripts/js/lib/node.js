@@ -41,7 +41,7 @@ export async function startNode(name, args, { timeoutMs = 240_000 } = {}) {
   const out = createWriteStream(log);
   const child = spawn(nodeBinary(), [
     ...args,
-    '--tmp', '--rpc-port', String(rpcPort), '--port', String(p2pPort),
+    '--tmp', '--rpc-port', String(rpcPort),
     '--no-prometheus', '--no-telemetry', '--no-mdns',
     '--listen-addr', `/ip4/127.0.0.1/tcp/${p2pPort}`,
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -140,8 +140,12 @@ export async function startLocalTestnet(names, extraArgs = {}) {
   try {
     for (const [i, name] of names.entries()) {
       const args = ['--chain', 'local', `--${name}`, ...(extraArgs[name] ?? [])];
+      // A validator of a live chain must be given its network key (it will not invent one).
       if (i === 0) args.push('--node-key', ALICE_NODE_KEY);
-      else args.push('--bootnodes', `/ip4/127.0.0.1/tcp/${nodes[0].p2pPort}/p2p/${ALICE_PEER_ID}`);
+      else {
+        args.push('--node-key', (i + 1).toString(16).padStart(64, '0'));
+        args.push('--bootnodes', `/ip4/127.0.0.1/tcp/${nodes[0].p2pPort}/p2p/${ALICE_PEER_ID}`);
+      }
       nodes.push(await startNode(name, args));
     }
   } catch (e) {

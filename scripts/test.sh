@@ -15,6 +15,14 @@ step "cargo build --release --workspace"
 cargo build --release --workspace --locked
 echo "build: $(elapsed "$t0")"
 
+step "no RocksDB in the dependency tree"
+if cargo tree --release --workspace --locked -i librocksdb-sys >/dev/null 2>&1; then
+	cargo tree --release --workspace --locked -i librocksdb-sys
+	echo "error: librocksdb-sys is in the dependency tree; the node must use ParityDB only" >&2
+	exit 1
+fi
+echo "ok: librocksdb-sys is not a dependency"
+
 t1=$(date +%s)
 step "cargo test --release --workspace"
 # Node tests start several nodes each; one test binary at a time keeps the 2-core machine sane.

@@ -28,6 +28,21 @@ pub fn free_port() -> u16 {
 		.expect("the OS hands out a free loopback port")
 }
 
+/// The body of an HTTP GET on loopback.
+pub fn http_get(port: u16, path: &str) -> Result<String, String> {
+	let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+	stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+	write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
+		.map_err(|e| e.to_string())?;
+	let mut response = String::new();
+	stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+	let (head, body) = response.split_once("\r\n\r\n").ok_or("no HTTP body")?;
+	if !head.starts_with("HTTP/1.1 200") {
+		return Err(format!("GET {path}: {head}"));
+	}
+	Ok(body.to_string())
+}
+
 /// One JSON-RPC call over HTTP; `Err` when the node is not (yet) answering.
 pub fn rpc(port: u16, method: &str, params: Value) -> Result<Value, String> {
 	let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
@@ -55,6 +70,7 @@ pub struct Node {
 	pub name: String,
 	pub rpc_port: u16,
 	pub p2p_port: u16,
+	pub prometheus_port: u16,
 	pub log: PathBuf,
 	child: Child,
 }
@@ -64,6 +80,7 @@ impl Node {
 	pub fn start(name: &str, args: &[&str]) -> Node {
 		let rpc_port = free_port();
 		let p2p_port = free_port();
+		let prometheus_port = free_port();
 		let log = std::env::temp_dir()
 			.join(format!("polchain-test-{}-{}-{name}.log", std::process::id(), rpc_port));
 		let log_file = std::fs::File::create(&log).expect("log file can be created");
@@ -73,7 +90,8 @@ impl Node {
 				"--tmp",
 				"--rpc-port",
 				&rpc_port.to_string(),
-				"--no-prometheus",
+				"--prometheus-port",
+				&prometheus_port.to_string(),
 				"--no-telemetry",
 				"--no-mdns",
 				"--listen-addr",
@@ -83,7 +101,7 @@ impl Node {
 			.stderr(log_file)
 			.spawn()
 			.expect("polchain-node starts");
-		Node { name: name.to_string(), rpc_port, p2p_port, log, child }
+		Node { name: name.to_string(), rpc_port, p2p_port, prometheus_port, log, child }
 	}
 
 	/// The last lines of the node's log, for failure messages.

@@ -478,13 +478,18 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
+	/// Whether a ledger makes its account an election candidate: an active validator with at
+	/// least the minimum bond.
+	fn is_candidate(ledger: &StakingLedger<T>) -> bool {
+		ledger.role == Role::Validator &&
+			ledger.participation == Participation::Active &&
+			ledger.active >= T::MinValidatorBond::get()
+	}
+
 	/// Stores a ledger and keeps the validator candidates in step with it: a validator is a
 	/// candidate while it is active with at least the minimum bond.
 	fn put_ledger(who: &T::AccountId, ledger: StakingLedger<T>) {
-		let candidate = ledger.role == Role::Validator &&
-			ledger.participation == Participation::Active &&
-			ledger.active >= T::MinValidatorBond::get();
-		if candidate {
+		if Self::is_candidate(&ledger) {
 			Validators::<T>::insert(who, ());
 		} else if Validators::<T>::contains_key(who) {
 			Validators::<T>::remove(who);
@@ -563,9 +568,7 @@ impl<T: Config> Pallet<T> {
 				"unlocking chunks are out of order"
 			);
 			total = total.saturating_add(ledger.total());
-			let candidate = ledger.role == Role::Validator &&
-				ledger.participation == Participation::Active &&
-				ledger.active >= T::MinValidatorBond::get();
+			let candidate = Self::is_candidate(&ledger);
 			ensure!(candidate == Validators::<T>::contains_key(&who), "candidates out of step with ledgers");
 			candidates += u32::from(candidate);
 		}

@@ -1,7 +1,7 @@
 // Starting polchain nodes from JavaScript, for the end-to-end tests.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +31,7 @@ export function freePort() {
 
 /**
  * Starts `polchain-node` with `args` on fresh ports and connects @polkadot/api to it.
- * Returns { api, rpcPort, p2pPort, log, stop }.
+ * Returns { api, provider (for raw RPC calls), rpcPort, p2pPort, log, tail, stop }.
  */
 export async function startNode(name, args, { timeoutMs = 240_000 } = {}) {
   const rpcPort = await freePort();
@@ -52,10 +52,11 @@ export async function startNode(name, args, { timeoutMs = 240_000 } = {}) {
   const tail = () => readFileSync(log, 'utf8').split('\n').slice(-40).join('\n');
   const deadline = Date.now() + timeoutMs;
   let api;
+  let provider;
   while (!api) {
     if (exited) throw new Error(`${name} exited (${JSON.stringify(exited)}):\n${tail()}`);
     if (Date.now() > deadline) throw new Error(`${name}: no RPC on port ${rpcPort}:\n${tail()}`);
-    const provider = new WsProvider(`ws://127.0.0.1:${rpcPort}`, false);
+    provider = new WsProvider(`ws://127.0.0.1:${rpcPort}`, false);
     try {
       await provider.connect();
       await new Promise((ok, fail) => {
@@ -76,8 +77,9 @@ export async function startNode(name, args, { timeoutMs = 240_000 } = {}) {
       child.kill('SIGTERM');
       await new Promise((r) => { if (exited) r(); else child.on('exit', r); });
     }
+    rmSync(dir, { recursive: true, force: true });
   };
-  return { api, rpcPort, p2pPort, log, tail, stop };
+  return { api, provider, rpcPort, p2pPort, log, tail, stop };
 }
 
 /**

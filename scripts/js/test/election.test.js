@@ -39,7 +39,7 @@ test('a bonded validator with session keys is elected, and leaves after chilling
 
   // The node makes the keys and proves Dave owns them; Dave registers them on chain.
   const owner = u8aToHex(decodeAddress(dave.address));
-  const generated = await api.provider.send('author_rotateKeysWithOwner', [owner]);
+  const generated = await nodes[3].provider.send('author_rotateKeysWithOwner', [owner]);
   const setKeys = await submitFinalized(api, api.tx.session.setKeys(generated.keys, generated.proof), dave);
   assert.equal(setKeys.dispatchError, null, 'Dave sets session keys');
 

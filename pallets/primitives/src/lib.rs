@@ -17,8 +17,13 @@ extern crate alloc;
 
 pub mod hashing;
 pub mod merkle;
+pub mod specs;
 pub mod traits;
 
+pub use specs::{
+	Comparison, DatasetSource, DatasetSpec, Hyperparameters, ModelArch, ModelSpecText, Partition,
+	Schedule, VerificationSpec,
+};
 pub use traits::{Role, Slash, StakeInfo, TrustProvider};
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};

@@ -129,3 +129,51 @@ fn merkle_proofs_fail_for_a_tampered_leaf_index_or_root() {
 	assert!(merkle::proof(&leaves, 7).is_none());
 	assert!(!merkle::verify(&root, &[], 7, 7, &leaves[0]));
 }
+
+#[test]
+fn model_specs_parse() {
+	use crate::specs::{ModelArch, ModelSpecError};
+	assert_eq!(ModelArch::parse(b"mlp:64-128-10"), Ok(ModelArch::Mlp { widths: vec![64, 128, 10] }));
+	assert_eq!(
+		ModelArch::parse(b"cnn:8x8x1-c16-c32-10"),
+		Ok(ModelArch::Cnn { height: 8, width: 8, channels: 1, conv: vec![16, 32], classes: 10 })
+	);
+	let cnn = ModelArch::parse(b"cnn:8x8x1-c16-c32-10").unwrap();
+	assert_eq!((cnn.input_features(), cnn.outputs()), (64, 10));
+	for (bad, err) in [
+		(&b"mlp:64"[..], ModelSpecError::BadLayerCount),
+		(b"mlp:64-0-10", ModelSpecError::BadNumber),
+		(b"mlp:64--10", ModelSpecError::BadNumber),
+		(b"mlp:064-10", ModelSpecError::BadNumber),
+		(b"mlp:64-99999-10", ModelSpecError::BadNumber),
+		(b"mlp:+64-10", ModelSpecError::BadNumber),
+		(b"rnn:64-10", ModelSpecError::UnknownKind),
+		(b"\xff", ModelSpecError::UnknownKind),
+		(b"cnn:8x8-c16-10", ModelSpecError::BadNumber),
+		(b"cnn:8x8x1-16-10", ModelSpecError::BadNumber),
+		(b"cnn:8x8x1-10", ModelSpecError::BadLayerCount),
+		(b"cnn:4x4x1-c8-c8-c8-10", ModelSpecError::ImageTooSmall),
+	] {
+		assert_eq!(ModelArch::parse(bad), Err(err), "{}", String::from_utf8_lossy(bad));
+	}
+}
+
+#[test]
+fn segments_and_round_length() {
+	use crate::specs::{Hyperparameters, Schedule};
+	let hp = |s, k| Hyperparameters {
+		learning_rate: FixedU64::from_rational(1, 10),
+		momentum: FixedU64::from_u32(0),
+		batch_size: 32,
+		local_steps: s,
+		checkpoint_interval: k,
+	};
+	assert_eq!(hp(100, 10).num_segments(), Some(10));
+	assert_eq!(hp(100, 30).num_segments(), None);
+	assert_eq!(hp(100, 0).num_segments(), None);
+	assert_eq!(hp(0, 10).num_segments(), None);
+	let s = Schedule { commit_blocks: 10, reveal_blocks: 5, verify_blocks: 20, finalize_blocks: 5, rounds: 3 };
+	assert_eq!(s.round_blocks(), Some(40));
+	assert_eq!(Schedule { reveal_blocks: 0, ..s }.round_blocks(), None);
+	assert_eq!(Schedule { commit_blocks: u32::MAX, ..s }.round_blocks(), None);
+}

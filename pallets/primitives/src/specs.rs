@@ -1,0 +1,246 @@
+//! What a task creator fixes for a task, and a miner cannot change: the model, the data, the
+//! hyperparameters, the verification rule and the schedule. Bounded, so the chain can store
+//! them; parsed here, so the chain rejects a spec the worker could not run.
+
+use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
+use sp_core::ConstU32;
+use sp_runtime::{BoundedVec, FixedU64, Perbill};
+
+/// Longest model spec string.
+pub const MAX_MODEL_SPEC_LEN: u32 = 128;
+/// Most layers a model spec may name.
+pub const MAX_LAYERS: usize = 16;
+/// Widest layer a model spec may name.
+pub const MAX_WIDTH: u32 = 4096;
+
+/// A declarative model, e.g. `mlp:64-128-10` or `cnn:8x8x1-c16-c32-10`, as UTF-8 bytes.
+pub type ModelSpecText = BoundedVec<u8, ConstU32<MAX_MODEL_SPEC_LEN>>;
+
+/// A parsed model spec. Parameter names are fixed by the architecture, so every miner's
+/// checkpoints name the same tensors.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum ModelArch {
+	/// Fully connected layers with ReLU between them: `mlp:<in>-<hidden>…-<out>`.
+	/// Parameters `fc{i}.weight` (`[out, in]`) and `fc{i}.bias`, `i` from 0.
+	Mlp {
+		/// Layer widths, input first, at least two.
+		widths: Vec<u32>,
+	},
+	/// 3×3 convolutions (padding 1) each followed by ReLU and 2×2 max-pooling, then one linear
+	/// layer: `cnn:<h>x<w>x<c>-c<ch>…-<classes>`. Parameters `conv{i}.weight`
+	/// (`[out, in, 3, 3]`), `conv{i}.bias`, `fc.weight`, `fc.bias`.
+	Cnn {
+		/// Input height.
+		height: u32,
+		/// Input width.
+		width: u32,
+		/// Input channels.
+		channels: u32,
+		/// Output channels of each convolution.
+		conv: Vec<u32>,
+		/// Number of classes.
+		classes: u32,
+	},
+}
+
+/// Why a model spec was rejected.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ModelSpecError {
+	/// Not UTF-8, or not `mlp:…` / `cnn:…`.
+	UnknownKind,
+	/// A number is missing, malformed, zero or above [`MAX_WIDTH`].
+	BadNumber,
+	/// Too few or too many layers.
+	BadLayerCount,
+	/// The input image is too small for the number of poolings.
+	ImageTooSmall,
+}
+
+fn number(s: &str) -> Result<u32, ModelSpecError> {
+	let n: u32 = s.parse().map_err(|_| ModelSpecError::BadNumber)?;
+	if n == 0 || n > MAX_WIDTH || s.starts_with('+') || s.starts_with('0') {
+		return Err(ModelSpecError::BadNumber);
+	}
+	Ok(n)
+}
+
+impl ModelArch {
+	/// Parses a spec string.
+	pub fn parse(spec: &[u8]) -> Result<ModelArch, ModelSpecError> {
+		let text = core::str::from_utf8(spec).map_err(|_| ModelSpecError::UnknownKind)?;
+		if let Some(rest) = text.strip_prefix("mlp:") {
+			let widths = rest.split('-').map(number).collect::<Result<Vec<_>, _>>()?;
+			if widths.len() < 2 || widths.len() > MAX_LAYERS + 1 {
+				return Err(ModelSpecError::BadLayerCount);
+			}
+			Ok(ModelArch::Mlp { widths })
+		} else if let Some(rest) = text.strip_prefix("cnn:") {
+			let parts: Vec<&str> = rest.split('-').collect();
+			if parts.len() < 3 || parts.len() > MAX_LAYERS + 2 {
+				return Err(ModelSpecError::BadLayerCount);
+			}
+			let dims = parts[0].split('x').map(number).collect::<Result<Vec<_>, _>>()?;
+			let [height, width, channels] = dims[..] else { return Err(ModelSpecError::BadNumber) };
+			let conv = parts[1..parts.len() - 1]
+				.iter()
+				.map(|p| p.strip_prefix('c').ok_or(ModelSpecError::BadNumber).and_then(number))
+				.collect::<Result<Vec<_>, _>>()?;
+			let classes = number(parts[parts.len() - 1])?;
+			// Each convolution halves the image; it must not vanish.
+			let shrink = 1u32.checked_shl(conv.len() as u32).unwrap_or(u32::MAX);
+			if height < shrink || width < shrink {
+				return Err(ModelSpecError::ImageTooSmall);
+			}
+			Ok(ModelArch::Cnn { height, width, channels, conv, classes })
+		} else {
+			Err(ModelSpecError::UnknownKind)
+		}
+	}
+
+	/// Number of input features (`h·w·c` for a CNN).
+	pub fn input_features(&self) -> u32 {
+		match self {
+			ModelArch::Mlp { widths } => widths[0],
+			ModelArch::Cnn { height, width, channels, .. } =>
+				height.saturating_mul(*width).saturating_mul(*channels),
+		}
+	}
+
+	/// Number of outputs (classes).
+	pub fn outputs(&self) -> u32 {
+		match self {
+			ModelArch::Mlp { widths } => widths[widths.len() - 1],
+			ModelArch::Cnn { classes, .. } => *classes,
+		}
+	}
+}
+
+/// Where a task's data comes from.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub enum DatasetSource {
+	/// The UCI handwritten digits (8×8, 1,797 samples, 10 classes).
+	Digits,
+	/// A deterministic synthetic classification set.
+	Synthetic {
+		/// Generator seed.
+		seed: u64,
+		/// Number of samples.
+		samples: u32,
+		/// Features per sample.
+		features: u32,
+		/// Number of classes.
+		classes: u32,
+	},
+}
+
+/// How the training part of a data set is split into miners' shards.
+#[derive(
+	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub enum Partition {
+	/// Samples dealt out evenly in a seeded random order.
+	Iid,
+	/// Non-IID: each class spread over the shards by Dirichlet(α) proportions, seeded by the
+	/// task id. Smaller α, more skew.
+	Dirichlet {
+		/// The concentration α.
+		alpha: FixedU64,
+	},
+}
+
+/// A task's data: the set, its split into shards, and the held-out validation part.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct DatasetSpec {
+	/// The data set.
+	pub source: DatasetSource,
+	/// Number of miners' shards.
+	pub num_shards: u32,
+	/// How shards are drawn.
+	pub partition: Partition,
+	/// Share of the set held out for validation, disjoint from every shard.
+	pub validation: Perbill,
+}
+
+/// The training hyperparameters every miner of a task uses.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct Hyperparameters {
+	/// SGD learning rate.
+	pub learning_rate: FixedU64,
+	/// SGD momentum (0 for plain SGD).
+	pub momentum: FixedU64,
+	/// Samples per step.
+	pub batch_size: u32,
+	/// SGD steps per round, `S`.
+	pub local_steps: u32,
+	/// Steps between checkpoints, `k`; it divides `local_steps`.
+	pub checkpoint_interval: u32,
+}
+
+impl Hyperparameters {
+	/// Segments per round, `n = S / k`; `None` if `k` is zero or does not divide `S`.
+	pub fn num_segments(&self) -> Option<u32> {
+		if self.checkpoint_interval == 0 || self.local_steps == 0 {
+			return None;
+		}
+		(self.local_steps % self.checkpoint_interval == 0)
+			.then(|| self.local_steps / self.checkpoint_interval)
+	}
+}
+
+/// How a replayed segment is compared with the committed checkpoint.
+#[derive(
+	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub enum Comparison {
+	/// Model hashes must be equal (same hardware class and thread count).
+	Exact,
+	/// `‖replayed − committed‖₂ / ‖committed‖₂` at most this.
+	Tolerance(Perbill),
+}
+
+/// How validators check a miner's run.
+#[derive(
+	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct VerificationSpec {
+	/// Segments each validator replays, `Q` (the largest-norm one and `Q − 1` seeded ones).
+	pub segments_per_check: u32,
+	/// How replays are compared.
+	pub comparison: Comparison,
+}
+
+/// The blocks of each phase of a round, and the number of rounds.
+#[derive(
+	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct Schedule {
+	/// Train and commit.
+	pub commit_blocks: u32,
+	/// Reveal.
+	pub reveal_blocks: u32,
+	/// Verify, score (commit and reveal scores) and propose the global model.
+	pub verify_blocks: u32,
+	/// Disputes and finalization.
+	pub finalize_blocks: u32,
+	/// Rounds the task runs.
+	pub rounds: u32,
+}
+
+impl Schedule {
+	/// Blocks per round; `None` if a phase is empty or the sum overflows.
+	pub fn round_blocks(&self) -> Option<u32> {
+		let phases = [self.commit_blocks, self.reveal_blocks, self.verify_blocks, self.finalize_blocks];
+		if phases.contains(&0) {
+			return None;
+		}
+		phases.iter().try_fold(0u32, |acc, p| acc.checked_add(*p))
+	}
+}

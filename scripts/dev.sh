@@ -21,7 +21,7 @@ trap 'kill $NODE_PID 2>/dev/null; wait $NODE_PID 2>/dev/null; echo; echo "stoppe
 echo "dev node running (pid $NODE_PID), RPC on ws://127.0.0.1:${POL_RPC_PORT:-9944}, log in $NODE_LOG"
 echo "polkadot.js apps: connect to ws://127.0.0.1:${POL_RPC_PORT:-9944}. Ctrl-C stops."
 # Follow the node's own import and finality lines.
-tail -n +1 -F "$NODE_LOG" 2>/dev/null | grep --line-buffered -E "Prepared block|Imported #|finalized #|Idle|Database|error|Error" &
+tail -n +1 -F "$NODE_LOG" 2>/dev/null | grep --line-buffered -E "Imported #|finalized #|Database|Error|error" &
 TAIL_PID=$!
 trap 'kill $TAIL_PID $NODE_PID 2>/dev/null; wait $NODE_PID 2>/dev/null; echo; echo "stopped (log: $NODE_LOG)"' EXIT INT TERM
 wait $NODE_PID

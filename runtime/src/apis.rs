@@ -243,8 +243,10 @@ impl_runtime_apis! {
 	#[cfg(feature = "try-runtime")]
 	impl frame_try_runtime::TryRuntime<Block> for Runtime {
 		fn on_runtime_upgrade(checks: frame_try_runtime::UpgradeCheckSelect) -> (Weight, Weight) {
-			// try-runtime is an operator's tool: a failed check should stop it with a backtrace.
-			let weight = Executive::try_runtime_upgrade(checks).unwrap();
+			// try-runtime is an operator's tool, and this API cannot return an error: a failed
+			// migration check must stop it here, with the check's message.
+			let weight = Executive::try_runtime_upgrade(checks)
+				.expect("try-runtime: the runtime upgrade's checks failed (see the message above)");
 			(weight, super::configs::RuntimeBlockWeights::get().max_block)
 		}
 

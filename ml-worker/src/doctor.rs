@@ -62,7 +62,9 @@ pub fn run(steps: usize, threads: Option<i32>, device: DeviceChoice) -> Result<R
 		DeviceChoice::Cpu => Device::Cpu,
 		DeviceChoice::Auto => Device::cuda_if_available(),
 		DeviceChoice::Cuda if cuda_available => Device::Cuda(0),
-		DeviceChoice::Cuda => bail!("--device cuda was asked for, but libtorch sees no CUDA device"),
+		DeviceChoice::Cuda => {
+			bail!("--device cuda was asked for, but libtorch sees no CUDA device")
+		}
 	};
 	let losses = train_tiny(steps, device).context("the tiny training run failed")?;
 	Ok(Report {
@@ -128,7 +130,9 @@ mod tests {
 	#[test]
 	fn reports_the_wheel_version() {
 		// Built with LIBTORCH_USE_PYTORCH from the torch wheel the tch crate expects.
-		assert!(LIBTORCH_VERSION_PREFIX.iter().any(|p| crate::LIBTORCH_VERSION.starts_with(p)));
+		assert!(LIBTORCH_VERSION_PREFIX
+			.iter()
+			.any(|p| crate::LIBTORCH_VERSION.starts_with(p)));
 	}
 
 	const LIBTORCH_VERSION_PREFIX: &[&str] = &["2.13.0"];

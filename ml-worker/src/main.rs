@@ -32,7 +32,11 @@ fn main() -> Result<()> {
 	env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 	let cli = Cli::parse();
 	match cli.command {
-		Command::Doctor { steps, threads, device } => {
+		Command::Doctor {
+			steps,
+			threads,
+			device,
+		} => {
 			let report = doctor::run(steps, threads, device)?;
 			println!("libtorch version: {}", report.libtorch_version);
 			println!("threads:          {}", report.threads);
@@ -57,7 +61,7 @@ fn main() -> Result<()> {
 				anyhow::bail!("the loss did not fall: libtorch does not train correctly here");
 			}
 			println!("ok");
-		},
+		}
 	}
 	Ok(())
 }

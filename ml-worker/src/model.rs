@@ -32,25 +32,46 @@ impl Model {
 		let root = vars.root();
 		let mut layers = Vec::new();
 		match &arch {
-			ModelArch::Mlp { widths } =>
+			ModelArch::Mlp { widths } => {
 				for (i, w) in widths.windows(2).enumerate() {
-					let linear = nn::linear(&root / format!("fc{i}"), w[0] as i64, w[1] as i64, Default::default());
+					let linear = nn::linear(
+						&root / format!("fc{i}"),
+						w[0] as i64,
+						w[1] as i64,
+						Default::default(),
+					);
 					layers.push(Layer::Linear(linear));
-				},
-			ModelArch::Cnn { height, width, channels, conv, classes } => {
+				}
+			}
+			ModelArch::Cnn {
+				height,
+				width,
+				channels,
+				conv,
+				classes,
+			} => {
 				let mut c_in = *channels as i64;
 				let (mut h, mut w) = (*height as i64, *width as i64);
-				let config = nn::ConvConfig { padding: 1, ..Default::default() };
+				let config = nn::ConvConfig {
+					padding: 1,
+					..Default::default()
+				};
 				for (i, c_out) in conv.iter().enumerate() {
-					let layer = nn::conv2d(&root / format!("conv{i}"), c_in, *c_out as i64, 3, config);
+					let layer =
+						nn::conv2d(&root / format!("conv{i}"), c_in, *c_out as i64, 3, config);
 					layers.push(Layer::Conv(layer));
 					c_in = *c_out as i64;
 					h /= 2;
 					w /= 2;
 				}
-				let fc = nn::linear(&root / "fc", c_in * h * w, *classes as i64, Default::default());
+				let fc = nn::linear(
+					&root / "fc",
+					c_in * h * w,
+					*classes as i64,
+					Default::default(),
+				);
 				layers.push(Layer::Linear(fc));
-			},
+			}
 		}
 		Ok(Model { arch, vars, layers })
 	}
@@ -59,8 +80,12 @@ impl Model {
 	pub fn forward(&self, xs: &Tensor) -> Tensor {
 		let mut x = match &self.arch {
 			ModelArch::Mlp { .. } => xs.shallow_clone(),
-			ModelArch::Cnn { height, width, channels, .. } =>
-				xs.view([-1, *channels as i64, *height as i64, *width as i64]),
+			ModelArch::Cnn {
+				height,
+				width,
+				channels,
+				..
+			} => xs.view([-1, *channels as i64, *height as i64, *width as i64]),
 		};
 		let last = self.layers.len().saturating_sub(1);
 		for (i, layer) in self.layers.iter().enumerate() {
@@ -69,8 +94,12 @@ impl Model {
 				Layer::Linear(linear) => {
 					let flat = if x.dim() > 2 { x.flatten(1, -1) } else { x };
 					let y = linear.forward(&flat);
-					if i == last { y } else { y.relu() }
-				},
+					if i == last {
+						y
+					} else {
+						y.relu()
+					}
+				}
 			};
 		}
 		x
@@ -110,7 +139,8 @@ pub fn le_bytes(t: &Tensor) -> Result<Vec<u8>> {
 	let dtype = dtype_of(&t)?;
 	let numel = t.numel();
 	let mut bytes = vec![0u8; numel * dtype.size()];
-	t.f_copy_data_u8(&mut bytes, numel).context("copying tensor data")?;
+	t.f_copy_data_u8(&mut bytes, numel)
+		.context("copying tensor data")?;
 	// libtorch stores tensors in the machine's byte order; the hash wants little-endian.
 	if cfg!(target_endian = "big") {
 		for chunk in bytes.chunks_mut(dtype.size()) {
@@ -130,7 +160,12 @@ pub fn model_hash(tensors: &[(String, Tensor)]) -> Result<Hash> {
 		let dims: Vec<u64> = t.size().iter().map(|&d| d as u64).collect();
 		let data = le_bytes(t).with_context(|| format!("tensor {name}"))?;
 		hasher
-			.tensor(TensorView { name, dtype, dims: &dims, data: &data })
+			.tensor(TensorView {
+				name,
+				dtype,
+				dims: &dims,
+				data: &data,
+			})
 			.map_err(|e| anyhow::anyhow!("tensor {name}: {e:?}"))?;
 	}
 	Ok(hasher.finish())
@@ -149,18 +184,38 @@ mod tests {
 		let names: Vec<String> = cnn.named_parameters().into_iter().map(|(n, _)| n).collect();
 		assert_eq!(
 			names,
-			["conv0.bias", "conv0.weight", "conv1.bias", "conv1.weight", "fc.bias", "fc.weight"]
+			[
+				"conv0.bias",
+				"conv0.weight",
+				"conv1.bias",
+				"conv1.weight",
+				"fc.bias",
+				"fc.weight"
+			]
 		);
 		let out = cnn.forward(&Tensor::zeros([5, 64], (Kind::Float, Device::Cpu)));
 		assert_eq!(out.size(), [5, 10]);
-		assert_eq!(mlp.forward(&Tensor::zeros([3, 64], (Kind::Float, Device::Cpu))).size(), [3, 10]);
+		assert_eq!(
+			mlp.forward(&Tensor::zeros([3, 64], (Kind::Float, Device::Cpu)))
+				.size(),
+			[3, 10]
+		);
 	}
 
 	#[test]
 	fn same_seed_same_hash_other_seed_other_hash() {
-		let a = Model::new("mlp:16-8-4", 7, Device::Cpu).unwrap().hash().unwrap();
-		let b = Model::new("mlp:16-8-4", 7, Device::Cpu).unwrap().hash().unwrap();
-		let c = Model::new("mlp:16-8-4", 8, Device::Cpu).unwrap().hash().unwrap();
+		let a = Model::new("mlp:16-8-4", 7, Device::Cpu)
+			.unwrap()
+			.hash()
+			.unwrap();
+		let b = Model::new("mlp:16-8-4", 7, Device::Cpu)
+			.unwrap()
+			.hash()
+			.unwrap();
+		let c = Model::new("mlp:16-8-4", 8, Device::Cpu)
+			.unwrap()
+			.hash()
+			.unwrap();
 		assert_eq!(a, b);
 		assert_ne!(a, c);
 	}
@@ -176,9 +231,13 @@ mod tests {
 	/// computed independently.
 	#[test]
 	fn model_hash_of_real_tensors_matches_the_test_vectors() {
-		let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../pallets/primitives/test-vectors.json");
+		let path = concat!(
+			env!("CARGO_MANIFEST_DIR"),
+			"/../pallets/primitives/test-vectors.json"
+		);
 		let vectors: serde_json::Value =
-			serde_json::from_str(&std::fs::read_to_string(path).expect("test vectors exist")).unwrap();
+			serde_json::from_str(&std::fs::read_to_string(path).expect("test vectors exist"))
+				.unwrap();
 		let cases = vectors["model_hash"].as_array().expect("model_hash cases");
 		assert!(cases.len() >= 2);
 		for case in cases {
@@ -193,8 +252,18 @@ mod tests {
 						"i64" => Kind::Int64,
 						other => panic!("dtype {other}"),
 					};
-					let dims: Vec<i64> = t["dims"].as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect();
-					let values: Vec<f64> = t["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+					let dims: Vec<i64> = t["dims"]
+						.as_array()
+						.unwrap()
+						.iter()
+						.map(|d| d.as_i64().unwrap())
+						.collect();
+					let values: Vec<f64> = t["values"]
+						.as_array()
+						.unwrap()
+						.iter()
+						.map(|v| v.as_f64().unwrap())
+						.collect();
 					// f64 → f32 rounds to nearest, as Python's struct.pack('<f') does.
 					let tensor = Tensor::from_slice(&values).to_kind(kind).reshape(dims);
 					(t["name"].as_str().unwrap().to_string(), tensor)

@@ -15,8 +15,10 @@ use std::{sync::Arc, time::Duration};
 /// The host functions the runtime may call. A runtime built with benchmarks (the default
 /// build, so that `benchmark pallet` works) also imports the benchmarking host functions.
 #[cfg(feature = "runtime-benchmarks")]
-pub type HostFunctions =
-	(sp_io::SubstrateHostFunctions, frame_benchmarking::benchmarking::HostFunctions);
+pub type HostFunctions = (
+	sp_io::SubstrateHostFunctions,
+	frame_benchmarking::benchmarking::HostFunctions,
+);
 /// The host functions the runtime may call.
 #[cfg(not(feature = "runtime-benchmarks"))]
 pub type HostFunctions = sp_io::SubstrateHostFunctions;
@@ -68,7 +70,9 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 	let client = Arc::new(client);
 
 	let telemetry = telemetry.map(|(worker, telemetry)| {
-		task_manager.spawn_handle().spawn("telemetry", None, worker.run());
+		task_manager
+			.spawn_handle()
+			.spawn("telemetry", None, worker.run());
 		telemetry
 	});
 
@@ -213,7 +217,9 @@ pub fn new_full<
 		task_manager.spawn_handle().spawn(
 			"offchain-workers-runner",
 			"offchain-worker",
-			offchain_workers.run(client.clone(), task_manager.spawn_handle()).boxed(),
+			offchain_workers
+				.run(client.clone(), task_manager.spawn_handle())
+				.boxed(),
 		);
 	}
 
@@ -228,7 +234,10 @@ pub fn new_full<
 		let client = client.clone();
 		let pool = transaction_pool.clone();
 		Box::new(move |_| {
-			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone() };
+			let deps = crate::rpc::FullDeps {
+				client: client.clone(),
+				pool: pool.clone(),
+			};
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})
 	};
@@ -296,7 +305,11 @@ pub fn new_full<
 
 	if enable_grandpa {
 		// Only an authority votes, so only an authority needs the keystore.
-		let keystore = if role.is_authority() { Some(keystore_container.keystore()) } else { None };
+		let keystore = if role.is_authority() {
+			Some(keystore_container.keystore())
+		} else {
+			None
+		};
 
 		let grandpa_config = sc_consensus_grandpa::Config {
 			gossip_duration: Duration::from_millis(333),

@@ -17,9 +17,16 @@ fn dev_node_finalizes_block_three() {
 	assert_eq!(props["tokenSymbol"], "POL");
 	assert_eq!(props["tokenDecimals"], 12);
 	let log = std::fs::read_to_string(&node.log).expect("the log is readable");
-	assert!(log.contains("Database: ParityDb"), "the node opens ParityDB:\n{}", node.log_tail());
+	assert!(
+		log.contains("Database: ParityDb"),
+		"the node opens ParityDB:\n{}",
+		node.log_tail()
+	);
 
 	// Prometheus metrics are served.
 	let metrics = common::http_get(node.prometheus_port, "/metrics").expect("metrics are served");
-	assert!(metrics.contains("substrate_block_height"), "metrics list the block height");
+	assert!(
+		metrics.contains("substrate_block_height"),
+		"metrics list the block height"
+	);
 }

@@ -13,16 +13,37 @@ const ALICE_PEER_ID: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDE
 
 #[test]
 fn three_authorities_finalize() {
-	let mut alice = Node::start("alice", &["--chain", "local", "--alice", "--node-key", ALICE_NODE_KEY]);
+	let mut alice = Node::start(
+		"alice",
+		&["--chain", "local", "--alice", "--node-key", ALICE_NODE_KEY],
+	);
 	let boot = format!("/ip4/127.0.0.1/tcp/{}/p2p/{ALICE_PEER_ID}", alice.p2p_port);
 	// A validator of a live chain must be given its network key (it will not invent one).
 	let key = |i: u8| format!("{i:064x}");
 	let (bob_key, charlie_key) = (key(2), key(3));
-	let mut bob =
-		Node::start("bob", &["--chain", "local", "--bob", "--node-key", &bob_key, "--bootnodes", &boot]);
+	let mut bob = Node::start(
+		"bob",
+		&[
+			"--chain",
+			"local",
+			"--bob",
+			"--node-key",
+			&bob_key,
+			"--bootnodes",
+			&boot,
+		],
+	);
 	let mut charlie = Node::start(
 		"charlie",
-		&["--chain", "local", "--charlie", "--node-key", &charlie_key, "--bootnodes", &boot],
+		&[
+			"--chain",
+			"local",
+			"--charlie",
+			"--node-key",
+			&charlie_key,
+			"--bootnodes",
+			&boot,
+		],
 	);
 
 	for node in [&mut alice, &mut bob, &mut charlie] {
@@ -32,8 +53,15 @@ fn three_authorities_finalize() {
 	let mut hashes = Vec::new();
 	for node in [&mut alice, &mut bob, &mut charlie] {
 		let health = node.call("system_health", json!([]));
-		assert_eq!(health["peers"], 2, "{} should see both other nodes", node.name);
+		assert_eq!(
+			health["peers"], 2,
+			"{} should see both other nodes",
+			node.name
+		);
 		hashes.push(node.call("chain_getBlockHash", json!([3])));
 	}
-	assert!(hashes.windows(2).all(|w| w[0] == w[1]), "one chain: {hashes:?}");
+	assert!(
+		hashes.windows(2).all(|w| w[0] == w[1]),
+		"one chain: {hashes:?}"
+	);
 }

@@ -2,12 +2,12 @@
 //! and Charlie). The node builds its chain specs from these.
 
 use crate::{
-	configs::TreasuryAccount, AccountId, Balance, BalancesConfig, RuntimeGenesisConfig, SessionConfig,
-	SessionKeys, PolStakingConfig, SudoConfig, EXISTENTIAL_DEPOSIT, UNIT,
+	configs::TreasuryAccount, AccountId, Balance, BalancesConfig, PolStakingConfig,
+	RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig, EXISTENTIAL_DEPOSIT, UNIT,
 };
-use pallet_pol_staking::Role;
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
+use pallet_pol_staking::Role;
 use serde_json::Value;
 use sp_genesis_builder::{self, PresetId};
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
@@ -23,7 +23,10 @@ pub type DevAuthority = (Sr25519Keyring, Ed25519Keyring);
 
 /// The session keys of a development authority.
 pub fn dev_session_keys((sr, ed): DevAuthority) -> SessionKeys {
-	SessionKeys { aura: sr.public().into(), grandpa: ed.public().into() }
+	SessionKeys {
+		aura: sr.public().into(),
+		grandpa: ed.public().into(),
+	}
 }
 
 fn testnet_genesis(
@@ -38,7 +41,10 @@ fn testnet_genesis(
 				.cloned()
 				.map(|k| (k, ENDOWMENT))
 				// The treasury exists from genesis, so that slashes of any size reach it.
-				.chain(core::iter::once((TreasuryAccount::get(), EXISTENTIAL_DEPOSIT)))
+				.chain(core::iter::once((
+					TreasuryAccount::get(),
+					EXISTENTIAL_DEPOSIT
+				)))
 				.collect::<Vec<_>>(),
 		},
 		pol_staking: PolStakingConfig {
@@ -50,7 +56,11 @@ fn testnet_genesis(
 		session: SessionConfig {
 			keys: initial_authorities
 				.iter()
-				.map(|a| (a.0.to_account_id(), a.0.to_account_id(), dev_session_keys(*a)))
+				.map(|a| (
+					a.0.to_account_id(),
+					a.0.to_account_id(),
+					dev_session_keys(*a)
+				))
 				.collect::<Vec<_>>(),
 		},
 		sudo: SudoConfig { key: Some(root) },

@@ -31,11 +31,18 @@ pub fn free_port() -> u16 {
 /// The body of an HTTP GET on loopback.
 pub fn http_get(port: u16, path: &str) -> Result<String, String> {
 	let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-	stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-	write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
+	stream
+		.set_read_timeout(Some(Duration::from_secs(30)))
 		.map_err(|e| e.to_string())?;
+	write!(
+		stream,
+		"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+	)
+	.map_err(|e| e.to_string())?;
 	let mut response = String::new();
-	stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+	stream
+		.read_to_string(&mut response)
+		.map_err(|e| e.to_string())?;
 	let (head, body) = response.split_once("\r\n\r\n").ok_or("no HTTP body")?;
 	if !head.starts_with("HTTP/1.1 200") {
 		return Err(format!("GET {path}: {head}"));
@@ -47,7 +54,9 @@ pub fn http_get(port: u16, path: &str) -> Result<String, String> {
 pub fn rpc(port: u16, method: &str, params: Value) -> Result<Value, String> {
 	let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
 	let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-	stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+	stream
+		.set_read_timeout(Some(Duration::from_secs(30)))
+		.map_err(|e| e.to_string())?;
 	write!(
 		stream,
 		"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
@@ -56,7 +65,9 @@ pub fn rpc(port: u16, method: &str, params: Value) -> Result<Value, String> {
 	)
 	.map_err(|e| e.to_string())?;
 	let mut response = String::new();
-	stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+	stream
+		.read_to_string(&mut response)
+		.map_err(|e| e.to_string())?;
 	let (_, payload) = response.split_once("\r\n\r\n").ok_or("no HTTP body")?;
 	let reply: Value = serde_json::from_str(payload).map_err(|e| format!("{e}: {payload}"))?;
 	match reply.get("result") {
@@ -81,8 +92,11 @@ impl Node {
 		let rpc_port = free_port();
 		let p2p_port = free_port();
 		let prometheus_port = free_port();
-		let log = std::env::temp_dir()
-			.join(format!("polchain-test-{}-{}-{name}.log", std::process::id(), rpc_port));
+		let log = std::env::temp_dir().join(format!(
+			"polchain-test-{}-{}-{name}.log",
+			std::process::id(),
+			rpc_port
+		));
 		let log_file = std::fs::File::create(&log).expect("log file can be created");
 		let child = Command::new(env!("CARGO_BIN_EXE_polchain-node"))
 			.args(args)
@@ -101,7 +115,14 @@ impl Node {
 			.stderr(log_file)
 			.spawn()
 			.expect("polchain-node starts");
-		Node { name: name.to_string(), rpc_port, p2p_port, prometheus_port, log, child }
+		Node {
+			name: name.to_string(),
+			rpc_port,
+			p2p_port,
+			prometheus_port,
+			log,
+			child,
+		}
 	}
 
 	/// The last lines of the node's log, for failure messages.
@@ -130,7 +151,9 @@ impl Node {
 	pub fn finalized_number(&mut self) -> u64 {
 		let hash = self.call("chain_getFinalizedHead", json!([]));
 		let header = self.call("chain_getHeader", json!([hash]));
-		let number = header["number"].as_str().expect("a header has a hex number");
+		let number = header["number"]
+			.as_str()
+			.expect("a header has a hex number");
 		u64::from_str_radix(number.trim_start_matches("0x"), 16).expect("the number is hex")
 	}
 
@@ -144,7 +167,11 @@ impl Node {
 				return n;
 			}
 			if Instant::now() > deadline {
-				panic!("{} finalized only #{n} of #{target} in {PATIENCE:?}:\n{}", self.name, self.log_tail());
+				panic!(
+					"{} finalized only #{n} of #{target} in {PATIENCE:?}:\n{}",
+					self.name,
+					self.log_tail()
+				);
 			}
 			sleep(Duration::from_millis(500));
 		}

@@ -4,7 +4,9 @@
 //! accounts are their 32 bytes. `test-vectors.json` (next to this crate's `Cargo.toml`) pins
 //! the output of every function here.
 
-use crate::{AccountBytes, DType, Hash, RoundIndex, Salt, SegmentIndex, StepIndex, TaskId, UpdateCommitment};
+use crate::{
+	AccountBytes, DType, Hash, RoundIndex, Salt, SegmentIndex, StepIndex, TaskId, UpdateCommitment,
+};
 use alloc::vec::Vec;
 use codec::Encode;
 
@@ -46,7 +48,12 @@ pub fn hash(data: &[u8]) -> Hash {
 /// The seed of round `round` of task `task`, recorded at the round's first block:
 /// `blake2_256("pol-round" ‖ task ‖ round ‖ parent_hash)`.
 pub fn round_seed(task: TaskId, round: RoundIndex, parent_hash: &Hash) -> Hash {
-	hash_parts(&[TAG_ROUND, &task.to_le_bytes(), &round.to_le_bytes(), parent_hash.as_bytes()])
+	hash_parts(&[
+		TAG_ROUND,
+		&task.to_le_bytes(),
+		&round.to_le_bytes(),
+		parent_hash.as_bytes(),
+	])
 }
 
 /// A miner's data seed for a round: `blake2_256(round_seed ‖ miner)`. It fixes the miner's
@@ -62,7 +69,12 @@ pub fn sample_index(data_seed: &Hash, step: StepIndex, b: u32, shard_len: u64) -
 	if shard_len == 0 {
 		return None;
 	}
-	let h = hash_parts(&[TAG_DATA, data_seed.as_bytes(), &step.to_le_bytes(), &b.to_le_bytes()]);
+	let h = hash_parts(&[
+		TAG_DATA,
+		data_seed.as_bytes(),
+		&step.to_le_bytes(),
+		&b.to_le_bytes(),
+	]);
 	Some(u64_prefix(&h) % shard_len)
 }
 
@@ -74,7 +86,9 @@ pub fn batch_indices(
 	batch_size: u32,
 	shard_len: u64,
 ) -> Option<Vec<u64>> {
-	(0..batch_size).map(|b| sample_index(data_seed, step, b, shard_len)).collect()
+	(0..batch_size)
+		.map(|b| sample_index(data_seed, step, b, shard_len))
+		.collect()
 }
 
 /// The shard of a public data set that `miner` trains on in task `task`:
@@ -126,7 +140,13 @@ pub fn seeded_segment(
 	if num_segments == 0 {
 		return None;
 	}
-	let h = hash_parts(&[TAG_CHALLENGE, challenge_seed.as_bytes(), validator, miner, &q.to_le_bytes()]);
+	let h = hash_parts(&[
+		TAG_CHALLENGE,
+		challenge_seed.as_bytes(),
+		validator,
+		miner,
+		&q.to_le_bytes(),
+	]);
 	Some(1 + (u64_prefix(&h) % u64::from(num_segments)) as SegmentIndex)
 }
 
@@ -178,7 +198,12 @@ pub fn largest_norm_segment(norms: &[f32]) -> Option<SegmentIndex> {
 /// Leaf `j` of the checkpoint tree:
 /// `blake2_256("pol-leaf" ‖ j ‖ model_hash(C_j) ‖ f32_le(‖C_j − C_{j−1}‖₂))`, norm 0 for `j = 0`.
 pub fn leaf_hash(j: u32, model_hash: &Hash, update_norm: f32) -> Hash {
-	hash_parts(&[TAG_LEAF, &j.to_le_bytes(), model_hash.as_bytes(), &update_norm.to_le_bytes()])
+	hash_parts(&[
+		TAG_LEAF,
+		&j.to_le_bytes(),
+		model_hash.as_bytes(),
+		&update_norm.to_le_bytes(),
+	])
 }
 
 /// Why a model hash could not be computed.
@@ -257,7 +282,11 @@ impl ModelHasher {
 			.try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?))
 			.and_then(|n| n.checked_mul(t.dtype.size()));
 		if expected != Some(t.data.len()) {
-			return Err(ModelHashError::DataLength { index, expected, actual: t.data.len() });
+			return Err(ModelHashError::DataLength {
+				index,
+				expected,
+				actual: t.data.len(),
+			});
 		}
 		let name_len =
 			u32::try_from(t.name.len()).map_err(|_| ModelHashError::TooLarge { index })?;

@@ -81,11 +81,20 @@ impl ModelArch {
 			if parts.len() < 3 || parts.len() > MAX_LAYERS + 2 {
 				return Err(ModelSpecError::BadLayerCount);
 			}
-			let dims = parts[0].split('x').map(number).collect::<Result<Vec<_>, _>>()?;
-			let [height, width, channels] = dims[..] else { return Err(ModelSpecError::BadNumber) };
+			let dims = parts[0]
+				.split('x')
+				.map(number)
+				.collect::<Result<Vec<_>, _>>()?;
+			let [height, width, channels] = dims[..] else {
+				return Err(ModelSpecError::BadNumber);
+			};
 			let conv = parts[1..parts.len() - 1]
 				.iter()
-				.map(|p| p.strip_prefix('c').ok_or(ModelSpecError::BadNumber).and_then(number))
+				.map(|p| {
+					p.strip_prefix('c')
+						.ok_or(ModelSpecError::BadNumber)
+						.and_then(number)
+				})
 				.collect::<Result<Vec<_>, _>>()?;
 			let classes = number(parts[parts.len() - 1])?;
 			// Each convolution halves the image; it must not vanish.
@@ -93,7 +102,13 @@ impl ModelArch {
 			if height < shrink || width < shrink {
 				return Err(ModelSpecError::ImageTooSmall);
 			}
-			Ok(ModelArch::Cnn { height, width, channels, conv, classes })
+			Ok(ModelArch::Cnn {
+				height,
+				width,
+				channels,
+				conv,
+				classes,
+			})
 		} else {
 			Err(ModelSpecError::UnknownKind)
 		}
@@ -103,8 +118,12 @@ impl ModelArch {
 	pub fn input_features(&self) -> u32 {
 		match self {
 			ModelArch::Mlp { widths } => widths[0],
-			ModelArch::Cnn { height, width, channels, .. } =>
-				height.saturating_mul(*width).saturating_mul(*channels),
+			ModelArch::Cnn {
+				height,
+				width,
+				channels,
+				..
+			} => height.saturating_mul(*width).saturating_mul(*channels),
 		}
 	}
 
@@ -139,7 +158,16 @@ pub enum DatasetSource {
 
 /// How the training part of a data set is split into miners' shards.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub enum Partition {
 	/// Samples dealt out evenly in a seeded random order.
@@ -197,7 +225,16 @@ impl Hyperparameters {
 
 /// How a replayed segment is compared with the committed checkpoint.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub enum Comparison {
 	/// Model hashes must be equal (same hardware class and thread count).
@@ -208,7 +245,16 @@ pub enum Comparison {
 
 /// How validators check a miner's run.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub struct VerificationSpec {
 	/// Segments each validator replays, `Q` (the largest-norm one and `Q − 1` seeded ones).
@@ -219,7 +265,16 @@ pub struct VerificationSpec {
 
 /// The blocks of each phase of a round, and the number of rounds.
 #[derive(
-	Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub struct Schedule {
 	/// Train and commit.
@@ -237,7 +292,12 @@ pub struct Schedule {
 impl Schedule {
 	/// Blocks per round; `None` if a phase is empty or the sum overflows.
 	pub fn round_blocks(&self) -> Option<u32> {
-		let phases = [self.commit_blocks, self.reveal_blocks, self.verify_blocks, self.finalize_blocks];
+		let phases = [
+			self.commit_blocks,
+			self.reveal_blocks,
+			self.verify_blocks,
+			self.finalize_blocks,
+		];
 		if phases.contains(&0) {
 			return None;
 		}

@@ -20,11 +20,23 @@ fn commitment() -> UpdateCommitment {
 fn commit_hash_binds_the_account_and_the_salt() {
 	let c = commitment();
 	let h = hashing::commit_hash(&c, &[1; 32], &[9; 32]);
-	assert_ne!(h, hashing::commit_hash(&c, &[2; 32], &[9; 32]), "another miner's copy differs");
-	assert_ne!(h, hashing::commit_hash(&c, &[1; 32], &[8; 32]), "the salt matters");
+	assert_ne!(
+		h,
+		hashing::commit_hash(&c, &[2; 32], &[9; 32]),
+		"another miner's copy differs"
+	);
+	assert_ne!(
+		h,
+		hashing::commit_hash(&c, &[1; 32], &[8; 32]),
+		"the salt matters"
+	);
 	let mut other = c.clone();
 	other.num_segments = 5;
-	assert_ne!(h, hashing::commit_hash(&other, &[1; 32], &[9; 32]), "every field matters");
+	assert_ne!(
+		h,
+		hashing::commit_hash(&other, &[1; 32], &[9; 32]),
+		"every field matters"
+	);
 }
 
 #[test]
@@ -34,7 +46,10 @@ fn derivations_refuse_empty_domains() {
 	assert_eq!(hashing::batch_indices(&seed, 0, 4, 0), None);
 	assert_eq!(hashing::batch_indices(&seed, 0, 0, 10), Some(vec![]));
 	assert_eq!(hashing::shard_of(1, &[0; 32], 0), None);
-	assert_eq!(hashing::seeded_segment(&seed, &[0; 32], &[1; 32], 0, 0), None);
+	assert_eq!(
+		hashing::seeded_segment(&seed, &[0; 32], &[1; 32], 0, 0),
+		None
+	);
 	assert!(hashing::challenge_segments(&seed, &[0; 32], &[1; 32], 0, 1, 3).is_empty());
 }
 
@@ -54,8 +69,12 @@ fn challenge_segments_are_in_range_distinct_and_start_with_the_largest_norm() {
 		}
 	}
 	// Different validators check different segments of the same miner.
-	let a: Vec<_> = (0..16).map(|q| hashing::seeded_segment(&seed, &[1; 32], &[9; 32], q, 1000)).collect();
-	let b: Vec<_> = (0..16).map(|q| hashing::seeded_segment(&seed, &[2; 32], &[9; 32], q, 1000)).collect();
+	let a: Vec<_> = (0..16)
+		.map(|q| hashing::seeded_segment(&seed, &[1; 32], &[9; 32], q, 1000))
+		.collect();
+	let b: Vec<_> = (0..16)
+		.map(|q| hashing::seeded_segment(&seed, &[2; 32], &[9; 32], q, 1000))
+		.collect();
 	assert_ne!(a, b);
 }
 
@@ -63,23 +82,54 @@ fn challenge_segments_are_in_range_distinct_and_start_with_the_largest_norm() {
 fn largest_norm_segment_ignores_checkpoint_zero_and_nan_and_breaks_ties_low() {
 	assert_eq!(hashing::largest_norm_segment(&[]), None);
 	assert_eq!(hashing::largest_norm_segment(&[0.0]), None);
-	assert_eq!(hashing::largest_norm_segment(&[99.0, 1.0, 3.0, 3.0, 2.0]), Some(2));
-	assert_eq!(hashing::largest_norm_segment(&[0.0, f32::NAN, 0.5]), Some(2));
+	assert_eq!(
+		hashing::largest_norm_segment(&[99.0, 1.0, 3.0, 3.0, 2.0]),
+		Some(2)
+	);
+	assert_eq!(
+		hashing::largest_norm_segment(&[0.0, f32::NAN, 0.5]),
+		Some(2)
+	);
 	assert_eq!(hashing::largest_norm_segment(&[0.0, f32::NAN]), None);
 }
 
 #[test]
 fn model_hash_rejects_unsorted_duplicate_and_misshapen_tensors() {
 	let four = [0u8; 16];
-	let t = |name| TensorView { name, dtype: DType::F32, dims: &[2, 2], data: &four };
-	assert_eq!(hashing::model_hash(&[t("b"), t("a")]), Err(ModelHashError::NotSorted { index: 1 }));
-	assert_eq!(hashing::model_hash(&[t("a"), t("a")]), Err(ModelHashError::NotSorted { index: 1 }));
-	let short = TensorView { name: "w", dtype: DType::F64, dims: &[2, 2], data: &four };
+	let t = |name| TensorView {
+		name,
+		dtype: DType::F32,
+		dims: &[2, 2],
+		data: &four,
+	};
+	assert_eq!(
+		hashing::model_hash(&[t("b"), t("a")]),
+		Err(ModelHashError::NotSorted { index: 1 })
+	);
+	assert_eq!(
+		hashing::model_hash(&[t("a"), t("a")]),
+		Err(ModelHashError::NotSorted { index: 1 })
+	);
+	let short = TensorView {
+		name: "w",
+		dtype: DType::F64,
+		dims: &[2, 2],
+		data: &four,
+	};
 	assert_eq!(
 		hashing::model_hash(&[short]),
-		Err(ModelHashError::DataLength { index: 0, expected: Some(32), actual: 16 })
+		Err(ModelHashError::DataLength {
+			index: 0,
+			expected: Some(32),
+			actual: 16
+		})
 	);
-	let huge = TensorView { name: "w", dtype: DType::F32, dims: &[u64::MAX, 2], data: &four };
+	let huge = TensorView {
+		name: "w",
+		dtype: DType::F32,
+		dims: &[u64::MAX, 2],
+		data: &four,
+	};
 	assert!(matches!(
 		hashing::model_hash(&[huge]),
 		Err(ModelHashError::DataLength { expected: None, .. })
@@ -89,18 +139,56 @@ fn model_hash_rejects_unsorted_duplicate_and_misshapen_tensors() {
 #[test]
 fn model_hash_sees_names_types_shapes_and_values() {
 	let data = 1.5f32.to_le_bytes().repeat(4);
-	let base = TensorView { name: "w", dtype: DType::F32, dims: &[2, 2], data: &data };
+	let base = TensorView {
+		name: "w",
+		dtype: DType::F32,
+		dims: &[2, 2],
+		data: &data,
+	};
 	let h = hashing::model_hash(&[base]).unwrap();
-	assert_ne!(h, hashing::model_hash(&[TensorView { name: "v", ..base }]).unwrap());
-	assert_ne!(h, hashing::model_hash(&[TensorView { dims: &[4], ..base }]).unwrap());
-	assert_ne!(h, hashing::model_hash(&[TensorView { dims: &[4, 1], ..base }]).unwrap());
+	assert_ne!(
+		h,
+		hashing::model_hash(&[TensorView { name: "v", ..base }]).unwrap()
+	);
+	assert_ne!(
+		h,
+		hashing::model_hash(&[TensorView { dims: &[4], ..base }]).unwrap()
+	);
+	assert_ne!(
+		h,
+		hashing::model_hash(&[TensorView {
+			dims: &[4, 1],
+			..base
+		}])
+		.unwrap()
+	);
 	let mut other = data.clone();
 	other[15] ^= 1;
-	assert_ne!(h, hashing::model_hash(&[TensorView { data: &other, ..base }]).unwrap());
+	assert_ne!(
+		h,
+		hashing::model_hash(&[TensorView {
+			data: &other,
+			..base
+		}])
+		.unwrap()
+	);
 	let as_i64 = 7i64.to_le_bytes().repeat(2);
-	let i = TensorView { name: "w", dtype: DType::I64, dims: &[2], data: &as_i64 };
-	let f = TensorView { name: "w", dtype: DType::F64, dims: &[2], data: &as_i64 };
-	assert_ne!(hashing::model_hash(&[i]).unwrap(), hashing::model_hash(&[f]).unwrap());
+	let i = TensorView {
+		name: "w",
+		dtype: DType::I64,
+		dims: &[2],
+		data: &as_i64,
+	};
+	let f = TensorView {
+		name: "w",
+		dtype: DType::F64,
+		dims: &[2],
+		data: &as_i64,
+	};
+	assert_ne!(
+		hashing::model_hash(&[i]).unwrap(),
+		hashing::model_hash(&[f]).unwrap()
+	);
 }
 
 #[test]
@@ -113,17 +201,37 @@ fn dtype_codes_round_trip() {
 
 #[test]
 fn merkle_proofs_fail_for_a_tampered_leaf_index_or_root() {
-	let leaves: Vec<Hash> = (0..7u32).map(|j| hashing::leaf_hash(j, &hashing::hash(&j.to_le_bytes()), j as f32)).collect();
+	let leaves: Vec<Hash> = (0..7u32)
+		.map(|j| hashing::leaf_hash(j, &hashing::hash(&j.to_le_bytes()), j as f32))
+		.collect();
 	let root = merkle::root(&leaves);
 	for i in 0..7u32 {
 		let p = merkle::proof(&leaves, i).unwrap();
 		assert_eq!(p.root, root);
-		assert!(merkle::verify(&root, &p.siblings, 7, i, &leaves[i as usize]));
+		assert!(merkle::verify(
+			&root,
+			&p.siblings,
+			7,
+			i,
+			&leaves[i as usize]
+		));
 		let forged = hashing::leaf_hash(i, &hashing::hash(b"forged"), 0.0);
 		assert!(!merkle::verify(&root, &p.siblings, 7, i, &forged));
-		assert!(!merkle::verify(&hashing::hash(b"other root"), &p.siblings, 7, i, &leaves[i as usize]));
+		assert!(!merkle::verify(
+			&hashing::hash(b"other root"),
+			&p.siblings,
+			7,
+			i,
+			&leaves[i as usize]
+		));
 		if i + 1 < 7 {
-			assert!(!merkle::verify(&root, &p.siblings, 7, i + 1, &leaves[i as usize]));
+			assert!(!merkle::verify(
+				&root,
+				&p.siblings,
+				7,
+				i + 1,
+				&leaves[i as usize]
+			));
 		}
 	}
 	assert!(merkle::proof(&leaves, 7).is_none());
@@ -133,10 +241,21 @@ fn merkle_proofs_fail_for_a_tampered_leaf_index_or_root() {
 #[test]
 fn model_specs_parse() {
 	use crate::specs::{ModelArch, ModelSpecError};
-	assert_eq!(ModelArch::parse(b"mlp:64-128-10"), Ok(ModelArch::Mlp { widths: vec![64, 128, 10] }));
+	assert_eq!(
+		ModelArch::parse(b"mlp:64-128-10"),
+		Ok(ModelArch::Mlp {
+			widths: vec![64, 128, 10]
+		})
+	);
 	assert_eq!(
 		ModelArch::parse(b"cnn:8x8x1-c16-c32-10"),
-		Ok(ModelArch::Cnn { height: 8, width: 8, channels: 1, conv: vec![16, 32], classes: 10 })
+		Ok(ModelArch::Cnn {
+			height: 8,
+			width: 8,
+			channels: 1,
+			conv: vec![16, 32],
+			classes: 10
+		})
 	);
 	let cnn = ModelArch::parse(b"cnn:8x8x1-c16-c32-10").unwrap();
 	assert_eq!((cnn.input_features(), cnn.outputs()), (64, 10));
@@ -154,7 +273,12 @@ fn model_specs_parse() {
 		(b"cnn:8x8x1-10", ModelSpecError::BadLayerCount),
 		(b"cnn:4x4x1-c8-c8-c8-10", ModelSpecError::ImageTooSmall),
 	] {
-		assert_eq!(ModelArch::parse(bad), Err(err), "{}", String::from_utf8_lossy(bad));
+		assert_eq!(
+			ModelArch::parse(bad),
+			Err(err),
+			"{}",
+			String::from_utf8_lossy(bad)
+		);
 	}
 }
 
@@ -172,8 +296,28 @@ fn segments_and_round_length() {
 	assert_eq!(hp(100, 30).num_segments(), None);
 	assert_eq!(hp(100, 0).num_segments(), None);
 	assert_eq!(hp(0, 10).num_segments(), None);
-	let s = Schedule { commit_blocks: 10, reveal_blocks: 5, verify_blocks: 20, finalize_blocks: 5, rounds: 3 };
+	let s = Schedule {
+		commit_blocks: 10,
+		reveal_blocks: 5,
+		verify_blocks: 20,
+		finalize_blocks: 5,
+		rounds: 3,
+	};
 	assert_eq!(s.round_blocks(), Some(40));
-	assert_eq!(Schedule { reveal_blocks: 0, ..s }.round_blocks(), None);
-	assert_eq!(Schedule { commit_blocks: u32::MAX, ..s }.round_blocks(), None);
+	assert_eq!(
+		Schedule {
+			reveal_blocks: 0,
+			..s
+		}
+		.round_blocks(),
+		None
+	);
+	assert_eq!(
+		Schedule {
+			commit_blocks: u32::MAX,
+			..s
+		}
+		.round_blocks(),
+		None
+	);
 }

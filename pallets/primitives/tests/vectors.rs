@@ -35,7 +35,9 @@ fn num(v: &Value) -> u64 {
 	}
 }
 fn cases<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {
-	let list = v[key].as_array().unwrap_or_else(|| panic!("vectors have {key}"));
+	let list = v[key]
+		.as_array()
+		.unwrap_or_else(|| panic!("vectors have {key}"));
 	assert!(!list.is_empty(), "{key} has cases");
 	list
 }
@@ -52,11 +54,18 @@ fn blake2_256() {
 fn round_and_data_seeds() {
 	let v = vectors();
 	for c in cases(&v, "round_seed") {
-		let got = hashing::round_seed(num(&c["task"]), num(&c["round"]) as u32, &h256(&c["parent_hash"]));
+		let got = hashing::round_seed(
+			num(&c["task"]),
+			num(&c["round"]) as u32,
+			&h256(&c["parent_hash"]),
+		);
 		assert_eq!(got, h256(&c["output"]));
 	}
 	for c in cases(&v, "data_seed") {
-		assert_eq!(hashing::data_seed(&h256(&c["round_seed"]), &acc(&c["miner"])), h256(&c["output"]));
+		assert_eq!(
+			hashing::data_seed(&h256(&c["round_seed"]), &acc(&c["miner"])),
+			h256(&c["output"])
+		);
 	}
 }
 
@@ -80,7 +89,11 @@ fn batch_indices() {
 fn shards() {
 	let v = vectors();
 	for c in cases(&v, "shard_of") {
-		let got = hashing::shard_of(num(&c["task"]), &acc(&c["miner"]), num(&c["num_shards"]) as u32);
+		let got = hashing::shard_of(
+			num(&c["task"]),
+			&acc(&c["miner"]),
+			num(&c["num_shards"]) as u32,
+		);
 		assert_eq!(got, Some(num(&c["output"]) as u32));
 	}
 }
@@ -95,12 +108,21 @@ fn commitments_encode_and_hash() {
 			final_model_hash: h256(&m["final_model_hash"]),
 			num_segments: num(&m["num_segments"]) as u32,
 			train_loss: FixedU64::from_inner(num(&m["train_loss_fixed"])),
-			artifact_uri: ArtifactUri::try_from(m["artifact_uri"].as_str().unwrap().as_bytes().to_vec())
-				.expect("uri within bound"),
+			artifact_uri: ArtifactUri::try_from(
+				m["artifact_uri"].as_str().unwrap().as_bytes().to_vec(),
+			)
+			.expect("uri within bound"),
 		};
-		assert_eq!(codec::Encode::encode(&commitment), bytes(&c["scale"]), "SCALE encoding");
+		assert_eq!(
+			codec::Encode::encode(&commitment),
+			bytes(&c["scale"]),
+			"SCALE encoding"
+		);
 		let salt: [u8; 32] = bytes(&c["salt"]).try_into().unwrap();
-		assert_eq!(hashing::commit_hash(&commitment, &acc(&c["who"]), &salt), h256(&c["output"]));
+		assert_eq!(
+			hashing::commit_hash(&commitment, &acc(&c["who"]), &salt),
+			h256(&c["output"])
+		);
 	}
 }
 
@@ -108,7 +130,11 @@ fn commitments_encode_and_hash() {
 fn challenges() {
 	let v = vectors();
 	for c in cases(&v, "challenge_seed") {
-		let got = hashing::challenge_seed(num(&c["task"]), num(&c["round"]) as u32, &h256(&c["parent_hash"]));
+		let got = hashing::challenge_seed(
+			num(&c["task"]),
+			num(&c["round"]) as u32,
+			&h256(&c["parent_hash"]),
+		);
 		assert_eq!(got, h256(&c["output"]));
 	}
 	for c in cases(&v, "seeded_segment") {
@@ -130,7 +156,12 @@ fn challenges() {
 			num(&c["largest_norm_segment"]) as u32,
 			num(&c["segments_per_check"]) as u32,
 		);
-		let want: Vec<u32> = c["output"].as_array().unwrap().iter().map(|x| num(x) as u32).collect();
+		let want: Vec<u32> = c["output"]
+			.as_array()
+			.unwrap()
+			.iter()
+			.map(|x| num(x) as u32)
+			.collect();
 		assert_eq!(got, want);
 	}
 }
@@ -163,14 +194,27 @@ fn model_hashes() {
 					other => panic!("unknown dtype {other}"),
 				};
 				let dims = t["dims"].as_array().unwrap().iter().map(num).collect();
-				(t["name"].as_str().unwrap().to_string(), dtype, dims, le_bytes(dtype, t["values"].as_array().unwrap()))
+				(
+					t["name"].as_str().unwrap().to_string(),
+					dtype,
+					dims,
+					le_bytes(dtype, t["values"].as_array().unwrap()),
+				)
 			})
 			.collect();
 		let views: Vec<TensorView> = tensors
 			.iter()
-			.map(|(name, dtype, dims, data)| TensorView { name, dtype: *dtype, dims, data })
+			.map(|(name, dtype, dims, data)| TensorView {
+				name,
+				dtype: *dtype,
+				dims,
+				data,
+			})
 			.collect();
-		assert_eq!(hashing::model_hash(&views).expect("valid tensors"), h256(&c["output"]));
+		assert_eq!(
+			hashing::model_hash(&views).expect("valid tensors"),
+			h256(&c["output"])
+		);
 	}
 }
 
@@ -188,12 +232,28 @@ fn leaves_roots_and_proofs() {
 	for c in cases(&v, "merkle") {
 		let leaves: Vec<Hash> = c["leaves"].as_array().unwrap().iter().map(h256).collect();
 		let root = h256(&c["root"]);
-		assert_eq!(merkle::root(&leaves), root, "root of {} leaves", leaves.len());
+		assert_eq!(
+			merkle::root(&leaves),
+			root,
+			"root of {} leaves",
+			leaves.len()
+		);
 		for (i, want) in c["proofs"].as_array().unwrap().iter().enumerate() {
 			let want: Vec<Hash> = want.as_array().unwrap().iter().map(h256).collect();
 			let proof = merkle::proof(&leaves, i as u32).expect("index in range");
-			assert_eq!(proof.siblings, want, "proof of leaf {i} of {}", leaves.len());
-			assert!(merkle::verify(&root, &want, leaves.len() as u32, i as u32, &leaves[i]));
+			assert_eq!(
+				proof.siblings,
+				want,
+				"proof of leaf {i} of {}",
+				leaves.len()
+			);
+			assert!(merkle::verify(
+				&root,
+				&want,
+				leaves.len() as u32,
+				i as u32,
+				&leaves[i]
+			));
 		}
 	}
 }

@@ -23,7 +23,12 @@ fn min_validator<T: Config>() -> BalanceOf<T> {
 fn validator_with_chunks<T: Config>(chunks: u32) -> T::AccountId {
 	let who = funded::<T>("validator", 0);
 	let amount = min_validator::<T>().saturating_mul(4u32.into());
-	assert!(Staking::<T>::bond(RawOrigin::Signed(who.clone()).into(), Role::Validator, amount).is_ok());
+	assert!(Staking::<T>::bond(
+		RawOrigin::Signed(who.clone()).into(),
+		Role::Validator,
+		amount
+	)
+	.is_ok());
 	for i in 0..chunks {
 		frame_system::Pallet::<T>::set_block_number((i + 1).into());
 		assert!(Staking::<T>::unbond(RawOrigin::Signed(who.clone()).into(), 1u32.into()).is_ok());
@@ -71,7 +76,12 @@ mod benchmarks {
 		// Worst case: every chunk ripe and the whole bond gone, so the staker is removed.
 		let who = funded::<T>("validator", 0);
 		let amount = min_validator::<T>();
-		assert!(Staking::<T>::bond(RawOrigin::Signed(who.clone()).into(), Role::Validator, amount).is_ok());
+		assert!(Staking::<T>::bond(
+			RawOrigin::Signed(who.clone()).into(),
+			Role::Validator,
+			amount
+		)
+		.is_ok());
 		assert!(Staking::<T>::set_endpoint(
 			RawOrigin::Signed(who.clone()).into(),
 			b"http://127.0.0.1:8700".to_vec()
@@ -122,7 +132,12 @@ mod benchmarks {
 		for i in 0..c {
 			let who = funded::<T>("candidate", i);
 			let amount = min_validator::<T>().saturating_add(i.into());
-			assert!(Staking::<T>::bond(RawOrigin::Signed(who.clone()).into(), Role::Validator, amount).is_ok());
+			assert!(Staking::<T>::bond(
+				RawOrigin::Signed(who.clone()).into(),
+				Role::Validator,
+				amount
+			)
+			.is_ok());
 			T::BenchmarkHelper::set_session_keys(&who);
 		}
 		#[block]

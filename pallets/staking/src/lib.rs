@@ -57,7 +57,8 @@ use sp_runtime::{
 pub type BalanceOf<T> =
 	<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 /// Slashed funds, handed to `OnSlash`.
-pub type CreditOf<T> = fungible::Credit<<T as frame_system::Config>::AccountId, <T as Config>::Currency>;
+pub type CreditOf<T> =
+	fungible::Credit<<T as frame_system::Config>::AccountId, <T as Config>::Currency>;
 /// A validated artifact endpoint.
 pub type EndpointOf<T> = BoundedVec<u8, <T as Config>::MaxEndpointLen>;
 
@@ -153,7 +154,8 @@ pub mod pallet {
 
 	/// Validators that take part: the election's candidates (before the session-key check).
 	#[pallet::storage]
-	pub type Validators<T: Config> = CountedStorageMap<_, Blake2_128Concat, T::AccountId, (), OptionQuery>;
+	pub type Validators<T: Config> =
+		CountedStorageMap<_, Blake2_128Concat, T::AccountId, (), OptionQuery>;
 
 	/// Sum of every ledger's total (active and unlocking).
 	#[pallet::storage]
@@ -188,13 +190,27 @@ pub mod pallet {
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
 		/// `who` bonded `amount` as `role`.
-		Bonded { who: T::AccountId, role: Role, amount: BalanceOf<T> },
+		Bonded {
+			who: T::AccountId,
+			role: Role,
+			amount: BalanceOf<T>,
+		},
 		/// `who` added `amount` to its bond.
-		BondedExtra { who: T::AccountId, amount: BalanceOf<T> },
+		BondedExtra {
+			who: T::AccountId,
+			amount: BalanceOf<T>,
+		},
 		/// `who` started unbonding `amount`, withdrawable from block `unlock_at`.
-		Unbonded { who: T::AccountId, amount: BalanceOf<T>, unlock_at: BlockNumberFor<T> },
+		Unbonded {
+			who: T::AccountId,
+			amount: BalanceOf<T>,
+			unlock_at: BlockNumberFor<T>,
+		},
 		/// `amount` of `who`'s unbonded funds were released.
-		Withdrawn { who: T::AccountId, amount: BalanceOf<T> },
+		Withdrawn {
+			who: T::AccountId,
+			amount: BalanceOf<T>,
+		},
 		/// `who` has nothing bonded any more; its ledger and endpoint are gone.
 		StakerRemoved { who: T::AccountId },
 		/// `who` stopped taking part; its bond stays.
@@ -202,11 +218,22 @@ pub mod pallet {
 		/// `who` takes part again.
 		Resumed { who: T::AccountId },
 		/// `who`'s worker serves artifacts at `endpoint`.
-		EndpointSet { who: T::AccountId, endpoint: Vec<u8> },
+		EndpointSet {
+			who: T::AccountId,
+			endpoint: Vec<u8>,
+		},
 		/// `amount` of `who`'s bond was slashed; `requested` was asked for.
-		Slashed { who: T::AccountId, amount: BalanceOf<T>, requested: BalanceOf<T> },
+		Slashed {
+			who: T::AccountId,
+			amount: BalanceOf<T>,
+			requested: BalanceOf<T>,
+		},
 		/// The authorities for session `session` were elected from `candidates` candidates.
-		AuthoritiesElected { session: u32, authorities: Vec<T::AccountId>, candidates: u32 },
+		AuthoritiesElected {
+			session: u32,
+			authorities: Vec<T::AccountId>,
+			candidates: u32,
+		},
 		/// Too few candidates for session `session` (`candidates`, fewer than `MinAuthorities`):
 		/// the previous authorities stay.
 		ElectionSkipped { session: u32, candidates: u32 },
@@ -250,10 +277,22 @@ pub mod pallet {
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn integrity_test() {
-			assert!(!T::MinMinerBond::get().is_zero(), "MinMinerBond must be positive");
-			assert!(!T::MinValidatorBond::get().is_zero(), "MinValidatorBond must be positive");
-			assert!(T::MaxUnlockingChunks::get() > 0, "MaxUnlockingChunks must be positive");
-			assert!(T::MinAuthorities::get() > 0, "MinAuthorities must be positive: the set is never empty");
+			assert!(
+				!T::MinMinerBond::get().is_zero(),
+				"MinMinerBond must be positive"
+			);
+			assert!(
+				!T::MinValidatorBond::get().is_zero(),
+				"MinValidatorBond must be positive"
+			);
+			assert!(
+				T::MaxUnlockingChunks::get() > 0,
+				"MaxUnlockingChunks must be positive"
+			);
+			assert!(
+				T::MinAuthorities::get() > 0,
+				"MinAuthorities must be positive: the set is never empty"
+			);
 			assert!(
 				T::MinAuthorities::get() <= T::MaxAuthorities::get(),
 				"MinAuthorities must not exceed MaxAuthorities"
@@ -262,7 +301,10 @@ pub mod pallet {
 				T::MaxAuthorities::get() <= T::MaxValidators::get(),
 				"MaxAuthorities must not exceed MaxValidators"
 			);
-			assert!(T::MaxEndpointLen::get() >= 10, "MaxEndpointLen must fit `https://a/`");
+			assert!(
+				T::MaxEndpointLen::get() >= 10,
+				"MaxEndpointLen must fit `https://a/`"
+			);
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -277,7 +319,11 @@ pub mod pallet {
 		/// and `amount` must be at least the role's minimum bond.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::bond())]
-		pub fn bond(origin: OriginFor<T>, role: Role, #[pallet::compact] amount: BalanceOf<T>) -> DispatchResult {
+		pub fn bond(
+			origin: OriginFor<T>,
+			role: Role,
+			#[pallet::compact] amount: BalanceOf<T>,
+		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			Self::do_bond(&who, role, amount)
 		}
@@ -285,7 +331,10 @@ pub mod pallet {
 		/// Adds `amount` of the caller's free balance to its active bond.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::bond_extra())]
-		pub fn bond_extra(origin: OriginFor<T>, #[pallet::compact] amount: BalanceOf<T>) -> DispatchResult {
+		pub fn bond_extra(
+			origin: OriginFor<T>,
+			#[pallet::compact] amount: BalanceOf<T>,
+		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
 			let mut ledger = Ledger::<T>::get(&who).ok_or(Error::<T>::NotBonded)?;
@@ -301,7 +350,10 @@ pub mod pallet {
 		/// zero the account stops taking part.
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::unbond())]
-		pub fn unbond(origin: OriginFor<T>, #[pallet::compact] amount: BalanceOf<T>) -> DispatchResult {
+		pub fn unbond(
+			origin: OriginFor<T>,
+			#[pallet::compact] amount: BalanceOf<T>,
+		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
 			let mut ledger = Ledger::<T>::get(&who).ok_or(Error::<T>::NotBonded)?;
@@ -311,14 +363,19 @@ pub mod pallet {
 				remaining.is_zero() || remaining >= Self::min_bond(ledger.role),
 				Error::<T>::BelowMinimumBond
 			);
-			let unlock_at = frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingPeriod::get());
+			let unlock_at =
+				frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingPeriod::get());
 			// Two unbonds in one block share a chunk.
 			match ledger.unlocking.last_mut() {
-				Some(chunk) if chunk.unlock_at == unlock_at =>
-					chunk.value = chunk.value.saturating_add(amount),
+				Some(chunk) if chunk.unlock_at == unlock_at => {
+					chunk.value = chunk.value.saturating_add(amount)
+				}
 				_ => ledger
 					.unlocking
-					.try_push(UnlockChunk { value: amount, unlock_at })
+					.try_push(UnlockChunk {
+						value: amount,
+						unlock_at,
+					})
 					.map_err(|_| Error::<T>::NoMoreChunks)?,
 			}
 			ledger.active = remaining;
@@ -326,7 +383,11 @@ pub mod pallet {
 				ledger.participation = Participation::Chilled;
 			}
 			Self::put_ledger(&who, ledger);
-			Self::deposit_event(Event::Unbonded { who, amount, unlock_at });
+			Self::deposit_event(Event::Unbonded {
+				who,
+				amount,
+				unlock_at,
+			});
 			Ok(())
 		}
 
@@ -349,13 +410,21 @@ pub mod pallet {
 				}
 			});
 			ensure!(!amount.is_zero(), Error::<T>::NothingToWithdraw);
-			let released = T::Currency::release(&HoldReason::Staking.into(), &who, amount, Precision::BestEffort)?;
+			let released = T::Currency::release(
+				&HoldReason::Staking.into(),
+				&who,
+				amount,
+				Precision::BestEffort,
+			)?;
 			if released != amount {
 				// The hold and the ledger disagreed; log it and keep the books on what moved.
 				log::error!(target: LOG_TARGET, "released {:?} of {:?} for {:?}", released, amount, who);
 			}
 			TotalBonded::<T>::mutate(|t| *t = t.saturating_sub(amount));
-			Self::deposit_event(Event::Withdrawn { who: who.clone(), amount: released });
+			Self::deposit_event(Event::Withdrawn {
+				who: who.clone(),
+				amount: released,
+			});
 			if ledger.is_empty() {
 				Self::remove_staker(&who);
 			} else {
@@ -370,7 +439,10 @@ pub mod pallet {
 		pub fn chill(origin: OriginFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let mut ledger = Ledger::<T>::get(&who).ok_or(Error::<T>::NotBonded)?;
-			ensure!(ledger.participation == Participation::Active, Error::<T>::AlreadyChilled);
+			ensure!(
+				ledger.participation == Participation::Active,
+				Error::<T>::AlreadyChilled
+			);
 			ledger.participation = Participation::Chilled;
 			Self::put_ledger(&who, ledger);
 			Self::deposit_event(Event::Chilled { who });
@@ -383,8 +455,14 @@ pub mod pallet {
 		pub fn resume(origin: OriginFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let mut ledger = Ledger::<T>::get(&who).ok_or(Error::<T>::NotBonded)?;
-			ensure!(ledger.participation == Participation::Chilled, Error::<T>::NotChilled);
-			ensure!(ledger.active >= Self::min_bond(ledger.role), Error::<T>::BelowMinimumBond);
+			ensure!(
+				ledger.participation == Participation::Chilled,
+				Error::<T>::NotChilled
+			);
+			ensure!(
+				ledger.active >= Self::min_bond(ledger.role),
+				Error::<T>::BelowMinimumBond
+			);
 			if ledger.role == Role::Validator {
 				ensure!(
 					Validators::<T>::count() < T::MaxValidators::get(),
@@ -404,8 +482,10 @@ pub mod pallet {
 		pub fn set_endpoint(origin: OriginFor<T>, endpoint: Vec<u8>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			ensure!(Ledger::<T>::contains_key(&who), Error::<T>::NotBonded);
-			let bounded: EndpointOf<T> =
-				endpoint.clone().try_into().map_err(|_| Error::<T>::EndpointTooLong)?;
+			let bounded: EndpointOf<T> = endpoint
+				.clone()
+				.try_into()
+				.map_err(|_| Error::<T>::EndpointTooLong)?;
 			ensure!(is_valid_endpoint(&bounded), Error::<T>::InvalidEndpoint);
 			Endpoints::<T>::insert(&who, bounded);
 			Self::deposit_event(Event::EndpointSet { who, endpoint });
@@ -431,7 +511,10 @@ pub fn is_valid_endpoint(url: &[u8]) -> bool {
 	} else {
 		return false;
 	};
-	let host_end = rest.iter().position(|&c| c == b'/' || c == b'?' || c == b'#').unwrap_or(rest.len());
+	let host_end = rest
+		.iter()
+		.position(|&c| c == b'/' || c == b'?' || c == b'#')
+		.unwrap_or(rest.len());
 	let authority = &rest[..host_end];
 	let host = match authority.iter().rposition(|&c| c == b':') {
 		// `host:port` with a numeric port; an IPv6 literal keeps its colons inside brackets.
@@ -441,12 +524,10 @@ pub fn is_valid_endpoint(url: &[u8]) -> bool {
 				return false;
 			}
 			&authority[..i]
-		},
+		}
 		_ => authority,
 	};
-	!host.is_empty() &&
-		!host.contains(&b'@') &&
-		url.iter().all(|&c| c.is_ascii_graphic())
+	!host.is_empty() && !host.contains(&b'@') && url.iter().all(|&c| c.is_ascii_graphic())
 }
 
 impl<T: Config> Pallet<T> {
@@ -462,11 +543,18 @@ impl<T: Config> Pallet<T> {
 		ensure!(!Ledger::<T>::contains_key(who), Error::<T>::AlreadyBonded);
 		ensure!(amount >= Self::min_bond(role), Error::<T>::BelowMinimumBond);
 		if role == Role::Validator {
-			ensure!(Validators::<T>::count() < T::MaxValidators::get(), Error::<T>::TooManyValidators);
+			ensure!(
+				Validators::<T>::count() < T::MaxValidators::get(),
+				Error::<T>::TooManyValidators
+			);
 		}
 		Self::hold(who, amount)?;
 		Self::put_ledger(who, StakingLedger::new(role, amount));
-		Self::deposit_event(Event::Bonded { who: who.clone(), role, amount });
+		Self::deposit_event(Event::Bonded {
+			who: who.clone(),
+			role,
+			amount,
+		});
 		Ok(())
 	}
 
@@ -481,9 +569,9 @@ impl<T: Config> Pallet<T> {
 	/// Whether a ledger makes its account an election candidate: an active validator with at
 	/// least the minimum bond.
 	fn is_candidate(ledger: &StakingLedger<T>) -> bool {
-		ledger.role == Role::Validator &&
-			ledger.participation == Participation::Active &&
-			ledger.active >= T::MinValidatorBond::get()
+		ledger.role == Role::Validator
+			&& ledger.participation == Participation::Active
+			&& ledger.active >= T::MinValidatorBond::get()
 	}
 
 	/// Stores a ledger and keeps the validator candidates in step with it: a validator is a
@@ -506,13 +594,18 @@ impl<T: Config> Pallet<T> {
 
 	/// Slashes up to `amount` from `who`'s bond into `OnSlash`. Never fails.
 	fn do_slash(who: &T::AccountId, amount: BalanceOf<T>) -> BalanceOf<T> {
-		let Some(mut ledger) = Ledger::<T>::get(who) else { return Zero::zero() };
+		let Some(mut ledger) = Ledger::<T>::get(who) else {
+			return Zero::zero();
+		};
 		let wanted = amount.min(ledger.total());
 		if wanted.is_zero() {
 			return Zero::zero();
 		}
-		let (credit, missing) =
-			<T::Currency as fungible::BalancedHold<_>>::slash(&HoldReason::Staking.into(), who, wanted);
+		let (credit, missing) = <T::Currency as fungible::BalancedHold<_>>::slash(
+			&HoldReason::Staking.into(),
+			who,
+			wanted,
+		);
 		let slashed = wanted.saturating_sub(missing);
 		T::OnSlash::on_unbalanced(credit);
 		let taken = ledger.take(slashed);
@@ -527,7 +620,11 @@ impl<T: Config> Pallet<T> {
 		} else {
 			Self::put_ledger(who, ledger);
 		}
-		Self::deposit_event(Event::Slashed { who: who.clone(), amount: slashed, requested: amount });
+		Self::deposit_event(Event::Slashed {
+			who: who.clone(),
+			amount: slashed,
+			requested: amount,
+		});
 		slashed
 	}
 
@@ -561,22 +658,43 @@ impl<T: Config> Pallet<T> {
 		let mut candidates = 0u32;
 		for (who, ledger) in Ledger::<T>::iter() {
 			let held = T::Currency::balance_on_hold(&HoldReason::Staking.into(), &who);
-			ensure!(held == ledger.total(), "held funds differ from the ledger's total");
+			ensure!(
+				held == ledger.total(),
+				"held funds differ from the ledger's total"
+			);
 			ensure!(!ledger.is_empty(), "an empty ledger was left in storage");
 			ensure!(
-				ledger.unlocking.windows(2).all(|w| w[0].unlock_at < w[1].unlock_at),
+				ledger
+					.unlocking
+					.windows(2)
+					.all(|w| w[0].unlock_at < w[1].unlock_at),
 				"unlocking chunks are out of order"
 			);
 			total = total.saturating_add(ledger.total());
 			let candidate = Self::is_candidate(&ledger);
-			ensure!(candidate == Validators::<T>::contains_key(&who), "candidates out of step with ledgers");
+			ensure!(
+				candidate == Validators::<T>::contains_key(&who),
+				"candidates out of step with ledgers"
+			);
 			candidates += u32::from(candidate);
 		}
-		ensure!(total == TotalBonded::<T>::get(), "TotalBonded differs from the sum of ledgers");
-		ensure!(candidates == Validators::<T>::count(), "the candidate counter is wrong");
-		ensure!(candidates <= T::MaxValidators::get(), "more candidates than MaxValidators");
+		ensure!(
+			total == TotalBonded::<T>::get(),
+			"TotalBonded differs from the sum of ledgers"
+		);
+		ensure!(
+			candidates == Validators::<T>::count(),
+			"the candidate counter is wrong"
+		);
+		ensure!(
+			candidates <= T::MaxValidators::get(),
+			"more candidates than MaxValidators"
+		);
 		for who in Endpoints::<T>::iter_keys() {
-			ensure!(Ledger::<T>::contains_key(&who), "an endpoint outlived its ledger");
+			ensure!(
+				Ledger::<T>::contains_key(&who),
+				"an endpoint outlived its ledger"
+			);
 		}
 		Ok(())
 	}
@@ -593,7 +711,9 @@ impl<T: Config> StakeInfo<T::AccountId, BalanceOf<T>> for Pallet<T> {
 
 	fn is_active(who: &T::AccountId, role: Role) -> bool {
 		Ledger::<T>::get(who).is_some_and(|l| {
-			l.role == role && l.participation == Participation::Active && l.active >= Self::min_bond(role)
+			l.role == role
+				&& l.participation == Participation::Active
+				&& l.active >= Self::min_bond(role)
 		})
 	}
 }
@@ -621,11 +741,14 @@ impl<T: Config> pallet_session::SessionManager<T::AccountId> for Pallet<T> {
 					candidates,
 				});
 				Some(set.into_inner())
-			},
+			}
 			None => {
-				Self::deposit_event(Event::ElectionSkipped { session: new_index, candidates });
+				Self::deposit_event(Event::ElectionSkipped {
+					session: new_index,
+					candidates,
+				});
 				None
-			},
+			}
 		}
 	}
 

@@ -118,12 +118,17 @@ impl pallet_pol_staking::Config for Test {
 
 /// Accounts 1..=20 start with 100_000 each; the treasury exists with the existential deposit.
 pub fn new_test_ext() -> sp_io::TestExternalities {
-	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	let mut t = frame_system::GenesisConfig::<Test>::default()
+		.build_storage()
+		.unwrap();
 	let mut balances: Vec<(AccountId, Balance)> = (1..=20).map(|a| (a, 100_000)).collect();
 	balances.push((TreasuryAccount::get(), ED));
-	pallet_balances::GenesisConfig::<Test> { balances, ..Default::default() }
-		.assimilate_storage(&mut t)
-		.unwrap();
+	pallet_balances::GenesisConfig::<Test> {
+		balances,
+		..Default::default()
+	}
+	.assimilate_storage(&mut t)
+	.unwrap();
 	let mut ext = sp_io::TestExternalities::new(t);
 	ext.execute_with(|| System::set_block_number(1));
 	TRUST.with(|t| t.borrow_mut().clear());

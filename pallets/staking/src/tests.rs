@@ -1,10 +1,13 @@
 //! Tests of the staking pallet: every call's success and every error, slashing, the election,
 //! and hold accounting against pallet-balances at every step.
 
-use crate::{mock::*, Authorities, Endpoints, Error, Event, Ledger, Participation, Role, TotalBonded, Validators};
+use crate::{
+	mock::*, Authorities, Endpoints, Error, Event, Ledger, Participation, Role, TotalBonded,
+	Validators,
+};
 use frame_support::{
 	assert_noop, assert_ok,
-	traits::{fungible::InspectHold, fungible::Inspect, Hooks},
+	traits::{fungible::Inspect, fungible::InspectHold, Hooks},
 };
 use pallet_session::SessionManager;
 use pol_primitives::{Slash, StakeInfo};
@@ -19,7 +22,11 @@ fn hold_of(who: AccountId) -> Balance {
 fn assert_books(who: AccountId, spent: Balance) {
 	let total = Ledger::<Test>::get(who).map(|l| l.total()).unwrap_or(0);
 	assert_eq!(hold_of(who), total, "hold of {who} matches its ledger");
-	assert_eq!(Balances::free_balance(who) + hold_of(who) + spent, 100_000, "funds of {who} add up");
+	assert_eq!(
+		Balances::free_balance(who) + hold_of(who) + spent,
+		100_000,
+		"funds of {who} add up"
+	);
 	Staking::do_try_state().unwrap();
 }
 
@@ -51,8 +58,16 @@ fn bond_holds_funds_and_records_the_ledger() {
 		assert_eq!(
 			staking_events(),
 			vec![
-				Event::Bonded { who: 1, role: Role::Miner, amount: 500 },
-				Event::Bonded { who: 2, role: Role::Validator, amount: 2_000 },
+				Event::Bonded {
+					who: 1,
+					role: Role::Miner,
+					amount: 500
+				},
+				Event::Bonded {
+					who: 2,
+					role: Role::Validator,
+					amount: 2_000
+				},
 			]
 		);
 	});
@@ -61,18 +76,33 @@ fn bond_holds_funds_and_records_the_ledger() {
 #[test]
 fn bond_errors() {
 	test(|| {
-		assert_noop!(Staking::bond(RuntimeOrigin::signed(1), Role::Miner, MIN_MINER - 1), Error::<Test>::BelowMinimumBond);
+		assert_noop!(
+			Staking::bond(RuntimeOrigin::signed(1), Role::Miner, MIN_MINER - 1),
+			Error::<Test>::BelowMinimumBond
+		);
 		assert_noop!(
 			Staking::bond(RuntimeOrigin::signed(1), Role::Validator, MIN_VALIDATOR - 1),
 			Error::<Test>::BelowMinimumBond
 		);
-		assert_noop!(Staking::bond(RuntimeOrigin::signed(1), Role::Miner, 0), Error::<Test>::BelowMinimumBond);
+		assert_noop!(
+			Staking::bond(RuntimeOrigin::signed(1), Role::Miner, 0),
+			Error::<Test>::BelowMinimumBond
+		);
 		// The whole balance cannot be held: the account must keep the existential deposit.
-		assert_noop!(Staking::bond(RuntimeOrigin::signed(1), Role::Miner, 100_001), Error::<Test>::InsufficientBalance);
+		assert_noop!(
+			Staking::bond(RuntimeOrigin::signed(1), Role::Miner, 100_001),
+			Error::<Test>::InsufficientBalance
+		);
 		bond(1, Role::Miner, 500);
-		assert_noop!(Staking::bond(RuntimeOrigin::signed(1), Role::Miner, 500), Error::<Test>::AlreadyBonded);
+		assert_noop!(
+			Staking::bond(RuntimeOrigin::signed(1), Role::Miner, 500),
+			Error::<Test>::AlreadyBonded
+		);
 		// Changing role needs a full unbond first.
-		assert_noop!(Staking::bond(RuntimeOrigin::signed(1), Role::Validator, 5_000), Error::<Test>::AlreadyBonded);
+		assert_noop!(
+			Staking::bond(RuntimeOrigin::signed(1), Role::Validator, 5_000),
+			Error::<Test>::AlreadyBonded
+		);
 		assert_noop!(
 			Staking::bond(RuntimeOrigin::none(), Role::Miner, 500),
 			sp_runtime::DispatchError::BadOrigin
@@ -96,21 +126,39 @@ fn too_many_validators() {
 		// A chilled validator frees a place, and cannot come back while it is taken.
 		assert_ok!(Staking::chill(RuntimeOrigin::signed(1)));
 		bond(16, Role::Validator, MIN_VALIDATOR);
-		assert_noop!(Staking::resume(RuntimeOrigin::signed(1)), Error::<Test>::TooManyValidators);
+		assert_noop!(
+			Staking::resume(RuntimeOrigin::signed(1)),
+			Error::<Test>::TooManyValidators
+		);
 	});
 }
 
 #[test]
 fn bond_extra_adds_to_the_active_bond() {
 	test(|| {
-		assert_noop!(Staking::bond_extra(RuntimeOrigin::signed(1), 10), Error::<Test>::NotBonded);
+		assert_noop!(
+			Staking::bond_extra(RuntimeOrigin::signed(1), 10),
+			Error::<Test>::NotBonded
+		);
 		bond(1, Role::Miner, 500);
-		assert_noop!(Staking::bond_extra(RuntimeOrigin::signed(1), 0), Error::<Test>::ZeroAmount);
-		assert_noop!(Staking::bond_extra(RuntimeOrigin::signed(1), 99_500), Error::<Test>::InsufficientBalance);
+		assert_noop!(
+			Staking::bond_extra(RuntimeOrigin::signed(1), 0),
+			Error::<Test>::ZeroAmount
+		);
+		assert_noop!(
+			Staking::bond_extra(RuntimeOrigin::signed(1), 99_500),
+			Error::<Test>::InsufficientBalance
+		);
 		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(1), 250));
 		assert_eq!(Ledger::<Test>::get(1).unwrap().active, 750);
 		assert_books(1, 0);
-		assert_eq!(staking_events().last(), Some(&Event::BondedExtra { who: 1, amount: 250 }));
+		assert_eq!(
+			staking_events().last(),
+			Some(&Event::BondedExtra {
+				who: 1,
+				amount: 250
+			})
+		);
 	});
 }
 
@@ -130,17 +178,33 @@ fn unbond_moves_funds_into_chunks() {
 		assert_books(2, 0);
 		assert_eq!(Staking::stake_of(&2), 3_500);
 		assert!(Validators::<Test>::contains_key(2));
-		assert_eq!(staking_events().last(), Some(&Event::Unbonded { who: 2, amount: 500, unlock_at: 11 }));
+		assert_eq!(
+			staking_events().last(),
+			Some(&Event::Unbonded {
+				who: 2,
+				amount: 500,
+				unlock_at: 11
+			})
+		);
 	});
 }
 
 #[test]
 fn unbond_errors() {
 	test(|| {
-		assert_noop!(Staking::unbond(RuntimeOrigin::signed(2), 1), Error::<Test>::NotBonded);
+		assert_noop!(
+			Staking::unbond(RuntimeOrigin::signed(2), 1),
+			Error::<Test>::NotBonded
+		);
 		bond(2, Role::Validator, 5_000);
-		assert_noop!(Staking::unbond(RuntimeOrigin::signed(2), 0), Error::<Test>::ZeroAmount);
-		assert_noop!(Staking::unbond(RuntimeOrigin::signed(2), 5_001), Error::<Test>::InsufficientActiveBond);
+		assert_noop!(
+			Staking::unbond(RuntimeOrigin::signed(2), 0),
+			Error::<Test>::ZeroAmount
+		);
+		assert_noop!(
+			Staking::unbond(RuntimeOrigin::signed(2), 5_001),
+			Error::<Test>::InsufficientActiveBond
+		);
 		// What stays must be zero or at least the minimum.
 		assert_noop!(
 			Staking::unbond(RuntimeOrigin::signed(2), 5_000 - MIN_VALIDATOR + 1),
@@ -151,7 +215,10 @@ fn unbond_errors() {
 			assert_ok!(Staking::unbond(RuntimeOrigin::signed(2), 100));
 		}
 		run_to(10);
-		assert_noop!(Staking::unbond(RuntimeOrigin::signed(2), 100), Error::<Test>::NoMoreChunks);
+		assert_noop!(
+			Staking::unbond(RuntimeOrigin::signed(2), 100),
+			Error::<Test>::NoMoreChunks
+		);
 		assert_books(2, 0);
 	});
 }
@@ -177,18 +244,30 @@ fn withdraw_unbonded_releases_ripe_chunks_only() {
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 200));
 		run_to(5);
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 300));
-		assert_noop!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)), Error::<Test>::NothingToWithdraw);
+		assert_noop!(
+			Staking::withdraw_unbonded(RuntimeOrigin::signed(1)),
+			Error::<Test>::NothingToWithdraw
+		);
 		run_to(1 + UNBONDING);
 		assert_ok!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)));
 		assert_eq!(hold_of(1), 800);
 		assert_eq!(Ledger::<Test>::get(1).unwrap().unlocking.len(), 1);
 		assert_books(1, 0);
-		assert_eq!(staking_events().last(), Some(&Event::Withdrawn { who: 1, amount: 200 }));
+		assert_eq!(
+			staking_events().last(),
+			Some(&Event::Withdrawn {
+				who: 1,
+				amount: 200
+			})
+		);
 		run_to(5 + UNBONDING);
 		assert_ok!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)));
 		assert_eq!(hold_of(1), 500);
 		assert_books(1, 0);
-		assert_noop!(Staking::withdraw_unbonded(RuntimeOrigin::signed(9)), Error::<Test>::NotBonded);
+		assert_noop!(
+			Staking::withdraw_unbonded(RuntimeOrigin::signed(9)),
+			Error::<Test>::NotBonded
+		);
 	});
 }
 
@@ -196,14 +275,20 @@ fn withdraw_unbonded_releases_ripe_chunks_only() {
 fn full_withdrawal_removes_the_staker_and_frees_the_role() {
 	test(|| {
 		bond(1, Role::Miner, 1_000);
-		assert_ok!(Staking::set_endpoint(RuntimeOrigin::signed(1), b"http://10.0.0.1:8700".to_vec()));
+		assert_ok!(Staking::set_endpoint(
+			RuntimeOrigin::signed(1),
+			b"http://10.0.0.1:8700".to_vec()
+		));
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 1_000));
 		run_to(1 + UNBONDING);
 		assert_ok!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)));
 		assert!(Ledger::<Test>::get(1).is_none());
 		assert!(Endpoints::<Test>::get(1).is_none());
 		assert_eq!(Balances::free_balance(1), 100_000);
-		assert_eq!(staking_events().last(), Some(&Event::StakerRemoved { who: 1 }));
+		assert_eq!(
+			staking_events().last(),
+			Some(&Event::StakerRemoved { who: 1 })
+		);
 		// Now it may bond in the other role.
 		bond(1, Role::Validator, 2_000);
 		assert_books(1, 0);
@@ -213,12 +298,24 @@ fn full_withdrawal_removes_the_staker_and_frees_the_role() {
 #[test]
 fn chill_and_resume() {
 	test(|| {
-		assert_noop!(Staking::chill(RuntimeOrigin::signed(2)), Error::<Test>::NotBonded);
-		assert_noop!(Staking::resume(RuntimeOrigin::signed(2)), Error::<Test>::NotBonded);
+		assert_noop!(
+			Staking::chill(RuntimeOrigin::signed(2)),
+			Error::<Test>::NotBonded
+		);
+		assert_noop!(
+			Staking::resume(RuntimeOrigin::signed(2)),
+			Error::<Test>::NotBonded
+		);
 		bond(2, Role::Validator, 2_000);
-		assert_noop!(Staking::resume(RuntimeOrigin::signed(2)), Error::<Test>::NotChilled);
+		assert_noop!(
+			Staking::resume(RuntimeOrigin::signed(2)),
+			Error::<Test>::NotChilled
+		);
 		assert_ok!(Staking::chill(RuntimeOrigin::signed(2)));
-		assert_noop!(Staking::chill(RuntimeOrigin::signed(2)), Error::<Test>::AlreadyChilled);
+		assert_noop!(
+			Staking::chill(RuntimeOrigin::signed(2)),
+			Error::<Test>::AlreadyChilled
+		);
 		assert!(!Validators::<Test>::contains_key(2));
 		assert!(!Staking::is_active(&2, Role::Validator));
 		// The bond stays.
@@ -226,7 +323,10 @@ fn chill_and_resume() {
 		assert_books(2, 0);
 		assert_ok!(Staking::resume(RuntimeOrigin::signed(2)));
 		assert!(Validators::<Test>::contains_key(2));
-		assert_eq!(staking_events()[1..], [Event::Chilled { who: 2 }, Event::Resumed { who: 2 }]);
+		assert_eq!(
+			staking_events()[1..],
+			[Event::Chilled { who: 2 }, Event::Resumed { who: 2 }]
+		);
 	});
 }
 
@@ -244,7 +344,10 @@ fn set_endpoint_accepts_http_urls_only() {
 			b"http://[::1]:8700/artifacts",
 			b"https://host",
 		] {
-			assert_ok!(Staking::set_endpoint(RuntimeOrigin::signed(1), good.to_vec()));
+			assert_ok!(Staking::set_endpoint(
+				RuntimeOrigin::signed(1),
+				good.to_vec()
+			));
 			assert_eq!(Endpoints::<Test>::get(1).unwrap().to_vec(), good.to_vec());
 		}
 		for bad in [
@@ -265,9 +368,21 @@ fn set_endpoint_accepts_http_urls_only() {
 			);
 		}
 		let long = [b"https://".to_vec(), vec![b'a'; 57]].concat();
-		assert_noop!(Staking::set_endpoint(RuntimeOrigin::signed(1), long), Error::<Test>::EndpointTooLong);
-		let event = staking_events().into_iter().rev().find(|e| matches!(e, Event::EndpointSet { .. }));
-		assert_eq!(event, Some(Event::EndpointSet { who: 1, endpoint: b"https://host".to_vec() }));
+		assert_noop!(
+			Staking::set_endpoint(RuntimeOrigin::signed(1), long),
+			Error::<Test>::EndpointTooLong
+		);
+		let event = staking_events()
+			.into_iter()
+			.rev()
+			.find(|e| matches!(e, Event::EndpointSet { .. }));
+		assert_eq!(
+			event,
+			Some(Event::EndpointSet {
+				who: 1,
+				endpoint: b"https://host".to_vec()
+			})
+		);
 	});
 }
 
@@ -284,13 +399,26 @@ fn slash_takes_active_then_latest_chunks_and_pays_the_treasury() {
 		let l = Ledger::<Test>::get(2).unwrap();
 		assert_eq!(l.active, 0);
 		assert_eq!(l.unlocking.len(), 2);
-		assert_eq!(l.unlocking[1].value, 500, "the chunk that unlocks last pays first");
+		assert_eq!(
+			l.unlocking[1].value, 500,
+			"the chunk that unlocks last pays first"
+		);
 		assert_eq!(l.unlocking[0].value, 1_000);
-		assert_eq!(Balances::free_balance(TreasuryAccount::get()), treasury + 3_500);
+		assert_eq!(
+			Balances::free_balance(TreasuryAccount::get()),
+			treasury + 3_500
+		);
 		assert_books(2, 3_500);
 		// Slashed below the minimum: no longer a candidate.
 		assert!(!Validators::<Test>::contains_key(2));
-		assert_eq!(staking_events().last(), Some(&Event::Slashed { who: 2, amount: 3_500, requested: 3_500 }));
+		assert_eq!(
+			staking_events().last(),
+			Some(&Event::Slashed {
+				who: 2,
+				amount: 3_500,
+				requested: 3_500
+			})
+		);
 	});
 }
 
@@ -301,11 +429,21 @@ fn slashing_more_than_is_held_slashes_what_there_is() {
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 400));
 		let treasury = Balances::free_balance(TreasuryAccount::get());
 		assert_eq!(Staking::slash_amount(&1, 50_000), 1_000);
-		assert!(Ledger::<Test>::get(1).is_none(), "nothing left: the staker is gone");
-		assert_eq!(Balances::free_balance(TreasuryAccount::get()), treasury + 1_000);
+		assert!(
+			Ledger::<Test>::get(1).is_none(),
+			"nothing left: the staker is gone"
+		);
+		assert_eq!(
+			Balances::free_balance(TreasuryAccount::get()),
+			treasury + 1_000
+		);
 		assert_books(1, 1_000);
 		let events = staking_events();
-		assert!(events.contains(&Event::Slashed { who: 1, amount: 1_000, requested: 50_000 }));
+		assert!(events.contains(&Event::Slashed {
+			who: 1,
+			amount: 1_000,
+			requested: 50_000
+		}));
 		assert!(events.contains(&Event::StakerRemoved { who: 1 }));
 		// An account with nothing bonded: nothing slashed, no event, no failure.
 		assert_eq!(Staking::slash_amount(&7, 100), 0);
@@ -328,7 +466,10 @@ fn slash_fraction_applies_to_active_and_unlocking() {
 		assert!(Staking::is_active(&1, Role::Miner));
 		assert_eq!(Staking::slash_fraction(&1, Perbill::from_percent(80)), 720);
 		assert!(!Staking::is_active(&1, Role::Miner));
-		assert_noop!(Staking::resume(RuntimeOrigin::signed(1)), Error::<Test>::BelowMinimumBond);
+		assert_noop!(
+			Staking::resume(RuntimeOrigin::signed(1)),
+			Error::<Test>::BelowMinimumBond
+		);
 		assert_books(1, 820);
 	});
 }
@@ -398,25 +539,42 @@ fn too_few_candidates_keep_the_previous_set() {
 		assert_eq!(Authorities::<Test>::get().to_vec(), vec![2, 1]);
 		assert_eq!(
 			staking_events().last(),
-			Some(&Event::AuthoritiesElected { session: 2, authorities: vec![2, 1], candidates: 2 })
+			Some(&Event::AuthoritiesElected {
+				session: 2,
+				authorities: vec![2, 1],
+				candidates: 2
+			})
 		);
 		assert_ok!(Staking::chill(RuntimeOrigin::signed(1)));
 		// One candidate is fewer than MinAuthorities (2): no change.
 		assert_eq!(Staking::new_session(3), None);
 		assert_eq!(Authorities::<Test>::get().to_vec(), vec![2, 1]);
-		assert_eq!(staking_events().last(), Some(&Event::ElectionSkipped { session: 3, candidates: 1 }));
+		assert_eq!(
+			staking_events().last(),
+			Some(&Event::ElectionSkipped {
+				session: 3,
+				candidates: 1
+			})
+		);
 	});
 }
 
 #[test]
 fn genesis_bonds_the_initial_stakers() {
-	let mut t = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
-	pallet_balances::GenesisConfig::<Test> { balances: vec![(1, 100_000), (2, 100_000)], ..Default::default() }
-		.assimilate_storage(&mut t)
+	let mut t = frame_system::GenesisConfig::<Test>::default()
+		.build_storage()
 		.unwrap();
-	crate::GenesisConfig::<Test> { stakers: vec![(1, Role::Validator, 5_000), (2, Role::Miner, 700)] }
-		.assimilate_storage(&mut t)
-		.unwrap();
+	pallet_balances::GenesisConfig::<Test> {
+		balances: vec![(1, 100_000), (2, 100_000)],
+		..Default::default()
+	}
+	.assimilate_storage(&mut t)
+	.unwrap();
+	crate::GenesisConfig::<Test> {
+		stakers: vec![(1, Role::Validator, 5_000), (2, Role::Miner, 700)],
+	}
+	.assimilate_storage(&mut t)
+	.unwrap();
 	sp_io::TestExternalities::new(t).execute_with(|| {
 		assert_eq!(Staking::stake_of(&1), 5_000);
 		assert_eq!(Staking::role_of(&2), Some(Role::Miner));

@@ -21,7 +21,16 @@ pub struct UnlockChunk<T: Config> {
 
 /// Whether a bonded account takes part in tasks (and, for a validator, in elections).
 #[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	TypeInfo,
+	MaxEncodedLen,
 )]
 pub enum Participation {
 	/// Takes part.
@@ -50,12 +59,19 @@ pub struct StakingLedger<T: Config> {
 impl<T: Config> StakingLedger<T> {
 	/// A fresh, active bond.
 	pub fn new(role: Role, active: BalanceOf<T>) -> Self {
-		StakingLedger { role, active, unlocking: BoundedVec::new(), participation: Participation::Active }
+		StakingLedger {
+			role,
+			active,
+			unlocking: BoundedVec::new(),
+			participation: Participation::Active,
+		}
 	}
 
 	/// Everything held for this bond: active plus unlocking.
 	pub fn total(&self) -> BalanceOf<T> {
-		self.unlocking.iter().fold(self.active, |acc, c| acc.saturating_add(c.value))
+		self.unlocking
+			.iter()
+			.fold(self.active, |acc, c| acc.saturating_add(c.value))
 	}
 
 	/// Whether nothing is left in it.
@@ -70,7 +86,9 @@ impl<T: Config> StakingLedger<T> {
 		self.active = self.active.saturating_sub(from_active);
 		let mut taken = from_active;
 		while taken < amount {
-			let Some(last) = self.unlocking.last_mut() else { break };
+			let Some(last) = self.unlocking.last_mut() else {
+				break;
+			};
 			let part = amount.saturating_sub(taken).min(last.value);
 			last.value = last.value.saturating_sub(part);
 			taken = taken.saturating_add(part);

@@ -23,10 +23,10 @@ use frame_support::{traits::tokens::imbalance::ResolveTo, PalletId};
 use sp_runtime::traits::AccountIdConversion;
 
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,
-	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
-	SessionKeys, PolStaking, System, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, MINUTES, SLOT_DURATION,
-	SS58_PREFIX, UNIT, VERSION,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, PolStaking,
+	Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin,
+	RuntimeTask, SessionKeys, System, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, MINUTES,
+	SLOT_DURATION, SS58_PREFIX, UNIT, VERSION,
 };
 
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
@@ -188,9 +188,10 @@ impl pallet_pol_staking::BenchmarkHelper<AccountId> for StakingBenchmarkHelper {
 	fn set_session_keys(who: &AccountId) {
 		use sp_core::crypto::ByteArray;
 		let raw: &[u8] = who.as_ref();
-		let (Ok(aura), Ok(grandpa)) =
-			(AuraId::from_slice(raw), sp_consensus_grandpa::AuthorityId::from_slice(raw))
-		else {
+		let (Ok(aura), Ok(grandpa)) = (
+			AuraId::from_slice(raw),
+			sp_consensus_grandpa::AuthorityId::from_slice(raw),
+		) else {
 			return;
 		};
 		let keys = SessionKeys { aura, grandpa };

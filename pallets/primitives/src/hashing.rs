@@ -103,6 +103,21 @@ pub fn shard_of(task: TaskId, miner: &AccountBytes, num_shards: u32) -> Option<u
 	Some((u64_prefix(&h) % u64::from(num_shards)) as u32)
 }
 
+/// An account as the 32 bytes the hashes use: its SCALE encoding, which is exactly 32 bytes for
+/// the runtime's `AccountId32`. Shorter encodings (the `u64` accounts of test runtimes) are
+/// padded with zeros; longer ones are hashed.
+pub fn account_bytes<A: Encode>(who: &A) -> AccountBytes {
+	who.using_encoded(|encoded| {
+		let mut out = [0u8; 32];
+		if encoded.len() <= 32 {
+			out[..encoded.len()].copy_from_slice(encoded);
+		} else {
+			out = hash(encoded).0;
+		}
+		out
+	})
+}
+
 /// The hash a miner commits to before revealing:
 /// `blake2_256("pol-commit" ‖ SCALE(commitment) ‖ miner ‖ salt)`.
 pub fn commit_hash(commitment: &UpdateCommitment, miner: &AccountBytes, salt: &Salt) -> Hash {

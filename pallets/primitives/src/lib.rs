@@ -24,7 +24,10 @@ pub use specs::{
 	Comparison, DatasetSource, DatasetSpec, Hyperparameters, ModelArch, ModelSpecText, Partition,
 	Schedule, VerificationSpec,
 };
-pub use traits::{Role, Slash, StakeInfo, TrustProvider};
+pub use traits::{
+	OnRoundEnd, RevealedStake, Role, RoundBudget, RoundInfo, Slash, StakeInfo, TaskFunds,
+	TrustProvider,
+};
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
@@ -69,6 +72,60 @@ pub struct UpdateCommitment {
 	pub train_loss: FixedU64,
 	/// Where the miner serves the proof bundle and checkpoints.
 	pub artifact_uri: ArtifactUri,
+}
+
+/// The phases of a round, in order. Each lasts the number of blocks the task's
+/// [`Schedule`] gives it.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	PartialOrd,
+	Ord,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum Phase {
+	/// Miners train from the global model and commit to their runs (`commit_update`).
+	Commit,
+	/// Miners reveal their commitments (`reveal_update`).
+	Reveal,
+	/// Validators replay challenged segments, score the updates and commit their scores.
+	Verify,
+	/// Validators reveal their scores; `Fail` verdicts open disputes.
+	ScoreReveal,
+	/// Validators vote on disputes and propose the next global model; the round closes at the
+	/// end of this phase.
+	Finalize,
+}
+
+impl Phase {
+	/// The phase after this one, `None` after [`Phase::Finalize`].
+	pub const fn next(self) -> Option<Phase> {
+		match self {
+			Phase::Commit => Some(Phase::Reveal),
+			Phase::Reveal => Some(Phase::Verify),
+			Phase::Verify => Some(Phase::ScoreReveal),
+			Phase::ScoreReveal => Some(Phase::Finalize),
+			Phase::Finalize => None,
+		}
+	}
+
+	/// How many blocks this phase lasts under `schedule`.
+	pub const fn blocks(self, schedule: &Schedule) -> u32 {
+		match self {
+			Phase::Commit => schedule.commit_blocks,
+			Phase::Reveal => schedule.reveal_blocks,
+			Phase::Verify => schedule.verify_blocks,
+			Phase::ScoreReveal => schedule.score_reveal_blocks,
+			Phase::Finalize => schedule.finalize_blocks,
+		}
+	}
 }
 
 /// A validator's verdict on one miner's update in one round.

@@ -263,7 +263,7 @@ pub struct VerificationSpec {
 	pub comparison: Comparison,
 }
 
-/// The blocks of each phase of a round, and the number of rounds.
+/// The blocks of each phase of a round (see [`crate::Phase`]), and the number of rounds.
 #[derive(
 	Clone,
 	Copy,
@@ -281,9 +281,11 @@ pub struct Schedule {
 	pub commit_blocks: u32,
 	/// Reveal.
 	pub reveal_blocks: u32,
-	/// Verify, score (commit and reveal scores) and propose the global model.
+	/// Validators replay, score and commit their scores.
 	pub verify_blocks: u32,
-	/// Disputes and finalization.
+	/// Validators reveal their scores; `Fail` verdicts open disputes.
+	pub score_reveal_blocks: u32,
+	/// Dispute votes and global-model proposals; the round closes at its end.
 	pub finalize_blocks: u32,
 	/// Rounds the task runs.
 	pub rounds: u32,
@@ -296,6 +298,7 @@ impl Schedule {
 			self.commit_blocks,
 			self.reveal_blocks,
 			self.verify_blocks,
+			self.score_reveal_blocks,
 			self.finalize_blocks,
 		];
 		if phases.contains(&0) {

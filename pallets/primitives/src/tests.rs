@@ -300,10 +300,11 @@ fn segments_and_round_length() {
 		commit_blocks: 10,
 		reveal_blocks: 5,
 		verify_blocks: 20,
+		score_reveal_blocks: 4,
 		finalize_blocks: 5,
 		rounds: 3,
 	};
-	assert_eq!(s.round_blocks(), Some(40));
+	assert_eq!(s.round_blocks(), Some(44));
 	assert_eq!(
 		Schedule {
 			reveal_blocks: 0,

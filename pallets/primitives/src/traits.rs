@@ -1,9 +1,11 @@
 //! The small traits through which polchain's pallets meet. Each pallet implements or consumes
 //! them; the runtime wires them together. No pallet reads another's storage.
 
+use crate::{Phase, RoundIndex, SegmentIndex, TaskId};
+use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
-use sp_runtime::Perbill;
+use sp_runtime::{DispatchError, Perbill, Weight};
 
 /// What a bonded account does.
 #[derive(
@@ -60,4 +62,89 @@ impl<AccountId> TrustProvider<AccountId> for () {
 	fn trust_of(_: &AccountId) -> Perbill {
 		Perbill::one()
 	}
+}
+
+/// What the task registry tells the scoring pallet about rounds (implemented by the registry).
+pub trait RoundInfo<AccountId> {
+	/// The phase of `round` of `task` if it is the task's current round, else `None`.
+	fn current_phase(task: TaskId, round: RoundIndex) -> Option<Phase>;
+	/// Whether `miner` revealed an update in `round` of `task`.
+	fn has_revealed(task: TaskId, round: RoundIndex, miner: &AccountId) -> bool;
+	/// The miners that revealed in `round` of `task` (at most the task's miner limit).
+	fn revealed_miners(task: TaskId, round: RoundIndex) -> Vec<AccountId>;
+	/// The number of segments of each miner's run in `task`.
+	fn num_segments(task: TaskId) -> Option<SegmentIndex>;
+}
+
+/// No tasks: every round is unknown.
+impl<AccountId> RoundInfo<AccountId> for () {
+	fn current_phase(_: TaskId, _: RoundIndex) -> Option<Phase> {
+		None
+	}
+	fn has_revealed(_: TaskId, _: RoundIndex, _: &AccountId) -> bool {
+		false
+	}
+	fn revealed_miners(_: TaskId, _: RoundIndex) -> Vec<AccountId> {
+		Vec::new()
+	}
+	fn num_segments(_: TaskId) -> Option<SegmentIndex> {
+		None
+	}
+}
+
+/// Which validators revealed scores in a round, with the stake they held when they did
+/// (implemented by the scoring pallet; the registry weighs global-model proposals with it).
+pub trait RevealedStake<AccountId, Balance> {
+	/// The stake `who` revealed scores with in `round` of `task`; `None` if it did not reveal.
+	fn revealed_stake(task: TaskId, round: RoundIndex, who: &AccountId) -> Option<Balance>;
+	/// The stake of every validator that revealed scores in `round` of `task`.
+	fn total_revealed_stake(task: TaskId, round: RoundIndex) -> Balance;
+}
+
+/// Nobody revealed.
+impl<AccountId, Balance: Default> RevealedStake<AccountId, Balance> for () {
+	fn revealed_stake(_: TaskId, _: RoundIndex, _: &AccountId) -> Option<Balance> {
+		None
+	}
+	fn total_revealed_stake(_: TaskId, _: RoundIndex) -> Balance {
+		Balance::default()
+	}
+}
+
+/// The reward of a closing round: what the task pays at most, and how it splits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub struct RoundBudget<Balance> {
+	/// What the round may pay in all (the task's reward per round, or what is left of its
+	/// budget if that is less).
+	pub total: Balance,
+	/// The validators' part of `total`; the rest is the miners'.
+	pub validator_share: Perbill,
+}
+
+/// Called by the task registry when a round closes (implemented by scoring, which settles
+/// disputes and consensus and hands the outcome to rewards).
+pub trait OnRoundEnd<Balance> {
+	/// `round` of `task` closed; it may pay up to `budget` through [`TaskFunds`]. Returns the
+	/// weight used, at most [`OnRoundEnd::max_weight`].
+	fn on_round_end(task: TaskId, round: RoundIndex, budget: RoundBudget<Balance>) -> Weight;
+	/// The most [`OnRoundEnd::on_round_end`] can weigh, at the runtime's bounds.
+	fn max_weight() -> Weight;
+}
+
+/// Nothing happens at the end of a round: nothing is paid.
+impl<Balance> OnRoundEnd<Balance> for () {
+	fn on_round_end(_: TaskId, _: RoundIndex, _: RoundBudget<Balance>) -> Weight {
+		Weight::zero()
+	}
+	fn max_weight() -> Weight {
+		Weight::zero()
+	}
+}
+
+/// Payment out of a task's held budget (implemented by the task registry).
+pub trait TaskFunds<AccountId, Balance> {
+	/// Pays `amount` of `task`'s budget to `to`, as free balance. Fails, paying nothing, if the
+	/// task has less left or the transfer cannot be made (for example below the recipient's
+	/// existential deposit); what was not paid stays in the budget.
+	fn pay(task: TaskId, to: &AccountId, amount: Balance) -> Result<(), DispatchError>;
 }

@@ -1,0 +1,273 @@
+//! A test runtime: System, Balances and the registry, with settable stake, revealed scores and
+//! a round-end hook that pays whatever the test asks it to.
+
+use crate as pallet_task_registry;
+use frame_support::{
+	derive_impl,
+	traits::{ConstU128, ConstU32},
+};
+use pol_primitives::{
+	DatasetSource, DatasetSpec, Hyperparameters, OnRoundEnd, Partition, RevealedStake, Role,
+	RoundBudget, RoundIndex, Schedule, StakeInfo, TaskFunds, TaskId, VerificationSpec,
+};
+use sp_runtime::{BuildStorage, FixedU64, Perbill, Weight};
+use std::{cell::RefCell, collections::BTreeMap};
+
+pub type AccountId = u64;
+pub type Balance = u128;
+type Block = frame_system::mocking::MockBlock<Test>;
+
+#[frame_support::runtime]
+mod runtime {
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeFreezeReason,
+		RuntimeHoldReason,
+		RuntimeSlashReason,
+		RuntimeLockId,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Test;
+
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system;
+	#[runtime::pallet_index(1)]
+	pub type Balances = pallet_balances;
+	#[runtime::pallet_index(2)]
+	pub type Registry = pallet_task_registry;
+}
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+	type AccountId = AccountId;
+	type Lookup = sp_runtime::traits::IdentityLookup<AccountId>;
+	type AccountData = pallet_balances::AccountData<Balance>;
+}
+
+pub const ED: Balance = 10;
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+	type Balance = Balance;
+	type ExistentialDeposit = ConstU128<ED>;
+	type AccountStore = System;
+	type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+thread_local! {
+	static STAKE: RefCell<BTreeMap<AccountId, (Role, Balance)>> = RefCell::new(BTreeMap::new());
+	static REVEALED: RefCell<BTreeMap<(TaskId, RoundIndex, AccountId), Balance>> =
+		RefCell::new(BTreeMap::new());
+	static PAYOUTS: RefCell<Vec<(AccountId, Balance)>> = RefCell::new(Vec::new());
+	static ROUND_ENDS: RefCell<Vec<(TaskId, RoundIndex, RoundBudget<Balance>)>> =
+		RefCell::new(Vec::new());
+}
+
+/// Active stakers set by tests.
+pub struct MockStake;
+impl StakeInfo<AccountId, Balance> for MockStake {
+	fn stake_of(who: &AccountId) -> Balance {
+		STAKE.with(|s| s.borrow().get(who).map_or(0, |(_, b)| *b))
+	}
+	fn role_of(who: &AccountId) -> Option<Role> {
+		STAKE.with(|s| s.borrow().get(who).map(|(r, _)| *r))
+	}
+	fn is_active(who: &AccountId, role: Role) -> bool {
+		Self::role_of(who) == Some(role)
+	}
+}
+pub fn set_stake(who: AccountId, role: Role, stake: Balance) {
+	STAKE.with(|s| s.borrow_mut().insert(who, (role, stake)));
+}
+pub fn unstake(who: AccountId) {
+	STAKE.with(|s| s.borrow_mut().remove(&who));
+}
+
+/// Revealed scores set by tests.
+pub struct MockScores;
+impl RevealedStake<AccountId, Balance> for MockScores {
+	fn revealed_stake(task: TaskId, round: RoundIndex, who: &AccountId) -> Option<Balance> {
+		REVEALED.with(|r| r.borrow().get(&(task, round, *who)).copied())
+	}
+	fn total_revealed_stake(task: TaskId, round: RoundIndex) -> Balance {
+		REVEALED.with(|r| {
+			r.borrow()
+				.iter()
+				.filter(|((t, n, _), _)| *t == task && *n == round)
+				.map(|(_, s)| *s)
+				.sum()
+		})
+	}
+}
+pub fn reveal(task: TaskId, round: RoundIndex, who: AccountId, stake: Balance) {
+	REVEALED.with(|r| r.borrow_mut().insert((task, round, who), stake));
+}
+
+/// At a round's end, pays the payouts the test queued (each one capped by the round budget),
+/// and records the call.
+pub struct MockRoundEnd;
+impl OnRoundEnd<Balance> for MockRoundEnd {
+	fn on_round_end(task: TaskId, round: RoundIndex, budget: RoundBudget<Balance>) -> Weight {
+		ROUND_ENDS.with(|e| e.borrow_mut().push((task, round, budget)));
+		let mut left = budget.total;
+		for (to, amount) in PAYOUTS.with(|p| p.borrow().clone()) {
+			let amount = amount.min(left);
+			if Registry::pay(task, &to, amount).is_ok() {
+				left -= amount;
+			}
+		}
+		Weight::from_parts(1_000, 0)
+	}
+	fn max_weight() -> Weight {
+		Weight::from_parts(1_000, 0)
+	}
+}
+/// Every round end pays `to` up to `amount` (within the round's budget).
+pub fn pay_each_round(to: AccountId, amount: Balance) {
+	PAYOUTS.with(|p| p.borrow_mut().push((to, amount)));
+}
+/// The round ends seen so far.
+pub fn round_ends() -> Vec<(TaskId, RoundIndex, RoundBudget<Balance>)> {
+	ROUND_ENDS.with(|e| e.borrow().clone())
+}
+
+pub const MAX_MINERS: u32 = 4;
+pub const MAX_TASKS: u32 = 3;
+pub const MAX_PROPOSALS: u32 = 2;
+
+impl pallet_task_registry::Config for Test {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Stake = MockStake;
+	type Scores = MockScores;
+	type RoundEnd = MockRoundEnd;
+	type MaxActiveTasks = ConstU32<MAX_TASKS>;
+	type MaxMinersPerTask = ConstU32<MAX_MINERS>;
+	type MaxProposals = ConstU32<MAX_PROPOSALS>;
+	type MaxSegments = ConstU32<64>;
+	type MinPhaseBlocks = ConstU32<1>;
+	type MaxTransitionsPerBlock = ConstU32<2>;
+	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = MockStake;
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl crate::BenchmarkHelper<AccountId, Balance> for MockStake {
+	fn make_active(who: &AccountId, role: Role) {
+		set_stake(*who, role, 1_000);
+	}
+	fn reveal_scores(task: TaskId, round: RoundIndex, who: &AccountId) -> Balance {
+		reveal(task, round, *who, 1_000);
+		1_000
+	}
+}
+
+/// The creator of tasks in tests.
+pub const CREATOR: AccountId = 1;
+/// Phase lengths of [`spec`]: commit 4, reveal 3, verify 2, score reveal 2, finalize 3.
+pub const SCHEDULE: Schedule = Schedule {
+	commit_blocks: 4,
+	reveal_blocks: 3,
+	verify_blocks: 2,
+	score_reveal_blocks: 2,
+	finalize_blocks: 3,
+	rounds: 3,
+};
+/// Blocks per round under [`SCHEDULE`].
+pub const ROUND_BLOCKS: u64 = 14;
+pub const REWARD: Balance = 1_000;
+
+/// A valid digits task: `mlp:64-32-10`, 4 segments of 5 steps, 2 checked.
+pub fn spec() -> crate::TaskSpec<Balance> {
+	crate::TaskSpec {
+		model: b"mlp:64-32-10".to_vec().try_into().unwrap(),
+		initial_model_hash: [7u8; 32].into(),
+		initial_model_uri: b"http://creator/v1/artifacts/07"
+			.to_vec()
+			.try_into()
+			.unwrap(),
+		dataset: DatasetSpec {
+			source: DatasetSource::Digits,
+			num_shards: 4,
+			partition: Partition::Dirichlet {
+				alpha: FixedU64::from_rational(1, 2),
+			},
+			validation: Perbill::from_percent(20),
+		},
+		hyperparameters: Hyperparameters {
+			learning_rate: FixedU64::from_rational(1, 10),
+			momentum: FixedU64::from_rational(9, 10),
+			batch_size: 32,
+			local_steps: 20,
+			checkpoint_interval: 5,
+		},
+		verification: VerificationSpec {
+			segments_per_check: 2,
+			comparison: pol_primitives::Comparison::Exact,
+		},
+		schedule: SCHEDULE,
+		reward_per_round: REWARD,
+		validator_share: Perbill::from_percent(20),
+		max_miners: 3,
+	}
+}
+
+/// Accounts 1..=20 start with 100_000 each.
+pub fn new_test_ext() -> sp_io::TestExternalities {
+	let mut t = frame_system::GenesisConfig::<Test>::default()
+		.build_storage()
+		.unwrap();
+	pallet_balances::GenesisConfig::<Test> {
+		balances: (1..=20).map(|a| (a, 100_000)).collect(),
+		..Default::default()
+	}
+	.assimilate_storage(&mut t)
+	.unwrap();
+	let mut ext = sp_io::TestExternalities::new(t);
+	ext.execute_with(|| System::set_block_number(1));
+	STAKE.with(|s| s.borrow_mut().clear());
+	REVEALED.with(|r| r.borrow_mut().clear());
+	PAYOUTS.with(|p| p.borrow_mut().clear());
+	ROUND_ENDS.with(|e| e.borrow_mut().clear());
+	ext
+}
+
+/// Runs `test`, then checks the pallet's invariants.
+pub fn test(test: impl FnOnce()) {
+	new_test_ext().execute_with(|| {
+		test();
+		Registry::do_try_state().expect("invariants hold after the test");
+	});
+}
+
+/// Runs blocks up to and including `n`, with the registry's `on_initialize` in each.
+pub fn run_to_block(n: u64) {
+	use frame_support::traits::Hooks;
+	while System::block_number() < n {
+		let next = System::block_number() + 1;
+		System::set_block_number(next);
+		System::set_parent_hash(sp_core::H256::repeat_byte(next as u8));
+		Registry::on_initialize(next);
+		Registry::do_try_state().expect("invariants hold after every block");
+	}
+}
+
+/// The events this pallet emitted, oldest first; clears them.
+pub fn registry_events() -> Vec<crate::Event<Test>> {
+	let events = System::events()
+		.into_iter()
+		.filter_map(|r| match r.event {
+			RuntimeEvent::Registry(e) => Some(e),
+			_ => None,
+		})
+		.collect();
+	System::reset_events();
+	events
+}

@@ -1,0 +1,962 @@
+//! Tests of the task registry: specs, budgets, miners, the round machine, commit-reveal and
+//! global-model acceptance.
+
+use crate::{mock::*, Error, Event, *};
+use frame_support::{assert_noop, assert_ok, traits::fungible::InspectHold};
+use pol_primitives::{hashing, Comparison, Role, UpdateCommitment};
+use sp_runtime::{traits::BadOrigin, FixedU64};
+
+type Registry = crate::Pallet<Test>;
+
+/// Round 0 of a task created at block 1: commit 1..=4, reveal 5..=7, verify 8..=9,
+/// score reveal 10..=11, finalize 12..=14; round 1 starts at block 15.
+const REVEAL_AT: u64 = 5;
+const VERIFY_AT: u64 = 8;
+const FINALIZE_AT: u64 = 12;
+const NEXT_ROUND_AT: u64 = 15;
+
+fn create_with(spec: TaskSpec<Balance>, budget: Balance) -> TaskId {
+	let id = NextTaskId::<Test>::get();
+	assert_ok!(Registry::create_task(
+		RuntimeOrigin::signed(CREATOR),
+		spec,
+		budget
+	));
+	id
+}
+
+fn create() -> TaskId {
+	create_with(spec(), 10 * REWARD)
+}
+
+fn held(who: AccountId) -> Balance {
+	Balances::balance_on_hold(&HoldReason::TaskBudget.into(), &who)
+}
+
+fn free(who: AccountId) -> Balance {
+	Balances::free_balance(who)
+}
+
+/// Makes `who` an active miner and joins it to `task`.
+fn join(who: AccountId, task: TaskId) {
+	set_stake(who, Role::Miner, 100);
+	assert_ok!(Registry::join_task(RuntimeOrigin::signed(who), task));
+}
+
+fn commitment(who: AccountId) -> UpdateCommitment {
+	UpdateCommitment {
+		checkpoint_root: [who as u8; 32].into(),
+		final_model_hash: [who as u8 + 100; 32].into(),
+		num_segments: 4,
+		train_loss: FixedU64::from_rational(1, 3),
+		artifact_uri: b"http://miner/v1/artifacts/x".to_vec().try_into().unwrap(),
+	}
+}
+
+fn salt(who: AccountId) -> [u8; 32] {
+	[who as u8 + 200; 32]
+}
+
+fn commit_of(who: AccountId, c: &UpdateCommitment) -> Hash {
+	hashing::commit_hash(c, &hashing::account_bytes(&who), &salt(who))
+}
+
+fn commit(who: AccountId, task: TaskId, round: RoundIndex) {
+	assert_ok!(Registry::commit_update(
+		RuntimeOrigin::signed(who),
+		task,
+		round,
+		commit_of(who, &commitment(who))
+	));
+}
+
+fn reveal_update(who: AccountId, task: TaskId, round: RoundIndex) {
+	assert_ok!(Registry::reveal_update(
+		RuntimeOrigin::signed(who),
+		task,
+		round,
+		commitment(who),
+		salt(who)
+	));
+}
+
+fn uri() -> ArtifactUri {
+	b"http://validator/v1/artifacts/m"
+		.to_vec()
+		.try_into()
+		.unwrap()
+}
+
+fn propose(
+	who: AccountId,
+	task: TaskId,
+	round: RoundIndex,
+	model: u8,
+) -> DispatchResultWithPostInfo {
+	Registry::propose_global_model(
+		RuntimeOrigin::signed(who),
+		task,
+		round,
+		[model; 32].into(),
+		uri(),
+	)
+}
+
+/// Validators 11, 12, 13 with the given revealed stakes in round `round` of `task`.
+fn validators(task: TaskId, round: RoundIndex, stakes: &[Balance]) {
+	for (i, stake) in stakes.iter().enumerate() {
+		let who = 11 + i as AccountId;
+		set_stake(who, Role::Validator, *stake);
+		mock::reveal(task, round, who, *stake);
+	}
+}
+
+#[test]
+fn create_task_holds_budget_and_starts_round_zero() {
+	test(|| {
+		let task = create();
+		assert_eq!(task, 0);
+		assert_eq!(held(CREATOR), 10 * REWARD);
+		assert_eq!(free(CREATOR), 100_000 - 10 * REWARD);
+		let info = Tasks::<Test>::get(task).unwrap();
+		assert_eq!(info.status, TaskStatus::Active);
+		assert_eq!(
+			(info.round, info.phase, info.phase_ends),
+			(0, Phase::Commit, 4)
+		);
+		assert_eq!(info.model.hash, spec().initial_model_hash);
+		let seed = hashing::round_seed(task, 0, &System::parent_hash());
+		assert_eq!(Rounds::<Test>::get(task, 0).unwrap().seed, seed);
+		assert_eq!(
+			Deadlines::<Test>::get().into_inner(),
+			vec![(REVEAL_AT, task)]
+		);
+		assert_eq!(
+			registry_events(),
+			vec![
+				Event::TaskCreated {
+					task,
+					creator: CREATOR,
+					budget: 10 * REWARD
+				},
+				Event::RoundStarted {
+					task,
+					round: 0,
+					seed,
+					model: spec().initial_model_hash
+				},
+				Event::PhaseStarted {
+					task,
+					round: 0,
+					phase: Phase::Commit,
+					ends_at: 4
+				},
+			]
+		);
+		assert_eq!(NextTaskId::<Test>::get(), 1);
+	});
+}
+
+#[test]
+fn create_task_rejects_bad_specs() {
+	test(|| {
+		let bad = |f: fn(&mut TaskSpec<Balance>), err: Error<Test>| {
+			let mut s = spec();
+			f(&mut s);
+			assert_noop!(
+				Registry::create_task(RuntimeOrigin::signed(CREATOR), s, 10 * REWARD),
+				err
+			);
+		};
+		bad(
+			|s| s.model = b"transformer:big".to_vec().try_into().unwrap(),
+			Error::InvalidModelSpec,
+		);
+		bad(
+			|s| s.model = b"mlp:64-32-9".to_vec().try_into().unwrap(),
+			Error::ModelDoesNotFitData,
+		);
+		bad(|s| s.dataset.num_shards = 0, Error::InvalidDataset);
+		bad(
+			|s| s.dataset.validation = Perbill::zero(),
+			Error::InvalidDataset,
+		);
+		bad(
+			|s| {
+				s.dataset.partition = pol_primitives::Partition::Dirichlet {
+					alpha: FixedU64::from_u32(0),
+				}
+			},
+			Error::InvalidDataset,
+		);
+		bad(
+			|s| s.hyperparameters.checkpoint_interval = 3,
+			Error::InvalidHyperparameters,
+		);
+		bad(
+			|s| s.hyperparameters.learning_rate = FixedU64::from_u32(0),
+			Error::InvalidHyperparameters,
+		);
+		bad(
+			|s| s.hyperparameters.momentum = FixedU64::from_u32(1),
+			Error::InvalidHyperparameters,
+		);
+		bad(
+			|s| s.hyperparameters.batch_size = 0,
+			Error::InvalidHyperparameters,
+		);
+		bad(
+			// 1000 segments of one step: above MaxSegments (64).
+			|s| {
+				s.hyperparameters.local_steps = 1000;
+				s.hyperparameters.checkpoint_interval = 1;
+			},
+			Error::InvalidHyperparameters,
+		);
+		bad(
+			|s| s.verification.segments_per_check = 0,
+			Error::InvalidVerification,
+		);
+		bad(
+			|s| s.verification.segments_per_check = 5,
+			Error::InvalidVerification,
+		);
+		bad(|s| s.schedule.verify_blocks = 0, Error::InvalidSchedule);
+		bad(|s| s.schedule.rounds = 0, Error::InvalidSchedule);
+		bad(|s| s.max_miners = 0, Error::InvalidMinerLimit);
+		bad(|s| s.max_miners = MAX_MINERS + 1, Error::InvalidMinerLimit);
+		bad(
+			|s| s.initial_model_uri = Default::default(),
+			Error::EmptyUri,
+		);
+		bad(|s| s.reward_per_round = 0, Error::ZeroReward);
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(CREATOR), spec(), REWARD - 1),
+			Error::<Test>::BudgetBelowRoundReward
+		);
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(CREATOR), spec(), 100_000),
+			Error::<Test>::InsufficientBalance
+		);
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::none(), spec(), REWARD),
+			BadOrigin
+		);
+		// A synthetic set fits a model of its own shape, and a tolerance comparison is fine.
+		let mut s = spec();
+		s.model = b"mlp:20-16-3".to_vec().try_into().unwrap();
+		s.dataset.source = DatasetSource::Synthetic {
+			seed: 1,
+			samples: 500,
+			features: 20,
+			classes: 3,
+		};
+		s.verification.comparison = Comparison::Tolerance(Perbill::from_percent(1));
+		assert_ok!(Registry::create_task(
+			RuntimeOrigin::signed(CREATOR),
+			s,
+			REWARD
+		));
+	});
+}
+
+#[test]
+fn too_many_tasks() {
+	test(|| {
+		for _ in 0..MAX_TASKS {
+			create();
+		}
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(CREATOR), spec(), REWARD),
+			Error::<Test>::TooManyTasks
+		);
+	});
+}
+
+#[test]
+fn fund_task_by_creator_only() {
+	test(|| {
+		let task = create();
+		assert_noop!(
+			Registry::fund_task(RuntimeOrigin::signed(2), task, 500),
+			Error::<Test>::NotCreator
+		);
+		assert_noop!(
+			Registry::fund_task(RuntimeOrigin::signed(CREATOR), 9, 500),
+			Error::<Test>::TaskNotFound
+		);
+		assert_noop!(
+			Registry::fund_task(RuntimeOrigin::signed(CREATOR), task, 0),
+			Error::<Test>::ZeroAmount
+		);
+		assert_noop!(
+			Registry::fund_task(RuntimeOrigin::signed(CREATOR), task, 95_000),
+			Error::<Test>::InsufficientBalance
+		);
+		registry_events();
+		assert_ok!(Registry::fund_task(
+			RuntimeOrigin::signed(CREATOR),
+			task,
+			500
+		));
+		assert_eq!(Tasks::<Test>::get(task).unwrap().budget, 10 * REWARD + 500);
+		assert_eq!(held(CREATOR), 10 * REWARD + 500);
+		assert_eq!(
+			registry_events(),
+			vec![Event::TaskFunded {
+				task,
+				amount: 500,
+				budget: 10 * REWARD + 500
+			}]
+		);
+	});
+}
+
+#[test]
+fn join_and_leave() {
+	test(|| {
+		let task = create();
+		assert_noop!(
+			Registry::join_task(RuntimeOrigin::signed(2), task),
+			Error::<Test>::NotActiveMiner
+		);
+		set_stake(11, Role::Validator, 1_000);
+		assert_noop!(
+			Registry::join_task(RuntimeOrigin::signed(11), task),
+			Error::<Test>::NotActiveMiner
+		);
+		join(2, task);
+		assert_noop!(
+			Registry::join_task(RuntimeOrigin::signed(2), task),
+			Error::<Test>::AlreadyJoined
+		);
+		set_stake(9, Role::Miner, 100);
+		assert_noop!(
+			Registry::join_task(RuntimeOrigin::signed(9), 7),
+			Error::<Test>::TaskNotFound
+		);
+		join(3, task);
+		join(4, task);
+		// The task's own limit is 3 miners.
+		assert_noop!(
+			Registry::join_task(RuntimeOrigin::signed(9), task),
+			Error::<Test>::TaskFull
+		);
+		assert_eq!(Tasks::<Test>::get(task).unwrap().miners, 3);
+		assert_ok!(Registry::leave_task(RuntimeOrigin::signed(3), task));
+		assert_noop!(
+			Registry::leave_task(RuntimeOrigin::signed(3), task),
+			Error::<Test>::NotJoined
+		);
+		assert_eq!(Tasks::<Test>::get(task).unwrap().miners, 2);
+		assert_ok!(Registry::join_task(RuntimeOrigin::signed(9), task));
+		assert!(registry_events().contains(&Event::MinerLeft { task, miner: 3 }));
+	});
+}
+
+#[test]
+fn phases_advance_on_schedule_and_record_seeds() {
+	test(|| {
+		let task = create();
+		registry_events();
+		let phase_at = |n: u64| {
+			run_to_block(n);
+			Tasks::<Test>::get(task).unwrap().phase
+		};
+		assert_eq!(phase_at(4), Phase::Commit);
+		assert_eq!(phase_at(REVEAL_AT), Phase::Reveal);
+		assert_eq!(phase_at(VERIFY_AT - 1), Phase::Reveal);
+		assert!(Rounds::<Test>::get(task, 0)
+			.unwrap()
+			.challenge_seed
+			.is_none());
+		assert_eq!(phase_at(VERIFY_AT), Phase::Verify);
+		let challenge = hashing::challenge_seed(task, 0, &System::parent_hash());
+		assert_eq!(
+			Rounds::<Test>::get(task, 0).unwrap().challenge_seed,
+			Some(challenge)
+		);
+		assert_eq!(phase_at(10), Phase::ScoreReveal);
+		assert_eq!(phase_at(FINALIZE_AT), Phase::Finalize);
+		assert_eq!(phase_at(NEXT_ROUND_AT - 1), Phase::Finalize);
+		assert_eq!(phase_at(NEXT_ROUND_AT), Phase::Commit);
+		let info = Tasks::<Test>::get(task).unwrap();
+		assert_eq!((info.round, info.phase_ends), (1, NEXT_ROUND_AT + 3));
+		let seed1 = hashing::round_seed(task, 1, &System::parent_hash());
+		assert_eq!(Rounds::<Test>::get(task, 1).unwrap().seed, seed1);
+		assert_eq!(
+			registry_events(),
+			vec![
+				Event::PhaseStarted {
+					task,
+					round: 0,
+					phase: Phase::Reveal,
+					ends_at: 7
+				},
+				Event::ChallengeSeedRecorded {
+					task,
+					round: 0,
+					seed: challenge
+				},
+				Event::PhaseStarted {
+					task,
+					round: 0,
+					phase: Phase::Verify,
+					ends_at: 9
+				},
+				Event::PhaseStarted {
+					task,
+					round: 0,
+					phase: Phase::ScoreReveal,
+					ends_at: 11
+				},
+				Event::PhaseStarted {
+					task,
+					round: 0,
+					phase: Phase::Finalize,
+					ends_at: 14
+				},
+				Event::RoundClosed {
+					task,
+					round: 0,
+					model: None,
+					paid: 0
+				},
+				Event::RoundStarted {
+					task,
+					round: 1,
+					seed: seed1,
+					model: spec().initial_model_hash
+				},
+				Event::PhaseStarted {
+					task,
+					round: 1,
+					phase: Phase::Commit,
+					ends_at: 18
+				},
+			]
+		);
+		assert_eq!(
+			round_ends(),
+			vec![(
+				task,
+				0,
+				RoundBudget {
+					total: REWARD,
+					validator_share: Perbill::from_percent(20)
+				}
+			)]
+		);
+	});
+}
+
+#[test]
+fn commit_and_reveal() {
+	test(|| {
+		let task = create();
+		join(2, task);
+		commit(2, task, 0);
+		assert_eq!(Rounds::<Test>::get(task, 0).unwrap().commits, 1);
+		run_to_block(REVEAL_AT);
+		registry_events();
+		reveal_update(2, task, 0);
+		let c = commitment(2);
+		assert_eq!(
+			registry_events(),
+			vec![Event::UpdateRevealed {
+				task,
+				round: 0,
+				miner: 2,
+				checkpoint_root: c.checkpoint_root,
+				final_model_hash: c.final_model_hash,
+				artifact_uri: c.artifact_uri.clone(),
+			}]
+		);
+		assert_eq!(Registry::revealed_updates(task, 0), vec![(2, c)]);
+		assert!(<Registry as pol_primitives::RoundInfo<_>>::has_revealed(
+			task, 0, &2
+		));
+		assert_eq!(
+			<Registry as pol_primitives::RoundInfo<AccountId>>::num_segments(task),
+			Some(4)
+		);
+		assert_eq!(Rounds::<Test>::get(task, 0).unwrap().reveals, 1);
+		// The round's updates are cleared when it closes; the record stays.
+		run_to_block(NEXT_ROUND_AT);
+		assert!(Registry::revealed_updates(task, 0).is_empty());
+		assert_eq!(Rounds::<Test>::get(task, 0).unwrap().reveals, 1);
+	});
+}
+
+#[test]
+fn commit_errors() {
+	test(|| {
+		let task = create();
+		let hash = commit_of(2, &commitment(2));
+		let call =
+			|who, round| Registry::commit_update(RuntimeOrigin::signed(who), task, round, hash);
+		set_stake(2, Role::Miner, 100);
+		assert_noop!(call(2, 0), Error::<Test>::NotJoined);
+		join(2, task);
+		assert_noop!(call(2, 1), Error::<Test>::RoundNotStarted);
+		assert_noop!(
+			Registry::commit_update(RuntimeOrigin::signed(2), 5, 0, hash),
+			Error::<Test>::TaskNotFound
+		);
+		unstake(2);
+		assert_noop!(call(2, 0), Error::<Test>::NotActiveMiner);
+		set_stake(2, Role::Miner, 100);
+		assert_ok!(call(2, 0));
+		assert_noop!(call(2, 0), Error::<Test>::AlreadyCommitted);
+		join(3, task);
+		run_to_block(REVEAL_AT);
+		assert_noop!(call(3, 0), Error::<Test>::CommitPhaseOver);
+		run_to_block(NEXT_ROUND_AT);
+		assert_noop!(call(3, 0), Error::<Test>::RoundOver);
+		assert_ok!(call(3, 1));
+	});
+}
+
+#[test]
+fn reveal_errors() {
+	test(|| {
+		let task = create();
+		join(2, task);
+		join(3, task);
+		commit(2, task, 0);
+		let reveal = |who, c: UpdateCommitment, s| {
+			Registry::reveal_update(RuntimeOrigin::signed(who), task, 0, c, s)
+		};
+		assert_noop!(
+			reveal(2, commitment(2), salt(2)),
+			Error::<Test>::RevealNotOpen
+		);
+		run_to_block(REVEAL_AT);
+		assert_noop!(
+			reveal(3, commitment(3), salt(3)),
+			Error::<Test>::NotCommitted
+		);
+		assert_noop!(
+			reveal(2, commitment(2), salt(3)),
+			Error::<Test>::CommitmentMismatch
+		);
+		let mut other = commitment(2);
+		other.train_loss = FixedU64::from_rational(1, 4);
+		assert_noop!(reveal(2, other, salt(2)), Error::<Test>::CommitmentMismatch);
+		reveal_update(2, task, 0);
+		assert_noop!(
+			reveal(2, commitment(2), salt(2)),
+			Error::<Test>::AlreadyRevealed
+		);
+		run_to_block(VERIFY_AT);
+		assert_noop!(
+			reveal(2, commitment(2), salt(2)),
+			Error::<Test>::RevealPhaseOver
+		);
+	});
+}
+
+#[test]
+fn reveal_checks_segments_and_uri() {
+	test(|| {
+		let task = create();
+		join(2, task);
+		join(3, task);
+		let mut wrong = commitment(2);
+		wrong.num_segments = 5;
+		let mut no_uri = commitment(3);
+		no_uri.artifact_uri = Default::default();
+		for (who, c) in [(2, &wrong), (3, &no_uri)] {
+			assert_ok!(Registry::commit_update(
+				RuntimeOrigin::signed(who),
+				task,
+				0,
+				commit_of(who, c)
+			));
+		}
+		run_to_block(REVEAL_AT);
+		assert_noop!(
+			Registry::reveal_update(RuntimeOrigin::signed(2), task, 0, wrong, salt(2)),
+			Error::<Test>::WrongSegmentCount
+		);
+		assert_noop!(
+			Registry::reveal_update(RuntimeOrigin::signed(3), task, 0, no_uri, salt(3)),
+			Error::<Test>::EmptyUri
+		);
+	});
+}
+
+#[test]
+fn copied_commitment_is_rejected() {
+	test(|| {
+		let task = create();
+		join(2, task);
+		join(3, task);
+		join(4, task);
+		commit(2, task, 0);
+		// Miner 3 cannot know 2's commitment before 2 reveals, so it commits to something of
+		// its own, then submits 2's reveal (commitment and salt) word for word.
+		commit(3, task, 0);
+		// Miner 4 even committed to 2's commitment under its own account and salt (as if it
+		// had learnt it early): the root is still 2's.
+		assert_ok!(Registry::commit_update(
+			RuntimeOrigin::signed(4),
+			task,
+			0,
+			commit_of(4, &commitment(2))
+		));
+		run_to_block(REVEAL_AT);
+		reveal_update(2, task, 0);
+		assert_noop!(
+			Registry::reveal_update(RuntimeOrigin::signed(3), task, 0, commitment(2), salt(2)),
+			Error::<Test>::CommitmentMismatch
+		);
+		assert_noop!(
+			Registry::reveal_update(RuntimeOrigin::signed(4), task, 0, commitment(2), salt(4)),
+			Error::<Test>::DuplicateUpdate
+		);
+		assert_eq!(Registry::revealed_updates(task, 0).len(), 1);
+	});
+}
+
+#[test]
+fn a_miner_that_left_cannot_reveal() {
+	test(|| {
+		let task = create();
+		join(2, task);
+		commit(2, task, 0);
+		assert_ok!(Registry::leave_task(RuntimeOrigin::signed(2), task));
+		run_to_block(REVEAL_AT);
+		assert_noop!(
+			Registry::reveal_update(RuntimeOrigin::signed(2), task, 0, commitment(2), salt(2)),
+			Error::<Test>::NotJoined
+		);
+	});
+}
+
+#[test]
+fn two_thirds_rule_is_exact() {
+	assert!(!exceeds_two_thirds(2u128, 3));
+	assert!(exceeds_two_thirds(3u128, 4));
+	assert!(!exceeds_two_thirds(666u128, 999));
+	assert!(exceeds_two_thirds(667u128, 999));
+	assert!(!exceeds_two_thirds(0u128, 0));
+	assert!(!exceeds_two_thirds(u128::MAX / 2, u128::MAX));
+}
+
+#[test]
+fn proposal_at_two_thirds_is_not_accepted_above_is() {
+	test(|| {
+		let task = create();
+		validators(task, 0, &[1_000, 1_000, 1_000]);
+		run_to_block(FINALIZE_AT);
+		registry_events();
+		// 1000 of 3000: below.
+		assert_ok!(propose(11, task, 0, 9));
+		// 2000 of 3000: exactly 2/3, not more.
+		assert_ok!(propose(12, task, 0, 9));
+		assert!(Rounds::<Test>::get(task, 0).unwrap().accepted.is_none());
+		assert!(ModelHistory::<Test>::get(task, 0).is_none());
+		// 3000 of 3000: above.
+		assert_ok!(propose(13, task, 0, 9));
+		let model: Hash = [9u8; 32].into();
+		assert_eq!(Rounds::<Test>::get(task, 0).unwrap().accepted, Some(model));
+		let events = registry_events();
+		assert_eq!(
+			events.last(),
+			Some(&Event::ModelAccepted {
+				task,
+				round: 0,
+				model_hash: model,
+				uri: uri(),
+				stake: 3_000,
+				revealed_stake: 3_000
+			})
+		);
+		assert_eq!(
+			events
+				.iter()
+				.filter(|e| matches!(e, Event::ModelProposed { .. }))
+				.count(),
+			3
+		);
+		// The next round trains from it, and the history keeps it.
+		run_to_block(NEXT_ROUND_AT);
+		assert_eq!(Tasks::<Test>::get(task).unwrap().model.hash, model);
+		assert_eq!(ModelHistory::<Test>::get(task, 0).unwrap().hash, model);
+		assert_eq!(
+			ModelHistory::<Test>::get(task, 0).unwrap().accepted_at,
+			FINALIZE_AT
+		);
+		assert!(ProposalTallies::<Test>::get((task, 0)).is_empty());
+		assert_eq!(Proposals::<Test>::iter_prefix((task, 0)).count(), 0);
+	});
+}
+
+#[test]
+fn proposal_just_above_two_thirds_is_accepted() {
+	test(|| {
+		let task = create();
+		validators(task, 0, &[1_001, 2_000, 999]);
+		run_to_block(FINALIZE_AT);
+		// 2000 of 4000: below.
+		assert_ok!(propose(12, task, 0, 9));
+		assert!(Rounds::<Test>::get(task, 0).unwrap().accepted.is_none());
+		// 2999 of 4000 = 0.74975 > 2/3.
+		assert_ok!(propose(13, task, 0, 9));
+		assert_eq!(
+			Rounds::<Test>::get(task, 0).unwrap().accepted,
+			Some([9u8; 32].into())
+		);
+		assert_noop!(propose(11, task, 0, 9), Error::<Test>::ModelAlreadyAccepted);
+	});
+}
+
+#[test]
+fn split_proposals_close_the_round_without_a_model() {
+	test(|| {
+		let task = create();
+		validators(task, 0, &[1_000, 1_000, 1_000]);
+		run_to_block(FINALIZE_AT);
+		assert_ok!(propose(11, task, 0, 1));
+		assert_ok!(propose(12, task, 0, 2));
+		// Two distinct hashes is the mock's bound.
+		assert_noop!(propose(13, task, 0, 3), Error::<Test>::TooManyProposals);
+		assert_ok!(propose(13, task, 0, 2));
+		assert!(Rounds::<Test>::get(task, 0).unwrap().accepted.is_none());
+		registry_events();
+		run_to_block(NEXT_ROUND_AT);
+		assert!(registry_events().contains(&Event::RoundClosed {
+			task,
+			round: 0,
+			model: None,
+			paid: 0
+		}));
+		let info = Tasks::<Test>::get(task).unwrap();
+		assert_eq!(info.model.hash, spec().initial_model_hash);
+		assert!(ModelHistory::<Test>::get(task, 0).is_none());
+	});
+}
+
+#[test]
+fn proposal_errors() {
+	test(|| {
+		let task = create();
+		validators(task, 0, &[1_000, 1_000]);
+		set_stake(14, Role::Validator, 1_000);
+		set_stake(2, Role::Miner, 100);
+		assert_noop!(propose(2, task, 0, 9), Error::<Test>::NotActiveValidator);
+		assert_noop!(propose(11, task, 0, 9), Error::<Test>::ProposalsNotOpen);
+		run_to_block(VERIFY_AT);
+		assert_noop!(propose(11, task, 0, 9), Error::<Test>::ProposalsNotOpen);
+		run_to_block(FINALIZE_AT);
+		assert_noop!(propose(11, task, 1, 9), Error::<Test>::RoundNotStarted);
+		assert_noop!(propose(14, task, 0, 9), Error::<Test>::DidNotRevealScores);
+		assert_noop!(
+			Registry::propose_global_model(
+				RuntimeOrigin::signed(11),
+				task,
+				0,
+				[9; 32].into(),
+				Default::default()
+			),
+			Error::<Test>::EmptyUri
+		);
+		assert_ok!(propose(11, task, 0, 9));
+		assert_noop!(propose(11, task, 0, 8), Error::<Test>::AlreadyProposed);
+		run_to_block(NEXT_ROUND_AT);
+		assert_noop!(propose(12, task, 0, 9), Error::<Test>::RoundOver);
+	});
+}
+
+#[test]
+fn rounds_pay_from_the_budget_and_the_task_completes() {
+	test(|| {
+		let task = create();
+		pay_each_round(2, 600);
+		run_to_block(1 + 3 * ROUND_BLOCKS);
+		let info = Tasks::<Test>::get(task).unwrap();
+		assert_eq!(info.status, TaskStatus::Ended(EndReason::Completed));
+		assert_eq!(free(2), 100_000 + 3 * 600);
+		// Three rounds paid 600 each; the rest came back.
+		assert_eq!(free(CREATOR), 100_000 - 3 * 600);
+		assert_eq!(held(CREATOR), 0);
+		assert!(Deadlines::<Test>::get().is_empty());
+		let events = registry_events();
+		assert!(events.contains(&Event::TaskEnded {
+			task,
+			reason: EndReason::Completed,
+			refunded: 10 * REWARD - 3 * 600
+		}));
+		assert_eq!(
+			events
+				.iter()
+				.filter(|e| matches!(e, Event::RoundClosed { paid: 600, .. }))
+				.count(),
+			3
+		);
+		// Nothing runs any more.
+		run_to_block(1 + 5 * ROUND_BLOCKS);
+		assert_eq!(round_ends().len(), 3);
+		set_stake(3, Role::Miner, 100);
+		assert_noop!(
+			Registry::join_task(RuntimeOrigin::signed(3), task),
+			Error::<Test>::TaskEnded
+		);
+	});
+}
+
+#[test]
+fn a_task_that_runs_out_of_budget_ends_cleanly() {
+	test(|| {
+		let mut s = spec();
+		s.schedule.rounds = 10;
+		let task = create_with(s, 2 * REWARD + REWARD / 2);
+		join(2, task);
+		pay_each_round(2, REWARD);
+		run_to_block(1 + 3 * ROUND_BLOCKS);
+		let info = Tasks::<Test>::get(task).unwrap();
+		assert_eq!(info.status, TaskStatus::Ended(EndReason::OutOfBudget));
+		assert_eq!(info.round, 2);
+		assert_eq!(info.miners, 0);
+		let budgets: Vec<_> = round_ends().iter().map(|(_, _, b)| b.total).collect();
+		assert_eq!(budgets, vec![REWARD, REWARD, REWARD / 2]);
+		assert_eq!(free(2), 100_000 + 2 * REWARD + REWARD / 2);
+		assert_eq!(
+			free(CREATOR) + held(CREATOR),
+			100_000 - 2 * REWARD - REWARD / 2
+		);
+		assert!(registry_events().contains(&Event::TaskEnded {
+			task,
+			reason: EndReason::OutOfBudget,
+			refunded: 0
+		}));
+	});
+}
+
+#[test]
+fn cancel_without_commitments_refunds_everything_now() {
+	test(|| {
+		let task = create();
+		join(2, task);
+		pay_each_round(2, 300);
+		run_to_block(NEXT_ROUND_AT);
+		assert_noop!(
+			Registry::cancel_task(RuntimeOrigin::signed(2), task),
+			Error::<Test>::NotCreator
+		);
+		registry_events();
+		assert_ok!(Registry::cancel_task(RuntimeOrigin::signed(CREATOR), task));
+		// Round 0 paid 300; everything else is back, to the unit.
+		assert_eq!(free(CREATOR), 100_000 - 300);
+		assert_eq!(held(CREATOR), 0);
+		let info = Tasks::<Test>::get(task).unwrap();
+		assert_eq!(info.status, TaskStatus::Ended(EndReason::Cancelled));
+		assert_eq!((info.budget, info.miners), (0, 0));
+		assert!(Deadlines::<Test>::get().is_empty());
+		assert_eq!(
+			registry_events(),
+			vec![Event::TaskEnded {
+				task,
+				reason: EndReason::Cancelled,
+				refunded: 10 * REWARD - 300
+			}]
+		);
+		assert_noop!(
+			Registry::cancel_task(RuntimeOrigin::signed(CREATOR), task),
+			Error::<Test>::TaskEnded
+		);
+		assert_noop!(
+			Registry::fund_task(RuntimeOrigin::signed(CREATOR), task, 5),
+			Error::<Test>::TaskEnded
+		);
+	});
+}
+
+#[test]
+fn cancel_after_commitments_pays_the_round_first() {
+	test(|| {
+		let task = create();
+		join(2, task);
+		commit(2, task, 0);
+		pay_each_round(2, 400);
+		assert_ok!(Registry::cancel_task(RuntimeOrigin::signed(CREATOR), task));
+		assert_eq!(
+			Tasks::<Test>::get(task).unwrap().status,
+			TaskStatus::Cancelling
+		);
+		assert_noop!(
+			Registry::cancel_task(RuntimeOrigin::signed(CREATOR), task),
+			Error::<Test>::TaskCancelling
+		);
+		set_stake(3, Role::Miner, 100);
+		assert_noop!(
+			Registry::join_task(RuntimeOrigin::signed(3), task),
+			Error::<Test>::TaskCancelling
+		);
+		// The round goes on: the miner reveals, and is paid at the end.
+		run_to_block(REVEAL_AT);
+		reveal_update(2, task, 0);
+		registry_events();
+		run_to_block(NEXT_ROUND_AT);
+		assert_eq!(free(2), 100_000 + 400);
+		assert_eq!(free(CREATOR), 100_000 - 400);
+		assert!(registry_events().contains(&Event::TaskEnded {
+			task,
+			reason: EndReason::Cancelled,
+			refunded: 10 * REWARD - 400
+		}));
+		assert_eq!(round_ends().len(), 1);
+	});
+}
+
+#[test]
+fn paying_from_a_task() {
+	test(|| {
+		let task = create();
+		assert_noop!(
+			<Registry as TaskFunds<_, _>>::pay(task, &5, 10 * REWARD + 1),
+			Error::<Test>::InsufficientBudget
+		);
+		assert_noop!(
+			<Registry as TaskFunds<_, _>>::pay(9, &5, 1),
+			Error::<Test>::TaskNotFound
+		);
+		// Below the existential deposit of a new account: fails, nothing moves.
+		assert!(<Registry as TaskFunds<_, _>>::pay(task, &50, ED - 1).is_err());
+		assert_eq!(Tasks::<Test>::get(task).unwrap().budget, 10 * REWARD);
+		assert_ok!(<Registry as TaskFunds<_, _>>::pay(task, &5, 250));
+		// Paying the creator releases its own hold.
+		assert_ok!(<Registry as TaskFunds<_, _>>::pay(task, &CREATOR, 50));
+		assert_eq!(Tasks::<Test>::get(task).unwrap().budget, 10 * REWARD - 300);
+		assert_eq!(free(5), 100_000 + 250);
+		assert_eq!(free(CREATOR), 100_000 - 10 * REWARD + 50);
+	});
+}
+
+#[test]
+fn at_most_max_transitions_per_block() {
+	test(|| {
+		let tasks: Vec<_> = (0..3).map(|_| create()).collect();
+		run_to_block(REVEAL_AT);
+		let phases: Vec<_> = tasks
+			.iter()
+			.map(|t| Tasks::<Test>::get(t).unwrap().phase)
+			.collect();
+		// Two move in block 5; the third waits a block, and its reveal phase still lasts 3.
+		assert_eq!(phases, vec![Phase::Reveal, Phase::Reveal, Phase::Commit]);
+		run_to_block(REVEAL_AT + 1);
+		let third = Tasks::<Test>::get(tasks[2]).unwrap();
+		assert_eq!(
+			(third.phase, third.phase_ends),
+			(Phase::Reveal, REVEAL_AT + 3)
+		);
+	});
+}
+
+#[test]
+fn account_bytes_pads_short_accounts() {
+	let bytes = hashing::account_bytes(&0x0102u64);
+	assert_eq!(&bytes[..8], &0x0102u64.to_le_bytes());
+	assert_eq!(&bytes[8..], &[0u8; 24]);
+}

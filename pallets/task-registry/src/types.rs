@@ -1,0 +1,181 @@
+//! The task registry's types: what a creator submits, what the chain keeps per task and round.
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use frame_support::pallet_prelude::*;
+use pol_primitives::{
+	ArtifactUri, DatasetSpec, Hash, Hyperparameters, ModelSpecText, Phase, RoundIndex, Schedule,
+	VerificationSpec,
+};
+use scale_info::TypeInfo;
+use sp_runtime::Perbill;
+
+/// Everything a task creator fixes for a task. No miner can change any of it: a miner that
+/// could pick its own learning rate or batch size could forge its proofs.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct TaskSpec<Balance> {
+	/// The model, e.g. `mlp:64-128-10` (see [`pol_primitives::ModelArch`]).
+	pub model: ModelSpecText,
+	/// Model hash of the initial global model W₀.
+	pub initial_model_hash: Hash,
+	/// Where W₀ can be fetched.
+	pub initial_model_uri: ArtifactUri,
+	/// The data set, its shards and its validation split.
+	pub dataset: DatasetSpec,
+	/// SGD hyperparameters every miner uses.
+	pub hyperparameters: Hyperparameters,
+	/// How validators check runs.
+	pub verification: VerificationSpec,
+	/// Blocks per phase and number of rounds.
+	pub schedule: Schedule,
+	/// What each round pays, miners and validators together.
+	pub reward_per_round: Balance,
+	/// The validators' part of each round's reward.
+	pub validator_share: Perbill,
+	/// The most miners that may join.
+	pub max_miners: u32,
+}
+
+/// Where a task is in its life.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum TaskStatus {
+	/// Rounds are running.
+	Active,
+	/// The creator cancelled it during a round in which miners had committed: the round runs
+	/// to its end and pays, then the task ends.
+	Cancelling,
+	/// It ended; its budget was refunded.
+	Ended(EndReason),
+}
+
+/// Why a task ended.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum EndReason {
+	/// Every round of the schedule ran.
+	Completed,
+	/// The budget could not pay another round.
+	OutOfBudget,
+	/// The creator cancelled it.
+	Cancelled,
+}
+
+/// A model accepted as a task's global model.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct GlobalModel<BlockNumber> {
+	/// Its model hash.
+	pub hash: Hash,
+	/// Where it can be fetched.
+	pub uri: ArtifactUri,
+	/// The block that accepted it (the creation block for W₀).
+	pub accepted_at: BlockNumber,
+}
+
+/// A task as the chain keeps it.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct TaskInfo<AccountId, Balance, BlockNumber> {
+	/// Who created it, pays for it, and may fund or cancel it.
+	pub creator: AccountId,
+	/// What the creator fixed.
+	pub spec: TaskSpec<Balance>,
+	/// What the task still owes: held from the creator, paid out round by round.
+	pub budget: Balance,
+	/// Where it is in its life.
+	pub status: TaskStatus,
+	/// The current round (the last one, once ended).
+	pub round: RoundIndex,
+	/// The current round's phase.
+	pub phase: Phase,
+	/// The last block of the current phase; the next phase starts after it.
+	pub phase_ends: BlockNumber,
+	/// The global model the current round trains from.
+	pub model: GlobalModel<BlockNumber>,
+	/// Miners that joined (and have not left).
+	pub miners: u32,
+}
+
+/// A round of a task: its seeds and what happened in it.
+#[derive(
+	Clone,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct RoundRecord<BlockNumber> {
+	/// The block the round started at.
+	pub started_at: BlockNumber,
+	/// `round_seed`, recorded at the round's first block.
+	pub seed: Hash,
+	/// `challenge_seed`, recorded when the reveal phase ends.
+	pub challenge_seed: Option<Hash>,
+	/// Miners that committed.
+	pub commits: u32,
+	/// Miners that revealed.
+	pub reveals: u32,
+	/// The global model accepted in this round, if any.
+	pub accepted: Option<Hash>,
+}
+
+/// A miner's commitment in a round, and its reveal.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct MinerUpdate {
+	/// `commit_hash(commitment, miner, salt)`.
+	pub commit: Hash,
+	/// The revealed commitment, once revealed.
+	pub revealed: Option<pol_primitives::UpdateCommitment>,
+}
+
+/// The stake behind one proposed global model.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct ProposalTally<Balance> {
+	/// The proposed model hash.
+	pub hash: Hash,
+	/// Where the first proposer serves it.
+	pub uri: ArtifactUri,
+	/// Revealed stake of the validators that proposed it.
+	pub stake: Balance,
+	/// How many validators proposed it.
+	pub proposers: u32,
+}
+
+/// Task deadlines, soonest first: the round machine's queue.
+pub type DeadlineQueue<BlockNumber, Max> = BoundedVec<(BlockNumber, pol_primitives::TaskId), Max>;
+
+/// Proposals of a round, one entry per distinct hash.
+pub type Tallies<Balance, Max> = BoundedVec<ProposalTally<Balance>, Max>;

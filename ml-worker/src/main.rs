@@ -1,8 +1,20 @@
 //! `pol-worker`: the command line over the `pol_worker` library.
 
-use anyhow::Result;
-use clap::{Parser, Subcommand};
-use pol_worker::doctor;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use pol_primitives::{hashing, Hash, Verdict};
+use pol_worker::{
+	aggregate, bench,
+	config::{hex32, parse_account, parse_hash, Config},
+	data::TaskData,
+	doctor,
+	model::{hash_named, Model, NamedTensor},
+	proof::{Checkpoint, Manifest},
+	store,
+	train::MinerRun,
+	verify,
+};
+use std::path::{Path, PathBuf};
 
 /// polchain's off-chain worker: trains, proves and verifies learning for polchain tasks.
 #[derive(Parser, Debug)]
@@ -10,6 +22,75 @@ use pol_worker::doctor;
 struct Cli {
 	#[command(subcommand)]
 	command: Command,
+}
+
+/// What `train`, `verify` and `bench` share: the task file and local overrides.
+#[derive(Args, Debug)]
+struct TaskArgs {
+	/// The task's TOML configuration.
+	#[arg(long, short)]
+	config: PathBuf,
+	/// libtorch intra-op threads (overrides `[run] threads`).
+	#[arg(long)]
+	threads: Option<i32>,
+	/// `cpu`, `cuda` or `auto` (overrides `[run] device`).
+	#[arg(long)]
+	device: Option<String>,
+	/// Directory of the exported data sets (overrides `[run] data_root` and $POL_DATA).
+	#[arg(long)]
+	data_root: Option<PathBuf>,
+	/// No progress bars.
+	#[arg(long)]
+	no_progress: bool,
+}
+
+impl TaskArgs {
+	fn load(&self) -> Result<Config> {
+		let mut c = Config::load(&self.config)?;
+		if let Some(t) = self.threads {
+			if t < 1 {
+				bail!("--threads must be at least 1, got {t}");
+			}
+			c.run.threads = t;
+		}
+		if let Some(d) = &self.device {
+			c.run.device = d.clone();
+		}
+		if let Some(r) = &self.data_root {
+			c.run.data_root = Some(r.clone());
+		}
+		if self.no_progress {
+			c.run.progress = false;
+		}
+		Ok(c)
+	}
+}
+
+/// Which round, offline: the seeds the chain would record, from a parent hash.
+#[derive(Args, Debug)]
+struct RoundArgs {
+	/// Round index.
+	#[arg(long, default_value_t = 0)]
+	round: u32,
+	/// Parent hash of the round's first block (seeds the batches); zero offline.
+	#[arg(long)]
+	parent_hash: Option<String>,
+	/// The round's starting model (safetensors); default: the task's initial model.
+	#[arg(long)]
+	start: Option<PathBuf>,
+}
+
+impl RoundArgs {
+	fn round_seed(&self, task: u64) -> Result<Hash> {
+		Ok(hashing::round_seed(task, self.round, &self.parent()?))
+	}
+	fn parent(&self) -> Result<Hash> {
+		self.parent_hash
+			.as_deref()
+			.map(parse_hash)
+			.transpose()
+			.map(|h| h.unwrap_or_default())
+	}
 }
 
 #[derive(Subcommand, Debug)]
@@ -26,42 +107,405 @@ enum Command {
 		#[arg(long, value_enum, default_value_t = doctor::DeviceChoice::Auto)]
 		device: doctor::DeviceChoice,
 	},
+	/// Train one round as a miner and write the proof bundle.
+	Train {
+		#[command(flatten)]
+		task: TaskArgs,
+		#[command(flatten)]
+		round: RoundArgs,
+		/// The miner: `0x` and 32 bytes of hex, or a name (offline: the account blake2(name)).
+		#[arg(long, default_value = "alice")]
+		miner: String,
+		/// The bundle's directory.
+		#[arg(long, short)]
+		out: PathBuf,
+	},
+	/// Verify a proof bundle as a validator; exits non-zero unless the verdict is Pass.
+	Verify {
+		#[command(flatten)]
+		task: TaskArgs,
+		#[command(flatten)]
+		round: RoundArgs,
+		/// The bundle's directory.
+		#[arg(long, short)]
+		bundle: PathBuf,
+		/// The miner whose commitment is checked (default: the one the manifest names).
+		#[arg(long)]
+		miner: Option<String>,
+		/// The validator (seeds its challenges).
+		#[arg(long, default_value = "validator")]
+		validator: String,
+		/// Parent hash of the block that recorded the challenge seed; zero offline.
+		#[arg(long)]
+		challenge_parent_hash: Option<String>,
+		/// The committed checkpoint root, to check the bundle against.
+		#[arg(long)]
+		root: Option<String>,
+		/// Replay every segment, not only the challenged ones.
+		#[arg(long)]
+		all_segments: bool,
+		/// Print the report as JSON.
+		#[arg(long)]
+		json: bool,
+	},
+	/// Serve a content-addressed artifact store over HTTP (GET /v1/artifacts/{hash}).
+	Serve {
+		/// The store's directory.
+		#[arg(long)]
+		store: PathBuf,
+		/// Address to listen on.
+		#[arg(long, default_value = "127.0.0.1:8700")]
+		addr: String,
+		/// Largest artifact stored.
+		#[arg(long, default_value_t = store::DEFAULT_MAX_BYTES)]
+		max_bytes: u64,
+		/// Proof bundles to import before serving.
+		#[arg(long)]
+		import: Vec<PathBuf>,
+	},
+	/// Fetch one artifact by hash, checking the hash and the size limit.
+	Fetch {
+		/// The server, `http://host:port`.
+		#[arg(long)]
+		from: String,
+		/// The artifact's hash.
+		#[arg(long)]
+		hash: String,
+		/// Where to write it.
+		#[arg(long, short)]
+		out: PathBuf,
+		/// Largest artifact accepted.
+		#[arg(long, default_value_t = store::DEFAULT_MAX_BYTES)]
+		max_bytes: u64,
+	},
+	/// Aggregate final models into the next global model.
+	Aggregate {
+		#[command(flatten)]
+		task: TaskArgs,
+		#[command(flatten)]
+		round: RoundArgs,
+		/// `BUNDLE:SCORE`, once per passing miner.
+		#[arg(long = "update", required = true)]
+		updates: Vec<String>,
+		/// fedavg, median, trimmed-mean:<β>, norm-clip:<C>.
+		#[arg(long, default_value = "fedavg")]
+		rule: String,
+		/// The new model (safetensors).
+		#[arg(long, short)]
+		out: PathBuf,
+	},
+	/// Training and verification cost of a task.
+	Bench {
+		#[command(flatten)]
+		task: TaskArgs,
+		/// Steps of the bare training loop.
+		#[arg(long, default_value_t = 500)]
+		loop_steps: u32,
+		/// Print the report as JSON.
+		#[arg(long)]
+		json: bool,
+	},
 }
 
-fn main() -> Result<()> {
+fn start_params(config: &Config, start: &Option<PathBuf>) -> Result<Vec<NamedTensor>> {
+	match start {
+		Some(path) => Ok(Checkpoint::read(path)?.params),
+		None => Model::new(&config.task.model, config.task.init_seed, tch::Device::Cpu)?.params(),
+	}
+}
+
+fn main() {
 	env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 	let cli = Cli::parse();
+	match run(cli) {
+		Ok(code) => std::process::exit(code),
+		Err(e) => {
+			eprintln!("error: {e:#}");
+			std::process::exit(2);
+		}
+	}
+}
+
+fn run(cli: Cli) -> Result<i32> {
 	match cli.command {
 		Command::Doctor {
 			steps,
 			threads,
 			device,
+		} => doctor_cmd(steps, threads, device),
+		Command::Train {
+			task,
+			round,
+			miner,
+			out,
 		} => {
-			let report = doctor::run(steps, threads, device)?;
-			println!("libtorch version: {}", report.libtorch_version);
-			println!("threads:          {}", report.threads);
-			println!(
-				"cuda:             {}",
-				if report.cuda_available {
-					format!("available ({} device(s))", report.cuda_devices)
-				} else {
-					"not available".to_string()
+			let config = task.load()?;
+			let spec = config.spec();
+			tch::set_num_threads(config.run.threads);
+			let data = TaskData::load(&config)?;
+			let start = start_params(&config, &round.start)?;
+			let run = MinerRun {
+				spec: &spec,
+				data: &data,
+				round: round.round,
+				round_seed: round.round_seed(spec.task.id)?,
+				miner: parse_account(&miner)?,
+				start: &start,
+				device: config.device()?,
+				progress: config.run.progress,
+			};
+			let m = run.train_bundle(&out)?;
+			println!("bundle:           {}", out.display());
+			println!("miner:            {}", m.miner);
+			println!("shard:            {}", m.shard);
+			println!("segments:         {}", m.num_segments);
+			println!("checkpoint root:  {}", m.checkpoint_root);
+			println!("final model hash: {}", m.final_model_hash);
+			println!("train loss:       {:.6}", m.train_loss);
+			Ok(0)
+		}
+		Command::Verify {
+			task,
+			round,
+			bundle,
+			miner,
+			validator,
+			challenge_parent_hash,
+			root,
+			all_segments,
+			json,
+		} => {
+			let config = task.load()?;
+			let spec = config.spec();
+			let data = TaskData::load(&config)?;
+			let start = start_params(&config, &round.start)?;
+			let miner = match miner {
+				Some(m) => parse_account(&m)?,
+				None => Manifest::read(&bundle)
+					.and_then(|m| m.miner_account())
+					.context("no --miner, and the manifest names none")?,
+			};
+			let challenge_parent = challenge_parent_hash
+				.as_deref()
+				.map(parse_hash)
+				.transpose()?
+				.unwrap_or_default();
+			let expected = verify::Expected {
+				spec: &spec,
+				round: round.round,
+				round_seed: round.round_seed(spec.task.id)?,
+				miner,
+				start: &start,
+				root: root.as_deref().map(parse_hash).transpose()?,
+			};
+			let v = verify::Validator {
+				data: &data,
+				account: parse_account(&validator)?,
+				challenge_seed: hashing::challenge_seed(
+					spec.task.id,
+					round.round,
+					&challenge_parent,
+				),
+				all_segments,
+				device: config.device()?,
+				progress: config.run.progress,
+			};
+			let r = verify::verify_bundle(&bundle, &expected, &v)?;
+			let verdict = match r.verdict {
+				Verdict::Pass => "Pass".to_string(),
+				Verdict::Fail { segment } => format!("Fail {{ segment: {segment} }}"),
+				Verdict::Unavailable => "Unavailable".to_string(),
+			};
+			if json {
+				let segments: Vec<_> = r
+					.segments
+					.iter()
+					.map(|s| {
+						serde_json::json!({
+							"segment": s.segment, "passed": s.passed,
+							"distance": s.distance, "detail": s.detail,
+						})
+					})
+					.collect();
+				println!(
+					"{}",
+					serde_json::to_string_pretty(&serde_json::json!({
+						"verdict": verdict, "reason": r.reason, "score": r.score,
+						"challenged": r.challenged, "segments": segments,
+						"val_loss_start": r.val_loss_start, "val_loss_final": r.val_loss_final,
+						"val_accuracy": r.val_accuracy, "replayed_steps": r.replayed_steps,
+						"replay_secs": r.replay_secs, "total_secs": r.total_secs,
+					}))?
+				);
+			} else {
+				println!("challenged:  {:?}", r.challenged);
+				for s in &r.segments {
+					println!(
+						"segment {:>4}: {}  {}",
+						s.segment,
+						if s.passed { "ok  " } else { "FAIL" },
+						s.detail
+					);
 				}
-			);
-			println!("training device:  {:?}", report.device);
-			for (step, loss) in report.losses.iter().enumerate() {
-				log::debug!("step {step}: loss {loss:.6}");
+				if let Some(why) = &r.reason {
+					println!("reason:      {why}");
+				}
+				if r.verdict == Verdict::Pass {
+					println!(
+						"validation:  loss {:.4} -> {:.4}, accuracy {:.2}%",
+						r.val_loss_start,
+						r.val_loss_final,
+						100.0 * r.val_accuracy
+					);
+				}
+				println!("verdict:     {verdict}");
+				println!("score:       {:.6}", r.score);
 			}
+			Ok(if r.verdict == Verdict::Pass { 0 } else { 1 })
+		}
+		Command::Serve {
+			store: dir,
+			addr,
+			max_bytes,
+			import,
+		} => {
+			let s = store::Store::open(&dir, max_bytes)?;
+			for b in &import {
+				let h = s
+					.put_bundle(b)
+					.with_context(|| format!("importing {}", b.display()))?;
+				println!("imported {} (manifest {})", b.display(), hex32(&h.0));
+			}
+			let handle = store::serve(s, &addr)?;
+			println!("serving {} on {}", dir.display(), handle.url());
+			handle.wait();
+			Ok(0)
+		}
+		Command::Fetch {
+			from,
+			hash,
+			out,
+			max_bytes,
+		} => {
+			let hash = parse_hash(&hash)?;
+			let bytes = store::fetch(&from, &hash, max_bytes, true)?;
+			pol_worker::proof::write_atomic(&out, &bytes)?;
 			println!(
-				"tiny MLP, {steps} SGD steps: loss {:.6} -> {:.6}",
-				report.initial_loss(),
-				report.final_loss()
+				"{} bytes, hash {} checked: {}",
+				bytes.len(),
+				hex32(&hash.0),
+				out.display()
 			);
-			if !(report.final_loss() < report.initial_loss()) {
-				anyhow::bail!("the loss did not fall: libtorch does not train correctly here");
+			Ok(0)
+		}
+		Command::Aggregate {
+			task,
+			round,
+			updates,
+			rule,
+			out,
+		} => {
+			let config = task.load()?;
+			let rule: aggregate::Rule = rule.parse()?;
+			let base = start_params(&config, &round.start)?;
+			let mut ups = Vec::new();
+			for u in &updates {
+				let (dir, score) = u
+					.rsplit_once(':')
+					.with_context(|| format!("--update {u:?} is not BUNDLE:SCORE"))?;
+				let score: f64 = score.parse().with_context(|| format!("score in {u:?}"))?;
+				ups.push(read_update(Path::new(dir), score)?);
 			}
-			println!("ok");
+			let params = aggregate::aggregate(&base, &ups, rule)?;
+			let model = Checkpoint {
+				params,
+				momentum: Vec::new(),
+			};
+			model.write(&out)?;
+			println!("model hash: {}", hex32(&hash_named(&model.params)?.0));
+			println!("written:    {}", out.display());
+			Ok(0)
+		}
+		Command::Bench {
+			task,
+			loop_steps,
+			json,
+		} => {
+			let config = task.load()?;
+			let data = TaskData::load(&config)?;
+			let r = bench::run(&config, &data, loop_steps)?;
+			if json {
+				println!("{}", serde_json::to_string_pretty(&r)?);
+			} else {
+				println!(
+					"model {} on {}, {} thread(s), batch {}",
+					r.model, r.device, r.threads, r.batch_size
+				);
+				println!(
+					"training loop:        {:>10.1} steps/s ({} steps)",
+					r.loop_steps_per_s, r.loop_steps
+				);
+				println!(
+					"miner run (S={}):     {:>10.1} steps/s incl. checkpoints ({:.3}s)",
+					r.train_steps, r.train_steps_per_s, r.train_secs
+				);
+				println!(
+					"replay:               {:>10.1} steps/s ({} steps)",
+					r.replay_steps_per_s, r.replayed_steps
+				);
+				println!(
+					"verification:         {:.3}s = {:.1}% of the miner's cost (verdict {})",
+					r.verify_secs,
+					100.0 * r.verify_fraction,
+					r.verdict
+				);
+			}
+			Ok(0)
 		}
 	}
-	Ok(())
+}
+
+fn read_update(bundle: &Path, score: f64) -> Result<aggregate::Update> {
+	let m = Manifest::read(bundle)?;
+	let last = pol_worker::proof::checkpoint_path(bundle, &m, m.num_segments)?;
+	let params = Checkpoint::read(&last)?.params;
+	if hex32(&hash_named(&params)?.0) != m.final_model_hash {
+		bail!(
+			"{}: the last checkpoint is not the final model",
+			bundle.display()
+		);
+	}
+	Ok(aggregate::Update {
+		miner: m.miner_account()?,
+		params,
+		score,
+	})
+}
+
+fn doctor_cmd(steps: usize, threads: Option<i32>, device: doctor::DeviceChoice) -> Result<i32> {
+	let report = doctor::run(steps, threads, device)?;
+	println!("libtorch version: {}", report.libtorch_version);
+	println!("threads:          {}", report.threads);
+	println!(
+		"cuda:             {}",
+		if report.cuda_available {
+			format!("available ({} device(s))", report.cuda_devices)
+		} else {
+			"not available".to_string()
+		}
+	);
+	println!("training device:  {:?}", report.device);
+	for (step, loss) in report.losses.iter().enumerate() {
+		log::debug!("step {step}: loss {loss:.6}");
+	}
+	println!(
+		"tiny MLP, {steps} SGD steps: loss {:.6} -> {:.6}",
+		report.initial_loss(),
+		report.final_loss()
+	);
+	if !(report.final_loss() < report.initial_loss()) {
+		bail!("the loss did not fall: libtorch does not train correctly here");
+	}
+	println!("ok");
+	Ok(0)
 }

@@ -24,10 +24,22 @@ enum Layer {
 
 impl Model {
 	/// A model of `spec`, with parameters initialised from `seed` on `device`.
-	pub fn new(spec: &str, seed: i64, device: Device) -> Result<Model> {
+	///
+	/// The initial values come from [`init_params`], not from libtorch's global generator: they
+	/// are then the same on every machine, and threads that build models at once cannot disturb
+	/// each other's draws.
+	pub fn new(spec: &str, seed: u64, device: Device) -> Result<Model> {
+		let mut model = Model::uninit(spec, device)?;
+		let init = init_params(&model.shapes(), seed);
+		model.set_params(&init)?;
+		Ok(model)
+	}
+
+	/// A model of `spec` whose parameters are whatever libtorch's initialisers drew: to be
+	/// overwritten with [`Model::set_params`].
+	pub fn uninit(spec: &str, device: Device) -> Result<Model> {
 		let arch = ModelArch::parse(spec.as_bytes())
 			.map_err(|e| anyhow::anyhow!("bad model spec {spec:?}: {e:?}"))?;
-		tch::manual_seed(seed);
 		let vars = nn::VarStore::new(device);
 		let root = vars.root();
 		let mut layers = Vec::new();
@@ -114,6 +126,202 @@ impl Model {
 	pub fn hash(&self) -> Result<Hash> {
 		model_hash(&self.named_parameters())
 	}
+
+	/// The parameters' names and shapes, sorted by name.
+	pub fn shapes(&self) -> Vec<(String, Vec<u64>)> {
+		self.named_parameters()
+			.into_iter()
+			.map(|(n, t)| (n, t.size().iter().map(|&d| d as u64).collect()))
+			.collect()
+	}
+
+	/// A copy of the parameters, sorted by name.
+	pub fn params(&self) -> Result<Vec<NamedTensor>> {
+		self.named_parameters()
+			.iter()
+			.map(|(n, t)| NamedTensor::from_tensor(n, t))
+			.collect()
+	}
+
+	/// Overwrites the parameters; the names and shapes must be exactly the model's.
+	pub fn set_params(&mut self, params: &[NamedTensor]) -> Result<()> {
+		let mine = self.named_parameters();
+		check_same_layout(&self.shapes(), params)?;
+		let mut given: Vec<&NamedTensor> = params.iter().collect();
+		given.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+		tch::no_grad(|| -> Result<()> {
+			for ((_, var), p) in mine.iter().zip(given) {
+				let mut var = var.shallow_clone();
+				var.f_copy_(&p.to_tensor(var.device()))
+					.with_context(|| format!("setting {}", p.name))?;
+			}
+			Ok(())
+		})
+	}
+}
+
+/// Checks that `tensors` have exactly the names and shapes of `layout` (any order).
+pub fn check_same_layout(layout: &[(String, Vec<u64>)], tensors: &[NamedTensor]) -> Result<()> {
+	let mut given: Vec<(&str, &[u64])> = tensors
+		.iter()
+		.map(|t| (t.name.as_str(), t.dims.as_slice()))
+		.collect();
+	given.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+	let mut want: Vec<(&str, &[u64])> = layout
+		.iter()
+		.map(|(n, d)| (n.as_str(), d.as_slice()))
+		.collect();
+	want.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+	if given.len() != want.len() {
+		bail!(
+			"{} tensors where the model has {} ({})",
+			given.len(),
+			want.len(),
+			want.iter().map(|w| w.0).collect::<Vec<_>>().join(", ")
+		);
+	}
+	for (g, w) in given.iter().zip(&want) {
+		if g.0 != w.0 {
+			bail!("tensor {:?} where the model has {:?}", g.0, w.0);
+		}
+		if g.1 != w.1 {
+			bail!(
+				"tensor {} has shape {:?}, the model's is {:?}",
+				g.0,
+				g.1,
+				w.1
+			);
+		}
+	}
+	Ok(())
+}
+
+/// Domain tag of the initial parameters' random stream.
+const TAG_INIT: &[u8] = b"pol-worker-init";
+
+/// Initial parameters for `shapes`: uniform in ±1/√fan_in, PyTorch's default bound for linear
+/// and convolution layers (a bias takes the fan-in of its layer's weight), each tensor from its
+/// own stream seeded by `(seed, name)`.
+pub fn init_params(shapes: &[(String, Vec<u64>)], seed: u64) -> Vec<NamedTensor> {
+	let fan_in_of = |name: &str| -> u64 {
+		let layer = name.rsplit_once('.').map(|(l, _)| l).unwrap_or(name);
+		shapes
+			.iter()
+			.find(|(n, _)| n == &format!("{layer}.weight"))
+			.map(|(_, d)| d.iter().skip(1).product::<u64>())
+			.unwrap_or(1)
+			.max(1)
+	};
+	shapes
+		.iter()
+		.map(|(name, dims)| {
+			let bound = 1.0 / (fan_in_of(name) as f64).sqrt();
+			let mut seed_bytes = seed.to_le_bytes().to_vec();
+			seed_bytes.extend_from_slice(name.as_bytes());
+			let mut rng = crate::data::Rng::new(TAG_INIT, &seed_bytes);
+			let count: u64 = dims.iter().product();
+			let data = (0..count)
+				.map(|_| ((2.0 * rng.uniform() - 1.0) * bound) as f32)
+				.collect();
+			NamedTensor {
+				name: name.clone(),
+				dims: dims.clone(),
+				data,
+			}
+		})
+		.collect()
+}
+
+/// An f32 tensor by name, in ordinary memory: the form parameters take in checkpoints, hashes
+/// and aggregation, where every step must be exactly reproducible on any machine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+	/// The fixed parameter name (`fc0.weight`, or `momentum.fc0.weight` for optimizer state).
+	pub name: String,
+	/// Shape.
+	pub dims: Vec<u64>,
+	/// Values, row-major.
+	pub data: Vec<f32>,
+}
+
+impl NamedTensor {
+	/// A copy of a libtorch tensor (converted to f32 on the CPU).
+	pub fn from_tensor(name: &str, t: &Tensor) -> Result<NamedTensor> {
+		let flat = t
+			.to_device(Device::Cpu)
+			.to_kind(Kind::Float)
+			.contiguous()
+			.view([-1]);
+		let data = Vec::<f32>::try_from(&flat).with_context(|| format!("copying {name}"))?;
+		Ok(NamedTensor {
+			name: name.to_string(),
+			dims: t.size().iter().map(|&d| d as u64).collect(),
+			data,
+		})
+	}
+
+	/// A libtorch tensor on `device`.
+	pub fn to_tensor(&self, device: Device) -> Tensor {
+		let dims: Vec<i64> = self.dims.iter().map(|&d| d as i64).collect();
+		Tensor::from_slice(&self.data)
+			.reshape(dims)
+			.to_device(device)
+	}
+
+	/// The little-endian bytes of the values.
+	pub fn le_bytes(&self) -> Vec<u8> {
+		self.data.iter().flat_map(|v| v.to_le_bytes()).collect()
+	}
+}
+
+/// The model hash (design: "Hashes and encodings") of named f32 tensors, in any order.
+pub fn hash_named(tensors: &[NamedTensor]) -> Result<Hash> {
+	let mut order: Vec<&NamedTensor> = tensors.iter().collect();
+	order.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+	let mut hasher = ModelHasher::new();
+	for t in order {
+		let data = t.le_bytes();
+		hasher
+			.tensor(TensorView {
+				name: &t.name,
+				dtype: DType::F32,
+				dims: &t.dims,
+				data: &data,
+			})
+			.map_err(|e| anyhow::anyhow!("tensor {}: {e:?}", t.name))?;
+	}
+	Ok(hasher.finish())
+}
+
+/// `‖a − b‖₂` over tensors matched by name, summed in f64 in name order: the same number on
+/// every machine, whatever its thread count.
+pub fn l2_distance(a: &[NamedTensor], b: &[NamedTensor]) -> Result<f64> {
+	let layout: Vec<(String, Vec<u64>)> =
+		a.iter().map(|t| (t.name.clone(), t.dims.clone())).collect();
+	check_same_layout(&layout, b)?;
+	let mut a: Vec<&NamedTensor> = a.iter().collect();
+	let mut b: Vec<&NamedTensor> = b.iter().collect();
+	a.sort_by(|x, y| x.name.as_bytes().cmp(y.name.as_bytes()));
+	b.sort_by(|x, y| x.name.as_bytes().cmp(y.name.as_bytes()));
+	let mut sum = 0.0f64;
+	for (x, y) in a.iter().zip(&b) {
+		for (u, v) in x.data.iter().zip(&y.data) {
+			let d = *u as f64 - *v as f64;
+			sum += d * d;
+		}
+	}
+	Ok(sum.sqrt())
+}
+
+/// `‖a‖₂`, summed as [`l2_distance`] does.
+pub fn l2_norm(a: &[NamedTensor]) -> f64 {
+	let mut a: Vec<&NamedTensor> = a.iter().collect();
+	a.sort_by(|x, y| x.name.as_bytes().cmp(y.name.as_bytes()));
+	a.iter()
+		.flat_map(|t| t.data.iter())
+		.map(|&v| (v as f64) * (v as f64))
+		.sum::<f64>()
+		.sqrt()
 }
 
 fn sorted(mut tensors: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
@@ -218,6 +426,26 @@ mod tests {
 			.unwrap();
 		assert_eq!(a, b);
 		assert_ne!(a, c);
+	}
+
+	#[test]
+	fn params_round_trip_and_hash_alike() {
+		let mut a = Model::new("cnn:8x8x1-c4-c8-10", 1, Device::Cpu).unwrap();
+		let b = Model::new("cnn:8x8x1-c4-c8-10", 2, Device::Cpu).unwrap();
+		let pb = b.params().unwrap();
+		assert_eq!(hash_named(&pb).unwrap(), b.hash().unwrap());
+		a.set_params(&pb).unwrap();
+		assert_eq!(a.hash().unwrap(), b.hash().unwrap());
+		assert_eq!(l2_distance(&a.params().unwrap(), &pb).unwrap(), 0.0);
+		// A wrong name or shape is an error, not a panic.
+		let mut wrong = pb.clone();
+		wrong[0].name = "conv9.bias".into();
+		assert!(a.set_params(&wrong).is_err());
+		let mut wrong = pb.clone();
+		wrong[0].dims = vec![3];
+		wrong[0].data.truncate(3);
+		assert!(a.set_params(&wrong).is_err());
+		assert!(a.set_params(&pb[1..]).is_err());
 	}
 
 	#[test]

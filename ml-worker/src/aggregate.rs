@@ -1,0 +1,284 @@
+//! Aggregation of the updates that passed into the next global model: FedAvg weighted by
+//! score, coordinate-wise median, trimmed mean, and norm clipping.
+//!
+//! Validators must propose the same model hash for the chain to accept it, so aggregation is
+//! plain Rust over f32 values with f64 sums in a fixed order (updates sorted by miner account,
+//! whatever order they arrived in): the same inputs give the same bits on every machine and any
+//! thread count, which libtorch's reductions do not promise.
+
+use crate::model::{check_same_layout, NamedTensor};
+use anyhow::{bail, ensure, Context, Result};
+use pol_primitives::AccountBytes;
+use serde::{Deserialize, Serialize};
+
+/// How updates are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Rule {
+	/// Mean weighted by score.
+	FedAvg,
+	/// Coordinate-wise median (mean of the two middle values for an even count).
+	Median,
+	/// Coordinate-wise mean after dropping `floor(trim·m)` values at each end.
+	TrimmedMean {
+		/// Share trimmed at each end, in [0, 0.5).
+		trim: f64,
+	},
+	/// FedAvg of the updates' deltas from the base, each clipped to L2 norm `max_norm`.
+	NormClip {
+		/// Largest delta norm.
+		max_norm: f64,
+	},
+}
+
+impl std::str::FromStr for Rule {
+	type Err = anyhow::Error;
+
+	/// `fedavg`, `median`, `trimmed-mean:0.2`, `norm-clip:5.0`.
+	fn from_str(s: &str) -> Result<Rule> {
+		let (name, arg) = s.split_once(':').unwrap_or((s, ""));
+		let num = || -> Result<f64> {
+			arg.parse::<f64>()
+				.with_context(|| format!("rule {s:?} needs a number after ':'"))
+		};
+		Ok(match name {
+			"fedavg" => Rule::FedAvg,
+			"median" => Rule::Median,
+			"trimmed-mean" => Rule::TrimmedMean { trim: num()? },
+			"norm-clip" => Rule::NormClip { max_norm: num()? },
+			_ => bail!("unknown rule {s:?} (fedavg, median, trimmed-mean:<β>, norm-clip:<C>)"),
+		})
+	}
+}
+
+/// A miner's update: its final parameters and its consensus score.
+#[derive(Clone, Debug)]
+pub struct Update {
+	/// The miner (orders the updates).
+	pub miner: AccountBytes,
+	/// Final parameters.
+	pub params: Vec<NamedTensor>,
+	/// Score in [0, 1].
+	pub score: f64,
+}
+
+/// Aggregates `updates` of the model `base` by `rule`. Updates with a score of 0 are left out
+/// (they failed, or did not improve the model); none left is an error, and the round keeps
+/// `base`.
+pub fn aggregate(base: &[NamedTensor], updates: &[Update], rule: Rule) -> Result<Vec<NamedTensor>> {
+	let mut base: Vec<NamedTensor> = base.to_vec();
+	base.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+	let layout: Vec<(String, Vec<u64>)> = base
+		.iter()
+		.map(|t| (t.name.clone(), t.dims.clone()))
+		.collect();
+	let mut ups: Vec<&Update> = Vec::new();
+	for u in updates {
+		ensure!(
+			u.score.is_finite() && (0.0..=1.0).contains(&u.score),
+			"score {} out of [0, 1]",
+			u.score
+		);
+		check_same_layout(&layout, &u.params)
+			.with_context(|| format!("the update of {}", crate::config::hex32(&u.miner)))?;
+		if u.score > 0.0 {
+			ups.push(u);
+		}
+	}
+	ensure!(
+		!ups.is_empty(),
+		"no update with a positive score to aggregate"
+	);
+	ups.sort_by(|a, b| a.miner.cmp(&b.miner));
+	for w in ups.windows(2) {
+		ensure!(w[0].miner != w[1].miner, "two updates of one miner");
+	}
+	// Each update's tensors in the base's (name) order.
+	let sorted: Vec<Vec<&NamedTensor>> = ups
+		.iter()
+		.map(|u| {
+			let mut v: Vec<&NamedTensor> = u.params.iter().collect();
+			v.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+			v
+		})
+		.collect();
+	let m = ups.len();
+	let mut out = base.clone();
+	match rule {
+		Rule::FedAvg => {
+			let total: f64 = ups.iter().map(|u| u.score).sum();
+			for (t, o) in out.iter_mut().enumerate() {
+				for (i, v) in o.data.iter_mut().enumerate() {
+					let mut acc = 0.0f64;
+					for (u, s) in ups.iter().zip(&sorted) {
+						acc += u.score * s[t].data[i] as f64;
+					}
+					*v = (acc / total) as f32;
+				}
+			}
+		}
+		Rule::Median | Rule::TrimmedMean { .. } => {
+			let trim = match rule {
+				Rule::TrimmedMean { trim } => {
+					ensure!(
+						trim.is_finite() && (0.0..0.5).contains(&trim),
+						"trim must lie in [0, 0.5), got {trim}"
+					);
+					(trim * m as f64).floor() as usize
+				}
+				_ => 0,
+			};
+			let mut column = vec![0.0f32; m];
+			for (t, o) in out.iter_mut().enumerate() {
+				for (i, v) in o.data.iter_mut().enumerate() {
+					for (c, s) in column.iter_mut().zip(&sorted) {
+						*c = s[t].data[i];
+					}
+					// total_cmp: a total order, so NaNs cannot make the result order-dependent.
+					column.sort_by(|a, b| a.total_cmp(b));
+					*v = if rule == Rule::Median {
+						if m % 2 == 1 {
+							column[m / 2]
+						} else {
+							((column[m / 2 - 1] as f64 + column[m / 2] as f64) / 2.0) as f32
+						}
+					} else {
+						let kept = &column[trim..m - trim];
+						(kept.iter().map(|&x| x as f64).sum::<f64>() / kept.len() as f64) as f32
+					};
+				}
+			}
+		}
+		Rule::NormClip { max_norm } => {
+			ensure!(
+				max_norm.is_finite() && max_norm > 0.0,
+				"max_norm must be positive, got {max_norm}"
+			);
+			let total: f64 = ups.iter().map(|u| u.score).sum();
+			let factors: Vec<f64> = sorted
+				.iter()
+				.map(|s| {
+					let mut sq = 0.0f64;
+					for (t, b) in base.iter().enumerate() {
+						for (x, y) in s[t].data.iter().zip(&b.data) {
+							let d = *x as f64 - *y as f64;
+							sq += d * d;
+						}
+					}
+					let norm = sq.sqrt();
+					if norm > max_norm {
+						max_norm / norm
+					} else {
+						1.0
+					}
+				})
+				.collect();
+			for (t, o) in out.iter_mut().enumerate() {
+				for (i, v) in o.data.iter_mut().enumerate() {
+					let b = base[t].data[i] as f64;
+					let mut acc = 0.0f64;
+					for ((u, s), f) in ups.iter().zip(&sorted).zip(&factors) {
+						acc += u.score * f * (s[t].data[i] as f64 - b);
+					}
+					*v = (b + acc / total) as f32;
+				}
+			}
+		}
+	}
+	Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::model::hash_named;
+
+	fn t(values: &[f32]) -> Vec<NamedTensor> {
+		vec![NamedTensor {
+			name: "w".into(),
+			dims: vec![values.len() as u64],
+			data: values.to_vec(),
+		}]
+	}
+
+	fn up(miner: u8, values: &[f32], score: f64) -> Update {
+		Update {
+			miner: [miner; 32],
+			params: t(values),
+			score,
+		}
+	}
+
+	#[test]
+	fn rules_compute_what_they_say() {
+		let base = t(&[0.0, 0.0]);
+		let ups = [
+			up(1, &[1.0, 10.0], 0.25),
+			up(2, &[2.0, 20.0], 0.25),
+			up(3, &[3.0, 30.0], 0.5),
+			up(4, &[100.0, -50.0], 0.0), // score 0: left out
+		];
+		let fedavg = aggregate(&base, &ups, Rule::FedAvg).unwrap();
+		assert_eq!(fedavg[0].data, [2.25, 22.5]);
+		let median = aggregate(&base, &ups[..3], Rule::Median).unwrap();
+		assert_eq!(median[0].data, [2.0, 20.0]);
+		let even = [up(1, &[1.0], 1.0), up(2, &[4.0], 1.0)];
+		assert_eq!(
+			aggregate(&t(&[0.0]), &even, Rule::Median).unwrap()[0].data,
+			[2.5]
+		);
+		let five = [
+			up(1, &[1.0], 1.0),
+			up(2, &[2.0], 1.0),
+			up(3, &[3.0], 1.0),
+			up(4, &[4.0], 1.0),
+			up(5, &[1000.0], 1.0),
+		];
+		let trimmed = aggregate(&t(&[0.0]), &five, Rule::TrimmedMean { trim: 0.2 }).unwrap();
+		assert_eq!(trimmed[0].data, [3.0]);
+		// One update of norm 5 clipped to 1; one of norm 0.5 kept.
+		let clip = [up(1, &[3.0, 4.0], 1.0), up(2, &[0.3, 0.4], 1.0)];
+		let clipped = aggregate(&base, &clip, Rule::NormClip { max_norm: 1.0 }).unwrap();
+		assert!((clipped[0].data[0] - 0.45).abs() < 1e-6);
+		assert!((clipped[0].data[1] - 0.6).abs() < 1e-6);
+	}
+
+	#[test]
+	fn same_inputs_same_hash_whatever_the_order() {
+		let base = t(&[0.5, -0.5, 0.25]);
+		let a = [
+			up(9, &[0.1, 0.2, 0.3], 0.3),
+			up(1, &[0.7, 0.1, -0.3], 0.9),
+			up(5, &[0.11, 0.19, 0.0], 0.5),
+		];
+		let mut b = a.clone();
+		b.reverse();
+		for rule in [
+			Rule::FedAvg,
+			Rule::Median,
+			Rule::TrimmedMean { trim: 0.34 },
+			Rule::NormClip { max_norm: 0.2 },
+		] {
+			let ha = hash_named(&aggregate(&base, &a, rule).unwrap()).unwrap();
+			let hb = hash_named(&aggregate(&base, &b, rule).unwrap()).unwrap();
+			assert_eq!(ha, hb, "{rule:?}");
+		}
+	}
+
+	#[test]
+	fn bad_inputs_are_errors() {
+		let base = t(&[0.0, 0.0]);
+		assert!(aggregate(&base, &[], Rule::FedAvg).is_err());
+		assert!(aggregate(&base, &[up(1, &[1.0, 1.0], 0.0)], Rule::FedAvg).is_err());
+		assert!(aggregate(&base, &[up(1, &[1.0], 1.0)], Rule::FedAvg).is_err());
+		assert!(aggregate(&base, &[up(1, &[1.0, 1.0], 2.0)], Rule::FedAvg).is_err());
+		let dup = [up(1, &[1.0, 1.0], 1.0), up(1, &[2.0, 1.0], 1.0)];
+		assert!(aggregate(&base, &dup, Rule::FedAvg).is_err());
+		assert!(aggregate(&base, &dup[..1], Rule::TrimmedMean { trim: 0.5 }).is_err());
+		assert!("trimmed-mean:x".parse::<Rule>().is_err());
+		assert_eq!(
+			"norm-clip:2".parse::<Rule>().unwrap(),
+			Rule::NormClip { max_norm: 2.0 }
+		);
+	}
+}

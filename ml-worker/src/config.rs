@@ -1,0 +1,503 @@
+//! Task and worker configuration, from a TOML file.
+//!
+//! A [`TaskSpec`] is what the task creator fixes (model, data, hyperparameters, verification):
+//! every miner and validator of a task must use the same one, so a proof bundle carries a copy
+//! and the verifier rejects a bundle whose copy differs from its own. [`RunConfig`] is local to
+//! one worker (threads, device, where the data lives) and is not part of the task.
+
+use anyhow::{bail, ensure, Context, Result};
+use pol_primitives::{
+	hashing, AccountBytes, Comparison, DatasetSource, DatasetSpec, Hash, Hyperparameters,
+	Partition, VerificationSpec,
+};
+use serde::{Deserialize, Serialize};
+use sp_runtime::{FixedU64, Perbill};
+use std::path::{Path, PathBuf};
+use tch::Device;
+
+/// A task: what its creator fixed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+	/// The task's id and model.
+	pub task: TaskSection,
+	/// The data set and its split into shards.
+	pub data: DataSection,
+	/// Training hyperparameters.
+	pub hyperparameters: HyperSection,
+	/// How validators check a run.
+	pub verification: VerificationSection,
+}
+
+/// The `[task]` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSection {
+	/// Task id (seeds the shards).
+	pub id: u64,
+	/// Model spec, e.g. `mlp:64-64-10` or `cnn:8x8x1-c8-c16-10`.
+	pub model: String,
+	/// Seed of the initial global model W₀ of round 0.
+	#[serde(default)]
+	pub init_seed: u64,
+}
+
+/// Where a task's samples come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+	/// The UCI digits exported by `scripts/setup.sh`.
+	Digits,
+	/// The deterministic synthetic generator.
+	Synthetic,
+	/// A directory of the worker's own (`x.npy` + `y.npy`, or `data.safetensors`).
+	Dir,
+}
+
+/// Parameters of the synthetic generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticSection {
+	/// Generator seed.
+	pub seed: u64,
+	/// Number of samples.
+	pub samples: u32,
+	/// Features per sample.
+	pub features: u32,
+	/// Number of classes.
+	pub classes: u32,
+}
+
+/// How the training part is split into shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartitionKind {
+	/// Evenly, in a seeded random order.
+	Iid,
+	/// Each class spread over the shards by Dirichlet(α) proportions.
+	Dirichlet,
+}
+
+/// The `[data]` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+	/// The data set.
+	pub source: SourceKind,
+	/// Generator parameters, for `source = "synthetic"`.
+	#[serde(default, skip_serializing_if = "Option::is_none")]
+	pub synthetic: Option<SyntheticSection>,
+	/// Number of miners' shards.
+	pub num_shards: u32,
+	/// IID or Dirichlet.
+	pub partition: PartitionKind,
+	/// Dirichlet concentration α (smaller: more skew).
+	#[serde(default = "default_alpha")]
+	pub alpha: f64,
+	/// Share of the set held out for validation, in [0, 1).
+	pub validation: f64,
+}
+
+fn default_alpha() -> f64 {
+	1.0
+}
+
+/// The `[hyperparameters]` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HyperSection {
+	/// SGD learning rate.
+	pub learning_rate: f64,
+	/// SGD momentum; 0 for plain SGD.
+	#[serde(default)]
+	pub momentum: f64,
+	/// Samples per step.
+	pub batch_size: u32,
+	/// Steps per round, S.
+	pub local_steps: u32,
+	/// Steps per checkpoint, k; divides S.
+	pub checkpoint_interval: u32,
+}
+
+/// How replays are compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComparisonKind {
+	/// Equal model hashes.
+	Exact,
+	/// Relative L2 distance at most `tolerance`.
+	Tolerance,
+}
+
+/// The `[verification]` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationSection {
+	/// Segments each validator replays, Q.
+	pub segments_per_check: u32,
+	/// `exact` or `tolerance`.
+	pub comparison: ComparisonKind,
+	/// Largest relative L2 distance accepted, for `comparison = "tolerance"`.
+	#[serde(default)]
+	pub tolerance: f64,
+}
+
+/// The `[run]` section: this worker's own settings, not part of the task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+	/// libtorch intra-op threads; recorded in every proof, since exact replay needs the same.
+	#[serde(default = "default_threads")]
+	pub threads: i32,
+	/// `cpu`, `cuda` or `auto`.
+	#[serde(default = "default_device")]
+	pub device: String,
+	/// Directory of the exported data sets (default `$POL_DATA`, else
+	/// `~/.cache/polchain/data`).
+	#[serde(default, skip_serializing_if = "Option::is_none")]
+	pub data_root: Option<PathBuf>,
+	/// The directory of a `source = "dir"` data set.
+	#[serde(default, skip_serializing_if = "Option::is_none")]
+	pub data_path: Option<PathBuf>,
+	/// Show progress bars.
+	#[serde(default = "default_true")]
+	pub progress: bool,
+}
+
+fn default_threads() -> i32 {
+	1
+}
+fn default_device() -> String {
+	"cpu".into()
+}
+fn default_true() -> bool {
+	true
+}
+
+impl Default for RunConfig {
+	fn default() -> Self {
+		RunConfig {
+			threads: default_threads(),
+			device: default_device(),
+			data_root: None,
+			data_path: None,
+			progress: true,
+		}
+	}
+}
+
+/// A configuration file: the task and this worker's `[run]` settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+	/// The `[task]` section.
+	pub task: TaskSection,
+	/// The `[data]` section.
+	pub data: DataSection,
+	/// The `[hyperparameters]` section.
+	pub hyperparameters: HyperSection,
+	/// The `[verification]` section.
+	pub verification: VerificationSection,
+	/// The `[run]` section.
+	#[serde(default)]
+	pub run: RunConfig,
+}
+
+impl Config {
+	/// Parses and checks a TOML configuration.
+	pub fn from_toml(text: &str) -> Result<Config> {
+		let config: Config = toml::from_str(text).context("parsing the configuration")?;
+		config.spec().validate()?;
+		Ok(config)
+	}
+
+	/// Reads and checks a TOML configuration file.
+	pub fn load(path: &Path) -> Result<Config> {
+		let text = std::fs::read_to_string(path)
+			.with_context(|| format!("reading the configuration {}", path.display()))?;
+		Config::from_toml(&text).with_context(|| format!("in {}", path.display()))
+	}
+
+	/// The task part.
+	pub fn spec(&self) -> TaskSpec {
+		TaskSpec {
+			task: self.task.clone(),
+			data: self.data.clone(),
+			hyperparameters: self.hyperparameters.clone(),
+			verification: self.verification.clone(),
+		}
+	}
+
+	/// The device of `[run] device`.
+	pub fn device(&self) -> Result<Device> {
+		match self.run.device.as_str() {
+			"cpu" => Ok(Device::Cpu),
+			"auto" => Ok(Device::cuda_if_available()),
+			"cuda" if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+			"cuda" => bail!("device \"cuda\" was asked for, but libtorch sees no CUDA device"),
+			other => bail!("unknown device {other:?} (cpu, cuda or auto)"),
+		}
+	}
+
+	/// Where the exported data sets live.
+	pub fn data_root(&self) -> PathBuf {
+		if let Some(root) = &self.run.data_root {
+			return root.clone();
+		}
+		if let Some(root) = std::env::var_os("POL_DATA") {
+			return PathBuf::from(root);
+		}
+		let home = std::env::var_os("HOME")
+			.map(PathBuf::from)
+			.unwrap_or_default();
+		home.join(".cache/polchain/data")
+	}
+}
+
+impl TaskSpec {
+	/// Checks what the chain would check of a task, and what the worker needs to run it.
+	pub fn validate(&self) -> Result<()> {
+		pol_primitives::ModelArch::parse(self.task.model.as_bytes())
+			.map_err(|e| anyhow::anyhow!("bad model spec {:?}: {e:?}", self.task.model))?;
+		let h = &self.hyperparameters;
+		ensure!(
+			h.learning_rate.is_finite() && h.learning_rate > 0.0,
+			"learning_rate must be positive, got {}",
+			h.learning_rate
+		);
+		ensure!(
+			h.momentum.is_finite() && (0.0..1.0).contains(&h.momentum),
+			"momentum must lie in [0, 1), got {}",
+			h.momentum
+		);
+		ensure!(h.batch_size > 0, "batch_size must be at least 1");
+		ensure!(
+			self.hyperparameters().num_segments().is_some(),
+			"checkpoint_interval ({}) must be positive and divide local_steps ({})",
+			h.checkpoint_interval,
+			h.local_steps
+		);
+		let d = &self.data;
+		ensure!(d.num_shards > 0, "num_shards must be at least 1");
+		ensure!(
+			d.validation.is_finite() && (0.0..1.0).contains(&d.validation),
+			"validation must lie in [0, 1), got {}",
+			d.validation
+		);
+		if d.partition == PartitionKind::Dirichlet {
+			ensure!(
+				d.alpha.is_finite() && d.alpha > 0.0,
+				"alpha must be positive, got {}",
+				d.alpha
+			);
+		}
+		match (d.source, &d.synthetic) {
+			(SourceKind::Synthetic, None) => {
+				bail!("source = \"synthetic\" needs [data.synthetic] seed, samples, features, classes")
+			}
+			(SourceKind::Synthetic, Some(s)) => ensure!(
+				s.samples > 0 && s.features > 0 && s.classes > 1,
+				"synthetic data needs samples > 0, features > 0 and classes > 1"
+			),
+			(_, Some(_)) => bail!("[data.synthetic] is only for source = \"synthetic\""),
+			_ => {}
+		}
+		let v = &self.verification;
+		ensure!(
+			v.segments_per_check > 0,
+			"segments_per_check must be at least 1"
+		);
+		if v.comparison == ComparisonKind::Tolerance {
+			ensure!(
+				v.tolerance.is_finite() && v.tolerance >= 0.0,
+				"tolerance must be non-negative, got {}",
+				v.tolerance
+			);
+		}
+		Ok(())
+	}
+
+	/// The hyperparameters as the chain stores them.
+	pub fn hyperparameters(&self) -> Hyperparameters {
+		let h = &self.hyperparameters;
+		Hyperparameters {
+			learning_rate: fixed(h.learning_rate),
+			momentum: fixed(h.momentum),
+			batch_size: h.batch_size,
+			local_steps: h.local_steps,
+			checkpoint_interval: h.checkpoint_interval,
+		}
+	}
+
+	/// The learning rate the worker trains with: the chain's fixed-point value, so that miners
+	/// and validators who read it from the chain or from a file use the same number.
+	pub fn learning_rate(&self) -> f64 {
+		unfixed(fixed(self.hyperparameters.learning_rate))
+	}
+
+	/// The momentum the worker trains with (fixed-point, as [`Self::learning_rate`]).
+	pub fn momentum(&self) -> f64 {
+		unfixed(fixed(self.hyperparameters.momentum))
+	}
+
+	/// Segments per round, n.
+	pub fn num_segments(&self) -> u32 {
+		self.hyperparameters().num_segments().unwrap_or(0)
+	}
+
+	/// The data spec as the chain stores it.
+	pub fn dataset(&self) -> DatasetSpec {
+		let d = &self.data;
+		DatasetSpec {
+			source: match (d.source, d.synthetic) {
+				(SourceKind::Synthetic, Some(s)) => DatasetSource::Synthetic {
+					seed: s.seed,
+					samples: s.samples,
+					features: s.features,
+					classes: s.classes,
+				},
+				// The chain knows public sets only; a directory stands for the miner's own.
+				_ => DatasetSource::Digits,
+			},
+			num_shards: d.num_shards,
+			partition: match d.partition {
+				PartitionKind::Iid => Partition::Iid,
+				PartitionKind::Dirichlet => Partition::Dirichlet {
+					alpha: fixed(d.alpha),
+				},
+			},
+			validation: sp_perbill(d.validation),
+		}
+	}
+
+	/// The verification rule as the chain stores it.
+	pub fn verification(&self) -> VerificationSpec {
+		let v = &self.verification;
+		VerificationSpec {
+			segments_per_check: v.segments_per_check,
+			comparison: match v.comparison {
+				ComparisonKind::Exact => Comparison::Exact,
+				ComparisonKind::Tolerance => Comparison::Tolerance(sp_perbill(v.tolerance)),
+			},
+		}
+	}
+}
+
+/// A float as the chain's fixed-point value (9 decimals).
+pub fn fixed(x: f64) -> FixedU64 {
+	FixedU64::from_inner((x * 1e9).round().max(0.0) as u64)
+}
+
+/// The float a fixed-point value stands for.
+pub fn unfixed(x: FixedU64) -> f64 {
+	x.into_inner() as f64 / 1e9
+}
+
+fn sp_perbill(x: f64) -> Perbill {
+	Perbill::from_parts((x * 1e9).round().clamp(0.0, 1e9) as u32)
+}
+
+/// An account from a command-line value: `0x` and 64 hex digits, or a name, which offline stands
+/// for the account `blake2_256(name)` (`alice`, `bob`, … in tests and examples).
+pub fn parse_account(text: &str) -> Result<AccountBytes> {
+	if let Some(hex_part) = text.strip_prefix("0x") {
+		let bytes =
+			hex::decode(hex_part).with_context(|| format!("account {text:?} is not hex"))?;
+		return bytes
+			.try_into()
+			.map_err(|_| anyhow::anyhow!("account {text:?} is not 32 bytes"));
+	}
+	ensure!(!text.is_empty(), "an empty account name");
+	Ok(hashing::hash(text.as_bytes()).0)
+}
+
+/// A 32-byte hash from `0x` and 64 hex digits (the `0x` may be left out).
+pub fn parse_hash(text: &str) -> Result<Hash> {
+	let hex_part = text.strip_prefix("0x").unwrap_or(text);
+	let bytes = hex::decode(hex_part).with_context(|| format!("{text:?} is not hex"))?;
+	ensure!(bytes.len() == 32, "{text:?} is not 32 bytes");
+	Ok(Hash::from_slice(&bytes))
+}
+
+/// `0x` and the hex digits of 32 bytes.
+pub fn hex32(bytes: &[u8; 32]) -> String {
+	format!("0x{}", hex::encode(bytes))
+}
+
+/// The example configuration of the tests.
+#[cfg(test)]
+pub(crate) fn tests_example() -> &'static str {
+	tests::EXAMPLE
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	pub(crate) const EXAMPLE: &str = r#"
+[task]
+id = 7
+model = "mlp:64-32-10"
+
+[data]
+source = "digits"
+num_shards = 5
+partition = "dirichlet"
+alpha = 0.5
+validation = 0.2
+
+[hyperparameters]
+learning_rate = 0.1
+momentum = 0.9
+batch_size = 32
+local_steps = 40
+checkpoint_interval = 10
+
+[verification]
+segments_per_check = 3
+comparison = "exact"
+"#;
+
+	#[test]
+	fn parses_an_example_and_defaults_the_run_section() {
+		let c = Config::from_toml(EXAMPLE).unwrap();
+		assert_eq!(c.task.id, 7);
+		assert_eq!(c.run.threads, 1);
+		assert_eq!(c.spec().num_segments(), 4);
+		assert_eq!(c.spec().learning_rate(), 0.1);
+		assert_eq!(
+			c.spec().dataset().partition,
+			Partition::Dirichlet {
+				alpha: FixedU64::from_rational(1, 2)
+			}
+		);
+	}
+
+	#[test]
+	fn bad_configurations_are_errors() {
+		let bad = [
+			EXAMPLE.replace("checkpoint_interval = 10", "checkpoint_interval = 7"),
+			EXAMPLE.replace("mlp:64-32-10", "rnn:3"),
+			EXAMPLE.replace("learning_rate = 0.1", "learning_rate = -1.0"),
+			EXAMPLE.replace("momentum = 0.9", "momentum = 1.5"),
+			EXAMPLE.replace("num_shards = 5", "num_shards = 0"),
+			EXAMPLE.replace("validation = 0.2", "validation = 1.0"),
+			EXAMPLE.replace("source = \"digits\"", "source = \"synthetic\""),
+			EXAMPLE.replace("[verification]", "[verification]\nunknown_key = 1"),
+			"not toml at all [".to_string(),
+		];
+		for text in bad {
+			assert!(Config::from_toml(&text).is_err(), "{text}");
+		}
+	}
+
+	#[test]
+	fn accounts_from_hex_or_names() {
+		let alice = parse_account("alice").unwrap();
+		assert_eq!(alice, hashing::hash(b"alice").0);
+		assert_eq!(parse_account(&hex32(&alice)).unwrap(), alice);
+		assert!(parse_account("0x1234").is_err());
+		assert!(parse_account("0xzz").is_err());
+		assert!(parse_hash("0x12").is_err());
+	}
+}

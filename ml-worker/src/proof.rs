@@ -1,0 +1,422 @@
+//! Proofs of learning: checkpoints as safetensors, the checkpoint tree, and the proof bundle (a
+//! directory with the checkpoints and a JSON manifest).
+//!
+//! Checkpoint `C_j` is the model's parameters after `j·k` steps and, when the task trains with
+//! momentum, the optimizer's momentum buffers (named `momentum.<parameter>`), so that a segment
+//! can be replayed from its first checkpoint alone. Leaf `j` commits to the model hash of all
+//! of `C_j`'s tensors (momentum included: a miner cannot pick the momentum that makes a forged
+//! step replay) and to `‖C_j − C_{j−1}‖₂` over the parameters. `final_model_hash` is the model
+//! hash of the last checkpoint's parameters alone: the update that is aggregated.
+
+use crate::config::{hex32, parse_account, parse_hash, TaskSpec};
+use crate::model::{hash_named, l2_distance, NamedTensor};
+use anyhow::{bail, ensure, Context, Result};
+use pol_primitives::{
+	hashing, merkle, AccountBytes, ArtifactUri, Hash, RoundIndex, UpdateCommitment,
+};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Name prefix of the optimizer's momentum buffers in a checkpoint.
+pub const MOMENTUM_PREFIX: &str = "momentum.";
+/// File name of a bundle's manifest.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// Format version of the manifest.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// A checkpoint: parameters and (with momentum) the momentum buffers, both sorted by name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+	/// The model's parameters.
+	pub params: Vec<NamedTensor>,
+	/// One buffer per parameter, same names and shapes; empty for plain SGD.
+	pub momentum: Vec<NamedTensor>,
+}
+
+impl Checkpoint {
+	/// A checkpoint of `params` with zero momentum (a round's start), or none for plain SGD.
+	pub fn start(params: Vec<NamedTensor>, with_momentum: bool) -> Checkpoint {
+		let mut params = params;
+		params.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+		let momentum = if with_momentum {
+			params
+				.iter()
+				.map(|p| NamedTensor {
+					name: p.name.clone(),
+					dims: p.dims.clone(),
+					data: vec![0.0; p.data.len()],
+				})
+				.collect()
+		} else {
+			Vec::new()
+		};
+		Checkpoint { params, momentum }
+	}
+
+	/// Every tensor as stored: parameters, then momentum buffers under their prefixed names.
+	pub fn stored(&self) -> Vec<NamedTensor> {
+		let mut all = self.params.clone();
+		all.extend(self.momentum.iter().map(|m| NamedTensor {
+			name: format!("{MOMENTUM_PREFIX}{}", m.name),
+			dims: m.dims.clone(),
+			data: m.data.clone(),
+		}));
+		all
+	}
+
+	/// The model hash of all stored tensors: what leaf `j` commits to.
+	pub fn hash(&self) -> Result<Hash> {
+		hash_named(&self.stored())
+	}
+
+	/// The model hash of the parameters alone.
+	pub fn model_hash(&self) -> Result<Hash> {
+		hash_named(&self.params)
+	}
+
+	/// The safetensors bytes of the checkpoint.
+	pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+		let stored = self.stored();
+		let bytes: Vec<Vec<u8>> = stored.iter().map(NamedTensor::le_bytes).collect();
+		let views = stored
+			.iter()
+			.zip(&bytes)
+			.map(|(t, b)| {
+				let shape = t.dims.iter().map(|&d| d as usize).collect();
+				safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape, b)
+					.map(|v| (t.name.clone(), v))
+					.map_err(|e| anyhow::anyhow!("tensor {}: {e:?}", t.name))
+			})
+			.collect::<Result<Vec<_>>>()?;
+		safetensors::serialize(views.iter().map(|(n, v)| (n.clone(), v)), &None)
+			.map_err(|e| anyhow::anyhow!("serializing a checkpoint: {e:?}"))
+	}
+
+	/// A checkpoint from safetensors bytes: f32 tensors only, every momentum buffer matching a
+	/// parameter. Any malformed input is an error.
+	pub fn from_safetensors(bytes: &[u8]) -> Result<Checkpoint> {
+		let tensors = read_safetensors(bytes)?;
+		let (momentum, params): (Vec<NamedTensor>, Vec<NamedTensor>) = tensors
+			.into_iter()
+			.partition(|t| t.name.starts_with(MOMENTUM_PREFIX));
+		let momentum: Vec<NamedTensor> = momentum
+			.into_iter()
+			.map(|mut m| {
+				m.name = m.name[MOMENTUM_PREFIX.len()..].to_string();
+				m
+			})
+			.collect();
+		let mut ckpt = Checkpoint { params, momentum };
+		ckpt.params
+			.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+		ckpt.momentum
+			.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+		if !ckpt.momentum.is_empty() {
+			let layout: Vec<(String, Vec<u64>)> = ckpt
+				.params
+				.iter()
+				.map(|p| (p.name.clone(), p.dims.clone()))
+				.collect();
+			crate::model::check_same_layout(&layout, &ckpt.momentum)
+				.context("the momentum buffers do not match the parameters")?;
+		}
+		Ok(ckpt)
+	}
+
+	/// Reads a checkpoint file.
+	pub fn read(path: &Path) -> Result<Checkpoint> {
+		let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+		Checkpoint::from_safetensors(&bytes).with_context(|| format!("in {}", path.display()))
+	}
+
+	/// Writes a checkpoint file (through a temporary file, so a crash leaves no torn file).
+	pub fn write(&self, path: &Path) -> Result<()> {
+		write_atomic(path, &self.to_safetensors()?)
+	}
+}
+
+/// The f32 tensors of safetensors bytes.
+pub fn read_safetensors(bytes: &[u8]) -> Result<Vec<NamedTensor>> {
+	let st = safetensors::SafeTensors::deserialize(bytes)
+		.map_err(|e| anyhow::anyhow!("not a safetensors file: {e:?}"))?;
+	let mut out = Vec::new();
+	for (name, view) in st.tensors() {
+		ensure!(
+			view.dtype() == safetensors::Dtype::F32,
+			"tensor {name} is {:?}, checkpoints hold f32 only",
+			view.dtype()
+		);
+		let data = view
+			.data()
+			.chunks_exact(4)
+			.map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+			.collect();
+		out.push(NamedTensor {
+			name,
+			dims: view.shape().iter().map(|&d| d as u64).collect(),
+			data,
+		});
+	}
+	out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+	Ok(out)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+	let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+	std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+	std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+}
+
+/// Leaf `j`'s parts and its hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointEntry {
+	/// Checkpoint index `j`, 0..=n.
+	pub index: u32,
+	/// File name in the bundle.
+	pub file: String,
+	/// Model hash of all the checkpoint's tensors.
+	pub model_hash: String,
+	/// `‖C_j − C_{j−1}‖₂` over the parameters (0 for j = 0).
+	pub update_norm: f32,
+	/// The leaf hash.
+	pub leaf: String,
+}
+
+/// Where and how a run was trained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hardware {
+	/// What must match for an `exact` replay: device kind, CPU architecture and model, libtorch.
+	pub class: String,
+	/// libtorch intra-op threads.
+	pub threads: i32,
+	/// The device, as libtorch names it.
+	pub device: String,
+	/// libtorch version.
+	pub libtorch: String,
+}
+
+impl Hardware {
+	/// This machine, training on `device` with `threads` threads.
+	pub fn this_machine(device: tch::Device, threads: i32) -> Hardware {
+		let cpu = std::fs::read_to_string("/proc/cpuinfo")
+			.ok()
+			.and_then(|info| {
+				info.lines()
+					.find(|l| l.starts_with("model name"))
+					.and_then(|l| l.split(':').nth(1))
+					.map(|m| m.trim().to_string())
+			})
+			.unwrap_or_else(|| "unknown-cpu".into());
+		let device_kind = if device.is_cuda() { "cuda" } else { "cpu" };
+		Hardware {
+			class: format!(
+				"{device_kind}/{}/{cpu}/libtorch-{}",
+				std::env::consts::ARCH,
+				crate::LIBTORCH_VERSION
+			),
+			threads,
+			device: format!("{device:?}"),
+			libtorch: crate::LIBTORCH_VERSION.to_string(),
+		}
+	}
+}
+
+/// A proof bundle's manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+	/// Format version.
+	pub version: u32,
+	/// The task, as the miner trained it.
+	pub spec: TaskSpec,
+	/// Task id (also in `spec`; here for people and scripts).
+	pub task: u64,
+	/// Round.
+	pub round: RoundIndex,
+	/// The miner's account.
+	pub miner: String,
+	/// The round seed the batches derive from.
+	pub round_seed: String,
+	/// The miner's shard.
+	pub shard: u32,
+	/// Model hash of the round's starting model (the parameters of checkpoint 0).
+	pub initial_model_hash: String,
+	/// Where it was trained.
+	pub hardware: Hardware,
+	/// Checkpoints `0..=n`.
+	pub checkpoints: Vec<CheckpointEntry>,
+	/// Merkle root over the leaves.
+	pub checkpoint_root: String,
+	/// Model hash of the last checkpoint's parameters.
+	pub final_model_hash: String,
+	/// Segments, n.
+	pub num_segments: u32,
+	/// Mean training loss over the run.
+	pub train_loss: f64,
+	/// Mean training loss of each segment.
+	pub segment_losses: Vec<f64>,
+}
+
+impl Manifest {
+	/// The miner's account bytes.
+	pub fn miner_account(&self) -> Result<AccountBytes> {
+		parse_account(&self.miner)
+	}
+
+	/// The leaves, parsed.
+	pub fn leaves(&self) -> Result<Vec<Hash>> {
+		self.checkpoints
+			.iter()
+			.map(|c| parse_hash(&c.leaf).with_context(|| format!("leaf {}", c.index)))
+			.collect()
+	}
+
+	/// The committed update norms, by checkpoint.
+	pub fn norms(&self) -> Vec<f32> {
+		self.checkpoints.iter().map(|c| c.update_norm).collect()
+	}
+
+	/// The commitment a miner would reveal for this bundle.
+	pub fn commitment(&self, artifact_uri: &str) -> Result<UpdateCommitment> {
+		Ok(UpdateCommitment {
+			checkpoint_root: parse_hash(&self.checkpoint_root)?,
+			final_model_hash: parse_hash(&self.final_model_hash)?,
+			num_segments: self.num_segments,
+			train_loss: crate::config::fixed(self.train_loss.max(0.0)),
+			artifact_uri: ArtifactUri::try_from(artifact_uri.as_bytes().to_vec())
+				.map_err(|_| anyhow::anyhow!("artifact URI longer than the chain allows"))?,
+		})
+	}
+
+	/// Reads `manifest.json` of a bundle.
+	pub fn read(bundle: &Path) -> Result<Manifest> {
+		let path = bundle.join(MANIFEST_FILE);
+		let text = std::fs::read_to_string(&path)
+			.with_context(|| format!("reading {}", path.display()))?;
+		let m: Manifest =
+			serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+		ensure!(
+			m.version == MANIFEST_VERSION,
+			"manifest version {} (this worker reads {MANIFEST_VERSION})",
+			m.version
+		);
+		Ok(m)
+	}
+
+	/// Writes `manifest.json` into a bundle.
+	pub fn write(&self, bundle: &Path) -> Result<()> {
+		let text = serde_json::to_string_pretty(self).context("encoding the manifest")?;
+		write_atomic(&bundle.join(MANIFEST_FILE), format!("{text}\n").as_bytes())
+	}
+}
+
+/// The leaves of a run's checkpoints, and the entries of its manifest.
+pub fn leaves_of(checkpoints: &[Checkpoint]) -> Result<Vec<CheckpointEntry>> {
+	let mut entries = Vec::with_capacity(checkpoints.len());
+	for (j, c) in checkpoints.iter().enumerate() {
+		let norm = if j == 0 {
+			0.0
+		} else {
+			l2_distance(&c.params, &checkpoints[j - 1].params)? as f32
+		};
+		entries.push(entry(j as u32, &c.hash()?, norm));
+	}
+	Ok(entries)
+}
+
+/// The manifest entry of checkpoint `j`.
+pub fn entry(j: u32, model_hash: &Hash, update_norm: f32) -> CheckpointEntry {
+	CheckpointEntry {
+		index: j,
+		file: checkpoint_file(j),
+		model_hash: hex32(&model_hash.0),
+		update_norm,
+		leaf: hex32(&hashing::leaf_hash(j, model_hash, update_norm).0),
+	}
+}
+
+/// The file name of checkpoint `j` in a bundle.
+pub fn checkpoint_file(j: u32) -> String {
+	format!("ckpt-{j:05}.safetensors")
+}
+
+/// What a bundle's writer fills in besides the checkpoints.
+pub struct BundleInfo {
+	/// The task.
+	pub spec: TaskSpec,
+	/// Round.
+	pub round: RoundIndex,
+	/// Miner.
+	pub miner: AccountBytes,
+	/// Round seed.
+	pub round_seed: Hash,
+	/// Shard.
+	pub shard: u32,
+	/// Hardware.
+	pub hardware: Hardware,
+	/// Loss of each step.
+	pub losses: Vec<f64>,
+}
+
+/// Writes a bundle of `checkpoints` (0..=n) into `dir` and returns its manifest.
+pub fn write_bundle(dir: &Path, info: &BundleInfo, checkpoints: &[Checkpoint]) -> Result<Manifest> {
+	ensure!(
+		checkpoints.len() >= 2,
+		"a bundle needs at least two checkpoints"
+	);
+	std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+	let entries = leaves_of(checkpoints)?;
+	for (c, e) in checkpoints.iter().zip(&entries) {
+		c.write(&dir.join(&e.file))?;
+	}
+	let leaves: Vec<Hash> = entries
+		.iter()
+		.map(|e| parse_hash(&e.leaf))
+		.collect::<Result<_>>()?;
+	let n = (checkpoints.len() - 1) as u32;
+	let k = info.spec.hyperparameters.checkpoint_interval.max(1) as usize;
+	let segment_losses = info
+		.losses
+		.chunks(k)
+		.map(|c| c.iter().sum::<f64>() / c.len() as f64)
+		.collect();
+	let train_loss = if info.losses.is_empty() {
+		0.0
+	} else {
+		info.losses.iter().sum::<f64>() / info.losses.len() as f64
+	};
+	let manifest = Manifest {
+		version: MANIFEST_VERSION,
+		spec: info.spec.clone(),
+		task: info.spec.task.id,
+		round: info.round,
+		miner: hex32(&info.miner),
+		round_seed: hex32(&info.round_seed.0),
+		shard: info.shard,
+		initial_model_hash: hex32(&checkpoints[0].model_hash()?.0),
+		hardware: info.hardware.clone(),
+		checkpoints: entries,
+		checkpoint_root: hex32(&merkle::root(&leaves).0),
+		final_model_hash: hex32(&checkpoints[checkpoints.len() - 1].model_hash()?.0),
+		num_segments: n,
+		train_loss,
+		segment_losses,
+	};
+	manifest.write(dir)?;
+	Ok(manifest)
+}
+
+/// The path of checkpoint `j` of a bundle, checked to stay inside it.
+pub fn checkpoint_path(bundle: &Path, manifest: &Manifest, j: u32) -> Result<PathBuf> {
+	let e = manifest
+		.checkpoints
+		.get(j as usize)
+		.with_context(|| format!("the manifest has no checkpoint {j}"))?;
+	// A manifest names files; it must not lead the verifier out of the bundle.
+	if e.file.contains('/') || e.file.contains('\\') || e.file.starts_with('.') || e.file.is_empty()
+	{
+		bail!("checkpoint {j} has an unsafe file name {:?}", e.file);
+	}
+	Ok(bundle.join(&e.file))
+}

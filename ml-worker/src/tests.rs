@@ -1,0 +1,699 @@
+//! End-to-end tests of the worker: honest and dishonest miners against a validator, federated
+//! training, and the artifact store. They use the digits set that `scripts/setup.sh` exports.
+
+use crate::aggregate::{aggregate, Rule, Update};
+use crate::config::{hex32, Config, TaskSpec};
+use crate::data::{Rng, TaskData};
+use crate::model::{hash_named, Model, NamedTensor};
+use crate::proof::{Checkpoint, Manifest};
+use crate::store::{self, FetchError, Store};
+use crate::train::{evaluate, progress_bar, MinerRun, RunOutput, Trainer};
+use crate::verify::{verify_bundle, Expected, Report, Validator};
+use pol_primitives::{hashing, AccountBytes, Hash, Verdict};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tch::Device;
+
+const TASK: &str = r#"
+[task]
+id = 42
+model = "mlp:64-32-10"
+init_seed = 1
+
+[data]
+source = "digits"
+num_shards = 5
+partition = "dirichlet"
+alpha = 0.5
+validation = 0.2
+
+[hyperparameters]
+learning_rate = 0.05
+momentum = 0.9
+batch_size = 32
+local_steps = 60
+checkpoint_interval = 10
+
+[verification]
+segments_per_check = 3
+comparison = "exact"
+
+[run]
+threads = 1
+progress = false
+"#;
+
+/// A temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+	fn new(name: &str) -> TempDir {
+		static N: AtomicUsize = AtomicUsize::new(0);
+		let dir = std::env::temp_dir().join(format!(
+			"pol-worker-test-{}-{name}-{}",
+			std::process::id(),
+			N.fetch_add(1, Ordering::Relaxed)
+		));
+		let _ = std::fs::remove_dir_all(&dir);
+		std::fs::create_dir_all(&dir).unwrap();
+		TempDir(dir)
+	}
+	fn join(&self, p: &str) -> PathBuf {
+		self.0.join(p)
+	}
+}
+
+impl Drop for TempDir {
+	fn drop(&mut self) {
+		let _ = std::fs::remove_dir_all(&self.0);
+	}
+}
+
+/// A task, its data, and round 0's seeds and starting model.
+struct World {
+	spec: TaskSpec,
+	data: TaskData,
+	start: Vec<NamedTensor>,
+	round_seed: Hash,
+	challenge_seed: Hash,
+}
+
+fn world(toml: &str) -> World {
+	tch::set_num_threads(1);
+	let config = Config::from_toml(toml).unwrap();
+	let spec = config.spec();
+	let data = TaskData::load(&config)
+		.expect("the digits set (scripts/setup.sh exports it to $POL_DATA/digits)");
+	let start = Model::new(&spec.task.model, spec.task.init_seed, Device::Cpu)
+		.unwrap()
+		.params()
+		.unwrap();
+	World {
+		round_seed: hashing::round_seed(spec.task.id, 0, &Hash::repeat_byte(7)),
+		challenge_seed: hashing::challenge_seed(spec.task.id, 0, &Hash::repeat_byte(9)),
+		spec,
+		data,
+		start,
+	}
+}
+
+fn account(name: &str) -> AccountBytes {
+	crate::config::parse_account(name).unwrap()
+}
+
+impl World {
+	fn miner<'a>(&'a self, miner: &str, start: &'a [NamedTensor]) -> MinerRun<'a> {
+		MinerRun {
+			spec: &self.spec,
+			data: &self.data,
+			round: 0,
+			round_seed: self.round_seed,
+			miner: account(miner),
+			start,
+			device: Device::Cpu,
+			progress: false,
+		}
+	}
+
+	fn verify_as(&self, dir: &Path, miner: &str, start: &[NamedTensor], all: bool) -> Report {
+		let expected = Expected {
+			spec: &self.spec,
+			round: 0,
+			round_seed: self.round_seed,
+			miner: account(miner),
+			start,
+			root: None,
+		};
+		let v = Validator {
+			data: &self.data,
+			account: account("validator"),
+			challenge_seed: self.challenge_seed,
+			all_segments: all,
+			device: Device::Cpu,
+			progress: false,
+		};
+		verify_bundle(dir, &expected, &v).unwrap()
+	}
+
+	fn verify(&self, dir: &Path, miner: &str, all: bool) -> Report {
+		self.verify_as(dir, miner, &self.start, all)
+	}
+
+	/// A dishonest run: `step(trainer, s, segment_first_step)` trains step `s` however it
+	/// likes; checkpoints every k steps as an honest run.
+	fn cheat(&self, miner: &str, mut step: impl FnMut(&mut Trainer, u32, u32) -> f64) -> RunOutput {
+		let run = self.miner(miner, &self.start);
+		let (_, shard) = run.shard().unwrap();
+		let start = Checkpoint::start(self.start.clone(), self.spec.momentum() > 0.0);
+		let ds = self.data.on(Device::Cpu);
+		let mut t =
+			Trainer::new(&self.spec, &start, &ds, shard, run.data_seed(), Device::Cpu).unwrap();
+		let k = self.spec.hyperparameters.checkpoint_interval;
+		let mut checkpoints = vec![start];
+		let mut losses = Vec::new();
+		for j in 1..=self.spec.num_segments() {
+			for s in (j - 1) * k..j * k {
+				losses.push(step(&mut t, s, (j - 1) * k));
+			}
+			checkpoints.push(t.checkpoint().unwrap());
+		}
+		RunOutput {
+			checkpoints,
+			losses,
+		}
+	}
+
+	fn write(&self, miner: &str, dir: &Path, run: &RunOutput) -> Manifest {
+		self.miner(miner, &self.start).write(dir, run).unwrap()
+	}
+}
+
+/// Asserts that the verdict is a failure of the first challenged segment, which did not replay.
+fn assert_caught_at_first_challenge(r: &Report) {
+	let first = r.challenged[0];
+	assert_eq!(
+		r.verdict,
+		Verdict::Fail { segment: first },
+		"{:?}",
+		r.reason
+	);
+	assert_eq!(r.segments.len(), 1);
+	assert!(!r.segments[0].passed);
+	assert_eq!(r.score, 0.0);
+}
+
+#[test]
+fn honest_bundle_verifies_exactly() {
+	let w = world(TASK);
+	let dir = TempDir::new("honest");
+	let m = w.miner("alice", &w.start).train_bundle(&dir.0).unwrap();
+	assert_eq!(m.num_segments, 6);
+	assert_eq!(m.checkpoints.len(), 7);
+	assert_eq!(m.hardware.threads, 1);
+	assert!(m.train_loss.is_finite() && m.train_loss > 0.0);
+	// The root is pol-primitives' root over pol-primitives' leaves.
+	let leaves: Vec<Hash> = m
+		.checkpoints
+		.iter()
+		.map(|c| {
+			let h = crate::config::parse_hash(&c.model_hash).unwrap();
+			hashing::leaf_hash(c.index, &h, c.update_norm)
+		})
+		.collect();
+	assert_eq!(
+		hex32(&pol_primitives::merkle::root(&leaves).0),
+		m.checkpoint_root
+	);
+	// Training again gives the same bits.
+	let again = TempDir::new("honest-again");
+	let m2 = w.miner("alice", &w.start).train_bundle(&again.0).unwrap();
+	assert_eq!(m.checkpoint_root, m2.checkpoint_root);
+
+	let r = w.verify(&dir.0, "alice", false);
+	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+	assert!(!r.challenged.is_empty() && r.challenged.len() <= 3);
+	let largest = hashing::largest_norm_segment(&m.norms()).unwrap();
+	assert_eq!(r.challenged[0], largest);
+	assert!(r.segments.iter().all(|s| s.passed && s.distance == 0.0));
+	assert!(r.score > 0.5 && r.score <= 1.0, "score {}", r.score);
+	assert!(r.val_loss_final < r.val_loss_start);
+	let all = w.verify(&dir.0, "alice", true);
+	assert_eq!(all.verdict, Verdict::Pass);
+	assert_eq!(all.segments.len(), 6);
+	// The committed root is checked when given.
+	let expected_root = crate::config::parse_hash(&m.checkpoint_root).unwrap();
+	let v = Validator {
+		data: &w.data,
+		account: account("validator"),
+		challenge_seed: w.challenge_seed,
+		all_segments: false,
+		device: Device::Cpu,
+		progress: false,
+	};
+	let mut e = Expected {
+		spec: &w.spec,
+		round: 0,
+		round_seed: w.round_seed,
+		miner: account("alice"),
+		start: &w.start,
+		root: Some(expected_root),
+	};
+	assert_eq!(
+		verify_bundle(&dir.0, &e, &v).unwrap().verdict,
+		Verdict::Pass
+	);
+	e.root = Some(Hash::repeat_byte(1));
+	assert_eq!(
+		verify_bundle(&dir.0, &e, &v).unwrap().verdict,
+		Verdict::Unavailable
+	);
+}
+
+#[test]
+fn honest_cnn_bundle_verifies_with_plain_sgd_and_tolerance() {
+	let toml = TASK
+		.replace("mlp:64-32-10", "cnn:8x8x1-c4-c8-10")
+		.replace("momentum = 0.9", "momentum = 0.0")
+		.replace("learning_rate = 0.05", "learning_rate = 0.1")
+		.replace("partition = \"dirichlet\"", "partition = \"iid\"")
+		.replace(
+			"comparison = \"exact\"",
+			"comparison = \"tolerance\"\ntolerance = 1e-6",
+		);
+	let w = world(&toml);
+	let dir = TempDir::new("cnn");
+	let m = w.miner("bob", &w.start).train_bundle(&dir.0).unwrap();
+	// Plain SGD: no momentum buffers, so the last leaf's hash is the final model hash.
+	assert_eq!(m.checkpoints.last().unwrap().model_hash, m.final_model_hash);
+	let r = w.verify(&dir.0, "bob", true);
+	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+	assert!(
+		r.val_loss_final < r.val_loss_start,
+		"{} -> {}",
+		r.val_loss_start,
+		r.val_loss_final
+	);
+}
+
+#[test]
+fn tampered_checkpoint_is_caught_at_its_segment() {
+	let w = world(TASK);
+	let dir = TempDir::new("tamper");
+	w.miner("alice", &w.start).train_bundle(&dir.0).unwrap();
+	// One value of checkpoint 3 changed in the file, the manifest left as it was.
+	let path = dir.join(&crate::proof::checkpoint_file(3));
+	let mut c = Checkpoint::read(&path).unwrap();
+	c.params[0].data[0] += 1e-3;
+	c.write(&path).unwrap();
+	let r = w.verify(&dir.0, "alice", false);
+	assert_eq!(r.verdict, Verdict::Fail { segment: 3 }, "{:?}", r.reason);
+	assert!(r.reason.unwrap().contains("checkpoint 3 hashes to"));
+
+	// The same tampering with the manifest rebuilt to match: consistent, but segment 3 no
+	// longer replays.
+	let honest = w.miner("alice", &w.start).train().unwrap();
+	let mut forged = honest;
+	forged.checkpoints[3].params[0].data[0] += 1e-3;
+	let dir2 = TempDir::new("tamper-consistent");
+	w.write("alice", &dir2.0, &forged);
+	let r = w.verify(&dir2.0, "alice", true);
+	assert_eq!(r.verdict, Verdict::Fail { segment: 3 }, "{:?}", r.reason);
+}
+
+#[test]
+fn swapped_batch_order_is_caught() {
+	let w = world(TASK);
+	let k = w.spec.hyperparameters.checkpoint_interval;
+	// Every segment's batches in reverse order: the same samples, another order.
+	let run = w.cheat("alice", |t, s, first| {
+		let b = t.batch(first + k - 1 - (s - first)).unwrap();
+		t.step_on(&b, w.spec.learning_rate()).unwrap()
+	});
+	let dir = TempDir::new("swap");
+	w.write("alice", &dir.0, &run);
+	assert_caught_at_first_challenge(&w.verify(&dir.0, "alice", false));
+
+	// Only two batches of segment 4 swapped: segment 4, and only it, fails.
+	let run = w.cheat("alice", |t, s, _| {
+		let step = match s {
+			32 => 33,
+			33 => 32,
+			s => s,
+		};
+		let b = t.batch(step).unwrap();
+		t.step_on(&b, w.spec.learning_rate()).unwrap()
+	});
+	let dir = TempDir::new("swap-one");
+	w.write("alice", &dir.0, &run);
+	let r = w.verify(&dir.0, "alice", true);
+	assert_eq!(r.verdict, Verdict::Fail { segment: 4 }, "{:?}", r.reason);
+	assert!(r.segments[..3].iter().all(|s| s.passed));
+}
+
+#[test]
+fn skipped_steps_are_caught() {
+	let w = world(TASK);
+	// A lazy miner trains half the steps, then interpolates the checkpoints from the start.
+	let run = w.miner("alice", &w.start);
+	let (_, shard) = run.shard().unwrap();
+	let ds = w.data.on(Device::Cpu);
+	let start = Checkpoint::start(w.start.clone(), true);
+	let mut t = Trainer::new(&w.spec, &start, &ds, shard, run.data_seed(), Device::Cpu).unwrap();
+	let half = w.spec.hyperparameters.local_steps / 2;
+	let losses = t.run(0, half, &progress_bar(false, 0, "")).unwrap();
+	let last = t.checkpoint().unwrap();
+	let n = w.spec.num_segments();
+	let lerp = |a: &[NamedTensor], b: &[NamedTensor], f: f32| -> Vec<NamedTensor> {
+		a.iter()
+			.zip(b)
+			.map(|(x, y)| NamedTensor {
+				name: x.name.clone(),
+				dims: x.dims.clone(),
+				data: x
+					.data
+					.iter()
+					.zip(&y.data)
+					.map(|(u, v)| u + f * (v - u))
+					.collect(),
+			})
+			.collect()
+	};
+	let checkpoints: Vec<Checkpoint> = (0..=n)
+		.map(|j| {
+			let f = j as f32 / n as f32;
+			Checkpoint {
+				params: lerp(&start.params, &last.params, f),
+				momentum: lerp(&start.momentum, &last.momentum, f),
+			}
+		})
+		.collect();
+	let dir = TempDir::new("lazy");
+	w.write(
+		"alice",
+		&dir.0,
+		&RunOutput {
+			checkpoints,
+			losses: [losses.clone(), losses].concat(),
+		},
+	);
+	assert_caught_at_first_challenge(&w.verify(&dir.0, "alice", false));
+}
+
+#[test]
+fn wrong_learning_rate_is_caught() {
+	let w = world(TASK);
+	let run = w.cheat("alice", |t, s, _| {
+		let b = t.batch(s).unwrap();
+		t.step_on(&b, 2.0 * w.spec.learning_rate()).unwrap()
+	});
+	let dir = TempDir::new("lr");
+	w.write("alice", &dir.0, &run);
+	assert_caught_at_first_challenge(&w.verify(&dir.0, "alice", false));
+
+	// Declaring the other learning rate openly is no better: the task fixes it.
+	let mut m = Manifest::read(&dir.0).unwrap();
+	m.spec.hyperparameters.learning_rate *= 2.0;
+	m.write(&dir.0).unwrap();
+	assert_eq!(
+		w.verify(&dir.0, "alice", false).verdict,
+		Verdict::Unavailable
+	);
+}
+
+#[test]
+fn checkpoints_of_random_noise_are_caught() {
+	let w = world(TASK);
+	let mut rng = Rng::new(b"noise", b"");
+	let mut noise = |ts: &[NamedTensor]| -> Vec<NamedTensor> {
+		ts.iter()
+			.map(|t| NamedTensor {
+				name: t.name.clone(),
+				dims: t.dims.clone(),
+				data: t.data.iter().map(|_| (0.1 * rng.normal()) as f32).collect(),
+			})
+			.collect()
+	};
+	let start = Checkpoint::start(w.start.clone(), true);
+	let mut checkpoints = vec![start.clone()];
+	for _ in 0..w.spec.num_segments() {
+		checkpoints.push(Checkpoint {
+			params: noise(&start.params),
+			momentum: noise(&start.momentum),
+		});
+	}
+	let dir = TempDir::new("noise");
+	w.write(
+		"alice",
+		&dir.0,
+		&RunOutput {
+			checkpoints,
+			losses: vec![2.3; 60],
+		},
+	);
+	assert_caught_at_first_challenge(&w.verify(&dir.0, "alice", false));
+}
+
+#[test]
+fn a_manifest_claiming_another_miners_account_is_caught() {
+	let w = world(TASK);
+	let dir = TempDir::new("copy");
+	w.miner("alice", &w.start).train_bundle(&dir.0).unwrap();
+	// Served as it is for mallory's commitment: not mallory's run.
+	assert_eq!(
+		w.verify(&dir.0, "mallory", false).verdict,
+		Verdict::Unavailable
+	);
+	// Mallory rewrites the manifest to claim the run (its account, its shard): the checkpoints
+	// do not follow mallory's batches, so the first challenged segment fails.
+	let mut m = Manifest::read(&dir.0).unwrap();
+	let mallory = account("mallory");
+	m.miner = hex32(&mallory);
+	m.shard = hashing::shard_of(w.spec.task.id, &mallory, w.spec.data.num_shards).unwrap();
+	m.write(&dir.0).unwrap();
+	let r = w.verify(&dir.0, "mallory", false);
+	assert_caught_at_first_challenge(&r);
+	// Alice's own bundle still passes for alice.
+	let mut m = Manifest::read(&dir.0).unwrap();
+	m.miner = hex32(&account("alice"));
+	m.shard = hashing::shard_of(w.spec.task.id, &account("alice"), w.spec.data.num_shards).unwrap();
+	m.write(&dir.0).unwrap();
+	assert_eq!(w.verify(&dir.0, "alice", false).verdict, Verdict::Pass);
+}
+
+#[test]
+fn broken_bundles_are_verdicts_not_panics() {
+	let w = world(TASK);
+	let dir = TempDir::new("broken");
+	assert_eq!(
+		w.verify(&dir.0, "alice", false).verdict,
+		Verdict::Unavailable
+	);
+	w.miner("alice", &w.start).train_bundle(&dir.0).unwrap();
+	// A checkpoint file missing, then garbage.
+	let path = dir.join(&crate::proof::checkpoint_file(2));
+	let good = std::fs::read(&path).unwrap();
+	std::fs::remove_file(&path).unwrap();
+	assert_eq!(
+		w.verify(&dir.0, "alice", false).verdict,
+		Verdict::Fail { segment: 2 }
+	);
+	std::fs::write(&path, b"not safetensors").unwrap();
+	assert_eq!(
+		w.verify(&dir.0, "alice", false).verdict,
+		Verdict::Fail { segment: 2 }
+	);
+	std::fs::write(&path, good).unwrap();
+	// A manifest pointing outside the bundle.
+	let mut m = Manifest::read(&dir.0).unwrap();
+	let honest = m.clone();
+	m.checkpoints[1].file = "../../etc/passwd".into();
+	m.write(&dir.0).unwrap();
+	assert_eq!(
+		w.verify(&dir.0, "alice", false).verdict,
+		Verdict::Fail { segment: 1 }
+	);
+	// A leaf that is not the hash of its parts.
+	let mut m = honest.clone();
+	m.checkpoints[2].update_norm += 1.0;
+	m.write(&dir.0).unwrap();
+	assert_eq!(
+		w.verify(&dir.0, "alice", false).verdict,
+		Verdict::Unavailable
+	);
+	// Garbage JSON.
+	std::fs::write(dir.join(crate::proof::MANIFEST_FILE), b"{").unwrap();
+	assert_eq!(
+		w.verify(&dir.0, "alice", false).verdict,
+		Verdict::Unavailable
+	);
+	honest.write(&dir.0).unwrap();
+	assert_eq!(w.verify(&dir.0, "alice", false).verdict, Verdict::Pass);
+}
+
+/// Miner names whose shards are all different, so that together they cover the data set.
+fn miners_covering_shards(spec: &TaskSpec) -> Vec<String> {
+	let mut taken = vec![false; spec.data.num_shards as usize];
+	let mut names = Vec::new();
+	for i in 0.. {
+		let name = format!("miner-{i}");
+		let s = hashing::shard_of(spec.task.id, &account(&name), spec.data.num_shards).unwrap();
+		if !taken[s as usize] {
+			taken[s as usize] = true;
+			names.push(name);
+		}
+		if names.len() == taken.len() {
+			return names;
+		}
+	}
+	unreachable!()
+}
+
+#[test]
+fn federated_five_miners_ten_rounds_non_iid_digits() {
+	let toml = TASK
+		.replace("local_steps = 60", "local_steps = 40")
+		.replace("segments_per_check = 3", "segments_per_check = 2");
+	let w = world(&toml);
+	let miners = miners_covering_shards(&w.spec);
+	assert_eq!(miners.len(), 5);
+	let mut global = w.start.clone();
+	let val = &w.data.split.validation;
+	let ds = w.data.on(Device::Cpu);
+	for round in 0..10u32 {
+		let round_seed = hashing::round_seed(w.spec.task.id, round, &Hash::zero());
+		let mut updates = Vec::new();
+		for name in &miners {
+			let dir = TempDir::new("fl");
+			let mut run = w.miner(name, &global);
+			run.round = round;
+			run.round_seed = round_seed;
+			let m = run.train_bundle(&dir.0).unwrap();
+			let expected = Expected {
+				spec: &w.spec,
+				round,
+				round_seed,
+				miner: account(name),
+				start: &global,
+				root: Some(crate::config::parse_hash(&m.checkpoint_root).unwrap()),
+			};
+			let v = Validator {
+				data: &w.data,
+				account: account("validator"),
+				challenge_seed: hashing::challenge_seed(w.spec.task.id, round, &Hash::zero()),
+				all_segments: false,
+				device: Device::Cpu,
+				progress: false,
+			};
+			let r = verify_bundle(&dir.0, &expected, &v).unwrap();
+			assert_eq!(
+				r.verdict,
+				Verdict::Pass,
+				"{name} round {round}: {:?}",
+				r.reason
+			);
+			let last = Checkpoint::read(&dir.join(&crate::proof::checkpoint_file(m.num_segments)))
+				.unwrap();
+			updates.push(Update {
+				miner: account(name),
+				params: last.params,
+				score: r.score,
+			});
+		}
+		match aggregate(&global, &updates, Rule::FedAvg) {
+			Ok(next) => global = next,
+			// No update improved the model: the round keeps it, as the chain would.
+			Err(e) => eprintln!("round {round}: {e}"),
+		}
+		let (loss, acc) = evaluate(&w.spec, &global, &ds, val, Device::Cpu).unwrap();
+		eprintln!(
+			"round {round}: global validation loss {loss:.4}, accuracy {:.2}%",
+			100.0 * acc
+		);
+	}
+	let (_, fed_acc) = evaluate(&w.spec, &global, &ds, val, Device::Cpu).unwrap();
+
+	// The centralised baseline: one model on the union of the shards, as many SGD steps as the
+	// five miners took together.
+	let mut all: Vec<i64> = w.data.split.shards.concat();
+	all.sort_unstable();
+	let start = Checkpoint::start(w.start.clone(), true);
+	let seed = hashing::hash(b"centralised");
+	let mut t = Trainer::new(&w.spec, &start, &ds, &all, seed, Device::Cpu).unwrap();
+	t.run(0, 5 * 10 * 40, &progress_bar(false, 0, "")).unwrap();
+	let central = t.checkpoint().unwrap().params;
+	let (_, central_acc) = evaluate(&w.spec, &central, &ds, val, Device::Cpu).unwrap();
+	println!(
+		"held-out accuracy: federated (5 miners × 10 rounds, Dirichlet 0.5) {:.2}%, \
+		 centralised baseline {:.2}%",
+		100.0 * fed_acc,
+		100.0 * central_acc
+	);
+	eprintln!(
+		"held-out accuracy: federated {:.2}%, centralised {:.2}%",
+		100.0 * fed_acc,
+		100.0 * central_acc
+	);
+	assert!(fed_acc >= 0.90, "federated accuracy {fed_acc}");
+	assert!(central_acc >= 0.90, "centralised accuracy {central_acc}");
+}
+
+#[test]
+fn artifact_store_serves_checked_artifacts() {
+	let w = world(TASK);
+	let bundle = TempDir::new("store-bundle");
+	let m = w.miner("alice", &w.start).train_bundle(&bundle.0).unwrap();
+	let store_dir = TempDir::new("store");
+	let s = Store::open(&store_dir.0, store::DEFAULT_MAX_BYTES).unwrap();
+	let manifest_hash = s.put_bundle(&bundle.0).unwrap();
+	let server = store::serve(s.clone(), "127.0.0.1:0").unwrap();
+	let url = server.url();
+
+	// A whole bundle fetched by hashes verifies.
+	let fetched = TempDir::new("store-fetched");
+	store::fetch_bundle(
+		&url,
+		&manifest_hash,
+		&fetched.0,
+		store::DEFAULT_MAX_BYTES,
+		false,
+	)
+	.unwrap();
+	assert_eq!(w.verify(&fetched.0, "alice", false).verdict, Verdict::Pass);
+	// The final model, by the commitment's final_model_hash.
+	let final_hash = crate::config::parse_hash(&m.final_model_hash).unwrap();
+	let bytes = store::fetch(&url, &final_hash, store::DEFAULT_MAX_BYTES, false).unwrap();
+	assert_eq!(
+		hash_named(&crate::proof::read_safetensors(&bytes).unwrap()).unwrap(),
+		final_hash
+	);
+
+	// Missing.
+	let missing = Hash::repeat_byte(3);
+	assert!(matches!(
+		store::fetch(&url, &missing, 1 << 20, false),
+		Err(FetchError::NotFound)
+	));
+	// Oversized.
+	assert!(matches!(
+		store::fetch(&url, &final_hash, 100, false),
+		Err(FetchError::TooLarge { limit: 100, .. })
+	));
+	// Corrupt: the served file no longer hashes to its name.
+	let path = s.path(&final_hash).unwrap();
+	let mut corrupt = bytes.clone();
+	let last = corrupt.len() - 1;
+	corrupt[last] ^= 0x55;
+	std::fs::write(&path, &corrupt).unwrap();
+	let err = store::fetch(&url, &final_hash, store::DEFAULT_MAX_BYTES, false).unwrap_err();
+	assert!(matches!(err, FetchError::HashMismatch { .. }), "{err}");
+	assert!(err.to_string().contains("corrupt"));
+	assert!(s.get(&final_hash).is_err());
+	// Bad requests.
+	assert!(matches!(
+		store::http_get(&format!("{url}/v1/artifacts/xyz"), 1 << 20, false),
+		Err(FetchError::Status(400))
+	));
+	assert!(matches!(
+		store::http_get("ftp://example.org/x", 1 << 20, false),
+		Err(FetchError::BadUrl(_))
+	));
+	server.stop();
+	// Nobody listening (a port just freed).
+	let port = std::net::TcpListener::bind("127.0.0.1:0")
+		.unwrap()
+		.local_addr()
+		.unwrap()
+		.port();
+	assert!(matches!(
+		store::fetch(
+			&format!("http://127.0.0.1:{port}"),
+			&final_hash,
+			1 << 20,
+			false
+		),
+		Err(FetchError::Io(_))
+	));
+	// The store refuses what is over its limit.
+	let small = Store::open(&store_dir.join("small"), 10).unwrap();
+	assert!(small.put(&bytes).is_err());
+}

@@ -681,6 +681,43 @@ mod tests {
 	}
 
 	#[test]
+	fn user_data_from_safetensors() {
+		let dir = std::env::temp_dir().join(format!("pol-st-{}", std::process::id()));
+		std::fs::create_dir_all(&dir).unwrap();
+		let x: Vec<u8> = (0..12).flat_map(|i| (i as f32).to_le_bytes()).collect();
+		let y: Vec<u8> = [0i64, 1, 2].iter().flat_map(|v| v.to_le_bytes()).collect();
+		let tv = |dtype, shape: Vec<usize>, data: &'static [u8]| {
+			safetensors::tensor::TensorView::new(dtype, shape, data).unwrap()
+		};
+		let (x, y): (&'static [u8], &'static [u8]) = (x.leak(), y.leak());
+		let views = [
+			(
+				"x".to_string(),
+				tv(safetensors::Dtype::F32, vec![3, 2, 2], x),
+			),
+			("y".to_string(), tv(safetensors::Dtype::I64, vec![3], y)),
+		];
+		let bytes =
+			safetensors::serialize(views.iter().map(|(n, v)| (n.clone(), v)), &None).unwrap();
+		std::fs::write(dir.join("data.safetensors"), &bytes).unwrap();
+		let ds = load_dir(&dir).unwrap();
+		assert_eq!((ds.len(), ds.features, ds.classes), (3, 4, 3));
+		assert_eq!(ds.labels, [0, 1, 2]);
+		// A file without "y" is refused, and so is a directory without data.
+		let views = [(
+			"x".to_string(),
+			tv(safetensors::Dtype::F32, vec![3, 2, 2], x),
+		)];
+		let bytes =
+			safetensors::serialize(views.iter().map(|(n, v)| (n.clone(), v)), &None).unwrap();
+		std::fs::write(dir.join("data.safetensors"), &bytes).unwrap();
+		assert!(load_dir(&dir).is_err());
+		std::fs::remove_file(dir.join("data.safetensors")).unwrap();
+		assert!(load_dir(&dir).is_err());
+		let _ = std::fs::remove_dir_all(&dir);
+	}
+
+	#[test]
 	fn gamma_has_the_right_mean() {
 		let mut rng = Rng::new(b"t", b"");
 		for alpha in [0.3, 1.0, 4.0] {

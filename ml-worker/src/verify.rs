@@ -302,7 +302,8 @@ pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Resul
 	let data_seed = hashing::data_seed(&expected.round_seed, &expected.miner);
 	let k = spec.hyperparameters.checkpoint_interval;
 	let threads = m.hardware.threads;
-	if (1..=1024).contains(&threads) {
+	// Bounded: a manifest must not make the validator spawn thousands of threads.
+	if (1..=256).contains(&threads) {
 		// The thread count the miner recorded: exact replay needs the same reduction order.
 		tch::set_num_threads(threads);
 	} else {

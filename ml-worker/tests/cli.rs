@@ -1,0 +1,111 @@
+//! The CLI as the docs use it: `pol-worker train` then `pol-worker verify`, and the exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TASK: &str = r#"
+[task]
+id = 5
+model = "mlp:64-16-10"
+
+[data]
+source = "digits"
+num_shards = 3
+partition = "iid"
+validation = 0.2
+
+[hyperparameters]
+learning_rate = 0.1
+momentum = 0.5
+batch_size = 16
+local_steps = 20
+checkpoint_interval = 5
+
+[verification]
+segments_per_check = 2
+comparison = "exact"
+"#;
+
+fn worker(args: &[&str]) -> (i32, String) {
+	let out = Command::new(env!("CARGO_BIN_EXE_pol-worker"))
+		.args(args)
+		.output()
+		.expect("pol-worker runs");
+	let text =
+		String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+	(out.status.code().unwrap_or(-1), text)
+}
+
+fn s(p: &Path) -> &str {
+	p.to_str().unwrap()
+}
+
+#[test]
+fn train_then_verify_and_exit_codes() {
+	let dir: PathBuf = std::env::temp_dir().join(format!("pol-worker-cli-{}", std::process::id()));
+	let _ = std::fs::remove_dir_all(&dir);
+	std::fs::create_dir_all(&dir).unwrap();
+	let config = dir.join("task.toml");
+	std::fs::write(&config, TASK).unwrap();
+	let bundle = dir.join("bundle");
+
+	let (code, text) = worker(&[
+		"train",
+		"--config",
+		s(&config),
+		"--miner",
+		"alice",
+		"--out",
+		s(&bundle),
+		"--no-progress",
+	]);
+	assert_eq!(code, 0, "{text}");
+	assert!(text.contains("checkpoint root:"), "{text}");
+
+	let verify = |extra: &[&str]| {
+		let mut args = vec![
+			"verify",
+			"--config",
+			s(&config),
+			"--bundle",
+			s(&bundle),
+			"--no-progress",
+		];
+		args.extend_from_slice(extra);
+		worker(&args)
+	};
+	let (code, text) = verify(&["--miner", "alice"]);
+	assert_eq!(code, 0, "{text}");
+	assert!(text.contains("verdict:     Pass"), "{text}");
+	assert!(text.contains("score:"), "{text}");
+
+	// Another miner's commitment: not its bundle.
+	let (code, text) = verify(&["--miner", "bob"]);
+	assert_eq!(code, 1, "{text}");
+	assert!(text.contains("Unavailable"), "{text}");
+
+	// A corrupted checkpoint names its segment.
+	let ckpt = bundle.join("ckpt-00002.safetensors");
+	let mut bytes = std::fs::read(&ckpt).unwrap();
+	let last = bytes.len() - 1;
+	bytes[last] ^= 1;
+	std::fs::write(&ckpt, bytes).unwrap();
+	let (code, text) = verify(&["--miner", "alice"]);
+	assert_eq!(code, 1, "{text}");
+	assert!(text.contains("Fail { segment: 2 }"), "{text}");
+
+	// The worker's own trouble is exit code 2 with an error, not a panic.
+	let (code, text) = worker(&[
+		"verify",
+		"--config",
+		"/nonexistent.toml",
+		"--bundle",
+		s(&bundle),
+	]);
+	assert_eq!(code, 2, "{text}");
+	assert!(
+		text.contains("error:") && !text.contains("panicked"),
+		"{text}"
+	);
+	let _ = std::fs::remove_dir_all(&dir);
+}

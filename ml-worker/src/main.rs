@@ -147,6 +147,15 @@ enum Command {
 		/// Print the report as JSON.
 		#[arg(long)]
 		json: bool,
+		/// Fetch the bundle first from this artifact server (`http://host:port`) into --bundle.
+		#[arg(long, requires = "manifest")]
+		from: Option<String>,
+		/// The manifest's hash on that server (`pol-worker serve --import` prints it).
+		#[arg(long)]
+		manifest: Option<String>,
+		/// Largest artifact fetched.
+		#[arg(long, default_value_t = store::DEFAULT_MAX_BYTES)]
+		max_bytes: u64,
 	},
 	/// Serve a content-addressed artifact store over HTTP (GET /v1/artifacts/{hash}).
 	Serve {
@@ -274,10 +283,25 @@ fn run(cli: Cli) -> Result<i32> {
 			root,
 			all_segments,
 			json,
+			from,
+			manifest,
+			max_bytes,
 		} => {
 			let config = task.load()?;
 			let spec = config.spec();
 			let data = TaskData::load(&config)?;
+			if let (Some(from), Some(manifest)) = (&from, &manifest) {
+				let hash = parse_hash(manifest)?;
+				let fetched =
+					store::fetch_bundle(from, &hash, &bundle, max_bytes, config.run.progress);
+				if let Err(e) = fetched {
+					// The miner does not serve what it committed to.
+					println!("reason:      {e:#}");
+					println!("verdict:     Unavailable");
+					println!("score:       0");
+					return Ok(1);
+				}
+			}
 			let start = start_params(&config, &round.start)?;
 			let miner = match miner {
 				Some(m) => parse_account(&m)?,

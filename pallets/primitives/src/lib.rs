@@ -25,8 +25,8 @@ pub use specs::{
 	Schedule, VerificationSpec,
 };
 pub use traits::{
-	OnRoundEnd, RevealedStake, Role, RoundBudget, RoundInfo, Slash, StakeInfo, TaskFunds,
-	TrustProvider,
+	OnRoundEnd, RevealedStake, Role, RoundBudget, RoundInfo, RoundOutcome, RoundRewards, Slash,
+	StakeInfo, TaskFunds, TrustProvider,
 };
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};

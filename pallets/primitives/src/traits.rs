@@ -148,3 +148,42 @@ pub trait TaskFunds<AccountId, Balance> {
 	/// existential deposit); what was not paid stays in the budget.
 	fn pay(task: TaskId, to: &AccountId, amount: Balance) -> Result<(), DispatchError>;
 }
+
+/// What a settled round hands to rewards (built by the scoring pallet).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RoundOutcome<AccountId> {
+	/// Miners that passed, with their consensus scores: they share the miners' part.
+	pub miners: Vec<(AccountId, Perbill)>,
+	/// Validators that revealed, with their weight (stake × round trust): they share the
+	/// validators' part.
+	pub validators: Vec<(AccountId, u128)>,
+}
+
+/// Pays a settled round (implemented by the rewards pallet).
+pub trait RoundRewards<AccountId, Balance> {
+	/// Pays `outcome` out of `budget` through [`TaskFunds`]. Returns the weight used, at most
+	/// [`RoundRewards::max_weight`].
+	fn reward_round(
+		task: TaskId,
+		round: RoundIndex,
+		budget: RoundBudget<Balance>,
+		outcome: &RoundOutcome<AccountId>,
+	) -> Weight;
+	/// The most [`RoundRewards::reward_round`] can weigh, at the runtime's bounds.
+	fn max_weight() -> Weight;
+}
+
+/// Nobody is paid.
+impl<AccountId, Balance> RoundRewards<AccountId, Balance> for () {
+	fn reward_round(
+		_: TaskId,
+		_: RoundIndex,
+		_: RoundBudget<Balance>,
+		_: &RoundOutcome<AccountId>,
+	) -> Weight {
+		Weight::zero()
+	}
+	fn max_weight() -> Weight {
+		Weight::zero()
+	}
+}

@@ -1,0 +1,144 @@
+//! Benchmarks of validator scoring (`frame_benchmarking::v2`), each at its worst case.
+
+use super::*;
+use crate::Pallet as Scoring;
+use alloc::vec::Vec;
+use frame_benchmarking::v2::*;
+use frame_system::RawOrigin;
+
+fn validator<T: Config>(i: u32) -> T::AccountId {
+	let who: T::AccountId = account("validator", i, 0);
+	T::BenchmarkHelper::make_validator(&who);
+	who
+}
+
+/// Entries for every miner, sorted, all with the given verdict.
+fn entries<T: Config>(miners: &[T::AccountId], verdict: Verdict) -> EntriesOf<T> {
+	let mut sorted = miners.to_vec();
+	sorted.sort();
+	let list: Vec<_> = sorted
+		.into_iter()
+		.enumerate()
+		.map(|(i, miner)| ScoreEntry {
+			miner,
+			score: Perbill::from_percent((i % 100) as u32),
+			verdict,
+		})
+		.collect();
+	BoundedVec::truncate_from(list)
+}
+
+#[benchmarks]
+mod benchmarks {
+	use super::*;
+
+	#[benchmark]
+	fn commit_scores() {
+		let (task, _) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Verify, 1);
+		let who = validator::<T>(0);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()), task, 0, [1u8; 32].into());
+		assert!(ScoreCommits::<T>::contains_key((task, 0), &who));
+	}
+
+	#[benchmark]
+	fn reveal_scores(e: Linear<1, { T::MaxMiners::get() }>) {
+		// Worst case: every entry a `Fail`, each opening a dispute.
+		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Verify, e);
+		let who = validator::<T>(0);
+		let list = entries::<T>(&miners, Verdict::Fail { segment: 1 });
+		let salt = [2u8; 32];
+		let hash = hashing::commit_hash_of(&list, &hashing::account_bytes(&who), &salt);
+		assert!(
+			Scoring::<T>::commit_scores(RawOrigin::Signed(who.clone()).into(), task, 0, hash)
+				.is_ok()
+		);
+		T::BenchmarkHelper::set_phase(task, Phase::ScoreReveal);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()), task, 0, list, salt);
+		assert_eq!(Disputes::<T>::iter_prefix((task, 0)).count() as u32, e);
+	}
+
+	#[benchmark]
+	fn vote_dispute() {
+		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Finalize, 1);
+		let accuser = validator::<T>(0);
+		let miner = miners[0].clone();
+		Disputes::<T>::insert(
+			(task, 0),
+			&miner,
+			Dispute {
+				accuser,
+				segment: 1,
+				upheld: Zero::zero(),
+				rejected: Zero::zero(),
+				voters: 0,
+			},
+		);
+		// Worst case: the caller's vote is the last that fits.
+		let earlier: Vec<(T::AccountId, bool)> = (0..T::MaxScorers::get().saturating_sub(1))
+			.map(|i| (account("voter", i, 0), true))
+			.collect();
+		DisputeVotes::<T>::insert(
+			(task, 0, miner.clone()),
+			BoundedVec::<_, T::MaxScorers>::truncate_from(earlier),
+		);
+		let who = validator::<T>(1);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()), task, 0, miner.clone(), true);
+		assert_eq!(
+			DisputeVotes::<T>::get((task, 0, miner)).len() as u32,
+			T::MaxScorers::get()
+		);
+	}
+
+	#[benchmark]
+	fn on_round_end(
+		m: Linear<1, { T::MaxMiners::get() }>,
+		v: Linear<1, { T::MaxScorers::get() }>,
+		d: Linear<0, { T::MaxMiners::get() }>,
+	) {
+		// `v` validators scored all `m` miners; `d` disputes, each voted on by all of them.
+		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Finalize, m);
+		let validators: Vec<T::AccountId> = (0..v).map(validator::<T>).collect();
+		let list = entries::<T>(&miners, Verdict::Pass);
+		for who in validators.iter() {
+			ScoreCommits::<T>::insert((task, 0), who, Hash::zero());
+			Reveals::<T>::insert((task, 0), who, list.clone());
+			RevealStake::<T>::insert((task, 0), who, T::Balance::from(1_000u32));
+		}
+		CommitCount::<T>::insert((task, 0), v);
+		RevealedTotal::<T>::insert((task, 0), T::Balance::from(1_000u32 * v));
+		for miner in miners.iter().take(d as usize) {
+			Disputes::<T>::insert(
+				(task, 0),
+				miner,
+				Dispute {
+					accuser: validators[0].clone(),
+					segment: 1,
+					upheld: T::Balance::from(1_000u32),
+					rejected: Zero::zero(),
+					voters: v,
+				},
+			);
+			let votes: Vec<(T::AccountId, bool)> =
+				validators.iter().map(|v| (v.clone(), true)).collect();
+			DisputeVotes::<T>::insert(
+				(task, 0, miner.clone()),
+				BoundedVec::<_, T::MaxScorers>::truncate_from(votes),
+			);
+		}
+		let budget = RoundBudget {
+			total: Zero::zero(),
+			validator_share: Perbill::from_percent(20),
+		};
+		#[block]
+		{
+			Scoring::<T>::settle(task, 0, budget);
+		}
+		assert_eq!(Reveals::<T>::iter_prefix((task, 0)).count(), 0);
+		assert_eq!(DisputeVotes::<T>::iter().count(), 0);
+	}
+
+	impl_benchmark_test_suite!(Scoring, crate::mock::new_test_ext(), crate::mock::Test);
+}

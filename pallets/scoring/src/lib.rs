@@ -1,0 +1,827 @@
+//! # polchain validator scoring
+//!
+//! Validators' scores of miners' updates, the consensus they reach, the trust each validator
+//! earns by agreeing with it, and disputes over failed replays.
+//!
+//! ## Overview
+//!
+//! - In a round's verify phase each active validator commits to its score vector with
+//!   [`Pallet::commit_scores`]: `blake2_256("pol-commit" ‖ SCALE(entries) ‖ validator ‖ salt)`.
+//!   In the score-reveal phase it reveals the entries with [`Pallet::reveal_scores`]: one
+//!   `(miner, score, verdict)` per miner it checked, sorted by miner. Nobody sees another's
+//!   scores before committing, so nobody can copy them.
+//! - A `Fail { segment }` verdict opens a dispute on that miner. Other active validators
+//!   replay the segment and [`Pallet::vote_dispute`] until the round closes; the majority of
+//!   the voting stake decides. Upheld: the miner is slashed by `MinerSlash` and not paid.
+//!   Rejected: the accuser is slashed by `FalseAccusationSlash`. No votes (or a tie): no
+//!   slash, and the miner is not paid.
+//! - When the round closes ([`pol_primitives::OnRoundEnd`], called by the task registry):
+//!   the consensus score of each miner is the stake-weighted median (κ = ½, the lower median)
+//!   of the revealed scores, so stake below one half cannot move it. A validator's round trust
+//!   is `1 − mean |score − consensus|` over the miners it scored, in either direction; its
+//!   trust is an exponential moving average of round trusts (`TrustSmoothing`), and a
+//!   validator that committed but did not reveal takes a zero. Trust is served to staking
+//!   through [`pol_primitives::TrustProvider`]. Miners that passed (no upheld or undecided
+//!   dispute, not unavailable to the majority of the stake that scored them) and validators
+//!   that revealed are handed to rewards ([`pol_primitives::RoundRewards`]).
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+pub use types::*;
+pub use weights::WeightInfo;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+pub mod types;
+pub mod weights;
+
+use alloc::vec::Vec;
+use frame_support::{pallet_prelude::*, traits::tokens::Balance as BalanceT};
+use frame_system::pallet_prelude::*;
+use pol_primitives::{
+	hashing, Hash, OnRoundEnd, Phase, Role, RoundBudget, RoundIndex, RoundInfo, RoundOutcome,
+	RoundRewards, Salt, Slash, StakeInfo, TaskId, TrustProvider, Verdict,
+};
+use sp_runtime::{
+	traits::{Saturating, UniqueSaturatedInto, Zero},
+	Perbill,
+};
+
+/// A validator's revealed entries.
+pub type EntriesOf<T> =
+	BoundedVec<ScoreEntry<<T as frame_system::Config>::AccountId>, <T as Config>::MaxMiners>;
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+
+	/// The in-code storage version.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config {
+		/// The balance type of stakes.
+		type Balance: BalanceT;
+
+		/// Who is an active validator, with what stake (the staking pallet).
+		type Stake: StakeInfo<Self::AccountId, Self::Balance>;
+
+		/// Rounds, their phases and their revealed miners (the task registry).
+		type Rounds: RoundInfo<Self::AccountId>;
+
+		/// Slashes miners and false accusers (the staking pallet).
+		type Slasher: Slash<Self::AccountId, Self::Balance>;
+
+		/// Pays a settled round (the rewards pallet).
+		type Rewards: RoundRewards<Self::AccountId, Self::Balance>;
+
+		/// The trust of a validator with no record yet.
+		#[pallet::constant]
+		type InitialTrust: Get<Perbill>;
+
+		/// The weight of the latest round in the trust average (α of the EMA).
+		#[pallet::constant]
+		type TrustSmoothing: Get<Perbill>;
+
+		/// The share of its bond a miner loses when a dispute against it is upheld.
+		#[pallet::constant]
+		type MinerSlash: Get<Perbill>;
+
+		/// The share of its bond a validator loses when its accusation is rejected.
+		#[pallet::constant]
+		type FalseAccusationSlash: Get<Perbill>;
+
+		/// The most miners a score vector covers (the task registry's `MaxMinersPerTask`).
+		#[pallet::constant]
+		type MaxMiners: Get<u32>;
+
+		/// The most validators that score one round.
+		#[pallet::constant]
+		type MaxScorers: Get<u32>;
+
+		/// Weights of this pallet's calls and hooks, from its benchmarks.
+		type WeightInfo: WeightInfo;
+
+		/// Sets up validators, tasks and revealed miners for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
+	}
+
+	/// Each validator's score commitment in a round; cleared when the round closes.
+	#[pallet::storage]
+	pub type ScoreCommits<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		(TaskId, RoundIndex),
+		Blake2_128Concat,
+		T::AccountId,
+		Hash,
+		OptionQuery,
+	>;
+
+	/// How many validators committed scores in a round; cleared when the round closes.
+	#[pallet::storage]
+	pub type CommitCount<T: Config> =
+		StorageMap<_, Twox64Concat, (TaskId, RoundIndex), u32, ValueQuery>;
+
+	/// Each validator's revealed entries in a round; cleared when the round closes.
+	#[pallet::storage]
+	pub type Reveals<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		(TaskId, RoundIndex),
+		Blake2_128Concat,
+		T::AccountId,
+		EntriesOf<T>,
+		OptionQuery,
+	>;
+
+	/// The stake each validator revealed with; cleared when the round closes.
+	#[pallet::storage]
+	pub type RevealStake<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		(TaskId, RoundIndex),
+		Blake2_128Concat,
+		T::AccountId,
+		T::Balance,
+		OptionQuery,
+	>;
+
+	/// The stake of every validator that revealed in a round; cleared when the round closes.
+	#[pallet::storage]
+	pub type RevealedTotal<T: Config> =
+		StorageMap<_, Twox64Concat, (TaskId, RoundIndex), T::Balance, ValueQuery>;
+
+	/// Open disputes of a round, by miner; cleared when the round closes.
+	#[pallet::storage]
+	pub type Disputes<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		(TaskId, RoundIndex),
+		Blake2_128Concat,
+		T::AccountId,
+		Dispute<T::AccountId, T::Balance>,
+		OptionQuery,
+	>;
+
+	/// Who voted on the dispute over a miner (`(task, round, miner)`), and how; cleared when
+	/// the round closes. One item per dispute, so closing a round removes one item per dispute
+	/// however many validators voted.
+	#[pallet::storage]
+	pub type DisputeVotes<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		(TaskId, RoundIndex, T::AccountId),
+		BoundedVec<(T::AccountId, bool), T::MaxScorers>,
+		ValueQuery,
+	>;
+
+	/// Each validator's trust: the moving average of its round trusts.
+	#[pallet::storage]
+	pub type Trust<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, Perbill, OptionQuery>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// `validator` committed its scores for round `round` of `task`.
+		ScoresCommitted {
+			task: TaskId,
+			round: RoundIndex,
+			validator: T::AccountId,
+		},
+		/// `validator` revealed `entries` scores with `stake`.
+		ScoresRevealed {
+			task: TaskId,
+			round: RoundIndex,
+			validator: T::AccountId,
+			entries: u32,
+			stake: T::Balance,
+		},
+		/// `accuser` says `segment` of `miner`'s run does not replay.
+		DisputeOpened {
+			task: TaskId,
+			round: RoundIndex,
+			miner: T::AccountId,
+			accuser: T::AccountId,
+			segment: u32,
+		},
+		/// `validator` voted on the dispute over `miner`.
+		DisputeVoted {
+			task: TaskId,
+			round: RoundIndex,
+			miner: T::AccountId,
+			validator: T::AccountId,
+			upheld: bool,
+			stake: T::Balance,
+		},
+		/// The dispute over `miner` ended; `slashed` was slashed from `offender` (if any).
+		DisputeResolved {
+			task: TaskId,
+			round: RoundIndex,
+			miner: T::AccountId,
+			outcome: DisputeOutcome,
+			offender: Option<T::AccountId>,
+			slashed: T::Balance,
+		},
+		/// `miner`'s consensus score in round `round` of `task`; `passed` says whether it is paid.
+		MinerScored {
+			task: TaskId,
+			round: RoundIndex,
+			miner: T::AccountId,
+			consensus: Perbill,
+			passed: bool,
+		},
+		/// `validator`'s trust after round `round` of `task` (`round_trust` in that round).
+		TrustUpdated {
+			task: TaskId,
+			round: RoundIndex,
+			validator: T::AccountId,
+			round_trust: Perbill,
+			trust: Perbill,
+		},
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// The caller is not an active validator. Bond as a validator (and `resume` if chilled).
+		NotActiveValidator,
+		/// That round is not the task's current round (or the task does not run).
+		NotCurrentRound,
+		/// Scores are committed in the verify phase, after miners reveal: wait for it.
+		CommitNotOpen,
+		/// The verify phase is over: scores can no longer be committed this round.
+		CommitPhaseOver,
+		/// The caller committed scores in this round already.
+		AlreadyCommitted,
+		/// `MaxScorers` validators committed in this round already.
+		TooManyScorers,
+		/// Scores are revealed in the score-reveal phase: wait for it.
+		RevealNotOpen,
+		/// The score-reveal phase is over: unrevealed scores count for nothing.
+		RevealPhaseOver,
+		/// The caller did not commit scores in this round.
+		NotCommitted,
+		/// The caller revealed its scores in this round already.
+		AlreadyRevealed,
+		/// The entries and salt do not hash to the caller's commitment.
+		CommitmentMismatch,
+		/// Entries must be sorted by miner account, each miner once.
+		UnsortedEntries,
+		/// An entry names a miner that did not reveal an update in this round.
+		MinerNotRevealed,
+		/// A `Fail` verdict names a segment outside `1..=num_segments`.
+		InvalidSegment,
+		/// There is no dispute over this miner in this round.
+		NoDispute,
+		/// The accuser does not vote on its own dispute.
+		AccuserCannotVote,
+		/// The caller voted on this dispute already.
+		AlreadyVoted,
+		/// Disputes are voted on in the score-reveal and finalize phases of their round.
+		VotingClosed,
+		/// `MaxScorers` validators voted on this dispute already; their votes decide it.
+		TooManyVoters,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn integrity_test() {
+			assert!(T::MaxMiners::get() > 0, "MaxMiners must be positive");
+			assert!(T::MaxScorers::get() > 0, "MaxScorers must be positive");
+			assert!(
+				!T::TrustSmoothing::get().is_zero(),
+				"TrustSmoothing must be positive, or trust never changes"
+			);
+			let worst = Self::max_round_end_weight();
+			let max = <T as frame_system::Config>::BlockWeights::get().max_block;
+			assert!(
+				worst.all_lte(Perbill::from_percent(50) * max),
+				"settling a round at the bounds ({worst:?}) exceeds half of the block ({max:?})"
+			);
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Commits to the caller's scores for `round` of `task`, during its verify phase:
+		/// `commit = blake2_256("pol-commit" ‖ SCALE(entries) ‖ validator ‖ salt)`.
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::commit_scores())]
+		pub fn commit_scores(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundIndex,
+			commit: Hash,
+		) -> DispatchResult {
+			let who = Self::ensure_validator(origin)?;
+			match T::Rounds::current_phase(task, round) {
+				None => return Err(Error::<T>::NotCurrentRound.into()),
+				Some(p) if p < Phase::Verify => return Err(Error::<T>::CommitNotOpen.into()),
+				Some(p) if p > Phase::Verify => return Err(Error::<T>::CommitPhaseOver.into()),
+				Some(_) => {}
+			}
+			ensure!(
+				!ScoreCommits::<T>::contains_key((task, round), &who),
+				Error::<T>::AlreadyCommitted
+			);
+			let count = CommitCount::<T>::get((task, round));
+			ensure!(count < T::MaxScorers::get(), Error::<T>::TooManyScorers);
+			CommitCount::<T>::insert((task, round), count.saturating_add(1));
+			ScoreCommits::<T>::insert((task, round), &who, commit);
+			Self::deposit_event(Event::ScoresCommitted {
+				task,
+				round,
+				validator: who,
+			});
+			Ok(())
+		}
+
+		/// Reveals the caller's scores for `round` of `task`, during its score-reveal phase.
+		/// `entries` are sorted by miner, each a miner that revealed this round; a `Fail`
+		/// verdict opens a dispute on that miner unless one is open.
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::reveal_scores(entries.len() as u32))]
+		pub fn reveal_scores(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundIndex,
+			entries: EntriesOf<T>,
+			salt: Salt,
+		) -> DispatchResult {
+			let who = Self::ensure_validator(origin)?;
+			match T::Rounds::current_phase(task, round) {
+				None => return Err(Error::<T>::NotCurrentRound.into()),
+				Some(p) if p < Phase::ScoreReveal => return Err(Error::<T>::RevealNotOpen.into()),
+				Some(p) if p > Phase::ScoreReveal => return Err(Error::<T>::RevealPhaseOver.into()),
+				Some(_) => {}
+			}
+			let commit =
+				ScoreCommits::<T>::get((task, round), &who).ok_or(Error::<T>::NotCommitted)?;
+			ensure!(
+				!Reveals::<T>::contains_key((task, round), &who),
+				Error::<T>::AlreadyRevealed
+			);
+			ensure!(
+				hashing::commit_hash_of(&entries, &hashing::account_bytes(&who), &salt) == commit,
+				Error::<T>::CommitmentMismatch
+			);
+			ensure!(
+				entries.windows(2).all(|w| w[0].miner < w[1].miner),
+				Error::<T>::UnsortedEntries
+			);
+			let segments = T::Rounds::num_segments(task).unwrap_or(0);
+			for entry in entries.iter() {
+				ensure!(
+					T::Rounds::has_revealed(task, round, &entry.miner),
+					Error::<T>::MinerNotRevealed
+				);
+				if let Verdict::Fail { segment } = entry.verdict {
+					ensure!(
+						segment >= 1 && segment <= segments,
+						Error::<T>::InvalidSegment
+					);
+				}
+			}
+			for entry in entries.iter() {
+				if let Verdict::Fail { segment } = entry.verdict {
+					if !Disputes::<T>::contains_key((task, round), &entry.miner) {
+						Disputes::<T>::insert(
+							(task, round),
+							&entry.miner,
+							Dispute {
+								accuser: who.clone(),
+								segment,
+								upheld: Zero::zero(),
+								rejected: Zero::zero(),
+								voters: 0,
+							},
+						);
+						Self::deposit_event(Event::DisputeOpened {
+							task,
+							round,
+							miner: entry.miner.clone(),
+							accuser: who.clone(),
+							segment,
+						});
+					}
+				}
+			}
+			let stake = T::Stake::stake_of(&who);
+			RevealStake::<T>::insert((task, round), &who, stake);
+			RevealedTotal::<T>::mutate((task, round), |t| *t = t.saturating_add(stake));
+			let count = entries.len() as u32;
+			Reveals::<T>::insert((task, round), &who, entries);
+			Self::deposit_event(Event::ScoresRevealed {
+				task,
+				round,
+				validator: who,
+				entries: count,
+				stake,
+			});
+			Ok(())
+		}
+
+		/// Votes on the dispute over `miner` in `round` of `task`: `upheld` if the caller's
+		/// replay of the disputed segment also fails. Open in the score-reveal and finalize
+		/// phases; the accuser does not vote.
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::vote_dispute())]
+		pub fn vote_dispute(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundIndex,
+			miner: T::AccountId,
+			upheld: bool,
+		) -> DispatchResult {
+			let who = Self::ensure_validator(origin)?;
+			ensure!(
+				matches!(
+					T::Rounds::current_phase(task, round),
+					Some(Phase::ScoreReveal | Phase::Finalize)
+				),
+				Error::<T>::VotingClosed
+			);
+			let mut dispute =
+				Disputes::<T>::get((task, round), &miner).ok_or(Error::<T>::NoDispute)?;
+			ensure!(dispute.accuser != who, Error::<T>::AccuserCannotVote);
+			let key = (task, round, miner.clone());
+			let mut votes = DisputeVotes::<T>::get(&key);
+			ensure!(
+				votes.iter().all(|(v, _)| *v != who),
+				Error::<T>::AlreadyVoted
+			);
+			votes
+				.try_push((who.clone(), upheld))
+				.map_err(|_| Error::<T>::TooManyVoters)?;
+			let stake = T::Stake::stake_of(&who);
+			if upheld {
+				dispute.upheld = dispute.upheld.saturating_add(stake);
+			} else {
+				dispute.rejected = dispute.rejected.saturating_add(stake);
+			}
+			dispute.voters = dispute.voters.saturating_add(1);
+			DisputeVotes::<T>::insert(&key, votes);
+			Disputes::<T>::insert((task, round), &miner, dispute);
+			Self::deposit_event(Event::DisputeVoted {
+				task,
+				round,
+				miner,
+				validator: who,
+				upheld,
+				stake,
+			});
+			Ok(())
+		}
+	}
+}
+
+/// What the benchmarks need from the runtime.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<AccountId> {
+	/// Makes `who` an active validator.
+	fn make_validator(who: &AccountId);
+	/// A task in round 0's `phase` whose `miners` miners revealed updates; returns their
+	/// accounts.
+	fn task_with_revealed_miners(phase: Phase, miners: u32) -> (TaskId, Vec<AccountId>);
+	/// Moves the benchmark task to `phase`.
+	fn set_phase(task: TaskId, phase: Phase);
+}
+
+/// The stake-weighted median with κ = ½: the smallest score at which the stake of scores at
+/// or below it reaches half the total. `None` when the total stake is zero.
+pub fn weighted_median(mut scores: Vec<(Perbill, u128)>) -> Option<Perbill> {
+	scores.sort_by_key(|(score, _)| *score);
+	let total = scores.iter().fold(0u128, |t, (_, s)| t.saturating_add(*s));
+	if total == 0 {
+		return None;
+	}
+	let mut below = 0u128;
+	for (score, stake) in scores {
+		below = below.saturating_add(stake);
+		// below ≥ total / 2, without rounding.
+		if below.saturating_mul(2) >= total {
+			return Some(score);
+		}
+	}
+	None
+}
+
+/// `1 − mean |score − consensus|` over the pairs; `None` for no pairs.
+pub fn round_trust(pairs: &[(Perbill, Perbill)]) -> Option<Perbill> {
+	if pairs.is_empty() {
+		return None;
+	}
+	let deviation: u64 = pairs
+		.iter()
+		.map(|(s, c)| u64::from(s.deconstruct().abs_diff(c.deconstruct())))
+		.sum();
+	let mean = deviation / pairs.len() as u64;
+	Some(Perbill::one().saturating_sub(Perbill::from_parts(mean.min(1_000_000_000) as u32)))
+}
+
+/// `α · latest + (1 − α) · previous`.
+pub fn ema(previous: Perbill, latest: Perbill, alpha: Perbill) -> Perbill {
+	(alpha * latest).saturating_add(Perbill::one().saturating_sub(alpha) * previous)
+}
+
+impl<T: Config> Pallet<T> {
+	fn ensure_validator(origin: OriginFor<T>) -> Result<T::AccountId, DispatchError> {
+		let who = ensure_signed(origin)?;
+		ensure!(
+			T::Stake::is_active(&who, Role::Validator),
+			Error::<T>::NotActiveValidator
+		);
+		Ok(who)
+	}
+
+	/// A validator's trust (the initial trust if it has no record).
+	pub fn trust(who: &T::AccountId) -> Perbill {
+		Trust::<T>::get(who).unwrap_or_else(T::InitialTrust::get)
+	}
+
+	/// The consensus score of every miner with revealed scores in `round` of `task`, by the
+	/// stake-weighted median. Validators call this (through the runtime API) to aggregate.
+	pub fn consensus(task: TaskId, round: RoundIndex) -> Vec<(T::AccountId, Perbill)> {
+		let reveals = Self::reveals(task, round);
+		T::Rounds::revealed_miners(task, round)
+			.into_iter()
+			.filter_map(|m| Self::consensus_of(&reveals, &m).map(|c| (m, c)))
+			.collect()
+	}
+
+	/// Every reveal of the round: (validator, stake, entries).
+	fn reveals(task: TaskId, round: RoundIndex) -> Vec<(T::AccountId, u128, EntriesOf<T>)> {
+		Reveals::<T>::iter_prefix((task, round))
+			.map(|(v, entries)| {
+				let stake = RevealStake::<T>::get((task, round), &v)
+					.unwrap_or_default()
+					.unique_saturated_into();
+				(v, stake, entries)
+			})
+			.collect()
+	}
+
+	fn entry_of<'a>(
+		entries: &'a EntriesOf<T>,
+		miner: &T::AccountId,
+	) -> Option<&'a ScoreEntry<T::AccountId>> {
+		entries
+			.binary_search_by(|e| e.miner.cmp(miner))
+			.ok()
+			.and_then(|i| entries.get(i))
+	}
+
+	fn consensus_of(
+		reveals: &[(T::AccountId, u128, EntriesOf<T>)],
+		miner: &T::AccountId,
+	) -> Option<Perbill> {
+		let scores = reveals
+			.iter()
+			.filter_map(|(_, stake, entries)| {
+				Self::entry_of(entries, miner).map(|e| (e.score, *stake))
+			})
+			.collect();
+		weighted_median(scores)
+	}
+
+	/// Settles `round` of `task`: disputes, consensus, trust; hands the outcome to rewards and
+	/// clears the round's storage. Returns the weight used.
+	pub(crate) fn settle(
+		task: TaskId,
+		round: RoundIndex,
+		budget: RoundBudget<T::Balance>,
+	) -> Weight {
+		let key = (task, round);
+		let reveals = Self::reveals(task, round);
+		let mut miners = T::Rounds::revealed_miners(task, round);
+		// Sorted like every validator's entries, so lookups below are binary searches: the
+		// work stays O(validators × miners × log miners) at the bounds.
+		miners.sort();
+
+		// Disputes first: they decide who may be paid.
+		let mut blocked: Vec<T::AccountId> = Vec::new();
+		let mut disputes = 0u32;
+		for (miner, dispute) in Disputes::<T>::drain_prefix(key) {
+			disputes = disputes.saturating_add(1);
+			DisputeVotes::<T>::remove((task, round, miner.clone()));
+			let (outcome, offender, slashed) = if dispute.upheld > dispute.rejected {
+				let slashed = T::Slasher::slash_fraction(&miner, T::MinerSlash::get());
+				(DisputeOutcome::Upheld, Some(miner.clone()), slashed)
+			} else if dispute.rejected > dispute.upheld {
+				let slashed =
+					T::Slasher::slash_fraction(&dispute.accuser, T::FalseAccusationSlash::get());
+				(
+					DisputeOutcome::Rejected,
+					Some(dispute.accuser.clone()),
+					slashed,
+				)
+			} else {
+				(DisputeOutcome::Undecided, None, Zero::zero())
+			};
+			if outcome != DisputeOutcome::Rejected {
+				if let Err(at) = blocked.binary_search(&miner) {
+					blocked.insert(at, miner.clone());
+				}
+			}
+			Self::deposit_event(Event::DisputeResolved {
+				task,
+				round,
+				miner,
+				outcome,
+				offender,
+				slashed,
+			});
+		}
+
+		// Consensus and who passed.
+		let mut consensus: Vec<(T::AccountId, Perbill)> = Vec::new();
+		let mut passed: Vec<(T::AccountId, Perbill)> = Vec::new();
+		for miner in miners.iter() {
+			let Some(c) = Self::consensus_of(&reveals, miner) else {
+				continue;
+			};
+			let (mut scoring, mut unavailable) = (0u128, 0u128);
+			for (_, stake, entries) in reveals.iter() {
+				if let Some(e) = Self::entry_of(entries, miner) {
+					scoring = scoring.saturating_add(*stake);
+					if e.verdict == Verdict::Unavailable {
+						unavailable = unavailable.saturating_add(*stake);
+					}
+				}
+			}
+			let ok =
+				blocked.binary_search(miner).is_err() && unavailable.saturating_mul(2) < scoring;
+			consensus.push((miner.clone(), c));
+			if ok {
+				passed.push((miner.clone(), c));
+			}
+			Self::deposit_event(Event::MinerScored {
+				task,
+				round,
+				miner: miner.clone(),
+				consensus: c,
+				passed: ok,
+			});
+		}
+
+		// Trust: round trust of those that revealed, a zero for those that only committed.
+		let alpha = T::TrustSmoothing::get();
+		let mut validators: Vec<(T::AccountId, u128)> = Vec::new();
+		for (v, stake, entries) in reveals.iter() {
+			let pairs: Vec<(Perbill, Perbill)> = entries
+				.iter()
+				.filter_map(|e| {
+					let at = consensus.binary_search_by(|(m, _)| m.cmp(&e.miner)).ok()?;
+					consensus.get(at).map(|(_, c)| (e.score, *c))
+				})
+				.collect();
+			let Some(rt) = round_trust(&pairs) else {
+				continue;
+			};
+			let trust = ema(Self::trust(v), rt, alpha);
+			Trust::<T>::insert(v, trust);
+			validators.push((v.clone(), rt.mul_floor(*stake)));
+			Self::deposit_event(Event::TrustUpdated {
+				task,
+				round,
+				validator: v.clone(),
+				round_trust: rt,
+				trust,
+			});
+		}
+		let commits = CommitCount::<T>::take(key);
+		for (v, _) in ScoreCommits::<T>::drain_prefix(key) {
+			if !reveals.iter().any(|(r, _, _)| *r == v) {
+				let trust = ema(Self::trust(&v), Perbill::zero(), alpha);
+				Trust::<T>::insert(&v, trust);
+				Self::deposit_event(Event::TrustUpdated {
+					task,
+					round,
+					validator: v,
+					round_trust: Perbill::zero(),
+					trust,
+				});
+			}
+		}
+
+		let outcome = RoundOutcome {
+			miners: passed,
+			validators,
+		};
+		let mut weight = T::Rewards::reward_round(task, round, budget, &outcome);
+		let scorers = reveals.len() as u32;
+		let _ = Reveals::<T>::clear_prefix(key, scorers, None);
+		let _ = RevealStake::<T>::clear_prefix(key, scorers, None);
+		RevealedTotal::<T>::remove(key);
+		weight.saturating_accrue(T::WeightInfo::on_round_end(
+			miners.len() as u32,
+			commits.max(scorers),
+			disputes,
+		));
+		weight
+	}
+
+	/// The most settling a round can weigh, at the bounds.
+	pub fn max_round_end_weight() -> Weight {
+		let (m, v) = (T::MaxMiners::get(), T::MaxScorers::get());
+		T::WeightInfo::on_round_end(m, v, m).saturating_add(T::Rewards::max_weight())
+	}
+
+	/// Checks the pallet's invariants: trust within bounds is implied by `Perbill`; every
+	/// reveal has a commitment and a stake, and revealed totals add up.
+	#[cfg(any(test, feature = "try-runtime"))]
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use alloc::collections::btree_map::BTreeMap;
+		let mut totals: BTreeMap<(TaskId, RoundIndex), T::Balance> = BTreeMap::new();
+		for (key, v, stake) in RevealStake::<T>::iter() {
+			ensure!(
+				Reveals::<T>::contains_key(key, &v),
+				"a revealed stake without entries"
+			);
+			ensure!(
+				ScoreCommits::<T>::contains_key(key, &v),
+				"a reveal without a commitment"
+			);
+			let t = totals.entry(key).or_insert_with(Zero::zero);
+			*t = t.saturating_add(stake);
+		}
+		for (key, total) in totals.iter() {
+			ensure!(
+				RevealedTotal::<T>::get(key) == *total,
+				"a round's revealed total differs from its reveals"
+			);
+		}
+		for (key, count) in CommitCount::<T>::iter() {
+			ensure!(
+				ScoreCommits::<T>::iter_prefix(key).count() as u32 == count,
+				"a round's commit count differs from its commitments"
+			);
+		}
+		Ok(())
+	}
+}
+
+/// Set-up for the benchmarks of other pallets, wired by the runtime's benchmark helpers.
+#[cfg(feature = "runtime-benchmarks")]
+impl<T: Config> Pallet<T> {
+	/// Records that `who` committed and revealed (no) scores with `stake` in `round` of `task`.
+	pub fn benchmark_record_reveal(
+		task: TaskId,
+		round: RoundIndex,
+		who: &T::AccountId,
+		stake: T::Balance,
+	) {
+		let key = (task, round);
+		if !ScoreCommits::<T>::contains_key(key, who) {
+			CommitCount::<T>::mutate(key, |c| *c = c.saturating_add(1));
+			ScoreCommits::<T>::insert(key, who, Hash::zero());
+		}
+		Reveals::<T>::insert(key, who, EntriesOf::<T>::default());
+		if let Some(old) = RevealStake::<T>::get(key, who) {
+			RevealedTotal::<T>::mutate(key, |t| *t = t.saturating_sub(old));
+		}
+		RevealStake::<T>::insert(key, who, stake);
+		RevealedTotal::<T>::mutate(key, |t| *t = t.saturating_add(stake));
+	}
+}
+
+impl<T: Config> OnRoundEnd<T::Balance> for Pallet<T> {
+	fn on_round_end(task: TaskId, round: RoundIndex, budget: RoundBudget<T::Balance>) -> Weight {
+		Self::settle(task, round, budget)
+	}
+	fn max_weight() -> Weight {
+		Self::max_round_end_weight()
+	}
+}
+
+impl<T: Config> pol_primitives::RevealedStake<T::AccountId, T::Balance> for Pallet<T> {
+	fn revealed_stake(task: TaskId, round: RoundIndex, who: &T::AccountId) -> Option<T::Balance> {
+		RevealStake::<T>::get((task, round), who)
+	}
+	fn total_revealed_stake(task: TaskId, round: RoundIndex) -> T::Balance {
+		RevealedTotal::<T>::get((task, round))
+	}
+}
+
+impl<T: Config> TrustProvider<T::AccountId> for Pallet<T> {
+	fn trust_of(who: &T::AccountId) -> Perbill {
+		Self::trust(who)
+	}
+}

@@ -1,0 +1,215 @@
+//! A test runtime: System and the scoring pallet, with settable stake and rounds, a slasher
+//! that records, and rewards that record the outcome.
+
+use crate as pallet_validator_scoring;
+use frame_support::{derive_impl, traits::ConstU32};
+use pol_primitives::{
+	Phase, Role, RoundBudget, RoundIndex, RoundInfo, RoundOutcome, RoundRewards, SegmentIndex,
+	Slash, StakeInfo, TaskId,
+};
+use sp_runtime::{BuildStorage, Perbill, Weight};
+use std::{cell::RefCell, collections::BTreeMap};
+
+pub type AccountId = u64;
+pub type Balance = u128;
+type Block = frame_system::mocking::MockBlock<Test>;
+
+#[frame_support::runtime]
+mod runtime {
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeFreezeReason,
+		RuntimeHoldReason,
+		RuntimeSlashReason,
+		RuntimeLockId,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Test;
+
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system;
+	#[runtime::pallet_index(1)]
+	pub type Scoring = pallet_validator_scoring;
+}
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+	type AccountId = AccountId;
+	type Lookup = sp_runtime::traits::IdentityLookup<AccountId>;
+}
+
+thread_local! {
+	static STAKE: RefCell<BTreeMap<AccountId, Balance>> = RefCell::new(BTreeMap::new());
+	static PHASE: RefCell<Option<Phase>> = const { RefCell::new(None) };
+	static MINERS: RefCell<Vec<AccountId>> = RefCell::new(Vec::new());
+	static SLASHES: RefCell<Vec<(AccountId, Perbill)>> = RefCell::new(Vec::new());
+	static OUTCOMES: RefCell<Vec<(RoundBudget<Balance>, RoundOutcome<AccountId>)>> =
+		RefCell::new(Vec::new());
+}
+
+/// Validators with stake, set by tests (any account with stake is an active validator).
+pub struct MockStake;
+impl StakeInfo<AccountId, Balance> for MockStake {
+	fn stake_of(who: &AccountId) -> Balance {
+		STAKE.with(|s| s.borrow().get(who).copied().unwrap_or(0))
+	}
+	fn role_of(who: &AccountId) -> Option<Role> {
+		(Self::stake_of(who) > 0).then_some(Role::Validator)
+	}
+	fn is_active(who: &AccountId, role: Role) -> bool {
+		Self::role_of(who) == Some(role)
+	}
+}
+pub fn set_stake(who: AccountId, stake: Balance) {
+	STAKE.with(|s| s.borrow_mut().insert(who, stake));
+}
+
+/// Task 0's round 0, in the phase tests set, with the miners tests set; 4 segments.
+pub struct MockRounds;
+impl RoundInfo<AccountId> for MockRounds {
+	fn current_phase(task: TaskId, round: RoundIndex) -> Option<Phase> {
+		if (task, round) == (0, 0) {
+			PHASE.with(|p| *p.borrow())
+		} else {
+			None
+		}
+	}
+	fn has_revealed(task: TaskId, round: RoundIndex, miner: &AccountId) -> bool {
+		(task, round) == (0, 0) && MINERS.with(|m| m.borrow().contains(miner))
+	}
+	fn revealed_miners(task: TaskId, round: RoundIndex) -> Vec<AccountId> {
+		if (task, round) == (0, 0) {
+			MINERS.with(|m| m.borrow().clone())
+		} else {
+			Vec::new()
+		}
+	}
+	fn num_segments(_: TaskId) -> Option<SegmentIndex> {
+		Some(4)
+	}
+}
+pub fn set_phase(phase: Phase) {
+	PHASE.with(|p| *p.borrow_mut() = Some(phase));
+}
+pub fn set_miners(miners: &[AccountId]) {
+	MINERS.with(|m| *m.borrow_mut() = miners.to_vec());
+}
+
+/// Records slashes; slashes `fraction` of the stake.
+pub struct MockSlash;
+impl Slash<AccountId, Balance> for MockSlash {
+	fn slash_fraction(who: &AccountId, fraction: Perbill) -> Balance {
+		SLASHES.with(|s| s.borrow_mut().push((*who, fraction)));
+		fraction * MockStake::stake_of(who)
+	}
+	fn slash_amount(_: &AccountId, amount: Balance) -> Balance {
+		amount
+	}
+}
+pub fn slashes() -> Vec<(AccountId, Perbill)> {
+	SLASHES.with(|s| s.borrow().clone())
+}
+
+/// Records what it is asked to pay.
+pub struct MockRewards;
+impl RoundRewards<AccountId, Balance> for MockRewards {
+	fn reward_round(
+		_: TaskId,
+		_: RoundIndex,
+		budget: RoundBudget<Balance>,
+		outcome: &RoundOutcome<AccountId>,
+	) -> Weight {
+		OUTCOMES.with(|o| o.borrow_mut().push((budget, outcome.clone())));
+		Weight::zero()
+	}
+	fn max_weight() -> Weight {
+		Weight::zero()
+	}
+}
+pub fn outcomes() -> Vec<(RoundBudget<Balance>, RoundOutcome<AccountId>)> {
+	OUTCOMES.with(|o| o.borrow().clone())
+}
+
+pub const MINER_SLASH: Perbill = Perbill::from_percent(10);
+pub const FALSE_ACCUSATION_SLASH: Perbill = Perbill::from_percent(5);
+
+frame_support::parameter_types! {
+	pub const InitialTrust: Perbill = Perbill::from_percent(50);
+	pub const TrustSmoothing: Perbill = Perbill::from_percent(20);
+	pub const MinerSlash: Perbill = MINER_SLASH;
+	pub const FalseAccusationSlash: Perbill = FALSE_ACCUSATION_SLASH;
+}
+
+impl pallet_validator_scoring::Config for Test {
+	type Balance = Balance;
+	type Stake = MockStake;
+	type Rounds = MockRounds;
+	type Slasher = MockSlash;
+	type Rewards = MockRewards;
+	type InitialTrust = InitialTrust;
+	type TrustSmoothing = TrustSmoothing;
+	type MinerSlash = MinerSlash;
+	type FalseAccusationSlash = FalseAccusationSlash;
+	type MaxMiners = ConstU32<8>;
+	type MaxScorers = ConstU32<5>;
+	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = MockRounds;
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl crate::BenchmarkHelper<AccountId> for MockRounds {
+	fn make_validator(who: &AccountId) {
+		set_stake(*who, 1_000);
+	}
+	fn task_with_revealed_miners(phase: Phase, miners: u32) -> (TaskId, Vec<AccountId>) {
+		let accounts: Vec<AccountId> = (0..miners as u64).map(|i| 1_000 + i).collect();
+		set_miners(&accounts);
+		set_phase(phase);
+		(0, accounts)
+	}
+	fn set_phase(_: TaskId, phase: Phase) {
+		set_phase(phase);
+	}
+}
+
+pub fn new_test_ext() -> sp_io::TestExternalities {
+	let t = frame_system::GenesisConfig::<Test>::default()
+		.build_storage()
+		.unwrap();
+	let mut ext = sp_io::TestExternalities::new(t);
+	ext.execute_with(|| System::set_block_number(1));
+	STAKE.with(|s| s.borrow_mut().clear());
+	PHASE.with(|p| *p.borrow_mut() = None);
+	MINERS.with(|m| m.borrow_mut().clear());
+	SLASHES.with(|s| s.borrow_mut().clear());
+	OUTCOMES.with(|o| o.borrow_mut().clear());
+	ext
+}
+
+/// Runs `test`, then checks the pallet's invariants.
+pub fn test(test: impl FnOnce()) {
+	new_test_ext().execute_with(|| {
+		test();
+		Scoring::do_try_state().expect("invariants hold after the test");
+	});
+}
+
+/// The events this pallet emitted, oldest first; clears them.
+pub fn scoring_events() -> Vec<crate::Event<Test>> {
+	let events = System::events()
+		.into_iter()
+		.filter_map(|r| match r.event {
+			RuntimeEvent::Scoring(e) => Some(e),
+			_ => None,
+		})
+		.collect();
+	System::reset_events();
+	events
+}

@@ -1,10 +1,10 @@
-//! The node's RPC methods beyond Substrate's own: account nonces and fee queries today,
-//! the `pol_*` methods of the proof-of-learning pallets as they land.
+//! The node's RPC methods beyond Substrate's own: account nonces, fee queries, and the `pol_*`
+//! methods over the runtime API `PolApi` (see [`crate::pol_rpc`]).
 
 use std::sync::Arc;
 
 use jsonrpsee::RpcModule;
-use polchain_runtime::{opaque::Block, AccountId, Balance, Nonce};
+use polchain_runtime::{opaque::Block, pol_api::PolApi, AccountId, Balance, BlockNumber, Nonce};
 use sc_transaction_pool_api::TransactionPool;
 use sp_api::ProvideRuntimeApi;
 use sp_block_builder::BlockBuilder;
@@ -29,8 +29,10 @@ where
 	C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>,
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
 	C::Api: BlockBuilder<Block>,
+	C::Api: PolApi<Block, AccountId, Balance, BlockNumber>,
 	P: TransactionPool + 'static,
 {
+	use crate::pol_rpc::{PolRpc, PolRpcApiServer};
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
@@ -38,7 +40,8 @@ where
 	let FullDeps { client, pool } = deps;
 
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
-	module.merge(TransactionPayment::new(client).into_rpc())?;
+	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
+	module.merge(PolRpc::new(client).into_rpc())?;
 
 	Ok(module)
 }

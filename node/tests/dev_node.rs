@@ -23,6 +23,25 @@ fn dev_node_finalizes_block_three() {
 		node.log_tail()
 	);
 
+	// The `pol_*` RPC serves the runtime API `PolApi` as JSON: Alice, the genesis validator,
+	// is the one authority; no task exists yet.
+	let validators = node.call("pol_validators", json!([]));
+	assert_eq!(
+		validators.as_array().map(|v| v.len()),
+		Some(1),
+		"{validators}"
+	);
+	assert_eq!(
+		validators[0]["account"],
+		"5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
+	);
+	assert_eq!(validators[0]["stake"], "10000000000000000");
+	assert_eq!(validators[0]["authority"], true);
+	assert_eq!(node.call("pol_taskIds", json!([])), json!([]));
+	assert_eq!(node.call("pol_task", json!([0])), json!(null));
+	assert_eq!(node.call("pol_roundStatus", json!([0])), json!(null));
+	assert_eq!(node.call("pol_leaderboard", json!([5])), json!([]));
+
 	// Prometheus metrics are served.
 	let metrics = common::http_get(node.prometheus_port, "/metrics").expect("metrics are served");
 	assert!(

@@ -17,11 +17,96 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
-	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
+	AccountId, Aura, Balance, Block, BlockNumber, Executive, Grandpa, InherentDataExt, Nonce,
+	PolScoring, PolStaking, Runtime, RuntimeCall, RuntimeGenesisConfig, SessionKeys, System,
+	TaskRegistry, TransactionPayment, VERSION,
 };
+use crate::pol_api::{Earner, GlobalModel, RoundStatus, TaskInfo, ValidatorInfo};
+use pol_primitives::{
+	hashing, RoundIndex, SegmentIndex, StakeInfo, TaskId, TrustProvider, UpdateCommitment,
+};
+use sp_runtime::Perbill;
 
 impl_runtime_apis! {
+	impl crate::pol_api::PolApi<Block, AccountId, Balance, BlockNumber> for Runtime {
+		fn task_ids() -> Vec<TaskId> {
+			let mut ids: Vec<TaskId> = pallet_task_registry::Tasks::<Runtime>::iter_keys().collect();
+			ids.sort();
+			ids
+		}
+
+		fn task(task: TaskId) -> Option<TaskInfo<AccountId, Balance, BlockNumber>> {
+			pallet_task_registry::Tasks::<Runtime>::get(task)
+		}
+
+		fn round_status(task: TaskId) -> Option<RoundStatus<BlockNumber>> {
+			TaskRegistry::round_status(task)
+		}
+
+		fn challenges(
+			task: TaskId,
+			round: RoundIndex,
+			validator: AccountId,
+			miner: AccountId,
+			largest_norm_segment: SegmentIndex,
+		) -> Option<Vec<SegmentIndex>> {
+			let info = pallet_task_registry::Tasks::<Runtime>::get(task)?;
+			let seed = pallet_task_registry::Rounds::<Runtime>::get(task, round)?.challenge_seed?;
+			let segments = info.spec.hyperparameters.num_segments()?;
+			Some(hashing::challenge_segments(
+				&seed,
+				&hashing::account_bytes(&validator),
+				&hashing::account_bytes(&miner),
+				segments,
+				largest_norm_segment,
+				info.spec.verification.segments_per_check,
+			))
+		}
+
+		fn revealed_updates(task: TaskId, round: RoundIndex) -> Vec<(AccountId, UpdateCommitment)> {
+			TaskRegistry::revealed_updates(task, round)
+		}
+
+		fn consensus(task: TaskId, round: RoundIndex) -> Vec<(AccountId, Perbill)> {
+			PolScoring::consensus(task, round)
+		}
+
+		fn leaderboard(limit: u32) -> Vec<Earner<AccountId, Balance>> {
+			let mut all: Vec<(AccountId, Balance)> =
+				pallet_pol_rewards::LifetimeEarnings::<Runtime>::iter().collect();
+			all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+			all.into_iter()
+				.take(limit as usize)
+				.map(|(account, earned)| Earner {
+					role: <PolStaking as StakeInfo<_, _>>::role_of(&account),
+					account,
+					earned,
+				})
+				.collect()
+		}
+
+		fn validators() -> Vec<ValidatorInfo<AccountId, Balance>> {
+			let authorities = pallet_session::Validators::<Runtime>::get();
+			let mut list: Vec<ValidatorInfo<AccountId, Balance>> =
+				pallet_pol_staking::Validators::<Runtime>::iter_keys()
+					.map(|account| ValidatorInfo {
+						stake: <PolStaking as StakeInfo<_, _>>::stake_of(&account),
+						trust: <PolScoring as TrustProvider<_>>::trust_of(&account),
+						authority: authorities.contains(&account),
+						account,
+					})
+					.collect();
+			list.sort_by(|a, b| {
+				(b.trust * b.stake).cmp(&(a.trust * a.stake)).then_with(|| a.account.cmp(&b.account))
+			});
+			list
+		}
+
+		fn model_history(task: TaskId) -> Vec<(RoundIndex, GlobalModel<BlockNumber>)> {
+			TaskRegistry::model_history(task)
+		}
+	}
+
 	impl sp_api::Core<Block> for Runtime {
 		fn version() -> RuntimeVersion {
 			VERSION

@@ -8,4 +8,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_timestamp, Timestamp]
 	[pallet_sudo, Sudo]
 	[pallet_pol_staking, PolStaking]
+	[pallet_task_registry, TaskRegistry]
+	[pallet_validator_scoring, PolScoring]
+	[pallet_pol_rewards, PolRewards]
 );

@@ -17,6 +17,7 @@ pub mod apis;
 mod benchmarks;
 pub mod configs;
 pub mod genesis_config_presets;
+pub mod pol_api;
 
 extern crate alloc;
 
@@ -206,4 +207,13 @@ mod runtime {
 
 	#[runtime::pallet_index(8)]
 	pub type Sudo = pallet_sudo;
+
+	#[runtime::pallet_index(9)]
+	pub type TaskRegistry = pallet_task_registry;
+
+	#[runtime::pallet_index(10)]
+	pub type PolScoring = pallet_validator_scoring;
+
+	#[runtime::pallet_index(11)]
+	pub type PolRewards = pallet_pol_rewards;
 }

@@ -120,6 +120,61 @@ fn commitment(i: u32) -> UpdateCommitment {
 	}
 }
 
+/// A running task whose round 0 is in `phase`, in which each of `miners` joined and revealed
+/// an update. Set-up for the benchmarks of pallets that act on rounds (scoring), through
+/// [`Pallet::benchmark_task_with_revealed_miners`].
+pub(crate) fn task_with_revealed_miners<T: Config>(
+	phase: Phase,
+	miners: &[T::AccountId],
+) -> TaskId {
+	let (id, _) = task::<T>(1);
+	for (i, who) in miners.iter().enumerate() {
+		T::BenchmarkHelper::make_active(who, Role::Miner);
+		Miners::<T>::insert(id, who, 0);
+		let mut c = commitment(i as u32);
+		c.num_segments = T::MaxSegments::get();
+		RevealedRoots::<T>::insert((id, 0), c.checkpoint_root, who);
+		Updates::<T>::insert(
+			(id, 0),
+			who,
+			MinerUpdate {
+				commit: Hash::zero(),
+				revealed: Some(c),
+			},
+		);
+	}
+	let count = miners.len() as u32;
+	Tasks::<T>::mutate(id, |info| {
+		if let Some(info) = info {
+			info.miners = info.miners.saturating_add(count);
+			info.phase = phase;
+		}
+	});
+	Rounds::<T>::mutate(id, 0, |r| {
+		if let Some(r) = r {
+			r.commits = count;
+			r.reveals = count;
+		}
+	});
+	id
+}
+
+/// A running task that can pay `budget` more than its round reward.
+pub(crate) fn funded_task<T: Config>(budget: BalanceOf<T>) -> TaskId {
+	let (id, creator) = task::<T>(1);
+	let _ = Registry::<T>::fund_task(RawOrigin::Signed(creator).into(), id, budget);
+	id
+}
+
+/// Moves `task`'s current round to `phase` (its deadline unchanged).
+pub(crate) fn set_phase<T: Config>(task: TaskId, phase: Phase) {
+	Tasks::<T>::mutate(task, |info| {
+		if let Some(info) = info {
+			info.phase = phase;
+		}
+	});
+}
+
 #[benchmarks]
 mod benchmarks {
 	use super::*;

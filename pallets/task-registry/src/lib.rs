@@ -25,8 +25,9 @@
 //!   [`ModelHistory`].
 //!
 //! The round machine does bounded work per block: a queue of deadlines ([`Deadlines`]) is read
-//! once, and at most `MaxTransitionsPerBlock` tasks change phase in one block (a later one
-//! waits a block, which only lengthens its phase).
+//! once, and at most `MaxTransitionsPerBlock` tasks change phase in one block, fewer when the
+//! worst case of another would not fit [`ROUND_MACHINE_SHARE`] of the block (a later one waits
+//! a block, which only lengthens its phase).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -71,6 +72,10 @@ pub type TaskInfoOf<T> =
 	TaskInfo<<T as frame_system::Config>::AccountId, BalanceOf<T>, BlockNumberFor<T>>;
 
 const LOG_TARGET: &str = "runtime::task-registry";
+
+/// The share of a block's weight the round machine may use in `on_initialize` beyond its
+/// first transition; the rest is for transactions.
+pub const ROUND_MACHINE_SHARE: Perbill = Perbill::from_percent(50);
 
 #[frame_support::pallet]
 pub mod pallet {
@@ -444,13 +449,15 @@ pub mod pallet {
 				T::MaxTransitionsPerBlock::get() > 0,
 				"MaxTransitionsPerBlock must be positive"
 			);
-			// The round machine's worst block must leave room for transactions.
-			let worst = Self::worst_case_on_initialize();
+			// The round machine's worst block must leave room for transactions: at least one
+			// transition at the bounds must fit its share.
+			let worst =
+				T::WeightInfo::on_initialize_idle().saturating_add(Self::worst_case_transition());
 			let max = <T as frame_system::Config>::BlockWeights::get().max_block;
 			assert!(
-				worst.all_lte(Perbill::from_percent(50) * max),
-				"the round machine's worst block ({worst:?}) exceeds half of the block ({max:?}): \
-				 lower MaxTransitionsPerBlock or the bounds"
+				worst.all_lte(ROUND_MACHINE_SHARE * max),
+				"closing one round at the bounds ({worst:?}) exceeds the round machine's share of \
+				 the block ({max:?}): lower the bounds"
 			);
 		}
 
@@ -881,6 +888,42 @@ impl<T: Config> Pallet<T> {
 			.map(|info| info.phase)
 	}
 
+	/// `task`'s current round: its phase, the last block of the current phase and of each one
+	/// after it, its seeds and counts. `None` for an unknown task.
+	pub fn round_status(task: TaskId) -> Option<RoundStatus<BlockNumberFor<T>>> {
+		let info = Tasks::<T>::get(task)?;
+		let record = Rounds::<T>::get(task, info.round).unwrap_or_default();
+		let mut phase_ends = Vec::new();
+		let mut phase = Some(info.phase);
+		let mut end = info.phase_ends;
+		while let Some(p) = phase {
+			phase_ends.push((p, end));
+			phase = p.next();
+			if let Some(next) = phase {
+				end = end.saturating_add(next.blocks(&info.spec.schedule).into());
+			}
+		}
+		Some(RoundStatus {
+			round: info.round,
+			phase: info.phase,
+			phase_ends,
+			started_at: record.started_at,
+			seed: record.seed,
+			challenge_seed: record.challenge_seed,
+			commits: record.commits,
+			reveals: record.reveals,
+			model: info.model.hash,
+			status: info.status,
+		})
+	}
+
+	/// The global models accepted for `task`, by round, oldest first.
+	pub fn model_history(task: TaskId) -> Vec<(RoundIndex, GlobalModel<BlockNumberFor<T>>)> {
+		let mut history: Vec<_> = ModelHistory::<T>::iter_prefix(task).collect();
+		history.sort_by_key(|(round, _)| *round);
+		history
+	}
+
 	/// The updates revealed in `round` of `task`, by miner (empty once the round closed).
 	pub fn revealed_updates(
 		task: TaskId,
@@ -992,10 +1035,17 @@ impl<T: Config> Pallet<T> {
 		let mut weight = T::WeightInfo::on_initialize_idle();
 		let mut queue = Deadlines::<T>::get();
 		let mut done = 0u32;
+		// Each transition may close a round at the bounds; one always runs, further ones only
+		// while the worst case still fits the round machine's share of the block.
+		let worst = Self::worst_case_transition();
+		let limit = ROUND_MACHINE_SHARE * T::BlockWeights::get().max_block;
 		while done < T::MaxTransitionsPerBlock::get() {
 			match queue.first() {
 				Some((at, _)) if *at <= now => {}
 				_ => break,
+			}
+			if done > 0 && weight.saturating_add(worst).any_gt(limit) {
+				break;
 			}
 			let (_, task) = queue.remove(0);
 			done = done.saturating_add(1);
@@ -1120,15 +1170,25 @@ impl<T: Config> Pallet<T> {
 		});
 	}
 
-	/// The weight of the round machine's busiest block.
-	pub fn worst_case_on_initialize() -> Weight {
+	/// The most one phase transition can weigh: closing a round at the bounds.
+	pub fn worst_case_transition() -> Weight {
 		let max = T::MaxMinersPerTask::get();
 		// A validator proposes once, so proposals are bounded by the validators; the scoring
 		// pallet's own bound is not known here, so take the miners' bound as a proxy.
-		let per_close =
-			T::WeightInfo::close_round(max, max, max).saturating_add(T::RoundEnd::max_weight());
-		T::WeightInfo::on_initialize_idle()
-			.saturating_add(per_close.saturating_mul(T::MaxTransitionsPerBlock::get().into()))
+		T::WeightInfo::close_round(max, max, max)
+			.saturating_add(T::RoundEnd::max_weight())
+			.max(T::WeightInfo::advance_phase())
+	}
+
+	/// The weight of the round machine's busiest block: one worst transition, and further ones
+	/// only while they fit [`ROUND_MACHINE_SHARE`] of the block.
+	pub fn worst_case_on_initialize() -> Weight {
+		let max_block = T::BlockWeights::get().max_block;
+		let one = T::WeightInfo::on_initialize_idle().saturating_add(Self::worst_case_transition());
+		let all = T::WeightInfo::on_initialize_idle().saturating_add(
+			Self::worst_case_transition().saturating_mul(T::MaxTransitionsPerBlock::get().into()),
+		);
+		all.min(one.max(ROUND_MACHINE_SHARE * max_block))
 	}
 
 	/// Checks the pallet's invariants: every running task is queued exactly once and its
@@ -1179,6 +1239,24 @@ impl<T: Config> Pallet<T> {
 			);
 		}
 		Ok(())
+	}
+}
+
+/// Set-up for the benchmarks of other pallets, wired by the runtime's benchmark helpers.
+#[cfg(feature = "runtime-benchmarks")]
+impl<T: Config> Pallet<T> {
+	/// Creates a running task whose round 0 is in `phase` and in which each of `miners` joined
+	/// and revealed an update.
+	pub fn benchmark_task_with_revealed_miners(phase: Phase, miners: &[T::AccountId]) -> TaskId {
+		benchmarking::task_with_revealed_miners::<T>(phase, miners)
+	}
+	/// Creates a running task with `budget` more to pay than it starts with.
+	pub fn benchmark_funded_task(budget: BalanceOf<T>) -> TaskId {
+		benchmarking::funded_task::<T>(budget)
+	}
+	/// Moves `task`'s current round to `phase`.
+	pub fn benchmark_set_phase(task: TaskId, phase: Phase) {
+		benchmarking::set_phase::<T>(task, phase)
 	}
 }
 

@@ -179,3 +179,31 @@ pub type DeadlineQueue<BlockNumber, Max> = BoundedVec<(BlockNumber, pol_primitiv
 
 /// Proposals of a round, one entry per distinct hash.
 pub type Tallies<Balance, Max> = BoundedVec<ProposalTally<Balance>, Max>;
+
+/// A task's current round as clients see it (the runtime API `PolApi`): its phase, when each
+/// of its phases ends, its seeds and what happened so far.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct RoundStatus<BlockNumber> {
+	/// The round.
+	pub round: RoundIndex,
+	/// Its current phase.
+	pub phase: Phase,
+	/// The last block of the current phase and of each phase after it, in order: a phase's
+	/// calls are accepted up to and including its last block. (Later phases start on time
+	/// unless more tasks change phase in one block than `MaxTransitionsPerBlock`.)
+	pub phase_ends: alloc::vec::Vec<(Phase, BlockNumber)>,
+	/// The block the round started at.
+	pub started_at: BlockNumber,
+	/// `round_seed`, from which miners derive their batches.
+	pub seed: Hash,
+	/// `challenge_seed`, once the reveal phase ended.
+	pub challenge_seed: Option<Hash>,
+	/// Miners that committed.
+	pub commits: u32,
+	/// Miners that revealed.
+	pub reveals: u32,
+	/// The global model the round trains from.
+	pub model: Hash,
+	/// Whether the task still runs, is cancelling or ended.
+	pub status: TaskStatus,
+}

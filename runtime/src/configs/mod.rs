@@ -22,11 +22,16 @@ use sp_version::RuntimeVersion;
 use frame_support::{traits::tokens::imbalance::ResolveTo, PalletId};
 use sp_runtime::traits::AccountIdConversion;
 
+#[cfg(feature = "runtime-benchmarks")]
+use alloc::vec::Vec;
+#[cfg(feature = "runtime-benchmarks")]
+use pol_primitives::{Phase, Role, RoundIndex, TaskId};
+
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, PolStaking,
-	Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin,
-	RuntimeTask, SessionKeys, System, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, MINUTES,
-	SLOT_DURATION, SS58_PREFIX, UNIT, VERSION,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, PolRewards,
+	PolScoring, PolStaking, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
+	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System, TaskRegistry,
+	BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, MINUTES, SLOT_DURATION, SS58_PREFIX, UNIT, VERSION,
 };
 
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
@@ -165,7 +170,7 @@ impl pallet_pol_staking::Config for Runtime {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type OnSlash = ResolveTo<TreasuryAccount, Balances>;
 	// Full trust for every validator until the scoring pallet keeps records.
-	type Trust = ();
+	type Trust = PolScoring;
 	type SessionKeys = pallet_session::Pallet<Runtime>;
 	type MinMinerBond = ConstU128<{ 100 * UNIT }>;
 	type MinValidatorBond = ConstU128<{ 1_000 * UNIT }>;
@@ -178,6 +183,141 @@ impl pallet_pol_staking::Config for Runtime {
 	type WeightInfo = pallet_pol_staking::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = StakingBenchmarkHelper;
+}
+
+impl pallet_task_registry::Config for Runtime {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Stake = PolStaking;
+	type Scores = PolScoring;
+	type RoundEnd = PolScoring;
+	type MaxActiveTasks = ConstU32<64>;
+	type MaxMinersPerTask = ConstU32<MAX_MINERS_PER_TASK>;
+	type MaxProposals = ConstU32<16>;
+	type MaxSegments = ConstU32<1024>;
+	type MinPhaseBlocks = ConstU32<2>;
+	type MaxTransitionsPerBlock = ConstU32<4>;
+	type WeightInfo = pallet_task_registry::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = PolBenchmarkHelper;
+}
+
+/// The most miners of one task, and so the most entries of a validator's score vector.
+pub const MAX_MINERS_PER_TASK: u32 = 256;
+
+parameter_types! {
+	/// A validator with no scoring record starts at half trust: below validators that have
+	/// scored honestly, above those that have not.
+	pub const InitialTrust: Perbill = Perbill::from_percent(50);
+	/// Each round's trust weighs 20% in the moving average: about ten rounds of history.
+	pub const TrustSmoothing: Perbill = Perbill::from_percent(20);
+	pub const MinerSlash: Perbill = Perbill::from_percent(10);
+	pub const FalseAccusationSlash: Perbill = Perbill::from_percent(5);
+}
+
+impl pallet_validator_scoring::Config for Runtime {
+	type Balance = Balance;
+	type Stake = PolStaking;
+	type Rounds = TaskRegistry;
+	type Slasher = PolStaking;
+	type Rewards = PolRewards;
+	type InitialTrust = InitialTrust;
+	type TrustSmoothing = TrustSmoothing;
+	type MinerSlash = MinerSlash;
+	type FalseAccusationSlash = FalseAccusationSlash;
+	type MaxMiners = ConstU32<MAX_MINERS_PER_TASK>;
+	type MaxScorers = ConstU32<MAX_AUTHORITIES>;
+	type WeightInfo = pallet_validator_scoring::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = PolBenchmarkHelper;
+}
+
+parameter_types! {
+	/// Minted each block to the authorities by stake. Zero (off) until governance (sudo)
+	/// sets it: tasks' budgets pay for the work.
+	pub storage EmissionPerBlock: Balance = 0;
+}
+
+/// The current block authorities (the session's validators).
+pub struct SessionValidators;
+impl frame_support::traits::Get<alloc::vec::Vec<AccountId>> for SessionValidators {
+	fn get() -> alloc::vec::Vec<AccountId> {
+		pallet_session::Validators::<Runtime>::get()
+	}
+}
+
+impl pallet_pol_rewards::Config for Runtime {
+	type Currency = Balances;
+	type Funds = TaskRegistry;
+	type Stake = PolStaking;
+	type Authorities = SessionValidators;
+	type EmissionPerBlock = EmissionPerBlock;
+	type MaxMiners = ConstU32<MAX_MINERS_PER_TASK>;
+	type MaxValidators = ConstU32<MAX_AUTHORITIES>;
+	type MaxAuthorities = ConstU32<MAX_AUTHORITIES>;
+	type WeightInfo = pallet_pol_rewards::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = PolBenchmarkHelper;
+}
+
+/// Sets up bonded accounts, tasks in a given phase and revealed scores for the benchmarks of
+/// the task registry, scoring and rewards, through each pallet's own benchmark glue.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct PolBenchmarkHelper;
+
+#[cfg(feature = "runtime-benchmarks")]
+fn bond_for_benchmark(who: &AccountId, role: Role) {
+	use frame_support::traits::fungible::Mutate;
+	let bond = PolStaking::min_bond(role);
+	let _ = Balances::mint_into(who, bond.saturating_mul(2));
+	let _ = PolStaking::bond(RuntimeOrigin::signed(who.clone()), role, bond);
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_task_registry::BenchmarkHelper<AccountId, Balance> for PolBenchmarkHelper {
+	fn make_active(who: &AccountId, role: Role) {
+		bond_for_benchmark(who, role);
+	}
+	fn reveal_scores(task: TaskId, round: RoundIndex, who: &AccountId) -> Balance {
+		let stake = <PolStaking as pol_primitives::StakeInfo<_, _>>::stake_of(who);
+		PolScoring::benchmark_record_reveal(task, round, who, stake);
+		stake
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_validator_scoring::BenchmarkHelper<AccountId> for PolBenchmarkHelper {
+	fn make_validator(who: &AccountId) {
+		bond_for_benchmark(who, Role::Validator);
+	}
+	fn task_with_revealed_miners(phase: Phase, miners: u32) -> (TaskId, Vec<AccountId>) {
+		let accounts: Vec<AccountId> = (0..miners)
+			.map(|i| frame_benchmarking::account("miner", i, 0))
+			.collect();
+		(
+			TaskRegistry::benchmark_task_with_revealed_miners(phase, &accounts),
+			accounts,
+		)
+	}
+	fn set_phase(task: TaskId, phase: Phase) {
+		TaskRegistry::benchmark_set_phase(task, phase);
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_pol_rewards::BenchmarkHelper<AccountId, Balance> for PolBenchmarkHelper {
+	fn funded_task(budget: Balance) -> TaskId {
+		TaskRegistry::benchmark_funded_task(budget)
+	}
+	fn set_authorities(authorities: &[AccountId]) {
+		for who in authorities {
+			bond_for_benchmark(who, Role::Validator);
+		}
+		pallet_session::Validators::<Runtime>::put(authorities.to_vec());
+	}
+	fn set_emission(amount: Balance) {
+		EmissionPerBlock::set(&amount);
+	}
 }
 
 /// Gives benchmark accounts session keys, so the election benchmark has candidates.

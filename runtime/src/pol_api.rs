@@ -1,0 +1,78 @@
+//! `PolApi`: what clients ask polchain about its tasks, rounds, validators and rewards. The
+//! node serves the same answers as JSON over its `pol_*` RPC; polkadot.js calls it as
+//! `api.call.polApi.*` (it is in the metadata).
+
+use alloc::vec::Vec;
+use codec::{Codec, Decode, Encode};
+use pol_primitives::{Role, RoundIndex, SegmentIndex, TaskId};
+use scale_info::TypeInfo;
+use sp_runtime::Perbill;
+
+pub use pallet_task_registry::{GlobalModel, RoundStatus, TaskInfo};
+
+/// A validator as the election sees it.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct ValidatorInfo<AccountId, Balance> {
+	/// Its account.
+	pub account: AccountId,
+	/// Its active stake.
+	pub stake: Balance,
+	/// Its trust, from its scoring record.
+	pub trust: Perbill,
+	/// Whether it is a block authority this session.
+	pub authority: bool,
+}
+
+/// An account's earnings, for the leaderboard.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct Earner<AccountId, Balance> {
+	/// Its account.
+	pub account: AccountId,
+	/// Its role, if it is bonded.
+	pub role: Option<Role>,
+	/// What it earned in all, from rounds and emission.
+	pub earned: Balance,
+}
+
+sp_api::decl_runtime_apis! {
+	/// polchain's queries: tasks, rounds, challenges, the leaderboard, validators and the
+	/// global model's history.
+	pub trait PolApi<AccountId, Balance, BlockNumber>
+	where
+		AccountId: Codec,
+		Balance: Codec,
+		BlockNumber: Codec,
+	{
+		/// The ids of every task the chain knows, running or ended.
+		fn task_ids() -> Vec<TaskId>;
+		/// A task: its spec, budget, status, current round and phase.
+		fn task(task: TaskId) -> Option<TaskInfo<AccountId, Balance, BlockNumber>>;
+		/// A task's current round with its phase deadlines and seeds.
+		fn round_status(task: TaskId) -> Option<RoundStatus<BlockNumber>>;
+		/// The segments `validator` must replay of `miner`'s run in `round` of `task`: the
+		/// segment with the largest committed update norm (`largest_norm_segment`, read from
+		/// the miner's revealed leaves; 0 if not known) and then the seeded ones. `None` before
+		/// the challenge seed is recorded (at the end of the reveal phase).
+		fn challenges(
+			task: TaskId,
+			round: RoundIndex,
+			validator: AccountId,
+			miner: AccountId,
+			largest_norm_segment: SegmentIndex,
+		) -> Option<Vec<SegmentIndex>>;
+		/// The revealed updates of `round` of `task`, by miner.
+		fn revealed_updates(
+			task: TaskId,
+			round: RoundIndex,
+		) -> Vec<(AccountId, pol_primitives::UpdateCommitment)>;
+		/// The consensus score of each miner of `round` of `task` from the scores revealed so
+		/// far (stake-weighted median); validators aggregate by it.
+		fn consensus(task: TaskId, round: RoundIndex) -> Vec<(AccountId, Perbill)>;
+		/// The `limit` accounts that earned most, best first.
+		fn leaderboard(limit: u32) -> Vec<Earner<AccountId, Balance>>;
+		/// Every active validator with its stake and trust, by stake × trust, best first.
+		fn validators() -> Vec<ValidatorInfo<AccountId, Balance>>;
+		/// The global models accepted for `task`, by round, oldest first.
+		fn model_history(task: TaskId) -> Vec<(RoundIndex, GlobalModel<BlockNumber>)>;
+	}
+}

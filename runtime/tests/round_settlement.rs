@@ -1,0 +1,309 @@
+//! One task round through the real runtime wiring: the task registry, validator scoring,
+//! rewards and staking meet only through their traits, so this is where we see that a dispute
+//! slashes a lazy miner into the treasury, the honest miner and the validators are paid out of
+//! the task's held budget, trust moves, and the global model is accepted.
+
+use frame_support::traits::{
+	fungible::{Inspect, InspectHold},
+	IntegrityTest, OnInitialize,
+};
+use pallet_task_registry::TaskSpec;
+use pallet_validator_scoring::{EntriesOf, ScoreEntry};
+use pol_primitives::{
+	hashing, Comparison, DatasetSource, DatasetSpec, Hyperparameters, Partition, Phase, Role,
+	Schedule, TrustProvider, UpdateCommitment, Verdict, VerificationSpec,
+};
+use polchain_runtime::{
+	configs::TreasuryAccount, genesis_config_presets, AccountId, AllPalletsWithSystem, Balance,
+	Balances, PolScoring, PolStaking, Runtime, RuntimeEvent, RuntimeGenesisConfig, RuntimeOrigin,
+	System, TaskRegistry, UNIT,
+};
+use serde_json::Value;
+use sp_keyring::Sr25519Keyring as K;
+use sp_runtime::{BoundedVec, BuildStorage, FixedU64, Perbill};
+
+/// `patch` merged into `base`, as the node merges a genesis preset into the default config.
+fn merge(base: &mut Value, patch: Value) {
+	match (base, patch) {
+		(Value::Object(base), Value::Object(patch)) => {
+			for (k, v) in patch {
+				merge(base.entry(k).or_insert(Value::Null), v);
+			}
+		}
+		(base, patch) => *base = patch,
+	}
+}
+
+/// The `development` preset: Alice the one genesis validator, the dev accounts endowed.
+fn new_ext() -> sp_io::TestExternalities {
+	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).expect("serialises");
+	merge(
+		&mut config,
+		genesis_config_presets::development_config_genesis(),
+	);
+	let config: RuntimeGenesisConfig = serde_json::from_value(config).expect("a valid preset");
+	let mut ext = sp_io::TestExternalities::new(config.build_storage().expect("genesis builds"));
+	ext.execute_with(|| System::set_block_number(1));
+	ext
+}
+
+fn run_to(n: u32) {
+	while System::block_number() < n {
+		let next = System::block_number() + 1;
+		System::set_block_number(next);
+		<AllPalletsWithSystem as OnInitialize<u32>>::on_initialize(next);
+	}
+}
+
+fn signed(k: K) -> RuntimeOrigin {
+	RuntimeOrigin::signed(k.to_account_id())
+}
+
+fn free(k: K) -> Balance {
+	Balances::balance(&k.to_account_id())
+}
+
+fn uri(s: &str) -> BoundedVec<u8, sp_core::ConstU32<{ pol_primitives::MAX_URI_LEN }>> {
+	s.as_bytes().to_vec().try_into().expect("short")
+}
+
+const PHASE: u32 = 3;
+const REWARD: Balance = 1_000 * UNIT;
+
+fn spec() -> TaskSpec<Balance> {
+	TaskSpec {
+		model: b"mlp:64-32-10".to_vec().try_into().expect("short"),
+		initial_model_hash: [1u8; 32].into(),
+		initial_model_uri: uri("http://creator/v1/artifacts/01"),
+		dataset: DatasetSpec {
+			source: DatasetSource::Digits,
+			num_shards: 4,
+			partition: Partition::Iid,
+			validation: Perbill::from_percent(20),
+		},
+		hyperparameters: Hyperparameters {
+			learning_rate: FixedU64::from_rational(1, 10),
+			momentum: FixedU64::from_u32(0),
+			batch_size: 16,
+			local_steps: 8,
+			checkpoint_interval: 2,
+		},
+		verification: VerificationSpec {
+			segments_per_check: 2,
+			comparison: Comparison::Exact,
+		},
+		schedule: Schedule {
+			commit_blocks: PHASE,
+			reveal_blocks: PHASE,
+			verify_blocks: PHASE,
+			score_reveal_blocks: PHASE,
+			finalize_blocks: PHASE,
+			rounds: 2,
+		},
+		reward_per_round: REWARD,
+		validator_share: Perbill::from_percent(20),
+		max_miners: 8,
+	}
+}
+
+fn commitment(tag: u8) -> UpdateCommitment {
+	UpdateCommitment {
+		checkpoint_root: [tag; 32].into(),
+		final_model_hash: [tag.wrapping_add(100); 32].into(),
+		num_segments: 4,
+		train_loss: FixedU64::from_rational(1, 2),
+		artifact_uri: uri("http://miner/v1/artifacts/x"),
+	}
+}
+
+fn entries(list: &[(K, u32, Verdict)]) -> EntriesOf<Runtime> {
+	let mut v: Vec<ScoreEntry<AccountId>> = list
+		.iter()
+		.map(|(m, s, verdict)| ScoreEntry {
+			miner: m.to_account_id(),
+			score: Perbill::from_percent(*s),
+			verdict: *verdict,
+		})
+		.collect();
+	v.sort_by(|a, b| a.miner.cmp(&b.miner));
+	v.try_into().expect("within MaxMiners")
+}
+
+fn events() -> Vec<RuntimeEvent> {
+	System::events().into_iter().map(|r| r.event).collect()
+}
+
+#[test]
+fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
+	new_ext().execute_with(|| {
+		let (honest, lazy) = (K::Dave, K::Eve);
+		let (alice, bob, charlie) = (K::Alice, K::Bob, K::Charlie);
+		let creator = K::Ferdie;
+		// Bob and Charlie join Alice (10,000 bonded at genesis) as validators; Dave and Eve
+		// mine.
+		PolStaking::bond(signed(bob), Role::Validator, 2_000 * UNIT).expect("bonds");
+		PolStaking::bond(signed(charlie), Role::Validator, 1_000 * UNIT).expect("bonds");
+		for m in [honest, lazy] {
+			PolStaking::bond(signed(m), Role::Miner, 100 * UNIT).expect("bonds");
+		}
+		let budget = 10 * REWARD;
+		TaskRegistry::create_task(signed(creator), spec(), budget).expect("a valid task");
+		let task = 0;
+		let held = |k: K| {
+			Balances::balance_on_hold(
+				&polchain_runtime::RuntimeHoldReason::TaskRegistry(
+					pallet_task_registry::HoldReason::TaskBudget,
+				),
+				&k.to_account_id(),
+			)
+		};
+		assert_eq!(held(creator), budget);
+		for m in [honest, lazy] {
+			TaskRegistry::join_task(signed(m), task).expect("joins");
+		}
+
+		// Commit, then reveal.
+		let start = System::block_number();
+		let salt = [9u8; 32];
+		for (m, tag) in [(honest, 1u8), (lazy, 2)] {
+			let h = hashing::commit_hash(
+				&commitment(tag),
+				&hashing::account_bytes(&m.to_account_id()),
+				&salt,
+			);
+			TaskRegistry::commit_update(signed(m), task, 0, h).expect("commits");
+		}
+		run_to(start + PHASE);
+		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::Reveal));
+		for (m, tag) in [(honest, 1u8), (lazy, 2)] {
+			TaskRegistry::reveal_update(signed(m), task, 0, commitment(tag), salt)
+				.expect("reveals");
+		}
+
+		// Verify: each validator commits its scores. Alice and Bob find the lazy run fails
+		// segment 2; Charlie passes it.
+		run_to(start + 2 * PHASE);
+		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::Verify));
+		let fail = Verdict::Fail { segment: 2 };
+		let scores = [
+			(
+				alice,
+				entries(&[(honest, 80, Verdict::Pass), (lazy, 0, fail)]),
+			),
+			(
+				bob,
+				entries(&[(honest, 70, Verdict::Pass), (lazy, 0, fail)]),
+			),
+			(
+				charlie,
+				entries(&[(honest, 90, Verdict::Pass), (lazy, 60, Verdict::Pass)]),
+			),
+		];
+		for (v, e) in scores.iter() {
+			let h = hashing::commit_hash_of(e, &hashing::account_bytes(&v.to_account_id()), &salt);
+			PolScoring::commit_scores(signed(*v), task, 0, h).expect("commits scores");
+		}
+		run_to(start + 3 * PHASE);
+		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::ScoreReveal));
+		for (v, e) in scores.iter() {
+			PolScoring::reveal_scores(signed(*v), task, 0, e.clone(), salt).expect("reveals");
+		}
+		// Alice's reveal opened the dispute; Bob upholds it, Charlie rejects it.
+		PolScoring::vote_dispute(signed(bob), task, 0, lazy.to_account_id(), true).expect("votes");
+		PolScoring::vote_dispute(signed(charlie), task, 0, lazy.to_account_id(), false)
+			.expect("votes");
+
+		// Finalize: Bob proposes the aggregate (2,000 of the 13,000 revealed stake: not yet
+		// accepted), then Alice (12,000: more than 2/3, accepted); a later proposal is
+		// turned away.
+		run_to(start + 4 * PHASE);
+		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::Finalize));
+		let model = sp_core::H256::repeat_byte(0x42);
+		for v in [bob, alice] {
+			assert_eq!(
+				pallet_task_registry::ModelHistory::<Runtime>::get(task, 0),
+				None
+			);
+			TaskRegistry::propose_global_model(signed(v), task, 0, model, uri("http://v/m"))
+				.expect("proposes");
+		}
+		let late = TaskRegistry::propose_global_model(signed(charlie), task, 0, model, uri("x"));
+		assert_eq!(
+			late.map_err(|e| e.error),
+			Err(pallet_task_registry::Error::<Runtime>::ModelAlreadyAccepted.into())
+		);
+
+		let treasury_before = Balances::balance(&TreasuryAccount::get());
+		let lazy_stake =
+			<PolStaking as pol_primitives::StakeInfo<_, _>>::stake_of(&lazy.to_account_id());
+		let before: Vec<Balance> = [honest, lazy, alice, bob, charlie].map(free).to_vec();
+		run_to(start + 5 * PHASE);
+		assert_eq!(
+			TaskRegistry::phase_of(task, 1),
+			Some(Phase::Commit),
+			"round 1 started"
+		);
+
+		// The lazy miner: slashed 10% (Bob's 2,000 upholding outvote Charlie's 1,000; Alice,
+		// the accuser, does not vote), into the treasury, and not paid.
+		let slashed = Perbill::from_percent(10) * lazy_stake;
+		assert_eq!(
+			Balances::balance(&TreasuryAccount::get()) - treasury_before,
+			slashed
+		);
+		assert_eq!(
+			<PolStaking as pol_primitives::StakeInfo<_, _>>::stake_of(&lazy.to_account_id()),
+			lazy_stake - slashed
+		);
+		assert_eq!(free(lazy), before[1]);
+		// The honest miner alone passed: the whole miners' part (80%) is its.
+		let miners_part = REWARD - Perbill::from_percent(20) * REWARD;
+		assert_eq!(free(honest) - before[0], miners_part);
+		// Validators share 20% by stake × round trust; Alice holds most stake and agreed.
+		let paid_v: Vec<Balance> = [alice, bob, charlie]
+			.iter()
+			.zip(&before[2..])
+			.map(|(k, b)| free(*k) - b)
+			.collect();
+		assert!(
+			paid_v.iter().all(|p| *p > 0),
+			"every revealing validator is paid: {paid_v:?}"
+		);
+		assert!(paid_v[0] > paid_v[1] && paid_v[1] > paid_v[2], "{paid_v:?}");
+		// Nothing created or destroyed: the budget fell by exactly what was paid.
+		let paid = miners_part + paid_v.iter().sum::<Balance>();
+		assert!(paid <= REWARD);
+		assert_eq!(held(creator), budget - paid);
+		// Charlie's deviation on the lazy miner cost it trust; staking sees the same trust.
+		let trust = |k: K| PolScoring::trust_of(&k.to_account_id());
+		assert!(
+			trust(charlie) < trust(alice),
+			"{:?} {:?}",
+			trust(charlie),
+			trust(alice)
+		);
+		assert_eq!(
+			<PolScoring as TrustProvider<AccountId>>::trust_of(&charlie.to_account_id()),
+			pallet_validator_scoring::Pallet::<Runtime>::trust(&charlie.to_account_id())
+		);
+		assert_eq!(
+			pallet_task_registry::ModelHistory::<Runtime>::get(task, 0).map(|m| m.hash),
+			Some(model)
+		);
+		let ev = events();
+		assert!(ev.iter().any(|e| matches!(
+			e,
+			RuntimeEvent::PolScoring(pallet_validator_scoring::Event::DisputeResolved {
+				outcome: pallet_validator_scoring::DisputeOutcome::Upheld,
+				..
+			})
+		)));
+		assert!(ev.iter().any(|e| matches!(
+			e,
+			RuntimeEvent::PolRewards(pallet_pol_rewards::Event::RoundRewarded { .. })
+		)));
+
+		// Invariants of every pallet still hold.
+		<AllPalletsWithSystem as IntegrityTest>::integrity_test();
+	});
+}

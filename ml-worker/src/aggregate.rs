@@ -89,7 +89,7 @@ pub fn aggregate(base: &[NamedTensor], updates: &[Update], rule: Rule) -> Result
 		!ups.is_empty(),
 		"no update with a positive score to aggregate"
 	);
-	ups.sort_by(|a, b| a.miner.cmp(&b.miner));
+	ups.sort_by_key(|u| u.miner);
 	for w in ups.windows(2) {
 		ensure!(w[0].miner != w[1].miner, "two updates of one miner");
 	}

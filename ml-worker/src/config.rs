@@ -230,6 +230,8 @@ impl Config {
 
 	/// The device of `[run] device`.
 	pub fn device(&self) -> Result<Device> {
+		// cuDNN's autotuner picks kernels by timing, which would make runs differ.
+		tch::Cuda::cudnn_set_benchmark(false);
 		match self.run.device.as_str() {
 			"cpu" => Ok(Device::Cpu),
 			"auto" => Ok(Device::cuda_if_available()),

@@ -267,6 +267,8 @@ fn honest_cnn_bundle_verifies_with_plain_sgd_and_tolerance() {
 	assert_eq!(m.checkpoints.last().unwrap().model_hash, m.final_model_hash);
 	let r = w.verify(&dir.0, "bob", true);
 	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+	// Within tolerance, and in fact exact on the same machine.
+	assert!(r.segments.iter().all(|s| s.passed && s.distance == 0.0));
 	assert!(
 		r.val_loss_final < r.val_loss_start,
 		"{} -> {}",

@@ -79,6 +79,34 @@ fn train_then_verify_and_exit_codes() {
 	assert!(text.contains("verdict:     Pass"), "{text}");
 	assert!(text.contains("score:"), "{text}");
 
+	// Two threads, recorded in the manifest and used again by the replay: still exact.
+	let bundle2 = dir.join("bundle2");
+	let (code, text) = worker(&[
+		"train",
+		"--config",
+		s(&config),
+		"--miner",
+		"carol",
+		"--out",
+		s(&bundle2),
+		"--threads",
+		"2",
+		"--no-progress",
+	]);
+	assert_eq!(code, 0, "{text}");
+	let manifest = std::fs::read_to_string(bundle2.join("manifest.json")).unwrap();
+	assert!(manifest.contains("\"threads\": 2"), "{manifest}");
+	let (code, text) = worker(&[
+		"verify",
+		"--config",
+		s(&config),
+		"--bundle",
+		s(&bundle2),
+		"--all-segments",
+		"--no-progress",
+	]);
+	assert_eq!(code, 0, "{text}");
+
 	// Another miner's commitment: not its bundle.
 	let (code, text) = verify(&["--miner", "bob"]);
 	assert_eq!(code, 1, "{text}");

@@ -191,10 +191,17 @@ pub fn share(amount: u128, part: u128, whole: u128) -> u128 {
 }
 
 /// How `total` splits over `weights`, each share rounded down (so the shares never add up to
-/// more than `total`).
+/// more than `total`). Weights whose sum would overflow are halved together until it does not,
+/// which keeps their proportions (to rounding) and the sum exact.
 pub fn split(total: u128, weights: &[u128]) -> Vec<u128> {
-	let whole = weights.iter().fold(0u128, |s, w| s.saturating_add(*w));
-	weights.iter().map(|w| share(total, *w, whole)).collect()
+	let mut scaled = weights.to_vec();
+	let whole = loop {
+		match scaled.iter().try_fold(0u128, |s, w| s.checked_add(*w)) {
+			Some(whole) => break whole,
+			None => scaled.iter_mut().for_each(|w| *w >>= 1),
+		}
+	};
+	scaled.iter().map(|w| share(total, *w, whole)).collect()
 }
 
 impl<T: Config> Pallet<T> {

@@ -67,6 +67,13 @@ thread_local! {
 	static PAYOUTS: RefCell<Vec<(AccountId, Balance)>> = RefCell::new(Vec::new());
 	static ROUND_ENDS: RefCell<Vec<(TaskId, RoundIndex, RoundBudget<Balance>)>> =
 		RefCell::new(Vec::new());
+	static ROUND_END_WEIGHT: RefCell<Weight> = const { RefCell::new(Weight::from_parts(1_000, 0)) };
+}
+
+/// What settling a round weighs, at most and every time (tests of the round machine's
+/// metering set it high).
+pub fn set_round_end_weight(w: Weight) {
+	ROUND_END_WEIGHT.with(|r| *r.borrow_mut() = w);
 }
 
 /// Active stakers set by tests.
@@ -122,10 +129,10 @@ impl OnRoundEnd<Balance> for MockRoundEnd {
 				left -= amount;
 			}
 		}
-		Weight::from_parts(1_000, 0)
+		ROUND_END_WEIGHT.with(|r| *r.borrow())
 	}
 	fn max_weight() -> Weight {
-		Weight::from_parts(1_000, 0)
+		ROUND_END_WEIGHT.with(|r| *r.borrow())
 	}
 }
 /// Every round end pays `to` up to `amount` (within the round's budget).
@@ -236,6 +243,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	REVEALED.with(|r| r.borrow_mut().clear());
 	PAYOUTS.with(|p| p.borrow_mut().clear());
 	ROUND_ENDS.with(|e| e.borrow_mut().clear());
+	set_round_end_weight(Weight::from_parts(1_000, 0));
 	ext
 }
 

@@ -955,6 +955,32 @@ fn at_most_max_transitions_per_block() {
 }
 
 #[test]
+fn heavy_round_ends_are_spread_over_blocks() {
+	test(|| {
+		// Settling a round weighs 30% of a block: one close fits the round machine's half of
+		// the block, a second would not, so it waits a block even under the transition cap.
+		let weights: frame_system::limits::BlockWeights =
+			<<Test as frame_system::Config>::BlockWeights as Get<_>>::get();
+		let max_block = weights.max_block;
+		set_round_end_weight(Perbill::from_percent(30) * max_block);
+		let tasks: Vec<_> = (0..2).map(|_| create()).collect();
+		// Cheap phase changes still share a block.
+		run_to_block(REVEAL_AT);
+		let phase = |t: TaskId| Tasks::<Test>::get(t).unwrap().phase;
+		assert_eq!(
+			(phase(tasks[0]), phase(tasks[1])),
+			(Phase::Reveal, Phase::Reveal)
+		);
+		run_to_block(NEXT_ROUND_AT);
+		let round = |t: TaskId| Tasks::<Test>::get(t).unwrap().round;
+		assert_eq!((round(tasks[0]), round(tasks[1])), (1, 0));
+		run_to_block(NEXT_ROUND_AT + 1);
+		assert_eq!(round(tasks[1]), 1);
+		assert!(Registry::worst_case_on_initialize().all_lte(max_block));
+	});
+}
+
+#[test]
 fn account_bytes_pads_short_accounts() {
 	let bytes = hashing::account_bytes(&0x0102u64);
 	assert_eq!(&bytes[..8], &0x0102u64.to_le_bytes());

@@ -361,50 +361,99 @@ pub struct BundleInfo {
 
 /// Writes a bundle of `checkpoints` (0..=n) into `dir` and returns its manifest.
 pub fn write_bundle(dir: &Path, info: &BundleInfo, checkpoints: &[Checkpoint]) -> Result<Manifest> {
-	ensure!(
-		checkpoints.len() >= 2,
-		"a bundle needs at least two checkpoints"
-	);
-	std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-	let entries = leaves_of(checkpoints)?;
-	for (c, e) in checkpoints.iter().zip(&entries) {
-		c.write(&dir.join(&e.file))?;
+	let mut writer = BundleWriter::new(dir)?;
+	for c in checkpoints {
+		writer.push(c)?;
 	}
-	let leaves: Vec<Hash> = entries
-		.iter()
-		.map(|e| parse_hash(&e.leaf))
-		.collect::<Result<_>>()?;
-	let n = (checkpoints.len() - 1) as u32;
-	let k = info.spec.hyperparameters.checkpoint_interval.max(1) as usize;
-	let segment_losses = info
-		.losses
-		.chunks(k)
-		.map(|c| c.iter().sum::<f64>() / c.len() as f64)
-		.collect();
-	let train_loss = if info.losses.is_empty() {
-		0.0
-	} else {
-		info.losses.iter().sum::<f64>() / info.losses.len() as f64
-	};
-	let manifest = Manifest {
-		version: MANIFEST_VERSION,
-		spec: info.spec.clone(),
-		task: info.spec.task.id,
-		round: info.round,
-		miner: hex32(&info.miner),
-		round_seed: hex32(&info.round_seed.0),
-		shard: info.shard,
-		initial_model_hash: hex32(&checkpoints[0].model_hash()?.0),
-		hardware: info.hardware.clone(),
-		checkpoints: entries,
-		checkpoint_root: hex32(&merkle::root(&leaves).0),
-		final_model_hash: hex32(&checkpoints[checkpoints.len() - 1].model_hash()?.0),
-		num_segments: n,
-		train_loss,
-		segment_losses,
-	};
-	manifest.write(dir)?;
-	Ok(manifest)
+	writer.finish(info)
+}
+
+/// Writes a bundle one checkpoint at a time, as training produces them, so that a run never
+/// holds more than two checkpoints in memory.
+pub struct BundleWriter {
+	dir: PathBuf,
+	entries: Vec<CheckpointEntry>,
+	prev: Option<Vec<NamedTensor>>,
+	initial: Option<Hash>,
+	last: Option<Hash>,
+}
+
+impl BundleWriter {
+	/// A writer into `dir` (created).
+	pub fn new(dir: &Path) -> Result<BundleWriter> {
+		std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+		Ok(BundleWriter {
+			dir: dir.to_path_buf(),
+			entries: Vec::new(),
+			prev: None,
+			initial: None,
+			last: None,
+		})
+	}
+
+	/// Writes the next checkpoint (0 first) and records its leaf.
+	pub fn push(&mut self, c: &Checkpoint) -> Result<()> {
+		let j = self.entries.len() as u32;
+		let norm = match &self.prev {
+			Some(prev) => l2_distance(&c.params, prev)? as f32,
+			None => 0.0,
+		};
+		let e = entry(j, &c.hash()?, norm);
+		c.write(&self.dir.join(&e.file))?;
+		let model = c.model_hash()?;
+		self.initial.get_or_insert(model);
+		self.last = Some(model);
+		self.prev = Some(c.params.clone());
+		self.entries.push(e);
+		Ok(())
+	}
+
+	/// Writes the manifest and returns it.
+	pub fn finish(self, info: &BundleInfo) -> Result<Manifest> {
+		ensure!(
+			self.entries.len() >= 2,
+			"a bundle needs at least two checkpoints"
+		);
+		let (Some(initial), Some(last)) = (self.initial, self.last) else {
+			bail!("a bundle needs at least two checkpoints");
+		};
+		let leaves: Vec<Hash> = self
+			.entries
+			.iter()
+			.map(|e| parse_hash(&e.leaf))
+			.collect::<Result<_>>()?;
+		let n = (self.entries.len() - 1) as u32;
+		let k = info.spec.hyperparameters.checkpoint_interval.max(1) as usize;
+		let segment_losses = info
+			.losses
+			.chunks(k)
+			.map(|c| c.iter().sum::<f64>() / c.len() as f64)
+			.collect();
+		let train_loss = if info.losses.is_empty() {
+			0.0
+		} else {
+			info.losses.iter().sum::<f64>() / info.losses.len() as f64
+		};
+		let manifest = Manifest {
+			version: MANIFEST_VERSION,
+			spec: info.spec.clone(),
+			task: info.spec.task.id,
+			round: info.round,
+			miner: hex32(&info.miner),
+			round_seed: hex32(&info.round_seed.0),
+			shard: info.shard,
+			initial_model_hash: hex32(&initial.0),
+			hardware: info.hardware.clone(),
+			checkpoints: self.entries,
+			checkpoint_root: hex32(&merkle::root(&leaves).0),
+			final_model_hash: hex32(&last.0),
+			num_segments: n,
+			train_loss,
+			segment_losses,
+		};
+		manifest.write(&self.dir)?;
+		Ok(manifest)
+	}
 }
 
 /// The path of checkpoint `j` of a bundle, checked to stay inside it.

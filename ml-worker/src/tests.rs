@@ -208,6 +208,11 @@ fn honest_bundle_verifies_exactly() {
 	let again = TempDir::new("honest-again");
 	let m2 = w.miner("alice", &w.start).train_bundle(&again.0).unwrap();
 	assert_eq!(m.checkpoint_root, m2.checkpoint_root);
+	// Streamed to disk or kept in memory and written at once: the same bundle.
+	let kept = w.miner("alice", &w.start).train().unwrap();
+	let m3 = w.write("alice", &again.0, &kept);
+	assert_eq!(m.checkpoints, m3.checkpoints);
+	assert_eq!(m.final_model_hash, m3.final_model_hash);
 
 	let r = w.verify(&dir.0, "alice", false);
 	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);

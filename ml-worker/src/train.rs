@@ -9,7 +9,7 @@
 use crate::config::TaskSpec;
 use crate::data::{self, Dataset, TaskData};
 use crate::model::{Model, NamedTensor};
-use crate::proof::{write_bundle, BundleInfo, Checkpoint, Hardware, Manifest};
+use crate::proof::{write_bundle, BundleInfo, BundleWriter, Checkpoint, Hardware, Manifest};
 use anyhow::{ensure, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use pol_primitives::{hashing, AccountBytes, Hash, RoundIndex, StepIndex};
@@ -256,8 +256,9 @@ impl MinerRun<'_> {
 		self.data.shard_for(self.spec, &self.miner)
 	}
 
-	/// Trains the round's S steps honestly.
-	pub fn train(&self) -> Result<RunOutput> {
+	/// Trains the round's S steps honestly, handing each checkpoint (0..=n) to `sink` as it is
+	/// made; returns the loss of each step.
+	pub fn train_with(&self, mut sink: impl FnMut(Checkpoint) -> Result<()>) -> Result<Vec<f64>> {
 		let (_, shard) = self.shard()?;
 		let start = Checkpoint::start(self.start.to_vec(), self.spec.momentum() > 0.0);
 		let dataset = self.data.on(self.device);
@@ -269,30 +270,41 @@ impl MinerRun<'_> {
 			self.data_seed(),
 			self.device,
 		)?;
+		sink(start)?;
 		let k = self.spec.hyperparameters.checkpoint_interval;
 		let n = self.spec.num_segments();
 		let bar = progress_bar(self.progress, u64::from(k) * u64::from(n), "train");
-		let mut checkpoints = vec![start];
 		let mut losses = Vec::new();
 		for j in 1..=n {
 			losses.extend(trainer.run((j - 1) * k, j * k, &bar)?);
-			checkpoints.push(trainer.checkpoint()?);
+			sink(trainer.checkpoint()?)?;
 		}
 		bar.finish_and_clear();
+		Ok(losses)
+	}
+
+	/// Trains the round's S steps honestly, keeping every checkpoint.
+	pub fn train(&self) -> Result<RunOutput> {
+		let mut checkpoints = Vec::new();
+		let losses = self.train_with(|c| {
+			checkpoints.push(c);
+			Ok(())
+		})?;
 		Ok(RunOutput {
 			checkpoints,
 			losses,
 		})
 	}
 
-	/// Trains and writes the proof bundle into `out`.
+	/// Trains and writes the proof bundle into `out`, checkpoint by checkpoint.
 	pub fn train_bundle(&self, out: &Path) -> Result<Manifest> {
 		let started = std::time::Instant::now();
-		let run = self.train()?;
-		let manifest = self.write(out, &run)?;
+		let mut writer = BundleWriter::new(out)?;
+		let losses = self.train_with(|c| writer.push(&c))?;
+		let manifest = writer.finish(&self.info(losses)?)?;
 		log::info!(
 			"trained {} steps in {:.2}s; mean loss {:.4}; bundle {} (root {})",
-			run.losses.len(),
+			self.spec.hyperparameters.local_steps,
 			started.elapsed().as_secs_f64(),
 			manifest.train_loss,
 			out.display(),
@@ -301,18 +313,21 @@ impl MinerRun<'_> {
 		Ok(manifest)
 	}
 
-	/// Writes the bundle of a run (honest or not) into `out`.
-	pub fn write(&self, out: &Path, run: &RunOutput) -> Result<Manifest> {
+	fn info(&self, losses: Vec<f64>) -> Result<BundleInfo> {
 		let (shard, _) = self.shard()?;
-		let info = BundleInfo {
+		Ok(BundleInfo {
 			spec: self.spec.clone(),
 			round: self.round,
 			miner: self.miner,
 			round_seed: self.round_seed,
 			shard,
 			hardware: Hardware::this_machine(self.device, tch::get_num_threads()),
-			losses: run.losses.clone(),
-		};
-		write_bundle(out, &info, &run.checkpoints)
+			losses,
+		})
+	}
+
+	/// Writes the bundle of a run (honest or not) into `out`.
+	pub fn write(&self, out: &Path, run: &RunOutput) -> Result<Manifest> {
+		write_bundle(out, &self.info(run.losses.clone())?, &run.checkpoints)
 	}
 }

@@ -213,33 +213,17 @@ pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Resul
 		}
 	}
 
-	// 2. Every checkpoint file against its leaf; the norms from the files.
+	// 2. Every checkpoint file against its leaf; the norms from the files. Two checkpoints in
+	// memory at a time; the replays read theirs again.
 	let bar = progress_bar(v.progress, u64::from(n) + 1, "hash");
-	let mut ckpts: Vec<Checkpoint> = Vec::with_capacity(n as usize + 1);
+	let mut prev: Option<Checkpoint> = None;
 	for j in 0..=n {
-		let seg = j.max(1);
-		let path = match checkpoint_path(bundle, &m, j) {
-			Ok(p) => p,
-			Err(e) => return Ok(fail(report, seg, format!("{e:#}"))),
-		};
-		let c = match Checkpoint::read(&path) {
+		let c = match read_checked(bundle, &m, j) {
 			Ok(c) => c,
-			Err(e) => return Ok(fail(report, seg, format!("checkpoint {j}: {e:#}"))),
+			Err(why) => return Ok(fail(report, j.max(1), why)),
 		};
-		let hash = c.hash()?;
-		if hex32(&hash.0) != m.checkpoints[j as usize].model_hash {
-			return Ok(fail(
-				report,
-				seg,
-				format!(
-					"checkpoint {j} hashes to {}, its leaf says {}",
-					hex32(&hash.0),
-					m.checkpoints[j as usize].model_hash
-				),
-			));
-		}
-		if j > 0 {
-			let norm = match l2_distance(&c.params, &ckpts[j as usize - 1].params) {
+		if let Some(p) = &prev {
+			let norm = match l2_distance(&c.params, &p.params) {
 				Ok(d) => d as f32,
 				Err(e) => return Ok(fail(report, j, format!("checkpoint {j}: {e:#}"))),
 			};
@@ -251,32 +235,33 @@ pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Resul
 					format!("segment {j} has update norm {norm}, its leaf says {committed}"),
 				));
 			}
+		} else {
+			let start_ok = c.model_hash()? == hash_named(expected.start)?
+				&& c.momentum.iter().all(|t| t.data.iter().all(|&x| x == 0.0))
+				&& (c.momentum.is_empty() == (spec.momentum() == 0.0));
+			if !start_ok {
+				return Ok(fail(
+					report,
+					1,
+					"checkpoint 0 is not the round's starting model with zero momentum".into(),
+				));
+			}
 		}
-		ckpts.push(c);
+		if j == n && hex32(&c.model_hash()?.0) != m.final_model_hash {
+			return Ok(fail(
+				report,
+				n,
+				"the final model hash is not that of the last checkpoint".into(),
+			));
+		}
+		prev = Some(c);
 		bar.inc(1);
 	}
 	bar.finish_and_clear();
-	let start_ok = ckpts[0].model_hash()? == hash_named(expected.start)?
-		&& ckpts[0]
-			.momentum
-			.iter()
-			.all(|t| t.data.iter().all(|&x| x == 0.0))
-		&& (ckpts[0].momentum.is_empty() == (spec.momentum() == 0.0));
-	if !start_ok {
-		return Ok(fail(
-			report,
-			1,
-			"checkpoint 0 is not the round's starting model with zero momentum".into(),
-		));
-	}
-	let final_hash = ckpts[n as usize].model_hash()?;
-	if hex32(&final_hash.0) != m.final_model_hash {
-		return Ok(fail(
-			report,
-			n,
-			"the final model hash is not that of the last checkpoint".into(),
-		));
-	}
+	let final_params = match prev {
+		Some(c) => c.params,
+		None => return Ok(unavailable(report, "the bundle has no checkpoints".into())),
+	};
 
 	// 3. Replay the challenged segments.
 	let mut report = report;
@@ -319,9 +304,11 @@ pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Resul
 	);
 	let replay_started = Instant::now();
 	for &s in &report.challenged.clone() {
-		let from = &ckpts[s as usize - 1];
-		let to = &ckpts[s as usize];
-		let mut trainer = match Trainer::new(spec, from, &dataset, shard, data_seed, v.device) {
+		let (from, to) = match (read_checked(bundle, &m, s - 1), read_checked(bundle, &m, s)) {
+			(Ok(a), Ok(b)) => (a, b),
+			(Err(why), _) | (_, Err(why)) => return Ok(fail(report, s, why)),
+		};
+		let mut trainer = match Trainer::new(spec, &from, &dataset, shard, data_seed, v.device) {
 			Ok(t) => t,
 			Err(e) => return Ok(fail(report, s, format!("segment {s} cannot start: {e:#}"))),
 		};
@@ -379,7 +366,7 @@ pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Resul
 		log::warn!("the task has no validation split: the score is 0");
 	} else {
 		let (l0, _) = evaluate(spec, expected.start, &dataset, val, v.device)?;
-		let (l1, acc) = evaluate(spec, &ckpts[n as usize].params, &dataset, val, v.device)?;
+		let (l1, acc) = evaluate(spec, &final_params, &dataset, val, v.device)?;
 		report.val_loss_start = l0;
 		report.val_loss_final = l1;
 		report.val_accuracy = acc;
@@ -387,6 +374,22 @@ pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Resul
 	}
 	report.total_secs = started.elapsed().as_secs_f64();
 	Ok(report)
+}
+
+/// Checkpoint `j` of a bundle, read and checked against its leaf's model hash; the error says
+/// what is wrong with it.
+fn read_checked(bundle: &Path, m: &Manifest, j: u32) -> std::result::Result<Checkpoint, String> {
+	let path = checkpoint_path(bundle, m, j).map_err(|e| format!("{e:#}"))?;
+	let c = Checkpoint::read(&path).map_err(|e| format!("checkpoint {j}: {e:#}"))?;
+	let hash = c.hash().map_err(|e| format!("checkpoint {j}: {e:#}"))?;
+	let committed = &m.checkpoints[j as usize].model_hash;
+	if &hex32(&hash.0) != committed {
+		return Err(format!(
+			"checkpoint {j} hashes to {}, its leaf says {committed}",
+			hex32(&hash.0)
+		));
+	}
+	Ok(c)
 }
 
 /// The manifest's claims against what the validator knows.

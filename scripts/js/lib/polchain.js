@@ -1,0 +1,715 @@
+// polchain from @polkadot/api: connecting, signing and waiting, task specs from a friendly
+// config, bonding, and reading tasks, rounds, validators and the leaderboard through the
+// runtime API `PolApi` (`api.call.polApi.*`). The CLI scripts in bin/ are thin wrappers.
+import { ApiPromise, WsProvider } from '@polkadot/api';
+import { Keyring } from '@polkadot/keyring';
+import { cryptoWaitReady, mnemonicValidate } from '@polkadot/util-crypto';
+import { stringToU8a, u8aToString, u8aToHex, isHex } from '@polkadot/util';
+
+/** 1 POL in the chain's smallest units (12 decimals). */
+export const UNIT = 10n ** 12n;
+/** `FixedU64` has 9 decimals: 1.0 is 10^9. */
+export const FIXED_U64_ONE = 10n ** 9n;
+/** `Perbill`: 100% is 10^9 parts. */
+export const PERBILL_ONE = 10n ** 9n;
+/** The order of a round's phases. */
+export const PHASES = ['Commit', 'Reveal', 'Verify', 'ScoreReveal', 'Finalize'];
+
+/** A mistake of the user's (bad input, node down, a failed call): reported without a stack. */
+export class UserError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+/** A dispatch error of an extrinsic, as `section.Name: docs` (`section`, `name`, `docs` too). */
+export class DispatchError extends UserError {
+  constructor({ section, name, docs }) {
+    super(`${section}.${name}${docs ? `: ${docs}` : ''}`);
+    this.name = 'DispatchError';
+    this.section = section;
+    this.errorName = name;
+    this.docs = docs;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connecting and keys
+
+/**
+ * Connects to the node at `url` (ws:// or wss://), failing with a clear `UserError` if it cannot
+ * be reached within `timeoutMs` (no endless reconnect loop). Returns an `ApiPromise`.
+ */
+export async function connect(url, { timeoutMs = 15_000 } = {}) {
+  if (!/^wss?:\/\/[^\s]+$/.test(url ?? '')) {
+    throw new UserError(`--ws must be a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
+  }
+  // autoConnectMs = 0: we connect once by hand, and report a failure instead of retrying.
+  const provider = new WsProvider(url, 0);
+  const unreachable = () => new UserError(`cannot reach a node at ${url}: is polchain-node running there?`);
+  try {
+    await provider.connect();
+    await new Promise((ok, fail) => {
+      const timer = setTimeout(() => fail(unreachable()), timeoutMs);
+      provider.on('connected', () => { clearTimeout(timer); ok(); });
+      provider.on('error', () => { clearTimeout(timer); fail(unreachable()); });
+      provider.on('disconnected', () => { clearTimeout(timer); fail(unreachable()); });
+    });
+  } catch (e) {
+    await provider.disconnect().catch(() => {});
+    throw e instanceof UserError ? e : unreachable();
+  }
+  try {
+    return await ApiPromise.create({ provider, throwOnConnect: true, noInitWarn: true });
+  } catch (e) {
+    await provider.disconnect().catch(() => {});
+    throw new UserError(`connected to ${url} but could not set up the API: ${e.message}`);
+  }
+}
+
+/** An sr25519 key pair from a secret URI (`//Alice`, a mnemonic, `0x` seed, with derivations). */
+export async function keypair(suri) {
+  await cryptoWaitReady();
+  if (!suri) throw new UserError('no signing key: pass --suri (e.g. --suri //Alice)');
+  // A bare word ("Alice") would silently become a raw seed of another account: refuse it.
+  const phrase = suri.match(/^[^/]*/)[0].trim();
+  if (phrase && !isHex(phrase, 256) && !mnemonicValidate(phrase)) {
+    throw new UserError('--suri must be //Name (a dev account such as //Alice), a 12–24 word mnemonic '
+      + '(optionally followed by //derivations), or a 0x seed of 32 bytes');
+  }
+  try {
+    return new Keyring({ type: 'sr25519', ss58Format: 42 }).addFromUri(suri);
+  } catch (e) {
+    throw new UserError(`--suri is not a valid secret URI (${e.message})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Submitting extrinsics
+
+/** `{ section, name, docs }` of a dispatch error: a pallet's own error, or a token/arithmetic one. */
+export function decodeDispatchError(api, dispatchError) {
+  if (dispatchError.isModule) {
+    const meta = api.registry.findMetaError(dispatchError.asModule);
+    return { section: meta.section, name: meta.name, docs: meta.docs.join(' ').trim() };
+  }
+  if (dispatchError.isToken) return { section: 'token', name: dispatchError.asToken.type, docs: '' };
+  if (dispatchError.isArithmetic) {
+    return { section: 'arithmetic', name: dispatchError.asArithmetic.type, docs: '' };
+  }
+  return { section: 'dispatch', name: dispatchError.type, docs: '' };
+}
+
+/**
+ * Signs `tx` with `signer`, submits it and waits until it is in a block (`waitFor: 'inblock'`)
+ * or finalized (`'finalized'`, the default). Resolves with `{ blockHash, events }` (the events
+ * of this extrinsic); rejects with a `DispatchError` ("section.Name: docs") if it failed, or a
+ * `UserError` if the pool refused it (bad nonce, fees) or it was dropped.
+ */
+export function signAndWait(api, tx, signer, { waitFor = 'finalized', timeoutMs = 120_000 } = {}) {
+  if (waitFor !== 'inblock' && waitFor !== 'finalized') {
+    throw new UserError(`waitFor must be 'inblock' or 'finalized', got ${JSON.stringify(waitFor)}`);
+  }
+  const what = `${tx.method.section}.${tx.method.method}`;
+  return new Promise((ok, fail) => {
+    let unsub = null;
+    let done = false;
+    const finish = (f, v) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (unsub) unsub();
+      f(v);
+    };
+    const timer = setTimeout(
+      () => finish(fail, new UserError(`${what}: not ${waitFor === 'inblock' ? 'in a block' : 'finalized'} after ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+    tx.signAndSend(signer, (result) => {
+      const { status, events, dispatchError } = result;
+      if (status.isInvalid || status.isDropped || status.isUsurped) {
+        finish(fail, new UserError(`${what}: transaction ${status.type.toLowerCase()}`));
+        return;
+      }
+      const landed = waitFor === 'inblock' ? (status.isInBlock || status.isFinalized) : status.isFinalized;
+      if (!landed) return;
+      const blockHash = status.isInBlock ? status.asInBlock : status.asFinalized;
+      if (dispatchError) finish(fail, new DispatchError(decodeDispatchError(api, dispatchError)));
+      else finish(ok, { blockHash, events });
+    }).then(
+      (u) => { if (done) u(); else unsub = u; },
+      // The pool's refusal: "1010: Invalid Transaction: Inability to pay some fees", etc.
+      (e) => finish(fail, new UserError(`${what}: ${e.message}`)),
+    );
+  });
+}
+
+/** The first event `pallet.Name` among `events` (from `signAndWait`), or throws. */
+export function findEvent(api, events, pallet, name) {
+  const type = api.events[pallet]?.[name];
+  const found = type && events.find(({ event }) => type.is(event));
+  if (!found) throw new UserError(`no ${pallet}.${name} event in the block`);
+  return found.event;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Amounts and fixed-point numbers
+
+/** `value` (a decimal string or number) times 10^`decimals`, exactly, as a BigInt. */
+export function parseDecimal(value, decimals, what = 'value') {
+  let text = typeof value === 'number' ? String(value) : value;
+  if (typeof value === 'number' && /e/i.test(text)) text = value.toFixed(decimals + 1);
+  if (typeof text !== 'string' || !/^\d+(\.\d+)?$/.test(text.trim().replaceAll('_', ''))) {
+    throw new UserError(`${what} must be a non-negative decimal number, got ${JSON.stringify(value)}`);
+  }
+  const [whole, frac = ''] = text.trim().replaceAll('_', '').split('.');
+  const trimmed = frac.replace(/0+$/, '');
+  if (trimmed.length > decimals) {
+    throw new UserError(`${what} has more than ${decimals} decimals: ${text}`);
+  }
+  return BigInt(whole) * 10n ** BigInt(decimals) + BigInt(trimmed.padEnd(decimals, '0') || '0');
+}
+
+/** An amount of POL (`"1000"`, `"0.5"`, `12.25`) in units; a BigInt is taken as units already. */
+export function parsePol(value, what = 'amount') {
+  if (typeof value === 'bigint') return value;
+  return parseDecimal(value, 12, what);
+}
+
+/** Units as POL for people: `1,234.5 POL`. */
+export function formatPol(units) {
+  const v = BigInt(units.toString());
+  const whole = (v / UNIT).toLocaleString('en-US');
+  const frac = (v % UNIT).toString().padStart(12, '0').replace(/0+$/, '');
+  return `${whole}${frac ? `.${frac}` : ''} POL`;
+}
+
+/** A decimal (`0.1`, `"0.05"`) as `FixedU64` parts (10^9 = 1.0). */
+export function toFixedU64(value, what = 'value') {
+  return parseDecimal(value, 9, what);
+}
+
+/** A fraction in [0, 1] (`0.2`) as `Perbill` parts. */
+export function fractionToPerbill(value, what = 'fraction') {
+  const parts = parseDecimal(value, 9, what);
+  if (parts > PERBILL_ONE) throw new UserError(`${what} must be at most 1, got ${value}`);
+  return parts;
+}
+
+/** A percentage in [0, 100] (`20`, `12.5`) as `Perbill` parts. */
+export function percentToPerbill(value, what = 'percentage') {
+  const parts = parseDecimal(value, 7, what);
+  if (parts > PERBILL_ONE) throw new UserError(`${what} must be at most 100, got ${value}`);
+  return parts;
+}
+
+/** `Perbill` parts as a percentage for people: `50%`, `12.5%`. */
+export function formatPerbill(parts) {
+  const v = BigInt(parts.toString());
+  const whole = v / 10_000_000n;
+  const frac = (v % 10_000_000n).toString().padStart(7, '0').replace(/0+$/, '');
+  return `${whole}${frac ? `.${frac}` : ''}%`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task specs
+
+/**
+ * The friendly task config (JSON, see `tasks/digits-demo.json`):
+ *
+ *   model                 "mlp:64-32-10" or "cnn:8x8x1-c8-c16-10"
+ *   initialModel          { hash: "0x…32 bytes", uri: "http://…/v1/artifacts/0x…" } (W₀)
+ *   dataset               { source: "digits" | "synthetic", synthetic?: { seed, samples,
+ *                           features, classes }, numShards, partition: "iid" | "dirichlet",
+ *                           alpha? (Dirichlet α, default 1), validation (fraction, e.g. 0.2) }
+ *   hyperparameters       { learningRate, momentum?, batchSize, localSteps, checkpointInterval }
+ *   verification          { segmentsPerCheck, comparison: "exact" | "tolerance",
+ *                           tolerance? (relative L2 distance, a fraction) }
+ *   schedule              { commitBlocks, revealBlocks, verifyBlocks, scoreRevealBlocks,
+ *                           finalizeBlocks, rounds }
+ *   rewardPerRound        POL per round, e.g. "10"
+ *   validatorSharePercent the validators' part of each round's reward, in percent
+ *   maxMiners             the most miners that may join
+ *   budget                POL held from the creator (create-task only; not part of the spec)
+ *   description           free text for people (ignored)
+ *
+ * Decimals are exact (strings or numbers); unknown keys are refused, so a typo is not lost.
+ */
+const CONFIG_KEYS = {
+  '': ['model', 'initialModel', 'dataset', 'hyperparameters', 'verification', 'schedule',
+    'rewardPerRound', 'validatorSharePercent', 'maxMiners', 'budget', 'description'],
+  initialModel: ['hash', 'uri'],
+  dataset: ['source', 'synthetic', 'numShards', 'partition', 'alpha', 'validation'],
+  'dataset.synthetic': ['seed', 'samples', 'features', 'classes'],
+  hyperparameters: ['learningRate', 'momentum', 'batchSize', 'localSteps', 'checkpointInterval'],
+  verification: ['segmentsPerCheck', 'comparison', 'tolerance'],
+  schedule: ['commitBlocks', 'revealBlocks', 'verifyBlocks', 'scoreRevealBlocks', 'finalizeBlocks', 'rounds'],
+};
+
+function checkKeys(obj, path) {
+  const where = path || 'the task config';
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw new UserError(`${where} must be an object`);
+  }
+  for (const key of Object.keys(obj)) {
+    if (!CONFIG_KEYS[path].includes(key)) {
+      throw new UserError(`unknown key ${path ? `${path}.` : ''}${key} in the task config (known: ${CONFIG_KEYS[path].join(', ')})`);
+    }
+  }
+}
+
+function need(obj, key, path) {
+  if (obj[key] === undefined || obj[key] === null) {
+    throw new UserError(`the task config needs ${path ? `${path}.` : ''}${key}`);
+  }
+  return obj[key];
+}
+
+function u32(value, what) {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (!Number.isInteger(n) || n < 0 || n > 0xffff_ffff) {
+    throw new UserError(`${what} must be a whole number from 0 to 4294967295, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function u64(value, what) {
+  if (typeof value === 'bigint' && value >= 0n && value < 2n ** 64n) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  if (typeof value === 'string' && /^\d+$/.test(value) && BigInt(value) < 2n ** 64n) return BigInt(value);
+  throw new UserError(`${what} must be a whole number from 0 to 2^64 − 1, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The chain's `TaskSpec` (a plain object polkadot.js encodes as `PalletTaskRegistryTaskSpec`)
+ * from the friendly config above. Checks types and units only: what a valid task is (phase
+ * lengths, segments, the model fitting the data…) is the registry's to say.
+ */
+export function buildTaskSpec(config) {
+  checkKeys(config, '');
+  const model = need(config, 'model', '');
+  if (typeof model !== 'string' || !model) throw new UserError('model must be a string such as "mlp:64-32-10"');
+
+  const init = need(config, 'initialModel', '');
+  checkKeys(init, 'initialModel');
+  const hash = need(init, 'hash', 'initialModel');
+  if (!isHex(hash, 256)) throw new UserError(`initialModel.hash must be 0x and 64 hex digits, got ${JSON.stringify(hash)}`);
+  const uri = need(init, 'uri', 'initialModel');
+  if (typeof uri !== 'string') throw new UserError('initialModel.uri must be a string');
+
+  const ds = need(config, 'dataset', '');
+  checkKeys(ds, 'dataset');
+  let source;
+  const sourceName = need(ds, 'source', 'dataset');
+  if (sourceName === 'digits') {
+    if (ds.synthetic !== undefined) throw new UserError('dataset.synthetic is only for source "synthetic"');
+    source = 'Digits';
+  } else if (sourceName === 'synthetic') {
+    const s = need(ds, 'synthetic', 'dataset');
+    checkKeys(s, 'dataset.synthetic');
+    source = {
+      Synthetic: {
+        seed: u64(need(s, 'seed', 'dataset.synthetic'), 'dataset.synthetic.seed'),
+        samples: u32(need(s, 'samples', 'dataset.synthetic'), 'dataset.synthetic.samples'),
+        features: u32(need(s, 'features', 'dataset.synthetic'), 'dataset.synthetic.features'),
+        classes: u32(need(s, 'classes', 'dataset.synthetic'), 'dataset.synthetic.classes'),
+      },
+    };
+  } else {
+    throw new UserError(`dataset.source must be "digits" or "synthetic", got ${JSON.stringify(sourceName)}`);
+  }
+  let partition;
+  const partName = need(ds, 'partition', 'dataset');
+  if (partName === 'iid') {
+    if (ds.alpha !== undefined) throw new UserError('dataset.alpha is only for partition "dirichlet"');
+    partition = 'Iid';
+  } else if (partName === 'dirichlet') {
+    partition = { Dirichlet: { alpha: toFixedU64(ds.alpha ?? 1, 'dataset.alpha') } };
+  } else {
+    throw new UserError(`dataset.partition must be "iid" or "dirichlet", got ${JSON.stringify(partName)}`);
+  }
+
+  const hp = need(config, 'hyperparameters', '');
+  checkKeys(hp, 'hyperparameters');
+  const ver = need(config, 'verification', '');
+  checkKeys(ver, 'verification');
+  let comparison;
+  const cmp = need(ver, 'comparison', 'verification');
+  if (cmp === 'exact') {
+    if (ver.tolerance !== undefined) throw new UserError('verification.tolerance is only for comparison "tolerance"');
+    comparison = 'Exact';
+  } else if (cmp === 'tolerance') {
+    comparison = { Tolerance: fractionToPerbill(need(ver, 'tolerance', 'verification'), 'verification.tolerance') };
+  } else {
+    throw new UserError(`verification.comparison must be "exact" or "tolerance", got ${JSON.stringify(cmp)}`);
+  }
+
+  const sc = need(config, 'schedule', '');
+  checkKeys(sc, 'schedule');
+  const schedule = {};
+  for (const key of CONFIG_KEYS.schedule) schedule[key] = u32(need(sc, key, 'schedule'), `schedule.${key}`);
+
+  return {
+    model,
+    initialModelHash: hash,
+    initialModelUri: uri,
+    dataset: {
+      source,
+      numShards: u32(need(ds, 'numShards', 'dataset'), 'dataset.numShards'),
+      partition,
+      validation: fractionToPerbill(need(ds, 'validation', 'dataset'), 'dataset.validation'),
+    },
+    hyperparameters: {
+      learningRate: toFixedU64(need(hp, 'learningRate', 'hyperparameters'), 'hyperparameters.learningRate'),
+      momentum: toFixedU64(hp.momentum ?? 0, 'hyperparameters.momentum'),
+      batchSize: u32(need(hp, 'batchSize', 'hyperparameters'), 'hyperparameters.batchSize'),
+      localSteps: u32(need(hp, 'localSteps', 'hyperparameters'), 'hyperparameters.localSteps'),
+      checkpointInterval: u32(need(hp, 'checkpointInterval', 'hyperparameters'), 'hyperparameters.checkpointInterval'),
+    },
+    verification: {
+      segmentsPerCheck: u32(need(ver, 'segmentsPerCheck', 'verification'), 'verification.segmentsPerCheck'),
+      comparison,
+    },
+    schedule,
+    rewardPerRound: parsePol(need(config, 'rewardPerRound', ''), 'rewardPerRound'),
+    validatorShare: percentToPerbill(need(config, 'validatorSharePercent', ''), 'validatorSharePercent'),
+    maxMiners: u32(need(config, 'maxMiners', ''), 'maxMiners'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions (what the CLI scripts do)
+
+/**
+ * Creates a task from `spec` (from `buildTaskSpec`) holding `budget` (POL, or units as a BigInt)
+ * from `signer`. Resolves with `{ task, creator, budget, blockHash }` from `TaskCreated`.
+ */
+export async function createTask(api, signer, spec, budget, opts = {}) {
+  let tx;
+  try {
+    tx = api.tx.taskRegistry.createTask(spec, parsePol(budget, 'budget'));
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`the task spec does not encode: ${e.message}`);
+  }
+  const { blockHash, events } = await signAndWait(api, tx, signer, opts);
+  const ev = findEvent(api, events, 'taskRegistry', 'TaskCreated');
+  return {
+    task: ev.data.task.toBigInt(),
+    creator: ev.data.creator.toString(),
+    budget: ev.data.budget.toBigInt(),
+    blockHash: blockHash.toHex(),
+  };
+}
+
+/** Adds `amount` to `task`'s budget. Resolves with `{ task, amount, budget, blockHash }`. */
+export async function fundTask(api, signer, task, amount, opts = {}) {
+  const tx = api.tx.taskRegistry.fundTask(u64(task, 'task'), parsePol(amount));
+  const { blockHash, events } = await signAndWait(api, tx, signer, opts);
+  const ev = findEvent(api, events, 'taskRegistry', 'TaskFunded');
+  return {
+    task: ev.data.task.toBigInt(),
+    amount: ev.data.amount.toBigInt(),
+    budget: ev.data.budget.toBigInt(),
+    blockHash: blockHash.toHex(),
+  };
+}
+
+/** Joins `task` as a miner (the signer must be bonded as one). */
+export async function joinTask(api, signer, task, opts = {}) {
+  const { blockHash } = await signAndWait(api, api.tx.taskRegistry.joinTask(u64(task, 'task')), signer, opts);
+  return { blockHash: blockHash.toHex() };
+}
+
+/** `"miner"`/`"validator"` (any case) as the chain's `Role`. */
+export function parseRole(role) {
+  const r = String(role ?? '').toLowerCase();
+  if (r === 'miner') return 'Miner';
+  if (r === 'validator') return 'Validator';
+  throw new UserError(`--role must be miner or validator, got ${JSON.stringify(role)}`);
+}
+
+/**
+ * `bond`'s arguments checked and in the chain's terms (`Role`, units), or a `UserError`: lets a
+ * script refuse a mistake before it connects.
+ */
+export function checkBondArgs({ role, amount, endpoint } = {}) {
+  if ((role === undefined) !== (amount === undefined)) {
+    throw new UserError('bonding needs both --role and --amount');
+  }
+  if (role === undefined && endpoint === undefined) {
+    throw new UserError('nothing to do: give --role and --amount, and/or --endpoint');
+  }
+  if (endpoint !== undefined && !/^https?:\/\/\S+$/.test(endpoint)) {
+    throw new UserError(`--endpoint must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`);
+  }
+  return {
+    role: role === undefined ? undefined : parseRole(role),
+    amount: amount === undefined ? undefined : parsePol(amount, '--amount'),
+    endpoint,
+  };
+}
+
+/**
+ * Bonds `amount` as `role` (`miner` | `validator`) and/or sets the artifact endpoint. Either
+ * part may be left out (`role` and `amount` together, `endpoint` alone for a bonded account).
+ * Resolves with `{ bonded?: { role, amount }, endpoint?, blockHash }`.
+ */
+export async function bond(api, signer, args = {}, opts = {}) {
+  const { role, amount, endpoint } = checkBondArgs(args);
+  const out = {};
+  if (role !== undefined) {
+    const tx = api.tx.polStaking.bond(role, amount);
+    const { blockHash, events } = await signAndWait(api, tx, signer, opts);
+    const ev = findEvent(api, events, 'polStaking', 'Bonded');
+    out.bonded = { role: ev.data.role.type, amount: ev.data.amount.toBigInt() };
+    out.blockHash = blockHash.toHex();
+  }
+  if (endpoint !== undefined) {
+    const { blockHash } = await signAndWait(api, api.tx.polStaking.setEndpoint(u8aToHex(stringToU8a(endpoint))), signer, opts);
+    out.endpoint = endpoint;
+    out.blockHash = blockHash.toHex();
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading: everything through `api.call.polApi.*`
+
+const text = (bytes) => u8aToString(bytes.toU8a(true));
+// A struct field named `hash` (GlobalModel's) would clash with every codec's own `.hash` (the
+// blake2 of its encoding), so polkadot.js renames it `hash_`; `.hash` is the wrong value.
+const fieldHash = (struct) => (struct.get('hash_') ?? struct.get('hash')).toHex();
+
+/** A task as plain JS (BigInts for balances), or `null` if the chain does not know it. */
+export async function getTask(api, task) {
+  const t = await api.call.polApi.task(u64(task, 'task'));
+  if (t.isNone) return null;
+  const info = t.unwrap();
+  const spec = info.spec;
+  return {
+    id: BigInt(task),
+    creator: info.creator.toString(),
+    budget: info.budget.toBigInt(),
+    status: info.status.isEnded ? `Ended(${info.status.asEnded.type})` : info.status.type,
+    round: info.round.toNumber(),
+    phase: info.phase.type,
+    phaseEnds: info.phaseEnds.toNumber(),
+    model: { hash: fieldHash(info.model), uri: text(info.model.uri), acceptedAt: info.model.acceptedAt.toNumber() },
+    miners: info.miners.toNumber(),
+    spec: {
+      model: text(spec.model),
+      dataset: spec.dataset.source.isDigits ? 'digits' : `synthetic(${spec.dataset.source.asSynthetic.samples}×${spec.dataset.source.asSynthetic.features}, ${spec.dataset.source.asSynthetic.classes} classes)`,
+      numShards: spec.dataset.numShards.toNumber(),
+      partition: spec.dataset.partition.isIid ? 'iid' : `dirichlet(α=${Number(spec.dataset.partition.asDirichlet.alpha.toBigInt()) / 1e9})`,
+      learningRate: Number(spec.hyperparameters.learningRate.toBigInt()) / 1e9,
+      momentum: Number(spec.hyperparameters.momentum.toBigInt()) / 1e9,
+      batchSize: spec.hyperparameters.batchSize.toNumber(),
+      localSteps: spec.hyperparameters.localSteps.toNumber(),
+      checkpointInterval: spec.hyperparameters.checkpointInterval.toNumber(),
+      segmentsPerCheck: spec.verification.segmentsPerCheck.toNumber(),
+      comparison: spec.verification.comparison.isExact ? 'exact' : `tolerance ${formatPerbill(spec.verification.comparison.asTolerance)}`,
+      schedule: Object.fromEntries(CONFIG_KEYS.schedule.map((k) => [k, spec.schedule[k].toNumber()])),
+      rewardPerRound: spec.rewardPerRound.toBigInt(),
+      validatorShare: spec.validatorShare.toBigInt(),
+      maxMiners: spec.maxMiners.toNumber(),
+    },
+  };
+}
+
+/** A task's current round with its phase deadlines, or `null` for an unknown task. */
+export async function getRoundStatus(api, task) {
+  const r = await api.call.polApi.roundStatus(u64(task, 'task'));
+  if (r.isNone) return null;
+  const s = r.unwrap();
+  return {
+    round: s.round.toNumber(),
+    phase: s.phase.type,
+    phaseEnds: s.phaseEnds.map(([phase, block]) => ({ phase: phase.type, block: block.toNumber() })),
+    startedAt: s.startedAt.toNumber(),
+    seed: s.seed.toHex(),
+    challengeSeed: s.challengeSeed.isSome ? s.challengeSeed.unwrap().toHex() : null,
+    commits: s.commits.toNumber(),
+    reveals: s.reveals.toNumber(),
+    model: s.model.toHex(),
+    status: s.status.isEnded ? `Ended(${s.status.asEnded.type})` : s.status.type,
+  };
+}
+
+/** The global models accepted for `task`, oldest first. */
+export async function getModelHistory(api, task) {
+  const h = await api.call.polApi.modelHistory(u64(task, 'task'));
+  return h.map(([round, m]) => ({
+    round: round.toNumber(), hash: fieldHash(m), uri: text(m.uri), acceptedAt: m.acceptedAt.toNumber(),
+  }));
+}
+
+/** The active validators with stake, trust (Perbill parts) and authority, best first. */
+export async function getValidators(api) {
+  return (await api.call.polApi.validators()).map((v) => ({
+    account: v.account.toString(),
+    stake: v.stake.toBigInt(),
+    trust: v.trust.toBigInt(),
+    authority: v.authority.isTrue,
+  }));
+}
+
+/** The `limit` accounts that earned most, best first. */
+export async function getLeaderboard(api, limit = 20) {
+  return (await api.call.polApi.leaderboard(u32(limit, 'limit'))).map((e) => ({
+    account: e.account.toString(),
+    role: e.role.isSome ? e.role.unwrap().type : null,
+    earned: e.earned.toBigInt(),
+  }));
+}
+
+/** Every task id the chain knows. */
+export async function getTaskIds(api) {
+  return (await api.call.polApi.taskIds()).map((id) => id.toBigInt());
+}
+
+/** Everything `status.js` shows: one task (or all of them), validators and the leaderboard. */
+export async function getStatus(api, { task, limit = 10 } = {}) {
+  const best = (await api.rpc.chain.getHeader()).number.toNumber();
+  const finalized = (await api.rpc.chain.getHeader(await api.rpc.chain.getFinalizedHead())).number.toNumber();
+  const ids = task === undefined ? await getTaskIds(api) : [u64(task, 'task')];
+  const tasks = [];
+  for (const id of ids) {
+    const info = await getTask(api, id);
+    if (!info) throw new UserError(`no task ${id} on this chain (known: ${(await getTaskIds(api)).join(', ') || 'none'})`);
+    tasks.push({
+      ...info,
+      roundStatus: await getRoundStatus(api, id),
+      modelHistory: await getModelHistory(api, id),
+    });
+  }
+  return {
+    best, finalized, tasks, validators: await getValidators(api), leaderboard: await getLeaderboard(api, limit),
+  };
+}
+
+const short = (s) => (s.length > 20 ? `${s.slice(0, 10)}…${s.slice(-8)}` : s);
+
+/** `getStatus`'s answer as lines of text for people. */
+export function formatStatus(st, { brief = false } = {}) {
+  const lines = [`best block #${st.best}, finalized #${st.finalized}`];
+  if (st.tasks.length === 0) lines.push('', 'no tasks');
+  for (const t of st.tasks) {
+    const r = t.roundStatus;
+    lines.push('');
+    lines.push(`task ${t.id}: ${t.status}, round ${t.round}, phase ${t.phase} (ends at #${t.phaseEnds}), ${t.miners}/${t.spec.maxMiners} miners`);
+    lines.push(`  creator ${t.creator}, budget ${formatPol(t.budget)}, ${formatPol(t.spec.rewardPerRound)} per round (validators ${formatPerbill(t.spec.validatorShare)})`);
+    if (brief) continue;
+    const s = t.spec;
+    lines.push(`  model ${s.model} on ${s.dataset} (${s.numShards} shards, ${s.partition}); lr ${s.learningRate}, momentum ${s.momentum}, batch ${s.batchSize}, ${s.localSteps} steps, checkpoint every ${s.checkpointInterval}; ${s.segmentsPerCheck} segments checked, ${s.comparison}`);
+    lines.push(`  schedule: commit ${s.schedule.commitBlocks}, reveal ${s.schedule.revealBlocks}, verify ${s.schedule.verifyBlocks}, score-reveal ${s.schedule.scoreRevealBlocks}, finalize ${s.schedule.finalizeBlocks} blocks; ${s.schedule.rounds} rounds`);
+    lines.push(`  global model ${t.model.hash} (${t.model.uri}, since #${t.model.acceptedAt})`);
+    if (r) {
+      lines.push(`  round ${r.round}: started at #${r.startedAt}, ${r.commits} commits, ${r.reveals} reveals, seed ${short(r.seed)}${r.challengeSeed ? `, challenge seed ${short(r.challengeSeed)}` : ''}`);
+      for (const { phase, block } of r.phaseEnds) {
+        const left = block - st.best;
+        const when = left >= 0 ? `in ${left} block${left === 1 ? '' : 's'}` : `${-left} blocks ago`;
+        lines.push(`    ${phase === r.phase ? '→' : ' '} ${phase.padEnd(11)} ends at #${block} (${when})`);
+      }
+    }
+    if (t.modelHistory.length) {
+      lines.push('  model history:');
+      for (const m of t.modelHistory) lines.push(`    round ${m.round}: ${m.hash} at #${m.acceptedAt} (${m.uri})`);
+    } else {
+      lines.push('  model history: none accepted yet');
+    }
+  }
+  lines.push('', 'validators (by stake × trust):');
+  for (const v of st.validators) {
+    lines.push(`  ${v.account}  stake ${formatPol(v.stake)}, trust ${formatPerbill(v.trust)}${v.authority ? ', authority' : ''}`);
+  }
+  lines.push('', 'leaderboard:');
+  if (st.leaderboard.length === 0) lines.push('  nobody has earned yet');
+  for (const [i, e] of st.leaderboard.entries()) {
+    lines.push(`  ${i + 1}. ${e.account}  ${formatPol(e.earned)}${e.role ? ` (${e.role.toLowerCase()})` : ''}`);
+  }
+  return lines;
+}
+
+/** JSON.stringify that writes BigInts as decimal strings. */
+export function toJson(value) {
+  return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? v.toString() : v), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Following rounds
+
+/** The events `status --follow` prints. */
+export const FOLLOWED = {
+  taskRegistry: ['TaskCreated', 'TaskFunded', 'TaskCancelling', 'TaskEnded', 'MinerJoined', 'MinerLeft',
+    'RoundStarted', 'PhaseStarted', 'ChallengeSeedRecorded', 'UpdateCommitted', 'UpdateRevealed',
+    'ModelProposed', 'ModelAccepted', 'RoundClosed'],
+  polScoring: ['ScoresRevealed', 'DisputeOpened', 'DisputeResolved', 'MinerScored', 'TrustUpdated'],
+  polRewards: ['MinerRewarded', 'ValidatorRewarded', 'RoundRewarded', 'PaymentFailed'],
+};
+
+/** One followed event as a line of text, or `null` if it is not one (or not `task`'s). */
+export function formatEvent(event, { task } = {}) {
+  const names = FOLLOWED[event.section];
+  if (!names || !names.includes(event.method)) return null;
+  const d = event.data;
+  const get = (k) => (d[k] === undefined ? undefined : d[k]);
+  if (task !== undefined && get('task') !== undefined && get('task').toBigInt() !== BigInt(task)) return null;
+  const t = get('task') !== undefined ? `task ${get('task')}` : '';
+  const r = get('round') !== undefined ? ` round ${get('round')}` : '';
+  const head = `${t}${r}`;
+  switch (event.method) {
+    case 'TaskCreated': return `${head}: created by ${d.creator}, budget ${formatPol(d.budget.toBigInt())}`;
+    case 'TaskFunded': return `${head}: funded ${formatPol(d.amount.toBigInt())}, budget ${formatPol(d.budget.toBigInt())}`;
+    case 'TaskCancelling': return `${head}: cancelling after this round`;
+    case 'TaskEnded': return `${head}: ended (${d.reason.type}), refunded ${formatPol(d.refunded.toBigInt())}`;
+    case 'MinerJoined': return `${head}: miner ${d.miner} joined`;
+    case 'MinerLeft': return `${head}: miner ${d.miner} left`;
+    case 'RoundStarted': return `${head}: started from model ${d.model.toHex()}`;
+    case 'PhaseStarted': return `${head}: phase ${d.phase.type} until #${d.endsAt}`;
+    case 'ChallengeSeedRecorded': return `${head}: challenge seed ${d.seed.toHex()}`;
+    case 'UpdateCommitted': return `${head}: miner ${d.miner} committed`;
+    case 'UpdateRevealed': return `${head}: miner ${d.miner} revealed ${d.finalModelHash.toHex()}`;
+    case 'ModelProposed': return `${head}: validator ${d.validator} proposed ${d.modelHash.toHex()} with ${formatPol(d.stake.toBigInt())}`;
+    case 'ModelAccepted': return `${head}: model ${d.modelHash.toHex()} accepted (${formatPol(d.stake.toBigInt())} of ${formatPol(d.revealedStake.toBigInt())} revealed stake) ${text(d.uri)}`;
+    case 'RoundClosed': return `${head}: closed, ${d.model.isSome ? `model ${d.model.unwrap().toHex()}` : 'no model accepted'}, paid ${formatPol(d.paid.toBigInt())}`;
+    case 'ScoresRevealed': return `${head}: validator ${d.validator} revealed ${d.entries} scores`;
+    case 'DisputeOpened': return `${head}: ${d.accuser} disputes miner ${d.miner}, segment ${d.segment}`;
+    case 'DisputeResolved': return `${head}: dispute over miner ${d.miner}: ${d.outcome.type}${d.offender.isSome ? `, ${d.offender.unwrap()} slashed ${formatPol(d.slashed.toBigInt())}` : ''}`;
+    case 'MinerScored': return `${head}: miner ${d.miner} consensus ${formatPerbill(d.consensus)}, ${d.passed.isTrue ? 'passed' : 'failed'}`;
+    case 'TrustUpdated': return `${head}: validator ${d.validator} round trust ${formatPerbill(d.roundTrust)}, trust ${formatPerbill(d.trust)}`;
+    case 'MinerRewarded': return `${head}: miner ${d.miner} rewarded ${formatPol(d.amount.toBigInt())}`;
+    case 'ValidatorRewarded': return `${head}: validator ${d.validator} rewarded ${formatPol(d.amount.toBigInt())}`;
+    case 'RoundRewarded': return `${head}: paid ${formatPol(d.paid.toBigInt())} of ${formatPol(d.budget.toBigInt())}, ${formatPol(d.returned.toBigInt())} back to the budget`;
+    case 'PaymentFailed': return `${head}: payment of ${formatPol(d.amount.toBigInt())} to ${d.who} failed`;
+    default: return `${head}: ${event.section}.${event.method} ${JSON.stringify(event.data.toHuman())}`;
+  }
+}
+
+/**
+ * Calls `onLine(block, line)` for each followed event of each new block (finalized blocks, or
+ * best blocks with `best: true`), in block order with no block skipped. Resolves with an
+ * unsubscribe function.
+ */
+export async function followEvents(api, onLine, { task, best = false } = {}) {
+  let last = null;
+  let queue = Promise.resolve();
+  const show = async (number) => {
+    const hash = await api.rpc.chain.getBlockHash(number);
+    const events = await (await api.at(hash)).query.system.events();
+    for (const { event } of events) {
+      const line = formatEvent(event, { task });
+      if (line) onLine(number, line);
+    }
+  };
+  const subscribe = best ? api.rpc.chain.subscribeNewHeads : api.rpc.chain.subscribeFinalizedHeads;
+  return subscribe((header) => {
+    const n = header.number.toNumber();
+    queue = queue.then(async () => {
+      const from = last === null ? n : last + 1;
+      for (let b = from; b <= n; b++) await show(b);
+      if (last === null || n > last) last = n;
+    }).catch((e) => onLine(n, `(could not read block #${n}: ${e.message})`));
+  });
+}

@@ -147,7 +147,8 @@ enum Command {
 		/// Print the report as JSON.
 		#[arg(long)]
 		json: bool,
-		/// Fetch the bundle first from this artifact server (`http://host:port`) into --bundle.
+		/// Verify from this artifact server (`http://host:port`): the manifest, then only the
+		/// checkpoints the challenged segments and the score need, into --bundle.
 		#[arg(long, requires = "manifest")]
 		from: Option<String>,
 		/// The manifest's hash on that server (`pol-worker serve --import` prints it).
@@ -290,16 +291,26 @@ fn run(cli: Cli) -> Result<i32> {
 			let config = task.load()?;
 			let spec = config.spec();
 			let data = TaskData::load(&config)?;
+			// From a server: the manifest first; the checkpoints as the verification needs them.
+			let mut remote = None;
 			if let (Some(from), Some(manifest)) = (&from, &manifest) {
 				let hash = parse_hash(manifest)?;
-				let fetched =
-					store::fetch_bundle(from, &hash, &bundle, max_bytes, config.run.progress);
-				if let Err(e) = fetched {
-					// The miner does not serve what it committed to.
-					println!("reason:      {e:#}");
-					println!("verdict:     Unavailable");
-					println!("score:       0");
-					return Ok(1);
+				match store::fetch_manifest(from, &hash, &bundle, max_bytes, config.run.progress) {
+					Ok(manifest_bytes) => {
+						remote = Some(verify::Remote {
+							base: from,
+							max_bytes,
+							manifest_bytes,
+							progress: config.run.progress,
+						})
+					}
+					Err(e) => {
+						// The miner does not serve what it committed to.
+						println!("reason:      {e:#}");
+						println!("verdict:     Unavailable");
+						println!("score:       0");
+						return Ok(1);
+					}
 				}
 			}
 			let start = start_params(&config, &round.start)?;
@@ -334,7 +345,15 @@ fn run(cli: Cli) -> Result<i32> {
 				device: config.device()?,
 				progress: config.run.progress,
 			};
-			let r = verify::verify_bundle(&bundle, &expected, &v)?;
+			let r = match &remote {
+				Some(remote) => verify::verify_remote(&bundle, remote, &expected, &v)?,
+				None => verify::verify_bundle(&bundle, &expected, &v)?,
+			};
+			let fetched = r.fetched.as_ref().map(|f| {
+				serde_json::json!({
+					"checkpoints": f.checkpoints, "bytes": f.bytes, "total_bytes": f.total_bytes,
+				})
+			});
 			let verdict = match r.verdict {
 				Verdict::Pass => "Pass".to_string(),
 				Verdict::Fail { segment } => format!("Fail {{ segment: {segment} }}"),
@@ -359,10 +378,20 @@ fn run(cli: Cli) -> Result<i32> {
 						"val_loss_start": r.val_loss_start, "val_loss_final": r.val_loss_final,
 						"val_accuracy": r.val_accuracy, "replayed_steps": r.replayed_steps,
 						"replay_secs": r.replay_secs, "total_secs": r.total_secs,
+						"fetched": fetched,
 					}))?
 				);
 			} else {
 				println!("challenged:  {:?}", r.challenged);
+				if let Some(f) = &r.fetched {
+					println!(
+						"fetched:     checkpoints {:?}, {} of the bundle's {} bytes ({:.1}%)",
+						f.checkpoints,
+						f.bytes,
+						f.total_bytes,
+						100.0 * f.bytes as f64 / (f.total_bytes.max(1)) as f64
+					);
+				}
 				for s in &r.segments {
 					println!(
 						"segment {:>4}: {}  {}",

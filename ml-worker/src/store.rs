@@ -15,7 +15,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Default largest artifact, stored or fetched: 256 MiB.
@@ -136,12 +136,18 @@ pub struct ServerHandle {
 	pub addr: SocketAddr,
 	server: Arc<tiny_http::Server>,
 	thread: Option<std::thread::JoinHandle<()>>,
+	served: Arc<Mutex<Vec<Hash>>>,
 }
 
 impl ServerHandle {
 	/// The base URL, `http://addr`.
 	pub fn url(&self) -> String {
 		format!("http://{}", self.addr)
+	}
+
+	/// The artifacts served so far (200 responses), in order: what clients fetched.
+	pub fn served(&self) -> Vec<Hash> {
+		self.served.lock().map(|v| v.clone()).unwrap_or_default()
 	}
 
 	/// Stops the server and waits for it.
@@ -171,12 +177,15 @@ pub fn serve(store: Store, addr: &str) -> Result<ServerHandle> {
 		.context("the server listens on no IP address")?;
 	let s = server.clone();
 	let dir = store.dir().display().to_string();
+	let served = Arc::new(Mutex::new(Vec::new()));
+	let record = served.clone();
 	let thread = std::thread::spawn(move || {
 		for request in s.incoming_requests() {
 			let store = store.clone();
+			let record = record.clone();
 			// One thread per request: a slow client must not hold up the others.
 			std::thread::spawn(move || {
-				if let Err(e) = respond(&store, request) {
+				if let Err(e) = respond(&store, request, &record) {
 					log::debug!("artifact request failed: {e:#}");
 				}
 			});
@@ -187,10 +196,11 @@ pub fn serve(store: Store, addr: &str) -> Result<ServerHandle> {
 		addr: local,
 		server,
 		thread: Some(thread),
+		served,
 	})
 }
 
-fn respond(store: &Store, request: tiny_http::Request) -> Result<()> {
+fn respond(store: &Store, request: tiny_http::Request, served: &Mutex<Vec<Hash>>) -> Result<()> {
 	let url = request.url().to_string();
 	log::debug!("{} {url}", request.method());
 	let text = |code: u16, body: String| {
@@ -212,6 +222,9 @@ fn respond(store: &Store, request: tiny_http::Request) -> Result<()> {
 		return Ok(request.respond(text(404, format!("no artifact {}", hex32(&hash.0))))?);
 	};
 	let file = std::fs::File::open(&path)?;
+	if let Ok(mut list) = served.lock() {
+		list.push(hash);
+	}
 	let header =
 		tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/octet-stream"[..])
 			.map_err(|_| anyhow::anyhow!("bad header"))?;
@@ -473,6 +486,22 @@ fn dechunk(raw: &[u8]) -> std::result::Result<Vec<u8>, FetchError> {
 		out.extend_from_slice(&raw[at..end]);
 		at = end + 2;
 	}
+}
+
+/// Fetches a bundle's manifest from `base` by its hash into `dir` (created); returns its size in
+/// bytes. The checkpoints are fetched as a verification needs them
+/// ([`crate::verify::verify_remote`]).
+pub fn fetch_manifest(
+	base: &str,
+	manifest_hash: &Hash,
+	dir: &Path,
+	max_bytes: u64,
+	progress: bool,
+) -> Result<u64> {
+	std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+	let bytes = fetch(base, manifest_hash, max_bytes, progress).context("fetching the manifest")?;
+	write_atomic(&dir.join(MANIFEST_FILE), &bytes)?;
+	Ok(bytes.len() as u64)
 }
 
 /// Fetches a whole bundle from `base` into `dir`: the manifest by its hash, then every

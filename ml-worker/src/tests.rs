@@ -8,7 +8,7 @@ use crate::model::{hash_named, Model, NamedTensor};
 use crate::proof::{Checkpoint, Manifest};
 use crate::store::{self, FetchError, Store};
 use crate::train::{evaluate, progress_bar, MinerRun, RunOutput, Trainer};
-use crate::verify::{verify_bundle, Expected, Report, Validator};
+use crate::verify::{verify_bundle, verify_remote, Expected, Remote, Report, Validator};
 use pol_primitives::{hashing, AccountBytes, Hash, Verdict};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -703,4 +703,153 @@ fn artifact_store_serves_checked_artifacts() {
 	// The store refuses what is over its limit.
 	let small = Store::open(&store_dir.join("small"), 10).unwrap();
 	assert!(small.put(&bytes).is_err());
+}
+
+/// A remote verification of `manifest_hash` from `url`, into a fresh directory.
+fn verify_remote_from(w: &World, url: &str, manifest_hash: &Hash, all: bool) -> Report {
+	let dir = TempDir::new("remote");
+	let manifest_bytes =
+		store::fetch_manifest(url, manifest_hash, &dir.0, store::DEFAULT_MAX_BYTES, false).unwrap();
+	let remote = Remote {
+		base: url,
+		max_bytes: store::DEFAULT_MAX_BYTES,
+		manifest_bytes,
+		progress: false,
+	};
+	let expected = Expected {
+		spec: &w.spec,
+		round: 0,
+		round_seed: w.round_seed,
+		miner: account("alice"),
+		start: &w.start,
+		root: None,
+	};
+	let v = Validator {
+		data: &w.data,
+		account: account("validator"),
+		challenge_seed: w.challenge_seed,
+		all_segments: all,
+		device: Device::Cpu,
+		progress: false,
+	};
+	verify_remote(&dir.0, &remote, &expected, &v).unwrap()
+}
+
+#[test]
+fn remote_verification_fetches_only_the_challenged_checkpoints() {
+	// Twelve segments of 5 steps, three challenged: at most 7 of the 13 checkpoints are needed.
+	let w = world(&TASK.replace("checkpoint_interval = 10", "checkpoint_interval = 5"));
+	let bundle = TempDir::new("remote-bundle");
+	let m = w.miner("alice", &w.start).train_bundle(&bundle.0).unwrap();
+	let n = m.num_segments;
+	assert_eq!(n, 12);
+	let store_dir = TempDir::new("remote-store");
+	let s = Store::open(&store_dir.0, store::DEFAULT_MAX_BYTES).unwrap();
+	let manifest_hash = s.put_bundle(&bundle.0).unwrap();
+	let server = store::serve(s.clone(), "127.0.0.1:0").unwrap();
+	let url = server.url();
+	let model_hash =
+		|j: u32| crate::config::parse_hash(&m.checkpoints[j as usize].model_hash).unwrap();
+	let size = |j: u32| {
+		std::fs::metadata(crate::proof::checkpoint_path(&bundle.0, &m, j).unwrap())
+			.unwrap()
+			.len()
+	};
+	let manifest_size = std::fs::metadata(bundle.join(crate::proof::MANIFEST_FILE))
+		.unwrap()
+		.len();
+	let total = manifest_size + (0..=n).map(size).sum::<u64>();
+
+	// Honest: passes, with the local verification's score, fetching the manifest, both ends of
+	// each challenged segment and the final checkpoint (C_0 only when segment 1 is challenged:
+	// otherwise the validator builds it), nothing else.
+	let r = verify_remote_from(&w, &url, &manifest_hash, false);
+	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+	assert_eq!(r.score, w.verify(&bundle.0, "alice", false).score);
+	let needed: std::collections::BTreeSet<u32> = r
+		.challenged
+		.iter()
+		.flat_map(|&s| [s - 1, s])
+		.chain([n])
+		.collect();
+	assert!(needed.len() <= 7);
+	let challenged = r.challenged.clone();
+	let f = r.fetched.clone().unwrap();
+	assert_eq!(f.checkpoints, needed.iter().copied().collect::<Vec<_>>());
+	let mut served = server.served();
+	assert_eq!(served[0], manifest_hash, "the manifest first");
+	served.remove(0);
+	served.sort();
+	let mut want: Vec<Hash> = needed.iter().map(|&j| model_hash(j)).collect();
+	want.sort();
+	assert_eq!(
+		served, want,
+		"the server handed out exactly the needed checkpoints"
+	);
+	assert_eq!(
+		f.bytes,
+		manifest_size + needed.iter().map(|&j| size(j)).sum::<u64>()
+	);
+	assert_eq!(f.total_bytes, total);
+	assert!(f.bytes < total);
+
+	// `--all-segments` fetches the whole bundle.
+	let before = server.served().len();
+	let r = verify_remote_from(&w, &url, &manifest_hash, true);
+	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+	let f = r.fetched.unwrap();
+	assert_eq!(f.checkpoints, (0..=n).collect::<Vec<_>>());
+	assert_eq!((f.bytes, f.total_bytes), (total, total));
+	assert_eq!(server.served().len() - before, n as usize + 2);
+
+	// A checkpoint tampered on the server inside a challenged segment: fetched, and its
+	// segment named.
+	let tamper = |j: u32| {
+		let path = s.path(&model_hash(j)).unwrap();
+		let honest = std::fs::read(&path).unwrap();
+		let mut c = Checkpoint::from_safetensors(&honest).unwrap();
+		c.params[0].data[0] += 1e-3;
+		std::fs::write(&path, c.to_safetensors().unwrap()).unwrap();
+		move || std::fs::write(&path, &honest).unwrap()
+	};
+	let inside = *challenged.iter().min().unwrap();
+	let restore = tamper(inside);
+	let r = verify_remote_from(&w, &url, &manifest_hash, false);
+	assert_eq!(
+		r.verdict,
+		Verdict::Fail { segment: inside },
+		"{:?}",
+		r.reason
+	);
+	assert!(r
+		.reason
+		.unwrap()
+		.contains(&format!("checkpoint {inside} hashes to")));
+	restore();
+
+	// A checkpoint tampered outside the challenged segments is not fetched, so not detected:
+	// that is what sampling means. The validator checks Q segments of n; a miner who forges
+	// others is caught with the probability that some validator challenges them (and the
+	// largest-norm segment is always challenged). Fetching the whole bundle catches it.
+	let outside = (1..n).find(|j| !needed.contains(j)).unwrap();
+	let before = server.served().len();
+	let restore = tamper(outside);
+	let r = verify_remote_from(&w, &url, &manifest_hash, false);
+	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+	assert!(!server.served()[before..].contains(&model_hash(outside)));
+	let r = verify_remote_from(&w, &url, &manifest_hash, true);
+	assert_eq!(
+		r.verdict,
+		Verdict::Fail { segment: outside },
+		"{:?}",
+		r.reason
+	);
+	restore();
+
+	// A needed checkpoint the server no longer has: the run is not served, `Unavailable`.
+	let gone = s.path(&model_hash(n)).unwrap();
+	std::fs::remove_file(&gone).unwrap();
+	let r = verify_remote_from(&w, &url, &manifest_hash, false);
+	assert_eq!(r.verdict, Verdict::Unavailable, "{:?}", r.reason);
+	server.stop();
 }

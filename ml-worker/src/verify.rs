@@ -1,10 +1,13 @@
 //! Verification of a proof bundle, as a validator does it (design: "Round protocol", step 3).
 //!
 //! In order: the manifest against the task, the round and the miner; the leaves against the
-//! Merkle root (and the committed root, when given); every checkpoint file against its leaf;
-//! then the replay of the challenged segments (the largest committed update norm, plus seeded
-//! ones) compared `exact`ly or within the task's tolerance; then the final model's validation
-//! loss against the starting model's, which gives the score.
+//! Merkle root (and the committed root, when given); the challenge, from the committed norms;
+//! the checkpoint files read against their leaves (a local bundle: all of them; from an
+//! artifact server, [`verify_remote`]: only the ends of the challenged segments and the final
+//! checkpoint, each leaf proven against the root); then the replay of the challenged segments
+//! (the largest committed update norm, plus seeded ones) compared `exact`ly or within the task's
+//! tolerance; then the final model's validation loss against the starting model's, which gives
+//! the score.
 //!
 //! A bundle that does not match what was committed (a manifest for another task, round or
 //! miner, leaves that do not make the root) is `Unavailable`: the miner does not serve the run
@@ -14,10 +17,13 @@
 use crate::config::{hex32, parse_hash, ComparisonKind, TaskSpec};
 use crate::data::TaskData;
 use crate::model::{hash_named, l2_distance, l2_norm, NamedTensor};
-use crate::proof::{checkpoint_path, Checkpoint, Hardware, Manifest};
+use crate::proof::{checkpoint_path, write_atomic, Checkpoint, Hardware, Manifest};
+use crate::store;
 use crate::train::{evaluate, progress_bar, Trainer};
 use anyhow::Result;
 use pol_primitives::{hashing, merkle, AccountBytes, Hash, RoundIndex, SegmentIndex, Verdict};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 use tch::Device;
@@ -92,6 +98,8 @@ pub struct Report {
 	pub replay_secs: f64,
 	/// Seconds in all.
 	pub total_secs: f64,
+	/// What was fetched, for a remote verification.
+	pub fetched: Option<Fetched>,
 }
 
 impl Report {
@@ -108,6 +116,7 @@ impl Report {
 			replayed_steps: 0,
 			replay_secs: 0.0,
 			total_secs: 0.0,
+			fetched: None,
 		}
 	}
 
@@ -143,16 +152,133 @@ pub fn score(val_loss_start: f64, val_loss_final: f64) -> f64 {
 	val_loss_start / (val_loss_start + val_loss_final)
 }
 
-/// Verifies the bundle in `bundle`. `Err` only for the validator's own trouble (its data, its
-/// libtorch); everything the miner got wrong is in the report's verdict.
+/// An artifact server to verify a bundle from, checkpoint by checkpoint.
+pub struct Remote<'a> {
+	/// The server, `http://host:port`.
+	pub base: &'a str,
+	/// Largest artifact fetched.
+	pub max_bytes: u64,
+	/// Bytes of the manifest, already fetched into the bundle directory by its hash
+	/// ([`crate::store::fetch_manifest`]).
+	pub manifest_bytes: u64,
+	/// Show a progress bar per download.
+	pub progress: bool,
+}
+
+/// What a remote verification fetched.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Fetched {
+	/// The checkpoints fetched, in order.
+	pub checkpoints: Vec<u32>,
+	/// Bytes fetched: the manifest and those checkpoints.
+	pub bytes: u64,
+	/// Bytes of the whole bundle: the manifest and its n + 1 checkpoints (every checkpoint of a
+	/// run has the same tensors, so the same size as the ones fetched).
+	pub total_bytes: u64,
+}
+
+/// Verifies the bundle in `bundle`, on disk: every checkpoint is read and checked. `Err` only
+/// for the validator's own trouble (its data, its libtorch); everything the miner got wrong is
+/// in the report's verdict.
 pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Result<Report> {
+	verify_with(&Files::local(bundle), expected, v)
+}
+
+/// Verifies a bundle served by `remote` whose manifest is already in `dir` (fetched and
+/// checked against its hash): only the checkpoints the verification needs are fetched into
+/// `dir`, each checked against its leaf and the leaf against the root by its Merkle proof.
+/// Those are C_{s−1} and C_s of each challenged segment s and the final C_n (its parameters
+/// are the update that is scored); C_0 is the round's start, which the validator builds and
+/// checks against leaf 0 without fetching it (unless segment 1 is challenged, whose replay
+/// starts from the file). With `all_segments` every checkpoint is fetched.
+pub fn verify_remote(
+	dir: &Path,
+	remote: &Remote,
+	expected: &Expected,
+	v: &Validator,
+) -> Result<Report> {
+	let files = Files {
+		dir: dir.to_path_buf(),
+		remote: Some(remote),
+		fetched: RefCell::new(BTreeMap::new()),
+	};
+	let mut report = verify_with(&files, expected, v)?;
+	let fetched = files.fetched.into_inner();
+	let ckpt_bytes: u64 = fetched.values().sum();
+	let each = fetched.values().next().copied().unwrap_or(0);
+	let n = Manifest::read(dir)
+		.map(|m| m.checkpoints.len() as u64)
+		.unwrap_or(0);
+	report.fetched = Some(Fetched {
+		checkpoints: fetched.keys().copied().collect(),
+		bytes: remote.manifest_bytes + ckpt_bytes,
+		total_bytes: remote.manifest_bytes + each * n,
+	});
+	Ok(report)
+}
+
+/// Where a verification reads the checkpoint files: a bundle directory, filled on demand from
+/// an artifact server when there is one.
+struct Files<'a> {
+	dir: std::path::PathBuf,
+	remote: Option<&'a Remote<'a>>,
+	/// Checkpoints fetched, with their sizes.
+	fetched: RefCell<BTreeMap<u32, u64>>,
+}
+
+/// Why a checkpoint could not be used.
+enum Miss {
+	/// The server did not hand it out (missing, oversized, unreachable): `Unavailable`.
+	Unavailable(String),
+	/// The file is not what its leaf says: `Fail`.
+	Bad(String),
+}
+
+impl<'a> Files<'a> {
+	fn local(dir: &Path) -> Files<'a> {
+		Files {
+			dir: dir.to_path_buf(),
+			remote: None,
+			fetched: RefCell::new(BTreeMap::new()),
+		}
+	}
+
+	/// Checkpoint `j`, fetched first if remote and not yet fetched, checked against its leaf's
+	/// model hash.
+	fn checkpoint(&self, m: &Manifest, j: u32) -> std::result::Result<Checkpoint, Miss> {
+		if let Some(r) = self.remote {
+			if !self.fetched.borrow().contains_key(&j) {
+				let path =
+					checkpoint_path(&self.dir, m, j).map_err(|e| Miss::Bad(format!("{e:#}")))?;
+				let hash = parse_hash(&m.checkpoints[j as usize].model_hash)
+					.map_err(|e| Miss::Bad(format!("checkpoint {j}: {e:#}")))?;
+				// The bytes are checked against the leaf below, by `read_checked`: a file
+				// that does not match is the miner's fault in that segment, not a lost file.
+				let bytes =
+					store::http_get(&store::artifact_url(r.base, &hash), r.max_bytes, r.progress)
+						.map_err(|e| Miss::Unavailable(format!("fetching checkpoint {j}: {e}")))?;
+				write_atomic(&path, &bytes)
+					.map_err(|e| Miss::Unavailable(format!("storing checkpoint {j}: {e:#}")))?;
+				self.fetched.borrow_mut().insert(j, bytes.len() as u64);
+			}
+		}
+		read_checked(&self.dir, m, j).map_err(Miss::Bad)
+	}
+}
+
+fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Report> {
 	let started = Instant::now();
 	let report = Report::new();
 	let unavailable = |r: Report, why: String| r.fail(Verdict::Unavailable, why, started);
 	let fail = |r: Report, segment: SegmentIndex, why: String| {
 		r.fail(Verdict::Fail { segment }, why, started)
 	};
+	let missed = |r: Report, segment: SegmentIndex, miss: Miss| match miss {
+		Miss::Unavailable(why) => unavailable(r, why),
+		Miss::Bad(why) => fail(r, segment, why),
+	};
 	let spec = expected.spec;
+	let bundle = files.dir.as_path();
 
 	// 1. The manifest against the commitment.
 	let m = match Manifest::read(bundle) {
@@ -213,29 +339,86 @@ pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Resul
 		}
 	}
 
-	// 2. Every checkpoint file against its leaf; the norms from the files. Two checkpoints in
-	// memory at a time; the replays read theirs again.
-	let bar = progress_bar(v.progress, u64::from(n) + 1, "hash");
-	let mut prev: Option<Checkpoint> = None;
-	for j in 0..=n {
-		let c = match read_checked(bundle, &m, j) {
+	// 2. The challenge: from the committed norms, before any checkpoint is read, so that a
+	// remote verification fetches only what it replays.
+	let mut report = report;
+	let largest = hashing::largest_norm_segment(&m.norms()).unwrap_or(1);
+	report.challenged = if v.all_segments {
+		(1..=n).collect()
+	} else {
+		hashing::challenge_segments(
+			&v.challenge_seed,
+			&v.account,
+			&expected.miner,
+			n,
+			largest,
+			spec.verification.segments_per_check,
+		)
+	};
+	log::info!("challenged segments {:?} of {n}", report.challenged);
+	// The checkpoints read: all of a local bundle; from a server, the ends of the challenged
+	// segments and the final one. A checkpoint outside them is not fetched, so not checked:
+	// that is what sampling means (the largest-norm segment is always among them).
+	let needed: BTreeSet<u32> = if files.remote.is_none() || v.all_segments {
+		(0..=n).collect()
+	} else {
+		report
+			.challenged
+			.iter()
+			.flat_map(|&s| [s - 1, s])
+			.chain([n])
+			.collect()
+	};
+	if !needed.contains(&0) {
+		// C_0 is the round's start with zero momentum: the validator builds it and checks
+		// leaf 0's model hash against it instead of fetching it.
+		let c0 = Checkpoint::start(expected.start.to_vec(), spec.momentum() > 0.0);
+		if hex32(&c0.hash()?.0) != m.checkpoints[0].model_hash {
+			return Ok(fail(
+				report,
+				1,
+				"checkpoint 0 is not the round's starting model with zero momentum".into(),
+			));
+		}
+	}
+
+	// 3. Each checkpoint read against its leaf, and the leaf against the root by its Merkle
+	// proof (the proof a dispute carries); the norms of the segments whose two ends are read.
+	// Two checkpoints in memory at a time; the replays read theirs again.
+	let bar = progress_bar(v.progress, needed.len() as u64, "hash");
+	let mut prev: Option<(u32, Checkpoint)> = None;
+	for &j in &needed {
+		let proven = merkle::proof(&leaves, j)
+			.map(|p| merkle::verify(&root, &p.siblings, n + 1, j, &leaves[j as usize]))
+			.unwrap_or(false);
+		if !proven {
+			return Ok(unavailable(
+				report,
+				format!("leaf {j} is not proven against the root"),
+			));
+		}
+		let c = match files.checkpoint(&m, j) {
 			Ok(c) => c,
-			Err(why) => return Ok(fail(report, j.max(1), why)),
+			Err(miss) => return Ok(missed(report, j.max(1), miss)),
 		};
-		if let Some(p) = &prev {
-			let norm = match l2_distance(&c.params, &p.params) {
-				Ok(d) => d as f32,
-				Err(e) => return Ok(fail(report, j, format!("checkpoint {j}: {e:#}"))),
-			};
-			let committed = m.checkpoints[j as usize].update_norm;
-			if norm.to_bits() != committed.to_bits() {
-				return Ok(fail(
-					report,
-					j,
-					format!("segment {j} has update norm {norm}, its leaf says {committed}"),
-				));
+		match &prev {
+			Some((i, p)) if *i + 1 == j => {
+				let norm = match l2_distance(&c.params, &p.params) {
+					Ok(d) => d as f32,
+					Err(e) => return Ok(fail(report, j, format!("checkpoint {j}: {e:#}"))),
+				};
+				let committed = m.checkpoints[j as usize].update_norm;
+				if norm.to_bits() != committed.to_bits() {
+					return Ok(fail(
+						report,
+						j,
+						format!("segment {j} has update norm {norm}, its leaf says {committed}"),
+					));
+				}
 			}
-		} else {
+			_ => {}
+		}
+		if j == 0 {
 			let start_ok = c.model_hash()? == hash_named(expected.start)?
 				&& c.momentum.iter().all(|t| t.data.iter().all(|&x| x == 0.0))
 				&& (c.momentum.is_empty() == (spec.momentum() == 0.0));
@@ -254,31 +437,16 @@ pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Resul
 				"the final model hash is not that of the last checkpoint".into(),
 			));
 		}
-		prev = Some(c);
+		prev = Some((j, c));
 		bar.inc(1);
 	}
 	bar.finish_and_clear();
 	let final_params = match prev {
-		Some(c) => c.params,
-		None => return Ok(unavailable(report, "the bundle has no checkpoints".into())),
+		Some((j, c)) if j == n => c.params,
+		_ => return Ok(unavailable(report, "the bundle has no checkpoints".into())),
 	};
 
-	// 3. Replay the challenged segments.
-	let mut report = report;
-	let largest = hashing::largest_norm_segment(&m.norms()).unwrap_or(1);
-	report.challenged = if v.all_segments {
-		(1..=n).collect()
-	} else {
-		hashing::challenge_segments(
-			&v.challenge_seed,
-			&v.account,
-			&expected.miner,
-			n,
-			largest,
-			spec.verification.segments_per_check,
-		)
-	};
-	log::info!("challenged segments {:?} of {n}", report.challenged);
+	// 4. Replay the challenged segments.
 	let (_, shard) = match v.data.shard_for(spec, &expected.miner) {
 		Ok(s) => s,
 		Err(e) => return Err(e.context("loading the miner's shard")),
@@ -304,9 +472,9 @@ pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Resul
 	);
 	let replay_started = Instant::now();
 	for &s in &report.challenged.clone() {
-		let (from, to) = match (read_checked(bundle, &m, s - 1), read_checked(bundle, &m, s)) {
+		let (from, to) = match (files.checkpoint(&m, s - 1), files.checkpoint(&m, s)) {
 			(Ok(a), Ok(b)) => (a, b),
-			(Err(why), _) | (_, Err(why)) => return Ok(fail(report, s, why)),
+			(Err(miss), _) | (_, Err(miss)) => return Ok(missed(report, s, miss)),
 		};
 		let mut trainer = match Trainer::new(spec, &from, &dataset, shard, data_seed, v.device) {
 			Ok(t) => t,

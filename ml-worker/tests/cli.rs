@@ -79,6 +79,65 @@ fn train_then_verify_and_exit_codes() {
 	assert!(text.contains("verdict:     Pass"), "{text}");
 	assert!(text.contains("score:"), "{text}");
 
+	// From `pol-worker serve`: the manifest, then only the checkpoints the challenge needs.
+	{
+		use std::io::BufRead;
+		let mut server = Command::new(env!("CARGO_BIN_EXE_pol-worker"))
+			.args([
+				"serve",
+				"--store",
+				s(&dir.join("store")),
+				"--addr",
+				"127.0.0.1:0",
+				"--import",
+				s(&bundle),
+			])
+			.stdout(std::process::Stdio::piped())
+			.stderr(std::process::Stdio::null())
+			.spawn()
+			.expect("pol-worker serve runs");
+		let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+		let (mut manifest, mut url) = (None, None);
+		while url.is_none() {
+			let line = lines.next().expect("serve prints its address").unwrap();
+			if let Some(i) = line.find("(manifest ") {
+				manifest = Some(line[i + 10..].trim_end_matches(')').to_string());
+			}
+			if let Some(i) = line.find(" on http://") {
+				url = Some(line[i + 4..].to_string());
+			}
+		}
+		let (manifest, url) = (manifest.unwrap(), url.unwrap());
+		let fetched = dir.join("fetched");
+		let (code, text) = worker(&[
+			"verify",
+			"--config",
+			s(&config),
+			"--bundle",
+			s(&fetched),
+			"--from",
+			&url,
+			"--manifest",
+			&manifest,
+			"--no-progress",
+		]);
+		let _ = server.kill();
+		let _ = server.wait();
+		assert_eq!(code, 0, "{text}");
+		assert!(text.contains("verdict:     Pass"), "{text}");
+		assert!(text.contains("fetched:     checkpoints"), "{text}");
+		// The manifest and the checkpoints the output lists, nothing else.
+		let listed = text
+			.split("fetched:     checkpoints [")
+			.nth(1)
+			.and_then(|t| t.split(']').next())
+			.unwrap()
+			.split(',')
+			.count();
+		let files = std::fs::read_dir(&fetched).unwrap().count();
+		assert_eq!(files, 1 + listed, "{text}");
+	}
+
 	// Two threads, recorded in the manifest and used again by the replay: still exact.
 	let bundle2 = dir.join("bundle2");
 	let (code, text) = worker(&[

@@ -126,7 +126,7 @@ fn uri(u: &ArtifactUri) -> String {
 }
 
 fn model_json(m: &GlobalModel<BlockNumber>) -> Value {
-	json!({ "hash": hex(m.hash.as_bytes()), "uri": uri(&m.uri), "acceptedAt": m.accepted_at })
+	json!({ "modelHash": hex(m.model_hash.as_bytes()), "uri": uri(&m.uri), "acceptedAt": m.accepted_at })
 }
 
 fn task_json(id: TaskId, t: &TaskInfo<AccountId, Balance, BlockNumber>) -> Value {

@@ -287,7 +287,7 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 			pallet_validator_scoring::Pallet::<Runtime>::trust(&charlie.to_account_id())
 		);
 		assert_eq!(
-			pallet_task_registry::ModelHistory::<Runtime>::get(task, 0).map(|m| m.hash),
+			pallet_task_registry::ModelHistory::<Runtime>::get(task, 0).map(|m| m.model_hash),
 			Some(model)
 		);
 		let ev = events();

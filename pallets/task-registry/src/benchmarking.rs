@@ -278,7 +278,7 @@ mod benchmarks {
 		});
 		let others: Vec<_> = (1..p)
 			.map(|i| ProposalTally {
-				hash: commitment(i).checkpoint_root,
+				model_hash: commitment(i).checkpoint_root,
 				uri: bounded(b"http://other.example/m"),
 				stake: Zero::zero(),
 				proposers: 0,
@@ -292,7 +292,7 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who), id, 0, [5u8; 32].into(), uri);
 		assert_eq!(
-			ModelHistory::<T>::get(id, 0).map(|m| m.hash),
+			ModelHistory::<T>::get(id, 0).map(|m| m.model_hash),
 			Some([5u8; 32].into())
 		);
 	}
@@ -355,7 +355,7 @@ mod benchmarks {
 		}
 		if p > 0 {
 			let tally = ProposalTally {
-				hash: [5u8; 32].into(),
+				model_hash: [5u8; 32].into(),
 				uri: bounded(b"http://v/m"),
 				stake: Zero::zero(),
 				proposers: p,

@@ -492,7 +492,7 @@ pub mod pallet {
 			NextTaskId::<T>::put(task.saturating_add(1));
 			let now = frame_system::Pallet::<T>::block_number();
 			let model = GlobalModel {
-				hash: spec.initial_model_hash,
+				model_hash: spec.initial_model_hash,
 				uri: spec.initial_model_uri.clone(),
 				accepted_at: now,
 			};
@@ -741,12 +741,12 @@ pub mod pallet {
 
 			let mut tallies = ProposalTallies::<T>::get((task, round));
 			let entries = tallies.len() as u32;
-			let index = match tallies.iter().position(|t| t.hash == model_hash) {
+			let index = match tallies.iter().position(|t| t.model_hash == model_hash) {
 				Some(i) => i,
 				None => {
 					tallies
 						.try_push(ProposalTally {
-							hash: model_hash,
+							model_hash,
 							uri: uri.clone(),
 							stake: Zero::zero(),
 							proposers: 0,
@@ -778,7 +778,7 @@ pub mod pallet {
 					task,
 					round,
 					GlobalModel {
-						hash: model_hash,
+						model_hash,
 						uri: tally_uri.clone(),
 						accepted_at: now,
 					},
@@ -912,7 +912,7 @@ impl<T: Config> Pallet<T> {
 			challenge_seed: record.challenge_seed,
 			commits: record.commits,
 			reveals: record.reveals,
-			model: info.model.hash,
+			model: info.model.model_hash,
 			status: info.status,
 		})
 	}
@@ -1012,7 +1012,7 @@ impl<T: Config> Pallet<T> {
 			task,
 			round,
 			seed,
-			model: info.model.hash,
+			model: info.model.model_hash,
 		});
 		Self::enter_phase(task, info, Phase::Commit, now);
 	}
@@ -1109,7 +1109,7 @@ impl<T: Config> Pallet<T> {
 		Self::deposit_event(Event::RoundClosed {
 			task,
 			round,
-			model: accepted.as_ref().map(|m| m.hash),
+			model: accepted.as_ref().map(|m| m.model_hash),
 			paid,
 		});
 		if let Some(model) = accepted {

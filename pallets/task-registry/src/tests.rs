@@ -124,7 +124,7 @@ fn create_task_holds_budget_and_starts_round_zero() {
 			(info.round, info.phase, info.phase_ends),
 			(0, Phase::Commit, 4)
 		);
-		assert_eq!(info.model.hash, spec().initial_model_hash);
+		assert_eq!(info.model.model_hash, spec().initial_model_hash);
 		let seed = hashing::round_seed(task, 0, &System::parent_hash());
 		assert_eq!(Rounds::<Test>::get(task, 0).unwrap().seed, seed);
 		assert_eq!(
@@ -682,8 +682,11 @@ fn proposal_at_two_thirds_is_not_accepted_above_is() {
 		);
 		// The next round trains from it, and the history keeps it.
 		run_to_block(NEXT_ROUND_AT);
-		assert_eq!(Tasks::<Test>::get(task).unwrap().model.hash, model);
-		assert_eq!(ModelHistory::<Test>::get(task, 0).unwrap().hash, model);
+		assert_eq!(Tasks::<Test>::get(task).unwrap().model.model_hash, model);
+		assert_eq!(
+			ModelHistory::<Test>::get(task, 0).unwrap().model_hash,
+			model
+		);
 		assert_eq!(
 			ModelHistory::<Test>::get(task, 0).unwrap().accepted_at,
 			FINALIZE_AT
@@ -733,7 +736,7 @@ fn split_proposals_close_the_round_without_a_model() {
 			paid: 0
 		}));
 		let info = Tasks::<Test>::get(task).unwrap();
-		assert_eq!(info.model.hash, spec().initial_model_hash);
+		assert_eq!(info.model.model_hash, spec().initial_model_hash);
 		assert!(ModelHistory::<Test>::get(task, 0).is_none());
 	});
 }

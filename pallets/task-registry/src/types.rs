@@ -87,8 +87,8 @@ pub enum EndReason {
 	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
 )]
 pub struct GlobalModel<BlockNumber> {
-	/// Its model hash.
-	pub hash: Hash,
+	/// Its model hash. (Not `hash`: polkadot.js reserves that name on structs.)
+	pub model_hash: Hash,
 	/// Where it can be fetched.
 	pub uri: ArtifactUri,
 	/// The block that accepted it (the creation block for W₀).
@@ -165,7 +165,7 @@ pub struct MinerUpdate {
 )]
 pub struct ProposalTally<Balance> {
 	/// The proposed model hash.
-	pub hash: Hash,
+	pub model_hash: Hash,
 	/// Where the first proposer serves it.
 	pub uri: ArtifactUri,
 	/// Revealed stake of the validators that proposed it.

@@ -478,9 +478,9 @@ export async function bond(api, signer, args = {}, opts = {}) {
 // Reading: everything through `api.call.polApi.*`
 
 const text = (bytes) => u8aToString(bytes.toU8a(true));
-// A struct field named `hash` (GlobalModel's) would clash with every codec's own `.hash` (the
-// blake2 of its encoding), so polkadot.js renames it `hash_`; `.hash` is the wrong value.
-const fieldHash = (struct) => (struct.get('hash_') ?? struct.get('hash')).toHex();
+// GlobalModel's field is `model_hash`, not `hash`: every polkadot.js codec has its own `.hash`
+// (the blake2 of its encoding), which a field of that name would be confused with.
+const fieldHash = (model) => model.modelHash.toHex();
 
 /** A task as plain JS (BigInts for balances), or `null` if the chain does not know it. */
 export async function getTask(api, task) {

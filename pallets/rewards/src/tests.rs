@@ -22,7 +22,10 @@ fn split_rounds_down_and_never_overpays() {
 	assert_eq!(split(10, &[3, 1]), vec![7, 2]);
 	// Weights whose sum overflows: still never more than the total, to the unit.
 	assert_eq!(split(u128::MAX, &[u128::MAX, 1]), vec![u128::MAX, 0]);
-	assert_eq!(split(1_000, &[u128::MAX / 2, u128::MAX / 2, u128::MAX / 2]), vec![333, 333, 333]);
+	assert_eq!(
+		split(1_000, &[u128::MAX / 2, u128::MAX / 2, u128::MAX / 2]),
+		vec![333, 333, 333]
+	);
 }
 
 #[test]

@@ -10,8 +10,7 @@ use jsonrpsee::{
 	types::{error::ErrorObject, ErrorObjectOwned},
 };
 use pol_primitives::{
-	ArtifactUri, Comparison, DatasetSource, Partition, Phase, RoundIndex, SegmentIndex, TaskId,
-	UpdateCommitment,
+	Comparison, DatasetSource, Partition, Phase, RoundIndex, SegmentIndex, TaskId, UpdateCommitment,
 };
 use polchain_runtime::{
 	opaque::Block,
@@ -121,12 +120,8 @@ fn phase_name(p: Phase) -> &'static str {
 	}
 }
 
-fn uri(u: &ArtifactUri) -> String {
-	text(u)
-}
-
 fn model_json(m: &GlobalModel<BlockNumber>) -> Value {
-	json!({ "modelHash": hex(m.model_hash.as_bytes()), "uri": uri(&m.uri), "acceptedAt": m.accepted_at })
+	json!({ "modelHash": hex(m.model_hash.as_bytes()), "uri": text(&m.uri), "acceptedAt": m.accepted_at })
 }
 
 fn task_json(id: TaskId, t: &TaskInfo<AccountId, Balance, BlockNumber>) -> Value {
@@ -166,7 +161,7 @@ fn task_json(id: TaskId, t: &TaskInfo<AccountId, Balance, BlockNumber>) -> Value
 		"spec": {
 			"model": text(&s.model),
 			"initialModelHash": hex(s.initial_model_hash.as_bytes()),
-			"initialModelUri": uri(&s.initial_model_uri),
+			"initialModelUri": text(&s.initial_model_uri),
 			"dataset": {
 				"source": source,
 				"numShards": s.dataset.num_shards,
@@ -221,7 +216,7 @@ fn update_json(miner: &AccountId, c: &UpdateCommitment) -> Value {
 		"finalModelHash": hex(c.final_model_hash.as_bytes()),
 		"numSegments": c.num_segments,
 		"trainLoss": fixed(c.train_loss),
-		"artifactUri": uri(&c.artifact_uri),
+		"artifactUri": text(&c.artifact_uri),
 	})
 }
 

@@ -72,7 +72,6 @@ mod benchmarks {
 				segment: 1,
 				upheld: Zero::zero(),
 				rejected: Zero::zero(),
-				voters: 0,
 			},
 		);
 		// Worst case: the caller's vote is the last that fits.
@@ -118,7 +117,6 @@ mod benchmarks {
 					segment: 1,
 					upheld: T::Balance::from(1_000u32),
 					rejected: Zero::zero(),
-					voters: v,
 				},
 			);
 			let votes: Vec<(T::AccountId, bool)> =

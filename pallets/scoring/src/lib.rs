@@ -410,7 +410,6 @@ pub mod pallet {
 								segment,
 								upheld: Zero::zero(),
 								rejected: Zero::zero(),
-								voters: 0,
 							},
 						);
 						Self::deposit_event(Event::DisputeOpened {
@@ -476,7 +475,6 @@ pub mod pallet {
 			} else {
 				dispute.rejected = dispute.rejected.saturating_add(stake);
 			}
-			dispute.voters = dispute.voters.saturating_add(1);
 			DisputeVotes::<T>::insert(&key, votes);
 			Disputes::<T>::insert((task, round), &miner, dispute);
 			Self::deposit_event(Event::DisputeVoted {

@@ -31,8 +31,6 @@ pub struct Dispute<AccountId, Balance> {
 	pub upheld: Balance,
 	/// Stake of the validators that found it replays (rejected).
 	pub rejected: Balance,
-	/// How many validators voted.
-	pub voters: u32,
 }
 
 /// How a dispute ended.

@@ -169,7 +169,7 @@ impl pallet_pol_staking::Config for Runtime {
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type OnSlash = ResolveTo<TreasuryAccount, Balances>;
-	// Full trust for every validator until the scoring pallet keeps records.
+	// Trust from each validator's scoring record.
 	type Trust = PolScoring;
 	type SessionKeys = pallet_session::Pallet<Runtime>;
 	type MinMinerBond = ConstU128<{ 100 * UNIT }>;

@@ -109,6 +109,7 @@ pub fn run(config: &Config, data: &TaskData, loop_steps: u32) -> Result<BenchRep
 		account: hashing::hash(b"bench-validator").0,
 		challenge_seed: hashing::challenge_seed(spec.task.id, 0, &Hash::zero()),
 		all_segments: false,
+		only_segment: None,
 		device,
 		progress: config.run.progress,
 	};

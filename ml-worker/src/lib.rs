@@ -15,17 +15,26 @@
 //! - [`store`]: the content-addressed artifact store, its HTTP server and client.
 //! - [`aggregate`]: FedAvg by score, median, trimmed mean, norm clipping.
 //! - [`bench`]: training and verification cost.
+//! - [`chain`]: the subxt chain client: fail-over between nodes, extrinsics that are not lost.
+//! - [`round`]: a task and its round as the chain states them; models fetched by hash.
+//! - [`miner`], [`validator`]: the loops of `pol-worker miner` and `pol-worker validator`.
+//! - [`creator`]: `pol-worker task create|fund|status|watch`.
 //! - [`doctor`]: checks that libtorch loads, which devices it sees, and that a tiny model trains.
 
 pub mod aggregate;
 pub mod bench;
+pub mod chain;
 pub mod config;
+pub mod creator;
 pub mod data;
 pub mod doctor;
+pub mod miner;
 pub mod model;
 pub mod proof;
+pub mod round;
 pub mod store;
 pub mod train;
+pub mod validator;
 pub mod verify;
 
 #[cfg(test)]

@@ -4,15 +4,16 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pol_primitives::{hashing, Hash, Verdict};
 use pol_worker::{
-	aggregate, bench,
+	aggregate, bench, chain,
 	config::{hex32, parse_account, parse_hash, Config},
+	creator,
 	data::TaskData,
-	doctor,
+	doctor, miner,
 	model::{hash_named, Model, NamedTensor},
 	proof::{Checkpoint, Manifest},
 	store,
 	train::MinerRun,
-	verify,
+	validator, verify,
 };
 use std::path::{Path, PathBuf};
 
@@ -93,8 +94,168 @@ impl RoundArgs {
 	}
 }
 
+/// Which nodes, and which key.
+#[derive(Args, Debug)]
+struct ChainArgs {
+	/// A node's websocket URL; repeat it to fail over to the next when one goes away.
+	#[arg(long = "node", default_value = "ws://127.0.0.1:9944")]
+	nodes: Vec<String>,
+	/// The signing key's secret URI (`//Alice`, a mnemonic, a 0x seed); also $POL_SURI, which
+	/// `ps` does not show.
+	#[arg(long)]
+	suri: Option<String>,
+	/// A Substrate keystore file (mode 600) holding the secret URI.
+	#[arg(long, conflicts_with = "suri")]
+	keystore: Option<PathBuf>,
+}
+
+impl ChainArgs {
+	fn connect(&self) -> Result<chain::Chain> {
+		let signer = chain::signer_from(self.suri.as_deref(), self.keystore.as_deref())?;
+		chain::Chain::connect(&self.nodes, signer)
+	}
+}
+
+/// What `miner` and `validator` share: where they work and serve.
+#[derive(Args, Debug)]
+struct WorkerArgs {
+	#[command(flatten)]
+	chain: ChainArgs,
+	/// Work directory: the artifact store, bundles and round state.
+	#[arg(long)]
+	work_dir: PathBuf,
+	/// Address the artifact server listens on.
+	#[arg(long)]
+	listen: String,
+	/// URL others reach the artifact server at (default: http://<listen>).
+	#[arg(long)]
+	public_url: Option<String>,
+	/// Tasks to take part in (repeatable); default: every running task.
+	#[arg(long = "task")]
+	tasks: Vec<u64>,
+	/// libtorch intra-op threads; exact replay needs the miner's and the validator's equal.
+	#[arg(long, default_value_t = 1)]
+	threads: i32,
+	/// `cpu`, `cuda` or `auto`.
+	#[arg(long, default_value = "cpu")]
+	device: String,
+	/// Directory of the exported data sets (default $POL_DATA).
+	#[arg(long)]
+	data_root: Option<PathBuf>,
+	/// No progress bars.
+	#[arg(long)]
+	no_progress: bool,
+}
+
+impl WorkerArgs {
+	fn run_config(&self) -> Result<pol_worker::config::RunConfig> {
+		if self.threads < 1 {
+			bail!("--threads must be at least 1, got {}", self.threads);
+		}
+		tch::set_num_threads(self.threads);
+		Ok(pol_worker::config::RunConfig {
+			threads: self.threads,
+			device: self.device.clone(),
+			data_root: self.data_root.clone(),
+			data_path: None,
+			progress: !self.no_progress,
+		})
+	}
+	fn public_url(&self) -> String {
+		self.public_url
+			.clone()
+			.unwrap_or_else(|| format!("http://{}", self.listen))
+	}
+}
+
+/// `task` subcommands.
+#[derive(Subcommand, Debug)]
+enum TaskCommand {
+	/// Creates a task from a task file (a worker config with a `[chain]` section).
+	Create {
+		#[command(flatten)]
+		chain: ChainArgs,
+		/// The task file.
+		#[arg(long)]
+		spec: PathBuf,
+		/// Print `{"task": ID}`.
+		#[arg(long)]
+		json: bool,
+	},
+	/// Adds to a task's budget (its creator only).
+	Fund {
+		#[command(flatten)]
+		chain: ChainArgs,
+		/// The task.
+		#[arg(long)]
+		task: u64,
+		/// Amount in POL.
+		#[arg(long)]
+		amount: f64,
+	},
+	/// Shows a task, its current round and its model history.
+	Status {
+		#[command(flatten)]
+		chain: ChainArgs,
+		/// The task.
+		#[arg(long)]
+		task: u64,
+		/// Print JSON.
+		#[arg(long)]
+		json: bool,
+	},
+	/// Prints each round of a task as it completes: the accepted model, its test accuracy and
+	/// the rewards paid.
+	Watch {
+		#[command(flatten)]
+		chain: ChainArgs,
+		/// The task.
+		#[arg(long)]
+		task: u64,
+		/// Stop after this many rounds.
+		#[arg(long)]
+		rounds: Option<u32>,
+		/// One JSON object per round.
+		#[arg(long)]
+		json: bool,
+		/// Where fetched models are kept.
+		#[arg(long, default_value = "pol-watch")]
+		work_dir: PathBuf,
+		/// Directory of the exported data sets (default $POL_DATA).
+		#[arg(long)]
+		data_root: Option<PathBuf>,
+	},
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
+	/// Mines on a live chain: bonds, sets its endpoint, joins tasks, trains, commits, reveals
+	/// and serves its proofs.
+	Miner {
+		#[command(flatten)]
+		worker: WorkerArgs,
+		/// What to bond if not bonded yet, in POL.
+		#[arg(long, default_value_t = 100.0)]
+		bond: f64,
+		/// Misbehave on purpose (tests and demos of what the chain catches).
+		#[arg(long, value_enum)]
+		fault: Option<miner::Fault>,
+		/// Stop after this many rounds of each task.
+		#[arg(long)]
+		rounds: Option<u32>,
+	},
+	/// Validates on a live chain: verifies and scores updates, commits and reveals scores,
+	/// votes on disputes, aggregates and proposes the global model.
+	Validator {
+		#[command(flatten)]
+		worker: WorkerArgs,
+		/// Aggregation rule: fedavg, median, trimmed-mean:<β>, norm-clip:<C>.
+		#[arg(long, default_value = "fedavg")]
+		rule: String,
+	},
+	/// Creates, funds and follows tasks.
+	#[command(subcommand)]
+	Task(TaskCommand),
 	/// Check libtorch, threads and CUDA, and train a tiny model for a few steps.
 	Doctor {
 		/// SGD steps of the tiny training run.
@@ -238,6 +399,46 @@ fn main() {
 
 fn run(cli: Cli) -> Result<i32> {
 	match cli.command {
+		Command::Miner {
+			worker,
+			bond,
+			fault,
+			rounds,
+		} => {
+			let run = worker.run_config()?;
+			let mut chain = worker.chain.connect()?;
+			miner::run(
+				&mut chain,
+				miner::MinerConfig {
+					work_dir: worker.work_dir.clone(),
+					listen: worker.listen.clone(),
+					public_url: worker.public_url(),
+					tasks: worker.tasks.clone(),
+					bond: creator::pol_to_units(bond)?,
+					run,
+					fault,
+					rounds,
+				},
+			)?;
+			Ok(0)
+		}
+		Command::Validator { worker, rule } => {
+			let run = worker.run_config()?;
+			let mut chain = worker.chain.connect()?;
+			validator::run(
+				&mut chain,
+				validator::ValidatorConfig {
+					work_dir: worker.work_dir.clone(),
+					listen: worker.listen.clone(),
+					public_url: worker.public_url(),
+					tasks: worker.tasks.clone(),
+					rule: rule.parse()?,
+					run,
+				},
+			)?;
+			Ok(0)
+		}
+		Command::Task(cmd) => task_cmd(cmd),
 		Command::Doctor {
 			steps,
 			threads,
@@ -342,6 +543,7 @@ fn run(cli: Cli) -> Result<i32> {
 					&challenge_parent,
 				),
 				all_segments,
+				only_segment: None,
 				device: config.device()?,
 				progress: config.run.progress,
 			};
@@ -513,6 +715,68 @@ fn run(cli: Cli) -> Result<i32> {
 					r.verdict
 				);
 			}
+			Ok(0)
+		}
+	}
+}
+
+fn task_cmd(cmd: TaskCommand) -> Result<i32> {
+	match cmd {
+		TaskCommand::Create { chain, spec, json } => {
+			let file = creator::TaskFile::load(&spec)?;
+			let mut chain = chain.connect()?;
+			let id = creator::create(&mut chain, &file)?;
+			if json {
+				println!("{}", serde_json::json!({ "task": id }));
+			} else {
+				println!("task: {id}");
+			}
+			Ok(0)
+		}
+		TaskCommand::Fund {
+			chain,
+			task,
+			amount,
+		} => {
+			let mut chain = chain.connect()?;
+			let budget = creator::fund(&mut chain, task, creator::pol_to_units(amount)?)?;
+			println!("task {task}: budget {} POL", creator::units_to_pol(budget));
+			Ok(0)
+		}
+		TaskCommand::Status { chain, task, json } => {
+			let mut chain = chain.connect()?;
+			let status = creator::status(&mut chain, task)?;
+			if json {
+				println!("{}", serde_json::to_string_pretty(&status)?);
+			} else {
+				print!("{}", status.text());
+			}
+			Ok(0)
+		}
+		TaskCommand::Watch {
+			chain,
+			task,
+			rounds,
+			json,
+			work_dir,
+			data_root,
+		} => {
+			let mut chain = chain.connect()?;
+			let run = pol_worker::config::RunConfig {
+				data_root,
+				progress: false,
+				..Default::default()
+			};
+			creator::watch(&mut chain, task, rounds, &run, &work_dir, |r| {
+				if json {
+					println!("{}", serde_json::to_string(r)?);
+				} else {
+					println!("{}", r.text());
+				}
+				use std::io::Write;
+				std::io::stdout().flush()?;
+				Ok(())
+			})?;
 			Ok(0)
 		}
 	}

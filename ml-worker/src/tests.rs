@@ -129,6 +129,7 @@ impl World {
 			account: account("validator"),
 			challenge_seed: self.challenge_seed,
 			all_segments: all,
+			only_segment: None,
 			device: Device::Cpu,
 			progress: false,
 		};
@@ -232,6 +233,7 @@ fn honest_bundle_verifies_exactly() {
 		account: account("validator"),
 		challenge_seed: w.challenge_seed,
 		all_segments: false,
+		only_segment: None,
 		device: Device::Cpu,
 		progress: false,
 	};
@@ -568,6 +570,7 @@ fn federated_five_miners_ten_rounds_non_iid_digits() {
 				account: account("validator"),
 				challenge_seed: hashing::challenge_seed(w.spec.task.id, round, &Hash::zero()),
 				all_segments: false,
+				only_segment: None,
 				device: Device::Cpu,
 				progress: false,
 			};
@@ -729,6 +732,7 @@ fn verify_remote_from(w: &World, url: &str, manifest_hash: &Hash, all: bool) -> 
 		account: account("validator"),
 		challenge_seed: w.challenge_seed,
 		all_segments: all,
+		only_segment: None,
 		device: Device::Cpu,
 		progress: false,
 	};

@@ -54,6 +54,8 @@ pub struct Validator<'a> {
 	pub challenge_seed: Hash,
 	/// Replay every segment, not only the challenged ones (disputes, audits, tests).
 	pub all_segments: bool,
+	/// Replay this one segment only (a dispute's), instead of the challenged ones.
+	pub only_segment: Option<SegmentIndex>,
 	/// Device for the replays.
 	pub device: Device,
 	/// Show a progress bar.
@@ -345,6 +347,9 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	let largest = hashing::largest_norm_segment(&m.norms()).unwrap_or(1);
 	report.challenged = if v.all_segments {
 		(1..=n).collect()
+	} else if let Some(s) = v.only_segment {
+		anyhow::ensure!(s >= 1 && s <= n, "segment {s} is not in 1..={n}");
+		vec![s]
 	} else {
 		hashing::challenge_segments(
 			&v.challenge_seed,

@@ -1,0 +1,469 @@
+//! `pol-worker miner`: bonds, sets its endpoint, joins tasks, and every round trains from the
+//! global model, commits, reveals and serves its proof bundle.
+//!
+//! The loop polls the finalized chain about once a block and does what the current phase
+//! asks; an extrinsic whose effect is not finalized after a few blocks is sent again, within
+//! its phase. Round state (the bundle, the commitment, the salt) is on disk, so a restart goes
+//! on where it stopped.
+
+use crate::chain::{api, from_chain, runtime_types as rt, to_chain, AccountId32, Chain, Pending};
+use crate::config::{hex32, RunConfig};
+use crate::proof::Checkpoint;
+use crate::round::{self, TaskContext};
+use crate::store::{self, Store};
+use crate::train::{progress_bar, MinerRun, RunOutput, Trainer};
+use anyhow::{bail, Context, Result};
+use pol_primitives::{hashing, Hash, Phase, RoundIndex, TaskId, UpdateCommitment};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// A deliberately dishonest miner, for tests and demonstrations of what the chain catches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fault {
+	/// Trains half the steps of each segment and claims the full run.
+	Lazy,
+	/// Commits another miner's commit hash and reveals its commitment as its own.
+	Copy,
+}
+
+/// How a miner runs.
+pub struct MinerConfig {
+	/// Its work directory (bundles, artifact store, round state).
+	pub work_dir: PathBuf,
+	/// Where its artifact server listens.
+	pub listen: String,
+	/// The URL others reach that server at (its endpoint on chain).
+	pub public_url: String,
+	/// The tasks to join; empty: every running task.
+	pub tasks: Vec<TaskId>,
+	/// What to bond if not bonded, in the chain's smallest units.
+	pub bond: u128,
+	/// The worker's own settings.
+	pub run: RunConfig,
+	/// A dishonest behaviour, if any.
+	pub fault: Option<Fault>,
+	/// Stop after this many rounds of each task (for demos); `None` runs on.
+	pub rounds: Option<u32>,
+}
+
+/// What a miner keeps of one round.
+#[derive(Serialize, Deserialize)]
+struct RoundState {
+	/// The commit hash sent.
+	commit: String,
+	/// The SCALE-encoded commitment to reveal, hex.
+	commitment: Option<String>,
+	/// The salt, hex.
+	salt: String,
+	/// The miner whose commitment a copier copies.
+	#[serde(default)]
+	victim: Option<String>,
+}
+
+/// Runs the miner until it is stopped (or has done `rounds` rounds of every task).
+pub fn run(chain: &mut Chain, cfg: MinerConfig) -> Result<()> {
+	let me = chain.account()?;
+	log::info!("miner {me} on {}", chain.url());
+	let store = Store::open(&cfg.work_dir.join("store"), store::DEFAULT_MAX_BYTES)?;
+	let server = store::serve(store.clone(), &cfg.listen)?;
+	log::info!(
+		"serving artifacts on {} as {}",
+		server.url(),
+		cfg.public_url
+	);
+	ensure_bonded(chain, &me, &cfg)?;
+
+	let mut miner = Miner {
+		cfg,
+		me,
+		store,
+		pending: Pending::default(),
+		tasks: BTreeMap::new(),
+		rounds_done: BTreeSet::new(),
+	};
+	loop {
+		let head = chain.finalized()?;
+		let ids = if miner.cfg.tasks.is_empty() {
+			chain.api_call("listing tasks", api::runtime_apis().pol_api().task_ids())?
+		} else {
+			miner.cfg.tasks.clone()
+		};
+		let mut running = 0;
+		for id in ids {
+			match miner.tick(chain, id, head.number) {
+				Ok(true) => running += 1,
+				Ok(false) => {}
+				Err(e) => {
+					log::error!("task {id}: {e:#}");
+					running += 1;
+				}
+			}
+		}
+		if running == 0 && !miner.cfg.tasks.is_empty() {
+			log::info!("no task left to mine; stopping");
+			server.stop();
+			return Ok(());
+		}
+		round::sleep_a_block();
+	}
+}
+
+/// Bonds as a miner (if not bonded) and sets the artifact endpoint (if not set), waiting until
+/// both are finalized.
+fn ensure_bonded(chain: &mut Chain, me: &AccountId32, cfg: &MinerConfig) -> Result<()> {
+	let mut pending = Pending::default();
+	loop {
+		let head = chain.finalized()?;
+		let ledger = chain.storage(
+			"reading the bond",
+			api::storage().pol_staking().ledger(),
+			(me.clone(),),
+		)?;
+		match &ledger {
+			Some(l) if !matches!(l.role, rt::pol_primitives::traits::Role::Miner) => bail!(
+				"{me} is bonded as {:?}, not as a miner: use another account",
+				l.role
+			),
+			Some(_) => pending.done("bond"),
+			None if pending.due("bond", head.number) => {
+				chain.submit(
+					"bond as miner",
+					api::tx()
+						.pol_staking()
+						.bond(rt::pol_primitives::traits::Role::Miner, cfg.bond),
+				)?;
+				pending.sent("bond", head.number);
+			}
+			None => {}
+		}
+		let endpoint = chain.storage(
+			"reading the endpoint",
+			api::storage().pol_staking().endpoints(),
+			(me.clone(),),
+		)?;
+		let endpoint_set = endpoint.is_some_and(|e| e.0 == cfg.public_url.as_bytes());
+		if endpoint_set {
+			pending.done("endpoint");
+		} else if ledger.is_some() && pending.due("endpoint", head.number) {
+			chain.submit(
+				"set endpoint",
+				api::tx()
+					.pol_staking()
+					.set_endpoint(cfg.public_url.as_bytes().to_vec()),
+			)?;
+			pending.sent("endpoint", head.number);
+		}
+		if ledger.is_some() && endpoint_set {
+			log::info!("bonded as a miner; endpoint {}", cfg.public_url);
+			return Ok(());
+		}
+		round::sleep_a_block();
+	}
+}
+
+struct Miner {
+	cfg: MinerConfig,
+	me: AccountId32,
+	store: Store,
+	pending: Pending,
+	tasks: BTreeMap<TaskId, TaskContext>,
+	/// Rounds seen past their reveal, for `--rounds`.
+	rounds_done: BTreeSet<(TaskId, RoundIndex)>,
+}
+
+impl Miner {
+	/// One look at task `id`; `false` once the miner is done with it.
+	fn tick(&mut self, chain: &mut Chain, id: TaskId, now: u32) -> Result<bool> {
+		let Some(status) = round::round_status(chain, id)? else {
+			bail!("task {id} does not exist");
+		};
+		if !round::is_running(&status) {
+			return Ok(false);
+		}
+		if let Some(limit) = self.cfg.rounds {
+			if self.rounds_done.iter().filter(|(t, _)| *t == id).count() >= limit as usize {
+				return Ok(false);
+			}
+		}
+		if !self.tasks.contains_key(&id) {
+			let ctx = TaskContext::load(chain, id, &self.cfg.run)?;
+			log::info!(
+				"task {id}: {} on {:?}, {} steps a round",
+				ctx.spec.task.model,
+				ctx.spec.data.source,
+				ctx.spec.hyperparameters.local_steps
+			);
+			self.tasks.insert(id, ctx);
+		}
+		if !self.ensure_joined(chain, id, now)? {
+			return Ok(true);
+		}
+		let r = status.round;
+		let phase = round::phase_of(&status)?;
+		let dir = round::round_dir(&self.cfg.work_dir, id, r);
+		let state_path = dir.join("miner.json");
+		match phase {
+			Phase::Commit => {
+				let mut state: Option<RoundState> = round::read_state(&state_path)?;
+				if state.is_none() {
+					state = self.prepare(chain, id, r, &status)?;
+					if let Some(s) = &state {
+						round::write_state(&state_path, s)?;
+					}
+				}
+				if let Some(s) = state {
+					self.ensure_committed(chain, id, r, &s, now)?;
+				}
+			}
+			Phase::Reveal => {
+				let state: Option<RoundState> = round::read_state(&state_path)?;
+				if let Some(s) = state {
+					self.ensure_revealed(chain, id, r, s, &state_path, now)?;
+				}
+			}
+			Phase::Verify | Phase::ScoreReveal | Phase::Finalize => {
+				self.rounds_done.insert((id, r));
+			}
+		}
+		Ok(true)
+	}
+
+	fn ensure_joined(&mut self, chain: &mut Chain, id: TaskId, now: u32) -> Result<bool> {
+		let joined = chain
+			.storage(
+				"reading membership",
+				api::storage().task_registry().miners(),
+				(id, self.me.clone()),
+			)?
+			.is_some();
+		let key = format!("join {id}");
+		if joined {
+			self.pending.done(&key);
+			return Ok(true);
+		}
+		if self.pending.due(&key, now) {
+			chain.submit(
+				&format!("join task {id}"),
+				api::tx().task_registry().join_task(id),
+			)?;
+			self.pending.sent(&key, now);
+		}
+		Ok(false)
+	}
+
+	/// Trains round `r` (or, as a copier, picks a victim) and makes the commitment.
+	fn prepare(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		status: &round::ChainRound,
+	) -> Result<Option<RoundState>> {
+		let salt = round::fresh_salt()?;
+		if self.cfg.fault == Some(Fault::Copy) {
+			// Copy the first other miner's commit hash, once there is one.
+			let updates = round_updates(chain, id, r)?;
+			let Some((victim, update)) = updates.into_iter().find(|(m, _)| *m != self.me) else {
+				return Ok(None);
+			};
+			log::warn!("fault copy: copying {victim}'s commitment in round {r}");
+			return Ok(Some(RoundState {
+				commit: hex32(&update.commit.0),
+				commitment: None,
+				salt: hex::encode(salt),
+				victim: Some(hex::encode(victim.0)),
+			}));
+		}
+		let ctx = &self.tasks[&id];
+		let start_hash = Hash::from(status.model.0);
+		let start = ctx.model(chain, &self.store, &start_hash)?;
+		let bundle = round::round_dir(&self.cfg.work_dir, id, r).join("bundle");
+		let run = MinerRun {
+			spec: &ctx.spec,
+			data: &ctx.data,
+			round: r,
+			round_seed: Hash::from(status.seed.0),
+			miner: self.me.0,
+			start: &start,
+			device: ctx.device()?,
+			progress: ctx.run.progress,
+		};
+		let manifest = match self.cfg.fault {
+			Some(Fault::Lazy) => {
+				log::warn!("fault lazy: training half of each segment's steps in round {r}");
+				run.write(&bundle, &lazy_run(&run)?)?
+			}
+			_ => run.train_bundle(&bundle)?,
+		};
+		let manifest_hash = self.store.put_bundle(&bundle)?;
+		let uri = round::artifact_uri(&self.cfg.public_url, &manifest_hash);
+		let commitment = manifest.commitment(&uri)?;
+		let commit = hashing::commit_hash(&commitment, &self.me.0, &salt);
+		log::info!(
+			"task {id} round {r}: trained; loss {:.4}, root {}, served at {uri}",
+			manifest.train_loss,
+			manifest.checkpoint_root
+		);
+		Ok(Some(RoundState {
+			commit: hex32(&commit.0),
+			commitment: Some(hex::encode(codec_encode(&commitment))),
+			salt: hex::encode(salt),
+			victim: None,
+		}))
+	}
+
+	fn ensure_committed(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		s: &RoundState,
+		now: u32,
+	) -> Result<()> {
+		let key = format!("commit {id}/{r}");
+		let update = chain.storage(
+			"reading the commitment",
+			api::storage().task_registry().updates(),
+			((id, r), self.me.clone()),
+		)?;
+		if update.is_some() {
+			self.pending.done(&key);
+			return Ok(());
+		}
+		if self.pending.due(&key, now) {
+			let commit = crate::config::parse_hash(&s.commit)?;
+			chain.submit(
+				&format!("commit task {id} round {r}"),
+				api::tx()
+					.task_registry()
+					.commit_update(id, r, subxt::utils::H256(commit.0)),
+			)?;
+			self.pending.sent(&key, now);
+		}
+		Ok(())
+	}
+
+	fn ensure_revealed(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		mut s: RoundState,
+		state_path: &std::path::Path,
+		now: u32,
+	) -> Result<()> {
+		let key = format!("reveal {id}/{r}");
+		let update = chain.storage(
+			"reading the commitment",
+			api::storage().task_registry().updates(),
+			((id, r), self.me.clone()),
+		)?;
+		let Some(update) = update else {
+			// Never committed (the commit phase passed us by): nothing to reveal.
+			return Ok(());
+		};
+		if update.revealed.is_some() {
+			self.pending.done(&key);
+			return Ok(());
+		}
+		if s.commitment.is_none() {
+			// The copier: the victim's revealed commitment, once it is on chain.
+			let victim = AccountId32(
+				hex::decode(s.victim.as_deref().unwrap_or_default())?
+					.try_into()
+					.map_err(|_| anyhow::anyhow!("bad copy state"))?,
+			);
+			let revealed = chain.api_call(
+				"reading the reveals",
+				api::runtime_apis().pol_api().revealed_updates(id, r),
+			)?;
+			let Some((_, c)) = revealed.into_iter().find(|(m, _)| *m == victim) else {
+				return Ok(());
+			};
+			let c: UpdateCommitment = from_chain(&c)?;
+			s.commitment = Some(hex::encode(codec_encode(&c)));
+			round::write_state(state_path, &s)?;
+		}
+		if !self.pending.due(&key, now) {
+			return Ok(());
+		}
+		let commitment: UpdateCommitment =
+			codec_decode(&hex::decode(s.commitment.as_deref().unwrap_or_default())?)?;
+		let salt: [u8; 32] = hex::decode(&s.salt)?
+			.try_into()
+			.map_err(|_| anyhow::anyhow!("{}: bad salt", state_path.display()))?;
+		chain.submit(
+			&format!("reveal task {id} round {r}"),
+			api::tx()
+				.task_registry()
+				.reveal_update(id, r, to_chain(&commitment)?, salt),
+		)?;
+		self.pending.sent(&key, now);
+		Ok(())
+	}
+}
+
+/// The commitments of round `r` of task `id`, by miner.
+fn round_updates(
+	chain: &mut Chain,
+	id: TaskId,
+	r: RoundIndex,
+) -> Result<Vec<(AccountId32, rt::pallet_task_registry::types::MinerUpdate)>> {
+	chain.call("reading the round's commitments", move |c| async move {
+		let at = c.api.at_current_block().await?;
+		let mut entries = at
+			.storage()
+			.iter(api::storage().task_registry().updates(), ((id, r),))
+			.await?;
+		let mut out = Vec::new();
+		while let Some(entry) = entries.next().await {
+			let entry = entry?;
+			let (_, miner) = entry.key()?.decode()?;
+			out.push((miner, entry.value().decode()?));
+		}
+		Ok(out)
+	})
+}
+
+/// A lazy run: each segment trains only half of its k steps, then checkpoints as if it had
+/// trained them all. Replaying any segment exposes it.
+fn lazy_run(run: &MinerRun) -> Result<RunOutput> {
+	let (_, shard) = run.shard()?;
+	let start = Checkpoint::start(run.start.to_vec(), run.spec.momentum() > 0.0);
+	let dataset = run.data.on(run.device);
+	let mut trainer = Trainer::new(
+		run.spec,
+		&start,
+		&dataset,
+		shard,
+		run.data_seed(),
+		run.device,
+	)?;
+	let k = run.spec.hyperparameters.checkpoint_interval;
+	let n = run.spec.num_segments();
+	let bar = progress_bar(false, 0, "train");
+	let mut checkpoints = vec![start];
+	let mut losses = Vec::new();
+	for j in 1..=n {
+		let from = (j - 1) * k;
+		let segment = trainer.run(from, from + (k / 2).max(1), &bar)?;
+		// Report as many losses as an honest run would.
+		let last = segment.last().copied().unwrap_or_default();
+		losses.extend(segment);
+		losses.resize(((j * k) as usize).max(losses.len()), last);
+		checkpoints.push(trainer.checkpoint()?);
+	}
+	Ok(RunOutput {
+		checkpoints,
+		losses,
+	})
+}
+
+fn codec_encode<T: subxt::ext::codec::Encode>(t: &T) -> Vec<u8> {
+	t.encode()
+}
+
+fn codec_decode<T: subxt::ext::codec::Decode>(bytes: &[u8]) -> Result<T> {
+	T::decode(&mut &bytes[..]).context("decoding the saved commitment")
+}

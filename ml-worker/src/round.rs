@@ -1,0 +1,309 @@
+//! What miners and validators share on a live chain: a task as the chain states it, turned into
+//! the worker's [`TaskSpec`]; the round's status; models fetched by hash; per-round state on
+//! disk, so that a restarted worker neither retrains nor forgets a salt.
+
+use crate::chain::{api, from_chain, runtime_types as rt, AccountId32, Chain};
+use crate::config::{
+	hex32, unfixed, ComparisonKind, Config, DataSection, HyperSection, PartitionKind, RunConfig,
+	SourceKind, SyntheticSection, TaskSection, TaskSpec, VerificationSection,
+};
+use crate::data::TaskData;
+use crate::model::{hash_named, Model, NamedTensor};
+use crate::proof::Checkpoint;
+use crate::store::{self, Store};
+use anyhow::{bail, ensure, Context, Result};
+use pol_primitives::{
+	Comparison, DatasetSource, DatasetSpec, Hash, Hyperparameters, Partition, Phase, RoundIndex,
+	TaskId, VerificationSpec,
+};
+use serde::{de::DeserializeOwned, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The URI scheme of a model that is a spec's deterministic initialisation: `init:<seed>`.
+/// Any worker regenerates it and checks its hash, so no one has to serve W₀.
+pub const INIT_URI_PREFIX: &str = "init:";
+
+/// The chain's task, as generated from the metadata.
+pub type ChainTask = rt::pallet_task_registry::types::TaskInfo<AccountId32, u128, u32>;
+/// A round's status, as generated from the metadata.
+pub type ChainRound = rt::pallet_task_registry::types::RoundStatus<u32>;
+
+/// The worker's task spec from the chain's.
+pub fn task_spec_from_chain(id: TaskId, task: &ChainTask) -> Result<TaskSpec> {
+	let model = String::from_utf8(task.spec.model.0.clone())
+		.context("the task's model spec is not UTF-8")?;
+	let dataset: DatasetSpec = from_chain(&task.spec.dataset)?;
+	let h: Hyperparameters = from_chain(&task.spec.hyperparameters)?;
+	let v: VerificationSpec = from_chain(&task.spec.verification)?;
+	let (source, synthetic) = match dataset.source {
+		DatasetSource::Digits => (SourceKind::Digits, None),
+		DatasetSource::Synthetic {
+			seed,
+			samples,
+			features,
+			classes,
+		} => (
+			SourceKind::Synthetic,
+			Some(SyntheticSection {
+				seed,
+				samples,
+				features,
+				classes,
+			}),
+		),
+	};
+	let (partition, alpha) = match dataset.partition {
+		Partition::Iid => (PartitionKind::Iid, 1.0),
+		Partition::Dirichlet { alpha } => (PartitionKind::Dirichlet, unfixed(alpha)),
+	};
+	let (comparison, tolerance) = match v.comparison {
+		Comparison::Exact => (ComparisonKind::Exact, 0.0),
+		Comparison::Tolerance(t) => (ComparisonKind::Tolerance, perbill_f64(t)),
+	};
+	let spec = TaskSpec {
+		task: TaskSection {
+			id,
+			model,
+			init_seed: 0,
+		},
+		data: DataSection {
+			source,
+			synthetic,
+			num_shards: dataset.num_shards,
+			partition,
+			alpha,
+			validation: perbill_f64(dataset.validation),
+		},
+		hyperparameters: HyperSection {
+			learning_rate: unfixed(h.learning_rate),
+			momentum: unfixed(h.momentum),
+			batch_size: h.batch_size,
+			local_steps: h.local_steps,
+			checkpoint_interval: h.checkpoint_interval,
+		},
+		verification: VerificationSection {
+			segments_per_check: v.segments_per_check,
+			comparison,
+			tolerance,
+		},
+	};
+	spec.validate()
+		.with_context(|| format!("task {id} cannot run on this worker"))?;
+	Ok(spec)
+}
+
+fn perbill_f64(p: sp_runtime::Perbill) -> f64 {
+	f64::from(p.deconstruct()) / 1e9
+}
+
+/// A task this worker takes part in: its spec, data and models.
+pub struct TaskContext {
+	/// The task's id.
+	pub id: TaskId,
+	/// Its spec, as the worker runs it.
+	pub spec: TaskSpec,
+	/// Its data, split as the task says.
+	pub data: TaskData,
+	/// The task's initial model URI.
+	pub initial_uri: String,
+	/// The worker's own settings.
+	pub run: RunConfig,
+}
+
+impl TaskContext {
+	/// Reads task `id` from the chain and loads its data.
+	pub fn load(chain: &mut Chain, id: TaskId, run: &RunConfig) -> Result<TaskContext> {
+		let task = read_task(chain, id)?.with_context(|| format!("task {id} does not exist"))?;
+		let spec = task_spec_from_chain(id, &task)?;
+		let config = Config {
+			task: spec.task.clone(),
+			data: spec.data.clone(),
+			hyperparameters: spec.hyperparameters.clone(),
+			verification: spec.verification.clone(),
+			run: run.clone(),
+		};
+		let data = TaskData::load(&config).with_context(|| format!("loading task {id}'s data"))?;
+		Ok(TaskContext {
+			id,
+			spec,
+			data,
+			initial_uri: String::from_utf8_lossy(&task.spec.initial_model_uri.0).into_owned(),
+			run: run.clone(),
+		})
+	}
+
+	/// The device to train and replay on.
+	pub fn device(&self) -> Result<tch::Device> {
+		Config {
+			task: self.spec.task.clone(),
+			data: self.spec.data.clone(),
+			hyperparameters: self.spec.hyperparameters.clone(),
+			verification: self.spec.verification.clone(),
+			run: self.run.clone(),
+		}
+		.device()
+	}
+
+	/// Test loss and accuracy of `params` on the task's validation split.
+	pub fn evaluate(&self, params: &[NamedTensor]) -> Result<(f64, f64)> {
+		crate::train::evaluate(
+			&self.spec,
+			params,
+			&self.data.dataset,
+			&self.data.split.validation,
+			tch::Device::Cpu,
+		)
+	}
+
+	/// The model `hash`, from `store`, else from the URIs the chain gives for it; stored
+	/// once checked.
+	pub fn model(&self, chain: &mut Chain, store: &Store, hash: &Hash) -> Result<Vec<NamedTensor>> {
+		if store.path(hash).is_some() {
+			return Ok(Checkpoint::from_safetensors(&store.get(hash)?)?.params);
+		}
+		let mut uris = vec![self.initial_uri.clone()];
+		for (_, m) in model_history(chain, self.id)? {
+			if Hash::from(m.model_hash.0) == *hash {
+				uris.insert(0, String::from_utf8_lossy(&m.uri.0).into_owned());
+			}
+		}
+		let mut errors = Vec::new();
+		for uri in &uris {
+			match self.model_from_uri(uri, hash) {
+				Ok(params) => {
+					let bytes = Checkpoint {
+						params: params.clone(),
+						momentum: Vec::new(),
+					}
+					.to_safetensors()?;
+					store.put_checked(&bytes, hash)?;
+					return Ok(params);
+				}
+				Err(e) => errors.push(format!("{uri}: {e:#}")),
+			}
+		}
+		bail!(
+			"model {} is not available: {}",
+			hex32(&hash.0),
+			errors.join("; ")
+		)
+	}
+
+	fn model_from_uri(&self, uri: &str, hash: &Hash) -> Result<Vec<NamedTensor>> {
+		let params = if let Some(seed) = uri.strip_prefix(INIT_URI_PREFIX) {
+			let seed: u64 = seed
+				.parse()
+				.with_context(|| format!("{uri:?} is not init:<seed>"))?;
+			Model::new(&self.spec.task.model, seed, tch::Device::Cpu)?.params()?
+		} else {
+			let bytes = store::http_get(uri, store::DEFAULT_MAX_BYTES, self.run.progress)?;
+			Checkpoint::from_safetensors(&bytes)?.params
+		};
+		let actual = hash_named(&params)?;
+		ensure!(
+			actual == *hash,
+			"the model there hashes to {}, not {}",
+			hex32(&actual.0),
+			hex32(&hash.0)
+		);
+		Ok(params)
+	}
+}
+
+/// Task `id` as the finalized chain has it.
+pub fn read_task(chain: &mut Chain, id: TaskId) -> Result<Option<ChainTask>> {
+	chain.api_call("reading the task", api::runtime_apis().pol_api().task(id))
+}
+
+/// The current round of task `id`, `None` if there is no such task.
+pub fn round_status(chain: &mut Chain, id: TaskId) -> Result<Option<ChainRound>> {
+	chain.api_call(
+		"reading the round status",
+		api::runtime_apis().pol_api().round_status(id),
+	)
+}
+
+/// The accepted global models of task `id`, by round.
+pub fn model_history(
+	chain: &mut Chain,
+	id: TaskId,
+) -> Result<
+	Vec<(
+		RoundIndex,
+		rt::pallet_task_registry::types::GlobalModel<u32>,
+	)>,
+> {
+	chain.api_call(
+		"reading the model history",
+		api::runtime_apis().pol_api().model_history(id),
+	)
+}
+
+/// The phase of a round's status, as ours.
+pub fn phase_of(status: &ChainRound) -> Result<Phase> {
+	from_chain(&status.phase)
+}
+
+/// The last block of the current phase.
+pub fn phase_end(status: &ChainRound) -> u32 {
+	status.phase_ends.first().map_or(0, |(_, b)| *b)
+}
+
+/// Whether a task is still running (active, or finishing its last round after a cancel).
+pub fn is_running(status: &ChainRound) -> bool {
+	!matches!(
+		status.status,
+		rt::pallet_task_registry::types::TaskStatus::Ended(..)
+	)
+}
+
+/// A worker's directory for one round of one task.
+pub fn round_dir(work: &Path, task: TaskId, round: RoundIndex) -> PathBuf {
+	work.join(format!("task-{task}"))
+		.join(format!("round-{round}"))
+}
+
+/// Reads a JSON state file, `None` if there is none yet.
+pub fn read_state<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+	match std::fs::read(path) {
+		Ok(bytes) => serde_json::from_slice(&bytes)
+			.with_context(|| format!("{} is corrupt", path.display()))
+			.map(Some),
+		Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+		Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+	}
+}
+
+/// Writes a JSON state file atomically.
+pub fn write_state<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+	if let Some(dir) = path.parent() {
+		std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+	}
+	crate::proof::write_atomic(path, &serde_json::to_vec_pretty(value)?)
+}
+
+/// A fresh random salt (from the OS; a salt that can be guessed un-blinds a commitment).
+pub fn fresh_salt() -> Result<[u8; 32]> {
+	let mut salt = [0u8; 32];
+	let mut f = std::fs::File::open("/dev/urandom").context("opening /dev/urandom")?;
+	std::io::Read::read_exact(&mut f, &mut salt).context("reading /dev/urandom")?;
+	Ok(salt)
+}
+
+/// The URL of artifact `hash` on the server at `public_url`.
+pub fn artifact_uri(public_url: &str, hash: &Hash) -> String {
+	store::artifact_url(public_url.trim_end_matches('/'), hash)
+}
+
+/// Splits an artifact URI into the server's base URL and the artifact's hash.
+pub fn split_artifact_uri(uri: &str) -> Result<(String, Hash)> {
+	let (base, hash) = uri
+		.rsplit_once("/v1/artifacts/")
+		.with_context(|| format!("{uri:?} is not <server>/v1/artifacts/<hash>"))?;
+	Ok((base.to_string(), crate::config::parse_hash(hash)?))
+}
+
+/// Waits about one block.
+pub fn sleep_a_block() {
+	std::thread::sleep(std::time::Duration::from_millis(1500));
+}

@@ -1,0 +1,594 @@
+//! `pol-worker validator`: every round, verifies each revealed update against its commitment
+//! (only the challenged segments' checkpoints are fetched), scores it, commits and reveals the
+//! scores, votes on disputes by replaying the disputed segment, aggregates the updates that
+//! passed into the next global model and proposes it.
+//!
+//! Like the miner, it polls the finalized chain and re-sends what is not finalized within its
+//! phase; its scores and salt are on disk before they are committed.
+
+use crate::aggregate::{self, Rule, Update};
+use crate::chain::{api, from_chain, to_chain, AccountId32, Chain, Pending};
+use crate::config::{hex32, parse_hash, RunConfig};
+use crate::proof::Checkpoint;
+use crate::round::{self, TaskContext};
+use crate::store::{self, Store};
+use crate::verify;
+use anyhow::{bail, Context, Result};
+use pol_primitives::{
+	hashing, Hash, Phase, RoundIndex, SegmentIndex, TaskId, UpdateCommitment, Verdict,
+};
+use serde::{Deserialize, Serialize};
+use sp_runtime::Perbill;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// How a validator runs.
+pub struct ValidatorConfig {
+	/// Its work directory (fetched checkpoints, models, round state).
+	pub work_dir: PathBuf,
+	/// Where its artifact server (the models it proposes) listens.
+	pub listen: String,
+	/// The URL others reach that server at.
+	pub public_url: String,
+	/// The tasks to validate; empty: every running task.
+	pub tasks: Vec<TaskId>,
+	/// How updates are aggregated.
+	pub rule: Rule,
+	/// The worker's own settings.
+	pub run: RunConfig,
+}
+
+/// A score entry as the chain takes it, with our types.
+#[derive(Clone, Debug, PartialEq, Eq, codec::Encode, codec::Decode)]
+struct Entry {
+	miner: [u8; 32],
+	score: Perbill,
+	verdict: Verdict,
+}
+
+/// What a validator keeps of one round.
+#[derive(Serialize, Deserialize)]
+struct Scores {
+	/// The SCALE-encoded, sorted score entries, hex.
+	entries: String,
+	/// The salt, hex.
+	salt: String,
+	/// The commit hash.
+	commit: String,
+}
+
+/// Runs the validator until it is stopped.
+pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
+	let me = chain.account()?;
+	log::info!("validator {me} on {}", chain.url());
+	let ledger = chain.storage(
+		"reading the bond",
+		api::storage().pol_staking().ledger(),
+		(me.clone(),),
+	)?;
+	match ledger.map(|l| l.role) {
+		Some(crate::chain::runtime_types::pol_primitives::traits::Role::Validator) => {}
+		Some(other) => bail!("{me} is bonded as {other:?}, not as a validator"),
+		None => bail!(
+			"{me} is not bonded: bond it as a validator first (scripts/js/bin/bond.js, or \
+			 polkadot.js apps: polStaking.bond(Validator, amount))"
+		),
+	}
+	let store = Store::open(&cfg.work_dir.join("store"), store::DEFAULT_MAX_BYTES)?;
+	let server = store::serve(store.clone(), &cfg.listen)?;
+	log::info!("serving models on {} as {}", server.url(), cfg.public_url);
+	let mut v = Validator {
+		cfg,
+		me,
+		store,
+		pending: Pending::default(),
+		tasks: BTreeMap::new(),
+		votes: BTreeMap::new(),
+		nothing_passed: BTreeSet::new(),
+	};
+	loop {
+		let head = chain.finalized()?;
+		let ids = if v.cfg.tasks.is_empty() {
+			chain.api_call("listing tasks", api::runtime_apis().pol_api().task_ids())?
+		} else {
+			v.cfg.tasks.clone()
+		};
+		for id in ids {
+			if let Err(e) = v.tick(chain, id, head.number) {
+				log::error!("task {id}: {e:#}");
+			}
+		}
+		round::sleep_a_block();
+	}
+}
+
+struct Validator {
+	cfg: ValidatorConfig,
+	me: AccountId32,
+	store: Store,
+	pending: Pending,
+	tasks: BTreeMap<TaskId, TaskContext>,
+	/// Dispute replays done: (task, round, miner) → upheld.
+	votes: BTreeMap<(TaskId, RoundIndex, [u8; 32]), bool>,
+	/// Rounds in which no update passed: nothing to propose.
+	nothing_passed: BTreeSet<(TaskId, RoundIndex)>,
+}
+
+impl Validator {
+	fn tick(&mut self, chain: &mut Chain, id: TaskId, now: u32) -> Result<()> {
+		let Some(status) = round::round_status(chain, id)? else {
+			bail!("task {id} does not exist");
+		};
+		if !round::is_running(&status) {
+			return Ok(());
+		}
+		if !self.tasks.contains_key(&id) {
+			self.tasks
+				.insert(id, TaskContext::load(chain, id, &self.cfg.run)?);
+		}
+		let r = status.round;
+		let dir = round::round_dir(&self.cfg.work_dir, id, r);
+		match round::phase_of(&status)? {
+			Phase::Commit | Phase::Reveal => {}
+			Phase::Verify => {
+				let path = dir.join("scores.json");
+				let scores = match round::read_state::<Scores>(&path)? {
+					Some(s) => s,
+					None => {
+						let s = self.score_round(chain, id, r, &status, &dir)?;
+						round::write_state(&path, &s)?;
+						s
+					}
+				};
+				self.ensure_scores_committed(chain, id, r, &scores, now)?;
+			}
+			Phase::ScoreReveal => {
+				if let Some(scores) = round::read_state::<Scores>(&dir.join("scores.json"))? {
+					self.ensure_scores_revealed(chain, id, r, &scores, now)?;
+				}
+				self.vote_on_disputes(chain, id, r, &status, &dir, now)?;
+			}
+			Phase::Finalize => {
+				self.vote_on_disputes(chain, id, r, &status, &dir, now)?;
+				self.ensure_proposed(chain, id, r, &status, &dir, now)?;
+			}
+		}
+		Ok(())
+	}
+
+	/// Verifies and scores every revealed update of round `r`.
+	fn score_round(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		status: &round::ChainRound,
+		dir: &Path,
+	) -> Result<Scores> {
+		let revealed = chain.api_call(
+			"reading the reveals",
+			api::runtime_apis().pol_api().revealed_updates(id, r),
+		)?;
+		let mut entries = Vec::new();
+		for (miner, c) in revealed {
+			let c: UpdateCommitment = from_chain(&c)?;
+			let (verdict, score) = match self.check(chain, id, r, status, dir, &miner, &c, None) {
+				Ok(report) => (report.verdict, report.score),
+				Err(e) => {
+					log::warn!("task {id} round {r}: miner {miner}: cannot verify: {e:#}");
+					(Verdict::Unavailable, 0.0)
+				}
+			};
+			// Only a passing update has a quality; anything else scores zero.
+			let score = if verdict == Verdict::Pass { score } else { 0.0 };
+			log::info!("task {id} round {r}: miner {miner}: {verdict:?}, score {score:.4}");
+			entries.push(Entry {
+				miner: miner.0,
+				score: Perbill::from_float(score.clamp(0.0, 1.0)),
+				verdict,
+			});
+		}
+		entries.sort_by(|a, b| a.miner.cmp(&b.miner));
+		let salt = round::fresh_salt()?;
+		let commit = hashing::commit_hash_of(&entries, &self.me.0, &salt);
+		Ok(Scores {
+			entries: hex::encode(subxt::ext::codec::Encode::encode(&entries)),
+			salt: hex::encode(salt),
+			commit: hex32(&commit.0),
+		})
+	}
+
+	/// Verifies one miner's update (or, with `only`, replays that one segment).
+	#[allow(clippy::too_many_arguments)]
+	fn check(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		status: &round::ChainRound,
+		dir: &Path,
+		miner: &AccountId32,
+		c: &UpdateCommitment,
+		only: Option<SegmentIndex>,
+	) -> Result<verify::Report> {
+		let ctx = &self.tasks[&id];
+		let start = ctx.model(chain, &self.store, &Hash::from(status.model.0))?;
+		let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
+		let (base, manifest) = round::split_artifact_uri(&uri)?;
+		let bundle = dir.join(format!(
+			"{}{}",
+			hex::encode(&miner.0[..8]),
+			only.map(|s| format!("-segment-{s}")).unwrap_or_default()
+		));
+		let manifest_bytes = store::fetch_manifest(
+			&base,
+			&manifest,
+			&bundle,
+			store::DEFAULT_MAX_BYTES,
+			ctx.run.progress,
+		)?;
+		let challenge_seed = status
+			.challenge_seed
+			.map(|h| Hash::from(h.0))
+			.context("the challenge seed is not recorded yet")?;
+		let expected = verify::Expected {
+			spec: &ctx.spec,
+			round: r,
+			round_seed: Hash::from(status.seed.0),
+			miner: miner.0,
+			start: &start,
+			root: Some(c.checkpoint_root),
+		};
+		let v = verify::Validator {
+			data: &ctx.data,
+			account: self.me.0,
+			challenge_seed,
+			all_segments: false,
+			only_segment: only,
+			device: ctx.device()?,
+			progress: ctx.run.progress,
+		};
+		let remote = verify::Remote {
+			base: &base,
+			max_bytes: store::DEFAULT_MAX_BYTES,
+			manifest_bytes,
+			progress: ctx.run.progress,
+		};
+		verify::verify_remote(&bundle, &remote, &expected, &v)
+	}
+
+	fn ensure_scores_committed(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		s: &Scores,
+		now: u32,
+	) -> Result<()> {
+		let key = format!("commit scores {id}/{r}");
+		let done = chain
+			.storage(
+				"reading the score commit",
+				api::storage().pol_scoring().score_commits(),
+				((id, r), self.me.clone()),
+			)?
+			.is_some();
+		if done {
+			self.pending.done(&key);
+		} else if self.pending.due(&key, now) {
+			let commit = parse_hash(&s.commit)?;
+			chain.submit(
+				&format!("commit scores task {id} round {r}"),
+				api::tx()
+					.pol_scoring()
+					.commit_scores(id, r, subxt::utils::H256(commit.0)),
+			)?;
+			self.pending.sent(&key, now);
+		}
+		Ok(())
+	}
+
+	fn ensure_scores_revealed(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		s: &Scores,
+		now: u32,
+	) -> Result<()> {
+		let key = format!("reveal scores {id}/{r}");
+		let done = chain
+			.storage(
+				"reading the score reveal",
+				api::storage().pol_scoring().reveals(),
+				((id, r), self.me.clone()),
+			)?
+			.is_some();
+		if done {
+			self.pending.done(&key);
+		} else if self.pending.due(&key, now) {
+			let entries: Vec<Entry> =
+				subxt::ext::codec::Decode::decode(&mut &hex::decode(&s.entries)?[..])
+					.context("decoding the saved scores")?;
+			let salt: [u8; 32] = hex::decode(&s.salt)?
+				.try_into()
+				.map_err(|_| anyhow::anyhow!("bad saved salt"))?;
+			chain.submit(
+				&format!("reveal scores task {id} round {r}"),
+				api::tx()
+					.pol_scoring()
+					.reveal_scores(id, r, to_chain(&entries)?, salt),
+			)?;
+			self.pending.sent(&key, now);
+		}
+		Ok(())
+	}
+
+	/// Replays the disputed segment of every dispute this validator did not open, and votes.
+	fn vote_on_disputes(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		status: &round::ChainRound,
+		dir: &Path,
+		now: u32,
+	) -> Result<()> {
+		let disputes = chain.call("reading the disputes", move |c| async move {
+			let at = c.api.at_current_block().await?;
+			let mut entries = at
+				.storage()
+				.iter(api::storage().pol_scoring().disputes(), ((id, r),))
+				.await?;
+			let mut out = Vec::new();
+			while let Some(entry) = entries.next().await {
+				let entry = entry?;
+				let (_, miner): ((u64, u32), AccountId32) = entry.key()?.decode()?;
+				out.push((miner, entry.value().decode()?));
+			}
+			Ok(out)
+		})?;
+		for (miner, dispute) in disputes {
+			if dispute.accuser == self.me {
+				continue;
+			}
+			let key = format!("vote {id}/{r}/{miner}");
+			let votes = chain
+				.storage(
+					"reading the dispute's votes",
+					api::storage().pol_scoring().dispute_votes(),
+					((id, r, miner.clone()),),
+				)?
+				.map(|v| v.0)
+				.unwrap_or_default();
+			if votes.iter().any(|(v, _)| *v == self.me) {
+				self.pending.done(&key);
+				continue;
+			}
+			if !self.pending.due(&key, now) {
+				continue;
+			}
+			let upheld = match self.votes.get(&(id, r, miner.0)) {
+				Some(u) => *u,
+				None => {
+					let upheld =
+						self.replay_disputed(chain, id, r, status, dir, &miner, dispute.segment)?;
+					self.votes.insert((id, r, miner.0), upheld);
+					upheld
+				}
+			};
+			log::info!(
+				"task {id} round {r}: dispute over {miner}'s segment {}: {}",
+				dispute.segment,
+				if upheld {
+					"upheld (it fails here too)"
+				} else {
+					"rejected (it replays here)"
+				}
+			);
+			chain.submit(
+				&format!("vote on {miner} task {id} round {r}"),
+				api::tx()
+					.pol_scoring()
+					.vote_dispute(id, r, miner.clone(), upheld),
+			)?;
+			self.pending.sent(&key, now);
+		}
+		Ok(())
+	}
+
+	#[allow(clippy::too_many_arguments)]
+	fn replay_disputed(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		status: &round::ChainRound,
+		dir: &Path,
+		miner: &AccountId32,
+		segment: SegmentIndex,
+	) -> Result<bool> {
+		let revealed = chain.api_call(
+			"reading the reveals",
+			api::runtime_apis().pol_api().revealed_updates(id, r),
+		)?;
+		let Some((_, c)) = revealed.into_iter().find(|(m, _)| m == miner) else {
+			return Ok(false);
+		};
+		let c: UpdateCommitment = from_chain(&c)?;
+		Ok(
+			match self.check(chain, id, r, status, dir, miner, &c, Some(segment)) {
+				Ok(report) => report.verdict != Verdict::Pass,
+				// A miner that no longer serves what it committed to loses its dispute.
+				Err(e) => {
+					log::warn!("replaying {miner}'s segment {segment}: {e:#}");
+					true
+				}
+			},
+		)
+	}
+
+	/// Aggregates the updates with a positive consensus score and no dispute into the next
+	/// global model, serves it and proposes it.
+	fn ensure_proposed(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		status: &round::ChainRound,
+		dir: &Path,
+		now: u32,
+	) -> Result<()> {
+		let key = format!("propose {id}/{r}");
+		let revealed_scores = chain
+			.storage(
+				"reading the score reveal",
+				api::storage().pol_scoring().reveals(),
+				((id, r), self.me.clone()),
+			)?
+			.is_some();
+		if !revealed_scores {
+			// Only validators that revealed scores may propose.
+			return Ok(());
+		}
+		let proposed = chain
+			.storage(
+				"reading the proposal",
+				api::storage().task_registry().proposals(),
+				((id, r), self.me.clone()),
+			)?
+			.is_some();
+		if proposed {
+			self.pending.done(&key);
+			return Ok(());
+		}
+		if !self.pending.due(&key, now) || self.nothing_passed.contains(&(id, r)) {
+			return Ok(());
+		}
+		let path = dir.join("proposal.json");
+		let proposal: Proposal = match round::read_state(&path)? {
+			Some(p) => p,
+			None => {
+				let Some(p) = self.aggregate(chain, id, r, status)? else {
+					self.nothing_passed.insert((id, r));
+					return Ok(());
+				};
+				round::write_state(&path, &p)?;
+				p
+			}
+		};
+		let hash = parse_hash(&proposal.model_hash)?;
+		let uri: pol_primitives::ArtifactUri = proposal
+			.uri
+			.as_bytes()
+			.to_vec()
+			.try_into()
+			.map_err(|_| anyhow::anyhow!("model URI longer than the chain allows"))?;
+		chain.submit(
+			&format!("propose model task {id} round {r}"),
+			api::tx().task_registry().propose_global_model(
+				id,
+				r,
+				subxt::utils::H256(hash.0),
+				to_chain(&uri)?,
+			),
+		)?;
+		self.pending.sent(&key, now);
+		Ok(())
+	}
+
+	fn aggregate(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		status: &round::ChainRound,
+	) -> Result<Option<Proposal>> {
+		let consensus = chain.api_call(
+			"reading the consensus",
+			api::runtime_apis().pol_api().consensus(id, r),
+		)?;
+		let disputed: Vec<AccountId32> =
+			chain.call("reading the disputes", move |c| async move {
+				let at = c.api.at_current_block().await?;
+				let mut entries = at
+					.storage()
+					.iter(api::storage().pol_scoring().disputes(), ((id, r),))
+					.await?;
+				let mut out = Vec::new();
+				while let Some(entry) = entries.next().await {
+					let (_, miner): ((u64, u32), AccountId32) = entry?.key()?.decode()?;
+					out.push(miner);
+				}
+				Ok(out)
+			})?;
+		let revealed: BTreeMap<AccountId32, UpdateCommitment> = chain
+			.api_call(
+				"reading the reveals",
+				api::runtime_apis().pol_api().revealed_updates(id, r),
+			)?
+			.into_iter()
+			.map(|(m, c)| Ok((m, from_chain(&c)?)))
+			.collect::<Result<_>>()?;
+		let ctx = &self.tasks[&id];
+		let base = ctx.model(chain, &self.store, &Hash::from(status.model.0))?;
+		let mut updates = Vec::new();
+		for (miner, score) in consensus {
+			let score: Perbill = from_chain(&score)?;
+			if score.is_zero() || disputed.contains(&miner) {
+				continue;
+			}
+			let Some(c) = revealed.get(&miner) else {
+				continue;
+			};
+			let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
+			let (server, _) = round::split_artifact_uri(&uri)?;
+			let params = match self.store.get(&c.final_model_hash) {
+				Ok(bytes) => Checkpoint::from_safetensors(&bytes)?.params,
+				Err(_) => {
+					let bytes = store::fetch(
+						&server,
+						&c.final_model_hash,
+						store::DEFAULT_MAX_BYTES,
+						ctx.run.progress,
+					)?;
+					self.store.put(&bytes)?;
+					Checkpoint::from_safetensors(&bytes)?.params
+				}
+			};
+			updates.push(Update {
+				miner: miner.0,
+				params,
+				score: f64::from(score.deconstruct()) / 1e9,
+			});
+		}
+		if updates.is_empty() {
+			log::warn!("task {id} round {r}: no update passed; proposing nothing");
+			return Ok(None);
+		}
+		let params = aggregate::aggregate(&base, &updates, self.cfg.rule)?;
+		let model = Checkpoint {
+			params,
+			momentum: Vec::new(),
+		};
+		let hash = self.store.put(&model.to_safetensors()?)?;
+		let (loss, accuracy) = ctx.evaluate(&model.params)?;
+		log::info!(
+			"task {id} round {r}: aggregated {} update(s) into {}: test loss {loss:.4}, accuracy {:.2}%",
+			updates.len(),
+			hex32(&hash.0),
+			100.0 * accuracy
+		);
+		Ok(Some(Proposal {
+			model_hash: hex32(&hash.0),
+			uri: round::artifact_uri(&self.cfg.public_url, &hash),
+		}))
+	}
+}
+
+/// The model a validator proposes for a round.
+#[derive(Serialize, Deserialize)]
+struct Proposal {
+	model_hash: String,
+	uri: String,
+}

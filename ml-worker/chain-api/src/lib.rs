@@ -29,7 +29,8 @@ mod tests {
 
 	#[test]
 	fn checked_in_metadata_is_the_runtimes() {
-		let fresh = polchain_runtime::Runtime::metadata_at_version(16)
+		let fresh = sp_io::TestExternalities::default()
+			.execute_with(|| polchain_runtime::Runtime::metadata_at_version(16))
 			.expect("the runtime serves metadata V16");
 		let fresh: &[u8] = &fresh;
 		let path = concat!(env!("CARGO_MANIFEST_DIR"), "/metadata/polchain.scale");

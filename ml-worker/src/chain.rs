@@ -29,6 +29,8 @@ pub use subxt::utils::AccountId32;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a worker waits for its first node to answer.
+const FIRST_CONNECT_PATIENCE: Duration = Duration::from_secs(60);
 /// Blocks an extrinsic lives (its mortality).
 const MORTALITY: u64 = 16;
 /// Blocks after which an extrinsic whose effect is not finalized is sent again.
@@ -89,16 +91,22 @@ impl Chain {
 			url: String::new(),
 			signer,
 		};
-		// The first connection must work somewhere: a worker started against no node at all
-		// is a mistake to report, not to wait out.
+		// The first connection must work somewhere within a while (a node that is starting
+		// up); a worker started against no node at all is a mistake to report.
+		let deadline = std::time::Instant::now() + FIRST_CONNECT_PATIENCE;
 		let mut errors = Vec::new();
-		for _ in 0..chain.urls.len() {
+		loop {
 			match chain.reconnect() {
 				Ok(()) => return Ok(chain),
 				Err(e) => errors.push(format!("{e:#}")),
 			}
+			if std::time::Instant::now() >= deadline {
+				// The last attempt at each node says enough.
+				let last = &errors[errors.len().saturating_sub(chain.urls.len())..];
+				bail!("cannot reach any node: {}", last.join("; "));
+			}
+			std::thread::sleep(Duration::from_secs(1));
 		}
-		bail!("cannot reach any node: {}", errors.join("; "))
 	}
 
 	/// The URL of the node in use.

@@ -428,7 +428,7 @@ fn round_updates(
 
 /// A lazy run: each segment trains only half of its k steps, then checkpoints as if it had
 /// trained them all. Replaying any segment exposes it.
-fn lazy_run(run: &MinerRun) -> Result<RunOutput> {
+pub(crate) fn lazy_run(run: &MinerRun) -> Result<RunOutput> {
 	let (_, shard) = run.shard()?;
 	let start = Checkpoint::start(run.start.to_vec(), run.spec.momentum() > 0.0);
 	let dataset = run.data.on(run.device);

@@ -28,13 +28,16 @@ pub type ChainTask = rt::pallet_task_registry::types::TaskInfo<AccountId32, u128
 /// A round's status, as generated from the metadata.
 pub type ChainRound = rt::pallet_task_registry::types::RoundStatus<u32>;
 
+/// A task's spec, as generated from the metadata.
+pub type ChainTaskSpec = rt::pallet_task_registry::types::TaskSpec<u128>;
+
 /// The worker's task spec from the chain's.
-pub fn task_spec_from_chain(id: TaskId, task: &ChainTask) -> Result<TaskSpec> {
-	let model = String::from_utf8(task.spec.model.0.clone())
-		.context("the task's model spec is not UTF-8")?;
-	let dataset: DatasetSpec = from_chain(&task.spec.dataset)?;
-	let h: Hyperparameters = from_chain(&task.spec.hyperparameters)?;
-	let v: VerificationSpec = from_chain(&task.spec.verification)?;
+pub fn task_spec_from_chain(id: TaskId, spec: &ChainTaskSpec) -> Result<TaskSpec> {
+	let model =
+		String::from_utf8(spec.model.0.clone()).context("the task's model spec is not UTF-8")?;
+	let dataset: DatasetSpec = from_chain(&spec.dataset)?;
+	let h: Hyperparameters = from_chain(&spec.hyperparameters)?;
+	let v: VerificationSpec = from_chain(&spec.verification)?;
 	let (source, synthetic) = match dataset.source {
 		DatasetSource::Digits => (SourceKind::Digits, None),
 		DatasetSource::Synthetic {
@@ -114,7 +117,7 @@ impl TaskContext {
 	/// Reads task `id` from the chain and loads its data.
 	pub fn load(chain: &mut Chain, id: TaskId, run: &RunConfig) -> Result<TaskContext> {
 		let task = read_task(chain, id)?.with_context(|| format!("task {id} does not exist"))?;
-		let spec = task_spec_from_chain(id, &task)?;
+		let spec = task_spec_from_chain(id, &task.spec)?;
 		let config = Config {
 			task: spec.task.clone(),
 			data: spec.data.clone(),

@@ -857,3 +857,136 @@ fn remote_verification_fetches_only_the_challenged_checkpoints() {
 	assert_eq!(r.verdict, Verdict::Unavailable, "{:?}", r.reason);
 	server.stop();
 }
+
+/// The chain side that needs no chain: task files, the conversions to and from the chain's
+/// types, re-sending, keys, and the lazy miner's run.
+mod chain_side {
+	use super::*;
+	use crate::chain::{self, Pending, RESUBMIT_AFTER};
+	use crate::creator::{TaskFile, UNIT};
+	use crate::round;
+
+	fn demo_path() -> PathBuf {
+		Path::new(env!("CARGO_MANIFEST_DIR")).join("tasks/digits-demo.toml")
+	}
+
+	#[test]
+	fn a_task_file_round_trips_through_the_chains_types() {
+		let file = TaskFile::load(&demo_path()).unwrap();
+		let (spec, budget) = file.chain_spec().unwrap();
+		assert_eq!(budget, 1000 * UNIT);
+		assert_eq!(spec.reward_per_round, 100 * UNIT);
+		// What a worker reads back from the chain is what the creator wrote.
+		let back = round::task_spec_from_chain(0, &spec).unwrap();
+		assert_eq!(back, file.config.spec());
+		// W₀ is published by seed, and its hash is the model's.
+		let w0 = Model::new(&back.task.model, 0, Device::Cpu)
+			.unwrap()
+			.params()
+			.unwrap();
+		assert_eq!(spec.initial_model_hash.0, hash_named(&w0).unwrap().0);
+		assert_eq!(spec.initial_model_uri.0, b"init:0".to_vec());
+	}
+
+	#[test]
+	fn bad_task_files_are_errors() {
+		let text = std::fs::read_to_string(demo_path()).unwrap();
+		let no_chain = text.split("[chain]").next().unwrap();
+		let e = TaskFile::parse(no_chain).unwrap_err();
+		assert!(format!("{e:#}").contains("no [chain] section"), "{e:#}");
+		let typo = text.replace("rounds = 10", "roundz = 10");
+		assert!(TaskFile::parse(&typo).is_err());
+		assert!(crate::creator::pol_to_units(-1.0).is_err());
+		assert!(crate::creator::pol_to_units(f64::NAN).is_err());
+		assert_eq!(crate::creator::pol_to_units(0.5).unwrap(), UNIT / 2);
+	}
+
+	#[test]
+	fn an_extrinsic_is_sent_again_only_after_its_window() {
+		let mut p = Pending::default();
+		assert!(p.due("commit 0/1", 10));
+		p.sent("commit 0/1", 10);
+		assert!(!p.due("commit 0/1", 10 + RESUBMIT_AFTER - 1));
+		assert!(p.due("commit 0/1", 10 + RESUBMIT_AFTER));
+		assert!(p.due("reveal 0/1", 11), "keys are independent");
+		p.done("commit 0/1");
+		assert!(p.due("commit 0/1", 11));
+	}
+
+	#[test]
+	fn keys_come_from_a_uri_or_a_private_keystore_file() {
+		use std::os::unix::fs::PermissionsExt;
+		let alice = chain::keypair_from_suri("//Alice").unwrap();
+		let public = hex::encode(alice.public_key().0);
+		assert_eq!(
+			alice.public_key().to_account_id().to_string(),
+			"5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
+		);
+		assert!(chain::keypair_from_suri("not a uri at all ///").is_err());
+
+		let tmp = TempDir::new("keystore");
+		let dir = tmp.0.clone();
+		let good = dir.join(format!("61757261{public}"));
+		std::fs::write(&good, "\"//Alice\"").unwrap();
+		std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o644)).unwrap();
+		let e = chain::keypair_from_keystore(&good).unwrap_err();
+		assert!(format!("{e:#}").contains("chmod 600"), "{e:#}");
+		std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o600)).unwrap();
+		let k = chain::keypair_from_keystore(&good).unwrap();
+		assert_eq!(k.public_key().0, alice.public_key().0);
+
+		// A file whose name names another key.
+		let bob = chain::keypair_from_suri("//Bob").unwrap();
+		let wrong = dir.join(format!("61757261{}", hex::encode(bob.public_key().0)));
+		std::fs::write(&wrong, "\"//Alice\"").unwrap();
+		std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+		assert!(chain::keypair_from_keystore(&wrong).is_err());
+	}
+
+	#[test]
+	fn artifact_uris_split_into_server_and_hash() {
+		let h = Hash::repeat_byte(0xab);
+		let uri = round::artifact_uri("http://127.0.0.1:8711/", &h);
+		assert_eq!(
+			uri,
+			format!("http://127.0.0.1:8711/v1/artifacts/{}", hex32(&h.0))
+		);
+		let (base, back) = round::split_artifact_uri(&uri).unwrap();
+		assert_eq!((base.as_str(), back), ("http://127.0.0.1:8711", h));
+		assert!(round::split_artifact_uri("http://host/other/path").is_err());
+	}
+
+	#[test]
+	fn a_lazy_miners_run_fails_at_a_challenged_segment() {
+		let w = world(TASK);
+		let run = w.miner("lazy", &w.start);
+		let tmp = TempDir::new("lazy");
+		let dir = tmp.join("bundle");
+		w.write("lazy", &dir, &crate::miner::lazy_run(&run).unwrap());
+		let r = w.verify(&dir, "lazy", false);
+		assert_caught_at_first_challenge(&r);
+		// A dispute's replay of any one segment catches it too.
+		let m = Manifest::read(&dir).unwrap();
+		for s in 1..=m.num_segments {
+			let v = Validator {
+				data: &w.data,
+				account: account("validator"),
+				challenge_seed: w.challenge_seed,
+				all_segments: false,
+				only_segment: Some(s),
+				device: Device::Cpu,
+				progress: false,
+			};
+			let expected = Expected {
+				spec: &w.spec,
+				round: 0,
+				round_seed: w.round_seed,
+				miner: account("lazy"),
+				start: &w.start,
+				root: None,
+			};
+			let r = verify_bundle(&dir, &expected, &v).unwrap();
+			assert_eq!(r.verdict, Verdict::Fail { segment: s });
+		}
+	}
+}

@@ -1,27 +1,44 @@
 #!/usr/bin/env bash
-# Builds polchain and runs a development chain: one node (Alice, sole authority) on
-# ws://127.0.0.1:9944, showing blocks as they are produced and finalized. Ctrl-C stops it.
+# Builds polchain and runs it on one machine: a development chain (one node, Alice the sole
+# authority, ws://127.0.0.1:9944), the demo task on the digits (ml-worker/tasks/digits-demo.toml),
+# two miners (//Eve, //Ferdie) and a validator worker (//Alice), each with its log; then prints
+# every round as it completes: the accepted global model, its accuracy on the test split, and
+# the rewards paid. Ctrl-C stops everything it started.
+#
+# Environment: POL_RUN_DIR (default $POL_CACHE/dev: the node's database, the workers' files, and
+# logs/), POL_TASK_SPEC, POL_SKIP_BUILD=1 (run what is built: no setup, build or doctor), and
+# testnet.sh's port variables (POL_RPC_PORT…).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+source "$POL_ROOT/scripts/lib/testnet.sh"
 cd "$POL_ROOT"
 
-"$POL_ROOT/scripts/setup.sh"
-printf '\033[1m==> %s\033[0m\n' "cargo build --release --workspace"
-cargo build --release --workspace --locked
+if [ "${POL_SKIP_BUILD:-}" != 1 ]; then
+	"$POL_ROOT/scripts/setup.sh"
+	tn_say "cargo build --release --workspace"
+	cargo build --release --workspace --locked
+	"$TN_WORKER_BIN" doctor --steps 10
+fi
 
-"$POL_BIN/pol-worker" doctor --steps 10
+RUN_DIR="${POL_RUN_DIR:-$POL_CACHE/dev}"
+tn_init "$RUN_DIR"
+trap 'tn_stop_all; echo; echo "stopped (logs in $RUN_DIR/logs)"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-LOG_DIR="${POL_LOG_DIR:-$POL_CACHE/logs}"
-mkdir -p "$LOG_DIR"
-NODE_LOG="$LOG_DIR/dev-node.log"
-"$POL_BIN/polchain-node" --dev --tmp --rpc-port "${POL_RPC_PORT:-9944}" --no-telemetry >"$NODE_LOG" 2>&1 &
-NODE_PID=$!
-trap 'kill $NODE_PID 2>/dev/null; wait $NODE_PID 2>/dev/null; echo; echo "stopped (log: $NODE_LOG)"' EXIT INT TERM
+tn_say "dev node"
+tn_start_nodes 1 dev
+tn_wait_finalized 1 1 300
 
-echo "dev node running (pid $NODE_PID), RPC on ws://127.0.0.1:${POL_RPC_PORT:-9944}, log in $NODE_LOG"
-echo "polkadot.js apps: connect to ws://127.0.0.1:${POL_RPC_PORT:-9944}. Ctrl-C stops."
-# Follow the node's own import and finality lines.
-tail -n +1 -F "$NODE_LOG" 2>/dev/null | grep --line-buffered -E "Imported #|finalized #|Database|Error|error" &
-TAIL_PID=$!
-trap 'kill $TAIL_PID $NODE_PID 2>/dev/null; wait $NODE_PID 2>/dev/null; echo; echo "stopped (log: $NODE_LOG)"' EXIT INT TERM
-wait $NODE_PID
+spec="${POL_TASK_SPEC:-ml-worker/tasks/digits-demo.toml}"
+tn_say "1 validator, 2 miners, then the demo task ($spec)"
+# Workers first (they take every task), so that the miners are bonded before round 0 starts.
+tn_start_validators 1
+tn_start_miners 2
+tn_wait_bonded 2
+tn_create_task "$spec" //Alice
+tn_summary
+echo "polkadot.js apps: connect to $(tn_ws 1); status: node scripts/js/bin/status.js --task $TN_TASK"
+
+tn_say "rounds of task $TN_TASK (Ctrl-C stops everything)"
+"$TN_WORKER_BIN" task watch --node "$(tn_ws 1)" --task "$TN_TASK"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what polchain needs to build, run and test. Idempotent, and quick when done.
-#   - Debian packages: protobuf-compiler, clang, libclang-dev
+#   - Debian packages: protobuf-compiler, clang, libclang-dev; curl and jq for the test scripts
 #   - rustup: wasm32v1-none and wasm32-unknown-unknown targets, rust-src
 #   - a Python venv with torch (the version tch expects) and scikit-learn; `.venv` links to it
 #   - the UCI digits data set, exported from scikit-learn's copy into $POL_DATA
@@ -13,7 +13,7 @@ step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # Debian packages
 missing=()
-for pkg in protobuf-compiler clang libclang-dev; do
+for pkg in protobuf-compiler clang libclang-dev curl jq; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything polchain tests: Rust unit and integration tests (the node's own end-to-end tests
-# included) and the polkadot.js tests against a dev node.
+# included), the end-to-end test of a 4-node testnet with miners and validator workers
+# (scripts/e2e.sh), and the polkadot.js tests against a dev node.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$POL_ROOT"
@@ -30,7 +31,12 @@ cargo test --release --workspace --locked --no-fail-fast -- --test-threads=1
 echo "rust tests: $(elapsed "$t1")"
 
 t2=$(date +%s)
+step "end-to-end: 4 nodes, 3 validator workers, 4 miners (scripts/e2e.sh)"
+"$POL_ROOT/scripts/e2e.sh"
+echo "e2e: $(elapsed "$t2")"
+
+t3=$(date +%s)
 step "polkadot.js tests (scripts/js)"
 (cd scripts/js && POL_NODE_BIN="$POL_BIN/polchain-node" npm test --silent)
-echo "js tests: $(elapsed "$t2")"
+echo "js tests: $(elapsed "$t3")"
 echo "all tests passed in $(elapsed "$t0")"

@@ -4,7 +4,8 @@
 //! - Every call runs on a tokio runtime owned by [`Chain`], under a timeout. When a node stops
 //!   answering, the client connects to the next of its `--node` URLs (round robin, forever) and
 //!   retries the call; a call that fails on a live node is a real error and is returned.
-//! - Reads are at the latest finalized block: what the worker acts on cannot be reverted.
+//! - The runtime API is read at the best block (when to act); storage at the latest finalized
+//!   block (whether an action took effect, which cannot be reverted).
 //! - [`Chain::submit`] signs with the account's next nonce from the node's pool and a short
 //!   mortality, and reports the dispatch outcome in the log when the extrinsic is finalized.
 //!   The loops call it again until they see the effect in finalized state (see
@@ -215,7 +216,10 @@ impl Chain {
 		})
 	}
 
-	/// Calls the runtime API payload `p` at the latest finalized block.
+	/// Calls the runtime API payload `p` at the node's best block. Phases are read there:
+	/// finality lags a few blocks, and a phase may be only a few blocks long. What is read
+	/// here decides when to act; whether an action took effect is read from finalized
+	/// state ([`Chain::storage`]).
 	pub fn api_call<P>(&mut self, what: &str, p: P) -> Result<P::ReturnType>
 	where
 		P: subxt::runtime_apis::Payload + Clone,
@@ -223,7 +227,12 @@ impl Chain {
 		self.call(what, move |c| {
 			let p = p.clone();
 			async move {
-				let at = c.api.at_current_block().await?;
+				let best = c
+					.rpc
+					.chain_get_block_hash(None)
+					.await?
+					.context("the node has no best block")?;
+				let at = c.api.at_block(best).await?;
 				Ok(at.runtime_apis().call(p).await?)
 			}
 		})
@@ -256,17 +265,39 @@ impl Chain {
 	where
 		C: subxt::tx::Payload + Clone + Send + Sync + 'static,
 	{
+		self.submit_noting(what, call, None)
+	}
+
+	/// Sends `call` under `key` unless `pending` says it is not due (sent lately, or failed
+	/// at dispatch, which is final); see [`Pending`].
+	pub fn send<C>(&mut self, pending: &mut Pending, key: &str, now: u32, call: C) -> Result<()>
+	where
+		C: subxt::tx::Payload + Clone + Send + Sync + 'static,
+	{
+		if !pending.due(key, now) {
+			return Ok(());
+		}
+		self.submit_noting(key, call, Some(pending.failures.clone()))?;
+		pending.sent(key, now);
+		Ok(())
+	}
+
+	fn submit_noting<C>(&mut self, what: &str, call: C, failures: Option<Failures>) -> Result<Hash>
+	where
+		C: subxt::tx::Payload + Clone + Send + Sync + 'static,
+	{
 		let signer = self.signer()?.clone();
 		let account = signer.public_key().to_account_id();
 		let label = what.to_string();
 		let handle = self.rt.handle().clone();
 		self.call(what, move |c| {
-			let (call, signer, account, label, handle) = (
+			let (call, signer, account, label, handle, failures) = (
 				call.clone(),
 				signer.clone(),
 				account.clone(),
 				label.clone(),
 				handle.clone(),
+				failures.clone(),
 			);
 			async move {
 				// The pool's view of the nonce, so that extrinsics sent one after the other in a
@@ -283,8 +314,22 @@ impl Chain {
 				let progress = signed.submit_and_watch().await?;
 				log::info!("{label}: sent (nonce {nonce}, {hash:?})");
 				handle.spawn(async move {
+					use subxt::error::{TransactionEventsError, TransactionFinalizedSuccessError};
 					match progress.wait_for_finalized_success().await {
 						Ok(_) => log::info!("{label}: finalized"),
+						// Included and failed: final, sending it again would fail again.
+						Err(TransactionFinalizedSuccessError::SuccessError(
+							TransactionEventsError::ExtrinsicFailed(e),
+						)) => {
+							log::warn!("{label}: failed in a finalized block: {e}");
+							if let Some(f) = failures {
+								if let Ok(mut f) = f.lock() {
+									f.insert(label.clone(), e.to_string());
+								}
+							}
+						}
+						// Lost track (a node went away, the pool dropped it): the loops look
+						// for its effect and send it again.
 						Err(e) => log::warn!("{label}: {e}"),
 					}
 				});
@@ -294,20 +339,33 @@ impl Chain {
 	}
 }
 
-/// An extrinsic sent and not yet seen to take effect in a finalized block.
+/// Dispatch errors of finalized extrinsics, by key.
+type Failures = std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>;
+
+/// Extrinsics sent and not yet seen to take effect in a finalized block, by key (what they
+/// do: `commit task 0 round 3`), and those that failed at dispatch (final: not sent again).
 #[derive(Default, Debug)]
 pub struct Pending {
 	sent: std::collections::BTreeMap<String, u32>,
+	failures: Failures,
 }
 
 impl Pending {
 	/// Whether `key` is due (again): never sent, or sent more than [`RESUBMIT_AFTER`] blocks
-	/// before `now` without its effect being finalized.
+	/// before `now` without its effect being finalized; never after it failed at dispatch.
 	pub fn due(&self, key: &str, now: u32) -> bool {
+		if self.failed(key).is_some() {
+			return false;
+		}
 		match self.sent.get(key) {
 			None => true,
 			Some(&at) => now >= at.saturating_add(RESUBMIT_AFTER),
 		}
+	}
+
+	/// The dispatch error `key` failed with, if it did.
+	pub fn failed(&self, key: &str) -> Option<String> {
+		self.failures.lock().ok()?.get(key).cloned()
 	}
 
 	/// Records that `key` was sent at block `now`.

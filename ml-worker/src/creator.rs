@@ -165,13 +165,15 @@ pub fn create(chain: &mut Chain, file: &TaskFile) -> Result<TaskId> {
 		if head.number > started + 4 * crate::chain::RESUBMIT_AFTER {
 			bail!("the task was not created within {} blocks: see the log above for the chain's answer", 4 * crate::chain::RESUBMIT_AFTER);
 		}
-		if pending.due("create", head.number) {
-			chain.submit(
-				"create task",
-				api::tx().task_registry().create_task(spec.clone(), budget),
-			)?;
-			pending.sent("create", head.number);
+		if let Some(e) = pending.failed("create task") {
+			bail!("the chain refused the task: {e}");
 		}
+		chain.send(
+			&mut pending,
+			"create task",
+			head.number,
+			api::tx().task_registry().create_task(spec.clone(), budget),
+		)?;
 		round::sleep_a_block();
 	}
 }

@@ -218,9 +218,9 @@ enum TaskCommand {
 		/// One JSON object per round.
 		#[arg(long)]
 		json: bool,
-		/// Where fetched models are kept.
-		#[arg(long, default_value = "pol-watch")]
-		work_dir: PathBuf,
+		/// Where fetched models are kept (default ~/.cache/polchain/watch).
+		#[arg(long)]
+		work_dir: Option<PathBuf>,
 		/// Directory of the exported data sets (default $POL_DATA).
 		#[arg(long)]
 		data_root: Option<PathBuf>,
@@ -767,6 +767,12 @@ fn task_cmd(cmd: TaskCommand) -> Result<i32> {
 				progress: false,
 				..Default::default()
 			};
+			let work_dir = work_dir.unwrap_or_else(|| {
+				let home = std::env::var_os("HOME")
+					.map(PathBuf::from)
+					.unwrap_or_default();
+				home.join(".cache/polchain/watch")
+			});
 			creator::watch(&mut chain, task, rounds, &run, &work_dir, |r| {
 				if json {
 					println!("{}", serde_json::to_string(r)?);

@@ -126,16 +126,14 @@ fn ensure_bonded(chain: &mut Chain, me: &AccountId32, cfg: &MinerConfig) -> Resu
 				l.role
 			),
 			Some(_) => pending.done("bond"),
-			None if pending.due("bond", head.number) => {
-				chain.submit(
-					"bond as miner",
-					api::tx()
-						.pol_staking()
-						.bond(rt::pol_primitives::traits::Role::Miner, cfg.bond),
-				)?;
-				pending.sent("bond", head.number);
-			}
-			None => {}
+			None => chain.send(
+				&mut pending,
+				"bond",
+				head.number,
+				api::tx()
+					.pol_staking()
+					.bond(rt::pol_primitives::traits::Role::Miner, cfg.bond),
+			)?,
 		}
 		let endpoint = chain.storage(
 			"reading the endpoint",
@@ -144,15 +142,21 @@ fn ensure_bonded(chain: &mut Chain, me: &AccountId32, cfg: &MinerConfig) -> Resu
 		)?;
 		let endpoint_set = endpoint.is_some_and(|e| e.0 == cfg.public_url.as_bytes());
 		if endpoint_set {
-			pending.done("endpoint");
-		} else if ledger.is_some() && pending.due("endpoint", head.number) {
-			chain.submit(
+			pending.done("set endpoint");
+		} else if ledger.is_some() {
+			chain.send(
+				&mut pending,
 				"set endpoint",
+				head.number,
 				api::tx()
 					.pol_staking()
 					.set_endpoint(cfg.public_url.as_bytes().to_vec()),
 			)?;
-			pending.sent("endpoint", head.number);
+		}
+		for key in ["bond", "set endpoint"] {
+			if let Some(e) = pending.failed(key) {
+				bail!("{key} failed: {e}");
+			}
 		}
 		if ledger.is_some() && endpoint_set {
 			log::info!("bonded as a miner; endpoint {}", cfg.public_url);
@@ -237,17 +241,18 @@ impl Miner {
 				(id, self.me.clone()),
 			)?
 			.is_some();
-		let key = format!("join {id}");
+		let key = format!("join task {id}");
 		if joined {
 			self.pending.done(&key);
 			return Ok(true);
 		}
 		if self.pending.due(&key, now) {
-			chain.submit(
-				&format!("join task {id}"),
+			chain.send(
+				&mut self.pending,
+				&key,
+				now,
 				api::tx().task_registry().join_task(id),
 			)?;
-			self.pending.sent(&key, now);
 		}
 		Ok(false)
 	}
@@ -321,7 +326,7 @@ impl Miner {
 		s: &RoundState,
 		now: u32,
 	) -> Result<()> {
-		let key = format!("commit {id}/{r}");
+		let key = format!("commit task {id} round {r}");
 		let update = chain.storage(
 			"reading the commitment",
 			api::storage().task_registry().updates(),
@@ -333,13 +338,14 @@ impl Miner {
 		}
 		if self.pending.due(&key, now) {
 			let commit = crate::config::parse_hash(&s.commit)?;
-			chain.submit(
-				&format!("commit task {id} round {r}"),
+			chain.send(
+				&mut self.pending,
+				&key,
+				now,
 				api::tx()
 					.task_registry()
 					.commit_update(id, r, subxt::utils::H256(commit.0)),
 			)?;
-			self.pending.sent(&key, now);
 		}
 		Ok(())
 	}
@@ -353,7 +359,7 @@ impl Miner {
 		state_path: &std::path::Path,
 		now: u32,
 	) -> Result<()> {
-		let key = format!("reveal {id}/{r}");
+		let key = format!("reveal task {id} round {r}");
 		let update = chain.storage(
 			"reading the commitment",
 			api::storage().task_registry().updates(),
@@ -393,13 +399,14 @@ impl Miner {
 		let salt: [u8; 32] = hex::decode(&s.salt)?
 			.try_into()
 			.map_err(|_| anyhow::anyhow!("{}: bad salt", state_path.display()))?;
-		chain.submit(
-			&format!("reveal task {id} round {r}"),
+		chain.send(
+			&mut self.pending,
+			&key,
+			now,
 			api::tx()
 				.task_registry()
 				.reveal_update(id, r, to_chain(&commitment)?, salt),
 		)?;
-		self.pending.sent(&key, now);
 		Ok(())
 	}
 }

@@ -265,7 +265,7 @@ impl Validator {
 		s: &Scores,
 		now: u32,
 	) -> Result<()> {
-		let key = format!("commit scores {id}/{r}");
+		let key = format!("commit scores task {id} round {r}");
 		let done = chain
 			.storage(
 				"reading the score commit",
@@ -277,13 +277,14 @@ impl Validator {
 			self.pending.done(&key);
 		} else if self.pending.due(&key, now) {
 			let commit = parse_hash(&s.commit)?;
-			chain.submit(
-				&format!("commit scores task {id} round {r}"),
+			chain.send(
+				&mut self.pending,
+				&key,
+				now,
 				api::tx()
 					.pol_scoring()
 					.commit_scores(id, r, subxt::utils::H256(commit.0)),
 			)?;
-			self.pending.sent(&key, now);
 		}
 		Ok(())
 	}
@@ -296,7 +297,7 @@ impl Validator {
 		s: &Scores,
 		now: u32,
 	) -> Result<()> {
-		let key = format!("reveal scores {id}/{r}");
+		let key = format!("reveal scores task {id} round {r}");
 		let done = chain
 			.storage(
 				"reading the score reveal",
@@ -313,13 +314,14 @@ impl Validator {
 			let salt: [u8; 32] = hex::decode(&s.salt)?
 				.try_into()
 				.map_err(|_| anyhow::anyhow!("bad saved salt"))?;
-			chain.submit(
-				&format!("reveal scores task {id} round {r}"),
+			chain.send(
+				&mut self.pending,
+				&key,
+				now,
 				api::tx()
 					.pol_scoring()
 					.reveal_scores(id, r, to_chain(&entries)?, salt),
 			)?;
-			self.pending.sent(&key, now);
 		}
 		Ok(())
 	}
@@ -352,7 +354,7 @@ impl Validator {
 			if dispute.accuser == self.me {
 				continue;
 			}
-			let key = format!("vote {id}/{r}/{miner}");
+			let key = format!("vote on {miner} task {id} round {r}");
 			let votes = chain
 				.storage(
 					"reading the dispute's votes",
@@ -386,13 +388,14 @@ impl Validator {
 					"rejected (it replays here)"
 				}
 			);
-			chain.submit(
-				&format!("vote on {miner} task {id} round {r}"),
+			chain.send(
+				&mut self.pending,
+				&key,
+				now,
 				api::tx()
 					.pol_scoring()
 					.vote_dispute(id, r, miner.clone(), upheld),
 			)?;
-			self.pending.sent(&key, now);
 		}
 		Ok(())
 	}
@@ -439,7 +442,7 @@ impl Validator {
 		dir: &Path,
 		now: u32,
 	) -> Result<()> {
-		let key = format!("propose {id}/{r}");
+		let key = format!("propose model task {id} round {r}");
 		let revealed_scores = chain
 			.storage(
 				"reading the score reveal",
@@ -484,8 +487,10 @@ impl Validator {
 			.to_vec()
 			.try_into()
 			.map_err(|_| anyhow::anyhow!("model URI longer than the chain allows"))?;
-		chain.submit(
-			&format!("propose model task {id} round {r}"),
+		chain.send(
+			&mut self.pending,
+			&key,
+			now,
 			api::tx().task_registry().propose_global_model(
 				id,
 				r,
@@ -493,7 +498,6 @@ impl Validator {
 				to_chain(&uri)?,
 			),
 		)?;
-		self.pending.sent(&key, now);
 		Ok(())
 	}
 

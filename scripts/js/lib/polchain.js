@@ -4,6 +4,7 @@
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady, mnemonicValidate } from '@polkadot/util-crypto';
+import { readFileSync } from 'node:fs';
 import { stringToU8a, u8aToString, u8aToHex, isHex } from '@polkadot/util';
 
 /** 1 POL in the chain's smallest units (12 decimals). */
@@ -712,4 +713,260 @@ export async function followEvents(api, onLine, { task, best = false } = {}) {
       if (last === null || n > last) last = n;
     }).catch((e) => onLine(n, `(could not read block #${n}: ${e.message})`));
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A task's outcome: what its rounds paid, revealed, disputed and slashed, from block events
+
+/** The dev accounts' names by address (`//Alice`, `//Alice//stash`, …), for people. */
+export async function devAccountNames() {
+  await cryptoWaitReady();
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  const names = {};
+  for (const n of ['Alice', 'Bob', 'Charlie', 'Dave', 'Eve', 'Ferdie']) {
+    for (const suri of [`//${n}`, `//${n}//stash`]) names[keyring.addFromUri(suri).address] = suri;
+  }
+  return names;
+}
+
+/** The address of a dev SURI (`//Eve`) or of an address itself. */
+export async function addressOf(who) {
+  if (typeof who === 'string' && who.startsWith('//')) return (await keypair(who)).address;
+  return who;
+}
+
+/**
+ * The first block at which `task` exists (its `TaskCreated` block), by binary search over
+ * `taskRegistry.nextTaskId` at past blocks; `null` if the head does not know it either. Needs the
+ * state of old blocks (a node with `--state-pruning archive`, or blocks within its pruning window);
+ * where a block's state is gone, the search starts above it.
+ */
+export async function findTaskCreationBlock(api, task, head) {
+  const id = u64(task, 'task');
+  const exists = async (n) => {
+    const at = await api.at(await api.rpc.chain.getBlockHash(n));
+    return (await at.query.taskRegistry.nextTaskId()).toBigInt() > id;
+  };
+  if (!(await exists(head))) return null;
+  let lo = 0;
+  let hi = head; // exists(hi)
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    let ok;
+    try {
+      ok = await exists(mid);
+    } catch {
+      lo = mid + 1; // pruned state: the answer is above what we can read
+      continue;
+    }
+    if (ok) hi = mid;
+    else lo = mid + 1;
+  }
+  return hi;
+}
+
+const OUTCOME_PALLETS = ['taskRegistry', 'polScoring', 'polRewards', 'polStaking'];
+
+/**
+ * What `task`'s rounds did, from the events of blocks `from`…`to` (default: from the task's
+ * creation to the finalized head), and its model history from `api.call.polApi.modelHistory`:
+ *
+ *   { task, from, to, modelHistory: [{ round, hash, uri, acceptedAt }],
+ *     rounds: { [round]: { revealed: { [miner]: finalModelHash }, minerRewards: { [acc]: units },
+ *       validatorRewards: { [acc]: units }, scores: { [miner]: { consensus, passed } },
+ *       disputes: [{ miner, accuser, segment, outcome, offender, slashed }],
+ *       accepted: hash | null, closed: { model, paid } | null } },
+ *     miners: { [acc]: { rewarded, revealed, rewardedRounds: [r], revealedRounds: [r] } },
+ *     validators: { [acc]: { rewarded } },
+ *     disputes: [{ round, miner, accuser, segment, outcome, offender, slashed }],
+ *     slashed: { [acc]: units }   (polStaking.Slashed in those blocks, any cause),
+ *     failures: { [signer]: { 'pallet.Error': count } }   (failed extrinsics of these pallets) }
+ *
+ * Amounts are BigInts (units). Events of other tasks are left out; `polStaking.Slashed` and
+ * failures carry no task, so they are everyone's in the range.
+ */
+export async function getTaskOutcome(api, task, { from, to, onProgress } = {}) {
+  const id = u64(task, 'task');
+  const finalized = (await api.rpc.chain.getHeader(await api.rpc.chain.getFinalizedHead())).number.toNumber();
+  const last = to ?? finalized;
+  let first = from;
+  if (first === undefined) {
+    first = await findTaskCreationBlock(api, id, last);
+    if (first === null) throw new UserError(`no task ${id} on this chain at block #${last}`);
+  }
+  const out = {
+    task: id, from: first, to: last, modelHistory: await getModelHistory(api, id),
+    rounds: {}, miners: {}, validators: {}, disputes: [], slashed: {}, failures: {},
+  };
+  const round = (r) => {
+    out.rounds[r] ??= {
+      revealed: {}, minerRewards: {}, validatorRewards: {}, scores: {}, disputes: [], accepted: null, closed: null,
+    };
+    return out.rounds[r];
+  };
+  const miner = (a) => { out.miners[a] ??= { rewarded: 0n, revealed: 0, rewardedRounds: [], revealedRounds: [] }; return out.miners[a]; };
+  const add = (obj, k, v) => { obj[k] = (obj[k] ?? 0n) + v; };
+
+  const readBlock = async (n) => {
+    const hash = await api.rpc.chain.getBlockHash(n);
+    const events = await (await api.at(hash)).query.system.events();
+    return { n, hash, events };
+  };
+  const BATCH = 8;
+  for (let b = first; b <= last; b += BATCH) {
+    const blocks = await Promise.all(
+      Array.from({ length: Math.min(BATCH, last - b + 1) }, (_, i) => readBlock(b + i)),
+    );
+    for (const { hash, events } of blocks) {
+      let body = null;
+      for (const { event, phase } of events) {
+        const d = event.data;
+        if (event.section === 'system' && event.method === 'ExtrinsicFailed' && phase.isApplyExtrinsic) {
+          const err = d.dispatchError;
+          if (!err.isModule) continue;
+          const meta = api.registry.findMetaError(err.asModule);
+          if (!OUTCOME_PALLETS.includes(meta.section)) continue;
+          body ??= await api.rpc.chain.getBlock(hash);
+          const xt = body.block.extrinsics[phase.asApplyExtrinsic.toNumber()];
+          const signer = xt?.isSigned ? xt.signer.toString() : 'unsigned';
+          out.failures[signer] ??= {};
+          const key = `${meta.section}.${meta.name}`;
+          out.failures[signer][key] = (out.failures[signer][key] ?? 0) + 1;
+          continue;
+        }
+        if (event.section === 'polStaking' && event.method === 'Slashed') {
+          add(out.slashed, d.who.toString(), d.amount.toBigInt());
+          continue;
+        }
+        if (!OUTCOME_PALLETS.includes(event.section) || d.task === undefined) continue;
+        if (d.task.toBigInt() !== id || d.round === undefined) continue;
+        const r = d.round.toNumber();
+        switch (`${event.section}.${event.method}`) {
+          case 'taskRegistry.UpdateRevealed': {
+            const m = d.miner.toString();
+            round(r).revealed[m] = d.finalModelHash.toHex();
+            miner(m).revealed += 1;
+            miner(m).revealedRounds.push(r);
+            break;
+          }
+          case 'taskRegistry.ModelAccepted': round(r).accepted = d.modelHash.toHex(); break;
+          case 'taskRegistry.RoundClosed':
+            round(r).closed = { model: d.model.isSome ? d.model.unwrap().toHex() : null, paid: d.paid.toBigInt() };
+            break;
+          case 'polScoring.MinerScored':
+            round(r).scores[d.miner.toString()] = { consensus: d.consensus.toBigInt(), passed: d.passed.isTrue };
+            break;
+          case 'polScoring.DisputeOpened':
+            round(r).disputes.push({
+              miner: d.miner.toString(), accuser: d.accuser.toString(), segment: d.segment.toNumber(),
+              outcome: null, offender: null, slashed: 0n,
+            });
+            break;
+          case 'polScoring.DisputeResolved': {
+            const m = d.miner.toString();
+            const resolved = {
+              outcome: d.outcome.type, offender: d.offender.isSome ? d.offender.unwrap().toString() : null, slashed: d.slashed.toBigInt(),
+            };
+            const open = round(r).disputes.find((x) => x.miner === m && x.outcome === null);
+            if (open) Object.assign(open, resolved);
+            else round(r).disputes.push({ miner: m, accuser: null, segment: null, ...resolved });
+            break;
+          }
+          case 'polRewards.MinerRewarded': {
+            const m = d.miner.toString();
+            const amount = d.amount.toBigInt();
+            add(round(r).minerRewards, m, amount);
+            miner(m).rewarded += amount;
+            if (!miner(m).rewardedRounds.includes(r)) miner(m).rewardedRounds.push(r);
+            break;
+          }
+          case 'polRewards.ValidatorRewarded': {
+            const v = d.validator.toString();
+            add(round(r).validatorRewards, v, d.amount.toBigInt());
+            out.validators[v] ??= { rewarded: 0n };
+            out.validators[v].rewarded += d.amount.toBigInt();
+            break;
+          }
+          default:
+        }
+      }
+    }
+    if (onProgress) onProgress(Math.min(b + BATCH - 1, last), first, last);
+  }
+  for (const [r, info] of Object.entries(out.rounds)) {
+    for (const dsp of info.disputes) out.disputes.push({ round: Number(r), ...dsp });
+  }
+  return out;
+}
+
+/** `getTaskOutcome`'s answer as lines of text, with dev accounts by name. */
+export function formatOutcome(o, names = {}) {
+  const who = (a) => names[a] ?? a;
+  const lines = [`task ${o.task}: blocks #${o.from}…#${o.to}`];
+  lines.push('model history:');
+  if (o.modelHistory.length === 0) lines.push('  none accepted');
+  for (const m of o.modelHistory) lines.push(`  round ${m.round}: ${m.hash} at #${m.acceptedAt}`);
+  for (const [r, info] of Object.entries(o.rounds)) {
+    lines.push(`round ${r}:${info.closed ? ` closed, ${info.closed.model ? `model ${info.closed.model}` : 'no model'}, paid ${formatPol(info.closed.paid)}` : ' not closed in these blocks'}`);
+    const revealed = Object.keys(info.revealed);
+    lines.push(`  revealed: ${revealed.length ? revealed.map(who).join(', ') : 'nobody'}`);
+    for (const [m, s] of Object.entries(info.scores)) {
+      lines.push(`  scored ${who(m)}: consensus ${formatPerbill(s.consensus)}, ${s.passed ? 'passed' : 'failed'}`);
+    }
+    for (const dsp of info.disputes) {
+      lines.push(`  dispute over ${who(dsp.miner)}${dsp.accuser ? ` by ${who(dsp.accuser)}` : ''}${dsp.segment !== null ? ` (segment ${dsp.segment})` : ''}: ${dsp.outcome ?? 'open'}${dsp.offender ? `, ${who(dsp.offender)} slashed ${formatPol(dsp.slashed)}` : ''}`);
+    }
+    for (const [m, a] of Object.entries(info.minerRewards)) lines.push(`  miner ${who(m)} rewarded ${formatPol(a)}`);
+    for (const [v, a] of Object.entries(info.validatorRewards)) lines.push(`  validator ${who(v)} rewarded ${formatPol(a)}`);
+  }
+  lines.push('miners:');
+  if (Object.keys(o.miners).length === 0) lines.push('  none revealed or was rewarded');
+  for (const [m, s] of Object.entries(o.miners)) {
+    lines.push(`  ${who(m)}: rewarded ${formatPol(s.rewarded)} (rounds ${s.rewardedRounds.join(', ') || 'none'}), revealed in rounds ${s.revealedRounds.join(', ') || 'none'}`);
+  }
+  lines.push('validators:');
+  if (Object.keys(o.validators).length === 0) lines.push('  none rewarded');
+  for (const [v, s] of Object.entries(o.validators)) lines.push(`  ${who(v)}: rewarded ${formatPol(s.rewarded)}`);
+  for (const [a, amount] of Object.entries(o.slashed)) lines.push(`slashed: ${who(a)} ${formatPol(amount)}`);
+  for (const [a, errs] of Object.entries(o.failures)) {
+    lines.push(`failed calls of ${who(a)}: ${Object.entries(errs).map(([e, c]) => `${e} ×${c}`).join(', ')}`);
+  }
+  return lines;
+}
+
+/**
+ * The JSON lines of `pol-worker task watch --json` (`{"round":R,"model":"0x…"|null,
+ * "accuracy":0.93|null,…}`), as { [round]: record }.
+ */
+export function readWatch(file) {
+  let content;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`cannot read the watch file ${file}: ${e.message}`);
+  }
+  const rounds = {};
+  for (const [i, line] of content.split('\n').entries()) {
+    if (!line.trim()) continue;
+    let rec;
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      throw new UserError(`${file}:${i + 1} is not JSON: ${line.slice(0, 80)}`);
+    }
+    if (!Number.isInteger(rec?.round)) throw new UserError(`${file}:${i + 1} has no round number`);
+    rounds[rec.round] = { ...rec, model: rec.model ?? null };
+  }
+  return rounds;
+}
+
+/** Where a watch file's models (from `readWatch`) differ from the chain's model history. */
+export function compareWatch(watch, modelHistory) {
+  const chain = Object.fromEntries(modelHistory.map((m) => [m.round, m.hash]));
+  const out = [];
+  for (const [round, { model }] of Object.entries(watch)) {
+    const onChain = chain[round] ?? null;
+    if (onChain !== model) out.push(`round ${round}: the watch says ${model ?? 'no model'}, the chain ${onChain ?? 'no model'}`);
+  }
+  return out;
 }

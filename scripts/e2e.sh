@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The end-to-end test: a 4-node testnet (Alice, Bob, Charlie, Dave authorities), validator
+# workers for Alice, Bob and Charlie, and four miners on the demo task: //Eve and //Ferdie
+# honest, //Alice//stash lazy (trains fewer steps than the task says), //Bob//stash a copier
+# (copies another miner's commitment and reveal). Over rounds 0…3 it checks that a global model
+# is accepted every round and that its accuracy rises; in round 1 it kills node 2 and checks
+# that the chain keeps finalizing and that the workers that used node 2 reconnect elsewhere;
+# then the JavaScript side (scripts/js/test/e2e-outcome.test.js) reads the same outcome through
+# polkadot.js: the honest miners paid, the lazy one failed, disputed, slashed and never paid,
+# the copy never revealed nor paid, the models those the watch saw.
+#
+# Four nodes, not three: GRANDPA finalizes with votes of more than 2/3 of the authorities. Of 3
+# equal voters that is all 3, so with one node down nothing finalizes; of 4 it is 3, so one
+# node may go down and the chain keeps finalizing.
+#
+# Environment: POL_RUN_DIR (default $POL_CACHE/e2e; logs in $POL_RUN_DIR/logs, kept after the
+# run), POL_E2E_ROUND_TIMEOUT (seconds a round may take, default 600), POL_TASK_SPEC (default
+# ml-worker/tasks/digits-demo.toml), and testnet.sh's port variables.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+source "$POL_ROOT/scripts/lib/testnet.sh"
+cd "$POL_ROOT"
+
+RUN_DIR="${POL_RUN_DIR:-$POL_CACHE/e2e}"
+ROUNDS=4 # rounds 0…3
+ROUND_TIMEOUT="${POL_E2E_ROUND_TIMEOUT:-600}"
+SPEC="${POL_TASK_SPEC:-ml-worker/tasks/digits-demo.toml}"
+WATCH="$RUN_DIR/watch.jsonl"
+WORKERS=(validator1 validator2 validator3 miner1 miner2 miner3 miner4)
+
+tn_init "$RUN_DIR"
+finish() {
+	local rc=$?
+	tn_stop_all
+	if ((rc == 0)); then echo "e2e: passed (logs in $RUN_DIR/logs)"; else echo "e2e: FAILED (logs in $RUN_DIR/logs)" >&2; fi
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+t0=$SECONDS
+since() { echo "$((SECONDS - t0))s"; }
+
+tn_say "e2e: 4 validator nodes"
+scripts/chainspec.sh 4 "$RUN_DIR/chain-spec.json"
+tn_start_nodes 4 "$RUN_DIR/chain-spec.json"
+for i in 1 2 3 4; do tn_wait_finalized "$i" 1 300; done
+echo "all 4 nodes finalize ($(since))"
+
+tn_say "e2e: 3 validator workers, 4 miners (3 lazy, 4 copies), then the demo task"
+# The workers start first and take every task, so that all miners are bonded and join in
+# time for round 0's commit phase.
+tn_start_validators 3
+tn_start_miners 4 "3:lazy 4:copy"
+tn_wait_bonded 4
+echo "all 4 miners bonded ($(since))"
+tn_create_task "$SPEC" //Alice
+echo "task: $TN_TASK"
+# The watch reads through node 1 (never killed), and may fail over to 3 and 4.
+TN_STDOUT="$WATCH" tn_spawn watch "$TN_WORKER_BIN" task watch --node "$(tn_ws 1)" --node "$(tn_ws 3)" \
+	--node "$(tn_ws 4)" --task "$TN_TASK" --rounds "$ROUNDS" --json
+tn_summary
+
+# watch_rounds: how many rounds the watch has printed.
+watch_rounds() { grep -c '^{' "$WATCH" 2>/dev/null || true; }
+
+# wait_rounds N: waits until the watch has printed N rounds, ROUND_TIMEOUT per round.
+wait_rounds() {
+	local want="$1" have last deadline
+	last="$(watch_rounds)"
+	deadline=$((SECONDS + ROUND_TIMEOUT))
+	while have="$(watch_rounds)" && ((have < want)); do
+		if ((have > last)); then
+			last="$have"
+			deadline=$((SECONDS + ROUND_TIMEOUT))
+			echo "round $((have - 1)) done ($(since)): $(tail -n 1 "$WATCH")"
+		fi
+		((SECONDS < deadline)) || tn_fail "round $have did not complete within $ROUND_TIMEOUT s" watch "${WORKERS[@]}"
+		tn_check_alive
+		if ! tn_running watch; then
+			sleep 1
+			have="$(watch_rounds)"
+			((have >= want)) || tn_fail "pol-worker task watch ended after $have of $want rounds" watch "${WORKERS[@]}"
+		fi
+		sleep 2
+	done
+	if ((have > last)); then echo "round $((have - 1)) done ($(since)): $(tail -n 1 "$WATCH")"; fi
+}
+
+tn_say "e2e: round 0"
+wait_rounds 1
+
+tn_say "e2e: round 1: kill node 2 (SIGKILL)"
+before="$(tn_finalized "$(tn_rpc_port 1)")" || tn_fail "node 1 does not answer" node1
+tn_kill node2 KILL
+echo "node 2 killed at finalized #$before ($(since))"
+# Three of four GRANDPA voters remain: finality goes on (a few blocks, a minute at most).
+deadline=$((SECONDS + 120))
+while now="$(tn_finalized "$(tn_rpc_port 1)" 2>/dev/null || echo -1)" && ((now < before + 5)); do
+	((SECONDS < deadline)) || tn_fail "node 1 finalized #$now, not #$((before + 5)), within 120 s of node 2's death" node1 node3 node4
+	tn_check_alive
+	sleep 2
+done
+echo "node 1 finalized #$now, $((now - before)) blocks on without node 2 ($(since))"
+
+# The workers that used node 2 first (validator 2; miner 2, as miner j starts on node
+# ((j-1) mod 4)+1) go over to another node.
+moved=(validator2 miner2)
+deadline=$((SECONDS + 180))
+for name in "${moved[@]}"; do
+	until grep -q 'reconnected to ws://' "$(tn_log "$name")"; do
+		((SECONDS < deadline)) || tn_fail "$name did not log 'reconnected to ws://…' within 180 s of node 2's death" "$name"
+		tn_check_alive
+		sleep 2
+	done
+	echo "$name: $(grep -m1 'reconnected to ws://' "$(tn_log "$name")")"
+done
+
+tn_say "e2e: rounds 1…$((ROUNDS - 1))"
+wait_rounds "$ROUNDS"
+after="$(tn_finalized "$(tn_rpc_port 1)")"
+echo "node 1 finalized #$after at the end ($(since))"
+
+tn_say "e2e: the watch's rounds"
+# Every round 0…3 accepted a model, and the last one is more accurate than round 0's.
+jq -s -e -r --argjson n "$ROUNDS" '
+	(map(.round) | sort) as $r
+	| if $r != [range(0; $n)] then error("rounds \($r), want 0…\($n - 1)") else . end
+	| map(select(.model == null)) as $none
+	| if ($none | length) > 0 then error("no model accepted in round(s) \($none | map(.round))") else . end
+	| (map(select(.round == 0))[0]) as $first
+	| (map(select(.round == $n - 1))[0]) as $last
+	| if ($first.accuracy | type) != "number" or ($last.accuracy | type) != "number"
+		then error("no accuracy in round 0 or \($n - 1)") else . end
+	| if $last.accuracy <= $first.accuracy
+		then error("accuracy did not rise: round 0 \($first.accuracy), round \($n - 1) \($last.accuracy)") else . end
+	| "accuracy: W₀ \($first.start_accuracy // "?"), round 0 \($first.accuracy), round \($n - 1) \($last.accuracy)"
+' "$WATCH" || { cat "$WATCH" >&2; tn_fail "the watch's rounds are not as expected"; }
+
+tn_say "e2e: the outcome through polkadot.js"
+(cd scripts/js && POL_E2E_WS="$(tn_ws 1)" POL_E2E_TASK="$TN_TASK" POL_E2E_WATCH="$WATCH" POL_E2E_ROUNDS="$ROUNDS" \
+	node --test --test-reporter=spec test/e2e-outcome.test.js) || tn_fail "the outcome read through polkadot.js is not as expected"
+echo "e2e: $(since) in all"

@@ -1,0 +1,91 @@
+// The end-to-end test's outcome, read through polkadot.js: scripts/e2e.sh runs a 4-node testnet
+// with two honest miners, a lazy one and a copier, and then this file with
+//   POL_E2E_WS=ws://… POL_E2E_TASK=<id> POL_E2E_WATCH=<file of `pol-worker task watch --json`>
+// It checks that the chain tells the same story as the watch. Without POL_E2E_TASK (a plain
+// `npm test`) it is skipped. The roles default to e2e.sh's accounts; POL_E2E_HONEST,
+// POL_E2E_LAZY, POL_E2E_COPIER (comma-separated SURIs) and POL_E2E_ROUNDS override them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  addressOf, compareWatch, connect, devAccountNames, formatOutcome, getTaskOutcome, readWatch,
+} from '../lib/polchain.js';
+
+const env = process.env;
+const skip = env.POL_E2E_TASK ? false : 'needs the testnet of scripts/e2e.sh (POL_E2E_TASK unset)';
+const list = (v, d) => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
+const ROLES = {
+  honest: list(env.POL_E2E_HONEST, '//Eve,//Ferdie'),
+  lazy: list(env.POL_E2E_LAZY, '//Alice//stash'),
+  copier: list(env.POL_E2E_COPIER, '//Bob//stash'),
+};
+const ROUNDS = Number(env.POL_E2E_ROUNDS ?? 4);
+
+let api;
+let outcome;
+let watch;
+let names;
+const addr = {};
+
+before(async () => {
+  if (skip) return;
+  api = await connect(env.POL_E2E_WS ?? 'ws://127.0.0.1:9944');
+  names = await devAccountNames();
+  for (const suri of Object.values(ROLES).flat()) addr[suri] = await addressOf(suri);
+  outcome = await getTaskOutcome(api, BigInt(env.POL_E2E_TASK));
+  watch = env.POL_E2E_WATCH ? readWatch(env.POL_E2E_WATCH) : null;
+  process.stdout.write(`${formatOutcome(outcome, names).join('\n')}\n`);
+});
+
+after(async () => { if (api) await api.disconnect(); });
+
+const minerOf = (suri) => outcome.miners[addr[suri]] ?? { rewarded: 0n, revealed: 0, rewardedRounds: [], revealedRounds: [] };
+
+test(`every round 0…${ROUNDS - 1} has an accepted global model`, { skip }, () => {
+  const rounds = new Set(outcome.modelHistory.map((m) => m.round));
+  for (let r = 0; r < ROUNDS; r++) assert.ok(rounds.has(r), `no model accepted in round ${r} (history: ${JSON.stringify(outcome.modelHistory)})`);
+  for (let r = 0; r < ROUNDS; r++) {
+    const closed = outcome.rounds[r]?.closed;
+    assert.ok(closed, `round ${r} did not close in the scanned blocks`);
+    assert.equal(closed.model, outcome.modelHistory.find((m) => m.round === r).hash, `round ${r} closed with the accepted model`);
+  }
+});
+
+test('the watch saw the same models as the chain', { skip: skip || (!env.POL_E2E_WATCH && 'no POL_E2E_WATCH') }, () => {
+  for (let r = 0; r < ROUNDS; r++) assert.ok(watch[r], `the watch has no line for round ${r}`);
+  assert.deepEqual(compareWatch(watch, outcome.modelHistory), []);
+});
+
+test('the honest miners were paid', { skip }, () => {
+  for (const suri of ROLES.honest) {
+    const m = minerOf(suri);
+    assert.ok(m.revealed > 0, `${suri} never revealed`);
+    assert.ok(m.rewarded > 0n, `${suri} was never rewarded`);
+  }
+});
+
+test('the lazy miner was never paid, and an upheld dispute slashed it', { skip }, () => {
+  for (const suri of ROLES.lazy) {
+    const a = addr[suri];
+    assert.equal(minerOf(suri).rewarded, 0n, `${suri} was rewarded in rounds ${minerOf(suri).rewardedRounds}`);
+    const upheld = outcome.disputes.filter((d) => d.miner === a && d.outcome === 'Upheld');
+    assert.ok(upheld.length > 0, `no upheld dispute over ${suri} (disputes: ${JSON.stringify(outcome.disputes.map((d) => ({ ...d, miner: names[d.miner] ?? d.miner, slashed: String(d.slashed) })))})`);
+    assert.ok(upheld.some((d) => d.offender === a && d.slashed > 0n), `the upheld dispute did not slash ${suri}`);
+  }
+});
+
+test('the copier never revealed and was never paid', { skip }, () => {
+  for (const suri of ROLES.copier) {
+    assert.deepEqual(minerOf(suri).revealedRounds, [], `${suri} revealed`);
+    assert.equal(minerOf(suri).rewarded, 0n, `${suri} was rewarded`);
+  }
+});
+
+test('no honest miner or validator was slashed', { skip }, () => {
+  for (const suri of ROLES.honest) assert.equal(outcome.slashed[addr[suri]] ?? 0n, 0n, `${suri} was slashed`);
+  for (const d of outcome.disputes) {
+    // The message is built only on failure: a dispute holds BigInts, which JSON cannot write.
+    if (d.offender && ROLES.honest.map((s) => addr[s]).includes(d.offender)) {
+      assert.fail(`an honest miner was slashed: ${JSON.stringify(d, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+    }
+  }
+});

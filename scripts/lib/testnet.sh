@@ -288,6 +288,10 @@ tn_summary() {
 	for name in "${TN_NAMES[@]}"; do
 		printf '  %-12s pid %-7s log %s\n' "$name" "${TN_PID[$name]}" "$(tn_log "$name")"
 	done
-	echo "RPC: $(tn_ws 1) … $(tn_ws "$TN_NODES") (polkadot.js apps can connect to any)"
+	if ((TN_NODES > 1)); then
+		echo "RPC: $(tn_ws 1) … $(tn_ws "$TN_NODES") (polkadot.js apps can connect to any)"
+	else
+		echo "RPC: $(tn_ws 1) (polkadot.js apps can connect to it)"
+	fi
 	if [ -n "$TN_TASK" ]; then echo "task: $TN_TASK"; fi
 }

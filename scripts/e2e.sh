@@ -4,8 +4,9 @@
 # honest, //Alice//stash lazy (trains fewer steps than the task says), //Bob//stash a copier
 # (copies another miner's commitment and reveal). Over rounds 0…3 it checks that a global model
 # is accepted every round and that its accuracy rises; in round 1 it kills node 2 and checks
-# that the chain keeps finalizing and that the workers that used node 2 reconnect elsewhere;
-# then the JavaScript side (scripts/js/test/e2e-outcome.test.js) reads the same outcome through
+# that the chain keeps finalizing and that the workers that used node 2 reconnect elsewhere; in
+# round 2 it kills miner 1 after its commit and restarts it, which must reveal what it saved and
+# be paid; then the JavaScript side (scripts/js/test/e2e-outcome.test.js) reads the same outcome through
 # polkadot.js: the honest miners paid, the lazy one failed, disputed, slashed and never paid,
 # the copy never revealed nor paid, the models those the watch saw.
 #
@@ -115,14 +116,34 @@ for name in "${moved[@]}"; do
 	echo "$name: $(grep -m1 'reconnected to ws://' "$(tn_log "$name")")"
 done
 
+tn_say "e2e: round 2: miner 1 killed after its commit, and restarted"
+# What it committed to is on disk: the restarted miner must reveal it, not train again.
+deadline=$((SECONDS + 3 * ROUND_TIMEOUT))
+until grep -q "commit task $TN_TASK round 2: finalized" "$(tn_log miner1)"; do
+	((SECONDS < deadline)) || tn_fail "miner 1 did not commit in round 2" miner1
+	tn_check_alive
+	sleep 1
+done
+tn_restart miner1
+echo "miner 1 restarted after committing round 2 ($(since))"
+
 tn_say "e2e: rounds 1…$((ROUNDS - 1))"
 wait_rounds "$ROUNDS"
+after_restart="$(sed -n '/^--- restarted ---$/,$p' "$(tn_log miner1)")"
+grep -q "reveal task $TN_TASK round 2: finalized" <<<"$after_restart" ||
+	tn_fail "the restarted miner 1 did not reveal its round-2 commitment" miner1
+if grep -q "task $TN_TASK round 2: trained" <<<"$after_restart"; then
+	tn_fail "the restarted miner 1 trained round 2 again instead of using its saved state" miner1
+fi
+echo "miner 1 revealed round 2's commitment after its restart, without training again"
 after="$(tn_finalized "$(tn_rpc_port 1)")"
 echo "node 1 finalized #$after at the end ($(since))"
 
 tn_say "e2e: the watch's rounds"
 # Every round 0…3 accepted a model, and the last one is more accurate than round 0's.
-jq -s -e -r --argjson n "$ROUNDS" '
+# //Eve, miner 1.
+eve=5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw
+jq -s -e -r --argjson n "$ROUNDS" --arg eve "$eve" '
 	(map(.round) | sort) as $r
 	| if $r != [range(0; $n)] then error("rounds \($r), want 0…\($n - 1)") else . end
 	| map(select(.model == null)) as $none
@@ -133,6 +154,8 @@ jq -s -e -r --argjson n "$ROUNDS" '
 		then error("no accuracy in round 0 or \($n - 1)") else . end
 	| if $last.accuracy <= $first.accuracy
 		then error("accuracy did not rise: round 0 \($first.accuracy), round \($n - 1) \($last.accuracy)") else . end
+	| (map(select(.round == 2))[0].rewards[$eve] // "0" | tonumber) as $paid
+	| if $paid <= 0 then error("miner 1 (//Eve), restarted in round 2, was not paid for it") else . end
 	| "accuracy: W₀ \($first.start_accuracy // "?"), round 0 \($first.accuracy), round \($n - 1) \($last.accuracy)"
 ' "$WATCH" || { cat "$WATCH" >&2; tn_fail "the watch's rounds are not as expected"; }
 

@@ -369,20 +369,41 @@ impl RoundReport {
 			pct(self.start_accuracy),
 			units_to_pol(self.paid.parse().unwrap_or(0)),
 		);
+		let names = dev_names();
+		let name = |who: &String| match names.get(who) {
+			Some(n) => format!("{who} ({n})"),
+			None => who.clone(),
+		};
 		for (who, amount) in &self.rewards {
 			line.push_str(&format!(
-				"\n    {who}: +{} POL",
+				"\n    {}: +{} POL",
+				name(who),
 				units_to_pol(amount.parse().unwrap_or(0))
 			));
 		}
 		for (who, amount) in &self.slashed {
 			line.push_str(&format!(
-				"\n    {who}: slashed {} POL",
+				"\n    {}: slashed {} POL",
+				name(who),
 				units_to_pol(amount.parse().unwrap_or(0))
 			));
 		}
 		line
 	}
+}
+
+/// The development accounts (`//Alice` … `//Ferdie`, and their `//stash`), by address, so
+/// that a dev chain's output names them.
+fn dev_names() -> BTreeMap<String, String> {
+	let mut names = BTreeMap::new();
+	for who in ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"] {
+		for suri in [format!("//{who}"), format!("//{who}//stash")] {
+			if let Ok(k) = crate::chain::keypair_from_suri(&suri) {
+				names.insert(k.public_key().to_account_id().to_string(), suri);
+			}
+		}
+	}
+	names
 }
 
 /// A task's state, as `task status` prints it.

@@ -27,6 +27,7 @@ TN_TASK=""
 TN_NAMES=()           # started processes, in start order
 declare -A TN_PID=()  # name -> pid (= its process group and session)
 declare -A TN_GONE=() # names stopped on purpose (tn_kill), not a failure
+declare -A TN_CMD=()  # name -> its command, shell-quoted (tn_restart)
 
 tn_say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -50,11 +51,22 @@ tn_spawn() {
 	if [ -n "${TN_STDOUT:-}" ]; then
 		setsid "$@" </dev/null >"$TN_STDOUT" 2>"$(tn_log "$name")" &
 	else
-		setsid "$@" </dev/null >"$(tn_log "$name")" 2>&1 &
+		setsid "$@" </dev/null >>"$(tn_log "$name")" 2>&1 &
 	fi
+	[ -n "${TN_PID[$name]:-}" ] || TN_NAMES+=("$name")
 	TN_PID[$name]=$!
-	TN_NAMES+=("$name")
+	TN_CMD[$name]="$(printf '%q ' "$@")"
 	echo "$name $!" >>"$TN_DIR/pids"
+}
+
+# tn_restart NAME: kills NAME (SIGKILL: no chance to tidy up) and starts the same command again,
+# its output appended to the same log after a `--- restarted ---` line.
+tn_restart() {
+	local name="$1"
+	tn_signal_group "${TN_PID[$name]}" KILL
+	wait "${TN_PID[$name]}" 2>/dev/null || true
+	echo "--- restarted ---" >>"$(tn_log "$name")"
+	eval "tn_spawn $(printf '%q' "$name") ${TN_CMD[$name]}"
 }
 
 # tn_running NAME: the process is alive (a zombie is not).

@@ -49,6 +49,21 @@ pub struct Conn {
 	pub rpc: LegacyRpcMethods<RpcConfigFor<PolkadotConfig>>,
 }
 
+/// The client at a block, as subxt gives it.
+pub type AtBlock = subxt::client::OnlineClientAtBlock<PolkadotConfig>;
+
+impl Conn {
+	/// The client at the node's best block.
+	pub async fn at_best(&self) -> Result<AtBlock> {
+		let best = self
+			.rpc
+			.chain_get_block_hash(None)
+			.await?
+			.context("the node has no best block")?;
+		Ok(self.api.at_block(best).await?)
+	}
+}
+
 /// A client of polchain over one of several nodes.
 pub struct Chain {
 	rt: tokio::runtime::Runtime,
@@ -227,12 +242,7 @@ impl Chain {
 		self.call(what, move |c| {
 			let p = p.clone();
 			async move {
-				let best = c
-					.rpc
-					.chain_get_block_hash(None)
-					.await?
-					.context("the node has no best block")?;
-				let at = c.api.at_block(best).await?;
+				let at = c.at_best().await?;
 				Ok(at.runtime_apis().call(p).await?)
 			}
 		})

@@ -336,20 +336,7 @@ impl Validator {
 		dir: &Path,
 		now: u32,
 	) -> Result<()> {
-		let disputes = chain.call("reading the disputes", move |c| async move {
-			let at = c.api.at_current_block().await?;
-			let mut entries = at
-				.storage()
-				.iter(api::storage().pol_scoring().disputes(), ((id, r),))
-				.await?;
-			let mut out = Vec::new();
-			while let Some(entry) = entries.next().await {
-				let entry = entry?;
-				let (_, miner): ((u64, u32), AccountId32) = entry.key()?.decode()?;
-				out.push((miner, entry.value().decode()?));
-			}
-			Ok(out)
-		})?;
+		let disputes = disputes(chain, id, r)?;
 		for (miner, dispute) in disputes {
 			if dispute.accuser == self.me {
 				continue;
@@ -512,20 +499,10 @@ impl Validator {
 			"reading the consensus",
 			api::runtime_apis().pol_api().consensus(id, r),
 		)?;
-		let disputed: Vec<AccountId32> =
-			chain.call("reading the disputes", move |c| async move {
-				let at = c.api.at_current_block().await?;
-				let mut entries = at
-					.storage()
-					.iter(api::storage().pol_scoring().disputes(), ((id, r),))
-					.await?;
-				let mut out = Vec::new();
-				while let Some(entry) = entries.next().await {
-					let (_, miner): ((u64, u32), AccountId32) = entry?.key()?.decode()?;
-					out.push(miner);
-				}
-				Ok(out)
-			})?;
+		let disputed: Vec<AccountId32> = disputes(chain, id, r)?
+			.into_iter()
+			.map(|(miner, _)| miner)
+			.collect();
 		let revealed: BTreeMap<AccountId32, UpdateCommitment> = chain
 			.api_call(
 				"reading the reveals",
@@ -588,6 +565,34 @@ impl Validator {
 			uri: round::artifact_uri(&self.cfg.public_url, &hash),
 		}))
 	}
+}
+
+/// The disputes of round `r` of task `id`, by miner, at the best block (where the phases are
+/// read: a dispute opened in the last blocks of the score-reveal phase counts).
+fn disputes(
+	chain: &mut Chain,
+	id: TaskId,
+	r: RoundIndex,
+) -> Result<
+	Vec<(
+		AccountId32,
+		crate::chain::runtime_types::pallet_validator_scoring::types::Dispute<AccountId32, u128>,
+	)>,
+> {
+	chain.call("reading the disputes", move |c| async move {
+		let at = c.at_best().await?;
+		let mut entries = at
+			.storage()
+			.iter(api::storage().pol_scoring().disputes(), ((id, r),))
+			.await?;
+		let mut out = Vec::new();
+		while let Some(entry) = entries.next().await {
+			let entry = entry?;
+			let (_, miner): ((u64, u32), AccountId32) = entry.key()?.decode()?;
+			out.push((miner, entry.value().decode()?));
+		}
+		Ok(out)
+	})
 }
 
 /// The model a validator proposes for a round.

@@ -11,11 +11,14 @@ use anyhow::{bail, ensure, Context, Result};
 use pol_primitives::AccountBytes;
 use serde::{Deserialize, Serialize};
 
-/// How updates are combined.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "rule", rename_all = "snake_case")]
+/// How updates are combined: a task's `[aggregation]` section (`rule = "fedavg"`, `"median"`,
+/// `"trimmed-mean"` with `trim`, `"norm-clip"` with `max_norm`), the chain's
+/// [`pol_primitives::AggregationRule`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RuleSection", into = "RuleSection")]
 pub enum Rule {
 	/// Mean weighted by score.
+	#[default]
 	FedAvg,
 	/// Coordinate-wise median (mean of the two middle values for an even count).
 	Median,
@@ -29,6 +32,69 @@ pub enum Rule {
 		/// Largest delta norm.
 		max_norm: f64,
 	},
+}
+
+/// A rule as a config section writes it; a parameter the rule does not take is an error, not
+/// silently dropped.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSection {
+	/// `fedavg`, `median`, `trimmed-mean` or `norm-clip`.
+	rule: String,
+	/// Share trimmed at each end, for `trimmed-mean`.
+	#[serde(default, skip_serializing_if = "Option::is_none")]
+	trim: Option<f64>,
+	/// Largest delta norm, for `norm-clip`.
+	#[serde(default, skip_serializing_if = "Option::is_none")]
+	max_norm: Option<f64>,
+}
+
+impl TryFrom<RuleSection> for Rule {
+	type Error = String;
+
+	fn try_from(s: RuleSection) -> Result<Rule, String> {
+		let rule = match (s.rule.as_str(), s.trim, s.max_norm) {
+			("fedavg", None, None) => Rule::FedAvg,
+			("median", None, None) => Rule::Median,
+			("trimmed-mean", Some(trim), None) => Rule::TrimmedMean { trim },
+			("norm-clip", None, Some(max_norm)) => Rule::NormClip { max_norm },
+			("trimmed-mean", None, _) => return Err("rule \"trimmed-mean\" needs trim".into()),
+			("norm-clip", _, None) => return Err("rule \"norm-clip\" needs max_norm".into()),
+			("fedavg" | "median" | "trimmed-mean" | "norm-clip", _, _) => {
+				return Err(format!(
+					"rule {:?} takes {}",
+					s.rule,
+					match s.rule.as_str() {
+						"trimmed-mean" => "trim only",
+						"norm-clip" => "max_norm only",
+						_ => "no trim or max_norm",
+					}
+				))
+			}
+			(other, _, _) => {
+				return Err(format!(
+					"unknown rule {other:?} (fedavg, median, trimmed-mean, norm-clip)"
+				))
+			}
+		};
+		Ok(rule)
+	}
+}
+
+impl From<Rule> for RuleSection {
+	fn from(rule: Rule) -> RuleSection {
+		let (name, trim, max_norm) = match rule {
+			Rule::FedAvg => ("fedavg", None, None),
+			Rule::Median => ("median", None, None),
+			Rule::TrimmedMean { trim } => ("trimmed-mean", Some(trim), None),
+			Rule::NormClip { max_norm } => ("norm-clip", None, Some(max_norm)),
+		};
+		RuleSection {
+			rule: name.into(),
+			trim,
+			max_norm,
+		}
+	}
 }
 
 impl std::str::FromStr for Rule {
@@ -48,6 +114,18 @@ impl std::str::FromStr for Rule {
 			"norm-clip" => Rule::NormClip { max_norm: num()? },
 			_ => bail!("unknown rule {s:?} (fedavg, median, trimmed-mean:<β>, norm-clip:<C>)"),
 		})
+	}
+}
+
+impl std::fmt::Display for Rule {
+	/// The `--rule` syntax, which [`str::parse`] reads back.
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		match self {
+			Rule::FedAvg => write!(f, "fedavg"),
+			Rule::Median => write!(f, "median"),
+			Rule::TrimmedMean { trim } => write!(f, "trimmed-mean:{trim}"),
+			Rule::NormClip { max_norm } => write!(f, "norm-clip:{max_norm}"),
+		}
 	}
 }
 

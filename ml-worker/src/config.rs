@@ -1,14 +1,16 @@
 //! Task and worker configuration, from a TOML file.
 //!
-//! A [`TaskSpec`] is what the task creator fixes (model, data, hyperparameters, verification):
+//! A [`TaskSpec`] is what the task creator fixes (model, data, hyperparameters, verification,
+//! aggregation):
 //! every miner and validator of a task must use the same one, so a proof bundle carries a copy
 //! and the verifier rejects a bundle whose copy differs from its own. [`RunConfig`] is local to
 //! one worker (threads, device, where the data lives) and is not part of the task.
 
+use crate::aggregate::Rule;
 use anyhow::{bail, ensure, Context, Result};
 use pol_primitives::{
-	hashing, AccountBytes, Comparison, DatasetSource, DatasetSpec, Hash, Hyperparameters,
-	Partition, VerificationSpec,
+	hashing, AccountBytes, AggregationRule, Comparison, DatasetSource, DatasetSpec, Hash,
+	Hyperparameters, Partition, VerificationSpec,
 };
 use serde::{Deserialize, Serialize};
 use sp_runtime::{FixedU64, Perbill};
@@ -27,6 +29,9 @@ pub struct TaskSpec {
 	pub hyperparameters: HyperSection,
 	/// How validators check a run.
 	pub verification: VerificationSection,
+	/// How validators combine the updates that passed; FedAvg by score when left out.
+	#[serde(default)]
+	pub aggregation: Rule,
 }
 
 /// The `[task]` section.
@@ -198,6 +203,9 @@ pub struct Config {
 	pub hyperparameters: HyperSection,
 	/// The `[verification]` section.
 	pub verification: VerificationSection,
+	/// The `[aggregation]` section; FedAvg by score when left out.
+	#[serde(default)]
+	pub aggregation: Rule,
 	/// The `[run]` section.
 	#[serde(default)]
 	pub run: RunConfig,
@@ -218,6 +226,18 @@ impl Config {
 		Config::from_toml(&text).with_context(|| format!("in {}", path.display()))
 	}
 
+	/// A task's spec with this worker's own settings.
+	pub fn new(spec: &TaskSpec, run: &RunConfig) -> Config {
+		Config {
+			task: spec.task.clone(),
+			data: spec.data.clone(),
+			hyperparameters: spec.hyperparameters.clone(),
+			verification: spec.verification.clone(),
+			aggregation: spec.aggregation,
+			run: run.clone(),
+		}
+	}
+
 	/// The task part.
 	pub fn spec(&self) -> TaskSpec {
 		TaskSpec {
@@ -225,6 +245,7 @@ impl Config {
 			data: self.data.clone(),
 			hyperparameters: self.hyperparameters.clone(),
 			verification: self.verification.clone(),
+			aggregation: self.aggregation,
 		}
 	}
 
@@ -316,6 +337,17 @@ impl TaskSpec {
 				v.tolerance
 			);
 		}
+		match self.aggregation {
+			Rule::TrimmedMean { trim } => ensure!(
+				trim.is_finite() && (0.0..0.5).contains(&trim),
+				"[aggregation] trim must lie in [0, 0.5), got {trim}"
+			),
+			Rule::NormClip { max_norm } => ensure!(
+				max_norm.is_finite() && max_norm > 0.0,
+				"[aggregation] max_norm must be positive, got {max_norm}"
+			),
+			Rule::FedAvg | Rule::Median => {}
+		}
 		Ok(())
 	}
 
@@ -380,6 +412,22 @@ impl TaskSpec {
 			comparison: match v.comparison {
 				ComparisonKind::Exact => Comparison::Exact,
 				ComparisonKind::Tolerance => Comparison::Tolerance(sp_perbill(v.tolerance)),
+			},
+		}
+	}
+}
+
+impl TaskSpec {
+	/// The aggregation rule as the chain stores it.
+	pub fn aggregation(&self) -> AggregationRule {
+		match self.aggregation {
+			Rule::FedAvg => AggregationRule::FedAvg,
+			Rule::Median => AggregationRule::Median,
+			Rule::TrimmedMean { trim } => AggregationRule::TrimmedMean {
+				trim: sp_perbill(trim),
+			},
+			Rule::NormClip { max_norm } => AggregationRule::NormClip {
+				max_norm: fixed(max_norm),
 			},
 		}
 	}

@@ -95,6 +95,7 @@ impl TaskFile {
 			.context("the task file has no [chain] section (schedule, reward, budget)")?;
 		let chain: ChainSection = chain.try_into().context("in [chain]")?;
 		let config: Config = toml::Value::Table(table).try_into()?;
+		config.spec().validate()?;
 		Ok(TaskFile { config, chain })
 	}
 
@@ -133,6 +134,7 @@ impl TaskFile {
 			dataset: to_chain(&spec.dataset())?,
 			hyperparameters: to_chain(&spec.hyperparameters())?,
 			verification: to_chain(&spec.verification())?,
+			aggregation: to_chain(&spec.aggregation())?,
 			schedule: to_chain(&schedule)?,
 			reward_per_round: pol_to_units(c.reward_per_round)?,
 			validator_share: to_chain(&Perbill::from_float(c.validator_share))?,
@@ -415,6 +417,8 @@ pub struct TaskStatus {
 	pub creator: String,
 	/// The model spec.
 	pub model: String,
+	/// How validators aggregate, in `--rule` syntax (`fedavg`, `trimmed-mean:0.2`, …).
+	pub aggregation: String,
 	/// What is left of the budget, units.
 	pub budget: String,
 	/// `Active`, `Cancelling` or `Ended`.
@@ -439,9 +443,10 @@ impl TaskStatus {
 	/// Lines for people.
 	pub fn text(&self) -> String {
 		let mut s = format!(
-			"task {} ({}), created by {}\nstatus {}, budget {} POL, {} miner(s)\nround {}: {} until block {}; {} commit(s), {} reveal(s)\n",
+			"task {} ({}, aggregated by {}), created by {}\nstatus {}, budget {} POL, {} miner(s)\nround {}: {} until block {}; {} commit(s), {} reveal(s)\n",
 			self.task,
 			self.model,
+			self.aggregation,
 			self.creator,
 			self.status,
 			units_to_pol(self.budget.parse().unwrap_or(0)),
@@ -477,6 +482,7 @@ pub fn status(chain: &mut Chain, id: TaskId) -> Result<TaskStatus> {
 		task: id,
 		creator: task.creator.to_string(),
 		model: String::from_utf8_lossy(&task.spec.model.0).into_owned(),
+		aggregation: round::rule_from_chain(&task.spec.aggregation)?.to_string(),
 		budget: task.budget.to_string(),
 		status: format!("{:?}", r.status),
 		round: r.round,

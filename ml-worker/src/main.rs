@@ -249,9 +249,6 @@ enum Command {
 	Validator {
 		#[command(flatten)]
 		worker: WorkerArgs,
-		/// Aggregation rule: fedavg, median, trimmed-mean:<β>, norm-clip:<C>.
-		#[arg(long, default_value = "fedavg")]
-		rule: String,
 	},
 	/// Creates, funds and follows tasks.
 	#[command(subcommand)]
@@ -358,9 +355,10 @@ enum Command {
 		/// `BUNDLE:SCORE`, once per passing miner.
 		#[arg(long = "update", required = true)]
 		updates: Vec<String>,
-		/// fedavg, median, trimmed-mean:<β>, norm-clip:<C>.
-		#[arg(long, default_value = "fedavg")]
-		rule: String,
+		/// fedavg, median, trimmed-mean:<β>, norm-clip:<C>; default: the task's
+		/// `[aggregation]`.
+		#[arg(long)]
+		rule: Option<String>,
 		/// The new model (safetensors).
 		#[arg(long, short)]
 		out: PathBuf,
@@ -422,7 +420,7 @@ fn run(cli: Cli) -> Result<i32> {
 			)?;
 			Ok(0)
 		}
-		Command::Validator { worker, rule } => {
+		Command::Validator { worker } => {
 			let run = worker.run_config()?;
 			let mut chain = worker.chain.connect()?;
 			validator::run(
@@ -432,7 +430,6 @@ fn run(cli: Cli) -> Result<i32> {
 					listen: worker.listen.clone(),
 					public_url: worker.public_url(),
 					tasks: worker.tasks.clone(),
-					rule: rule.parse()?,
 					run,
 				},
 			)?;
@@ -661,7 +658,10 @@ fn run(cli: Cli) -> Result<i32> {
 			out,
 		} => {
 			let config = task.load()?;
-			let rule: aggregate::Rule = rule.parse()?;
+			let rule = match rule {
+				Some(text) => text.parse()?,
+				None => config.aggregation,
+			};
 			let base = start_params(&config, &round.start)?;
 			let mut ups = Vec::new();
 			for u in &updates {

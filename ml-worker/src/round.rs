@@ -2,6 +2,7 @@
 //! the worker's [`TaskSpec`]; the round's status; models fetched by hash; per-round state on
 //! disk, so that a restarted worker neither retrains nor forgets a salt.
 
+use crate::aggregate::Rule;
 use crate::chain::{api, from_chain, runtime_types as rt, AccountId32, Chain};
 use crate::config::{
 	hex32, unfixed, ComparisonKind, Config, DataSection, HyperSection, PartitionKind, RunConfig,
@@ -13,8 +14,8 @@ use crate::proof::Checkpoint;
 use crate::store::{self, Store};
 use anyhow::{bail, ensure, Context, Result};
 use pol_primitives::{
-	Comparison, DatasetSource, DatasetSpec, Hash, Hyperparameters, Partition, Phase, RoundIndex,
-	TaskId, VerificationSpec,
+	AggregationRule, Comparison, DatasetSource, DatasetSpec, Hash, Hyperparameters, Partition,
+	Phase, RoundIndex, TaskId, VerificationSpec,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ pub fn task_spec_from_chain(id: TaskId, spec: &ChainTaskSpec) -> Result<TaskSpec
 	let dataset: DatasetSpec = from_chain(&spec.dataset)?;
 	let h: Hyperparameters = from_chain(&spec.hyperparameters)?;
 	let v: VerificationSpec = from_chain(&spec.verification)?;
+	let aggregation = rule_from_chain(&spec.aggregation)?;
 	let (source, synthetic) = match dataset.source {
 		DatasetSource::Digits => (SourceKind::Digits, None),
 		DatasetSource::Synthetic {
@@ -89,10 +91,25 @@ pub fn task_spec_from_chain(id: TaskId, spec: &ChainTaskSpec) -> Result<TaskSpec
 			comparison,
 			tolerance,
 		},
+		aggregation,
 	};
 	spec.validate()
 		.with_context(|| format!("task {id} cannot run on this worker"))?;
 	Ok(spec)
+}
+
+/// The worker's aggregation rule from the chain's.
+pub fn rule_from_chain(rule: &rt::pol_primitives::specs::AggregationRule) -> Result<Rule> {
+	Ok(match from_chain(rule)? {
+		AggregationRule::FedAvg => Rule::FedAvg,
+		AggregationRule::Median => Rule::Median,
+		AggregationRule::TrimmedMean { trim } => Rule::TrimmedMean {
+			trim: perbill_f64(trim),
+		},
+		AggregationRule::NormClip { max_norm } => Rule::NormClip {
+			max_norm: unfixed(max_norm),
+		},
+	})
 }
 
 fn perbill_f64(p: sp_runtime::Perbill) -> f64 {
@@ -118,13 +135,7 @@ impl TaskContext {
 	pub fn load(chain: &mut Chain, id: TaskId, run: &RunConfig) -> Result<TaskContext> {
 		let task = read_task(chain, id)?.with_context(|| format!("task {id} does not exist"))?;
 		let spec = task_spec_from_chain(id, &task.spec)?;
-		let config = Config {
-			task: spec.task.clone(),
-			data: spec.data.clone(),
-			hyperparameters: spec.hyperparameters.clone(),
-			verification: spec.verification.clone(),
-			run: run.clone(),
-		};
+		let config = Config::new(&spec, run);
 		let data = TaskData::load(&config).with_context(|| format!("loading task {id}'s data"))?;
 		Ok(TaskContext {
 			id,
@@ -137,14 +148,7 @@ impl TaskContext {
 
 	/// The device to train and replay on.
 	pub fn device(&self) -> Result<tch::Device> {
-		Config {
-			task: self.spec.task.clone(),
-			data: self.spec.data.clone(),
-			hyperparameters: self.spec.hyperparameters.clone(),
-			verification: self.spec.verification.clone(),
-			run: self.run.clone(),
-		}
-		.device()
+		Config::new(&self.spec, &self.run).device()
 	}
 
 	/// Test loss and accuracy of `params` on the task's validation split.

@@ -889,6 +889,58 @@ mod chain_side {
 	}
 
 	#[test]
+	fn the_aggregation_rule_is_the_tasks_and_survives_the_chain() {
+		use crate::aggregate::Rule;
+		let text = std::fs::read_to_string(demo_path()).unwrap();
+		let with = |section: &str| {
+			let t = text.replace("[aggregation]\nrule = \"fedavg\"", section);
+			TaskFile::parse(&t)
+		};
+		for (section, rule) in [
+			("[aggregation]\nrule = \"median\"", Rule::Median),
+			(
+				"[aggregation]\nrule = \"trimmed-mean\"\ntrim = 0.25",
+				Rule::TrimmedMean { trim: 0.25 },
+			),
+			(
+				"[aggregation]\nrule = \"norm-clip\"\nmax_norm = 2.5",
+				Rule::NormClip { max_norm: 2.5 },
+			),
+			// Left out, it is FedAvg.
+			("", Rule::FedAvg),
+		] {
+			let file = with(section).unwrap();
+			assert_eq!(file.config.aggregation, rule);
+			let (spec, _) = file.chain_spec().unwrap();
+			let back = round::task_spec_from_chain(0, &spec).unwrap();
+			assert_eq!(back.aggregation, rule, "{section}");
+		}
+		for (bad, why) in [
+			(
+				"[aggregation]\nrule = \"trimmed-mean\"\ntrim = 0.5",
+				"trim must lie in",
+			),
+			(
+				"[aggregation]\nrule = \"norm-clip\"\nmax_norm = 0.0",
+				"max_norm must be positive",
+			),
+			("[aggregation]\nrule = \"krum\"", "unknown rule \"krum\""),
+			(
+				"[aggregation]\nrule = \"median\"\ntrim = 0.1",
+				"takes no trim or max_norm",
+			),
+			("[aggregation]\nrule = \"norm-clip\"", "needs max_norm"),
+			(
+				"[aggregation]\nrule = \"fedavg\"\nbeta = 1",
+				"unknown field `beta`",
+			),
+		] {
+			let e = format!("{:#}", with(bad).unwrap_err());
+			assert!(e.contains(why), "{bad}: {e}");
+		}
+	}
+
+	#[test]
 	fn bad_task_files_are_errors() {
 		let text = std::fs::read_to_string(demo_path()).unwrap();
 		let no_chain = text.split("[chain]").next().unwrap();

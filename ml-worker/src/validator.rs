@@ -6,7 +6,7 @@
 //! Like the miner, it polls the finalized chain and re-sends what is not finalized within its
 //! phase; its scores and salt are on disk before they are committed.
 
-use crate::aggregate::{self, Rule, Update};
+use crate::aggregate::{self, Update};
 use crate::chain::{api, from_chain, to_chain, AccountId32, Chain, Pending};
 use crate::config::{hex32, parse_hash, RunConfig};
 use crate::proof::Checkpoint;
@@ -32,8 +32,6 @@ pub struct ValidatorConfig {
 	pub public_url: String,
 	/// The tasks to validate; empty: every running task.
 	pub tasks: Vec<TaskId>,
-	/// How updates are aggregated.
-	pub rule: Rule,
 	/// The worker's own settings.
 	pub run: RunConfig,
 }
@@ -547,7 +545,7 @@ impl Validator {
 			log::warn!("task {id} round {r}: no update passed; proposing nothing");
 			return Ok(None);
 		}
-		let params = aggregate::aggregate(&base, &updates, self.cfg.rule)?;
+		let params = aggregate::aggregate(&base, &updates, ctx.spec.aggregation)?;
 		let model = Checkpoint {
 			params,
 			momentum: Vec::new(),
@@ -555,8 +553,9 @@ impl Validator {
 		let hash = self.store.put(&model.to_safetensors()?)?;
 		let (loss, accuracy) = ctx.evaluate(&model.params)?;
 		log::info!(
-			"task {id} round {r}: aggregated {} update(s) into {}: test loss {loss:.4}, accuracy {:.2}%",
+			"task {id} round {r}: aggregated {} update(s) by {} into {}: test loss {loss:.4}, accuracy {:.2}%",
 			updates.len(),
+			ctx.spec.aggregation,
 			hex32(&hash.0),
 			100.0 * accuracy
 		);

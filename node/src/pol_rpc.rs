@@ -10,7 +10,8 @@ use jsonrpsee::{
 	types::{error::ErrorObject, ErrorObjectOwned},
 };
 use pol_primitives::{
-	Comparison, DatasetSource, Partition, Phase, RoundIndex, SegmentIndex, TaskId, UpdateCommitment,
+	AggregationRule, Comparison, DatasetSource, Partition, Phase, RoundIndex, SegmentIndex, TaskId,
+	UpdateCommitment,
 };
 use polchain_runtime::{
 	opaque::Block,
@@ -146,6 +147,16 @@ fn task_json(id: TaskId, t: &TaskInfo<AccountId, Balance, BlockNumber>) -> Value
 		Comparison::Exact => json!({ "kind": "exact" }),
 		Comparison::Tolerance(t) => json!({ "kind": "tolerance", "tolerance": fraction(t) }),
 	};
+	let aggregation = match s.aggregation {
+		AggregationRule::FedAvg => json!({ "rule": "fedavg" }),
+		AggregationRule::Median => json!({ "rule": "median" }),
+		AggregationRule::TrimmedMean { trim } => {
+			json!({ "rule": "trimmed-mean", "trim": fraction(trim) })
+		}
+		AggregationRule::NormClip { max_norm } => {
+			json!({ "rule": "norm-clip", "maxNorm": fixed(max_norm) })
+		}
+	};
 	let hp = &s.hyperparameters;
 	let sc = &s.schedule;
 	json!({
@@ -179,6 +190,7 @@ fn task_json(id: TaskId, t: &TaskInfo<AccountId, Balance, BlockNumber>) -> Value
 				"segmentsPerCheck": s.verification.segments_per_check,
 				"comparison": comparison,
 			},
+			"aggregation": aggregation,
 			"schedule": {
 				"commitBlocks": sc.commit_blocks,
 				"revealBlocks": sc.reveal_blocks,

@@ -92,6 +92,7 @@ fn spec() -> TaskSpec<Balance> {
 			segments_per_check: 2,
 			comparison: Comparison::Exact,
 		},
+		aggregation: Default::default(),
 		schedule: Schedule {
 			commit_blocks: PHASE,
 			reveal_blocks: PHASE,

@@ -3,8 +3,8 @@
 //! The chain as clients see it: calls, storage, events and the `PolApi` runtime API, typed by
 //! [`subxt`] from the runtime's metadata (V16), which is checked in at
 //! `metadata/polchain.scale`. A test compares that file with the metadata of the runtime in this
-//! workspace and fails when it is stale; `POL_BLESS_METADATA=1 cargo test -p pol-chain-api`
-//! rewrites it.
+//! workspace and fails when it is stale; `scripts/bless-metadata.sh` rewrites it (through this
+//! test, with `POL_BLESS_METADATA=1`).
 //!
 //! It is a crate of its own so that the generated code compiles once, not with every change
 //! to the worker.
@@ -41,7 +41,7 @@ mod tests {
 		assert!(
 			fresh == METADATA,
 			"{path} is stale: the runtime's metadata changed. Regenerate it with \
-			 `POL_BLESS_METADATA=1 cargo test --release -p pol-chain-api` and rebuild."
+			 `scripts/bless-metadata.sh` and rebuild."
 		);
 	}
 }

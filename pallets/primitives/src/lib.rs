@@ -21,8 +21,8 @@ pub mod specs;
 pub mod traits;
 
 pub use specs::{
-	Comparison, DatasetSource, DatasetSpec, Hyperparameters, ModelArch, ModelSpecText, Partition,
-	Schedule, VerificationSpec,
+	AggregationRule, Comparison, DatasetSource, DatasetSpec, Hyperparameters, ModelArch,
+	ModelSpecText, Partition, Schedule, VerificationSpec,
 };
 pub use traits::{
 	OnRoundEnd, RevealedStake, Role, RoundBudget, RoundInfo, RoundOutcome, RoundRewards, Slash,

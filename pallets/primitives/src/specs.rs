@@ -263,6 +263,50 @@ pub struct VerificationSpec {
 	pub comparison: Comparison,
 }
 
+/// How validators combine the updates that passed into the next global model. Part of the
+/// task, so every validator aggregates alike and their proposals can agree on one hash.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum AggregationRule {
+	/// Mean weighted by consensus score.
+	#[default]
+	FedAvg,
+	/// Coordinate-wise median: robust to a minority of bad updates.
+	Median,
+	/// Coordinate-wise mean after dropping this share of the values at each end.
+	TrimmedMean {
+		/// Share trimmed at each end; below one half.
+		trim: Perbill,
+	},
+	/// FedAvg of the updates' deltas from the current model, each clipped to this L2 norm.
+	NormClip {
+		/// Largest delta norm; positive.
+		max_norm: FixedU64,
+	},
+}
+
+impl AggregationRule {
+	/// Whether its parameter is in range: a trim below one half, a positive norm bound.
+	pub fn is_valid(&self) -> bool {
+		match self {
+			AggregationRule::FedAvg | AggregationRule::Median => true,
+			AggregationRule::TrimmedMean { trim } => *trim < Perbill::from_percent(50),
+			AggregationRule::NormClip { max_norm } => max_norm.into_inner() > 0,
+		}
+	}
+}
+
 /// The blocks of each phase of a round (see [`crate::Phase`]), and the number of rounds.
 #[derive(
 	Clone,

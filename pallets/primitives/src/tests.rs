@@ -4,7 +4,7 @@ use crate::{
 	hashing::{self, ModelHashError, TensorView},
 	merkle, ArtifactUri, DType, Hash, UpdateCommitment,
 };
-use sp_runtime::FixedU64;
+use sp_runtime::{FixedU64, Perbill};
 
 fn commitment() -> UpdateCommitment {
 	UpdateCommitment {
@@ -280,6 +280,47 @@ fn model_specs_parse() {
 			String::from_utf8_lossy(bad)
 		);
 	}
+}
+
+#[test]
+fn aggregation_rules_check_their_parameter_and_encode_as_pinned() {
+	use crate::AggregationRule::*;
+	use codec::Encode;
+	assert!(FedAvg.is_valid() && Median.is_valid());
+	assert!(TrimmedMean {
+		trim: Perbill::from_percent(20)
+	}
+	.is_valid());
+	assert!(!TrimmedMean {
+		trim: Perbill::from_percent(50)
+	}
+	.is_valid());
+	assert!(NormClip {
+		max_norm: FixedU64::from_u32(5)
+	}
+	.is_valid());
+	assert!(!NormClip {
+		max_norm: FixedU64::from_u32(0)
+	}
+	.is_valid());
+	assert_eq!(crate::AggregationRule::default(), FedAvg);
+	// The JS scripts and the worker build these bytes; pin them.
+	assert_eq!(FedAvg.encode(), [0]);
+	assert_eq!(Median.encode(), [1]);
+	assert_eq!(
+		TrimmedMean {
+			trim: Perbill::from_percent(20)
+		}
+		.encode(),
+		[2, 0x00, 0xc2, 0xeb, 0x0b]
+	);
+	assert_eq!(
+		NormClip {
+			max_norm: FixedU64::from_u32(5)
+		}
+		.encode(),
+		[3, 0x00, 0xf2, 0x05, 0x2a, 0x01, 0, 0, 0]
+	);
 }
 
 #[test]

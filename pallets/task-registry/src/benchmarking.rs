@@ -50,6 +50,7 @@ fn spec<T: Config>(rounds: u32) -> TaskSpec<BalanceOf<T>> {
 			segments_per_check: 3.min(T::MaxSegments::get()),
 			comparison: Comparison::Exact,
 		},
+		aggregation: Default::default(),
 		schedule: Schedule {
 			commit_blocks: phase,
 			reveal_blocks: phase,

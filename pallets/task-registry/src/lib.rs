@@ -359,6 +359,9 @@ pub mod pallet {
 		InvalidHyperparameters,
 		/// Segments per check must be between 1 and the number of segments.
 		InvalidVerification,
+		/// A trimmed mean must trim less than half at each end, and a norm clip needs a
+		/// positive bound.
+		InvalidAggregation,
 		/// Every phase must last at least `MinPhaseBlocks` blocks, and the task must run at
 		/// least one round.
 		InvalidSchedule,
@@ -856,6 +859,7 @@ impl<T: Config> Pallet<T> {
 		);
 		let q = spec.verification.segments_per_check;
 		ensure!(q >= 1 && q <= segments, Error::<T>::InvalidVerification);
+		ensure!(spec.aggregation.is_valid(), Error::<T>::InvalidAggregation);
 		let min = T::MinPhaseBlocks::get();
 		let s = &spec.schedule;
 		ensure!(

@@ -219,6 +219,7 @@ pub fn spec() -> crate::TaskSpec<Balance> {
 			segments_per_check: 2,
 			comparison: pol_primitives::Comparison::Exact,
 		},
+		aggregation: Default::default(),
 		schedule: SCHEDULE,
 		reward_per_round: REWARD,
 		validator_share: Perbill::from_percent(20),

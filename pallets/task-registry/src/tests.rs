@@ -3,7 +3,7 @@
 
 use crate::{mock::*, Error, Event, *};
 use frame_support::{assert_noop, assert_ok, traits::fungible::InspectHold};
-use pol_primitives::{hashing, Comparison, Role, UpdateCommitment};
+use pol_primitives::{hashing, AggregationRule, Comparison, Role, UpdateCommitment};
 use sp_runtime::{traits::BadOrigin, FixedU64};
 
 type Registry = crate::Pallet<Test>;
@@ -221,6 +221,22 @@ fn create_task_rejects_bad_specs() {
 			|s| s.verification.segments_per_check = 5,
 			Error::InvalidVerification,
 		);
+		bad(
+			|s| {
+				s.aggregation = AggregationRule::TrimmedMean {
+					trim: Perbill::from_percent(50),
+				}
+			},
+			Error::InvalidAggregation,
+		);
+		bad(
+			|s| {
+				s.aggregation = AggregationRule::NormClip {
+					max_norm: FixedU64::from_u32(0),
+				}
+			},
+			Error::InvalidAggregation,
+		);
 		bad(|s| s.schedule.verify_blocks = 0, Error::InvalidSchedule);
 		bad(|s| s.schedule.rounds = 0, Error::InvalidSchedule);
 		bad(|s| s.max_miners = 0, Error::InvalidMinerLimit);
@@ -252,6 +268,9 @@ fn create_task_rejects_bad_specs() {
 			classes: 3,
 		};
 		s.verification.comparison = Comparison::Tolerance(Perbill::from_percent(1));
+		s.aggregation = AggregationRule::TrimmedMean {
+			trim: Perbill::from_percent(20),
+		};
 		assert_ok!(Registry::create_task(
 			RuntimeOrigin::signed(CREATOR),
 			s,

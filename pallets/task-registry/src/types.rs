@@ -3,8 +3,8 @@
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::pallet_prelude::*;
 use pol_primitives::{
-	ArtifactUri, DatasetSpec, Hash, Hyperparameters, ModelSpecText, Phase, RoundIndex, Schedule,
-	VerificationSpec,
+	AggregationRule, ArtifactUri, DatasetSpec, Hash, Hyperparameters, ModelSpecText, Phase,
+	RoundIndex, Schedule, VerificationSpec,
 };
 use scale_info::TypeInfo;
 use sp_runtime::Perbill;
@@ -27,6 +27,8 @@ pub struct TaskSpec<Balance> {
 	pub hyperparameters: Hyperparameters,
 	/// How validators check runs.
 	pub verification: VerificationSpec,
+	/// How validators combine the updates that passed into the next global model.
+	pub aggregation: AggregationRule,
 	/// Blocks per phase and number of rounds.
 	pub schedule: Schedule,
 	/// What each round pays, miners and validators together.

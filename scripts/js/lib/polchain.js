@@ -227,6 +227,9 @@ export function formatPerbill(parts) {
  *   hyperparameters       { learningRate, momentum?, batchSize, localSteps, checkpointInterval }
  *   verification          { segmentsPerCheck, comparison: "exact" | "tolerance",
  *                           tolerance? (relative L2 distance, a fraction) }
+ *   aggregation?          { rule: "fedavg" | "median" | "trimmed-mean" | "norm-clip",
+ *                           trim? (share cut at each end, below 0.5), maxNorm? (positive) };
+ *                           FedAvg by score when left out
  *   schedule              { commitBlocks, revealBlocks, verifyBlocks, scoreRevealBlocks,
  *                           finalizeBlocks, rounds }
  *   rewardPerRound        POL per round, e.g. "10"
@@ -238,13 +241,14 @@ export function formatPerbill(parts) {
  * Decimals are exact (strings or numbers); unknown keys are refused, so a typo is not lost.
  */
 const CONFIG_KEYS = {
-  '': ['model', 'initialModel', 'dataset', 'hyperparameters', 'verification', 'schedule',
+  '': ['model', 'initialModel', 'dataset', 'hyperparameters', 'verification', 'aggregation', 'schedule',
     'rewardPerRound', 'validatorSharePercent', 'maxMiners', 'budget', 'description'],
   initialModel: ['hash', 'uri'],
   dataset: ['source', 'synthetic', 'numShards', 'partition', 'alpha', 'validation'],
   'dataset.synthetic': ['seed', 'samples', 'features', 'classes'],
   hyperparameters: ['learningRate', 'momentum', 'batchSize', 'localSteps', 'checkpointInterval'],
   verification: ['segmentsPerCheck', 'comparison', 'tolerance'],
+  aggregation: ['rule', 'trim', 'maxNorm'],
   schedule: ['commitBlocks', 'revealBlocks', 'verifyBlocks', 'scoreRevealBlocks', 'finalizeBlocks', 'rounds'],
 };
 
@@ -346,6 +350,8 @@ export function buildTaskSpec(config) {
     throw new UserError(`verification.comparison must be "exact" or "tolerance", got ${JSON.stringify(cmp)}`);
   }
 
+  const aggregation = buildAggregation(config.aggregation ?? { rule: 'fedavg' });
+
   const sc = need(config, 'schedule', '');
   checkKeys(sc, 'schedule');
   const schedule = {};
@@ -372,11 +378,49 @@ export function buildTaskSpec(config) {
       segmentsPerCheck: u32(need(ver, 'segmentsPerCheck', 'verification'), 'verification.segmentsPerCheck'),
       comparison,
     },
+    aggregation,
     schedule,
     rewardPerRound: parsePol(need(config, 'rewardPerRound', ''), 'rewardPerRound'),
     validatorShare: percentToPerbill(need(config, 'validatorSharePercent', ''), 'validatorSharePercent'),
     maxMiners: u32(need(config, 'maxMiners', ''), 'maxMiners'),
   };
+}
+
+/** The chain's `AggregationRule` from the config's `aggregation` section. */
+function buildAggregation(agg) {
+  checkKeys(agg, 'aggregation');
+  const rule = need(agg, 'rule', 'aggregation');
+  const only = (key, name) => {
+    if (agg[key] !== undefined) throw new UserError(`aggregation.${key} is only for rule "${name}"`);
+  };
+  switch (rule) {
+    case 'fedavg':
+    case 'median':
+      only('trim', 'trimmed-mean');
+      only('maxNorm', 'norm-clip');
+      return rule === 'fedavg' ? 'FedAvg' : 'Median';
+    case 'trimmed-mean': {
+      only('maxNorm', 'norm-clip');
+      const trim = fractionToPerbill(need(agg, 'trim', 'aggregation'), 'aggregation.trim');
+      if (trim >= 500_000_000n) throw new UserError('aggregation.trim must be below 0.5: it is the share cut at each end');
+      return { TrimmedMean: { trim } };
+    }
+    case 'norm-clip': {
+      only('trim', 'trimmed-mean');
+      const maxNorm = toFixedU64(need(agg, 'maxNorm', 'aggregation'), 'aggregation.maxNorm');
+      if (maxNorm === 0n) throw new UserError('aggregation.maxNorm must be positive');
+      return { NormClip: { maxNorm } };
+    }
+    default:
+      throw new UserError(`aggregation.rule must be "fedavg", "median", "trimmed-mean" or "norm-clip", got ${JSON.stringify(rule)}`);
+  }
+}
+
+/** A chain `AggregationRule` for people: `fedavg`, `median`, `trimmed-mean 20%`, `norm-clip 5`. */
+function formatAggregation(rule) {
+  if (rule.isTrimmedMean) return `trimmed-mean ${formatPerbill(rule.asTrimmedMean.trim)}`;
+  if (rule.isNormClip) return `norm-clip ${Number(rule.asNormClip.maxNorm.toBigInt()) / 1e9}`;
+  return rule.isFedAvg ? 'fedavg' : 'median';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -511,6 +555,7 @@ export async function getTask(api, task) {
       checkpointInterval: spec.hyperparameters.checkpointInterval.toNumber(),
       segmentsPerCheck: spec.verification.segmentsPerCheck.toNumber(),
       comparison: spec.verification.comparison.isExact ? 'exact' : `tolerance ${formatPerbill(spec.verification.comparison.asTolerance)}`,
+      aggregation: formatAggregation(spec.aggregation),
       schedule: Object.fromEntries(CONFIG_KEYS.schedule.map((k) => [k, spec.schedule[k].toNumber()])),
       rewardPerRound: spec.rewardPerRound.toBigInt(),
       validatorShare: spec.validatorShare.toBigInt(),

@@ -77,6 +77,17 @@ test('the task config becomes a TaskSpec with exact fixed-point fields', () => {
   assert.equal(spec.dataset.source, 'Digits');
   assert.equal(spec.dataset.partition, 'Iid');
   assert.equal(spec.verification.comparison, 'Exact');
+  assert.equal(spec.aggregation, 'FedAvg');
+  const { aggregation: _, ...noRule } = demo;
+  assert.equal(buildTaskSpec(noRule).aggregation, 'FedAvg', 'FedAvg when left out');
+  const rule = (aggregation) => buildTaskSpec({ ...demo, aggregation }).aggregation;
+  assert.equal(rule({ rule: 'median' }), 'Median');
+  assert.deepEqual(rule({ rule: 'trimmed-mean', trim: '0.2' }), { TrimmedMean: { trim: 200_000_000n } });
+  assert.deepEqual(rule({ rule: 'norm-clip', maxNorm: 5 }), { NormClip: { maxNorm: 5_000_000_000n } });
+  assert.throws(() => rule({ rule: 'trimmed-mean', trim: 0.5 }), /trim must be below 0\.5/);
+  assert.throws(() => rule({ rule: 'norm-clip', maxNorm: 0 }), /maxNorm must be positive/);
+  assert.throws(() => rule({ rule: 'median', trim: 0.1 }), /trim is only for rule "trimmed-mean"/);
+  assert.throws(() => rule({ rule: 'krum' }), /aggregation\.rule must be/);
   const skewed = buildTaskSpec({
     ...demo,
     dataset: { ...demo.dataset, partition: 'dirichlet', alpha: '0.05' },
@@ -112,7 +123,8 @@ test('Bob bonds as a validator and Dave as a miner with an endpoint', async () =
 test('Ferdie creates a task: its budget is held, and Dave joins it', async () => {
   const ferdie = keys.Ferdie.address;
   const reservedBefore = (await api.query.system.account(ferdie)).data.reserved.toBigInt();
-  const created = await createTask(api, keys.Ferdie, buildTaskSpec(demo), '500', inBlock);
+  const spec = buildTaskSpec({ ...demo, aggregation: { rule: 'trimmed-mean', trim: 0.25 } });
+  const created = await createTask(api, keys.Ferdie, spec, '500', inBlock);
   taskId = created.task;
   assert.equal(created.creator, ferdie);
   assert.equal(created.budget, 500n * UNIT);
@@ -138,9 +150,11 @@ test('PolApi reads the task, its round, the validators and the task ids back', a
   assert.equal(raw.spec.hyperparameters.learningRate.toBigInt(), 100_000_000n);
   assert.equal(raw.spec.validatorShare.toNumber(), 200_000_000);
   assert.equal(raw.spec.schedule.commitBlocks.toNumber(), demo.schedule.commitBlocks);
+  assert.equal(raw.spec.aggregation.asTrimmedMean.trim.toNumber(), 250_000_000, 'the task fixes the rule');
 
   const task = await getTask(api, taskId);
   assert.equal(task.spec.model, 'mlp:64-32-10');
+  assert.equal(task.spec.aggregation, 'trimmed-mean 25%');
   assert.equal(task.round, 0);
   assert.equal(task.model.hash, demo.initialModel.hash, 'the round trains from W₀');
   assert.equal(task.model.uri, demo.initialModel.uri);

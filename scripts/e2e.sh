@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end test: a 4-node testnet (Alice, Bob, Charlie, Dave authorities), validator
-# workers for Alice, Bob and Charlie, and four miners on the demo task: //Eve and //Ferdie
+# workers for Alice, Bob and Charlie, and four miners on the demo task (aggregated by median,
+# so the validators must take the rule from the chain): //Eve and //Ferdie
 # honest, //Alice//stash lazy (trains fewer steps than the task says), //Bob//stash a copier
 # (copies another miner's commitment and reveal). Over rounds 0…3 it checks that a global model
 # is accepted every round and that its accuracy rises; in round 1 it kills node 2 and checks
@@ -57,7 +58,9 @@ echo "all 4 miners bonded ($(since))"
 # The task aggregates by coordinate-wise median, not the default FedAvg: the validators have no
 # flag for the rule, so they must take it from the task's spec on chain, and still agree.
 TASK_FILE="$RUN_DIR/task.toml"
-awk '/^\[/ { skip = ($0 == "[aggregation]") } !skip' "$SPEC" >"$TASK_FILE"
+# Drops the spec's [aggregation] table, whatever spaces, comment or CR its header line carries.
+awk '/^[ \t]*\[/ { h = $0; sub(/#.*/, "", h); gsub(/[ \t\r]/, "", h); skip = (h == "[aggregation]") } !skip' \
+	"$SPEC" >"$TASK_FILE"
 printf '\n[aggregation]\nrule = "median"\n' >>"$TASK_FILE"
 tn_create_task "$TASK_FILE" //Alice
 echo "task: $TN_TASK"

@@ -6,9 +6,10 @@
 //! whatever order they arrived in): the same inputs give the same bits on every machine and any
 //! thread count, which libtorch's reductions do not promise.
 
+use crate::config::{fixed, perbill, unfixed};
 use crate::model::{check_same_layout, NamedTensor};
 use anyhow::{bail, ensure, Context, Result};
-use pol_primitives::AccountBytes;
+use pol_primitives::{AccountBytes, AggregationRule};
 use serde::{Deserialize, Serialize};
 
 /// How updates are combined: a task's `[aggregation]` section (`rule = "fedavg"`, `"median"`,
@@ -32,6 +33,53 @@ pub enum Rule {
 		/// Largest delta norm.
 		max_norm: f64,
 	},
+}
+
+impl From<AggregationRule> for Rule {
+	fn from(rule: AggregationRule) -> Rule {
+		match rule {
+			AggregationRule::FedAvg => Rule::FedAvg,
+			AggregationRule::Median => Rule::Median,
+			AggregationRule::TrimmedMean { trim } => Rule::TrimmedMean {
+				trim: f64::from(trim.deconstruct()) / 1e9,
+			},
+			AggregationRule::NormClip { max_norm } => Rule::NormClip {
+				max_norm: unfixed(max_norm),
+			},
+		}
+	}
+}
+
+impl Rule {
+	/// The rule as the chain stores it: its parameter rounded to 9 decimals.
+	pub fn to_chain(self) -> AggregationRule {
+		match self {
+			Rule::FedAvg => AggregationRule::FedAvg,
+			Rule::Median => AggregationRule::Median,
+			Rule::TrimmedMean { trim } => AggregationRule::TrimmedMean {
+				trim: perbill(trim),
+			},
+			Rule::NormClip { max_norm } => AggregationRule::NormClip {
+				max_norm: fixed(max_norm),
+			},
+		}
+	}
+
+	/// Checks the parameter as the chain would (a trim below one half, a norm bound in
+	/// (0, 10⁶]) after rounding it as the chain does.
+	pub fn validate(self) -> Result<()> {
+		let finite = match self {
+			Rule::TrimmedMean { trim: x } | Rule::NormClip { max_norm: x } => x.is_finite(),
+			Rule::FedAvg | Rule::Median => true,
+		};
+		ensure!(
+			finite && self.to_chain().is_valid(),
+			"aggregation rule {self}: trim must lie in [0, 0.5) and max_norm in (0, {}], with at \
+			 most 9 decimals",
+			pol_primitives::specs::MAX_NORM_CLIP
+		);
+		Ok(())
+	}
 }
 
 /// A rule as a config section writes it; a parameter the rule does not take is an error, not
@@ -144,6 +192,11 @@ pub struct Update {
 /// (they failed, or did not improve the model); none left is an error, and the round keeps
 /// `base`.
 pub fn aggregate(base: &[NamedTensor], updates: &[Update], rule: Rule) -> Result<Vec<NamedTensor>> {
+	// The chain's numbers, whether the rule came from the chain, a file or a flag: the same
+	// model hash everywhere.
+	rule.validate()?;
+	let chain_rule = rule.to_chain();
+	let rule = Rule::from(chain_rule);
 	let mut base: Vec<NamedTensor> = base.to_vec();
 	base.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
 	let layout: Vec<(String, Vec<u64>)> = base
@@ -196,16 +249,7 @@ pub fn aggregate(base: &[NamedTensor], updates: &[Update], rule: Rule) -> Result
 			}
 		}
 		Rule::Median | Rule::TrimmedMean { .. } => {
-			let trim = match rule {
-				Rule::TrimmedMean { trim } => {
-					ensure!(
-						trim.is_finite() && (0.0..0.5).contains(&trim),
-						"trim must lie in [0, 0.5), got {trim}"
-					);
-					(trim * m as f64).floor() as usize
-				}
-				_ => 0,
-			};
+			let trim = chain_rule.trimmed_count(m as u32) as usize;
 			let mut column = vec![0.0f32; m];
 			for (t, o) in out.iter_mut().enumerate() {
 				for (i, v) in o.data.iter_mut().enumerate() {
@@ -228,10 +272,6 @@ pub fn aggregate(base: &[NamedTensor], updates: &[Update], rule: Rule) -> Result
 			}
 		}
 		Rule::NormClip { max_norm } => {
-			ensure!(
-				max_norm.is_finite() && max_norm > 0.0,
-				"max_norm must be positive, got {max_norm}"
-			);
 			let total: f64 = ups.iter().map(|u| u.score).sum();
 			let factors: Vec<f64> = sorted
 				.iter()
@@ -314,6 +354,16 @@ mod tests {
 		];
 		let trimmed = aggregate(&t(&[0.0]), &five, Rule::TrimmedMean { trim: 0.2 }).unwrap();
 		assert_eq!(trimmed[0].data, [3.0]);
+		// Below the chain's 9 decimals it is the same rule: 0.1999999999 rounds to 20%.
+		let rounded = Rule::TrimmedMean { trim: 0.1999999999 };
+		assert_eq!(aggregate(&t(&[0.0]), &five, rounded).unwrap(), trimmed);
+		for bad in [
+			Rule::TrimmedMean { trim: 0.5 },
+			Rule::NormClip { max_norm: 0.0 },
+			Rule::NormClip { max_norm: f64::NAN },
+		] {
+			assert!(aggregate(&t(&[0.0]), &five, bad).is_err(), "{bad}");
+		}
 		// One update of norm 5 clipped to 1; one of norm 0.5 kept.
 		let clip = [up(1, &[3.0, 4.0], 1.0), up(2, &[0.3, 0.4], 1.0)];
 		let clipped = aggregate(&base, &clip, Rule::NormClip { max_norm: 1.0 }).unwrap();

@@ -337,17 +337,7 @@ impl TaskSpec {
 				v.tolerance
 			);
 		}
-		match self.aggregation {
-			Rule::TrimmedMean { trim } => ensure!(
-				trim.is_finite() && (0.0..0.5).contains(&trim),
-				"[aggregation] trim must lie in [0, 0.5), got {trim}"
-			),
-			Rule::NormClip { max_norm } => ensure!(
-				max_norm.is_finite() && max_norm > 0.0,
-				"[aggregation] max_norm must be positive, got {max_norm}"
-			),
-			Rule::FedAvg | Rule::Median => {}
-		}
+		self.aggregation.validate().context("in [aggregation]")?;
 		Ok(())
 	}
 
@@ -400,7 +390,7 @@ impl TaskSpec {
 					alpha: fixed(d.alpha),
 				},
 			},
-			validation: sp_perbill(d.validation),
+			validation: perbill(d.validation),
 		}
 	}
 
@@ -411,7 +401,7 @@ impl TaskSpec {
 			segments_per_check: v.segments_per_check,
 			comparison: match v.comparison {
 				ComparisonKind::Exact => Comparison::Exact,
-				ComparisonKind::Tolerance => Comparison::Tolerance(sp_perbill(v.tolerance)),
+				ComparisonKind::Tolerance => Comparison::Tolerance(perbill(v.tolerance)),
 			},
 		}
 	}
@@ -420,16 +410,7 @@ impl TaskSpec {
 impl TaskSpec {
 	/// The aggregation rule as the chain stores it.
 	pub fn aggregation(&self) -> AggregationRule {
-		match self.aggregation {
-			Rule::FedAvg => AggregationRule::FedAvg,
-			Rule::Median => AggregationRule::Median,
-			Rule::TrimmedMean { trim } => AggregationRule::TrimmedMean {
-				trim: sp_perbill(trim),
-			},
-			Rule::NormClip { max_norm } => AggregationRule::NormClip {
-				max_norm: fixed(max_norm),
-			},
-		}
+		self.aggregation.to_chain()
 	}
 }
 
@@ -443,7 +424,8 @@ pub fn unfixed(x: FixedU64) -> f64 {
 	x.into_inner() as f64 / 1e9
 }
 
-fn sp_perbill(x: f64) -> Perbill {
+/// A fraction as the chain's `Perbill` (9 decimals, clamped to [0, 1]).
+pub fn perbill(x: f64) -> Perbill {
 	Perbill::from_parts((x * 1e9).round().clamp(0.0, 1e9) as u32)
 }
 

@@ -100,16 +100,7 @@ pub fn task_spec_from_chain(id: TaskId, spec: &ChainTaskSpec) -> Result<TaskSpec
 
 /// The worker's aggregation rule from the chain's.
 pub fn rule_from_chain(rule: &rt::pol_primitives::specs::AggregationRule) -> Result<Rule> {
-	Ok(match from_chain(rule)? {
-		AggregationRule::FedAvg => Rule::FedAvg,
-		AggregationRule::Median => Rule::Median,
-		AggregationRule::TrimmedMean { trim } => Rule::TrimmedMean {
-			trim: perbill_f64(trim),
-		},
-		AggregationRule::NormClip { max_norm } => Rule::NormClip {
-			max_norm: unfixed(max_norm),
-		},
-	})
+	Ok(Rule::from(from_chain::<_, AggregationRule>(rule)?))
 }
 
 fn perbill_f64(p: sp_runtime::Perbill) -> f64 {

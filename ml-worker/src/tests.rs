@@ -922,7 +922,20 @@ mod chain_side {
 			),
 			(
 				"[aggregation]\nrule = \"norm-clip\"\nmax_norm = 0.0",
-				"max_norm must be positive",
+				"max_norm in (0, 1000000]",
+			),
+			// What the chain would refuse once rounded to 9 decimals, refused here first.
+			(
+				"[aggregation]\nrule = \"trimmed-mean\"\ntrim = 0.4999999996",
+				"trim must lie in",
+			),
+			(
+				"[aggregation]\nrule = \"norm-clip\"\nmax_norm = 1e-10",
+				"max_norm in (0, 1000000]",
+			),
+			(
+				"[aggregation]\nrule = \"norm-clip\"\nmax_norm = 2e6",
+				"max_norm in (0, 1000000]",
 			),
 			("[aggregation]\nrule = \"krum\"", "unknown rule \"krum\""),
 			(

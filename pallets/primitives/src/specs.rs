@@ -14,6 +14,10 @@ pub const MAX_MODEL_SPEC_LEN: u32 = 128;
 pub const MAX_LAYERS: usize = 16;
 /// Widest layer a model spec may name.
 pub const MAX_WIDTH: u32 = 4096;
+/// Largest bound of a norm-clip aggregation. Updates of a model with at most [`MAX_LAYERS`]
+/// layers of [`MAX_WIDTH`] have far smaller norms, and below 2⁵³/10⁹ a bound with 9 decimals
+/// survives the workers' JSON manifests bit for bit.
+pub const MAX_NORM_CLIP: u32 = 1_000_000;
 
 /// A declarative model, e.g. `mlp:64-128-10` or `cnn:8x8x1-c16-c32-10`, as UTF-8 bytes.
 pub type ModelSpecText = BoundedVec<u8, ConstU32<MAX_MODEL_SPEC_LEN>>;
@@ -291,18 +295,32 @@ pub enum AggregationRule {
 	},
 	/// FedAvg of the updates' deltas from the current model, each clipped to this L2 norm.
 	NormClip {
-		/// Largest delta norm; positive.
+		/// Largest delta norm; positive, at most [`MAX_NORM_CLIP`].
 		max_norm: FixedU64,
 	},
 }
 
 impl AggregationRule {
-	/// Whether its parameter is in range: a trim below one half, a positive norm bound.
+	/// Whether its parameter is in range: a trim below one half, a norm bound in
+	/// (0, [`MAX_NORM_CLIP`]].
 	pub fn is_valid(&self) -> bool {
 		match self {
 			AggregationRule::FedAvg | AggregationRule::Median => true,
 			AggregationRule::TrimmedMean { trim } => *trim < Perbill::from_percent(50),
-			AggregationRule::NormClip { max_norm } => max_norm.into_inner() > 0,
+			AggregationRule::NormClip { max_norm } => {
+				max_norm.into_inner() > 0 && *max_norm <= FixedU64::from_u32(MAX_NORM_CLIP)
+			}
+		}
+	}
+
+	/// How many of `m` values a trimmed mean drops at each end: `⌊trim · m⌋`, in integers so
+	/// that every validator drops the same number (0 for the other rules).
+	pub fn trimmed_count(&self, m: u32) -> u32 {
+		match self {
+			AggregationRule::TrimmedMean { trim } => {
+				(u64::from(trim.deconstruct()) * u64::from(m) / 1_000_000_000) as u32
+			}
+			_ => 0,
 		}
 	}
 }

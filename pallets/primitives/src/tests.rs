@@ -303,6 +303,35 @@ fn aggregation_rules_check_their_parameter_and_encode_as_pinned() {
 		max_norm: FixedU64::from_u32(0)
 	}
 	.is_valid());
+	let limit = FixedU64::from_u32(crate::specs::MAX_NORM_CLIP);
+	assert!(NormClip { max_norm: limit }.is_valid());
+	assert!(!NormClip {
+		max_norm: FixedU64::from_inner(limit.into_inner() + 1)
+	}
+	.is_valid());
+	// ⌊trim · m⌋ in integers: 29% of 100 is 29 (f64 arithmetic gives 28.999…96 and drops 28).
+	assert_eq!(
+		TrimmedMean {
+			trim: Perbill::from_percent(29)
+		}
+		.trimmed_count(100),
+		29
+	);
+	assert_eq!(
+		TrimmedMean {
+			trim: Perbill::from_percent(20)
+		}
+		.trimmed_count(4),
+		0
+	);
+	assert_eq!(
+		TrimmedMean {
+			trim: Perbill::from_percent(20)
+		}
+		.trimmed_count(5),
+		1
+	);
+	assert_eq!(Median.trimmed_count(9), 0);
 	assert_eq!(crate::AggregationRule::default(), FedAvg);
 	// The JS scripts and the worker build these bytes; pin them.
 	assert_eq!(FedAvg.encode(), [0]);

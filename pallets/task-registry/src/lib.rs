@@ -359,8 +359,8 @@ pub mod pallet {
 		InvalidHyperparameters,
 		/// Segments per check must be between 1 and the number of segments.
 		InvalidVerification,
-		/// A trimmed mean must trim less than half at each end, and a norm clip needs a
-		/// positive bound.
+		/// A trimmed mean must trim less than half at each end, and a norm clip needs a bound
+		/// above 0 and at most `MAX_NORM_CLIP` (10⁶).
 		InvalidAggregation,
 		/// Every phase must last at least `MinPhaseBlocks` blocks, and the task must run at
 		/// least one round.

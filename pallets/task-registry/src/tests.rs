@@ -237,6 +237,14 @@ fn create_task_rejects_bad_specs() {
 			},
 			Error::InvalidAggregation,
 		);
+		bad(
+			|s| {
+				s.aggregation = AggregationRule::NormClip {
+					max_norm: FixedU64::from_u32(pol_primitives::specs::MAX_NORM_CLIP + 1),
+				}
+			},
+			Error::InvalidAggregation,
+		);
 		bad(|s| s.schedule.verify_blocks = 0, Error::InvalidSchedule);
 		bad(|s| s.schedule.rounds = 0, Error::InvalidSchedule);
 		bad(|s| s.max_miners = 0, Error::InvalidMinerLimit);

@@ -408,7 +408,10 @@ function buildAggregation(agg) {
     case 'norm-clip': {
       only('trim', 'trimmed-mean');
       const maxNorm = toFixedU64(need(agg, 'maxNorm', 'aggregation'), 'aggregation.maxNorm');
-      if (maxNorm === 0n) throw new UserError('aggregation.maxNorm must be positive');
+      // pol_primitives::specs::MAX_NORM_CLIP
+      if (maxNorm === 0n || maxNorm > 1_000_000n * 1_000_000_000n) {
+        throw new UserError('aggregation.maxNorm must be above 0 and at most 1000000');
+      }
       return { NormClip: { maxNorm } };
     }
     default:
@@ -648,7 +651,7 @@ export function formatStatus(st, { brief = false } = {}) {
     lines.push(`  creator ${t.creator}, budget ${formatPol(t.budget)}, ${formatPol(t.spec.rewardPerRound)} per round (validators ${formatPerbill(t.spec.validatorShare)})`);
     if (brief) continue;
     const s = t.spec;
-    lines.push(`  model ${s.model} on ${s.dataset} (${s.numShards} shards, ${s.partition}); lr ${s.learningRate}, momentum ${s.momentum}, batch ${s.batchSize}, ${s.localSteps} steps, checkpoint every ${s.checkpointInterval}; ${s.segmentsPerCheck} segments checked, ${s.comparison}`);
+    lines.push(`  model ${s.model} on ${s.dataset} (${s.numShards} shards, ${s.partition}); lr ${s.learningRate}, momentum ${s.momentum}, batch ${s.batchSize}, ${s.localSteps} steps, checkpoint every ${s.checkpointInterval}; ${s.segmentsPerCheck} segments checked, ${s.comparison}; aggregated by ${s.aggregation}`);
     lines.push(`  schedule: commit ${s.schedule.commitBlocks}, reveal ${s.schedule.revealBlocks}, verify ${s.schedule.verifyBlocks}, score-reveal ${s.schedule.scoreRevealBlocks}, finalize ${s.schedule.finalizeBlocks} blocks; ${s.schedule.rounds} rounds`);
     lines.push(`  global model ${t.model.hash} (${t.model.uri}, since #${t.model.acceptedAt})`);
     if (r) {

@@ -85,7 +85,8 @@ test('the task config becomes a TaskSpec with exact fixed-point fields', () => {
   assert.deepEqual(rule({ rule: 'trimmed-mean', trim: '0.2' }), { TrimmedMean: { trim: 200_000_000n } });
   assert.deepEqual(rule({ rule: 'norm-clip', maxNorm: 5 }), { NormClip: { maxNorm: 5_000_000_000n } });
   assert.throws(() => rule({ rule: 'trimmed-mean', trim: 0.5 }), /trim must be below 0\.5/);
-  assert.throws(() => rule({ rule: 'norm-clip', maxNorm: 0 }), /maxNorm must be positive/);
+  assert.throws(() => rule({ rule: 'norm-clip', maxNorm: 0 }), /maxNorm must be above 0/);
+  assert.throws(() => rule({ rule: 'norm-clip', maxNorm: '1000000.000000001' }), /at most 1000000/);
   assert.throws(() => rule({ rule: 'median', trim: 0.1 }), /trim is only for rule "trimmed-mean"/);
   assert.throws(() => rule({ rule: 'krum' }), /aggregation\.rule must be/);
   const skewed = buildTaskSpec({

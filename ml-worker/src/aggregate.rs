@@ -6,7 +6,7 @@
 //! whatever order they arrived in): the same inputs give the same bits on every machine and any
 //! thread count, which libtorch's reductions do not promise.
 
-use crate::config::{fixed, perbill, unfixed};
+use crate::config::{fixed, perbill, unfixed, unperbill};
 use crate::model::{check_same_layout, NamedTensor};
 use anyhow::{bail, ensure, Context, Result};
 use pol_primitives::{AccountBytes, AggregationRule};
@@ -41,7 +41,7 @@ impl From<AggregationRule> for Rule {
 			AggregationRule::FedAvg => Rule::FedAvg,
 			AggregationRule::Median => Rule::Median,
 			AggregationRule::TrimmedMean { trim } => Rule::TrimmedMean {
-				trim: f64::from(trim.deconstruct()) / 1e9,
+				trim: unperbill(trim),
 			},
 			AggregationRule::NormClip { max_norm } => Rule::NormClip {
 				max_norm: unfixed(max_norm),

@@ -424,6 +424,11 @@ pub fn unfixed(x: FixedU64) -> f64 {
 	x.into_inner() as f64 / 1e9
 }
 
+/// The fraction a `Perbill` stands for.
+pub fn unperbill(p: Perbill) -> f64 {
+	f64::from(p.deconstruct()) / 1e9
+}
+
 /// A fraction as the chain's `Perbill` (9 decimals, clamped to [0, 1]).
 pub fn perbill(x: f64) -> Perbill {
 	Perbill::from_parts((x * 1e9).round().clamp(0.0, 1e9) as u32)

@@ -5,8 +5,8 @@
 use crate::aggregate::Rule;
 use crate::chain::{api, from_chain, runtime_types as rt, AccountId32, Chain};
 use crate::config::{
-	hex32, unfixed, ComparisonKind, Config, DataSection, HyperSection, PartitionKind, RunConfig,
-	SourceKind, SyntheticSection, TaskSection, TaskSpec, VerificationSection,
+	hex32, unfixed, unperbill, ComparisonKind, Config, DataSection, HyperSection, PartitionKind,
+	RunConfig, SourceKind, SyntheticSection, TaskSection, TaskSpec, VerificationSection,
 };
 use crate::data::TaskData;
 use crate::model::{hash_named, Model, NamedTensor};
@@ -63,7 +63,7 @@ pub fn task_spec_from_chain(id: TaskId, spec: &ChainTaskSpec) -> Result<TaskSpec
 	};
 	let (comparison, tolerance) = match v.comparison {
 		Comparison::Exact => (ComparisonKind::Exact, 0.0),
-		Comparison::Tolerance(t) => (ComparisonKind::Tolerance, perbill_f64(t)),
+		Comparison::Tolerance(t) => (ComparisonKind::Tolerance, unperbill(t)),
 	};
 	let spec = TaskSpec {
 		task: TaskSection {
@@ -77,7 +77,7 @@ pub fn task_spec_from_chain(id: TaskId, spec: &ChainTaskSpec) -> Result<TaskSpec
 			num_shards: dataset.num_shards,
 			partition,
 			alpha,
-			validation: perbill_f64(dataset.validation),
+			validation: unperbill(dataset.validation),
 		},
 		hyperparameters: HyperSection {
 			learning_rate: unfixed(h.learning_rate),
@@ -101,10 +101,6 @@ pub fn task_spec_from_chain(id: TaskId, spec: &ChainTaskSpec) -> Result<TaskSpec
 /// The worker's aggregation rule from the chain's.
 pub fn rule_from_chain(rule: &rt::pol_primitives::specs::AggregationRule) -> Result<Rule> {
 	Ok(Rule::from(from_chain::<_, AggregationRule>(rule)?))
-}
-
-fn perbill_f64(p: sp_runtime::Perbill) -> f64 {
-	f64::from(p.deconstruct()) / 1e9
 }
 
 /// A task this worker takes part in: its spec, data and models.

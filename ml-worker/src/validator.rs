@@ -538,7 +538,7 @@ impl Validator {
 			updates.push(Update {
 				miner: miner.0,
 				params,
-				score: f64::from(score.deconstruct()) / 1e9,
+				score: crate::config::unperbill(score),
 			});
 		}
 		if updates.is_empty() {

@@ -6,6 +6,7 @@
 import { COMMON, COMMON_HELP, parseCli, runCli } from '../lib/cli.js';
 import {
   UserError, compareWatch, connect, devAccountNames, formatOutcome, getTaskOutcome, readWatch, toJson,
+  u32, u64,
 } from '../lib/polchain.js';
 
 const USAGE = `usage: node scripts/js/bin/outcome.js --task ID [--watch FILE] [--json] [options]
@@ -33,15 +34,11 @@ const opts = parseCli({
 }, USAGE);
 
 runCli(async () => {
-  const num = (v, what) => {
-    if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v)) throw new UserError(`${what} must be a whole number, got ${v}`);
-    return Number(v);
-  };
   if (opts.task === undefined) throw new UserError('--task is required');
-  const task = BigInt(num(opts.task, '--task'));
-  const from = num(opts.from, '--from');
-  const to = num(opts.to, '--to');
+  const task = u64(opts.task, '--task');
+  const block = (v, what) => (v === undefined ? undefined : u32(v, what));
+  const from = block(opts.from, '--from');
+  const to = block(opts.to, '--to');
   const watch = opts.watch === undefined ? null : readWatch(opts.watch);
   const api = await connect(opts.ws);
   const outcome = await getTaskOutcome(api, task, { from, to });

@@ -271,7 +271,8 @@ function need(obj, key, path) {
   return obj[key];
 }
 
-function u32(value, what) {
+/** A whole number in [0, 2³²) from a number or a decimal string; a `UserError` otherwise. */
+export function u32(value, what) {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (!Number.isInteger(n) || n < 0 || n > 0xffff_ffff) {
     throw new UserError(`${what} must be a whole number from 0 to 4294967295, got ${JSON.stringify(value)}`);
@@ -279,7 +280,8 @@ function u32(value, what) {
   return n;
 }
 
-function u64(value, what) {
+/** A whole number in [0, 2⁶⁴) as a BigInt, from a BigInt, number or decimal string. */
+export function u64(value, what) {
   if (typeof value === 'bigint' && value >= 0n && value < 2n ** 64n) return value;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
   if (typeof value === 'string' && /^\d+$/.test(value) && BigInt(value) < 2n ** 64n) return BigInt(value);

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # The end-to-end test: a 4-node testnet (Alice, Bob, Charlie, Dave authorities), validator
-# workers for Alice, Bob and Charlie, and four miners on the demo task (aggregated by median,
+# workers for Alice, Bob and Charlie, and seven miners on the demo task (aggregated by median,
 # so the validators must take the rule from the chain): //Eve and //Ferdie
 # honest, //Alice//stash lazy (trains fewer steps than the task says), //Bob//stash a copier
-# (copies another miner's commitment and reveal). Over rounds 0…3 it checks that a global model
+# (copies another miner's commitment and reveal), and the adaptive attackers of docs/SECURITY.md:
+# //Charlie//stash swap-final (reveals a final model other than its last checkpoint),
+# //Dave//stash withhold (forges its last segment and never serves its end), //Eve//stash frame
+# (serves a corrupt copy of each checkpoint to the first validator that asks). Over rounds 0…3 it
+# checks that a global model
 # is accepted every round and that its accuracy rises; in round 1 it kills node 2 and checks
 # that the chain keeps finalizing and that the workers that used node 2 reconnect elsewhere; in
 # round 2 it kills miner 1 after its commit and restarts it, which must reveal what it saved and
 # be paid; then the JavaScript side (scripts/js/test/e2e-outcome.test.js) reads the same outcome through
 # polkadot.js: the honest miners paid, the lazy one failed, disputed, slashed and never paid,
-# the copy never revealed nor paid, the models those the watch saw.
+# the copy and the swapped final never revealed nor paid, the withholder slashed and never paid,
+# no validator slashed, the models those the watch saw and aggregated from honest work only.
 #
 # Four nodes, not three: GRANDPA finalizes with votes of more than 2/3 of the authorities. Of 3
 # equal voters that is all 3, so with one node down nothing finalizes; of 4 it is 3, so one
@@ -28,7 +33,9 @@ ROUNDS=4 # rounds 0…3
 ROUND_TIMEOUT="${POL_E2E_ROUND_TIMEOUT:-600}"
 SPEC="${POL_TASK_SPEC:-ml-worker/tasks/digits-demo.toml}"
 WATCH="$RUN_DIR/watch.jsonl"
-WORKERS=(validator1 validator2 validator3 miner1 miner2 miner3 miner4)
+WORKERS=(validator1 validator2 validator3 miner1 miner2 miner3 miner4 miner5 miner6 miner7)
+MINERS=7
+FAULTS="3:lazy 4:copy 5:swap-final 6:withhold 7:frame"
 
 tn_init "$RUN_DIR"
 finish() {
@@ -48,13 +55,13 @@ tn_start_nodes 4 "$RUN_DIR/chain-spec.json"
 for i in 1 2 3 4; do tn_wait_finalized "$i" 1 300; done
 echo "all 4 nodes finalize ($(since))"
 
-tn_say "e2e: 3 validator workers, 4 miners (3 lazy, 4 copies), then the demo task"
+tn_say "e2e: 3 validator workers, $MINERS miners ($FAULTS), then the demo task"
 # The workers start first and take every task, so that all miners are bonded and join in
 # time for round 0's commit phase.
 tn_start_validators 3
-tn_start_miners 4 "3:lazy 4:copy"
-tn_wait_bonded 4
-echo "all 4 miners bonded ($(since))"
+tn_start_miners "$MINERS" "$FAULTS"
+tn_wait_bonded "$MINERS"
+echo "all $MINERS miners bonded ($(since))"
 # The task aggregates by coordinate-wise median, not the default FedAvg: the validators have no
 # flag for the rule, so they must take it from the task's spec on chain, and still agree.
 TASK_FILE="$RUN_DIR/task.toml"
@@ -149,6 +156,26 @@ for v in validator1 validator2 validator3; do
 		tn_fail "$v did not aggregate by the task's rule (median)" "$v"
 done
 echo "the validators aggregated by the task's rule: $(grep -m1 -o 'aggregated .* by median' "$(tn_log validator1)")"
+
+tn_say "e2e: the attackers"
+# The miners whose work must never be aggregated: //Alice//stash (lazy), //Bob//stash (copy),
+# //Charlie//stash (swap-final), //Dave//stash (withhold).
+bad_miners=(5GNJqTPyNqANBkUVMN1LPPrxXnFouWXoe2wNSmmEoLctxiZY 5HpG9w8EBLe5XCrbczpwq5TSXvedjrBGCwqxK1iQ7qUsSWFc
+	5Ck5SLSHYac6WFt5UZRSsdJjwmpSZq85fd5TRNAdZQVzEAPT 5HKPmK9GYtE1PSLsS1qiYU9xQ9Si1NcEhdeCq9sw5bqu4ns8)
+for v in validator1 validator2 validator3; do
+	for m in "${bad_miners[@]}"; do
+		if grep "aggregated .* update(s)" "$(tn_log "$v")" | grep -q "$m"; then
+			tn_fail "$v aggregated the update of attacker $m" "$v"
+		fi
+	done
+done
+echo "no validator aggregated an attacker's update"
+grep -q "FinalModelNotLeafN" "$(tn_log miner5)" ||
+	tn_fail "the swap-final miner's reveal was not refused with FinalModelNotLeafN" miner5
+echo "swap-final (miner 5): $(grep -m1 -o 'reveal task [0-9]* round [0-9]*.*FinalModelNotLeafN' "$(tn_log miner5)")"
+grep -h "NotServed { segment" "$(tn_log validator1)" "$(tn_log validator2)" "$(tn_log validator3)" | grep -q . ||
+	tn_fail "no validator reported a segment not served (withhold, frame)"
+echo "withhold (miner 6) and frame (miner 7): $(cat "$(tn_log validator1)" "$(tn_log validator2)" "$(tn_log validator3)" | grep -c 'NotServed { segment') not-served reports"
 after="$(tn_finalized "$(tn_rpc_port 1)")"
 echo "node 1 finalized #$after at the end ($(since))"
 

@@ -8,6 +8,7 @@
 # Nodes: node i runs authority i (alice, bob, charlie, dave, eve, ferdie; all bonded validators
 # in a chain spec made by chainspec.sh), RPC on 9944+i-1, p2p on 30333+i-1; node 1 is the boot
 # node. Miners: //Eve, //Ferdie, //Alice//stash, //Bob//stash, //Charlie//stash, //Dave//stash,
+# //Eve//stash, //Ferdie//stash,
 # miner j on node ((j-1) mod N)+1 first (the others after it, to fail over to), serving on
 # 127.0.0.1:(8710+j). Validator workers: //Alice, //Bob, … on their own node, serving on
 # 127.0.0.1:(8810+i). With M = V = 0 only the nodes start (no task).
@@ -33,7 +34,7 @@ fi
 [ $# -eq 3 ] || usage
 N="$1" M="$2" V="$3"
 [[ "$N" =~ ^[1-6]$ ]] || { echo "error: N must be 1 to 6 validator nodes" >&2; exit 2; }
-[[ "$M" =~ ^[0-6]$ ]] || { echo "error: M must be 0 to 6 miners" >&2; exit 2; }
+[[ "$M" =~ ^[0-8]$ ]] || { echo "error: M must be 0 to 8 miners" >&2; exit 2; }
 if ! [[ "$V" =~ ^[0-9]+$ ]] || ((V > N)); then echo "error: V must be 0 to N validator workers (each is one of the N authorities)" >&2; exit 2; fi
 
 tn_init "$RUN_DIR"

@@ -190,7 +190,7 @@ pub struct Update {
 
 /// Aggregates `updates` of the model `base` by `rule`. Updates with a score of 0 are left out
 /// (they failed, or did not improve the model); none left is an error, and the round keeps
-/// `base`.
+/// `base`. An update with a NaN or infinite parameter is an error whatever the rule.
 pub fn aggregate(base: &[NamedTensor], updates: &[Update], rule: Rule) -> Result<Vec<NamedTensor>> {
 	// The chain's numbers, whether the rule came from the chain, a file or a flag: the same
 	// model hash everywhere.
@@ -212,6 +212,15 @@ pub fn aggregate(base: &[NamedTensor], updates: &[Update], rule: Rule) -> Result
 		);
 		check_same_layout(&layout, &u.params)
 			.with_context(|| format!("the update of {}", crate::config::hex32(&u.miner)))?;
+		// One NaN would make every coordinate it touches NaN under FedAvg, slip past a norm
+		// clip (`NaN > max_norm` is false) and order arbitrarily in a median: refused outright.
+		ensure!(
+			u.params
+				.iter()
+				.all(|t| t.data.iter().all(|x| x.is_finite())),
+			"the update of {} holds NaN or infinite values",
+			crate::config::hex32(&u.miner)
+		);
 		if u.score > 0.0 {
 			ups.push(u);
 		}
@@ -400,6 +409,21 @@ mod tests {
 		assert!(aggregate(&base, &[up(1, &[1.0, 1.0], 0.0)], Rule::FedAvg).is_err());
 		assert!(aggregate(&base, &[up(1, &[1.0], 1.0)], Rule::FedAvg).is_err());
 		assert!(aggregate(&base, &[up(1, &[1.0, 1.0], 2.0)], Rule::FedAvg).is_err());
+		// Non-finite parameters are refused by every rule, norm clipping included.
+		for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+			let poisoned = [up(1, &[1.0, 1.0], 1.0), up(2, &[bad, 1.0], 1.0)];
+			for rule in [
+				Rule::FedAvg,
+				Rule::Median,
+				Rule::TrimmedMean { trim: 0.2 },
+				Rule::NormClip { max_norm: 1.0 },
+			] {
+				assert!(
+					aggregate(&base, &poisoned, rule).is_err(),
+					"{rule} took {bad}"
+				);
+			}
+		}
 		let dup = [up(1, &[1.0, 1.0], 1.0), up(1, &[2.0, 1.0], 1.0)];
 		assert!(aggregate(&base, &dup, Rule::FedAvg).is_err());
 		assert!(aggregate(&base, &dup[..1], Rule::TrimmedMean { trim: 0.5 }).is_err());

@@ -13,7 +13,7 @@ use crate::proof::Checkpoint;
 use crate::train::{progress_bar, MinerRun, Trainer};
 use crate::verify::{verify_bundle, Expected, Validator};
 use anyhow::{ensure, Result};
-use pol_primitives::{hashing, Hash, Verdict};
+use pol_primitives::{hashing, Hash};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -103,11 +103,12 @@ pub fn run(config: &Config, data: &TaskData, loop_steps: u32) -> Result<BenchRep
 		miner,
 		start: &start,
 		root: None,
+		final_model_hash: None,
 	};
 	let validator = Validator {
 		data,
 		account: hashing::hash(b"bench-validator").0,
-		challenge_seed: hashing::challenge_seed(spec.task.id, 0, &Hash::zero()),
+		randomness: hashing::challenge_seed(spec.task.id, 0, &Hash::zero()),
 		all_segments: false,
 		only_segment: None,
 		device,
@@ -132,9 +133,6 @@ pub fn run(config: &Config, data: &TaskData, loop_steps: u32) -> Result<BenchRep
 		replay_steps_per_s: report.replayed_steps as f64 / report.replay_secs.max(1e-9),
 		verify_secs,
 		verify_fraction: verify_secs / train_secs,
-		verdict: match report.verdict {
-			Verdict::Pass => "Pass".into(),
-			v => format!("{v:?}: {}", report.reason.unwrap_or_default()),
-		},
+		verdict: report.outcome.to_string(),
 	})
 }

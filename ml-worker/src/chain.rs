@@ -12,7 +12,7 @@
 //!   [`Pending`]): an extrinsic lost with a node, or dropped from a pool, is re-submitted
 //!   within its phase.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use pol_primitives::Hash;
 use std::future::Future;
 use std::path::Path;
@@ -72,6 +72,8 @@ pub struct Chain {
 	conn: Option<Conn>,
 	url: String,
 	signer: Option<Keypair>,
+	/// The signing account's sr25519 pair, for its challenge proofs (VRF).
+	challenge_key: Option<sp_core::sr25519::Pair>,
 }
 
 /// The latest finalized block.
@@ -106,6 +108,7 @@ impl Chain {
 			conn: None,
 			url: String::new(),
 			signer,
+			challenge_key: None,
 		};
 		// The first connection must work somewhere within a while (a node that is starting
 		// up); a worker started against no node at all is a mistake to report.
@@ -138,6 +141,31 @@ impl Chain {
 	/// The signing account's 32 bytes.
 	pub fn account_bytes(&self) -> Result<[u8; 32]> {
 		Ok(self.account()?.0)
+	}
+
+	/// Sets the key challenge proofs are made with: the signing account's own pair.
+	pub fn set_challenge_key(&mut self, pair: Option<sp_core::sr25519::Pair>) -> Result<()> {
+		if let (Some(pair), Some(signer)) = (&pair, &self.signer) {
+			use sp_core::Pair as _;
+			ensure!(
+				pair.public().0 == signer.public_key().0,
+				"the challenge key is not the signing account's"
+			);
+		}
+		self.challenge_key = pair;
+		Ok(())
+	}
+
+	/// This validator's challenge proof and randomness over a round's `challenge_seed`.
+	pub fn prove_challenge(
+		&self,
+		challenge_seed: &pol_primitives::Hash,
+	) -> Result<(pol_primitives::ChallengeProof, pol_primitives::Hash)> {
+		let pair = self
+			.challenge_key
+			.as_ref()
+			.context("validating needs the account's key: pass --suri, $POL_SURI or --keystore")?;
+		Ok(pol_primitives::challenge::prove(pair, challenge_seed))
 	}
 
 	fn signer(&self) -> Result<&Keypair> {
@@ -432,6 +460,33 @@ pub fn keypair_from_keystore(path: &Path) -> Result<Keypair> {
 		);
 	}
 	Ok(pair)
+}
+
+/// The account's sr25519 pair (for challenge proofs) from the same source as
+/// [`signer_from`]: `--keystore`, `--suri` or `$POL_SURI`; `None` if none.
+pub fn challenge_key_from(
+	suri: Option<&str>,
+	keystore: Option<&Path>,
+) -> Result<Option<sp_core::sr25519::Pair>> {
+	let suri = if let Some(path) = keystore {
+		// Checked as the signer's file is, then read for its secret URI.
+		keypair_from_keystore(path)?;
+		let text =
+			std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+		serde_json::from_str::<String>(text.trim())
+			.with_context(|| format!("{} does not hold a JSON string", path.display()))?
+	} else if let Some(s) = suri {
+		s.to_string()
+	} else {
+		match std::env::var(SURI_ENV) {
+			Ok(s) if !s.is_empty() => s,
+			_ => return Ok(None),
+		}
+	};
+	use sp_core::Pair as _;
+	sp_core::sr25519::Pair::from_string(&suri, None)
+		.map(Some)
+		.map_err(|e| anyhow!("cannot derive the challenge key from the secret URI: {e:?}"))
 }
 
 /// The signing key from `--keystore`, `--suri` or `$POL_SURI`, in that order; `None` if none.

@@ -130,7 +130,7 @@ pub struct HyperSection {
 pub enum ComparisonKind {
 	/// Equal model hashes.
 	Exact,
-	/// Relative L2 distance at most `tolerance`.
+	/// Distance relative to the segment's own update at most `tolerance`.
 	Tolerance,
 }
 
@@ -142,7 +142,8 @@ pub struct VerificationSection {
 	pub segments_per_check: u32,
 	/// `exact` or `tolerance`.
 	pub comparison: ComparisonKind,
-	/// Largest relative L2 distance accepted, for `comparison = "tolerance"`.
+	/// Largest distance accepted relative to the segment's own update, for parameters and
+	/// momentum, for `comparison = "tolerance"`; at most `MAX_TOLERANCE` (1%).
 	#[serde(default)]
 	pub tolerance: f64,
 }
@@ -326,14 +327,16 @@ impl TaskSpec {
 			_ => {}
 		}
 		let v = &self.verification;
+		let most = pol_primitives::specs::MAX_SEGMENTS_PER_CHECK;
 		ensure!(
-			v.segments_per_check > 0,
-			"segments_per_check must be at least 1"
+			(1..=most).contains(&v.segments_per_check),
+			"segments_per_check must be between 1 and {most}"
 		);
 		if v.comparison == ComparisonKind::Tolerance {
+			let max = unperbill(pol_primitives::specs::MAX_TOLERANCE);
 			ensure!(
-				v.tolerance.is_finite() && v.tolerance >= 0.0,
-				"tolerance must be non-negative, got {}",
+				v.tolerance.is_finite() && v.tolerance > 0.0 && v.tolerance <= max,
+				"tolerance must lie in (0, {max}] (a share of each segment's own update), got {}",
 				v.tolerance
 			);
 		}

@@ -11,13 +11,16 @@
 //! - [`data`]: digits, synthetic and user data; IID and Dirichlet shards; the batch of a step.
 //! - [`train`]: deterministic SGD (plain or momentum) with checkpoints.
 //! - [`proof`]: checkpoints as safetensors, leaves, the Merkle root, the proof bundle.
-//! - [`verify`]: a validator's check of a bundle: root, files, replay, score.
+//! - [`verify`]: a validator's check of a bundle in phases (commitment, checkpoints, replay,
+//!   score), with a typed outcome: pass, the miner's fault, not served, or abstain.
 //! - [`store`]: the content-addressed artifact store, its HTTP server and client.
 //! - [`aggregate`]: FedAvg by score, median, trimmed mean, norm clipping.
 //! - [`bench`]: training and verification cost.
 //! - [`chain`]: the subxt chain client: fail-over between nodes, extrinsics that are not lost.
 //! - [`round`]: a task and its round as the chain states them; models fetched by hash.
 //! - [`miner`], [`validator`]: the loops of `pol-worker miner` and `pol-worker validator`.
+//! - [`faults`]: dishonest miners (`pol-worker miner --fault`), each an attack the protocol
+//!   must stop.
 //! - [`creator`]: `pol-worker task create|fund|status|watch`.
 //! - [`doctor`]: checks that libtorch loads, which devices it sees, and that a tiny model trains.
 
@@ -28,6 +31,7 @@ pub mod config;
 pub mod creator;
 pub mod data;
 pub mod doctor;
+pub mod faults;
 pub mod miner;
 pub mod model;
 pub mod proof;

@@ -112,7 +112,11 @@ struct ChainArgs {
 impl ChainArgs {
 	fn connect(&self) -> Result<chain::Chain> {
 		let signer = chain::signer_from(self.suri.as_deref(), self.keystore.as_deref())?;
-		chain::Chain::connect(&self.nodes, signer)
+		let challenge_key =
+			chain::challenge_key_from(self.suri.as_deref(), self.keystore.as_deref())?;
+		let mut chain = chain::Chain::connect(&self.nodes, signer)?;
+		chain.set_challenge_key(challenge_key)?;
+		Ok(chain)
 	}
 }
 
@@ -237,7 +241,8 @@ enum Command {
 		/// What to bond if not bonded yet, in POL.
 		#[arg(long, default_value_t = 100.0)]
 		bond: f64,
-		/// Misbehave on purpose (tests and demos of what the chain catches).
+		/// Misbehave on purpose, as an attacker would (tests and demos of what the chain
+		/// catches; docs/SECURITY.md).
 		#[arg(long, value_enum)]
 		fault: Option<miner::Fault>,
 		/// Stop after this many rounds of each task.
@@ -293,12 +298,16 @@ enum Command {
 		/// The validator (seeds its challenges).
 		#[arg(long, default_value = "validator")]
 		validator: String,
-		/// Parent hash of the block that recorded the challenge seed; zero offline.
+		/// Parent hash of the block that recorded the challenge seed; zero offline. Offline the
+		/// seed itself stands in for the validator's VRF randomness.
 		#[arg(long)]
 		challenge_parent_hash: Option<String>,
 		/// The committed checkpoint root, to check the bundle against.
 		#[arg(long)]
 		root: Option<String>,
+		/// The revealed final model hash (leaf n's), to check the bundle against.
+		#[arg(long)]
+		final_model_hash: Option<String>,
 		/// Replay every segment, not only the challenged ones.
 		#[arg(long)]
 		all_segments: bool,
@@ -480,6 +489,7 @@ fn run(cli: Cli) -> Result<i32> {
 			validator,
 			challenge_parent_hash,
 			root,
+			final_model_hash,
 			all_segments,
 			json,
 			from,
@@ -504,8 +514,9 @@ fn run(cli: Cli) -> Result<i32> {
 					}
 					Err(e) => {
 						// The miner does not serve what it committed to.
-						println!("reason:      {e:#}");
-						println!("verdict:     Unavailable");
+						let n = spec.num_segments().max(1);
+						println!("reason:      the manifest: {e:#}");
+						println!("verdict:     NotServed {{ segment: {n} }}");
 						println!("score:       0");
 						return Ok(1);
 					}
@@ -530,15 +541,14 @@ fn run(cli: Cli) -> Result<i32> {
 				miner,
 				start: &start,
 				root: root.as_deref().map(parse_hash).transpose()?,
+				final_model_hash: final_model_hash.as_deref().map(parse_hash).transpose()?,
 			};
 			let v = verify::Validator {
 				data: &data,
 				account: parse_account(&validator)?,
-				challenge_seed: hashing::challenge_seed(
-					spec.task.id,
-					round.round,
-					&challenge_parent,
-				),
+				// Offline there is no VRF to prove: the challenge seed stands in for the
+				// validator's randomness.
+				randomness: hashing::challenge_seed(spec.task.id, round.round, &challenge_parent),
 				all_segments,
 				only_segment: None,
 				device: config.device()?,
@@ -553,10 +563,13 @@ fn run(cli: Cli) -> Result<i32> {
 					"checkpoints": f.checkpoints, "bytes": f.bytes, "total_bytes": f.total_bytes,
 				})
 			});
-			let verdict = match r.verdict {
-				Verdict::Pass => "Pass".to_string(),
-				Verdict::Fail { segment } => format!("Fail {{ segment: {segment} }}"),
-				Verdict::Unavailable => "Unavailable".to_string(),
+			let verdict = match r.verdict() {
+				Some(Verdict::Pass) => "Pass".to_string(),
+				Some(Verdict::Fail { segment }) => format!("Fail {{ segment: {segment} }}"),
+				Some(Verdict::NotServed { segment }) => {
+					format!("NotServed {{ segment: {segment} }}")
+				}
+				None => "Abstain".to_string(),
 			};
 			if json {
 				let segments: Vec<_> = r
@@ -565,14 +578,15 @@ fn run(cli: Cli) -> Result<i32> {
 					.map(|s| {
 						serde_json::json!({
 							"segment": s.segment, "passed": s.passed,
-							"distance": s.distance, "detail": s.detail,
+							"distance": s.distance, "momentum_distance": s.momentum_distance,
+							"detail": s.detail,
 						})
 					})
 					.collect();
 				println!(
 					"{}",
 					serde_json::to_string_pretty(&serde_json::json!({
-						"verdict": verdict, "reason": r.reason, "score": r.score,
+						"verdict": verdict, "reason": r.reason(), "score": r.score,
 						"challenged": r.challenged, "segments": segments,
 						"val_loss_start": r.val_loss_start, "val_loss_final": r.val_loss_final,
 						"val_accuracy": r.val_accuracy, "replayed_steps": r.replayed_steps,
@@ -599,10 +613,10 @@ fn run(cli: Cli) -> Result<i32> {
 						s.detail
 					);
 				}
-				if let Some(why) = &r.reason {
+				if let Some(why) = r.reason() {
 					println!("reason:      {why}");
 				}
-				if r.verdict == Verdict::Pass {
+				if r.verdict() == Some(Verdict::Pass) {
 					println!(
 						"validation:  loss {:.4} -> {:.4}, accuracy {:.2}%",
 						r.val_loss_start,
@@ -613,7 +627,11 @@ fn run(cli: Cli) -> Result<i32> {
 				println!("verdict:     {verdict}");
 				println!("score:       {:.6}", r.score);
 			}
-			Ok(if r.verdict == Verdict::Pass { 0 } else { 1 })
+			Ok(if r.verdict() == Some(Verdict::Pass) {
+				0
+			} else {
+				1
+			})
 		}
 		Command::Serve {
 			store: dir,

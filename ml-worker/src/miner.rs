@@ -7,25 +7,20 @@
 //! on where it stopped.
 
 use crate::chain::{api, from_chain, runtime_types as rt, to_chain, AccountId32, Chain, Pending};
-use crate::config::{hex32, RunConfig};
-use crate::proof::Checkpoint;
+use crate::config::{hex32, parse_hash, RunConfig};
+use crate::faults;
+use crate::proof::{Checkpoint, Manifest};
 use crate::round::{self, TaskContext};
-use crate::store::{self, Store};
-use crate::train::{progress_bar, MinerRun, RunOutput, Trainer};
+use crate::store::{self, ServeFaults, Store};
+use crate::train::MinerRun;
 use anyhow::{bail, Context, Result};
-use pol_primitives::{hashing, Hash, Phase, RoundIndex, TaskId, UpdateCommitment};
+use pol_primitives::{hashing, FinalLeafProof, Hash, Phase, RoundIndex, TaskId, UpdateCommitment};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-/// A deliberately dishonest miner, for tests and demonstrations of what the chain catches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Fault {
-	/// Trains half the steps of each segment and claims the full run.
-	Lazy,
-	/// Commits another miner's commit hash and reveals its commitment as its own.
-	Copy,
-}
+pub use crate::faults::Fault;
 
 /// How a miner runs.
 pub struct MinerConfig {
@@ -59,6 +54,10 @@ struct RoundState {
 	/// The miner whose commitment a copier copies.
 	#[serde(default)]
 	victim: Option<String>,
+	/// The SCALE-encoded proof that the final model hash is leaf n, hex (what the chain checks
+	/// at reveal).
+	#[serde(default)]
+	final_leaf: Option<String>,
 }
 
 /// Runs the miner until it is stopped (or has done `rounds` rounds of every task).
@@ -78,6 +77,7 @@ pub fn run(chain: &mut Chain, cfg: MinerConfig) -> Result<()> {
 		cfg,
 		me,
 		store,
+		serve_faults: server.faults(),
 		pending: Pending::default(),
 		tasks: BTreeMap::new(),
 		rounds_done: BTreeSet::new(),
@@ -170,6 +170,8 @@ struct Miner {
 	cfg: MinerConfig,
 	me: AccountId32,
 	store: Store,
+	/// How its artifact server misbehaves, for `--fault withhold|frame`.
+	serve_faults: Arc<Mutex<ServeFaults>>,
 	pending: Pending,
 	tasks: BTreeMap<TaskId, TaskContext>,
 	/// Rounds seen past their reveal, for `--rounds`.
@@ -278,6 +280,7 @@ impl Miner {
 				commitment: None,
 				salt: hex::encode(salt),
 				victim: Some(hex::encode(victim.0)),
+				final_leaf: None,
 			}));
 		}
 		let ctx = &self.tasks[&id];
@@ -294,16 +297,58 @@ impl Miner {
 			device: ctx.device()?,
 			progress: ctx.run.progress,
 		};
-		let manifest = match self.cfg.fault {
-			Some(Fault::Lazy) => {
-				log::warn!("fault lazy: training half of each segment's steps in round {r}");
-				run.write(&bundle, &lazy_run(&run)?)?
+		let fault = self.cfg.fault;
+		if let Some(f) = fault {
+			log::warn!("fault {f:?} in round {r}");
+		}
+		let manifest = match fault {
+			Some(Fault::Lazy) => run.write(&bundle, &faults::lazy_run(&run)?)?,
+			Some(Fault::ForgeLast | Fault::Withhold) => {
+				run.write(&bundle, &faults::forge_last_run(&run)?)?
+			}
+			Some(Fault::SteerMomentum) => run.write(&bundle, &faults::steer_momentum_run(&run)?)?,
+			Some(Fault::UnderstateNorms) => {
+				run.train_bundle(&bundle)?;
+				faults::understate_norms(&bundle)?
 			}
 			_ => run.train_bundle(&bundle)?,
 		};
 		let manifest_hash = self.store.put_bundle(&bundle)?;
 		let uri = round::artifact_uri(&self.cfg.public_url, &manifest_hash);
-		let commitment = manifest.commitment(&uri)?;
+		let mut commitment = manifest.commitment(&uri)?;
+		let final_leaf = final_leaf_proof(&manifest)?;
+		let n = manifest.num_segments as usize;
+		let last_hash = parse_hash(&manifest.checkpoints[n].model_hash)?;
+		match fault {
+			Some(Fault::SwapFinal) => {
+				let last = Checkpoint::from_safetensors(&self.store.get(&last_hash)?)?;
+				let swapped = self
+					.store
+					.put(&faults::swapped_final(&start, &last).to_safetensors()?)?;
+				log::warn!(
+					"fault swap-final: revealing {} as the final model",
+					hex32(&swapped.0)
+				);
+				commitment.final_model_hash = swapped;
+			}
+			Some(Fault::Withhold) => {
+				log::warn!(
+					"fault withhold: never serving checkpoint {n}, the forged segment's end"
+				);
+				if let Ok(mut f) = self.serve_faults.lock() {
+					f.withheld.insert(last_hash);
+				}
+			}
+			Some(Fault::Frame) => {
+				log::warn!("fault frame: the first request for each checkpoint gets corrupt bytes");
+				if let Ok(mut f) = self.serve_faults.lock() {
+					for c in &manifest.checkpoints {
+						f.framed.insert(parse_hash(&c.model_hash)?);
+					}
+				}
+			}
+			_ => {}
+		}
 		let commit = hashing::commit_hash(&commitment, &self.me.0, &salt);
 		log::info!(
 			"task {id} round {r}: trained; loss {:.4}, root {}, served at {uri}",
@@ -315,6 +360,7 @@ impl Miner {
 			commitment: Some(hex::encode(codec_encode(&commitment))),
 			salt: hex::encode(salt),
 			victim: None,
+			final_leaf: Some(hex::encode(codec_encode(&final_leaf))),
 		}))
 	}
 
@@ -399,13 +445,26 @@ impl Miner {
 		let salt: [u8; 32] = hex::decode(&s.salt)?
 			.try_into()
 			.map_err(|_| anyhow::anyhow!("{}: bad salt", state_path.display()))?;
+		// A copier has no proof of its victim's leaf: the chain refuses the copy before it
+		// looks at one.
+		let final_leaf: FinalLeafProof = match &s.final_leaf {
+			Some(hex) => codec_decode(&hex::decode(hex)?)?,
+			None => FinalLeafProof {
+				update_norm_bits: 0,
+				siblings: Default::default(),
+			},
+		};
 		chain.send(
 			&mut self.pending,
 			&key,
 			now,
-			api::tx()
-				.task_registry()
-				.reveal_update(id, r, to_chain(&commitment)?, salt),
+			api::tx().task_registry().reveal_update(
+				id,
+				r,
+				to_chain(&commitment)?,
+				salt,
+				to_chain(&final_leaf)?,
+			),
 		)?;
 		Ok(())
 	}
@@ -433,38 +492,15 @@ fn round_updates(
 	})
 }
 
-/// A lazy run: each segment trains only half of its k steps, then checkpoints as if it had
-/// trained them all. Replaying any segment exposes it.
-pub(crate) fn lazy_run(run: &MinerRun) -> Result<RunOutput> {
-	let (_, shard) = run.shard()?;
-	let start = Checkpoint::start(run.start.to_vec(), run.spec.momentum() > 0.0);
-	let dataset = run.data.on(run.device);
-	let mut trainer = Trainer::new(
-		run.spec,
-		&start,
-		&dataset,
-		shard,
-		run.data_seed(),
-		run.device,
-	)?;
-	let k = run.spec.hyperparameters.checkpoint_interval;
-	let n = run.spec.num_segments();
-	let bar = progress_bar(false, 0, "train");
-	let mut checkpoints = vec![start];
-	let mut losses = Vec::new();
-	for j in 1..=n {
-		let from = (j - 1) * k;
-		let segment = trainer.run(from, from + (k / 2).max(1), &bar)?;
-		// Report as many losses as an honest run would.
-		let last = segment.last().copied().unwrap_or_default();
-		losses.extend(segment);
-		losses.resize(((j * k) as usize).max(losses.len()), last);
-		checkpoints.push(trainer.checkpoint()?);
-	}
-	Ok(RunOutput {
-		checkpoints,
-		losses,
-	})
+/// The proof that a bundle's final model hash is leaf n of its tree, with leaf n's norm.
+pub fn final_leaf_proof(manifest: &Manifest) -> Result<FinalLeafProof> {
+	let leaves = manifest.leaves()?;
+	let norm = manifest
+		.checkpoints
+		.last()
+		.map(|c| c.update_norm)
+		.context("the manifest has no checkpoints")?;
+	FinalLeafProof::from_leaves(&leaves, norm).context("the manifest's tree has no leaf n")
 }
 
 fn codec_encode<T: subxt::ext::codec::Encode>(t: &T) -> Vec<u8> {

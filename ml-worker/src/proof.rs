@@ -5,8 +5,10 @@
 //! momentum, the optimizer's momentum buffers (named `momentum.<parameter>`), so that a segment
 //! can be replayed from its first checkpoint alone. Leaf `j` commits to the model hash of all
 //! of `C_j`'s tensors (momentum included: a miner cannot pick the momentum that makes a forged
-//! step replay) and to `‖C_j − C_{j−1}‖₂` over the parameters. `final_model_hash` is the model
-//! hash of the last checkpoint's parameters alone: the update that is aggregated.
+//! step replay) and to `‖C_j − C_{j−1}‖₂` over the parameters. `final_model_hash` is leaf `n`'s
+//! model hash, of all of the last checkpoint's tensors, so that the chain can check at reveal
+//! that it is leaf `n` of the committed tree; the last checkpoint's parameters are the update
+//! that is scored and aggregated.
 
 use crate::config::{hex32, parse_account, parse_hash, TaskSpec};
 use crate::model::{hash_named, l2_distance, NamedTensor};
@@ -248,7 +250,7 @@ pub struct Manifest {
 	pub checkpoints: Vec<CheckpointEntry>,
 	/// Merkle root over the leaves.
 	pub checkpoint_root: String,
-	/// Model hash of the last checkpoint's parameters.
+	/// Model hash of the last checkpoint, all of its tensors (leaf `n`'s model hash).
 	pub final_model_hash: String,
 	/// Segments, n.
 	pub num_segments: u32,
@@ -398,11 +400,13 @@ impl BundleWriter {
 			Some(prev) => l2_distance(&c.params, prev)? as f32,
 			None => 0.0,
 		};
-		let e = entry(j, &c.hash()?, norm);
+		let hash = c.hash()?;
+		let e = entry(j, &hash, norm);
 		c.write(&self.dir.join(&e.file))?;
-		let model = c.model_hash()?;
-		self.initial.get_or_insert(model);
-		self.last = Some(model);
+		if self.initial.is_none() {
+			self.initial = Some(c.model_hash()?);
+		}
+		self.last = Some(hash);
 		self.prev = Some(c.params.clone());
 		self.entries.push(e);
 		Ok(())

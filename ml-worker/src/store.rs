@@ -8,7 +8,7 @@
 
 use crate::config::hex32;
 use crate::model::hash_named;
-use crate::proof::{read_safetensors, write_atomic, Checkpoint, Manifest, MANIFEST_FILE};
+use crate::proof::{read_safetensors, write_atomic, Manifest, MANIFEST_FILE};
 use anyhow::{bail, ensure, Context, Result};
 use pol_primitives::{hashing, Hash};
 use std::fmt;
@@ -104,12 +104,10 @@ impl Store {
 		Ok(bytes)
 	}
 
-	/// Stores a proof bundle: every checkpoint (by its leaf's model hash), the final model's
-	/// parameters alone (by `final_model_hash`), and the manifest (by its BLAKE2b-256). Returns
-	/// the manifest's hash.
+	/// Stores a proof bundle: every checkpoint (by its leaf's model hash; the last one is the
+	/// `final_model_hash`), and the manifest (by its BLAKE2b-256). Returns the manifest's hash.
 	pub fn put_bundle(&self, bundle: &Path) -> Result<Hash> {
 		let manifest = Manifest::read(bundle)?;
-		let mut last = None;
 		for j in 0..manifest.checkpoints.len() as u32 {
 			let path = crate::proof::checkpoint_path(bundle, &manifest, j)?;
 			let bytes =
@@ -117,17 +115,19 @@ impl Store {
 			let expected = crate::config::parse_hash(&manifest.checkpoints[j as usize].model_hash)?;
 			self.put_checked(&bytes, &expected)
 				.with_context(|| format!("checkpoint {j} of {}", bundle.display()))?;
-			last = Some(bytes);
 		}
-		let last = last.context("the bundle has no checkpoints")?;
-		let final_params = Checkpoint {
-			params: Checkpoint::from_safetensors(&last)?.params,
-			momentum: Vec::new(),
-		};
-		self.put(&final_params.to_safetensors()?)?;
 		let manifest_bytes = std::fs::read(bundle.join(MANIFEST_FILE))?;
 		self.put(&manifest_bytes)
 	}
+}
+
+/// How a dishonest miner's server misbehaves (`pol-worker miner --fault withhold|frame`).
+#[derive(Debug, Default)]
+pub struct ServeFaults {
+	/// Never served (404): a withheld checkpoint.
+	pub withheld: std::collections::BTreeSet<Hash>,
+	/// Served corrupt to the first request, intact afterwards: framing the first asker.
+	pub framed: std::collections::BTreeSet<Hash>,
 }
 
 /// A running artifact server.
@@ -137,12 +137,18 @@ pub struct ServerHandle {
 	server: Arc<tiny_http::Server>,
 	thread: Option<std::thread::JoinHandle<()>>,
 	served: Arc<Mutex<Vec<Hash>>>,
+	faults: Arc<Mutex<ServeFaults>>,
 }
 
 impl ServerHandle {
 	/// The base URL, `http://addr`.
 	pub fn url(&self) -> String {
 		format!("http://{}", self.addr)
+	}
+
+	/// How this server misbehaves: empty unless a dishonest miner sets it.
+	pub fn faults(&self) -> Arc<Mutex<ServeFaults>> {
+		self.faults.clone()
 	}
 
 	/// The artifacts served so far (200 responses), in order: what clients fetched.
@@ -179,13 +185,16 @@ pub fn serve(store: Store, addr: &str) -> Result<ServerHandle> {
 	let dir = store.dir().display().to_string();
 	let served = Arc::new(Mutex::new(Vec::new()));
 	let record = served.clone();
+	let faults = Arc::new(Mutex::new(ServeFaults::default()));
+	let misbehave = faults.clone();
 	let thread = std::thread::spawn(move || {
 		for request in s.incoming_requests() {
 			let store = store.clone();
 			let record = record.clone();
+			let misbehave = misbehave.clone();
 			// One thread per request: a slow client must not hold up the others.
 			std::thread::spawn(move || {
-				if let Err(e) = respond(&store, request, &record) {
+				if let Err(e) = respond(&store, request, &record, &misbehave) {
 					log::debug!("artifact request failed: {e:#}");
 				}
 			});
@@ -197,10 +206,16 @@ pub fn serve(store: Store, addr: &str) -> Result<ServerHandle> {
 		server,
 		thread: Some(thread),
 		served,
+		faults,
 	})
 }
 
-fn respond(store: &Store, request: tiny_http::Request, served: &Mutex<Vec<Hash>>) -> Result<()> {
+fn respond(
+	store: &Store,
+	request: tiny_http::Request,
+	served: &Mutex<Vec<Hash>>,
+	faults: &Mutex<ServeFaults>,
+) -> Result<()> {
 	let url = request.url().to_string();
 	log::debug!("{} {url}", request.method());
 	let text = |code: u16, body: String| {
@@ -218,16 +233,28 @@ fn respond(store: &Store, request: tiny_http::Request, served: &Mutex<Vec<Hash>>
 	let Ok(hash) = crate::config::parse_hash(hash_text) else {
 		return Ok(request.respond(text(400, "not a 32-byte hex hash".into()))?);
 	};
-	let Some(path) = store.path(&hash) else {
+	let (withheld, framed) = match faults.lock() {
+		Ok(mut f) => (f.withheld.contains(&hash), f.framed.remove(&hash)),
+		Err(_) => (false, false),
+	};
+	let path = store.path(&hash).filter(|_| !withheld);
+	let Some(path) = path else {
 		return Ok(request.respond(text(404, format!("no artifact {}", hex32(&hash.0))))?);
 	};
-	let file = std::fs::File::open(&path)?;
 	if let Ok(mut list) = served.lock() {
 		list.push(hash);
 	}
 	let header =
 		tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/octet-stream"[..])
 			.map_err(|_| anyhow::anyhow!("bad header"))?;
+	if framed {
+		let mut bytes = std::fs::read(&path)?;
+		if let Some(last) = bytes.last_mut() {
+			*last ^= 0x5a;
+		}
+		return Ok(request.respond(tiny_http::Response::from_data(bytes).with_header(header))?);
+	}
+	let file = std::fs::File::open(&path)?;
 	Ok(request.respond(tiny_http::Response::from_file(file).with_header(header))?)
 }
 

@@ -123,11 +123,12 @@ impl World {
 			miner: account(miner),
 			start,
 			root: None,
+			final_model_hash: None,
 		};
 		let v = Validator {
 			data: &self.data,
 			account: account("validator"),
-			challenge_seed: self.challenge_seed,
+			randomness: self.challenge_seed,
 			all_segments: all,
 			only_segment: None,
 			device: Device::Cpu,
@@ -173,10 +174,10 @@ impl World {
 fn assert_caught_at_first_challenge(r: &Report) {
 	let first = r.challenged[0];
 	assert_eq!(
-		r.verdict,
-		Verdict::Fail { segment: first },
+		r.verdict(),
+		Some(Verdict::Fail { segment: first }),
 		"{:?}",
-		r.reason
+		r.reason()
 	);
 	assert_eq!(r.segments.len(), 1);
 	assert!(!r.segments[0].passed);
@@ -216,22 +217,23 @@ fn honest_bundle_verifies_exactly() {
 	assert_eq!(m.final_model_hash, m3.final_model_hash);
 
 	let r = w.verify(&dir.0, "alice", false);
-	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+	assert_eq!(r.verdict(), Some(Verdict::Pass), "{:?}", r.reason());
 	assert!(!r.challenged.is_empty() && r.challenged.len() <= 3);
-	let largest = hashing::largest_norm_segment(&m.norms()).unwrap();
-	assert_eq!(r.challenged[0], largest);
+	// Segment n first (the update itself), then Q − 1 = 2 distinct drawn ones.
+	assert_eq!(r.challenged.len(), 3);
+	assert_eq!(r.challenged[0], m.num_segments);
 	assert!(r.segments.iter().all(|s| s.passed && s.distance == 0.0));
 	assert!(r.score > 0.5 && r.score <= 1.0, "score {}", r.score);
 	assert!(r.val_loss_final < r.val_loss_start);
 	let all = w.verify(&dir.0, "alice", true);
-	assert_eq!(all.verdict, Verdict::Pass);
+	assert_eq!(all.verdict(), Some(Verdict::Pass));
 	assert_eq!(all.segments.len(), 6);
 	// The committed root is checked when given.
 	let expected_root = crate::config::parse_hash(&m.checkpoint_root).unwrap();
 	let v = Validator {
 		data: &w.data,
 		account: account("validator"),
-		challenge_seed: w.challenge_seed,
+		randomness: w.challenge_seed,
 		all_segments: false,
 		only_segment: None,
 		device: Device::Cpu,
@@ -244,15 +246,17 @@ fn honest_bundle_verifies_exactly() {
 		miner: account("alice"),
 		start: &w.start,
 		root: Some(expected_root),
+		final_model_hash: None,
 	};
 	assert_eq!(
-		verify_bundle(&dir.0, &e, &v).unwrap().verdict,
-		Verdict::Pass
+		verify_bundle(&dir.0, &e, &v).unwrap().verdict(),
+		Some(Verdict::Pass)
 	);
+	// A bundle that is not the committed run: the miner's fault, on segment n.
 	e.root = Some(Hash::repeat_byte(1));
 	assert_eq!(
-		verify_bundle(&dir.0, &e, &v).unwrap().verdict,
-		Verdict::Unavailable
+		verify_bundle(&dir.0, &e, &v).unwrap().verdict(),
+		Some(Verdict::Fail { segment: 6 })
 	);
 }
 
@@ -273,7 +277,7 @@ fn honest_cnn_bundle_verifies_with_plain_sgd_and_tolerance() {
 	// Plain SGD: no momentum buffers, so the last leaf's hash is the final model hash.
 	assert_eq!(m.checkpoints.last().unwrap().model_hash, m.final_model_hash);
 	let r = w.verify(&dir.0, "bob", true);
-	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+	assert_eq!(r.verdict(), Some(Verdict::Pass), "{:?}", r.reason());
 	// Within tolerance, and in fact exact on the same machine.
 	assert!(r.segments.iter().all(|s| s.passed && s.distance == 0.0));
 	assert!(
@@ -294,9 +298,16 @@ fn tampered_checkpoint_is_caught_at_its_segment() {
 	let mut c = Checkpoint::read(&path).unwrap();
 	c.params[0].data[0] += 1e-3;
 	c.write(&path).unwrap();
-	let r = w.verify(&dir.0, "alice", false);
-	assert_eq!(r.verdict, Verdict::Fail { segment: 3 }, "{:?}", r.reason);
-	assert!(r.reason.unwrap().contains("checkpoint 3 hashes to"));
+	// A file that is not its leaf's is not the run's: not served (withheld or corrupted on the
+	// way, which the validator cannot tell apart), never a failed replay it could be slashed for.
+	let r = w.verify(&dir.0, "alice", true);
+	assert_eq!(
+		r.verdict(),
+		Some(Verdict::NotServed { segment: 3 }),
+		"{:?}",
+		r.reason()
+	);
+	assert!(r.reason().unwrap().contains("checkpoint 3 hashes to"));
 
 	// The same tampering with the manifest rebuilt to match: consistent, but segment 3 no
 	// longer replays.
@@ -306,7 +317,12 @@ fn tampered_checkpoint_is_caught_at_its_segment() {
 	let dir2 = TempDir::new("tamper-consistent");
 	w.write("alice", &dir2.0, &forged);
 	let r = w.verify(&dir2.0, "alice", true);
-	assert_eq!(r.verdict, Verdict::Fail { segment: 3 }, "{:?}", r.reason);
+	assert_eq!(
+		r.verdict(),
+		Some(Verdict::Fail { segment: 3 }),
+		"{:?}",
+		r.reason()
+	);
 }
 
 #[test]
@@ -335,7 +351,12 @@ fn swapped_batch_order_is_caught() {
 	let dir = TempDir::new("swap-one");
 	w.write("alice", &dir.0, &run);
 	let r = w.verify(&dir.0, "alice", true);
-	assert_eq!(r.verdict, Verdict::Fail { segment: 4 }, "{:?}", r.reason);
+	assert_eq!(
+		r.verdict(),
+		Some(Verdict::Fail { segment: 4 }),
+		"{:?}",
+		r.reason()
+	);
 	assert!(r.segments[..3].iter().all(|s| s.passed));
 }
 
@@ -404,8 +425,8 @@ fn wrong_learning_rate_is_caught() {
 	m.spec.hyperparameters.learning_rate *= 2.0;
 	m.write(&dir.0).unwrap();
 	assert_eq!(
-		w.verify(&dir.0, "alice", false).verdict,
-		Verdict::Unavailable
+		w.verify(&dir.0, "alice", false).verdict(),
+		Some(Verdict::Fail { segment: 6 })
 	);
 }
 
@@ -449,8 +470,8 @@ fn a_manifest_claiming_another_miners_account_is_caught() {
 	w.miner("alice", &w.start).train_bundle(&dir.0).unwrap();
 	// Served as it is for mallory's commitment: not mallory's run.
 	assert_eq!(
-		w.verify(&dir.0, "mallory", false).verdict,
-		Verdict::Unavailable
+		w.verify(&dir.0, "mallory", false).verdict(),
+		Some(Verdict::Fail { segment: 6 })
 	);
 	// Mallory rewrites the manifest to claim the run (its account, its shard): the checkpoints
 	// do not follow mallory's batches, so the first challenged segment fails.
@@ -466,57 +487,68 @@ fn a_manifest_claiming_another_miners_account_is_caught() {
 	m.miner = hex32(&account("alice"));
 	m.shard = hashing::shard_of(w.spec.task.id, &account("alice"), w.spec.data.num_shards).unwrap();
 	m.write(&dir.0).unwrap();
-	assert_eq!(w.verify(&dir.0, "alice", false).verdict, Verdict::Pass);
+	assert_eq!(
+		w.verify(&dir.0, "alice", false).verdict(),
+		Some(Verdict::Pass)
+	);
 }
 
 #[test]
 fn broken_bundles_are_verdicts_not_panics() {
 	let w = world(TASK);
 	let dir = TempDir::new("broken");
+	// No manifest at all: not served, reported on segment n.
 	assert_eq!(
-		w.verify(&dir.0, "alice", false).verdict,
-		Verdict::Unavailable
+		w.verify(&dir.0, "alice", false).verdict(),
+		Some(Verdict::NotServed { segment: 6 })
 	);
 	w.miner("alice", &w.start).train_bundle(&dir.0).unwrap();
-	// A checkpoint file missing, then garbage.
+	let not_served = |r: &Report| matches!(r.verdict(), Some(Verdict::NotServed { .. }));
+	// A checkpoint file missing, then garbage: not served.
 	let path = dir.join(&crate::proof::checkpoint_file(2));
 	let good = std::fs::read(&path).unwrap();
 	std::fs::remove_file(&path).unwrap();
+	let r = w.verify(&dir.0, "alice", true);
 	assert_eq!(
-		w.verify(&dir.0, "alice", false).verdict,
-		Verdict::Fail { segment: 2 }
+		r.verdict(),
+		Some(Verdict::NotServed { segment: 2 }),
+		"{:?}",
+		r.reason()
 	);
 	std::fs::write(&path, b"not safetensors").unwrap();
+	let r = w.verify(&dir.0, "alice", true);
 	assert_eq!(
-		w.verify(&dir.0, "alice", false).verdict,
-		Verdict::Fail { segment: 2 }
+		r.verdict(),
+		Some(Verdict::NotServed { segment: 2 }),
+		"{:?}",
+		r.reason()
 	);
 	std::fs::write(&path, good).unwrap();
-	// A manifest pointing outside the bundle.
+	// A manifest pointing outside the bundle: that file is not served.
 	let mut m = Manifest::read(&dir.0).unwrap();
 	let honest = m.clone();
 	m.checkpoints[1].file = "../../etc/passwd".into();
 	m.write(&dir.0).unwrap();
-	assert_eq!(
-		w.verify(&dir.0, "alice", false).verdict,
-		Verdict::Fail { segment: 1 }
-	);
-	// A leaf that is not the hash of its parts.
+	assert!(not_served(&w.verify(&dir.0, "alice", false)));
+	// A leaf that is not the hash of its parts, and garbage JSON: the manifest the miner
+	// committed to is wrong, its fault, on segment n.
 	let mut m = honest.clone();
 	m.checkpoints[2].update_norm += 1.0;
 	m.write(&dir.0).unwrap();
 	assert_eq!(
-		w.verify(&dir.0, "alice", false).verdict,
-		Verdict::Unavailable
+		w.verify(&dir.0, "alice", false).verdict(),
+		Some(Verdict::Fail { segment: 6 })
 	);
-	// Garbage JSON.
 	std::fs::write(dir.join(crate::proof::MANIFEST_FILE), b"{").unwrap();
 	assert_eq!(
-		w.verify(&dir.0, "alice", false).verdict,
-		Verdict::Unavailable
+		w.verify(&dir.0, "alice", false).verdict(),
+		Some(Verdict::Fail { segment: 6 })
 	);
 	honest.write(&dir.0).unwrap();
-	assert_eq!(w.verify(&dir.0, "alice", false).verdict, Verdict::Pass);
+	assert_eq!(
+		w.verify(&dir.0, "alice", false).verdict(),
+		Some(Verdict::Pass)
+	);
 }
 
 /// Miner names whose shards are all different, so that together they cover the data set.
@@ -564,11 +596,12 @@ fn federated_five_miners_ten_rounds_non_iid_digits() {
 				miner: account(name),
 				start: &global,
 				root: Some(crate::config::parse_hash(&m.checkpoint_root).unwrap()),
+				final_model_hash: None,
 			};
 			let v = Validator {
 				data: &w.data,
 				account: account("validator"),
-				challenge_seed: hashing::challenge_seed(w.spec.task.id, round, &Hash::zero()),
+				randomness: hashing::challenge_seed(w.spec.task.id, round, &Hash::zero()),
 				all_segments: false,
 				only_segment: None,
 				device: Device::Cpu,
@@ -576,10 +609,10 @@ fn federated_five_miners_ten_rounds_non_iid_digits() {
 			};
 			let r = verify_bundle(&dir.0, &expected, &v).unwrap();
 			assert_eq!(
-				r.verdict,
-				Verdict::Pass,
+				r.verdict(),
+				Some(Verdict::Pass),
 				"{name} round {round}: {:?}",
-				r.reason
+				r.reason()
 			);
 			let last = Checkpoint::read(&dir.join(&crate::proof::checkpoint_file(m.num_segments)))
 				.unwrap();
@@ -648,7 +681,10 @@ fn artifact_store_serves_checked_artifacts() {
 		false,
 	)
 	.unwrap();
-	assert_eq!(w.verify(&fetched.0, "alice", false).verdict, Verdict::Pass);
+	assert_eq!(
+		w.verify(&fetched.0, "alice", false).verdict(),
+		Some(Verdict::Pass)
+	);
 	// The final model, by the commitment's final_model_hash.
 	let final_hash = crate::config::parse_hash(&m.final_model_hash).unwrap();
 	let bytes = store::fetch(&url, &final_hash, store::DEFAULT_MAX_BYTES, false).unwrap();
@@ -726,11 +762,12 @@ fn verify_remote_from(w: &World, url: &str, manifest_hash: &Hash, all: bool) -> 
 		miner: account("alice"),
 		start: &w.start,
 		root: None,
+		final_model_hash: None,
 	};
 	let v = Validator {
 		data: &w.data,
 		account: account("validator"),
-		challenge_seed: w.challenge_seed,
+		randomness: w.challenge_seed,
 		all_segments: all,
 		only_segment: None,
 		device: Device::Cpu,
@@ -768,7 +805,7 @@ fn remote_verification_fetches_only_the_challenged_checkpoints() {
 	// each challenged segment and the final checkpoint (C_0 only when segment 1 is challenged:
 	// otherwise the validator builds it), nothing else.
 	let r = verify_remote_from(&w, &url, &manifest_hash, false);
-	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+	assert_eq!(r.verdict(), Some(Verdict::Pass), "{:?}", r.reason());
 	assert_eq!(r.score, w.verify(&bundle.0, "alice", false).score);
 	let needed: std::collections::BTreeSet<u32> = r
 		.challenged
@@ -800,7 +837,7 @@ fn remote_verification_fetches_only_the_challenged_checkpoints() {
 	// `--all-segments` fetches the whole bundle.
 	let before = server.served().len();
 	let r = verify_remote_from(&w, &url, &manifest_hash, true);
-	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+	assert_eq!(r.verdict(), Some(Verdict::Pass), "{:?}", r.reason());
 	let f = r.fetched.unwrap();
 	assert_eq!(f.checkpoints, (0..=n).collect::<Vec<_>>());
 	assert_eq!((f.bytes, f.total_bytes), (total, total));
@@ -820,13 +857,13 @@ fn remote_verification_fetches_only_the_challenged_checkpoints() {
 	let restore = tamper(inside);
 	let r = verify_remote_from(&w, &url, &manifest_hash, false);
 	assert_eq!(
-		r.verdict,
-		Verdict::Fail { segment: inside },
+		r.verdict(),
+		Some(Verdict::NotServed { segment: inside }),
 		"{:?}",
-		r.reason
+		r.reason()
 	);
 	assert!(r
-		.reason
+		.reason()
 		.unwrap()
 		.contains(&format!("checkpoint {inside} hashes to")));
 	restore();
@@ -834,27 +871,32 @@ fn remote_verification_fetches_only_the_challenged_checkpoints() {
 	// A checkpoint tampered outside the challenged segments is not fetched, so not detected:
 	// that is what sampling means. The validator checks Q segments of n; a miner who forges
 	// others is caught with the probability that some validator challenges them (and the
-	// largest-norm segment is always challenged). Fetching the whole bundle catches it.
+	// last segment is always challenged). Fetching the whole bundle catches it.
 	let outside = (1..n).find(|j| !needed.contains(j)).unwrap();
 	let before = server.served().len();
 	let restore = tamper(outside);
 	let r = verify_remote_from(&w, &url, &manifest_hash, false);
-	assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.reason);
+	assert_eq!(r.verdict(), Some(Verdict::Pass), "{:?}", r.reason());
 	assert!(!server.served()[before..].contains(&model_hash(outside)));
 	let r = verify_remote_from(&w, &url, &manifest_hash, true);
 	assert_eq!(
-		r.verdict,
-		Verdict::Fail { segment: outside },
+		r.verdict(),
+		Some(Verdict::NotServed { segment: outside }),
 		"{:?}",
-		r.reason
+		r.reason()
 	);
 	restore();
 
-	// A needed checkpoint the server no longer has: the run is not served, `Unavailable`.
+	// A needed checkpoint the server no longer has: not served, on segment n, which it ends.
 	let gone = s.path(&model_hash(n)).unwrap();
 	std::fs::remove_file(&gone).unwrap();
 	let r = verify_remote_from(&w, &url, &manifest_hash, false);
-	assert_eq!(r.verdict, Verdict::Unavailable, "{:?}", r.reason);
+	assert_eq!(
+		r.verdict(),
+		Some(Verdict::NotServed { segment: n }),
+		"{:?}",
+		r.reason()
+	);
 	server.stop();
 }
 
@@ -1027,7 +1069,7 @@ mod chain_side {
 		let run = w.miner("lazy", &w.start);
 		let tmp = TempDir::new("lazy");
 		let dir = tmp.join("bundle");
-		w.write("lazy", &dir, &crate::miner::lazy_run(&run).unwrap());
+		w.write("lazy", &dir, &crate::faults::lazy_run(&run).unwrap());
 		let r = w.verify(&dir, "lazy", false);
 		assert_caught_at_first_challenge(&r);
 		// A dispute's replay of any one segment catches it too.
@@ -1036,7 +1078,7 @@ mod chain_side {
 			let v = Validator {
 				data: &w.data,
 				account: account("validator"),
-				challenge_seed: w.challenge_seed,
+				randomness: w.challenge_seed,
 				all_segments: false,
 				only_segment: Some(s),
 				device: Device::Cpu,
@@ -1049,9 +1091,341 @@ mod chain_side {
 				miner: account("lazy"),
 				start: &w.start,
 				root: None,
+				final_model_hash: None,
 			};
 			let r = verify_bundle(&dir, &expected, &v).unwrap();
-			assert_eq!(r.verdict, Verdict::Fail { segment: s });
+			assert_eq!(r.verdict(), Some(Verdict::Fail { segment: s }));
 		}
+	}
+}
+
+/// The attacks of an adaptive miner (`pol-worker miner --fault`), each against the defence that
+/// stops it. Each test fails if its defence is removed.
+mod attacks {
+	use super::*;
+	use crate::faults;
+	use crate::verify::{MinerFault, Outcome};
+
+	/// A served bundle: its store, server and manifest hash.
+	struct Served {
+		_dir: TempDir,
+		server: store::ServerHandle,
+		manifest_hash: Hash,
+	}
+
+	fn serve(bundle: &Path) -> Served {
+		let dir = TempDir::new("attack-store");
+		let s = Store::open(&dir.0, store::DEFAULT_MAX_BYTES).unwrap();
+		let manifest_hash = s.put_bundle(bundle).unwrap();
+		let server = store::serve(s, "127.0.0.1:0").unwrap();
+		Served {
+			_dir: dir,
+			server,
+			manifest_hash,
+		}
+	}
+
+	/// `validator`'s remote verification of `miner`'s served run, against the revealed
+	/// `final_model_hash`; `only` replays one segment, as a dispute voter does.
+	fn check(
+		w: &World,
+		served: &Served,
+		miner: &str,
+		validator: &str,
+		final_model_hash: Option<Hash>,
+		only: Option<u32>,
+	) -> Report {
+		let dir = TempDir::new("attack-fetch");
+		let url = served.server.url();
+		let manifest_bytes = store::fetch_manifest(
+			&url,
+			&served.manifest_hash,
+			&dir.0,
+			store::DEFAULT_MAX_BYTES,
+			false,
+		)
+		.unwrap();
+		let remote = Remote {
+			base: &url,
+			max_bytes: store::DEFAULT_MAX_BYTES,
+			manifest_bytes,
+			progress: false,
+		};
+		let expected = Expected {
+			spec: &w.spec,
+			round: 0,
+			round_seed: w.round_seed,
+			miner: account(miner),
+			start: &w.start,
+			root: None,
+			final_model_hash,
+		};
+		let v = Validator {
+			data: &w.data,
+			account: account(validator),
+			randomness: w.challenge_seed,
+			all_segments: false,
+			only_segment: only,
+			device: Device::Cpu,
+			progress: false,
+		};
+		verify_remote(&dir.0, &remote, &expected, &v).unwrap()
+	}
+
+	#[test]
+	fn swap_final_is_refused_at_reveal_and_by_validators() {
+		let w = world(TASK);
+		let dir = TempDir::new("swap-final");
+		let m = w.miner("mallory", &w.start).train_bundle(&dir.0).unwrap();
+		let n = m.num_segments as usize;
+		let last = Checkpoint::read(&dir.join(&crate::proof::checkpoint_file(n as u32))).unwrap();
+		let w_star = faults::swapped_final(&w.start, &last).hash().unwrap();
+		let proof = crate::miner::final_leaf_proof(&m).unwrap();
+		let honest = m.commitment("http://m/v1/artifacts/00").unwrap();
+		// The chain's check at reveal: the honest final hash is leaf n, W* is not.
+		assert_eq!(proof.verify(&honest), Ok(()));
+		let mut swapped = honest.clone();
+		swapped.final_model_hash = w_star;
+		assert_eq!(
+			proof.verify(&swapped),
+			Err(pol_primitives::FinalLeafError::NotLeafN)
+		);
+		// And a validator handed W* as the revealed hash (were the chain not to check) finds
+		// that the run it verifies ends elsewhere: the miner's fault, never an aggregated W*.
+		let served = serve(&dir.0);
+		let r = check(&w, &served, "mallory", "v1", Some(w_star), None);
+		assert!(
+			matches!(
+				r.outcome,
+				Outcome::MinerFault { segment, fault: MinerFault::FinalNotRevealed { .. } }
+					if segment == n as u32
+			),
+			"{}",
+			r.outcome
+		);
+		assert!(r.final_checkpoint.is_none());
+		// The honest hash passes, and the verified C_n is what the validator keeps.
+		let final_hash = crate::config::parse_hash(&m.final_model_hash).unwrap();
+		let r = check(&w, &served, "mallory", "v1", Some(final_hash), None);
+		assert_eq!(r.outcome, Outcome::Pass);
+		assert_eq!(r.final_checkpoint.unwrap().hash().unwrap(), final_hash);
+	}
+
+	#[test]
+	fn forging_the_last_segment_is_caught_by_every_validator() {
+		let w = world(TASK);
+		let dir = TempDir::new("forge-last");
+		let run = w.miner("mallory", &w.start);
+		w.write("mallory", &dir.0, &faults::forge_last_run(&run).unwrap());
+		let served = serve(&dir.0);
+		for v in ["v1", "v2", "v3", "v4", "v5"] {
+			let r = check(&w, &served, "mallory", v, None, None);
+			assert_eq!(r.challenged[0], 6);
+			assert_eq!(
+				r.verdict(),
+				Some(Verdict::Fail { segment: 6 }),
+				"{v}: {}",
+				r.outcome
+			);
+		}
+	}
+
+	#[test]
+	fn understated_norms_are_caught_where_both_ends_are_read() {
+		let w = world(TASK);
+		let dir = TempDir::new("understate");
+		w.miner("mallory", &w.start).train_bundle(&dir.0).unwrap();
+		faults::understate_norms(&dir.0).unwrap();
+		let served = serve(&dir.0);
+		let r = check(&w, &served, "mallory", "v1", None, None);
+		// Segment n's two ends are always read, so its norm is always checked.
+		assert!(
+			matches!(&r.outcome, Outcome::MinerFault { fault: MinerFault::Norm { actual, committed }, .. }
+				if *committed == actual * 0.5),
+			"{}",
+			r.outcome
+		);
+		assert!(r.challenged.contains(&r.failed_segment().unwrap()));
+	}
+
+	#[test]
+	fn withholding_the_forged_segment_is_not_served_to_anyone() {
+		let w = world(TASK);
+		let dir = TempDir::new("withhold");
+		let run = w.miner("mallory", &w.start);
+		let m = w.write("mallory", &dir.0, &faults::forge_last_run(&run).unwrap());
+		let served = serve(&dir.0);
+		let last = crate::config::parse_hash(&m.checkpoints[6].model_hash).unwrap();
+		served.server.faults().lock().unwrap().withheld.insert(last);
+		// The challenger: not served, on segment 6 (never a free `Unavailable` pass).
+		let r = check(&w, &served, "mallory", "v1", None, None);
+		assert_eq!(
+			r.verdict(),
+			Some(Verdict::NotServed { segment: 6 }),
+			"{}",
+			r.outcome
+		);
+		// A dispute voter cannot fetch it either: it upholds, and the miner is slashed.
+		let vote = check(&w, &served, "mallory", "v2", None, Some(6));
+		assert!(vote.outcome.against_miner(), "{}", vote.outcome);
+	}
+
+	#[test]
+	fn a_framed_validator_reports_not_served_and_the_voters_reject() {
+		let w = world(TASK);
+		let dir = TempDir::new("frame");
+		let m = w.miner("mallory", &w.start).train_bundle(&dir.0).unwrap();
+		let served = serve(&dir.0);
+		{
+			let faults = served.server.faults();
+			let mut f = faults.lock().unwrap();
+			for c in &m.checkpoints {
+				f.framed
+					.insert(crate::config::parse_hash(&c.model_hash).unwrap());
+			}
+		}
+		// The first asker gets corrupt bytes: `NotServed`, never `Fail` (a rejected `Fail`
+		// would slash it; a rejected `NotServed` does not).
+		let r = check(&w, &served, "mallory", "v1", None, None);
+		let Some(Verdict::NotServed { segment }) = r.verdict() else {
+			panic!("framed validator reported {}", r.outcome);
+		};
+		assert!(r.challenged.contains(&segment));
+		// The framer serves everyone after its target the right bytes (a checkpoint nobody had
+		// asked for yet would be corrupt for its first asker too); the segment replays, and the
+		// voters reject the dispute, which slashes nobody.
+		served.server.faults().lock().unwrap().framed.clear();
+		let vote = check(&w, &served, "mallory", "v2", None, Some(segment));
+		assert_eq!(vote.outcome, Outcome::Pass);
+		assert!(!vote.outcome.against_miner());
+	}
+
+	#[test]
+	fn steered_momentum_fails_under_tolerance() {
+		let toml = TASK.replace(
+			"comparison = \"exact\"",
+			"comparison = \"tolerance\"\ntolerance = 1e-3",
+		);
+		let w = world(&toml);
+		let dir = TempDir::new("steer");
+		let run = w.miner("mallory", &w.start);
+		w.write(
+			"mallory",
+			&dir.0,
+			&faults::steer_momentum_run(&run).unwrap(),
+		);
+		let r = w.verify(&dir.0, "mallory", true);
+		assert_eq!(
+			r.verdict(),
+			Some(Verdict::Fail { segment: 1 }),
+			"{}",
+			r.outcome
+		);
+		// The parameters replay exactly (the miner trained on from its steered buffers): only
+		// comparing the momentum catches it.
+		let s = &r.segments[0];
+		assert!(s.distance <= 1e-3 && s.momentum_distance > 0.4, "{s:?}");
+	}
+
+	#[test]
+	fn tolerance_is_measured_against_the_segments_update() {
+		let toml = TASK.replace("momentum = 0.9", "momentum = 0.0").replace(
+			"comparison = \"exact\"",
+			"comparison = \"tolerance\"\ntolerance = 1e-3",
+		);
+		let w = world(&toml);
+		let run = w.miner("mallory", &w.start);
+		let mut out = run.train().unwrap();
+		// Move C_6 by 0.05% of the whole model's norm: within 1e-3 of ‖W‖, as the old rule
+		// measured, but many times the tolerance of the segment's own update.
+		let norm = crate::model::l2_norm(&out.checkpoints[6].params);
+		let count: usize = out.checkpoints[6].params.iter().map(|t| t.data.len()).sum();
+		let shift = (5e-4 * norm / (count as f64).sqrt()) as f32;
+		for t in &mut out.checkpoints[6].params {
+			for x in &mut t.data {
+				*x += shift;
+			}
+		}
+		let dir = TempDir::new("tolerance");
+		w.write("mallory", &dir.0, &out);
+		let r = w.verify(&dir.0, "mallory", false);
+		assert_eq!(
+			r.verdict(),
+			Some(Verdict::Fail { segment: 6 }),
+			"{}",
+			r.outcome
+		);
+		let last = Checkpoint::read(&dir.join(&crate::proof::checkpoint_file(6))).unwrap();
+		let whole_model = r.segments[0].distance
+			* crate::model::l2_distance(&last.params, &out.checkpoints[5].params).unwrap()
+			/ crate::model::l2_norm(&last.params);
+		assert!(
+			whole_model < 1e-3,
+			"the old rule would pass it: {whole_model}"
+		);
+		assert!(r.segments[0].distance > 1e-3);
+	}
+
+	#[test]
+	fn non_finite_checkpoints_are_the_miners_fault() {
+		let w = world(TASK);
+		let run = w.miner("mallory", &w.start);
+		let mut out = run.train().unwrap();
+		// A NaN in C_n's momentum (its norm, over the parameters, stays finite).
+		out.checkpoints[6].momentum[0].data[0] = f32::NAN;
+		let dir = TempDir::new("nan");
+		w.write("mallory", &dir.0, &out);
+		let r = w.verify(&dir.0, "mallory", false);
+		assert!(
+			matches!(
+				r.outcome,
+				Outcome::MinerFault {
+					segment: 6,
+					fault: MinerFault::NonFinite { checkpoint: 6 }
+				}
+			),
+			"{}",
+			r.outcome
+		);
+		// A NaN in its parameters makes its update norm NaN, which no manifest can state (and
+		// which the chain refuses at reveal): the run is not the committed one, on segment n.
+		let mut out = run.train().unwrap();
+		out.checkpoints[6].params[0].data[0] = f32::NAN;
+		let dir = TempDir::new("nan-params");
+		w.write("mallory", &dir.0, &out);
+		let r = w.verify(&dir.0, "mallory", false);
+		assert_eq!(
+			r.verdict(),
+			Some(Verdict::Fail { segment: 6 }),
+			"{}",
+			r.outcome
+		);
+	}
+
+	#[test]
+	fn a_validators_own_trouble_is_an_abstention() {
+		let w = world(TASK);
+		let dir = TempDir::new("abstain");
+		w.miner("alice", &w.start).train_bundle(&dir.0).unwrap();
+		// A run from a hardware class this validator cannot replay bit for bit: no verdict.
+		let mut m = Manifest::read(&dir.0).unwrap();
+		m.hardware.class = "cpu/x86_64/another-cpu/libtorch-0".into();
+		m.write(&dir.0).unwrap();
+		let r = w.verify(&dir.0, "alice", false);
+		assert!(
+			matches!(r.outcome, Outcome::Abstain { .. }),
+			"{}",
+			r.outcome
+		);
+		assert_eq!(r.verdict(), None);
+		assert!(
+			!r.outcome.against_miner(),
+			"an abstention never upholds a dispute"
+		);
+		// The same run recorded on this machine's class verifies.
+		let mut back = Manifest::read(&dir.0).unwrap();
+		back.hardware = crate::proof::Hardware::this_machine(Device::Cpu, 1);
+		back.write(&dir.0).unwrap();
+		assert_eq!(w.verify(&dir.0, "alice", false).outcome, Outcome::Pass);
 	}
 }

@@ -106,8 +106,8 @@ struct Validator {
 	store: Store,
 	pending: Pending,
 	tasks: BTreeMap<TaskId, TaskContext>,
-	/// Dispute replays done: (task, round, miner) → upheld.
-	votes: BTreeMap<(TaskId, RoundIndex, [u8; 32]), bool>,
+	/// Dispute replays done: (task, round, miner, segment) → upheld, `None` to abstain.
+	votes: BTreeMap<(TaskId, RoundIndex, [u8; 32], SegmentIndex), Option<bool>>,
 	/// Rounds in which no update passed: nothing to propose.
 	nothing_passed: BTreeSet<(TaskId, RoundIndex)>,
 }
@@ -142,7 +142,7 @@ impl Validator {
 			}
 			Phase::ScoreReveal => {
 				if let Some(scores) = round::read_state::<Scores>(&dir.join("scores.json"))? {
-					self.ensure_scores_revealed(chain, id, r, &scores, now)?;
+					self.ensure_scores_revealed(chain, id, r, &status, &scores, now)?;
 				}
 				self.vote_on_disputes(chain, id, r, &status, &dir, now)?;
 			}
@@ -170,16 +170,32 @@ impl Validator {
 		let mut entries = Vec::new();
 		for (miner, c) in revealed {
 			let c: UpdateCommitment = from_chain(&c)?;
-			let (verdict, score) = match self.check(chain, id, r, status, dir, &miner, &c, None) {
-				Ok(report) => (report.verdict, report.score),
-				Err(e) => {
-					log::warn!("task {id} round {r}: miner {miner}: cannot verify: {e:#}");
-					(Verdict::Unavailable, 0.0)
-				}
+			let report = match self.check(chain, id, r, status, dir, &miner, &c, None) {
+				Ok(report) => report,
+				Err(e) => verify::Report::stopped(verify::Outcome::Abstain {
+					why: format!("{e:#}"),
+				}),
+			};
+			let Some(verdict) = report.verdict() else {
+				// The validator's own trouble is no evidence against the miner: no entry.
+				log::warn!("task {id} round {r}: miner {miner}: {}", report.outcome);
+				continue;
 			};
 			// Only a passing update has a quality; anything else scores zero.
-			let score = if verdict == Verdict::Pass { score } else { 0.0 };
-			log::info!("task {id} round {r}: miner {miner}: {verdict:?}, score {score:.4}");
+			let score = if verdict == Verdict::Pass {
+				report.score
+			} else {
+				0.0
+			};
+			if let Some(last) = &report.final_checkpoint {
+				// The update this validator verified, kept for aggregation under the hash the
+				// chain proved is leaf n.
+				self.store.put(&last.to_safetensors()?)?;
+			}
+			log::info!(
+				"task {id} round {r}: miner {miner}: {}, score {score:.4}",
+				report.outcome
+			);
 			entries.push(Entry {
 				miner: miner.0,
 				score: Perbill::from_float(score.clamp(0.0, 1.0)),
@@ -212,23 +228,43 @@ impl Validator {
 		let ctx = &self.tasks[&id];
 		let start = ctx.model(chain, &self.store, &Hash::from(status.model.0))?;
 		let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
-		let (base, manifest) = round::split_artifact_uri(&uri)?;
+		let Ok((base, manifest)) = round::split_artifact_uri(&uri) else {
+			let segment = only.unwrap_or(ctx.spec.num_segments().max(1));
+			return Ok(verify::Report::stopped(verify::Outcome::NotServed {
+				segment,
+				what: format!("the committed artifact URI {uri:?} names no manifest"),
+			}));
+		};
 		let bundle = dir.join(format!(
 			"{}{}",
 			hex::encode(&miner.0[..8]),
 			only.map(|s| format!("-segment-{s}")).unwrap_or_default()
 		));
-		let manifest_bytes = store::fetch_manifest(
+		let manifest_bytes = match store::fetch_manifest(
 			&base,
 			&manifest,
 			&bundle,
 			store::DEFAULT_MAX_BYTES,
 			ctx.run.progress,
-		)?;
+		) {
+			Ok(bytes) => bytes,
+			Err(e) => {
+				// What a miner does not serve is reported on the last segment, which every
+				// validator is challenged with; the others then try to fetch it themselves.
+				let segment = only.unwrap_or(ctx.spec.num_segments().max(1));
+				return Ok(verify::Report::stopped(verify::Outcome::NotServed {
+					segment,
+					what: format!("the manifest: {e:#}"),
+				}));
+			}
+		};
 		let challenge_seed = status
 			.challenge_seed
 			.map(|h| Hash::from(h.0))
 			.context("the challenge seed is not recorded yet")?;
+		// Only this validator can compute its randomness: nobody knows its challenges before
+		// it asks the miner for them.
+		let (_, randomness) = chain.prove_challenge(&challenge_seed)?;
 		let expected = verify::Expected {
 			spec: &ctx.spec,
 			round: r,
@@ -236,11 +272,12 @@ impl Validator {
 			miner: miner.0,
 			start: &start,
 			root: Some(c.checkpoint_root),
+			final_model_hash: Some(c.final_model_hash),
 		};
 		let v = verify::Validator {
 			data: &ctx.data,
 			account: self.me.0,
-			challenge_seed,
+			randomness,
 			all_segments: false,
 			only_segment: only,
 			device: ctx.device()?,
@@ -292,6 +329,7 @@ impl Validator {
 		chain: &mut Chain,
 		id: TaskId,
 		r: RoundIndex,
+		status: &round::ChainRound,
 		s: &Scores,
 		now: u32,
 	) -> Result<()> {
@@ -312,13 +350,24 @@ impl Validator {
 			let salt: [u8; 32] = hex::decode(&s.salt)?
 				.try_into()
 				.map_err(|_| anyhow::anyhow!("bad saved salt"))?;
+			let seed = status
+				.challenge_seed
+				.map(|h| Hash::from(h.0))
+				.context("the challenge seed is not recorded")?;
+			// The proof that its challenges are the ones its VRF gives: the chain checks every
+			// accused segment against them.
+			let (proof, _) = chain.prove_challenge(&seed)?;
 			chain.send(
 				&mut self.pending,
 				&key,
 				now,
-				api::tx()
-					.pol_scoring()
-					.reveal_scores(id, r, to_chain(&entries)?, salt),
+				api::tx().pol_scoring().reveal_scores(
+					id,
+					r,
+					to_chain(&entries)?,
+					salt,
+					to_chain(&proof)?,
+				),
 			)?;
 		}
 		Ok(())
@@ -355,14 +404,19 @@ impl Validator {
 			if !self.pending.due(&key, now) {
 				continue;
 			}
-			let upheld = match self.votes.get(&(id, r, miner.0)) {
+			let vote_key = (id, r, miner.0, dispute.segment);
+			let upheld = match self.votes.get(&vote_key) {
 				Some(u) => *u,
 				None => {
 					let upheld =
 						self.replay_disputed(chain, id, r, status, dir, &miner, dispute.segment)?;
-					self.votes.insert((id, r, miner.0), upheld);
+					self.votes.insert(vote_key, upheld);
 					upheld
 				}
+			};
+			let Some(upheld) = upheld else {
+				// Its own trouble: it does not vote either way.
+				continue;
 			};
 			log::info!(
 				"task {id} round {r}: dispute over {miner}'s segment {}: {}",
@@ -385,6 +439,9 @@ impl Validator {
 		Ok(())
 	}
 
+	/// Fetches and replays the disputed segment: `Some(true)` (upheld) if the miner is at fault
+	/// or does not serve it, `Some(false)` if it replays, `None` (no vote) on this validator's
+	/// own trouble. It never upholds for a reason other than the segment itself.
 	#[allow(clippy::too_many_arguments)]
 	fn replay_disputed(
 		&mut self,
@@ -395,25 +452,30 @@ impl Validator {
 		dir: &Path,
 		miner: &AccountId32,
 		segment: SegmentIndex,
-	) -> Result<bool> {
+	) -> Result<Option<bool>> {
 		let revealed = chain.api_call(
 			"reading the reveals",
 			api::runtime_apis().pol_api().revealed_updates(id, r),
 		)?;
 		let Some((_, c)) = revealed.into_iter().find(|(m, _)| m == miner) else {
-			return Ok(false);
+			return Ok(None);
 		};
 		let c: UpdateCommitment = from_chain(&c)?;
-		Ok(
-			match self.check(chain, id, r, status, dir, miner, &c, Some(segment)) {
-				Ok(report) => report.verdict != Verdict::Pass,
-				// A miner that no longer serves what it committed to loses its dispute.
-				Err(e) => {
-					log::warn!("replaying {miner}'s segment {segment}: {e:#}");
-					true
-				}
-			},
-		)
+		let report = match self.check(chain, id, r, status, dir, miner, &c, Some(segment)) {
+			Ok(report) => report,
+			Err(e) => {
+				log::warn!("replaying {miner}'s segment {segment}: {e:#}; not voting");
+				return Ok(None);
+			}
+		};
+		log::info!(
+			"task {id} round {r}: {miner}'s disputed segment {segment}: {}",
+			report.outcome
+		);
+		Ok(match report.outcome {
+			verify::Outcome::Abstain { .. } => None,
+			ref o => Some(o.against_miner()),
+		})
 	}
 
 	/// Aggregates the updates with a positive consensus score and no dispute into the next
@@ -520,11 +582,14 @@ impl Validator {
 			let Some(c) = revealed.get(&miner) else {
 				continue;
 			};
-			let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
-			let (server, _) = round::split_artifact_uri(&uri)?;
+			// The last checkpoint this validator verified. One it did not verify (it abstained)
+			// is fetched by the final model hash, which the chain proved is leaf n of the
+			// committed tree, and checked against it: the same bytes every validator verified.
 			let params = match self.store.get(&c.final_model_hash) {
 				Ok(bytes) => Checkpoint::from_safetensors(&bytes)?.params,
 				Err(_) => {
+					let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
+					let (server, _) = round::split_artifact_uri(&uri)?;
 					let bytes = store::fetch(
 						&server,
 						&c.final_model_hash,
@@ -552,12 +617,17 @@ impl Validator {
 		};
 		let hash = self.store.put(&model.to_safetensors()?)?;
 		let (loss, accuracy) = ctx.evaluate(&model.params)?;
+		let miners: Vec<String> = updates
+			.iter()
+			.map(|u| AccountId32(u.miner).to_string())
+			.collect();
 		log::info!(
-			"task {id} round {r}: aggregated {} update(s) by {} into {}: test loss {loss:.4}, accuracy {:.2}%",
+			"task {id} round {r}: aggregated {} update(s) by {} into {}: test loss {loss:.4}, accuracy {:.2}%; miners {}",
 			updates.len(),
 			ctx.spec.aggregation,
 			hex32(&hash.0),
-			100.0 * accuracy
+			100.0 * accuracy,
+			miners.join(",")
 		);
 		Ok(Some(Proposal {
 			model_hash: hex32(&hash.0),

@@ -1,22 +1,30 @@
-//! Verification of a proof bundle, as a validator does it (design: "Round protocol", step 3).
+//! Verification of a proof bundle, as a validator does it (design: "Round protocol", step 3),
+//! in phases that each return a typed [`Outcome`]:
 //!
-//! In order: the manifest against the task, the round and the miner; the leaves against the
-//! Merkle root (and the committed root, when given); the challenge, from the committed norms;
-//! the checkpoint files read against their leaves (a local bundle: all of them; from an
-//! artifact server, [`verify_remote`]: only the ends of the challenged segments and the final
-//! checkpoint, each leaf proven against the root); then the replay of the challenged segments
-//! (the largest committed update norm, plus seeded ones) compared `exact`ly or within the task's
-//! tolerance; then the final model's validation loss against the starting model's, which gives
-//! the score.
+//! 1. [`check_commitment`]: the manifest against the task, the round, the miner and the
+//!    revealed commitment (root, final model hash); the leaves against the root.
+//! 2. The challenge ([`pol_primitives::hashing::challenge_segments`]): segment `n` and `Q − 1`
+//!    drawn segments, chosen before any checkpoint is read, so that a remote verification
+//!    fetches only what it replays.
+//! 3. [`open_checkpoints`]: each needed checkpoint fetched (from an artifact server, or read
+//!    from a local bundle) and checked against its leaf, each leaf against the root by its
+//!    Merkle proof; the norms of the segments whose two ends are read; C_0 against the round's
+//!    start; C_n against the revealed final model hash, with finite parameters.
+//! 4. [`replay`]: the challenged segments replayed and compared `exact`ly or within the task's
+//!    tolerance (parameters and momentum, relative to the segment's own update).
+//! 5. The score: the final model's validation loss against the start model's.
 //!
-//! A bundle that does not match what was committed (a manifest for another task, round or
-//! miner, leaves that do not make the root) is `Unavailable`: the miner does not serve the run
-//! it committed to. A checkpoint that does not match its leaf, or a segment that does not
-//! replay, is `Fail { segment }`, which the chain turns into a dispute over that segment.
+//! Who is at fault decides the outcome. What the miner's committed, served bytes prove wrong is
+//! [`Outcome::MinerFault`] (a `Fail` verdict, which a validator can be slashed for if the others
+//! disagree, so only reproducible faults are reported). A checkpoint that cannot be had, or whose
+//! bytes do not match their leaf, is [`Outcome::NotServed`]: the bytes may have been corrupted on
+//! the way or withheld from this validator alone, so it is never reported as a replay failure.
+//! The validator's own trouble (its data, device, disk, or a run whose hardware class it cannot
+//! replay exactly) is [`Outcome::Abstain`]: it reports nothing on that miner.
 
 use crate::config::{hex32, parse_hash, ComparisonKind, TaskSpec};
 use crate::data::TaskData;
-use crate::model::{hash_named, l2_distance, l2_norm, NamedTensor};
+use crate::model::{check_same_layout, hash_named, l2_distance, l2_norm, NamedTensor};
 use crate::proof::{checkpoint_path, write_atomic, Checkpoint, Hardware, Manifest};
 use crate::store;
 use crate::train::{evaluate, progress_bar, Trainer};
@@ -24,6 +32,7 @@ use anyhow::Result;
 use pol_primitives::{hashing, merkle, AccountBytes, Hash, RoundIndex, SegmentIndex, Verdict};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::path::Path;
 use std::time::Instant;
 use tch::Device;
@@ -42,16 +51,19 @@ pub struct Expected<'a> {
 	pub start: &'a [NamedTensor],
 	/// The committed checkpoint root, when known.
 	pub root: Option<Hash>,
+	/// The revealed final model hash (leaf `n`'s, proven on chain), when known.
+	pub final_model_hash: Option<Hash>,
 }
 
 /// The validator's side.
 pub struct Validator<'a> {
 	/// The task's data.
 	pub data: &'a TaskData,
-	/// The validator's account (it seeds the challenges).
+	/// The validator's account.
 	pub account: AccountBytes,
-	/// The round's challenge seed.
-	pub challenge_seed: Hash,
+	/// The validator's challenge randomness: its VRF output over the round's challenge seed
+	/// ([`pol_primitives::challenge`]), which the challenges derive from. Offline, any stand-in.
+	pub randomness: Hash,
 	/// Replay every segment, not only the challenged ones (disputes, audits, tests).
 	pub all_segments: bool,
 	/// Replay this one segment only (a dispute's), instead of the challenged ones.
@@ -62,6 +74,136 @@ pub struct Validator<'a> {
 	pub progress: bool,
 }
 
+/// What a miner's committed, served bytes prove wrong.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MinerFault {
+	/// The manifest (fetched by the hash the commitment names) is not the committed run: another
+	/// task, round, miner, shard, start, root or final model, or leaves that do not make the root.
+	Manifest(String),
+	/// Checkpoint 0 is not the round's starting model with zero momentum.
+	StartNotRoundStart,
+	/// The last checkpoint's hash is not the final model hash the miner revealed.
+	FinalNotRevealed {
+		/// The final model hash the bundle names.
+		actual: Hash,
+		/// The revealed final model hash.
+		revealed: Hash,
+	},
+	/// A checkpoint holds NaN or infinite values.
+	NonFinite {
+		/// The checkpoint.
+		checkpoint: u32,
+	},
+	/// A checkpoint's tensors are not the task's model (names, shapes, momentum buffers).
+	Layout {
+		/// The checkpoint.
+		checkpoint: u32,
+		/// What is wrong.
+		why: String,
+	},
+	/// The update norm of a segment is not what its leaf commits to.
+	Norm {
+		/// The norm computed from the two checkpoints.
+		actual: f32,
+		/// The norm in the leaf.
+		committed: f32,
+	},
+	/// The segment does not replay to its committed end.
+	Replay {
+		/// What was compared.
+		detail: String,
+	},
+}
+
+impl fmt::Display for MinerFault {
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		match self {
+			MinerFault::Manifest(why) => write!(f, "the manifest is not the committed run: {why}"),
+			MinerFault::StartNotRoundStart => {
+				write!(
+					f,
+					"checkpoint 0 is not the round's starting model with zero momentum"
+				)
+			}
+			MinerFault::FinalNotRevealed { actual, revealed } => write!(
+				f,
+				"the run's final model hash is {}, the revealed one is {}",
+				hex32(&actual.0),
+				hex32(&revealed.0)
+			),
+			MinerFault::NonFinite { checkpoint } => {
+				write!(f, "checkpoint {checkpoint} holds NaN or infinite values")
+			}
+			MinerFault::Layout { checkpoint, why } => {
+				write!(f, "checkpoint {checkpoint} is not the task's model: {why}")
+			}
+			MinerFault::Norm { actual, committed } => {
+				write!(f, "update norm {actual}, the leaf commits to {committed}")
+			}
+			MinerFault::Replay { detail } => write!(f, "does not replay: {detail}"),
+		}
+	}
+}
+
+/// A verification's outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+	/// Every challenged segment replayed; the update is scored.
+	Pass,
+	/// The miner's committed, served bytes prove this segment wrong: `Fail { segment }`.
+	MinerFault {
+		/// The segment (1-based; faults of the whole run are reported on segment `n`).
+		segment: SegmentIndex,
+		/// What is wrong.
+		fault: MinerFault,
+	},
+	/// A checkpoint of this segment (or the manifest, on segment `n`) could not be had, or its
+	/// bytes did not match their leaf: `NotServed { segment }`.
+	NotServed {
+		/// The segment.
+		segment: SegmentIndex,
+		/// What could not be had.
+		what: String,
+	},
+	/// The validator's own trouble: it reports nothing on this miner.
+	Abstain {
+		/// Why.
+		why: String,
+	},
+}
+
+impl Outcome {
+	/// The verdict to report on chain; `None` to abstain.
+	pub fn verdict(&self) -> Option<Verdict> {
+		match self {
+			Outcome::Pass => Some(Verdict::Pass),
+			Outcome::MinerFault { segment, .. } => Some(Verdict::Fail { segment: *segment }),
+			Outcome::NotServed { segment, .. } => Some(Verdict::NotServed { segment: *segment }),
+			Outcome::Abstain { .. } => None,
+		}
+	}
+
+	/// Whether the miner is at fault or withheld what was asked: a dispute voter's "upheld".
+	pub fn against_miner(&self) -> bool {
+		matches!(self, Outcome::MinerFault { .. } | Outcome::NotServed { .. })
+	}
+}
+
+impl fmt::Display for Outcome {
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		match self {
+			Outcome::Pass => write!(f, "Pass"),
+			Outcome::MinerFault { segment, fault } => {
+				write!(f, "Fail {{ segment: {segment} }}: {fault}")
+			}
+			Outcome::NotServed { segment, what } => {
+				write!(f, "NotServed {{ segment: {segment} }}: {what}")
+			}
+			Outcome::Abstain { why } => write!(f, "Abstain: {why}"),
+		}
+	}
+}
+
 /// The outcome of one replayed segment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SegmentCheck {
@@ -69,8 +211,12 @@ pub struct SegmentCheck {
 	pub segment: SegmentIndex,
 	/// Whether it replayed to the committed checkpoint.
 	pub passed: bool,
-	/// Relative L2 distance of the replayed parameters from the committed ones.
+	/// Distance of the replayed parameters from the committed ones, relative to the segment's
+	/// own update `‖W′ − W_{s−1}‖₂`.
 	pub distance: f64,
+	/// Distance of the replayed momentum from the committed one, relative to `‖M′‖₂` (0
+	/// without momentum).
+	pub momentum_distance: f64,
 	/// What was compared.
 	pub detail: String,
 }
@@ -78,15 +224,13 @@ pub struct SegmentCheck {
 /// A verification's result.
 #[derive(Clone, Debug)]
 pub struct Report {
-	/// The verdict.
-	pub verdict: Verdict,
-	/// Why it is not `Pass`.
-	pub reason: Option<String>,
+	/// What the verification found.
+	pub outcome: Outcome,
 	/// The challenged segments, in order.
 	pub challenged: Vec<SegmentIndex>,
 	/// The segments replayed (up to the first failure).
 	pub segments: Vec<SegmentCheck>,
-	/// Score in [0, 1] (0 unless the verdict is `Pass`).
+	/// Score in [0, 1] (0 unless the outcome is `Pass`).
 	pub score: f64,
 	/// Validation loss of the starting model.
 	pub val_loss_start: f64,
@@ -102,13 +246,15 @@ pub struct Report {
 	pub total_secs: f64,
 	/// What was fetched, for a remote verification.
 	pub fetched: Option<Fetched>,
+	/// The final checkpoint, verified, when the outcome is `Pass`: its parameters are the update
+	/// a validator aggregates (never a file fetched apart from the verification).
+	pub final_checkpoint: Option<Checkpoint>,
 }
 
 impl Report {
 	fn new() -> Report {
 		Report {
-			verdict: Verdict::Pass,
-			reason: None,
+			outcome: Outcome::Pass,
 			challenged: Vec::new(),
 			segments: Vec::new(),
 			score: 0.0,
@@ -119,22 +265,35 @@ impl Report {
 			replay_secs: 0.0,
 			total_secs: 0.0,
 			fetched: None,
+			final_checkpoint: None,
 		}
 	}
 
-	fn fail(mut self, verdict: Verdict, reason: String, started: Instant) -> Report {
-		log::warn!("verdict {verdict:?}: {reason}");
-		self.verdict = verdict;
-		self.reason = Some(reason);
-		self.score = 0.0;
-		self.total_secs = started.elapsed().as_secs_f64();
-		self
+	/// A report of a verification that stopped before it began: `outcome` says why (a manifest
+	/// that could not be fetched, the validator's own trouble).
+	pub fn stopped(outcome: Outcome) -> Report {
+		let mut r = Report::new();
+		r.outcome = outcome;
+		r
 	}
 
-	/// The failing segment, if any.
+	/// The verdict to report on chain; `None` to abstain.
+	pub fn verdict(&self) -> Option<Verdict> {
+		self.outcome.verdict()
+	}
+
+	/// Why the outcome is not `Pass`.
+	pub fn reason(&self) -> Option<String> {
+		match &self.outcome {
+			Outcome::Pass => None,
+			other => Some(other.to_string()),
+		}
+	}
+
+	/// The failing segment, if the miner is at fault.
 	pub fn failed_segment(&self) -> Option<SegmentIndex> {
-		match self.verdict {
-			Verdict::Fail { segment } => Some(segment),
+		match self.outcome {
+			Outcome::MinerFault { segment, .. } => Some(segment),
 			_ => None,
 		}
 	}
@@ -180,8 +339,7 @@ pub struct Fetched {
 }
 
 /// Verifies the bundle in `bundle`, on disk: every checkpoint is read and checked. `Err` only
-/// for the validator's own trouble (its data, its libtorch); everything the miner got wrong is
-/// in the report's verdict.
+/// for a misuse (a segment out of range); everything else is in the report's outcome.
 pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Result<Report> {
 	verify_with(&Files::local(bundle), expected, v)
 }
@@ -189,10 +347,10 @@ pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Resul
 /// Verifies a bundle served by `remote` whose manifest is already in `dir` (fetched and
 /// checked against its hash): only the checkpoints the verification needs are fetched into
 /// `dir`, each checked against its leaf and the leaf against the root by its Merkle proof.
-/// Those are C_{s−1} and C_s of each challenged segment s and the final C_n (its parameters
-/// are the update that is scored); C_0 is the round's start, which the validator builds and
-/// checks against leaf 0 without fetching it (unless segment 1 is challenged, whose replay
-/// starts from the file). With `all_segments` every checkpoint is fetched.
+/// Those are C_{s−1} and C_s of each challenged segment s (segment n among them, so C_n, whose
+/// parameters are the update that is scored); C_0 is the round's start, which the validator
+/// builds and checks against leaf 0 without fetching it (unless segment 1 is challenged, whose
+/// replay starts from the file). With `all_segments` every checkpoint is fetched.
 pub fn verify_remote(
 	dir: &Path,
 	remote: &Remote,
@@ -230,10 +388,11 @@ struct Files<'a> {
 
 /// Why a checkpoint could not be used.
 enum Miss {
-	/// The server did not hand it out (missing, oversized, unreachable): `Unavailable`.
-	Unavailable(String),
-	/// The file is not what its leaf says: `Fail`.
-	Bad(String),
+	/// Not handed out (missing, oversized, unreachable), or bytes that do not match their leaf:
+	/// withheld, or corrupted on the way, which this validator cannot tell apart.
+	NotServed(String),
+	/// The validator's own trouble (its disk).
+	Local(String),
 }
 
 impl<'a> Files<'a> {
@@ -248,74 +407,100 @@ impl<'a> Files<'a> {
 	/// Checkpoint `j`, fetched first if remote and not yet fetched, checked against its leaf's
 	/// model hash.
 	fn checkpoint(&self, m: &Manifest, j: u32) -> std::result::Result<Checkpoint, Miss> {
+		let path =
+			checkpoint_path(&self.dir, m, j).map_err(|e| Miss::NotServed(format!("{e:#}")))?;
 		if let Some(r) = self.remote {
 			if !self.fetched.borrow().contains_key(&j) {
-				let path =
-					checkpoint_path(&self.dir, m, j).map_err(|e| Miss::Bad(format!("{e:#}")))?;
 				let hash = parse_hash(&m.checkpoints[j as usize].model_hash)
-					.map_err(|e| Miss::Bad(format!("checkpoint {j}: {e:#}")))?;
-				// The bytes are checked against the leaf below, by `read_checked`: a file
-				// that does not match is the miner's fault in that segment, not a lost file.
+					.map_err(|e| Miss::NotServed(format!("checkpoint {j}: {e:#}")))?;
 				let bytes =
 					store::http_get(&store::artifact_url(r.base, &hash), r.max_bytes, r.progress)
-						.map_err(|e| Miss::Unavailable(format!("fetching checkpoint {j}: {e}")))?;
+						.map_err(|e| Miss::NotServed(format!("fetching checkpoint {j}: {e}")))?;
+				// Checked before it is kept: bytes that are not the leaf's are not the run's,
+				// and a later reading (a dispute's) must not find them.
+				let c = checked(&bytes, m, j).map_err(Miss::NotServed)?;
 				write_atomic(&path, &bytes)
-					.map_err(|e| Miss::Unavailable(format!("storing checkpoint {j}: {e:#}")))?;
+					.map_err(|e| Miss::Local(format!("storing checkpoint {j}: {e:#}")))?;
 				self.fetched.borrow_mut().insert(j, bytes.len() as u64);
+				return Ok(c);
 			}
 		}
-		read_checked(&self.dir, m, j).map_err(Miss::Bad)
+		let bytes = match std::fs::read(&path) {
+			Ok(b) => b,
+			Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+				return Err(Miss::NotServed(format!(
+					"checkpoint {j}: {} is missing",
+					path.display()
+				)))
+			}
+			Err(e) => return Err(Miss::Local(format!("reading {}: {e}", path.display()))),
+		};
+		checked(&bytes, m, j).map_err(Miss::NotServed)
 	}
 }
 
-fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Report> {
-	let started = Instant::now();
-	let report = Report::new();
-	let unavailable = |r: Report, why: String| r.fail(Verdict::Unavailable, why, started);
-	let fail = |r: Report, segment: SegmentIndex, why: String| {
-		r.fail(Verdict::Fail { segment }, why, started)
-	};
-	let missed = |r: Report, segment: SegmentIndex, miss: Miss| match miss {
-		Miss::Unavailable(why) => unavailable(r, why),
-		Miss::Bad(why) => fail(r, segment, why),
-	};
-	let spec = expected.spec;
-	let bundle = files.dir.as_path();
-
-	// 1. The manifest against the commitment.
-	let m = match Manifest::read(bundle) {
-		Ok(m) => m,
-		Err(e) => return Ok(unavailable(report, format!("{e:#}"))),
-	};
-	if let Err(why) = check_manifest(&m, expected) {
-		return Ok(unavailable(report, why));
+/// Checkpoint `j`'s bytes, parsed and checked against its leaf's model hash.
+fn checked(bytes: &[u8], m: &Manifest, j: u32) -> std::result::Result<Checkpoint, String> {
+	let c = Checkpoint::from_safetensors(bytes).map_err(|e| format!("checkpoint {j}: {e:#}"))?;
+	let hash = c.hash().map_err(|e| format!("checkpoint {j}: {e:#}"))?;
+	let committed = &m.checkpoints[j as usize].model_hash;
+	if &hex32(&hash.0) != committed {
+		return Err(format!(
+			"checkpoint {j} hashes to {}, its leaf says {committed}",
+			hex32(&hash.0)
+		));
 	}
-	let n = m.num_segments;
-	let leaves = match m.leaves() {
-		Ok(l) => l,
-		Err(e) => return Ok(unavailable(report, format!("{e:#}"))),
+	Ok(c)
+}
+
+/// A manifest checked against the commitment, with its leaves and root.
+pub struct Opened {
+	/// The manifest.
+	pub manifest: Manifest,
+	/// Its leaves, which make the committed root.
+	pub leaves: Vec<Hash>,
+	/// The root.
+	pub root: Hash,
+}
+
+/// Phase 1: the manifest in `bundle` against the task, the round, the miner and the revealed
+/// commitment.
+pub fn check_commitment(
+	bundle: &Path,
+	expected: &Expected,
+) -> std::result::Result<Opened, Outcome> {
+	let n = expected.spec.num_segments().max(1);
+	let fault = |why: String| Outcome::MinerFault {
+		segment: n,
+		fault: MinerFault::Manifest(why),
 	};
+	let path = bundle.join(crate::proof::MANIFEST_FILE);
+	if !path.exists() {
+		return Err(Outcome::NotServed {
+			segment: n,
+			what: format!("the manifest ({} is missing)", path.display()),
+		});
+	}
+	// The manifest's bytes hash to what the commitment names (fetched by that hash), so what
+	// is in it is the miner's word.
+	let m = Manifest::read(bundle).map_err(|e| fault(format!("{e:#}")))?;
+	check_manifest(&m, expected).map_err(fault)?;
+	let leaves = m.leaves().map_err(|e| fault(format!("{e:#}")))?;
 	let root = merkle::root(&leaves);
 	if hex32(&root.0) != m.checkpoint_root {
-		return Ok(unavailable(
-			report,
-			format!(
-				"the leaves make the root {}, the manifest says {}",
-				hex32(&root.0),
-				m.checkpoint_root
-			),
-		));
+		return Err(fault(format!(
+			"the leaves make the root {}, the manifest says {}",
+			hex32(&root.0),
+			m.checkpoint_root
+		)));
 	}
 	if let Some(committed) = expected.root {
 		if committed != root {
-			return Ok(unavailable(
-				report,
-				format!(
-					"the bundle's root {} is not the committed root {}",
-					hex32(&root.0),
-					hex32(&committed.0)
-				),
-			));
+			return Err(fault(format!(
+				"the bundle's root {} is not the committed root {}",
+				hex32(&root.0),
+				hex32(&committed.0)
+			)));
 		}
 	}
 	for (j, e) in m.checkpoints.iter().enumerate() {
@@ -323,28 +508,340 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 			.map(|h| hashing::leaf_hash(j as u32, &h, e.update_norm) == leaves[j])
 			.unwrap_or(false);
 		if !ok {
-			return Ok(unavailable(
-				report,
-				format!("leaf {j} is not the hash of its model hash and norm"),
-			));
+			return Err(fault(format!(
+				"leaf {j} is not the hash of its model hash and norm"
+			)));
 		}
 	}
+	// The final model hash is leaf n's model hash: the last checkpoint, all of it.
+	let last = m.checkpoints.last().map(|c| c.model_hash.as_str());
+	let named = parse_hash(&m.final_model_hash).unwrap_or_default();
+	if last != Some(m.final_model_hash.as_str()) {
+		return Err(Outcome::MinerFault {
+			segment: n,
+			fault: MinerFault::Manifest(format!(
+				"the final model hash {} is not the last checkpoint's",
+				m.final_model_hash
+			)),
+		});
+	}
+	if let Some(revealed) = expected.final_model_hash {
+		if revealed != named {
+			return Err(Outcome::MinerFault {
+				segment: n,
+				fault: MinerFault::FinalNotRevealed {
+					actual: named,
+					revealed,
+				},
+			});
+		}
+	}
+	Ok(Opened {
+		manifest: m,
+		leaves,
+		root,
+	})
+}
+
+/// Phase 3: opens the checkpoints `needed` (a sorted set that holds `n`), each against its leaf
+/// and the root; checks their layout and values, the norms of the segments whose two ends are
+/// read, and C_0 against the round's start. Returns the final checkpoint.
+fn open_checkpoints(
+	files: &Files,
+	o: &Opened,
+	expected: &Expected,
+	needed: &BTreeSet<u32>,
+	challenged: &[SegmentIndex],
+	progress: bool,
+) -> std::result::Result<Checkpoint, Outcome> {
+	let m = &o.manifest;
+	let n = m.num_segments;
+	let spec = expected.spec;
+	let layout: Vec<(String, Vec<u64>)> = expected
+		.start
+		.iter()
+		.map(|t| (t.name.clone(), t.dims.clone()))
+		.collect();
+	let momentum_layout: &[(String, Vec<u64>)] = if spec.momentum() > 0.0 { &layout } else { &[] };
+	// The segment a missing or bad checkpoint j is reported on: a challenged one it ends or
+	// starts (j ends segment j; C_0 starts segment 1).
+	let segment_of = |j: u32| -> SegmentIndex {
+		challenged
+			.iter()
+			.copied()
+			.find(|&s| s == j || s == j + 1)
+			.unwrap_or(j.clamp(1, n.max(1)))
+	};
+	let abstain = |why: String| Outcome::Abstain { why };
+	if !needed.contains(&0) {
+		// C_0 is the round's start with zero momentum: the validator builds it and checks
+		// leaf 0's model hash against it instead of fetching it.
+		let c0 = Checkpoint::start(expected.start.to_vec(), spec.momentum() > 0.0);
+		let h = c0.hash().map_err(|e| abstain(format!("{e:#}")))?;
+		if hex32(&h.0) != m.checkpoints[0].model_hash {
+			return Err(Outcome::MinerFault {
+				segment: 1,
+				fault: MinerFault::StartNotRoundStart,
+			});
+		}
+	}
+	let bar = progress_bar(progress, needed.len() as u64, "hash");
+	let mut prev: Option<(u32, Checkpoint)> = None;
+	for &j in needed {
+		let proven = merkle::proof(&o.leaves, j)
+			.map(|p| merkle::verify(&o.root, &p.siblings, n + 1, j, &o.leaves[j as usize]))
+			.unwrap_or(false);
+		if !proven {
+			// The leaves make the root (phase 1): a proof that does not open is this
+			// validator's own error.
+			return Err(abstain(format!("leaf {j} is not proven against the root")));
+		}
+		let c = match files.checkpoint(m, j) {
+			Ok(c) => c,
+			Err(Miss::NotServed(what)) => {
+				return Err(Outcome::NotServed {
+					segment: segment_of(j),
+					what,
+				})
+			}
+			Err(Miss::Local(why)) => return Err(abstain(why)),
+		};
+		// The committed bytes themselves: their shape and values are the miner's word.
+		let fault = |fault: MinerFault| Outcome::MinerFault {
+			segment: segment_of(j),
+			fault,
+		};
+		if let Err(e) = check_same_layout(&layout, &c.params)
+			.and_then(|_| check_same_layout(momentum_layout, &c.momentum))
+		{
+			return Err(fault(MinerFault::Layout {
+				checkpoint: j,
+				why: format!("{e:#}"),
+			}));
+		}
+		let finite = c
+			.params
+			.iter()
+			.chain(&c.momentum)
+			.all(|t| t.data.iter().all(|x| x.is_finite()));
+		if !finite {
+			return Err(fault(MinerFault::NonFinite { checkpoint: j }));
+		}
+		if let Some((i, p)) = &prev {
+			if *i + 1 == j {
+				let norm = l2_distance(&c.params, &p.params)
+					.map_err(|e| abstain(format!("{e:#}")))? as f32;
+				let committed = m.checkpoints[j as usize].update_norm;
+				if norm.to_bits() != committed.to_bits() {
+					return Err(Outcome::MinerFault {
+						segment: j,
+						fault: MinerFault::Norm {
+							actual: norm,
+							committed,
+						},
+					});
+				}
+			}
+		}
+		if j == 0 {
+			let start = hash_named(expected.start).map_err(|e| abstain(format!("{e:#}")))?;
+			let start_ok = c.model_hash().map_err(|e| abstain(format!("{e:#}")))? == start
+				&& c.momentum.iter().all(|t| t.data.iter().all(|&x| x == 0.0));
+			if !start_ok {
+				return Err(Outcome::MinerFault {
+					segment: 1,
+					fault: MinerFault::StartNotRoundStart,
+				});
+			}
+		}
+		prev = Some((j, c));
+		bar.inc(1);
+	}
+	bar.finish_and_clear();
+	match prev {
+		// C_n matched leaf n, whose model hash phase 1 tied to the revealed final model hash.
+		Some((j, c)) if j == n => Ok(c),
+		_ => Err(abstain("the final checkpoint was not opened".into())),
+	}
+}
+
+/// Phase 4: replays the challenged segments and compares them with their committed ends.
+fn replay(
+	files: &Files,
+	o: &Opened,
+	expected: &Expected,
+	v: &Validator,
+	report: &mut Report,
+) -> std::result::Result<(), Outcome> {
+	let m = &o.manifest;
+	let spec = expected.spec;
+	let abstain = |why: String| Outcome::Abstain { why };
+	let (_, shard) = v
+		.data
+		.shard_for(spec, &expected.miner)
+		.map_err(|e| abstain(format!("loading the miner's shard: {e:#}")))?;
+	let dataset = v.data.on(v.device);
+	let data_seed = hashing::data_seed(&expected.round_seed, &expected.miner);
+	let k = spec.hyperparameters.checkpoint_interval;
+	let threads = m.hardware.threads;
+	if !(1..=256).contains(&threads) {
+		// Bounded: a manifest must not make the validator spawn thousands of threads.
+		return Err(Outcome::MinerFault {
+			segment: m.num_segments.max(1),
+			fault: MinerFault::Manifest(format!("the bundle records {threads} threads")),
+		});
+	}
+	// The thread count the miner recorded: exact replay needs the same reduction order.
+	tch::set_num_threads(threads);
+	let bar = progress_bar(
+		v.progress,
+		report.challenged.len() as u64 * u64::from(k),
+		"replay",
+	);
+	let started = Instant::now();
+	for &s in &report.challenged.clone() {
+		let (from, to) = match (files.checkpoint(m, s - 1), files.checkpoint(m, s)) {
+			(Ok(a), Ok(b)) => (a, b),
+			(Err(Miss::NotServed(what)), _) | (_, Err(Miss::NotServed(what))) => {
+				return Err(Outcome::NotServed { segment: s, what })
+			}
+			(Err(Miss::Local(why)), _) | (_, Err(Miss::Local(why))) => return Err(abstain(why)),
+		};
+		let mut trainer = Trainer::new(spec, &from, &dataset, shard, data_seed, v.device)
+			.map_err(|e| abstain(format!("segment {s} cannot start here: {e:#}")))?;
+		let mut diverged = None;
+		for step in (s - 1) * k..s * k {
+			let loss = trainer
+				.step(step)
+				.map_err(|e| abstain(format!("replaying step {step}: {e:#}")))?;
+			if !loss.is_finite() {
+				diverged = Some(step);
+				break;
+			}
+			bar.inc(1);
+		}
+		report.replayed_steps += u64::from(k);
+		if let Some(step) = diverged {
+			// From a finite committed start the miner's own run of these steps would have
+			// stopped on the same loss: a run that went on is not this one.
+			return Err(Outcome::MinerFault {
+				segment: s,
+				fault: MinerFault::Replay {
+					detail: format!("the loss diverges at step {step}"),
+				},
+			});
+		}
+		let replayed = trainer
+			.checkpoint()
+			.map_err(|e| abstain(format!("reading the replayed model: {e:#}")))?;
+		let committed = &m.checkpoints[s as usize].model_hash;
+		let check = compare(spec, s, &from, &to, &replayed, committed)
+			.map_err(|e| abstain(format!("comparing segment {s}: {e:#}")))?;
+		log::debug!("segment {s}: {}", check.detail);
+		let (passed, detail) = (check.passed, check.detail.clone());
+		report.segments.push(check);
+		if !passed {
+			report.replay_secs = started.elapsed().as_secs_f64();
+			return Err(Outcome::MinerFault {
+				segment: s,
+				fault: MinerFault::Replay { detail },
+			});
+		}
+	}
+	bar.finish_and_clear();
+	report.replay_secs = started.elapsed().as_secs_f64();
+	Ok(())
+}
+
+/// The replay `replayed` of segment `s` (from `from`) against its committed end `to`.
+///
+/// `exact`: the replayed checkpoint's hash (parameters and momentum) is the leaf's. `tolerance`:
+/// the parameters within `tol · ‖W′ − W_{s−1}‖₂` of the committed ones and the momentum within
+/// `tol · ‖M′‖₂`. Measured against the segment's own update, not the whole model's norm, the
+/// drift a miner may steer each segment by is a small share of its progress; and the momentum
+/// is compared too, so it cannot be chosen to steer the next segment.
+pub fn compare(
+	spec: &TaskSpec,
+	s: SegmentIndex,
+	from: &Checkpoint,
+	to: &Checkpoint,
+	replayed: &Checkpoint,
+	committed_hash: &str,
+) -> Result<SegmentCheck> {
+	let update = l2_distance(&replayed.params, &from.params)?;
+	let distance = l2_distance(&replayed.params, &to.params)? / update.max(1e-30);
+	let momentum_distance = if replayed.momentum.is_empty() {
+		0.0
+	} else {
+		l2_distance(&replayed.momentum, &to.momentum)? / l2_norm(&replayed.momentum).max(1e-30)
+	};
+	let (passed, detail) = match spec.verification.comparison {
+		ComparisonKind::Exact => {
+			let h = replayed.hash()?;
+			(
+				hex32(&h.0) == committed_hash,
+				format!("replayed {} vs committed {committed_hash}", hex32(&h.0)),
+			)
+		}
+		ComparisonKind::Tolerance => {
+			let tol = spec.verification.tolerance;
+			(
+				distance <= tol && momentum_distance <= tol,
+				format!(
+					"distance {distance:.3e} of the segment's update, momentum \
+					 {momentum_distance:.3e} (tolerance {tol:.3e})"
+				),
+			)
+		}
+	};
+	Ok(SegmentCheck {
+		segment: s,
+		passed,
+		distance,
+		momentum_distance,
+		detail,
+	})
+}
+
+fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Report> {
+	let started = Instant::now();
+	let mut report = Report::new();
+	let spec = expected.spec;
+	let finish = |mut r: Report, outcome: Outcome| -> Report {
+		match &outcome {
+			Outcome::Pass => {}
+			Outcome::Abstain { why } => log::warn!("abstaining: {why}"),
+			other => log::warn!("{other}"),
+		}
+		if outcome != Outcome::Pass {
+			r.score = 0.0;
+			r.final_checkpoint = None;
+		}
+		r.outcome = outcome;
+		r.total_secs = started.elapsed().as_secs_f64();
+		r
+	};
+
+	// 1. The manifest against the commitment.
+	let opened = match check_commitment(&files.dir, expected) {
+		Ok(o) => o,
+		Err(outcome) => return Ok(finish(report, outcome)),
+	};
+	let m = &opened.manifest;
+	let n = m.num_segments;
 	if spec.verification.comparison == ComparisonKind::Exact {
 		let mine = Hardware::this_machine(v.device, m.hardware.threads);
 		if mine.class != m.hardware.class {
-			log::warn!(
-				"exact comparison across hardware classes ({} here, {} in the bundle): a \
-				 mismatch may be the hardware's",
-				mine.class,
-				m.hardware.class
+			// Another hardware class may give other bits for an honest run: no verdict.
+			let why = format!(
+				"exact comparison across hardware classes ({} here, {} in the bundle)",
+				mine.class, m.hardware.class
 			);
+			return Ok(finish(report, Outcome::Abstain { why }));
 		}
 	}
 
-	// 2. The challenge: from the committed norms, before any checkpoint is read, so that a
-	// remote verification fetches only what it replays.
-	let mut report = report;
-	let largest = hashing::largest_norm_segment(&m.norms()).unwrap_or(1);
+	// 2. The challenge, before any checkpoint is read.
 	report.challenged = if v.all_segments {
 		(1..=n).collect()
 	} else if let Some(s) = v.only_segment {
@@ -352,18 +849,17 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 		vec![s]
 	} else {
 		hashing::challenge_segments(
-			&v.challenge_seed,
+			&v.randomness,
 			&v.account,
 			&expected.miner,
 			n,
-			largest,
 			spec.verification.segments_per_check,
 		)
 	};
 	log::info!("challenged segments {:?} of {n}", report.challenged);
 	// The checkpoints read: all of a local bundle; from a server, the ends of the challenged
 	// segments and the final one. A checkpoint outside them is not fetched, so not checked:
-	// that is what sampling means (the largest-norm segment is always among them).
+	// that is what sampling means.
 	let needed: BTreeSet<u32> = if files.remote.is_none() || v.all_segments {
 		(0..=n).collect()
 	} else {
@@ -374,195 +870,49 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 			.chain([n])
 			.collect()
 	};
-	if !needed.contains(&0) {
-		// C_0 is the round's start with zero momentum: the validator builds it and checks
-		// leaf 0's model hash against it instead of fetching it.
-		let c0 = Checkpoint::start(expected.start.to_vec(), spec.momentum() > 0.0);
-		if hex32(&c0.hash()?.0) != m.checkpoints[0].model_hash {
-			return Ok(fail(
-				report,
-				1,
-				"checkpoint 0 is not the round's starting model with zero momentum".into(),
-			));
-		}
-	}
 
-	// 3. Each checkpoint read against its leaf, and the leaf against the root by its Merkle
-	// proof (the proof a dispute carries); the norms of the segments whose two ends are read.
-	// Two checkpoints in memory at a time; the replays read theirs again.
-	let bar = progress_bar(v.progress, needed.len() as u64, "hash");
-	let mut prev: Option<(u32, Checkpoint)> = None;
-	for &j in &needed {
-		let proven = merkle::proof(&leaves, j)
-			.map(|p| merkle::verify(&root, &p.siblings, n + 1, j, &leaves[j as usize]))
-			.unwrap_or(false);
-		if !proven {
-			return Ok(unavailable(
-				report,
-				format!("leaf {j} is not proven against the root"),
-			));
-		}
-		let c = match files.checkpoint(&m, j) {
-			Ok(c) => c,
-			Err(miss) => return Ok(missed(report, j.max(1), miss)),
-		};
-		match &prev {
-			Some((i, p)) if *i + 1 == j => {
-				let norm = match l2_distance(&c.params, &p.params) {
-					Ok(d) => d as f32,
-					Err(e) => return Ok(fail(report, j, format!("checkpoint {j}: {e:#}"))),
-				};
-				let committed = m.checkpoints[j as usize].update_norm;
-				if norm.to_bits() != committed.to_bits() {
-					return Ok(fail(
-						report,
-						j,
-						format!("segment {j} has update norm {norm}, its leaf says {committed}"),
-					));
-				}
-			}
-			_ => {}
-		}
-		if j == 0 {
-			let start_ok = c.model_hash()? == hash_named(expected.start)?
-				&& c.momentum.iter().all(|t| t.data.iter().all(|&x| x == 0.0))
-				&& (c.momentum.is_empty() == (spec.momentum() == 0.0));
-			if !start_ok {
-				return Ok(fail(
-					report,
-					1,
-					"checkpoint 0 is not the round's starting model with zero momentum".into(),
-				));
-			}
-		}
-		if j == n && hex32(&c.model_hash()?.0) != m.final_model_hash {
-			return Ok(fail(
-				report,
-				n,
-				"the final model hash is not that of the last checkpoint".into(),
-			));
-		}
-		prev = Some((j, c));
-		bar.inc(1);
-	}
-	bar.finish_and_clear();
-	let final_params = match prev {
-		Some((j, c)) if j == n => c.params,
-		_ => return Ok(unavailable(report, "the bundle has no checkpoints".into())),
-	};
-
-	// 4. Replay the challenged segments.
-	let (_, shard) = match v.data.shard_for(spec, &expected.miner) {
-		Ok(s) => s,
-		Err(e) => return Err(e.context("loading the miner's shard")),
-	};
-	let dataset = v.data.on(v.device);
-	let data_seed = hashing::data_seed(&expected.round_seed, &expected.miner);
-	let k = spec.hyperparameters.checkpoint_interval;
-	let threads = m.hardware.threads;
-	// Bounded: a manifest must not make the validator spawn thousands of threads.
-	if (1..=256).contains(&threads) {
-		// The thread count the miner recorded: exact replay needs the same reduction order.
-		tch::set_num_threads(threads);
-	} else {
-		return Ok(unavailable(
-			report,
-			format!("the bundle records {threads} threads"),
-		));
-	}
-	let bar = progress_bar(
+	// 3. The checkpoints against their leaves.
+	let last = match open_checkpoints(
+		files,
+		&opened,
+		expected,
+		&needed,
+		&report.challenged,
 		v.progress,
-		report.challenged.len() as u64 * u64::from(k),
-		"replay",
-	);
-	let replay_started = Instant::now();
-	for &s in &report.challenged.clone() {
-		let (from, to) = match (files.checkpoint(&m, s - 1), files.checkpoint(&m, s)) {
-			(Ok(a), Ok(b)) => (a, b),
-			(Err(miss), _) | (_, Err(miss)) => return Ok(missed(report, s, miss)),
-		};
-		let mut trainer = match Trainer::new(spec, &from, &dataset, shard, data_seed, v.device) {
-			Ok(t) => t,
-			Err(e) => return Ok(fail(report, s, format!("segment {s} cannot start: {e:#}"))),
-		};
-		let replayed = match trainer.run((s - 1) * k, s * k, &bar) {
-			Ok(_) => trainer.checkpoint()?,
-			Err(e) => {
-				return Ok(fail(
-					report,
-					s,
-					format!("segment {s} does not replay: {e:#}"),
-				))
-			}
-		};
-		report.replayed_steps += u64::from(k);
-		let distance = l2_distance(&replayed.params, &to.params)? / l2_norm(&to.params).max(1e-30);
-		let (passed, detail) = match spec.verification.comparison {
-			ComparisonKind::Exact => {
-				let h = replayed.hash()?;
-				let committed = &m.checkpoints[s as usize].model_hash;
-				(
-					&hex32(&h.0) == committed,
-					format!("replayed {} vs committed {committed}", hex32(&h.0)),
-				)
-			}
-			ComparisonKind::Tolerance => {
-				let tol = spec.verification.tolerance;
-				(
-					distance <= tol,
-					format!("relative L2 distance {distance:.3e} (tolerance {tol:.3e})"),
-				)
-			}
-		};
-		log::debug!("segment {s}: {detail}");
-		report.segments.push(SegmentCheck {
-			segment: s,
-			passed,
-			distance,
-			detail: detail.clone(),
-		});
-		if !passed {
-			report.replay_secs = replay_started.elapsed().as_secs_f64();
-			return Ok(fail(
-				report,
-				s,
-				format!("segment {s} does not replay to checkpoint {s}: {detail}"),
-			));
-		}
-	}
-	bar.finish_and_clear();
-	report.replay_secs = replay_started.elapsed().as_secs_f64();
+	) {
+		Ok(c) => c,
+		Err(outcome) => return Ok(finish(report, outcome)),
+	};
 
-	// 4. Score on the validation split.
+	// 4. Replay.
+	if let Err(outcome) = replay(files, &opened, expected, v, &mut report) {
+		return Ok(finish(report, outcome));
+	}
+
+	// 5. Score on the validation split.
 	let val = &v.data.split.validation;
 	if val.is_empty() {
 		log::warn!("the task has no validation split: the score is 0");
 	} else {
-		let (l0, _) = evaluate(spec, expected.start, &dataset, val, v.device)?;
-		let (l1, acc) = evaluate(spec, &final_params, &dataset, val, v.device)?;
-		report.val_loss_start = l0;
-		report.val_loss_final = l1;
-		report.val_accuracy = acc;
-		report.score = score(l0, l1);
+		let dataset = v.data.on(v.device);
+		let losses = evaluate(spec, expected.start, &dataset, val, v.device).and_then(|(l0, _)| {
+			evaluate(spec, &last.params, &dataset, val, v.device).map(|(l1, acc)| (l0, l1, acc))
+		});
+		match losses {
+			Ok((l0, l1, acc)) => {
+				report.val_loss_start = l0;
+				report.val_loss_final = l1;
+				report.val_accuracy = acc;
+				report.score = score(l0, l1);
+			}
+			Err(e) => {
+				let why = format!("evaluating on the validation split: {e:#}");
+				return Ok(finish(report, Outcome::Abstain { why }));
+			}
+		}
 	}
-	report.total_secs = started.elapsed().as_secs_f64();
-	Ok(report)
-}
-
-/// Checkpoint `j` of a bundle, read and checked against its leaf's model hash; the error says
-/// what is wrong with it.
-fn read_checked(bundle: &Path, m: &Manifest, j: u32) -> std::result::Result<Checkpoint, String> {
-	let path = checkpoint_path(bundle, m, j).map_err(|e| format!("{e:#}"))?;
-	let c = Checkpoint::read(&path).map_err(|e| format!("checkpoint {j}: {e:#}"))?;
-	let hash = c.hash().map_err(|e| format!("checkpoint {j}: {e:#}"))?;
-	let committed = &m.checkpoints[j as usize].model_hash;
-	if &hex32(&hash.0) != committed {
-		return Err(format!(
-			"checkpoint {j} hashes to {}, its leaf says {committed}",
-			hex32(&hash.0)
-		));
-	}
-	Ok(c)
+	report.final_checkpoint = Some(last);
+	Ok(finish(report, Outcome::Pass))
 }
 
 /// The manifest's claims against what the validator knows.

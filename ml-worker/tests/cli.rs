@@ -166,20 +166,21 @@ fn train_then_verify_and_exit_codes() {
 	]);
 	assert_eq!(code, 0, "{text}");
 
-	// Another miner's commitment: not its bundle.
+	// Another miner's commitment: not its bundle, the miner's fault, reported on segment n.
 	let (code, text) = verify(&["--miner", "bob"]);
 	assert_eq!(code, 1, "{text}");
-	assert!(text.contains("Unavailable"), "{text}");
+	assert!(text.contains("Fail { segment: 4 }"), "{text}");
 
-	// A corrupted checkpoint names its segment.
+	// A corrupted checkpoint is not the run's: not served, on its segment (never a `Fail`,
+	// which a validator could be slashed for when the bytes were corrupted on the way).
 	let ckpt = bundle.join("ckpt-00002.safetensors");
 	let mut bytes = std::fs::read(&ckpt).unwrap();
 	let last = bytes.len() - 1;
 	bytes[last] ^= 1;
 	std::fs::write(&ckpt, bytes).unwrap();
-	let (code, text) = verify(&["--miner", "alice"]);
+	let (code, text) = verify(&["--miner", "alice", "--all-segments"]);
 	assert_eq!(code, 1, "{text}");
-	assert!(text.contains("Fail { segment: 2 }"), "{text}");
+	assert!(text.contains("NotServed { segment: 2 }"), "{text}");
 
 	// The worker's own trouble is exit code 2 with an error, not a panic.
 	let (code, text) = worker(&[

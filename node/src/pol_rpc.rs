@@ -38,7 +38,8 @@ pub trait PolRpcApi {
 	/// A task's current round with its phase deadlines, or null.
 	#[method(name = "roundStatus")]
 	fn round_status(&self, task: TaskId, at: Option<Hash>) -> RpcResult<Option<Value>>;
-	/// The segments `validator` replays of `miner` (null before the challenge seed exists).
+	/// The segments `validator` had to replay of `miner`: the last, then ones drawn from its
+	/// VRF randomness (null until it revealed its scores).
 	#[method(name = "challenges")]
 	fn challenges(
 		&self,
@@ -46,7 +47,6 @@ pub trait PolRpcApi {
 		round: RoundIndex,
 		validator: AccountId,
 		miner: AccountId,
-		largest_norm_segment: Option<SegmentIndex>,
 		at: Option<Hash>,
 	) -> RpcResult<Option<Vec<SegmentIndex>>>;
 	/// The revealed updates of a round.
@@ -278,19 +278,11 @@ where
 		round: RoundIndex,
 		validator: AccountId,
 		miner: AccountId,
-		largest_norm_segment: Option<SegmentIndex>,
 		at: Option<Hash>,
 	) -> RpcResult<Option<Vec<SegmentIndex>>> {
 		self.client
 			.runtime_api()
-			.challenges(
-				self.at(at),
-				task,
-				round,
-				validator,
-				miner,
-				largest_norm_segment.unwrap_or(0),
-			)
+			.challenges(self.at(at), task, round, validator, miner)
 			.map_err(api_error)
 	}
 

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::pol_api::{Earner, GlobalModel, RoundStatus, TaskInfo, ValidatorInfo};
 use pol_primitives::{
-	hashing, RoundIndex, SegmentIndex, StakeInfo, TaskId, TrustProvider, UpdateCommitment,
+	RoundIndex, SegmentIndex, StakeInfo, TaskId, TrustProvider, UpdateCommitment,
 };
 use sp_runtime::Perbill;
 
@@ -48,19 +48,8 @@ impl_runtime_apis! {
 			round: RoundIndex,
 			validator: AccountId,
 			miner: AccountId,
-			largest_norm_segment: SegmentIndex,
 		) -> Option<Vec<SegmentIndex>> {
-			let info = pallet_task_registry::Tasks::<Runtime>::get(task)?;
-			let seed = pallet_task_registry::Rounds::<Runtime>::get(task, round)?.challenge_seed?;
-			let segments = info.spec.hyperparameters.num_segments()?;
-			Some(hashing::challenge_segments(
-				&seed,
-				&hashing::account_bytes(&validator),
-				&hashing::account_bytes(&miner),
-				segments,
-				largest_norm_segment,
-				info.spec.verification.segments_per_check,
-			))
+			PolScoring::challenges(task, round, &validator, &miner)
 		}
 
 		fn revealed_updates(task: TaskId, round: RoundIndex) -> Vec<(AccountId, UpdateCommitment)> {

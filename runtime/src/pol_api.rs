@@ -49,16 +49,16 @@ sp_api::decl_runtime_apis! {
 		fn task(task: TaskId) -> Option<TaskInfo<AccountId, Balance, BlockNumber>>;
 		/// A task's current round with its phase deadlines and seeds.
 		fn round_status(task: TaskId) -> Option<RoundStatus<BlockNumber>>;
-		/// The segments `validator` must replay of `miner`'s run in `round` of `task`: the
-		/// segment with the largest committed update norm (`largest_norm_segment`, read from
-		/// the miner's revealed leaves; 0 if not known) and then the seeded ones. `None` before
-		/// the challenge seed is recorded (at the end of the reveal phase).
+		/// The segments `validator` had to replay of `miner`'s run in `round` of `task`: the
+		/// last segment, then `segments_per_check − 1` others drawn from the validator's
+		/// challenge randomness (its VRF output over the challenge seed, which only it can
+		/// compute; `pol_primitives::hashing::challenge_segments`). An accusation must name one
+		/// of them. `None` until the validator revealed its scores, which proves the randomness.
 		fn challenges(
 			task: TaskId,
 			round: RoundIndex,
 			validator: AccountId,
 			miner: AccountId,
-			largest_norm_segment: SegmentIndex,
 		) -> Option<Vec<SegmentIndex>>;
 		/// The revealed updates of `round` of `task`, by miner.
 		fn revealed_updates(

@@ -107,14 +107,13 @@ fn spec() -> TaskSpec<Balance> {
 	}
 }
 
+/// Run `tag` of 4 segments: its commitment and the proof of its final leaf.
+fn run(tag: u8) -> (UpdateCommitment, pol_primitives::FinalLeafProof) {
+	pol_primitives::synthetic_run(tag, 4, uri("http://miner/v1/artifacts/x"))
+}
+
 fn commitment(tag: u8) -> UpdateCommitment {
-	UpdateCommitment {
-		checkpoint_root: [tag; 32].into(),
-		final_model_hash: [tag.wrapping_add(100); 32].into(),
-		num_segments: 4,
-		train_loss: FixedU64::from_rational(1, 2),
-		artifact_uri: uri("http://miner/v1/artifacts/x"),
-	}
+	run(tag).0
 }
 
 fn entries(list: &[(K, u32, Verdict)]) -> EntriesOf<Runtime> {
@@ -177,15 +176,15 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 		run_to(start + PHASE);
 		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::Reveal));
 		for (m, tag) in [(honest, 1u8), (lazy, 2)] {
-			TaskRegistry::reveal_update(signed(m), task, 0, commitment(tag), salt)
+			TaskRegistry::reveal_update(signed(m), task, 0, commitment(tag), salt, run(tag).1)
 				.expect("reveals");
 		}
 
 		// Verify: each validator commits its scores. Alice and Bob find the lazy run fails
-		// segment 2; Charlie passes it.
+		// segment 4 (the last, which every validator is challenged with); Charlie passes it.
 		run_to(start + 2 * PHASE);
 		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::Verify));
-		let fail = Verdict::Fail { segment: 2 };
+		let fail = Verdict::Fail { segment: 4 };
 		let scores = [
 			(
 				alice,
@@ -206,8 +205,15 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 		}
 		run_to(start + 3 * PHASE);
 		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::ScoreReveal));
+		// Each proves its challenge randomness (a VRF over the round's challenge seed) with
+		// its account's key.
+		let seed = pallet_task_registry::Rounds::<Runtime>::get(task, 0)
+			.and_then(|r| r.challenge_seed)
+			.expect("the seed is recorded when the reveal phase ends");
 		for (v, e) in scores.iter() {
-			PolScoring::reveal_scores(signed(*v), task, 0, e.clone(), salt).expect("reveals");
+			let (proof, _) = pol_primitives::challenge::prove(&v.pair(), &seed);
+			PolScoring::reveal_scores(signed(*v), task, 0, e.clone(), salt, proof)
+				.expect("reveals");
 		}
 		// Alice's reveal opened the dispute; Bob upholds it, Charlie rejects it.
 		PolScoring::vote_dispute(signed(bob), task, 0, lazy.to_account_id(), true).expect("votes");

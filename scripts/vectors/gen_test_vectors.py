@@ -39,20 +39,17 @@ def shard_of(task, miner, k): return u64_prefix(b2(b'pol-shard', u64(task), mine
 def challenge_seed(task, rnd, parent): return b2(b'pol-challenge-seed', u64(task), u32(rnd), parent)
 
 
-def seeded_segment(cs, v, m, q, n):
-    return 1 + u64_prefix(b2(b'pol-challenge', cs, v, m, u32(q))) % n
-
-
-def challenge_segments(cs, v, m, n, largest, per_check):
-    out = []
+def challenge_segments(cs, v, m, n, per_check):
+    """Segment n, then min(Q - 1, n - 1) distinct draws from 1..n-1 without replacement: draw i
+    takes element u64_le(H("pol-challenge" | cs | v | m | u32(i))[0..8]) mod len(left) of the
+    segments not drawn yet, in increasing order."""
     if n == 0 or per_check == 0:
-        return out
-    if 1 <= largest <= n:
-        out.append(largest)
-    for q in range(per_check - 1):
-        s = seeded_segment(cs, v, m, q, n)
-        if s not in out:
-            out.append(s)
+        return []
+    out = [n]
+    left = list(range(1, n))
+    for i in range(min(per_check - 1, n - 1)):
+        at = u64_prefix(b2(b'pol-challenge', cs, v, m, u32(i))) % len(left)
+        out.append(left.pop(at))
     return out
 
 
@@ -163,15 +160,11 @@ def main():
 
     cs = challenge_seed(7, 3, parent)
     v['challenge_seed'] = [{'task': '7', 'round': 3, 'parent_hash': hx(parent), 'output': hx(cs)}]
-    v['seeded_segment'] = [{'challenge_seed': hx(cs), 'validator': hx(vv), 'miner': hx(m), 'q': q,
-                            'num_segments': n, 'output': seeded_segment(cs, vv, m, q, n)}
-                           for vv, m in [(alice, bob), (bob, alice), (carol, bob)] for q in range(4) for n in (1, 8, 50)]
     v['challenge_segments'] = [{'challenge_seed': hx(cs), 'validator': hx(vv), 'miner': hx(m), 'num_segments': n,
-                                'largest_norm_segment': big, 'segments_per_check': k,
-                                'output': challenge_segments(cs, vv, m, n, big, k)}
-                               for vv, m, n, big, k in [(alice, bob, 8, 5, 3), (carol, bob, 8, 2, 6),
-                                                        (alice, carol, 1, 1, 4), (bob, carol, 50, 17, 1),
-                                                        (alice, bob, 8, 3, 0), (alice, bob, 0, 0, 3)]]
+                                'segments_per_check': k, 'output': challenge_segments(cs, vv, m, n, k)}
+                               for vv, m, n, k in [(alice, bob, 8, 3), (carol, bob, 8, 6), (bob, alice, 8, 8),
+                                                   (alice, carol, 1, 4), (bob, carol, 50, 1), (carol, alice, 50, 7),
+                                                   (alice, bob, 1024, 64), (alice, bob, 8, 0), (alice, bob, 0, 3)]]
 
     models = [
         [{'name': 'fc1.weight', 'dtype': 'f32', 'dims': [2, 3], 'values': [0.5, -1.25, 3.0, 0.0, 1e-3, -7.5]},

@@ -20,7 +20,7 @@ pub const TAG_SHARD: &[u8] = b"pol-shard";
 pub const TAG_COMMIT: &[u8] = b"pol-commit";
 /// Domain tag of [`challenge_seed`].
 pub const TAG_CHALLENGE_SEED: &[u8] = b"pol-challenge-seed";
-/// Domain tag of [`seeded_segment`].
+/// Domain tag of [`challenge_segments`].
 pub const TAG_CHALLENGE: &[u8] = b"pol-challenge";
 /// Domain tag of [`leaf_hash`].
 pub const TAG_LEAF: &[u8] = b"pol-leaf";
@@ -142,72 +142,44 @@ pub fn challenge_seed(task: TaskId, round: RoundIndex, parent_hash: &Hash) -> Ha
 	])
 }
 
-/// Seeded challenge `q` of validator `validator` on miner `miner`, among `num_segments`
-/// segments: `1 + u64_le(blake2_256("pol-challenge" ‖ challenge_seed ‖ validator ‖ miner ‖ q)[0..8]) mod n`.
-/// `None` when there are no segments.
-pub fn seeded_segment(
-	challenge_seed: &Hash,
-	validator: &AccountBytes,
-	miner: &AccountBytes,
-	q: u32,
-	num_segments: SegmentIndex,
-) -> Option<SegmentIndex> {
-	if num_segments == 0 {
-		return None;
-	}
-	let h = hash_parts(&[
-		TAG_CHALLENGE,
-		challenge_seed.as_bytes(),
-		validator,
-		miner,
-		&q.to_le_bytes(),
-	]);
-	Some(1 + (u64_prefix(&h) % u64::from(num_segments)) as SegmentIndex)
-}
-
-/// The segments validator `validator` replays of miner `miner`'s run: first the segment with
-/// the largest committed update norm (`largest_norm_segment`), then seeded segments for
-/// `q = 0, 1, …, segments_per_check − 2`, skipping repeats. At most `segments_per_check`
-/// segments, all in `1..=num_segments`; empty when there are no segments or none are asked.
+/// The segments validator `validator` replays of miner `miner`'s run of `num_segments`
+/// segments: first segment `n` (its end is the update that is scored and aggregated, so it is
+/// always checked), then `min(Q − 1, n − 1)` distinct segments drawn from `1..n` without
+/// replacement. Draw `i` (from 0) takes element
+/// `u64_le(blake2_256("pol-challenge" ‖ randomness ‖ validator ‖ miner ‖ i)[0..8]) mod (n − 1 − i)`
+/// of the segments not drawn yet, in increasing order. Empty when there are no segments or
+/// `Q = 0`. `randomness` is the validator's VRF output over the round's challenge seed
+/// ([`crate::challenge`]), which only it can compute.
+///
+/// Nothing the miner commits (such as its update norms) steers the draw: a forged segment is
+/// found with the probability of drawing it, whatever the miner claims about it.
 pub fn challenge_segments(
-	challenge_seed: &Hash,
+	randomness: &Hash,
 	validator: &AccountBytes,
 	miner: &AccountBytes,
 	num_segments: SegmentIndex,
-	largest_norm_segment: SegmentIndex,
 	segments_per_check: u32,
 ) -> Vec<SegmentIndex> {
 	let mut out = Vec::new();
 	if num_segments == 0 || segments_per_check == 0 {
 		return out;
 	}
-	if (1..=num_segments).contains(&largest_norm_segment) {
-		out.push(largest_norm_segment);
-	}
-	for q in 0..segments_per_check.saturating_sub(1) {
-		if let Some(s) = seeded_segment(challenge_seed, validator, miner, q, num_segments) {
-			if !out.contains(&s) {
-				out.push(s);
-			}
-		}
+	out.push(num_segments);
+	let mut left: Vec<SegmentIndex> = (1..num_segments).collect();
+	let draws = segments_per_check.saturating_sub(1).min(num_segments - 1);
+	for i in 0..draws {
+		let h = hash_parts(&[
+			TAG_CHALLENGE,
+			randomness.as_bytes(),
+			validator,
+			miner,
+			&i.to_le_bytes(),
+		]);
+		// `left` is not empty: `draws ≤ n − 1 = left.len()` at the start, one less each draw.
+		let at = (u64_prefix(&h) % left.len() as u64) as usize;
+		out.push(left.remove(at));
 	}
 	out
-}
-
-/// The segment (1-based) with the largest update norm among leaves `norms[j]`, `j = 0..=n`
-/// (`norms[0]` belongs to checkpoint 0 and is not a segment). Ties go to the lowest index;
-/// NaN norms never win. `None` when there is no segment.
-pub fn largest_norm_segment(norms: &[f32]) -> Option<SegmentIndex> {
-	let mut best: Option<(usize, f32)> = None;
-	for (j, &norm) in norms.iter().enumerate().skip(1) {
-		if norm.is_nan() {
-			continue;
-		}
-		if best.map_or(true, |(_, b)| norm > b) {
-			best = Some((j, norm));
-		}
-	}
-	best.and_then(|(j, _)| SegmentIndex::try_from(j).ok())
 }
 
 /// Leaf `j` of the checkpoint tree:

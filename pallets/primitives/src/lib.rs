@@ -15,18 +15,20 @@
 
 extern crate alloc;
 
+pub mod challenge;
 pub mod hashing;
 pub mod merkle;
 pub mod specs;
 pub mod traits;
 
+pub use challenge::ChallengeProof;
 pub use specs::{
 	AggregationRule, Comparison, DatasetSource, DatasetSpec, Hyperparameters, ModelArch,
 	ModelSpecText, Partition, Schedule, VerificationSpec,
 };
 pub use traits::{
-	OnRoundEnd, RevealedStake, Role, RoundBudget, RoundInfo, RoundOutcome, RoundRewards, Slash,
-	StakeInfo, TaskFunds, TrustProvider,
+	ChallengeKeys, OnRoundEnd, RevealedStake, Role, RoundBudget, RoundInfo, RoundOutcome,
+	RoundRewards, Slash, StakeInfo, TaskFunds, TrustProvider,
 };
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
@@ -64,7 +66,9 @@ pub type ArtifactUri = BoundedVec<u8, ConstU32<MAX_URI_LEN>>;
 pub struct UpdateCommitment {
 	/// Merkle root (see [`merkle`]) over the leaves of checkpoints `0..=num_segments`.
 	pub checkpoint_root: Hash,
-	/// Model hash of the last checkpoint: the miner's update.
+	/// Model hash of the last checkpoint `C_n`, all of its tensors (the parameters and, with
+	/// momentum, the momentum buffers): leaf `n`'s model hash, proven at reveal by a
+	/// [`FinalLeafProof`]. Its parameters are the miner's update.
 	pub final_model_hash: Hash,
 	/// Number of segments `n = local_steps / checkpoint_interval`.
 	pub num_segments: SegmentIndex,
@@ -129,6 +133,12 @@ impl Phase {
 }
 
 /// A validator's verdict on one miner's update in one round.
+///
+/// Only what the validator can show another validator is a verdict: a segment that fails
+/// (`Fail`) or a checkpoint it could not get (`NotServed`). Both open a dispute over that one
+/// segment, which every other validator checks for itself. A validator that could not check a
+/// miner for a reason of its own (its disk, data, device, a determinism mismatch) reports no
+/// verdict at all on that miner: it abstains.
 #[derive(
 	Clone,
 	Copy,
@@ -144,14 +154,119 @@ impl Phase {
 pub enum Verdict {
 	/// Every challenged segment replayed to the committed checkpoint.
 	Pass,
-	/// This segment did not replay to the committed checkpoint (or its files did not match the
-	/// Merkle root): opens a dispute.
+	/// This segment did not replay to the committed checkpoint, or the miner's served files
+	/// prove a fault in it (a norm, start or final model that is not what the tree says):
+	/// opens a dispute. A validator whose `Fail` is rejected by the stake is slashed.
 	Fail {
 		/// The failing segment (1-based).
 		segment: SegmentIndex,
 	},
-	/// The miner's artifacts could not be fetched.
-	Unavailable,
+	/// A checkpoint of this segment (or the manifest, reported as segment `n`) was not served,
+	/// or its bytes did not match their leaf, within the phase: opens a dispute in which the
+	/// other validators try to fetch it themselves. Withholding loses like a failed replay; an
+	/// accuser that reported it honestly is never slashed when the others could fetch it.
+	NotServed {
+		/// The segment whose checkpoints were not served (1-based).
+		segment: SegmentIndex,
+	},
+}
+
+impl Verdict {
+	/// The segment a dispute is opened over, for `Fail` and `NotServed`.
+	pub const fn disputed_segment(&self) -> Option<SegmentIndex> {
+		match self {
+			Verdict::Pass => None,
+			Verdict::Fail { segment } | Verdict::NotServed { segment } => Some(*segment),
+		}
+	}
+}
+
+/// Longest Merkle proof a reveal carries: a tree of up to 2³² leaves.
+pub const MAX_PROOF_DEPTH: u32 = 32;
+
+/// What a miner reveals besides its commitment to prove that `final_model_hash` is leaf `n`
+/// of its checkpoint tree (the update that is scored and aggregated is the last checkpoint the
+/// validators verify, not a file the miner picks afterwards).
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct FinalLeafProof {
+	/// `‖C_n − C_{n−1}‖₂` as the bits of an `f32` (the leaf hashes its little-endian bytes).
+	pub update_norm_bits: u32,
+	/// Sibling hashes from leaf `n` up to the root.
+	pub siblings: BoundedVec<Hash, ConstU32<MAX_PROOF_DEPTH>>,
+}
+
+/// Why a [`FinalLeafProof`] does not prove the final model hash.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FinalLeafError {
+	/// The update norm is NaN, infinite or negative: the run's parameters are not finite.
+	NonFiniteNorm,
+	/// `leaf(n, final_model_hash, norm)` is not leaf `n` of the tree with `checkpoint_root`.
+	NotLeafN,
+}
+
+impl FinalLeafProof {
+	/// The proof of leaf `n` among `leaves` (`n + 1` of them), with its norm.
+	pub fn from_leaves(leaves: &[Hash], update_norm: f32) -> Option<FinalLeafProof> {
+		let n = u32::try_from(leaves.len().checked_sub(1)?).ok()?;
+		let p = merkle::proof(leaves, n)?;
+		Some(FinalLeafProof {
+			update_norm_bits: update_norm.to_bits(),
+			siblings: p.siblings.try_into().ok()?,
+		})
+	}
+
+	/// Checks that `commitment.final_model_hash` with this norm is leaf `num_segments` of the
+	/// tree whose root is `commitment.checkpoint_root`.
+	pub fn verify(&self, commitment: &UpdateCommitment) -> Result<(), FinalLeafError> {
+		let norm = f32::from_bits(self.update_norm_bits);
+		if !norm.is_finite() || norm < 0.0 {
+			return Err(FinalLeafError::NonFiniteNorm);
+		}
+		let n = commitment.num_segments;
+		let leaf = hashing::leaf_hash(n, &commitment.final_model_hash, norm);
+		let leaves = n.checked_add(1).ok_or(FinalLeafError::NotLeafN)?;
+		if merkle::verify(
+			&commitment.checkpoint_root,
+			&self.siblings,
+			leaves,
+			n,
+			&leaf,
+		) {
+			Ok(())
+		} else {
+			Err(FinalLeafError::NotLeafN)
+		}
+	}
+}
+
+/// A run of `num_segments` segments made of hashes alone, with its commitment and the proof of
+/// its final leaf: what the chain sees of a run, for tests and benchmarks (the chain never sees
+/// a model). `tag` tells runs apart; checkpoint `j`'s model hash is
+/// `blake2_256([tag] ‖ j)` and its norm `j`.
+pub fn synthetic_run(
+	tag: u8,
+	num_segments: SegmentIndex,
+	artifact_uri: ArtifactUri,
+) -> (UpdateCommitment, FinalLeafProof) {
+	let model = |j: u32| hashing::hash(&[&[tag][..], &j.to_le_bytes()].concat());
+	let leaves: alloc::vec::Vec<Hash> = (0..=num_segments)
+		.map(|j| hashing::leaf_hash(j, &model(j), j as f32))
+		.collect();
+	let proof =
+		FinalLeafProof::from_leaves(&leaves, num_segments as f32).unwrap_or(FinalLeafProof {
+			update_norm_bits: 0,
+			siblings: BoundedVec::new(),
+		});
+	let commitment = UpdateCommitment {
+		checkpoint_root: merkle::root(&leaves),
+		final_model_hash: model(num_segments),
+		num_segments,
+		train_loss: FixedU64::from_rational(1, 2),
+		artifact_uri,
+	};
+	(commitment, proof)
 }
 
 /// The element type of a tensor, with the code the model hash uses.

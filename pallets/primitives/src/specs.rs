@@ -18,6 +18,15 @@ pub const MAX_WIDTH: u32 = 4096;
 /// layers of [`MAX_WIDTH`] have far smaller norms, and below 2⁵³/10⁹ a bound with 9 decimals
 /// survives the workers' JSON manifests bit for bit.
 pub const MAX_NORM_CLIP: u32 = 1_000_000;
+/// Most segments a validator replays of one run (`segments_per_check`). Enough for any
+/// detection target the protocol aims at (with 3 validators, 99% detection of a miner forging a
+/// quarter of its segments needs 7), and it bounds the chain's work to check an accusation.
+pub const MAX_SEGMENTS_PER_CHECK: u32 = 64;
+/// Largest tolerance of a `tolerance` comparison: 1% of a segment's update. A miner may steer
+/// each segment by up to the tolerance without failing a replay; relative to the segment's own
+/// update (not the whole model's norm), 1% keeps that drift a small share of honest progress,
+/// and cross-hardware float noise over a segment stays orders of magnitude below it.
+pub const MAX_TOLERANCE: Perbill = Perbill::from_parts(10_000_000);
 
 /// A declarative model, e.g. `mlp:64-128-10` or `cnn:8x8x1-c16-c32-10`, as UTF-8 bytes.
 pub type ModelSpecText = BoundedVec<u8, ConstU32<MAX_MODEL_SPEC_LEN>>;
@@ -243,7 +252,9 @@ impl Hyperparameters {
 pub enum Comparison {
 	/// Model hashes must be equal (same hardware class and thread count).
 	Exact,
-	/// `‖replayed − committed‖₂ / ‖committed‖₂` at most this.
+	/// Distance relative to the segment's own update at most this, for the parameters
+	/// (`‖W′ − W_s‖₂ / ‖W′ − W_{s−1}‖₂`) and for the momentum buffers (`‖M′ − M_s‖₂ / ‖M′‖₂`),
+	/// `′` the replay; at most [`MAX_TOLERANCE`].
 	Tolerance(Perbill),
 }
 
@@ -261,7 +272,8 @@ pub enum Comparison {
 	MaxEncodedLen,
 )]
 pub struct VerificationSpec {
-	/// Segments each validator replays, `Q` (the largest-norm one and `Q − 1` seeded ones).
+	/// Segments each validator replays, `Q`: the last one (whose end is the update) and `Q − 1`
+	/// others drawn from the validator's challenge randomness.
 	pub segments_per_check: u32,
 	/// How replays are compared.
 	pub comparison: Comparison,

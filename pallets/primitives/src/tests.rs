@@ -46,21 +46,22 @@ fn derivations_refuse_empty_domains() {
 	assert_eq!(hashing::batch_indices(&seed, 0, 4, 0), None);
 	assert_eq!(hashing::batch_indices(&seed, 0, 0, 10), Some(vec![]));
 	assert_eq!(hashing::shard_of(1, &[0; 32], 0), None);
-	assert_eq!(
-		hashing::seeded_segment(&seed, &[0; 32], &[1; 32], 0, 0),
-		None
-	);
-	assert!(hashing::challenge_segments(&seed, &[0; 32], &[1; 32], 0, 1, 3).is_empty());
+	assert!(hashing::challenge_segments(&seed, &[0; 32], &[1; 32], 0, 3).is_empty());
+	assert!(hashing::challenge_segments(&seed, &[0; 32], &[1; 32], 5, 0).is_empty());
 }
 
 #[test]
-fn challenge_segments_are_in_range_distinct_and_start_with_the_largest_norm() {
+fn challenge_segments_always_hold_the_last_and_draw_distinct_others() {
 	let seed = hashing::hash(b"challenge");
 	for n in 1..20u32 {
-		for k in 1..8u32 {
-			let s = hashing::challenge_segments(&seed, &[3; 32], &[4; 32], n, n, k);
-			assert_eq!(s[0], n);
-			assert!(s.len() as u32 <= k);
+		for q in 1..8u32 {
+			let s = hashing::challenge_segments(&seed, &[3; 32], &[4; 32], n, q);
+			assert_eq!(s[0], n, "segment n is always checked");
+			assert_eq!(
+				s.len() as u32,
+				q.min(n),
+				"exactly Q segments while there are enough"
+			);
 			assert!(s.iter().all(|x| (1..=n).contains(x)));
 			let mut d = s.clone();
 			d.sort();
@@ -69,28 +70,75 @@ fn challenge_segments_are_in_range_distinct_and_start_with_the_largest_norm() {
 		}
 	}
 	// Different validators check different segments of the same miner.
-	let a: Vec<_> = (0..16)
-		.map(|q| hashing::seeded_segment(&seed, &[1; 32], &[9; 32], q, 1000))
-		.collect();
-	let b: Vec<_> = (0..16)
-		.map(|q| hashing::seeded_segment(&seed, &[2; 32], &[9; 32], q, 1000))
-		.collect();
+	let a = hashing::challenge_segments(&seed, &[1; 32], &[9; 32], 1000, 16);
+	let b = hashing::challenge_segments(&seed, &[2; 32], &[9; 32], 1000, 16);
 	assert_ne!(a, b);
 }
 
 #[test]
-fn largest_norm_segment_ignores_checkpoint_zero_and_nan_and_breaks_ties_low() {
-	assert_eq!(hashing::largest_norm_segment(&[]), None);
-	assert_eq!(hashing::largest_norm_segment(&[0.0]), None);
-	assert_eq!(
-		hashing::largest_norm_segment(&[99.0, 1.0, 3.0, 3.0, 2.0]),
-		Some(2)
-	);
-	assert_eq!(
-		hashing::largest_norm_segment(&[0.0, f32::NAN, 0.5]),
-		Some(2)
-	);
-	assert_eq!(hashing::largest_norm_segment(&[0.0, f32::NAN]), None);
+fn challenge_draws_are_uniform_over_the_other_segments() {
+	// Over many seeds each of segments 1..n−1 is drawn about equally often: no segment is
+	// safer to forge than another (the old top-norm slot let the miner choose one).
+	let (n, q, trials) = (10u32, 3u32, 9000u32);
+	let mut count = [0u32; 10];
+	for t in 0..trials {
+		let seed = hashing::hash(&t.to_le_bytes());
+		for s in hashing::challenge_segments(&seed, &[1; 32], &[2; 32], n, q)
+			.into_iter()
+			.skip(1)
+		{
+			count[s as usize] += 1;
+		}
+	}
+	// Each of the 9 segments is drawn with probability 2/9: 2000 expected, σ ≈ 39.
+	for s in 1..n as usize {
+		assert!(
+			(1800..=2200).contains(&count[s]),
+			"segment {s} drawn {} times",
+			count[s]
+		);
+	}
+	assert_eq!(count[0], 0);
+}
+
+#[test]
+fn final_leaf_proof_binds_the_final_model_hash_to_leaf_n() {
+	use crate::{FinalLeafError, FinalLeafProof};
+	let n = 5u32;
+	let models: Vec<Hash> = (0..=n).map(|j| hashing::hash(&j.to_le_bytes())).collect();
+	let norms: Vec<f32> = (0..=n).map(|j| j as f32 * 0.5).collect();
+	let leaves: Vec<Hash> = (0..=n)
+		.map(|j| hashing::leaf_hash(j, &models[j as usize], norms[j as usize]))
+		.collect();
+	let c = UpdateCommitment {
+		checkpoint_root: merkle::root(&leaves),
+		final_model_hash: models[n as usize],
+		num_segments: n,
+		train_loss: Default::default(),
+		artifact_uri: b"http://m/v1/artifacts/00".to_vec().try_into().unwrap(),
+	};
+	let proof = FinalLeafProof::from_leaves(&leaves, norms[n as usize]).unwrap();
+	assert_eq!(proof.verify(&c), Ok(()));
+	// A final model hash other than C_n's (a swapped update) is refused.
+	let mut swapped = c.clone();
+	swapped.final_model_hash = models[n as usize - 1];
+	assert_eq!(proof.verify(&swapped), Err(FinalLeafError::NotLeafN));
+	// Another norm, or leaf n − 1's proof, is refused.
+	let mut other_norm = proof.clone();
+	other_norm.update_norm_bits = 7.0f32.to_bits();
+	assert_eq!(other_norm.verify(&c), Err(FinalLeafError::NotLeafN));
+	let p = merkle::proof(&leaves, n - 1).unwrap();
+	let wrong_leaf = FinalLeafProof {
+		update_norm_bits: norms[n as usize].to_bits(),
+		siblings: p.siblings.try_into().unwrap(),
+	};
+	assert_eq!(wrong_leaf.verify(&c), Err(FinalLeafError::NotLeafN));
+	// A non-finite norm means non-finite parameters: refused before any hashing.
+	for bad in [f32::NAN, f32::INFINITY, -1.0] {
+		let mut p = proof.clone();
+		p.update_norm_bits = bad.to_bits();
+		assert_eq!(p.verify(&c), Err(FinalLeafError::NonFiniteNorm));
+	}
 }
 
 #[test]
@@ -391,4 +439,81 @@ fn segments_and_round_length() {
 		.round_blocks(),
 		None
 	);
+}
+
+#[test]
+fn challenge_randomness_is_the_validators_alone_and_checked() {
+	use crate::challenge;
+	use sp_core::{sr25519::Pair, Pair as _};
+	let alice = Pair::from_string("//Alice", None).unwrap();
+	let bob = Pair::from_string("//Bob", None).unwrap();
+	let seed = hashing::hash(b"seed");
+	let (proof, randomness) = challenge::prove(&alice, &seed);
+	assert_eq!(
+		challenge::randomness(&alice.public().0, &seed, &proof),
+		Some(randomness)
+	);
+	// One output per key and seed: signing again gives the same randomness.
+	let (again, same) = challenge::prove(&alice, &seed);
+	assert_eq!(same, randomness);
+	assert_eq!(
+		challenge::randomness(&alice.public().0, &seed, &again),
+		Some(randomness)
+	);
+	// Another validator's proof, another seed, or a tampered output are refused.
+	assert_eq!(challenge::randomness(&bob.public().0, &seed, &proof), None);
+	assert_eq!(
+		challenge::randomness(&alice.public().0, &hashing::hash(b"other"), &proof),
+		None
+	);
+	let (bobs, bob_randomness) = challenge::prove(&bob, &seed);
+	let mut forged = proof.clone();
+	forged.pre_output = bobs.pre_output.clone();
+	assert_eq!(
+		challenge::randomness(&alice.public().0, &seed, &forged),
+		None
+	);
+	// Different validators, different challenges of the same miner.
+	assert_ne!(randomness, bob_randomness);
+	assert_ne!(
+		hashing::challenge_segments(&randomness, &alice.public().0, &[7; 32], 100, 8),
+		hashing::challenge_segments(&bob_randomness, &bob.public().0, &[7; 32], 100, 8)
+	);
+}
+
+/// C(n, k) as an f64.
+fn choose(n: u32, k: u32) -> f64 {
+	(0..k).fold(1.0, |acc, i| acc * f64::from(n - i) / f64::from(i + 1))
+}
+
+#[test]
+fn detection_rate_matches_the_formula() {
+	// A miner forges segments 1..=f (never n, which every validator checks); 3 validators with
+	// independent randomness each challenge Q segments. Measured over 20,000 rounds per row.
+	let trials = 20_000u32;
+	for (n, q, f) in [(6u32, 3u32, 1u32), (6, 3, 2), (10, 3, 2), (20, 7, 5)] {
+		let mut caught = 0u32;
+		for t in 0..trials {
+			let hit = (0..3u32).any(|v| {
+				let randomness = hashing::hash(&[t.to_le_bytes(), v.to_le_bytes()].concat());
+				hashing::challenge_segments(&randomness, &[v as u8; 32], &[9; 32], n, q)
+					.iter()
+					.any(|&s| s <= f)
+			});
+			caught += u32::from(hit);
+		}
+		let miss_one = choose(n - 1 - f, q - 1) / choose(n - 1, q - 1);
+		let predicted = 1.0 - miss_one.powi(3);
+		let measured = f64::from(caught) / f64::from(trials);
+		println!(
+			"n = {n}, Q = {q}, f = {f}, 3 validators: measured {:.2}%, formula {:.2}%",
+			100.0 * measured,
+			100.0 * predicted
+		);
+		// 4σ of a binomial proportion at 20,000 trials is at most 1.4 points.
+		assert!(
+			(measured - predicted).abs() < 0.015,
+			"{measured} vs {predicted}"
+		);
+	}
 }

@@ -1,7 +1,7 @@
 //! The small traits through which polchain's pallets meet. Each pallet implements or consumes
 //! them; the runtime wires them together. No pallet reads another's storage.
 
-use crate::{Phase, RoundIndex, SegmentIndex, TaskId};
+use crate::{Hash, Phase, RoundIndex, SegmentIndex, TaskId};
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
@@ -74,6 +74,10 @@ pub trait RoundInfo<AccountId> {
 	fn revealed_miners(task: TaskId, round: RoundIndex) -> Vec<AccountId>;
 	/// The number of segments of each miner's run in `task`.
 	fn num_segments(task: TaskId) -> Option<SegmentIndex>;
+	/// What the validators' challenges in `round` of `task` derive from: the round's challenge
+	/// seed (recorded when the reveal phase ends) and the task's segments per check. `None`
+	/// before the seed is recorded.
+	fn challenge_params(task: TaskId, round: RoundIndex) -> Option<(Hash, u32)>;
 }
 
 /// No tasks: every round is unknown.
@@ -88,6 +92,9 @@ impl<AccountId> RoundInfo<AccountId> for () {
 		Vec::new()
 	}
 	fn num_segments(_: TaskId) -> Option<SegmentIndex> {
+		None
+	}
+	fn challenge_params(_: TaskId, _: RoundIndex) -> Option<(Hash, u32)> {
 		None
 	}
 }
@@ -186,4 +193,10 @@ impl<AccountId, Balance> RoundRewards<AccountId, Balance> for () {
 	fn max_weight() -> Weight {
 		Weight::zero()
 	}
+}
+
+/// The sr25519 public key a validator's challenge proofs (VRF) are checked with.
+pub trait ChallengeKeys<AccountId> {
+	/// `who`'s key; `None` if it has none.
+	fn challenge_key(who: &AccountId) -> Option<[u8; 32]>;
 }

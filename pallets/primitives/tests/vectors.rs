@@ -137,23 +137,12 @@ fn challenges() {
 		);
 		assert_eq!(got, h256(&c["output"]));
 	}
-	for c in cases(&v, "seeded_segment") {
-		let got = hashing::seeded_segment(
-			&h256(&c["challenge_seed"]),
-			&acc(&c["validator"]),
-			&acc(&c["miner"]),
-			num(&c["q"]) as u32,
-			num(&c["num_segments"]) as u32,
-		);
-		assert_eq!(got, Some(num(&c["output"]) as u32));
-	}
 	for c in cases(&v, "challenge_segments") {
 		let got = hashing::challenge_segments(
 			&h256(&c["challenge_seed"]),
 			&acc(&c["validator"]),
 			&acc(&c["miner"]),
 			num(&c["num_segments"]) as u32,
-			num(&c["largest_norm_segment"]) as u32,
 			num(&c["segments_per_check"]) as u32,
 		);
 		let want: Vec<u32> = c["output"]

@@ -43,10 +43,15 @@ mod benchmarks {
 
 	#[benchmark]
 	fn reveal_scores(e: Linear<1, { T::MaxMiners::get() }>) {
-		// Worst case: every entry a `Fail`, each opening a dispute.
+		// Worst case: every entry a `Fail`, each checked against the caller's challenges (the
+		// task's most segments and segments per check) and opening a dispute; the challenge
+		// proof (one VRF verification) is checked first.
 		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Verify, e);
-		let who = validator::<T>(0);
-		let list = entries::<T>(&miners, Verdict::Fail { segment: 1 });
+		let (seed, _) = T::Rounds::challenge_params(task, 0).expect("the task has a seed");
+		let (who, proof) = T::BenchmarkHelper::challenger(&seed);
+		T::BenchmarkHelper::make_validator(&who);
+		let n = T::Rounds::num_segments(task).unwrap_or(1);
+		let list = entries::<T>(&miners, Verdict::Fail { segment: n });
 		let salt = [2u8; 32];
 		let hash = hashing::commit_hash_of(&list, &hashing::account_bytes(&who), &salt);
 		assert!(
@@ -55,7 +60,7 @@ mod benchmarks {
 		);
 		T::BenchmarkHelper::set_phase(task, Phase::ScoreReveal);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who.clone()), task, 0, list, salt);
+		_(RawOrigin::Signed(who.clone()), task, 0, list, salt, proof);
 		assert_eq!(Disputes::<T>::iter_prefix((task, 0)).count() as u32, e);
 	}
 
@@ -70,6 +75,7 @@ mod benchmarks {
 			Dispute {
 				accuser,
 				segment: 1,
+				kind: DisputeKind::Replay,
 				upheld: Zero::zero(),
 				rejected: Zero::zero(),
 			},
@@ -115,6 +121,7 @@ mod benchmarks {
 				Dispute {
 					accuser: validators[0].clone(),
 					segment: 1,
+					kind: DisputeKind::Replay,
 					upheld: T::Balance::from(1_000u32),
 					rejected: Zero::zero(),
 				},

@@ -10,11 +10,15 @@
 //!   In the score-reveal phase it reveals the entries with [`Pallet::reveal_scores`]: one
 //!   `(miner, score, verdict)` per miner it checked, sorted by miner. Nobody sees another's
 //!   scores before committing, so nobody can copy them.
-//! - A `Fail { segment }` verdict opens a dispute on that miner. Other active validators
+//! - A `Fail { segment }` or `NotServed { segment }` verdict opens a dispute on that miner;
+//!   the segment must be among the accuser's challenges of that miner
+//!   ([`pol_primitives::hashing::challenge_segments`]). Other active validators fetch and
 //!   replay the segment and [`Pallet::vote_dispute`] until the round closes; the majority of
 //!   the voting stake decides. Upheld: the miner is slashed by `MinerSlash` and not paid.
-//!   Rejected: the accuser is slashed by `FalseAccusationSlash`. No votes (or a tie): no
-//!   slash, and the miner is not paid.
+//!   Rejected: the accuser of a `Fail` is slashed by `FalseAccusationSlash`; the accuser of a
+//!   `NotServed` is not (what it could not fetch is no evidence against it). No votes (or a
+//!   tie): no slash, and the miner is not paid. A validator that could not check a miner for
+//!   reasons of its own leaves it out of its entries: it abstains.
 //! - When the round closes ([`pol_primitives::OnRoundEnd`], called by the task registry):
 //!   the consensus score of each miner is the stake-weighted median (κ = ½, the lower median)
 //!   of the revealed scores, so stake below one half cannot move it. A validator's round trust
@@ -22,7 +26,7 @@
 //!   trust is an exponential moving average of round trusts (`TrustSmoothing`), and a
 //!   validator that committed but did not reveal takes a zero. Trust is served to staking
 //!   through [`pol_primitives::TrustProvider`]. Miners that passed (no upheld or undecided
-//!   dispute, not unavailable to the majority of the stake that scored them) and validators
+//!   dispute) and validators
 //!   that revealed are handed to rewards ([`pol_primitives::RoundRewards`]).
 
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -46,8 +50,8 @@ use alloc::vec::Vec;
 use frame_support::{pallet_prelude::*, traits::tokens::Balance as BalanceT};
 use frame_system::pallet_prelude::*;
 use pol_primitives::{
-	hashing, Hash, OnRoundEnd, Phase, Role, RoundBudget, RoundIndex, RoundInfo, RoundOutcome,
-	RoundRewards, Salt, Slash, StakeInfo, TaskId, TrustProvider, Verdict,
+	hashing, ChallengeKeys, ChallengeProof, Hash, OnRoundEnd, Phase, Role, RoundBudget, RoundIndex,
+	RoundInfo, RoundOutcome, RoundRewards, Salt, Slash, StakeInfo, TaskId, TrustProvider, Verdict,
 };
 use sp_runtime::{
 	traits::{Saturating, UniqueSaturatedInto, Zero},
@@ -110,6 +114,9 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxScorers: Get<u32>;
 
+		/// The sr25519 key each validator's challenge proof (VRF) is checked with.
+		type ChallengeKeys: ChallengeKeys<Self::AccountId>;
+
 		/// Weights of this pallet's calls and hooks, from its benchmarks.
 		type WeightInfo: WeightInfo;
 
@@ -134,6 +141,20 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type CommitCount<T: Config> =
 		StorageMap<_, Twox64Concat, (TaskId, RoundIndex), u32, ValueQuery>;
+
+	/// Each validator's challenge randomness in a round (its VRF output over the challenge
+	/// seed, checked at reveal): its challenges of every miner derive from it. Cleared when the
+	/// round closes.
+	#[pallet::storage]
+	pub type ChallengeRandomness<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		(TaskId, RoundIndex),
+		Blake2_128Concat,
+		T::AccountId,
+		Hash,
+		OptionQuery,
+	>;
 
 	/// Each validator's revealed entries in a round; cleared when the round closes.
 	#[pallet::storage]
@@ -209,13 +230,15 @@ pub mod pallet {
 			entries: u32,
 			stake: T::Balance,
 		},
-		/// `accuser` says `segment` of `miner`'s run does not replay.
+		/// `accuser` says `segment` of `miner`'s run does not replay (`kind` `Replay`) or was
+		/// not served to it (`NotServed`).
 		DisputeOpened {
 			task: TaskId,
 			round: RoundIndex,
 			miner: T::AccountId,
 			accuser: T::AccountId,
 			segment: u32,
+			kind: DisputeKind,
 		},
 		/// `validator` voted on the dispute over `miner`.
 		DisputeVoted {
@@ -281,8 +304,15 @@ pub mod pallet {
 		UnsortedEntries,
 		/// An entry names a miner that did not reveal an update in this round.
 		MinerNotRevealed,
-		/// A `Fail` verdict names a segment outside `1..=num_segments`.
+		/// A `Fail` or `NotServed` verdict names a segment outside `1..=num_segments`.
 		InvalidSegment,
+		/// A `Fail` or `NotServed` verdict names a segment that is not among the caller's
+		/// challenges of that miner (`PolApi::challenges`): accuse only a segment you replayed
+		/// or tried to fetch.
+		SegmentNotChallenged,
+		/// The challenge proof is not the caller's sr25519 VRF proof over the round's challenge
+		/// seed (`pol_primitives::challenge::prove` with the validator account's key).
+		BadChallengeProof,
 		/// There is no dispute over this miner in this round.
 		NoDispute,
 		/// The accuser does not vote on its own dispute.
@@ -354,8 +384,12 @@ pub mod pallet {
 		}
 
 		/// Reveals the caller's scores for `round` of `task`, during its score-reveal phase.
-		/// `entries` are sorted by miner, each a miner that revealed this round; a `Fail`
-		/// verdict opens a dispute on that miner unless one is open.
+		/// `entries` are sorted by miner, each a miner that revealed this round (a validator
+		/// that could not check a miner leaves it out). `challenge` is the caller's VRF proof
+		/// over the round's challenge seed; its output is the randomness the caller's challenges
+		/// derive from, and a `Fail` or `NotServed` verdict must name one of them. Such a
+		/// verdict opens a dispute on that miner unless one is open (a `Fail` replaces an open
+		/// `NotServed`).
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::reveal_scores(entries.len() as u32))]
 		pub fn reveal_scores(
@@ -364,6 +398,7 @@ pub mod pallet {
 			round: RoundIndex,
 			entries: EntriesOf<T>,
 			salt: Salt,
+			challenge: ChallengeProof,
 		) -> DispatchResult {
 			let who = Self::ensure_validator(origin)?;
 			match T::Rounds::current_phase(task, round) {
@@ -387,41 +422,79 @@ pub mod pallet {
 				Error::<T>::UnsortedEntries
 			);
 			let segments = T::Rounds::num_segments(task).unwrap_or(0);
+			let (seed, q) =
+				T::Rounds::challenge_params(task, round).ok_or(Error::<T>::BadChallengeProof)?;
+			let key = T::ChallengeKeys::challenge_key(&who).ok_or(Error::<T>::BadChallengeProof)?;
+			let randomness = pol_primitives::challenge::randomness(&key, &seed, &challenge)
+				.ok_or(Error::<T>::BadChallengeProof)?;
+			let validator = hashing::account_bytes(&who);
 			for entry in entries.iter() {
 				ensure!(
 					T::Rounds::has_revealed(task, round, &entry.miner),
 					Error::<T>::MinerNotRevealed
 				);
-				if let Verdict::Fail { segment } = entry.verdict {
+				if let Some(segment) = entry.verdict.disputed_segment() {
 					ensure!(
 						segment >= 1 && segment <= segments,
 						Error::<T>::InvalidSegment
 					);
+					// Only a segment the accuser was challenged with: it cannot pick the
+					// segment of an honest run its hardware happens to disagree on, nor one
+					// it never fetched.
+					let challenged = hashing::challenge_segments(
+						&randomness,
+						&validator,
+						&hashing::account_bytes(&entry.miner),
+						segments,
+						q,
+					);
+					ensure!(
+						challenged.contains(&segment),
+						Error::<T>::SegmentNotChallenged
+					);
 				}
 			}
 			for entry in entries.iter() {
-				if let Verdict::Fail { segment } = entry.verdict {
-					if !Disputes::<T>::contains_key((task, round), &entry.miner) {
-						Disputes::<T>::insert(
-							(task, round),
-							&entry.miner,
-							Dispute {
-								accuser: who.clone(),
-								segment,
-								upheld: Zero::zero(),
-								rejected: Zero::zero(),
-							},
-						);
-						Self::deposit_event(Event::DisputeOpened {
-							task,
-							round,
-							miner: entry.miner.clone(),
-							accuser: who.clone(),
-							segment,
-						});
-					}
+				let (segment, kind) = match entry.verdict {
+					Verdict::Pass => continue,
+					Verdict::Fail { segment } => (segment, DisputeKind::Replay),
+					Verdict::NotServed { segment } => (segment, DisputeKind::NotServed),
+				};
+				let open = Disputes::<T>::get((task, round), &entry.miner);
+				// One dispute per miner. A replay claim takes the place of a not-served one:
+				// otherwise an accomplice of the miner could claim "not served" on an honest
+				// segment first, for free, and shield a forged one from the real accusation.
+				let replaces = matches!(
+					(&open, kind),
+					(Some(d), DisputeKind::Replay) if d.kind == DisputeKind::NotServed
+				);
+				if open.is_some() && !replaces {
+					continue;
 				}
+				if replaces {
+					DisputeVotes::<T>::remove((task, round, entry.miner.clone()));
+				}
+				Disputes::<T>::insert(
+					(task, round),
+					&entry.miner,
+					Dispute {
+						accuser: who.clone(),
+						segment,
+						kind,
+						upheld: Zero::zero(),
+						rejected: Zero::zero(),
+					},
+				);
+				Self::deposit_event(Event::DisputeOpened {
+					task,
+					round,
+					miner: entry.miner.clone(),
+					accuser: who.clone(),
+					segment,
+					kind,
+				});
 			}
+			ChallengeRandomness::<T>::insert((task, round), &who, randomness);
 			let stake = T::Stake::stake_of(&who);
 			RevealStake::<T>::insert((task, round), &who, stake);
 			RevealedTotal::<T>::mutate((task, round), |t| *t = t.saturating_add(stake));
@@ -500,6 +573,8 @@ pub trait BenchmarkHelper<AccountId> {
 	fn task_with_revealed_miners(phase: Phase, miners: u32) -> (TaskId, Vec<AccountId>);
 	/// Moves the benchmark task to `phase`.
 	fn set_phase(task: TaskId, phase: Phase);
+	/// A validator account whose key can prove its challenge over `seed`, with that proof.
+	fn challenger(seed: &Hash) -> (AccountId, ChallengeProof);
 }
 
 /// The stake-weighted median with κ = ½: the smallest score at which the stake of scores at
@@ -623,13 +698,19 @@ impl<T: Config> Pallet<T> {
 				let slashed = T::Slasher::slash_fraction(&miner, T::MinerSlash::get());
 				(DisputeOutcome::Upheld, Some(miner.clone()), slashed)
 			} else if dispute.rejected > dispute.upheld {
-				let slashed =
-					T::Slasher::slash_fraction(&dispute.accuser, T::FalseAccusationSlash::get());
-				(
-					DisputeOutcome::Rejected,
-					Some(dispute.accuser.clone()),
-					slashed,
-				)
+				if dispute.kind == DisputeKind::Replay {
+					let slashed = T::Slasher::slash_fraction(
+						&dispute.accuser,
+						T::FalseAccusationSlash::get(),
+					);
+					(
+						DisputeOutcome::Rejected,
+						Some(dispute.accuser.clone()),
+						slashed,
+					)
+				} else {
+					(DisputeOutcome::Rejected, None, Zero::zero())
+				}
 			} else {
 				(DisputeOutcome::Undecided, None, Zero::zero())
 			};
@@ -655,17 +736,8 @@ impl<T: Config> Pallet<T> {
 			let Some(c) = Self::consensus_of(&reveals, miner) else {
 				continue;
 			};
-			let (mut scoring, mut unavailable) = (0u128, 0u128);
-			for (_, stake, entries) in reveals.iter() {
-				if let Some(e) = Self::entry_of(entries, miner) {
-					scoring = scoring.saturating_add(*stake);
-					if e.verdict == Verdict::Unavailable {
-						unavailable = unavailable.saturating_add(*stake);
-					}
-				}
-			}
-			let ok =
-				blocked.binary_search(miner).is_err() && unavailable.saturating_mul(2) < scoring;
+			// Every verdict but `Pass` opened (or joined) a dispute: only its outcome decides.
+			let ok = blocked.binary_search(miner).is_err();
 			consensus.push((miner.clone(), c));
 			if ok {
 				passed.push((miner.clone(), c));
@@ -726,6 +798,7 @@ impl<T: Config> Pallet<T> {
 		let mut weight = T::Rewards::reward_round(task, round, budget, &outcome);
 		let scorers = reveals.len() as u32;
 		let _ = Reveals::<T>::clear_prefix(key, scorers, None);
+		let _ = ChallengeRandomness::<T>::clear_prefix(key, scorers, None);
 		let _ = RevealStake::<T>::clear_prefix(key, scorers, None);
 		RevealedTotal::<T>::remove(key);
 		weight.saturating_accrue(T::WeightInfo::on_round_end(
@@ -734,6 +807,26 @@ impl<T: Config> Pallet<T> {
 			disputes,
 		));
 		weight
+	}
+
+	/// The segments `validator` replays of `miner` in `round` of `task`, from the randomness
+	/// its score reveal proved; `None` before it revealed.
+	pub fn challenges(
+		task: TaskId,
+		round: RoundIndex,
+		validator: &T::AccountId,
+		miner: &T::AccountId,
+	) -> Option<Vec<pol_primitives::SegmentIndex>> {
+		let randomness = ChallengeRandomness::<T>::get((task, round), validator)?;
+		let (_, q) = T::Rounds::challenge_params(task, round)?;
+		let n = T::Rounds::num_segments(task)?;
+		Some(hashing::challenge_segments(
+			&randomness,
+			&hashing::account_bytes(validator),
+			&hashing::account_bytes(miner),
+			n,
+			q,
+		))
 	}
 
 	/// The most settling a round can weigh, at the bounds.
@@ -772,6 +865,18 @@ impl<T: Config> Pallet<T> {
 				"a round's commit count differs from its commitments"
 			);
 		}
+		for (key, v, _) in ChallengeRandomness::<T>::iter() {
+			ensure!(
+				Reveals::<T>::contains_key(key, &v),
+				"challenge randomness without a reveal"
+			);
+		}
+		for (key, _, dispute) in Disputes::<T>::iter() {
+			ensure!(
+				ChallengeRandomness::<T>::contains_key(key, &dispute.accuser),
+				"a dispute whose accuser proved no challenge"
+			);
+		}
 		Ok(())
 	}
 }
@@ -792,6 +897,7 @@ impl<T: Config> Pallet<T> {
 			ScoreCommits::<T>::insert(key, who, Hash::zero());
 		}
 		Reveals::<T>::insert(key, who, EntriesOf::<T>::default());
+		ChallengeRandomness::<T>::insert(key, who, Hash::zero());
 		if let Some(old) = RevealStake::<T>::get(key, who) {
 			RevealedTotal::<T>::mutate(key, |t| *t = t.saturating_sub(old));
 		}

@@ -48,6 +48,7 @@ thread_local! {
 	static STAKE: RefCell<BTreeMap<AccountId, Balance>> = RefCell::new(BTreeMap::new());
 	static PHASE: RefCell<Option<Phase>> = const { RefCell::new(None) };
 	static MINERS: RefCell<Vec<AccountId>> = RefCell::new(Vec::new());
+	static SEGMENTS_PER_CHECK: RefCell<u32> = const { RefCell::new(4) };
 	static SLASHES: RefCell<Vec<(AccountId, Perbill)>> = RefCell::new(Vec::new());
 	static OUTCOMES: RefCell<Vec<(RoundBudget<Balance>, RoundOutcome<AccountId>)>> =
 		RefCell::new(Vec::new());
@@ -70,7 +71,8 @@ pub fn set_stake(who: AccountId, stake: Balance) {
 	STAKE.with(|s| s.borrow_mut().insert(who, stake));
 }
 
-/// Task 0's round 0, in the phase tests set, with the miners tests set; 4 segments.
+/// Task 0's round 0, in the phase tests set, with the miners tests set; 4 segments, each
+/// validator challenged with `SEGMENTS_PER_CHECK` of them.
 pub struct MockRounds;
 impl RoundInfo<AccountId> for MockRounds {
 	fn current_phase(task: TaskId, round: RoundIndex) -> Option<Phase> {
@@ -93,6 +95,20 @@ impl RoundInfo<AccountId> for MockRounds {
 	fn num_segments(_: TaskId) -> Option<SegmentIndex> {
 		Some(4)
 	}
+	fn challenge_params(task: TaskId, round: RoundIndex) -> Option<(pol_primitives::Hash, u32)> {
+		((task, round) == (0, 0)).then(|| {
+			(
+				CHALLENGE_SEED.into(),
+				SEGMENTS_PER_CHECK.with(|q| *q.borrow()),
+			)
+		})
+	}
+}
+/// Round 0's challenge seed.
+pub const CHALLENGE_SEED: [u8; 32] = [5; 32];
+/// Sets the task's segments per check (4 by default: every segment is challenged).
+pub fn set_segments_per_check(q: u32) {
+	SEGMENTS_PER_CHECK.with(|s| *s.borrow_mut() = q);
 }
 pub fn set_phase(phase: Phase) {
 	PHASE.with(|p| *p.borrow_mut() = Some(phase));
@@ -158,13 +174,38 @@ impl pallet_validator_scoring::Config for Test {
 	type FalseAccusationSlash = FalseAccusationSlash;
 	type MaxMiners = ConstU32<8>;
 	type MaxScorers = ConstU32<5>;
+	type ChallengeKeys = MockKeys;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = MockRounds;
 }
 
+/// Account `who`'s sr25519 key: seeded by its number.
+pub fn key(who: AccountId) -> sp_core::sr25519::Pair {
+	use sp_core::Pair as _;
+	sp_core::sr25519::Pair::from_seed(&pol_primitives::hashing::hash(&who.to_le_bytes()).0)
+}
+
+/// `who`'s challenge proof over round 0's seed, and its randomness.
+pub fn challenge(who: AccountId) -> (pol_primitives::ChallengeProof, pol_primitives::Hash) {
+	pol_primitives::challenge::prove(&key(who), &CHALLENGE_SEED.into())
+}
+
+/// Every account has the key [`key`] gives it.
+pub struct MockKeys;
+impl pol_primitives::ChallengeKeys<AccountId> for MockKeys {
+	fn challenge_key(who: &AccountId) -> Option<[u8; 32]> {
+		use sp_core::Pair as _;
+		Some(key(*who).public().0)
+	}
+}
+
 #[cfg(feature = "runtime-benchmarks")]
 impl crate::BenchmarkHelper<AccountId> for MockRounds {
+	fn challenger(seed: &pol_primitives::Hash) -> (AccountId, pol_primitives::ChallengeProof) {
+		let who = 77;
+		(who, pol_primitives::challenge::prove(&key(who), seed).0)
+	}
 	fn make_validator(who: &AccountId) {
 		set_stake(*who, 1_000);
 	}
@@ -188,6 +229,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	STAKE.with(|s| s.borrow_mut().clear());
 	PHASE.with(|p| *p.borrow_mut() = None);
 	MINERS.with(|m| m.borrow_mut().clear());
+	SEGMENTS_PER_CHECK.with(|q| *q.borrow_mut() = 4);
 	SLASHES.with(|s| s.borrow_mut().clear());
 	OUTCOMES.with(|o| o.borrow_mut().clear());
 	ext

@@ -50,7 +50,8 @@ fn score(who: AccountId, e: &EntriesOf<Test>) {
 		0,
 		0,
 		e.clone(),
-		salt(who)
+		salt(who),
+		challenge(who).0
 	));
 }
 
@@ -139,7 +140,14 @@ fn commit_and_reveal_errors() {
 			Error::<Test>::AlreadyCommitted
 		);
 		assert_noop!(
-			Scoring::reveal_scores(RuntimeOrigin::signed(10), 0, 0, e.clone(), salt(10)),
+			Scoring::reveal_scores(
+				RuntimeOrigin::signed(10),
+				0,
+				0,
+				e.clone(),
+				salt(10),
+				challenge(10).0
+			),
 			Error::<Test>::RevealNotOpen
 		);
 		set_phase(Phase::ScoreReveal);
@@ -153,11 +161,25 @@ fn commit_and_reveal_errors() {
 			Error::<Test>::CommitPhaseOver
 		);
 		assert_noop!(
-			Scoring::reveal_scores(RuntimeOrigin::signed(11), 0, 0, e.clone(), salt(11)),
+			Scoring::reveal_scores(
+				RuntimeOrigin::signed(11),
+				0,
+				0,
+				e.clone(),
+				salt(11),
+				challenge(11).0
+			),
 			Error::<Test>::NotCommitted
 		);
 		assert_noop!(
-			Scoring::reveal_scores(RuntimeOrigin::signed(10), 0, 0, e.clone(), salt(11)),
+			Scoring::reveal_scores(
+				RuntimeOrigin::signed(10),
+				0,
+				0,
+				e.clone(),
+				salt(11),
+				challenge(10).0
+			),
 			Error::<Test>::CommitmentMismatch
 		);
 		assert_ok!(Scoring::reveal_scores(
@@ -165,17 +187,32 @@ fn commit_and_reveal_errors() {
 			0,
 			0,
 			e.clone(),
-			salt(10)
+			salt(10),
+			challenge(10).0
 		));
 		assert_noop!(
-			Scoring::reveal_scores(RuntimeOrigin::signed(10), 0, 0, e.clone(), salt(10)),
+			Scoring::reveal_scores(
+				RuntimeOrigin::signed(10),
+				0,
+				0,
+				e.clone(),
+				salt(10),
+				challenge(10).0
+			),
 			Error::<Test>::AlreadyRevealed
 		);
 		assert_eq!(Scoring::revealed_stake(0, 0, &10), Some(1_000));
 		assert_eq!(Scoring::total_revealed_stake(0, 0), 1_000);
 		set_phase(Phase::Finalize);
 		assert_noop!(
-			Scoring::reveal_scores(RuntimeOrigin::signed(10), 0, 0, e, salt(10)),
+			Scoring::reveal_scores(
+				RuntimeOrigin::signed(10),
+				0,
+				0,
+				e,
+				salt(10),
+				challenge(10).0
+			),
 			Error::<Test>::RevealPhaseOver
 		);
 	});
@@ -196,7 +233,14 @@ fn reveal_checks_entries() {
 			));
 			set_phase(Phase::ScoreReveal);
 			assert_noop!(
-				Scoring::reveal_scores(RuntimeOrigin::signed(who), 0, 0, e, salt(who)),
+				Scoring::reveal_scores(
+					RuntimeOrigin::signed(who),
+					0,
+					0,
+					e,
+					salt(who),
+					challenge(who).0
+				),
 				err
 			);
 		};
@@ -244,7 +288,14 @@ fn scores_cannot_be_copied_before_reveal() {
 			Error::<Test>::CommitPhaseOver
 		);
 		assert_noop!(
-			Scoring::reveal_scores(RuntimeOrigin::signed(11), 0, 0, e, salt(10)),
+			Scoring::reveal_scores(
+				RuntimeOrigin::signed(11),
+				0,
+				0,
+				e,
+				salt(10),
+				challenge(11).0
+			),
 			Error::<Test>::NotCommitted
 		);
 	});
@@ -308,21 +359,160 @@ fn consensus_trust_and_outcome() {
 }
 
 #[test]
-fn unavailable_to_the_majority_is_not_paid() {
+fn a_segment_outside_the_accusers_challenges_is_refused() {
+	// Attack: a validator whose hardware disagrees with an honest run on some segment (or
+	// that wants a miner unpaid) accuses a segment it was never challenged with.
 	test(|| {
-		set_miners(&[1, 2]);
-		set_stake(10, 600);
-		set_stake(11, 400);
+		set_miners(&[1]);
+		set_segments_per_check(2);
+		set_stake(10, 1_000);
+		let challenged = pol_primitives::hashing::challenge_segments(
+			&challenge(10).1,
+			&pol_primitives::hashing::account_bytes(&10u64),
+			&pol_primitives::hashing::account_bytes(&1u64),
+			4,
+			2,
+		);
+		assert_eq!(challenged.len(), 2);
+		assert_eq!(challenged[0], 4, "segment n is always challenged");
+		let other = (1..=4).find(|s| !challenged.contains(s)).unwrap();
+		for verdict in [
+			Verdict::Fail { segment: other },
+			Verdict::NotServed { segment: other },
+		] {
+			let e = entries(&[(1, 0, verdict)]);
+			set_phase(Phase::Verify);
+			assert_ok!(Scoring::commit_scores(
+				RuntimeOrigin::signed(10),
+				0,
+				0,
+				hash_of(10, &e)
+			));
+			set_phase(Phase::ScoreReveal);
+			assert_noop!(
+				Scoring::reveal_scores(
+					RuntimeOrigin::signed(10),
+					0,
+					0,
+					e,
+					salt(10),
+					challenge(10).0
+				),
+				Error::<Test>::SegmentNotChallenged
+			);
+			ScoreCommits::<Test>::remove((0, 0), 10);
+			CommitCount::<Test>::remove((0, 0));
+		}
 		score(
 			10,
-			&entries(&[(1, 0, Verdict::Unavailable), (2, 50, Verdict::Pass)]),
+			&entries(&[(
+				1,
+				0,
+				Verdict::Fail {
+					segment: challenged[1],
+				},
+			)]),
 		);
-		score(
-			11,
-			&entries(&[(1, 50, Verdict::Pass), (2, 50, Verdict::Unavailable)]),
+		assert_eq!(
+			Disputes::<Test>::get((0, 0), 1).unwrap().segment,
+			challenged[1]
 		);
-		let outcome = settle();
+	});
+}
+
+fn not_served_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<AccountId> {
+	set_miners(&[1, 2]);
+	set_stake(10, 1_000);
+	set_stake(11, 1_000);
+	score(
+		10,
+		&entries(&[
+			(1, 0, Verdict::NotServed { segment: 4 }),
+			(2, 50, Verdict::Pass),
+		]),
+	);
+	score(
+		11,
+		&entries(&[(1, 50, Verdict::Pass), (2, 50, Verdict::Pass)]),
+	);
+	assert_eq!(
+		Disputes::<Test>::get((0, 0), 1).unwrap().kind,
+		DisputeKind::NotServed
+	);
+	set_phase(Phase::Finalize);
+	for (v, stake, upheld) in votes {
+		set_stake(*v, *stake);
+		assert_ok!(Scoring::vote_dispute(
+			RuntimeOrigin::signed(*v),
+			0,
+			0,
+			1,
+			*upheld
+		));
+	}
+	settle()
+}
+
+#[test]
+fn withholding_loses_like_a_failed_replay() {
+	// The voters could not fetch the segment either: the miner is slashed and not paid.
+	test(|| {
+		let outcome = not_served_round(&[(20, 500, true), (21, 300, false)]);
+		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
 		assert_eq!(outcome.miners, vec![(2, p(50))]);
+	});
+}
+
+#[test]
+fn an_honest_not_served_report_is_never_slashed() {
+	// The voters fetched the segment and it replays: the miner is paid, and the accuser, who
+	// reported what it really could not get, keeps its stake.
+	test(|| {
+		let outcome = not_served_round(&[(20, 500, false), (21, 300, true)]);
+		assert!(slashes().is_empty(), "{:?}", slashes());
+		assert_eq!(outcome.miners, vec![(1, p(0)), (2, p(50))]);
+		assert!(scoring_events().iter().any(|e| matches!(
+			e,
+			Event::DisputeResolved {
+				outcome: DisputeOutcome::Rejected,
+				offender: None,
+				..
+			}
+		)));
+	});
+}
+
+#[test]
+fn a_replay_claim_replaces_a_not_served_one() {
+	// Attack: an accomplice of the miner claims "not served" on an honest segment first (it
+	// costs nothing), hoping to shield the segment an honest validator finds forged.
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_stake(11, 1_000);
+		score(10, &entries(&[(1, 50, Verdict::NotServed { segment: 4 })]));
+		set_stake(20, 100);
+		set_phase(Phase::ScoreReveal);
+		assert_ok!(Scoring::vote_dispute(
+			RuntimeOrigin::signed(20),
+			0,
+			0,
+			1,
+			false
+		));
+		score(11, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
+		let d = Disputes::<Test>::get((0, 0), 1).unwrap();
+		assert_eq!((d.accuser, d.segment, d.kind), (11, 2, DisputeKind::Replay));
+		assert_eq!(
+			(d.upheld, d.rejected),
+			(0, 0),
+			"votes on the old claim are void"
+		);
+		assert!(DisputeVotes::<Test>::get((0, 0, 1)).is_empty());
+		// A second replay claim does not replace the first.
+		set_stake(12, 1_000);
+		score(12, &entries(&[(1, 0, Verdict::Fail { segment: 3 })]));
+		assert_eq!(Disputes::<Test>::get((0, 0), 1).unwrap().accuser, 11);
 	});
 }
 
@@ -542,5 +732,57 @@ fn votes_on_a_dispute_are_bounded() {
 		assert!(outcome.miners.is_empty());
 		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
 		assert_eq!(DisputeVotes::<Test>::iter().count(), 0);
+	});
+}
+
+#[test]
+fn a_challenge_proof_must_be_the_callers_over_the_rounds_seed() {
+	// Attack: a validator that wants to choose its challenges (to spare an accomplice's forged
+	// segment, or to accuse one of its choice) presents another key's proof, or a proof over a
+	// seed of its choosing.
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		let e = entries(&[(1, 50, Verdict::Pass)]);
+		set_phase(Phase::Verify);
+		assert_ok!(Scoring::commit_scores(
+			RuntimeOrigin::signed(10),
+			0,
+			0,
+			hash_of(10, &e)
+		));
+		set_phase(Phase::ScoreReveal);
+		let other_seed = pol_primitives::challenge::prove(&key(10), &[6; 32].into()).0;
+		for proof in [challenge(11).0, other_seed] {
+			assert_noop!(
+				Scoring::reveal_scores(RuntimeOrigin::signed(10), 0, 0, e.clone(), salt(10), proof),
+				Error::<Test>::BadChallengeProof
+			);
+		}
+		assert_eq!(
+			Scoring::challenges(0, 0, &10, &1),
+			None,
+			"nothing before the reveal"
+		);
+		assert_ok!(Scoring::reveal_scores(
+			RuntimeOrigin::signed(10),
+			0,
+			0,
+			e,
+			salt(10),
+			challenge(10).0
+		));
+		// After it, anyone can see which segments it had to replay.
+		let (_, randomness) = challenge(10);
+		assert_eq!(
+			Scoring::challenges(0, 0, &10, &1),
+			Some(pol_primitives::hashing::challenge_segments(
+				&randomness,
+				&pol_primitives::hashing::account_bytes(&10u64),
+				&pol_primitives::hashing::account_bytes(&1u64),
+				4,
+				4
+			))
+		);
 	});
 }

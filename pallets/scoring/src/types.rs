@@ -18,15 +18,39 @@ pub struct ScoreEntry<AccountId> {
 	pub verdict: Verdict,
 }
 
-/// A dispute over one miner's segment, opened by a `Fail` verdict.
+/// What an accuser claims about a segment.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum DisputeKind {
+	/// The segment does not replay (a `Fail` verdict): a rejected accuser is slashed.
+	Replay,
+	/// The segment's checkpoints were not served to the accuser (a `NotServed` verdict): the
+	/// voters try to fetch them and replay. A rejected accuser is not slashed: it reported
+	/// what it could not get, which is never evidence against it.
+	NotServed,
+}
+
+/// A dispute over one miner's segment, opened by a `Fail` or `NotServed` verdict.
 #[derive(
 	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
 )]
 pub struct Dispute<AccountId, Balance> {
 	/// The validator whose verdict opened it.
 	pub accuser: AccountId,
-	/// The segment it says does not replay.
+	/// The segment it says does not replay, or was not served.
 	pub segment: SegmentIndex,
+	/// What the accuser claims.
+	pub kind: DisputeKind,
 	/// Stake of the validators that found the segment fails (upheld).
 	pub upheld: Balance,
 	/// Stake of the validators that found it replays (rejected).
@@ -49,7 +73,8 @@ pub struct Dispute<AccountId, Balance> {
 pub enum DisputeOutcome {
 	/// The voting stake found the segment fails: the miner is slashed and not paid.
 	Upheld,
-	/// The voting stake found the segment replays: the accuser is slashed.
+	/// The voting stake found the segment replays: the accuser of a `Replay` dispute is
+	/// slashed (the accuser of a `NotServed` one is not).
 	Rejected,
 	/// Nobody voted, or the stake tied: nobody is slashed, and the miner is not paid.
 	Undecided,

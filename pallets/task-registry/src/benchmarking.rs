@@ -47,7 +47,9 @@ fn spec<T: Config>(rounds: u32) -> TaskSpec<BalanceOf<T>> {
 			checkpoint_interval: 1,
 		},
 		verification: VerificationSpec {
-			segments_per_check: 3.min(T::MaxSegments::get()),
+			// The most a validator's accusation can make the chain check.
+			segments_per_check: pol_primitives::specs::MAX_SEGMENTS_PER_CHECK
+				.min(T::MaxSegments::get()),
 			comparison: Comparison::Exact,
 		},
 		aggregation: Default::default(),
@@ -155,6 +157,10 @@ pub(crate) fn task_with_revealed_miners<T: Config>(
 		if let Some(r) = r {
 			r.commits = count;
 			r.reveals = count;
+			if phase > Phase::Reveal {
+				// The runtime's benchmark challenger has a proof over this seed.
+				r.challenge_seed = Some([4u8; 32].into());
+			}
 		}
 	});
 	id
@@ -248,8 +254,12 @@ mod benchmarks {
 	fn reveal_update() {
 		let (id, _) = task::<T>(1);
 		let who = miner::<T>(id, 0);
-		let mut c = commitment(0);
-		c.num_segments = T::MaxSegments::get();
+		// The longest proof: a tree of `MaxSegments + 1` leaves.
+		let (c, final_leaf) = pol_primitives::synthetic_run(
+			0,
+			T::MaxSegments::get(),
+			bounded(&[b'x'; pol_primitives::MAX_URI_LEN as usize]),
+		);
 		let salt = [3u8; 32];
 		let hash = hashing::commit_hash(&c, &hashing::account_bytes(&who), &salt);
 		assert!(
@@ -262,7 +272,7 @@ mod benchmarks {
 			}
 		});
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who.clone()), id, 0, c, salt);
+		_(RawOrigin::Signed(who.clone()), id, 0, c, salt, final_leaf);
 		assert!(<Registry<T> as pol_primitives::RoundInfo<_>>::has_revealed(
 			id, 0, &who
 		));

@@ -56,8 +56,9 @@ use frame_support::{
 };
 use frame_system::pallet_prelude::*;
 use pol_primitives::{
-	hashing, ArtifactUri, DatasetSource, Hash, ModelArch, OnRoundEnd, Phase, RevealedStake, Role,
-	RoundBudget, RoundIndex, Salt, SegmentIndex, StakeInfo, TaskFunds, TaskId, UpdateCommitment,
+	hashing, ArtifactUri, DatasetSource, FinalLeafError, FinalLeafProof, Hash, ModelArch,
+	OnRoundEnd, Phase, RevealedStake, Role, RoundBudget, RoundIndex, Salt, SegmentIndex, StakeInfo,
+	TaskFunds, TaskId, UpdateCommitment,
 };
 use sp_runtime::{
 	traits::{Saturating, UniqueSaturatedInto, Zero},
@@ -357,7 +358,9 @@ pub mod pallet {
 		/// The learning rate and batch size must be positive, momentum below 1, and the
 		/// checkpoint interval must divide the local steps into at most `MaxSegments` segments.
 		InvalidHyperparameters,
-		/// Segments per check must be between 1 and the number of segments.
+		/// Segments per check must be between 1 and the number of segments (and at most
+		/// `MAX_SEGMENTS_PER_CHECK`, 64), and a tolerance must
+		/// be above 0 and at most `MAX_TOLERANCE` (1% of a segment's update).
 		InvalidVerification,
 		/// A trimmed mean must trim less than half at each end, and a norm clip needs a bound
 		/// above 0 and at most `MAX_NORM_CLIP` (10⁶).
@@ -413,6 +416,13 @@ pub mod pallet {
 		WrongSegmentCount,
 		/// Another miner revealed the same checkpoint root in this round: a copied update.
 		DuplicateUpdate,
+		/// The final model hash with the given norm is not leaf `n` of the committed checkpoint
+		/// tree: reveal the hash of the run's last checkpoint (all its tensors), its update norm
+		/// and its Merkle proof (`FinalLeafProof::from_leaves`).
+		FinalModelNotLeafN,
+		/// The final segment's update norm is NaN, infinite or negative: the run's parameters
+		/// are not finite, and such an update would poison the global model.
+		NonFiniteUpdate,
 		/// Proposals open in the finalize phase, after scores are revealed.
 		ProposalsNotOpen,
 		/// The caller did not reveal scores in this round; only validators that did may propose.
@@ -661,8 +671,10 @@ pub mod pallet {
 		}
 
 		/// Reveals the caller's update for `round` of `task`, during its reveal phase. The
-		/// commitment and salt must hash to the caller's commit, and its segment count must be
-		/// the task's.
+		/// commitment and salt must hash to the caller's commit, its segment count must be the
+		/// task's, and `final_leaf` must prove that `final_model_hash` is leaf `n` of the
+		/// committed checkpoint tree with a finite update norm: the update that is scored and
+		/// aggregated is the last checkpoint validators verify, nothing else.
 		#[pallet::call_index(6)]
 		#[pallet::weight(T::WeightInfo::reveal_update())]
 		pub fn reveal_update(
@@ -671,6 +683,7 @@ pub mod pallet {
 			round: RoundIndex,
 			commitment: UpdateCommitment,
 			salt: Salt,
+			final_leaf: FinalLeafProof,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let info = Self::miner_round(&who, task, round)?;
@@ -689,6 +702,10 @@ pub mod pallet {
 				Error::<T>::WrongSegmentCount
 			);
 			ensure!(!commitment.artifact_uri.is_empty(), Error::<T>::EmptyUri);
+			final_leaf.verify(&commitment).map_err(|e| match e {
+				FinalLeafError::NonFiniteNorm => Error::<T>::NonFiniteUpdate,
+				FinalLeafError::NotLeafN => Error::<T>::FinalModelNotLeafN,
+			})?;
 			ensure!(
 				!RevealedRoots::<T>::contains_key((task, round), commitment.checkpoint_root),
 				Error::<T>::DuplicateUpdate
@@ -858,7 +875,19 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::InvalidHyperparameters
 		);
 		let q = spec.verification.segments_per_check;
-		ensure!(q >= 1 && q <= segments, Error::<T>::InvalidVerification);
+		let tolerance_ok = match spec.verification.comparison {
+			pol_primitives::Comparison::Exact => true,
+			pol_primitives::Comparison::Tolerance(t) => {
+				!t.is_zero() && t <= pol_primitives::specs::MAX_TOLERANCE
+			}
+		};
+		ensure!(
+			q >= 1
+				&& q <= segments
+				&& q <= pol_primitives::specs::MAX_SEGMENTS_PER_CHECK
+				&& tolerance_ok,
+			Error::<T>::InvalidVerification
+		);
 		ensure!(spec.aggregation.is_valid(), Error::<T>::InvalidAggregation);
 		let min = T::MinPhaseBlocks::get();
 		let s = &spec.schedule;
@@ -1304,5 +1333,9 @@ impl<T: Config> pol_primitives::RoundInfo<T::AccountId> for Pallet<T> {
 	}
 	fn num_segments(task: TaskId) -> Option<SegmentIndex> {
 		Tasks::<T>::get(task).and_then(|info| info.spec.hyperparameters.num_segments())
+	}
+	fn challenge_params(task: TaskId, round: RoundIndex) -> Option<(Hash, u32)> {
+		let q = Tasks::<T>::get(task)?.spec.verification.segments_per_check;
+		Some((Rounds::<T>::get(task, round)?.challenge_seed?, q))
 	}
 }

@@ -3,8 +3,10 @@
 
 use crate::{mock::*, Error, Event, *};
 use frame_support::{assert_noop, assert_ok, traits::fungible::InspectHold};
-use pol_primitives::{hashing, AggregationRule, Comparison, Role, UpdateCommitment};
-use sp_runtime::{traits::BadOrigin, FixedU64};
+use pol_primitives::{
+	hashing, AggregationRule, Comparison, FinalLeafProof, Role, UpdateCommitment,
+};
+use sp_runtime::{traits::BadOrigin, FixedU64, Perbill};
 
 type Registry = crate::Pallet<Test>;
 
@@ -43,14 +45,18 @@ fn join(who: AccountId, task: TaskId) {
 	assert_ok!(Registry::join_task(RuntimeOrigin::signed(who), task));
 }
 
+/// `who`'s run of 4 segments: its commitment and the proof of its final leaf.
+fn run(who: AccountId) -> (UpdateCommitment, FinalLeafProof) {
+	let uri = b"http://miner/v1/artifacts/x".to_vec().try_into().unwrap();
+	pol_primitives::synthetic_run(who as u8, 4, uri)
+}
+
 fn commitment(who: AccountId) -> UpdateCommitment {
-	UpdateCommitment {
-		checkpoint_root: [who as u8; 32].into(),
-		final_model_hash: [who as u8 + 100; 32].into(),
-		num_segments: 4,
-		train_loss: FixedU64::from_rational(1, 3),
-		artifact_uri: b"http://miner/v1/artifacts/x".to_vec().try_into().unwrap(),
-	}
+	run(who).0
+}
+
+fn final_leaf(who: AccountId) -> FinalLeafProof {
+	run(who).1
 }
 
 fn salt(who: AccountId) -> [u8; 32] {
@@ -76,7 +82,8 @@ fn reveal_update(who: AccountId, task: TaskId, round: RoundIndex) {
 		task,
 		round,
 		commitment(who),
-		salt(who)
+		salt(who),
+		final_leaf(who)
 	));
 }
 
@@ -552,7 +559,7 @@ fn reveal_errors() {
 		join(3, task);
 		commit(2, task, 0);
 		let reveal = |who, c: UpdateCommitment, s| {
-			Registry::reveal_update(RuntimeOrigin::signed(who), task, 0, c, s)
+			Registry::reveal_update(RuntimeOrigin::signed(who), task, 0, c, s, final_leaf(2))
 		};
 		assert_noop!(
 			reveal(2, commitment(2), salt(2)),
@@ -603,13 +610,120 @@ fn reveal_checks_segments_and_uri() {
 		}
 		run_to_block(REVEAL_AT);
 		assert_noop!(
-			Registry::reveal_update(RuntimeOrigin::signed(2), task, 0, wrong, salt(2)),
+			Registry::reveal_update(
+				RuntimeOrigin::signed(2),
+				task,
+				0,
+				wrong,
+				salt(2),
+				final_leaf(2)
+			),
 			Error::<Test>::WrongSegmentCount
 		);
 		assert_noop!(
-			Registry::reveal_update(RuntimeOrigin::signed(3), task, 0, no_uri, salt(3)),
+			Registry::reveal_update(
+				RuntimeOrigin::signed(3),
+				task,
+				0,
+				no_uri,
+				salt(3),
+				final_leaf(3)
+			),
 			Error::<Test>::EmptyUri
 		);
+	});
+}
+
+#[test]
+fn reveal_binds_the_final_model_hash_to_leaf_n() {
+	// Attack: a miner that trains honestly and serves its honest bundle, but commits another
+	// final model hash W* (any model, a NaN-filled one included) to have it scored and
+	// aggregated. Its commit hash is right, so only the proof of leaf n stops it.
+	test(|| {
+		let task = create();
+		join(2, task);
+		join(3, task);
+		join(4, task);
+		let mut swapped = commitment(2);
+		swapped.final_model_hash = [0xEE; 32].into();
+		// Miner 3 reveals leaf n − 1's model hash as final with a proof for it.
+		let (honest3, _) = run(3);
+		let uri = b"http://miner/v1/artifacts/x".to_vec().try_into().unwrap();
+		let (short, short_leaf) = pol_primitives::synthetic_run(3, 3, uri);
+		let mut early = honest3.clone();
+		early.final_model_hash = short.final_model_hash;
+		// Miner 4 claims a NaN final norm.
+		let mut nan_leaf = final_leaf(4);
+		nan_leaf.update_norm_bits = f32::NAN.to_bits();
+		for (who, c) in [(2, &swapped), (3, &early), (4, &commitment(4))] {
+			assert_ok!(Registry::commit_update(
+				RuntimeOrigin::signed(who),
+				task,
+				0,
+				commit_of(who, c)
+			));
+		}
+		run_to_block(REVEAL_AT);
+		assert_noop!(
+			Registry::reveal_update(
+				RuntimeOrigin::signed(2),
+				task,
+				0,
+				swapped,
+				salt(2),
+				final_leaf(2)
+			),
+			Error::<Test>::FinalModelNotLeafN
+		);
+		assert_noop!(
+			Registry::reveal_update(
+				RuntimeOrigin::signed(3),
+				task,
+				0,
+				early,
+				salt(3),
+				short_leaf
+			),
+			Error::<Test>::FinalModelNotLeafN
+		);
+		assert_noop!(
+			Registry::reveal_update(
+				RuntimeOrigin::signed(4),
+				task,
+				0,
+				commitment(4),
+				salt(4),
+				nan_leaf
+			),
+			Error::<Test>::NonFiniteUpdate
+		);
+		reveal_update(4, task, 0);
+		assert_eq!(Registry::revealed_updates(task, 0).len(), 1);
+	});
+}
+
+#[test]
+fn tolerance_above_the_bound_is_refused() {
+	test(|| {
+		for (tolerance, ok) in [
+			(Perbill::zero(), false),
+			(Perbill::from_parts(1), true),
+			(pol_primitives::specs::MAX_TOLERANCE, true),
+			(
+				Perbill::from_parts(pol_primitives::specs::MAX_TOLERANCE.deconstruct() + 1),
+				false,
+			),
+			(Perbill::from_percent(50), false),
+		] {
+			let mut s = spec();
+			s.verification.comparison = pol_primitives::Comparison::Tolerance(tolerance);
+			let r = Registry::validate_spec(&s);
+			if ok {
+				assert_ok!(r);
+			} else {
+				assert_noop!(r, Error::<Test>::InvalidVerification);
+			}
+		}
 	});
 }
 
@@ -635,11 +749,25 @@ fn copied_commitment_is_rejected() {
 		run_to_block(REVEAL_AT);
 		reveal_update(2, task, 0);
 		assert_noop!(
-			Registry::reveal_update(RuntimeOrigin::signed(3), task, 0, commitment(2), salt(2)),
+			Registry::reveal_update(
+				RuntimeOrigin::signed(3),
+				task,
+				0,
+				commitment(2),
+				salt(2),
+				final_leaf(2)
+			),
 			Error::<Test>::CommitmentMismatch
 		);
 		assert_noop!(
-			Registry::reveal_update(RuntimeOrigin::signed(4), task, 0, commitment(2), salt(4)),
+			Registry::reveal_update(
+				RuntimeOrigin::signed(4),
+				task,
+				0,
+				commitment(2),
+				salt(4),
+				final_leaf(2)
+			),
 			Error::<Test>::DuplicateUpdate
 		);
 		assert_eq!(Registry::revealed_updates(task, 0).len(), 1);
@@ -655,7 +783,14 @@ fn a_miner_that_left_cannot_reveal() {
 		assert_ok!(Registry::leave_task(RuntimeOrigin::signed(2), task));
 		run_to_block(REVEAL_AT);
 		assert_noop!(
-			Registry::reveal_update(RuntimeOrigin::signed(2), task, 0, commitment(2), salt(2)),
+			Registry::reveal_update(
+				RuntimeOrigin::signed(2),
+				task,
+				0,
+				commitment(2),
+				salt(2),
+				final_leaf(2)
+			),
 			Error::<Test>::NotJoined
 		);
 	});

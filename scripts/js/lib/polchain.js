@@ -726,7 +726,7 @@ export function formatEvent(event, { task } = {}) {
     case 'ModelAccepted': return `${head}: model ${d.modelHash.toHex()} accepted (${formatPol(d.stake.toBigInt())} of ${formatPol(d.revealedStake.toBigInt())} revealed stake) ${text(d.uri)}`;
     case 'RoundClosed': return `${head}: closed, ${d.model.isSome ? `model ${d.model.unwrap().toHex()}` : 'no model accepted'}, paid ${formatPol(d.paid.toBigInt())}`;
     case 'ScoresRevealed': return `${head}: validator ${d.validator} revealed ${d.entries} scores`;
-    case 'DisputeOpened': return `${head}: ${d.accuser} disputes miner ${d.miner}, segment ${d.segment}`;
+    case 'DisputeOpened': return `${head}: ${d.accuser} disputes miner ${d.miner}, segment ${d.segment} (${d.kind.type === 'NotServed' ? 'not served' : 'does not replay'})`;
     case 'DisputeResolved': return `${head}: dispute over miner ${d.miner}: ${d.outcome.type}${d.offender.isSome ? `, ${d.offender.unwrap()} slashed ${formatPol(d.slashed.toBigInt())}` : ''}`;
     case 'MinerScored': return `${head}: miner ${d.miner} consensus ${formatPerbill(d.consensus)}, ${d.passed.isTrue ? 'passed' : 'failed'}`;
     case 'TrustUpdated': return `${head}: validator ${d.validator} round trust ${formatPerbill(d.roundTrust)}, trust ${formatPerbill(d.trust)}`;
@@ -906,12 +906,18 @@ export async function getTaskOutcome(api, task, { from, to, onProgress } = {}) {
           case 'polScoring.MinerScored':
             round(r).scores[d.miner.toString()] = { consensus: d.consensus.toBigInt(), passed: d.passed.isTrue };
             break;
-          case 'polScoring.DisputeOpened':
-            round(r).disputes.push({
+          case 'polScoring.DisputeOpened': {
+            // A replay claim takes the place of an open not-served one over the same miner.
+            const opened = {
               miner: d.miner.toString(), accuser: d.accuser.toString(), segment: d.segment.toNumber(),
-              outcome: null, offender: null, slashed: 0n,
-            });
+              kind: d.kind.type, outcome: null, offender: null, slashed: 0n,
+            };
+            const disputes = round(r).disputes;
+            const open = disputes.findIndex((x) => x.miner === opened.miner && x.outcome === null);
+            if (open >= 0) disputes[open] = opened;
+            else disputes.push(opened);
             break;
+          }
           case 'polScoring.DisputeResolved': {
             const m = d.miner.toString();
             const resolved = {

@@ -1,9 +1,11 @@
 // The end-to-end test's outcome, read through polkadot.js: scripts/e2e.sh runs a 4-node testnet
-// with two honest miners, a lazy one and a copier, and then this file with
+// with two honest miners, a lazy one, a copier and the adaptive attackers of docs/SECURITY.md
+// (swap-final, withhold, frame), and then this file with
 //   POL_E2E_WS=ws://… POL_E2E_TASK=<id> POL_E2E_WATCH=<file of `pol-worker task watch --json`>
 // It checks that the chain tells the same story as the watch. Without POL_E2E_TASK (a plain
 // `npm test`) it is skipped. The roles default to e2e.sh's accounts; POL_E2E_HONEST,
-// POL_E2E_LAZY, POL_E2E_COPIER (comma-separated SURIs) and POL_E2E_ROUNDS override them.
+// POL_E2E_LAZY, POL_E2E_COPIER, POL_E2E_SWAP_FINAL, POL_E2E_WITHHOLD, POL_E2E_FRAME
+// (comma-separated SURIs) and POL_E2E_ROUNDS override them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -17,7 +19,11 @@ const ROLES = {
   honest: list(env.POL_E2E_HONEST, '//Eve,//Ferdie'),
   lazy: list(env.POL_E2E_LAZY, '//Alice//stash'),
   copier: list(env.POL_E2E_COPIER, '//Bob//stash'),
+  swapFinal: list(env.POL_E2E_SWAP_FINAL, '//Charlie//stash'),
+  withhold: list(env.POL_E2E_WITHHOLD, '//Dave//stash'),
+  frame: list(env.POL_E2E_FRAME, '//Eve//stash'),
 };
+const VALIDATORS = ['//Alice', '//Bob', '//Charlie', '//Dave'];
 const ROUNDS = Number(env.POL_E2E_ROUNDS ?? 4);
 
 let api;
@@ -30,7 +36,7 @@ before(async () => {
   if (skip) return;
   api = await connect(env.POL_E2E_WS ?? 'ws://127.0.0.1:9944');
   names = await devAccountNames();
-  for (const suri of Object.values(ROLES).flat()) addr[suri] = await addressOf(suri);
+  for (const suri of [...Object.values(ROLES).flat(), ...VALIDATORS]) addr[suri] = await addressOf(suri);
   outcome = await getTaskOutcome(api, BigInt(env.POL_E2E_TASK));
   watch = env.POL_E2E_WATCH ? readWatch(env.POL_E2E_WATCH) : null;
   process.stdout.write(`${formatOutcome(outcome, names).join('\n')}\n`);
@@ -80,8 +86,36 @@ test('the copier never revealed and was never paid', { skip }, () => {
   }
 });
 
+test('the swap-final miner was never revealed nor paid (its final model is not leaf n)', { skip }, () => {
+  for (const suri of ROLES.swapFinal) {
+    assert.deepEqual(minerOf(suri).revealedRounds, [], `${suri} revealed`);
+    assert.equal(minerOf(suri).rewarded, 0n, `${suri} was rewarded`);
+  }
+});
+
+test('the withholder was never paid, and its not-served dispute slashed it', { skip }, () => {
+  for (const suri of ROLES.withhold) {
+    const a = addr[suri];
+    assert.equal(minerOf(suri).rewarded, 0n, `${suri} was rewarded in rounds ${minerOf(suri).rewardedRounds}`);
+    assert.ok(minerOf(suri).revealed > 0, `${suri} never revealed`);
+    const upheld = outcome.disputes.filter((d) => d.miner === a && d.outcome === 'Upheld' && d.offender === a);
+    assert.ok(upheld.length > 0, `no upheld dispute slashed ${suri}`);
+  }
+});
+
+test('the framer slashed no validator', { skip }, () => {
+  for (const suri of ROLES.frame) {
+    const a = addr[suri];
+    assert.ok(minerOf(suri).revealed > 0, `${suri} never revealed`);
+    for (const d of outcome.disputes.filter((x) => x.miner === a)) {
+      assert.ok(d.offender === null || d.offender === a, `a dispute over ${suri} slashed ${names[d.offender] ?? d.offender}`);
+    }
+  }
+});
+
 test('no honest miner or validator was slashed', { skip }, () => {
   for (const suri of ROLES.honest) assert.equal(outcome.slashed[addr[suri]] ?? 0n, 0n, `${suri} was slashed`);
+  for (const suri of VALIDATORS) assert.equal(outcome.slashed[addr[suri]] ?? 0n, 0n, `validator ${suri} was slashed`);
   for (const d of outcome.disputes) {
     // The message is built only on failure: a dispute holds BigInts, which JSON cannot write.
     if (d.offender && ROLES.honest.map((s) => addr[s]).includes(d.offender)) {

@@ -75,7 +75,7 @@ pub fn lazy_run(run: &MinerRun) -> Result<RunOutput> {
 }
 
 /// `a + factor · (b − a)`, tensor by tensor (same names and shapes).
-fn extrapolate(a: &[NamedTensor], b: &[NamedTensor], factor: f32) -> Vec<NamedTensor> {
+pub(crate) fn extrapolate(a: &[NamedTensor], b: &[NamedTensor], factor: f32) -> Vec<NamedTensor> {
 	a.iter()
 		.zip(b)
 		.map(|(x, y)| NamedTensor {

@@ -373,21 +373,7 @@ fn skipped_steps_are_caught() {
 	let losses = t.run(0, half, &progress_bar(false, 0, "")).unwrap();
 	let last = t.checkpoint().unwrap();
 	let n = w.spec.num_segments();
-	let lerp = |a: &[NamedTensor], b: &[NamedTensor], f: f32| -> Vec<NamedTensor> {
-		a.iter()
-			.zip(b)
-			.map(|(x, y)| NamedTensor {
-				name: x.name.clone(),
-				dims: x.dims.clone(),
-				data: x
-					.data
-					.iter()
-					.zip(&y.data)
-					.map(|(u, v)| u + f * (v - u))
-					.collect(),
-			})
-			.collect()
-	};
+	let lerp = crate::faults::extrapolate;
 	let checkpoints: Vec<Checkpoint> = (0..=n)
 		.map(|j| {
 			let f = j as f32 / n as f32;

@@ -422,7 +422,7 @@ impl Validator {
 				"task {id} round {r}: dispute over {miner}'s segment {}: {}",
 				dispute.segment,
 				if upheld {
-					"upheld (it fails here too)"
+					"upheld (not served, or it fails here too)"
 				} else {
 					"rejected (it replays here)"
 				}

@@ -115,8 +115,9 @@ impl World {
 		}
 	}
 
-	fn verify_as(&self, dir: &Path, miner: &str, start: &[NamedTensor], all: bool) -> Report {
-		let expected = Expected {
+	/// What a validator knows of `miner`'s round-0 run from `start`, with no commitment.
+	fn expected<'a>(&'a self, miner: &str, start: &'a [NamedTensor]) -> Expected<'a> {
+		Expected {
 			spec: &self.spec,
 			round: 0,
 			round_seed: self.round_seed,
@@ -124,16 +125,25 @@ impl World {
 			start,
 			root: None,
 			final_model_hash: None,
-		};
-		let v = Validator {
+		}
+	}
+
+	/// The validator `validator` with the world's randomness.
+	fn validator(&self, all: bool, only: Option<u32>) -> Validator<'_> {
+		Validator {
 			data: &self.data,
 			account: account("validator"),
 			randomness: self.challenge_seed,
 			all_segments: all,
-			only_segment: None,
+			only_segment: only,
 			device: Device::Cpu,
 			progress: false,
-		};
+		}
+	}
+
+	fn verify_as(&self, dir: &Path, miner: &str, start: &[NamedTensor], all: bool) -> Report {
+		let expected = self.expected(miner, start);
+		let v = self.validator(all, None);
 		verify_bundle(dir, &expected, &v).unwrap()
 	}
 
@@ -230,23 +240,10 @@ fn honest_bundle_verifies_exactly() {
 	assert_eq!(all.segments.len(), 6);
 	// The committed root is checked when given.
 	let expected_root = crate::config::parse_hash(&m.checkpoint_root).unwrap();
-	let v = Validator {
-		data: &w.data,
-		account: account("validator"),
-		randomness: w.challenge_seed,
-		all_segments: false,
-		only_segment: None,
-		device: Device::Cpu,
-		progress: false,
-	};
+	let v = w.validator(false, None);
 	let mut e = Expected {
-		spec: &w.spec,
-		round: 0,
-		round_seed: w.round_seed,
-		miner: account("alice"),
-		start: &w.start,
 		root: Some(expected_root),
-		final_model_hash: None,
+		..w.expected("alice", &w.start)
 	};
 	assert_eq!(
 		verify_bundle(&dir.0, &e, &v).unwrap().verdict(),
@@ -585,13 +582,8 @@ fn federated_five_miners_ten_rounds_non_iid_digits() {
 				final_model_hash: None,
 			};
 			let v = Validator {
-				data: &w.data,
-				account: account("validator"),
 				randomness: hashing::challenge_seed(w.spec.task.id, round, &Hash::zero()),
-				all_segments: false,
-				only_segment: None,
-				device: Device::Cpu,
-				progress: false,
+				..w.validator(false, None)
 			};
 			let r = verify_bundle(&dir.0, &expected, &v).unwrap();
 			assert_eq!(
@@ -741,24 +733,8 @@ fn verify_remote_from(w: &World, url: &str, manifest_hash: &Hash, all: bool) -> 
 		manifest_bytes,
 		progress: false,
 	};
-	let expected = Expected {
-		spec: &w.spec,
-		round: 0,
-		round_seed: w.round_seed,
-		miner: account("alice"),
-		start: &w.start,
-		root: None,
-		final_model_hash: None,
-	};
-	let v = Validator {
-		data: &w.data,
-		account: account("validator"),
-		randomness: w.challenge_seed,
-		all_segments: all,
-		only_segment: None,
-		device: Device::Cpu,
-		progress: false,
-	};
+	let expected = w.expected("alice", &w.start);
+	let v = w.validator(all, None);
 	verify_remote(&dir.0, &remote, &expected, &v).unwrap()
 }
 
@@ -1061,24 +1037,8 @@ mod chain_side {
 		// A dispute's replay of any one segment catches it too.
 		let m = Manifest::read(&dir).unwrap();
 		for s in 1..=m.num_segments {
-			let v = Validator {
-				data: &w.data,
-				account: account("validator"),
-				randomness: w.challenge_seed,
-				all_segments: false,
-				only_segment: Some(s),
-				device: Device::Cpu,
-				progress: false,
-			};
-			let expected = Expected {
-				spec: &w.spec,
-				round: 0,
-				round_seed: w.round_seed,
-				miner: account("lazy"),
-				start: &w.start,
-				root: None,
-				final_model_hash: None,
-			};
+			let v = w.validator(false, Some(s));
+			let expected = w.expected("lazy", &w.start);
 			let r = verify_bundle(&dir, &expected, &v).unwrap();
 			assert_eq!(r.verdict(), Some(Verdict::Fail { segment: s }));
 		}

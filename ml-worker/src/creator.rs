@@ -148,15 +148,19 @@ impl TaskFile {
 pub fn create(chain: &mut Chain, file: &TaskFile) -> Result<TaskId> {
 	let (spec, budget) = file.chain_spec()?;
 	let me = chain.account()?;
-	let before: Vec<TaskId> =
-		chain.api_call("listing tasks", api::runtime_apis().pol_api().task_ids())?;
+	let before: Vec<TaskId> = chain.api_call(
+		"listing tasks",
+		api::runtime_apis().pol_api().running_tasks(),
+	)?;
 	let mut pending = crate::chain::Pending::default();
 	let started = chain.finalized()?.number;
 	loop {
 		let head = chain.finalized()?;
 		// Our task: a new id whose creator is us.
-		let ids: Vec<TaskId> =
-			chain.api_call("listing tasks", api::runtime_apis().pol_api().task_ids())?;
+		let ids: Vec<TaskId> = chain.api_call(
+			"listing tasks",
+			api::runtime_apis().pol_api().running_tasks(),
+		)?;
 		for id in ids.iter().filter(|id| !before.contains(id)) {
 			if let Some(t) = round::read_task(chain, *id)? {
 				if t.creator == me && t.spec.model.0 == spec.model.0 {

@@ -85,7 +85,10 @@ pub fn run(chain: &mut Chain, cfg: MinerConfig) -> Result<()> {
 	loop {
 		let head = chain.finalized()?;
 		let ids = if miner.cfg.tasks.is_empty() {
-			chain.api_call("listing tasks", api::runtime_apis().pol_api().task_ids())?
+			chain.api_call(
+				"listing tasks",
+				api::runtime_apis().pol_api().running_tasks(),
+			)?
 		} else {
 			miner.cfg.tasks.clone()
 		};

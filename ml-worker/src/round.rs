@@ -155,12 +155,27 @@ impl TaskContext {
 		if store.path(hash).is_some() {
 			return Ok(Checkpoint::from_safetensors(&store.get(hash)?)?.params);
 		}
-		let mut uris = vec![self.initial_uri.clone()];
+		// Every place the chain knows for it: the URI it was accepted with, every other
+		// proposer's URI and endpoint (one dead URI strands nobody), then W₀'s.
+		let mut uris = Vec::new();
 		for (_, m) in model_history(chain, self.id)? {
 			if Hash::from(m.model_hash.0) == *hash {
-				uris.insert(0, String::from_utf8_lossy(&m.uri.0).into_owned());
+				uris.push(String::from_utf8_lossy(&m.uri.0).into_owned());
 			}
 		}
+		for (proposer, uri) in model_sources(chain, self.id)? {
+			uris.push(uri);
+			if let Some(endpoint) = chain.storage(
+				"reading a proposer's endpoint",
+				api::storage().pol_staking().endpoints(),
+				(proposer,),
+			)? {
+				let base = String::from_utf8_lossy(&endpoint.0).into_owned();
+				uris.push(store::artifact_url(&base, hash));
+			}
+		}
+		uris.push(self.initial_uri.clone());
+		uris.dedup();
 		let mut errors = Vec::new();
 		for uri in &uris {
 			match self.model_from_uri(uri, hash) {
@@ -217,7 +232,7 @@ pub fn round_status(chain: &mut Chain, id: TaskId) -> Result<Option<ChainRound>>
 	)
 }
 
-/// The accepted global models of task `id`, by round.
+/// The accepted global models of task `id`, by round (every page of them).
 pub fn model_history(
 	chain: &mut Chain,
 	id: TaskId,
@@ -227,10 +242,31 @@ pub fn model_history(
 		rt::pallet_task_registry::types::GlobalModel<u32>,
 	)>,
 > {
-	chain.api_call(
-		"reading the model history",
-		api::runtime_apis().pol_api().model_history(id),
-	)
+	/// The runtime's most per page.
+	const PAGE: u32 = 1_000;
+	let last = read_task(chain, id)?.map_or(0, |t| t.round);
+	let mut models = Vec::new();
+	let mut from: RoundIndex = 0;
+	while from <= last {
+		models.extend(chain.api_call(
+			"reading the model history",
+			api::runtime_apis().pol_api().model_history(id, from, PAGE),
+		)?);
+		from = from.saturating_add(PAGE);
+	}
+	Ok(models)
+}
+
+/// Where task `id`'s current global model is served: each proposer with its URI.
+pub fn model_sources(chain: &mut Chain, id: TaskId) -> Result<Vec<(AccountId32, String)>> {
+	Ok(chain
+		.api_call(
+			"reading the model sources",
+			api::runtime_apis().pol_api().model_sources(id),
+		)?
+		.into_iter()
+		.map(|(proposer, uri)| (proposer, String::from_utf8_lossy(&uri.0).into_owned()))
+		.collect())
 }
 
 /// The phase of a round's status, as ours.

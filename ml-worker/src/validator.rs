@@ -87,7 +87,10 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 	loop {
 		let head = chain.finalized()?;
 		let ids = if v.cfg.tasks.is_empty() {
-			chain.api_call("listing tasks", api::runtime_apis().pol_api().task_ids())?
+			chain.api_call(
+				"listing tasks",
+				api::runtime_apis().pol_api().running_tasks(),
+			)?
 		} else {
 			v.cfg.tasks.clone()
 		};

@@ -29,9 +29,18 @@ type Hash = <Block as BlockT>::Hash;
 /// The `pol_*` methods. Each takes an optional block hash (default: the best block).
 #[rpc(server, namespace = "pol")]
 pub trait PolRpcApi {
-	/// Every task id the chain knows.
+	/// The ids of the stored tasks among `from..from + limit` (default 0 and 1 000, at most
+	/// 1 000 a page).
 	#[method(name = "taskIds")]
-	fn task_ids(&self, at: Option<Hash>) -> RpcResult<Vec<TaskId>>;
+	fn task_ids(
+		&self,
+		from: Option<TaskId>,
+		limit: Option<u32>,
+		at: Option<Hash>,
+	) -> RpcResult<Vec<TaskId>>;
+	/// The running tasks' ids.
+	#[method(name = "runningTasks")]
+	fn running_tasks(&self, at: Option<Hash>) -> RpcResult<Vec<TaskId>>;
 	/// A task, or null.
 	#[method(name = "task")]
 	fn task(&self, task: TaskId, at: Option<Hash>) -> RpcResult<Option<Value>>;
@@ -67,9 +76,19 @@ pub trait PolRpcApi {
 	/// Active validators with stake and trust, best first.
 	#[method(name = "validators")]
 	fn validators(&self, at: Option<Hash>) -> RpcResult<Vec<Value>>;
-	/// The global models accepted for a task, oldest first.
+	/// The global models a task accepted in rounds `from..from + limit` (default 0 and 1 000,
+	/// at most 1 000 a page), oldest first.
 	#[method(name = "modelHistory")]
-	fn model_history(&self, task: TaskId, at: Option<Hash>) -> RpcResult<Vec<Value>>;
+	fn model_history(
+		&self,
+		task: TaskId,
+		from: Option<RoundIndex>,
+		limit: Option<u32>,
+		at: Option<Hash>,
+	) -> RpcResult<Vec<Value>>;
+	/// Where a task's current global model is served: each proposer and its URI.
+	#[method(name = "modelSources")]
+	fn model_sources(&self, task: TaskId, at: Option<Hash>) -> RpcResult<Vec<Value>>;
 }
 
 /// Serves [`PolRpcApiServer`] from the client's runtime API.
@@ -98,6 +117,9 @@ fn hex(bytes: &[u8]) -> String {
 		bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
 	)
 }
+
+/// A page of a list query when the caller names none (the runtime's most).
+const PAGE: u32 = 1_000;
 
 fn text(bytes: &[u8]) -> String {
 	String::from_utf8_lossy(bytes).into_owned()
@@ -247,10 +269,22 @@ where
 	C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
 	C::Api: PolApi<Block, AccountId, Balance, BlockNumber>,
 {
-	fn task_ids(&self, at: Option<Hash>) -> RpcResult<Vec<TaskId>> {
+	fn task_ids(
+		&self,
+		from: Option<TaskId>,
+		limit: Option<u32>,
+		at: Option<Hash>,
+	) -> RpcResult<Vec<TaskId>> {
 		self.client
 			.runtime_api()
-			.task_ids(self.at(at))
+			.task_ids(self.at(at), from.unwrap_or(0), limit.unwrap_or(PAGE))
+			.map_err(api_error)
+	}
+
+	fn running_tasks(&self, at: Option<Hash>) -> RpcResult<Vec<TaskId>> {
+		self.client
+			.runtime_api()
+			.running_tasks(self.at(at))
 			.map_err(api_error)
 	}
 
@@ -354,11 +388,17 @@ where
 			.collect())
 	}
 
-	fn model_history(&self, task: TaskId, at: Option<Hash>) -> RpcResult<Vec<Value>> {
+	fn model_history(
+		&self,
+		task: TaskId,
+		from: Option<RoundIndex>,
+		limit: Option<u32>,
+		at: Option<Hash>,
+	) -> RpcResult<Vec<Value>> {
 		let list = self
 			.client
 			.runtime_api()
-			.model_history(self.at(at), task)
+			.model_history(self.at(at), task, from.unwrap_or(0), limit.unwrap_or(PAGE))
 			.map_err(api_error)?;
 		Ok(list
 			.iter()
@@ -367,6 +407,18 @@ where
 				v["round"] = json!(round);
 				v
 			})
+			.collect())
+	}
+
+	fn model_sources(&self, task: TaskId, at: Option<Hash>) -> RpcResult<Vec<Value>> {
+		let list = self
+			.client
+			.runtime_api()
+			.model_sources(self.at(at), task)
+			.map_err(api_error)?;
+		Ok(list
+			.iter()
+			.map(|(proposer, uri)| json!({ "proposer": ss58(proposer), "uri": text(uri) }))
 			.collect())
 	}
 }

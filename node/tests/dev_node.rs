@@ -38,6 +38,7 @@ fn dev_node_finalizes_block_three() {
 	assert_eq!(validators[0]["stake"], "10000000000000000");
 	assert_eq!(validators[0]["authority"], true);
 	assert_eq!(node.call("pol_taskIds", json!([])), json!([]));
+	assert_eq!(node.call("pol_runningTasks", json!([])), json!([]));
 	assert_eq!(node.call("pol_task", json!([0])), json!(null));
 	assert_eq!(node.call("pol_roundStatus", json!([0])), json!(null));
 	assert_eq!(node.call("pol_leaderboard", json!([5])), json!([]));

@@ -29,10 +29,12 @@ use sp_runtime::Perbill;
 
 impl_runtime_apis! {
 	impl crate::pol_api::PolApi<Block, AccountId, Balance, BlockNumber> for Runtime {
-		fn task_ids() -> Vec<TaskId> {
-			let mut ids: Vec<TaskId> = pallet_task_registry::Tasks::<Runtime>::iter_keys().collect();
-			ids.sort();
-			ids
+		fn task_ids(from: TaskId, limit: u32) -> Vec<TaskId> {
+			TaskRegistry::task_ids(from, limit)
+		}
+
+		fn running_tasks() -> Vec<TaskId> {
+			TaskRegistry::running_tasks()
 		}
 
 		fn task(task: TaskId) -> Option<TaskInfo<AccountId, Balance, BlockNumber>> {
@@ -91,8 +93,16 @@ impl_runtime_apis! {
 			list
 		}
 
-		fn model_history(task: TaskId) -> Vec<(RoundIndex, GlobalModel<BlockNumber>)> {
-			TaskRegistry::model_history(task)
+		fn model_history(
+			task: TaskId,
+			from: RoundIndex,
+			limit: u32,
+		) -> Vec<(RoundIndex, GlobalModel<BlockNumber>)> {
+			TaskRegistry::model_history(task, from, limit)
+		}
+
+		fn model_sources(task: TaskId) -> Vec<(AccountId, pol_primitives::ArtifactUri)> {
+			TaskRegistry::model_sources(task)
 		}
 	}
 

@@ -33,6 +33,7 @@ fn testnet_genesis(
 	initial_authorities: Vec<DevAuthority>,
 	endowed_accounts: Vec<AccountId>,
 	root: AccountId,
+	min_authorities: Option<u32>,
 ) -> Value {
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
@@ -52,6 +53,7 @@ fn testnet_genesis(
 				.iter()
 				.map(|a| (a.0.to_account_id(), Role::Validator, GENESIS_VALIDATOR_BOND))
 				.collect::<Vec<_>>(),
+			min_authorities,
 		},
 		session: SessionConfig {
 			keys: initial_authorities
@@ -74,12 +76,15 @@ fn dev_accounts() -> Vec<AccountId> {
 		.collect()
 }
 
-/// The `development` preset: Alice alone produces and finalizes blocks.
+/// The `development` preset: Alice alone produces and finalizes blocks; an election needs one
+/// candidate.
 pub fn development_config_genesis() -> Value {
 	testnet_genesis(
 		vec![(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
 		dev_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
+		// One node: elections change the set from two candidates on.
+		Some(1),
 	)
 }
 
@@ -93,6 +98,8 @@ pub fn local_config_genesis() -> Value {
 		],
 		dev_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
+		// The runtime's `MinAuthorities` (4): the genesis three stay until a fourth stands.
+		None,
 	)
 }
 

@@ -216,4 +216,17 @@ mod runtime {
 
 	#[runtime::pallet_index(11)]
 	pub type PolRewards = pallet_pol_rewards;
+
+	// Batches, so that one signature bonds and sets an endpoint.
+	#[runtime::pallet_index(12)]
+	pub type Utility = pallet_utility;
+
+	// A worker's hot key acts for its bonded account through a `Worker` proxy that cannot move
+	// the stake.
+	#[runtime::pallet_index(13)]
+	pub type Proxy = pallet_proxy;
+
+	// The values governance may change, each read through its bounds.
+	#[runtime::pallet_index(14)]
+	pub type Parameters = pallet_parameters;
 }

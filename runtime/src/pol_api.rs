@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 use codec::{Codec, Decode, Encode};
-use pol_primitives::{Role, RoundIndex, SegmentIndex, TaskId};
+use pol_primitives::{ArtifactUri, Role, RoundIndex, SegmentIndex, TaskId};
 use scale_info::TypeInfo;
 use sp_runtime::Perbill;
 
@@ -43,8 +43,11 @@ sp_api::decl_runtime_apis! {
 		Balance: Codec,
 		BlockNumber: Codec,
 	{
-		/// The ids of every task the chain knows, running or ended.
-		fn task_ids() -> Vec<TaskId>;
+		/// The ids of the stored tasks (running, or ended and not yet pruned) among
+		/// `from..from + limit` (at most 1 000 a page).
+		fn task_ids(from: TaskId, limit: u32) -> Vec<TaskId>;
+		/// The running tasks, by id: where workers look for work.
+		fn running_tasks() -> Vec<TaskId>;
 		/// A task: its spec, budget, status, current round and phase.
 		fn task(task: TaskId) -> Option<TaskInfo<AccountId, Balance, BlockNumber>>;
 		/// A task's current round with its phase deadlines and seeds.
@@ -72,7 +75,15 @@ sp_api::decl_runtime_apis! {
 		fn leaderboard(limit: u32) -> Vec<Earner<AccountId, Balance>>;
 		/// Every active validator with its stake and trust, by stake × trust, best first.
 		fn validators() -> Vec<ValidatorInfo<AccountId, Balance>>;
-		/// The global models accepted for `task`, by round, oldest first.
-		fn model_history(task: TaskId) -> Vec<(RoundIndex, GlobalModel<BlockNumber>)>;
+		/// The global models `task` accepted in rounds `from..from + limit` (at most 1 000 a
+		/// page), oldest first.
+		fn model_history(
+			task: TaskId,
+			from: RoundIndex,
+			limit: u32,
+		) -> Vec<(RoundIndex, GlobalModel<BlockNumber>)>;
+		/// Where `task`'s current global model is served: every proposer of it with its URI
+		/// (empty for the initial model, which the spec's `initial_model_uri` serves).
+		fn model_sources(task: TaskId) -> Vec<(AccountId, ArtifactUri)>;
 	}
 }

@@ -146,6 +146,21 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 		for m in [honest, lazy] {
 			PolStaking::bond(signed(m), Role::Miner, 100 * UNIT).expect("bonds");
 		}
+		// Bob and Charlie set session keys and are elected with Alice at the next session:
+		// the scorers of rounds that start after it.
+		for v in [bob, charlie] {
+			use sp_core::crypto::ByteArray;
+			let raw = v.to_account_id();
+			let raw: &[u8] = raw.as_ref();
+			let keys = polchain_runtime::SessionKeys {
+				aura: sp_consensus_aura::sr25519::AuthorityId::from_slice(raw).expect("32 bytes"),
+				grandpa: sp_consensus_grandpa::AuthorityId::from_slice(raw).expect("32 bytes"),
+			};
+			pallet_session::NextKeys::<Runtime>::insert(v.to_account_id(), keys);
+		}
+		let elected =
+			<PolStaking as pallet_session::SessionManager<AccountId>>::new_session(1).expect("elects");
+		assert_eq!(elected.len(), 3);
 		let budget = 10 * REWARD;
 		TaskRegistry::create_task(signed(creator), spec(), budget).expect("a valid task");
 		let task = 0;
@@ -234,11 +249,15 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 			TaskRegistry::propose_global_model(signed(v), task, 0, model, uri("http://v/m"))
 				.expect("proposes");
 		}
-		let late = TaskRegistry::propose_global_model(signed(charlie), task, 0, model, uri("x"));
+		// Another hash is turned away; the accepted one, proposed late, adds a source.
+		let other = sp_core::H256::repeat_byte(0x43);
+		let late = TaskRegistry::propose_global_model(signed(charlie), task, 0, other, uri("x"));
 		assert_eq!(
 			late.map_err(|e| e.error),
 			Err(pallet_task_registry::Error::<Runtime>::ModelAlreadyAccepted.into())
 		);
+		TaskRegistry::propose_global_model(signed(charlie), task, 0, model, uri("http://c/m"))
+			.expect("a late proposal of the accepted model adds a source");
 
 		let treasury_before = Balances::balance(&TreasuryAccount::get());
 		let lazy_stake =

@@ -27,8 +27,9 @@ pub use specs::{
 	ModelSpecText, Partition, Schedule, VerificationSpec,
 };
 pub use traits::{
-	ChallengeKeys, OnRoundEnd, RevealedStake, Role, RoundBudget, RoundInfo, RoundOutcome,
-	RoundRewards, Slash, StakeInfo, TaskFunds, TrustProvider,
+	ChallengeKeys, OnRoundEnd, OnRoundStart, RevealedStake, Role, RoundBudget, RoundInfo,
+	RoundOutcome, RoundRewards, ScorerSet, SettlementLock, Slash, StakeInfo, TaskFunds,
+	TrustProvider,
 };
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};

@@ -99,12 +99,13 @@ impl<AccountId> RoundInfo<AccountId> for () {
 	}
 }
 
-/// Which validators revealed scores in a round, with the stake they held when they did
+/// Which of a round's scorers revealed at least one score, with the stake they weigh with
 /// (implemented by the scoring pallet; the registry weighs global-model proposals with it).
 pub trait RevealedStake<AccountId, Balance> {
-	/// The stake `who` revealed scores with in `round` of `task`; `None` if it did not reveal.
+	/// The stake `who` weighs with in `round` of `task` if it is one of the round's scorers and
+	/// revealed at least one score; `None` otherwise.
 	fn revealed_stake(task: TaskId, round: RoundIndex, who: &AccountId) -> Option<Balance>;
-	/// The stake of every validator that revealed scores in `round` of `task`.
+	/// The stake of every scorer that revealed at least one score in `round` of `task`.
 	fn total_revealed_stake(task: TaskId, round: RoundIndex) -> Balance;
 }
 
@@ -134,6 +135,10 @@ pub trait OnRoundEnd<Balance> {
 	/// `round` of `task` closed; it may pay up to `budget` through [`TaskFunds`]. Returns the
 	/// weight used, at most [`OnRoundEnd::max_weight`].
 	fn on_round_end(task: TaskId, round: RoundIndex, budget: RoundBudget<Balance>) -> Weight;
+	/// `round` of `task` was cut short (its task was cancelled or ended by governance before
+	/// it could settle): forget it without paying, slashing or touching anyone's trust, and
+	/// release what it locked. Returns the weight used, at most [`OnRoundEnd::max_weight`].
+	fn discard_round(task: TaskId, round: RoundIndex) -> Weight;
 	/// The most [`OnRoundEnd::on_round_end`] can weigh, at the runtime's bounds.
 	fn max_weight() -> Weight;
 }
@@ -143,9 +148,62 @@ impl<Balance> OnRoundEnd<Balance> for () {
 	fn on_round_end(_: TaskId, _: RoundIndex, _: RoundBudget<Balance>) -> Weight {
 		Weight::zero()
 	}
+	fn discard_round(_: TaskId, _: RoundIndex) -> Weight {
+		Weight::zero()
+	}
 	fn max_weight() -> Weight {
 		Weight::zero()
 	}
+}
+
+/// Called by the task registry when a round starts (implemented by scoring, which snapshots
+/// the round's scorers then, so that nobody can race for a place among them later).
+pub trait OnRoundStart {
+	/// `round` of `task` started. Returns the weight used, at most
+	/// [`OnRoundStart::max_weight`].
+	fn on_round_start(task: TaskId, round: RoundIndex) -> Weight;
+	/// The most [`OnRoundStart::on_round_start`] can weigh.
+	fn max_weight() -> Weight;
+}
+
+/// Nothing happens when a round starts.
+impl OnRoundStart for () {
+	fn on_round_start(_: TaskId, _: RoundIndex) -> Weight {
+		Weight::zero()
+	}
+	fn max_weight() -> Weight {
+		Weight::zero()
+	}
+}
+
+/// The validators that may score rounds that start now, each with the stake it stands with
+/// (implemented by the staking pallet, which elects them by stake × trust each session).
+pub trait ScorerSet<AccountId, Balance> {
+	/// The current scorers, at most the runtime's bound, in no particular order.
+	fn scorers() -> Vec<(AccountId, Balance)>;
+}
+
+/// Nobody scores.
+impl<AccountId, Balance> ScorerSet<AccountId, Balance> for () {
+	fn scorers() -> Vec<(AccountId, Balance)> {
+		Vec::new()
+	}
+}
+
+/// Holds an account's bond while a round it took part in (a commitment, a reveal, a score or
+/// a dispute) is unsettled, so that what settling may slash cannot leave first (implemented
+/// by the staking pallet; the registry and scoring take and release the locks).
+pub trait SettlementLock<AccountId> {
+	/// `who` has one more unsettled round: its unbonded funds stay until it is settled.
+	fn lock(who: &AccountId);
+	/// One of `who`'s unsettled rounds was settled (or discarded).
+	fn unlock(who: &AccountId);
+}
+
+/// No bonds to hold.
+impl<AccountId> SettlementLock<AccountId> for () {
+	fn lock(_: &AccountId) {}
+	fn unlock(_: &AccountId) {}
 }
 
 /// Payment out of a task's held budget (implemented by the task registry).
@@ -161,8 +219,9 @@ pub trait TaskFunds<AccountId, Balance> {
 pub struct RoundOutcome<AccountId> {
 	/// Miners that passed, with their consensus scores: they share the miners' part.
 	pub miners: Vec<(AccountId, Perbill)>,
-	/// Validators that revealed, with their weight (stake × round trust): they share the
-	/// validators' part.
+	/// Validators that did work, with their weight: stake × (each miner scored, weighted by
+	/// agreement with consensus, plus each dispute vote on the side that prevailed). They share
+	/// the validators' part in proportion.
 	pub validators: Vec<(AccountId, u128)>,
 }
 

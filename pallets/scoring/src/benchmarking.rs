@@ -12,6 +12,17 @@ fn validator<T: Config>(i: u32) -> T::AccountId {
 	who
 }
 
+/// Puts `who` into the scorer snapshot of round 0 of `task`.
+fn make_scorer<T: Config>(task: TaskId, who: &T::AccountId) {
+	RoundScorers::<T>::mutate((task, 0), |scorers| {
+		let mut list = scorers.to_vec();
+		if let Err(at) = list.binary_search_by(|(v, _)| v.cmp(who)) {
+			list.insert(at, (who.clone(), T::Balance::from(1_000_000u32)));
+		}
+		*scorers = BoundedVec::truncate_from(list);
+	});
+}
+
 /// Entries for every miner, sorted, all with the given verdict.
 fn entries<T: Config>(miners: &[T::AccountId], verdict: Verdict) -> EntriesOf<T> {
 	let mut sorted = miners.to_vec();
@@ -36,6 +47,7 @@ mod benchmarks {
 	fn commit_scores() {
 		let (task, _) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Verify, 1);
 		let who = validator::<T>(0);
+		make_scorer::<T>(task, &who);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who.clone()), task, 0, [1u8; 32].into());
 		assert!(ScoreCommits::<T>::contains_key((task, 0), &who));
@@ -50,6 +62,7 @@ mod benchmarks {
 		let (seed, _) = T::Rounds::challenge_params(task, 0).expect("the task has a seed");
 		let (who, proof) = T::BenchmarkHelper::challenger(&seed);
 		T::BenchmarkHelper::make_validator(&who);
+		make_scorer::<T>(task, &who);
 		let n = T::Rounds::num_segments(task).unwrap_or(1);
 		let list = entries::<T>(&miners, Verdict::Fail { segment: n });
 		let salt = [2u8; 32];
@@ -89,6 +102,7 @@ mod benchmarks {
 			BoundedVec::<_, T::MaxScorers>::truncate_from(earlier),
 		);
 		let who = validator::<T>(1);
+		make_scorer::<T>(task, &who);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who.clone()), task, 0, miner.clone(), true);
 		assert_eq!(
@@ -102,17 +116,25 @@ mod benchmarks {
 		m: Linear<1, { T::MaxMiners::get() }>,
 		v: Linear<1, { T::MaxScorers::get() }>,
 		d: Linear<0, { T::MaxMiners::get() }>,
+		u: Linear<0, { T::MaxScorers::get() }>,
 	) {
-		// `v` validators scored all `m` miners; `d` disputes, each voted on by all of them.
+		// `v` validators scored all `m` miners; `d` disputes, each voted on by all of them;
+		// `u` more committed and never revealed (each forfeits its deposit).
 		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Finalize, m);
 		let validators: Vec<T::AccountId> = (0..v).map(validator::<T>).collect();
 		let list = entries::<T>(&miners, Verdict::Pass);
 		for who in validators.iter() {
+			T::Settlement::lock(who);
 			ScoreCommits::<T>::insert((task, 0), who, Hash::zero());
 			Reveals::<T>::insert((task, 0), who, list.clone());
 			RevealStake::<T>::insert((task, 0), who, T::Balance::from(1_000u32));
 		}
-		CommitCount::<T>::insert((task, 0), v);
+		for i in 0..u {
+			let silent = validator::<T>(v + i);
+			T::Settlement::lock(&silent);
+			ScoreCommits::<T>::insert((task, 0), &silent, Hash::zero());
+		}
+		CommitCount::<T>::insert((task, 0), v + u);
 		RevealedTotal::<T>::insert((task, 0), T::Balance::from(1_000u32 * v));
 		for miner in miners.iter().take(d as usize) {
 			Disputes::<T>::insert(
@@ -143,6 +165,21 @@ mod benchmarks {
 		}
 		assert_eq!(Reveals::<T>::iter_prefix((task, 0)).count(), 0);
 		assert_eq!(DisputeVotes::<T>::iter().count(), 0);
+	}
+
+	#[benchmark]
+	fn on_round_start() {
+		// The most scorers a snapshot holds.
+		let scorers: Vec<T::AccountId> = (0..T::MaxScorers::get()).map(validator::<T>).collect();
+		T::BenchmarkHelper::set_scorers(&scorers);
+		#[block]
+		{
+			Scoring::<T>::snapshot_scorers(0, 0);
+		}
+		assert_eq!(
+			RoundScorers::<T>::get((0, 0)).len() as u32,
+			T::MaxScorers::get()
+		);
 	}
 
 	impl_benchmark_test_suite!(Scoring, crate::mock::new_test_ext(), crate::mock::Test);

@@ -24,10 +24,18 @@
 //!   of the revealed scores, so stake below one half cannot move it. A validator's round trust
 //!   is `1 − mean |score − consensus|` over the miners it scored, in either direction; its
 //!   trust is an exponential moving average of round trusts (`TrustSmoothing`), and a
-//!   validator that committed but did not reveal takes a zero. Trust is served to staking
-//!   through [`pol_primitives::TrustProvider`]. Miners that passed (no upheld or undecided
-//!   dispute) and validators
-//!   that revealed are handed to rewards ([`pol_primitives::RoundRewards`]).
+//!   validator that committed but did not reveal takes a zero and forfeits `ScoreDeposit`.
+//!   Trust moves only in rounds with at least `MinScorersForTrust` scorers and a budget of at
+//!   least `MinBudgetForTrust`. Trust is served to staking through
+//!   [`pol_primitives::TrustProvider`]. Miners that passed (no upheld or undecided dispute)
+//!   and validators that did work are handed to rewards ([`pol_primitives::RoundRewards`]): a
+//!   validator's weight is its stake × the miners it scored, each weighted by agreement with
+//!   consensus, plus its dispute votes on the side that prevailed.
+//! - Who scores is fixed when a round starts ([`RoundScorers`]): the authorities the staking
+//!   pallet elected by stake × trust ([`pol_primitives::ScorerSet`]), each weighing at most
+//!   the stake it had then. Only they commit scores and vote on disputes, so no arrival order
+//!   and no stake bonded later decides a round; a scorer's bond is held until the round is
+//!   settled ([`pol_primitives::SettlementLock`]). An account is slashed at most once a round.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -50,8 +58,9 @@ use alloc::vec::Vec;
 use frame_support::{pallet_prelude::*, traits::tokens::Balance as BalanceT};
 use frame_system::pallet_prelude::*;
 use pol_primitives::{
-	hashing, ChallengeKeys, ChallengeProof, Hash, OnRoundEnd, Phase, Role, RoundBudget, RoundIndex,
-	RoundInfo, RoundOutcome, RoundRewards, Salt, Slash, StakeInfo, TaskId, TrustProvider, Verdict,
+	hashing, ChallengeKeys, ChallengeProof, Hash, OnRoundEnd, OnRoundStart, Phase, Role,
+	RoundBudget, RoundIndex, RoundInfo, RoundOutcome, RoundRewards, Salt, ScorerSet,
+	SettlementLock, Slash, StakeInfo, TaskId, TrustProvider, Verdict,
 };
 use sp_runtime::{
 	traits::{Saturating, UniqueSaturatedInto, Zero},
@@ -61,6 +70,11 @@ use sp_runtime::{
 /// A validator's revealed entries.
 pub type EntriesOf<T> =
 	BoundedVec<ScoreEntry<<T as frame_system::Config>::AccountId>, <T as Config>::MaxMiners>;
+/// A round's scorers with the stake each stands with, sorted by account.
+pub type ScorersOf<T> = BoundedVec<
+	(<T as frame_system::Config>::AccountId, <T as Config>::Balance),
+	<T as Config>::MaxScorers,
+>;
 
 #[frame_support::pallet]
 pub mod pallet {
@@ -90,6 +104,28 @@ pub mod pallet {
 		/// Pays a settled round (the rewards pallet).
 		type Rewards: RoundRewards<Self::AccountId, Self::Balance>;
 
+		/// Who may score the rounds that start now, with what stake (the staking pallet's
+		/// elected authorities): snapshotted at each round's start.
+		type Scorers: ScorerSet<Self::AccountId, Self::Balance>;
+
+		/// Holds a scorer's bond from its commitment until its round is settled (staking).
+		type Settlement: SettlementLock<Self::AccountId>;
+
+		/// What a validator forfeits from its bond when it commits scores and does not reveal
+		/// them: a commitment that is never opened blocks nothing and costs its maker.
+		#[pallet::constant]
+		type ScoreDeposit: Get<Self::Balance>;
+
+		/// Trust moves only in rounds where at least this many scorers revealed scores: one
+		/// validator scoring its own task alone earns no trust.
+		#[pallet::constant]
+		type MinScorersForTrust: Get<u32>;
+
+		/// Trust moves only in rounds that pay at least this much: trust cannot be farmed on
+		/// 1-planck tasks.
+		#[pallet::constant]
+		type MinBudgetForTrust: Get<Self::Balance>;
+
 		/// The trust of a validator with no record yet.
 		#[pallet::constant]
 		type InitialTrust: Get<Perbill>;
@@ -110,7 +146,7 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxMiners: Get<u32>;
 
-		/// The most validators that score one round.
+		/// The most validators that score one round (the size of a round's scorer snapshot).
 		#[pallet::constant]
 		type MaxScorers: Get<u32>;
 
@@ -124,6 +160,14 @@ pub mod pallet {
 		#[cfg(feature = "runtime-benchmarks")]
 		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
 	}
+
+	/// The scorers of each running round, with the stake each weighs with (at most; less if its
+	/// active stake fell since), sorted by account: fixed when the round starts, cleared when
+	/// it closes. Only they commit scores and vote on disputes, so no arrival order decides
+	/// who does.
+	#[pallet::storage]
+	pub type RoundScorers<T: Config> =
+		StorageMap<_, Twox64Concat, (TaskId, RoundIndex), ScorersOf<T>, ValueQuery>;
 
 	/// Each validator's score commitment in a round; cleared when the round closes.
 	#[pallet::storage]
@@ -266,6 +310,14 @@ pub mod pallet {
 			consensus: Perbill,
 			passed: bool,
 		},
+		/// `validator` committed scores in round `round` of `task` and did not reveal them: it
+		/// forfeited `forfeited` of its bond (`ScoreDeposit`).
+		ScoresNotRevealed {
+			task: TaskId,
+			round: RoundIndex,
+			validator: T::AccountId,
+			forfeited: T::Balance,
+		},
 		/// `validator`'s trust after round `round` of `task` (`round_trust` in that round).
 		TrustUpdated {
 			task: TaskId,
@@ -288,8 +340,9 @@ pub mod pallet {
 		CommitPhaseOver,
 		/// The caller committed scores in this round already.
 		AlreadyCommitted,
-		/// `MaxScorers` validators committed in this round already.
-		TooManyScorers,
+		/// The caller is not among the round's scorers (the authorities elected before the round
+		/// started, by stake × trust): it may score rounds that start after it is elected.
+		NotScorer,
 		/// Scores are revealed in the score-reveal phase: wait for it.
 		RevealNotOpen,
 		/// The score-reveal phase is over: unrevealed scores count for nothing.
@@ -321,7 +374,7 @@ pub mod pallet {
 		AlreadyVoted,
 		/// Disputes are voted on in the score-reveal and finalize phases of their round.
 		VotingClosed,
-		/// `MaxScorers` validators voted on this dispute already; their votes decide it.
+		/// Every scorer of the round voted on this dispute already.
 		TooManyVoters,
 	}
 
@@ -371,10 +424,14 @@ pub mod pallet {
 				!ScoreCommits::<T>::contains_key((task, round), &who),
 				Error::<T>::AlreadyCommitted
 			);
-			let count = CommitCount::<T>::get((task, round));
-			ensure!(count < T::MaxScorers::get(), Error::<T>::TooManyScorers);
-			CommitCount::<T>::insert((task, round), count.saturating_add(1));
+			ensure!(
+				Self::scorer_stake(task, round, &who).is_some(),
+				Error::<T>::NotScorer
+			);
+			CommitCount::<T>::mutate((task, round), |c| *c = c.saturating_add(1));
 			ScoreCommits::<T>::insert((task, round), &who, commit);
+			// Its bond stays until the round is settled: its accusations can still be rejected.
+			T::Settlement::lock(&who);
 			Self::deposit_event(Event::ScoresCommitted {
 				task,
 				round,
@@ -495,9 +552,12 @@ pub mod pallet {
 				});
 			}
 			ChallengeRandomness::<T>::insert((task, round), &who, randomness);
-			let stake = T::Stake::stake_of(&who);
+			let stake = Self::scorer_stake(task, round, &who).ok_or(Error::<T>::NotScorer)?;
 			RevealStake::<T>::insert((task, round), &who, stake);
-			RevealedTotal::<T>::mutate((task, round), |t| *t = t.saturating_add(stake));
+			// Only scores weigh in the global-model vote: an empty reveal is an abstention.
+			if !entries.is_empty() {
+				RevealedTotal::<T>::mutate((task, round), |t| *t = t.saturating_add(stake));
+			}
 			let count = entries.len() as u32;
 			Reveals::<T>::insert((task, round), &who, entries);
 			Self::deposit_event(Event::ScoresRevealed {
@@ -534,6 +594,7 @@ pub mod pallet {
 				Disputes::<T>::get((task, round), &miner).ok_or(Error::<T>::NoDispute)?;
 			ensure!(dispute.accuser != who, Error::<T>::AccuserCannotVote);
 			let key = (task, round, miner.clone());
+			let stake = Self::scorer_stake(task, round, &who).ok_or(Error::<T>::NotScorer)?;
 			let mut votes = DisputeVotes::<T>::get(&key);
 			ensure!(
 				votes.iter().all(|(v, _)| *v != who),
@@ -542,7 +603,6 @@ pub mod pallet {
 			votes
 				.try_push((who.clone(), upheld))
 				.map_err(|_| Error::<T>::TooManyVoters)?;
-			let stake = T::Stake::stake_of(&who);
 			if upheld {
 				dispute.upheld = dispute.upheld.saturating_add(stake);
 			} else {
@@ -575,6 +635,8 @@ pub trait BenchmarkHelper<AccountId> {
 	fn set_phase(task: TaskId, phase: Phase);
 	/// A validator account whose key can prove its challenge over `seed`, with that proof.
 	fn challenger(seed: &Hash) -> (AccountId, ChallengeProof);
+	/// Makes `scorers` the current [`ScorerSet`].
+	fn set_scorers(scorers: &[AccountId]);
 }
 
 /// The stake-weighted median with κ = ½: the smallest score at which the stake of scores at
@@ -595,6 +657,9 @@ pub fn weighted_median(mut scores: Vec<(Perbill, u128)>) -> Option<Perbill> {
 	}
 	None
 }
+
+/// A `Perbill`'s parts in one.
+const PARTS: u32 = 1_000_000_000;
 
 /// `1 − mean |score − consensus|` over the pairs; `None` for no pairs.
 pub fn round_trust(pairs: &[(Perbill, Perbill)]) -> Option<Perbill> {
@@ -622,6 +687,25 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::NotActiveValidator
 		);
 		Ok(who)
+	}
+
+	/// The stake `who` weighs with in `round` of `task`: its stake in the round's scorer
+	/// snapshot, or its active stake now if that is less (stake that left since counts for
+	/// nothing). `None` if it is not one of the round's scorers.
+	pub fn scorer_stake(task: TaskId, round: RoundIndex, who: &T::AccountId) -> Option<T::Balance> {
+		let scorers = RoundScorers::<T>::get((task, round));
+		let at = scorers.binary_search_by(|(v, _)| v.cmp(who)).ok()?;
+		let frozen = scorers.get(at).map(|(_, s)| *s)?;
+		Some(frozen.min(T::Stake::stake_of(who)))
+	}
+
+	/// Snapshots the scorers of `round` of `task`: the current [`ScorerSet`], at most
+	/// `MaxScorers`, sorted by account.
+	pub(crate) fn snapshot_scorers(task: TaskId, round: RoundIndex) {
+		let mut scorers = T::Scorers::scorers();
+		scorers.sort_by(|a, b| a.0.cmp(&b.0));
+		scorers.dedup_by(|a, b| a.0 == b.0);
+		RoundScorers::<T>::insert((task, round), ScorersOf::<T>::truncate_from(scorers));
 	}
 
 	/// A validator's trust (the initial trust if it has no record).
@@ -688,21 +772,53 @@ impl<T: Config> Pallet<T> {
 		// work stays O(validators × miners × log miners) at the bounds.
 		miners.sort();
 
-		// Disputes first: they decide who may be paid.
+		// Disputes first: they decide who may be paid. An account is slashed at most once per
+		// round, however many disputes it lost: a validator whose hardware disagrees with many
+		// miners at once loses one `FalseAccusationSlash`, not its bond.
 		let mut blocked: Vec<T::AccountId> = Vec::new();
+		let mut slashed_once: Vec<T::AccountId> = Vec::new();
+		let mut slash_once = |who: &T::AccountId, fraction: Perbill| -> T::Balance {
+			match slashed_once.binary_search(who) {
+				Ok(_) => Zero::zero(),
+				Err(at) => {
+					slashed_once.insert(at, who.clone());
+					T::Slasher::slash_fraction(who, fraction)
+				}
+			}
+		};
 		let mut disputes = 0u32;
+		// Each vote on the side that prevailed (and an upheld accusation) is a unit of work.
+		let mut winning_votes: Vec<(T::AccountId, u32)> = Vec::new();
+		let mut credit = |who: &T::AccountId| match winning_votes.binary_search_by(|(v, _)| v.cmp(who)) {
+			Ok(at) => {
+				if let Some((_, n)) = winning_votes.get_mut(at) {
+					*n = n.saturating_add(1);
+				}
+			}
+			Err(at) => winning_votes.insert(at, (who.clone(), 1)),
+		};
 		for (miner, dispute) in Disputes::<T>::drain_prefix(key) {
 			disputes = disputes.saturating_add(1);
-			DisputeVotes::<T>::remove((task, round, miner.clone()));
+			let votes = DisputeVotes::<T>::take((task, round, miner.clone()));
+			let prevailed = if dispute.upheld > dispute.rejected {
+				credit(&dispute.accuser);
+				Some(true)
+			} else if dispute.rejected > dispute.upheld {
+				Some(false)
+			} else {
+				None
+			};
+			for (voter, upheld) in votes.iter() {
+				if Some(*upheld) == prevailed {
+					credit(voter);
+				}
+			}
 			let (outcome, offender, slashed) = if dispute.upheld > dispute.rejected {
-				let slashed = T::Slasher::slash_fraction(&miner, T::MinerSlash::get());
+				let slashed = slash_once(&miner, T::MinerSlash::get());
 				(DisputeOutcome::Upheld, Some(miner.clone()), slashed)
 			} else if dispute.rejected > dispute.upheld {
 				if dispute.kind == DisputeKind::Replay {
-					let slashed = T::Slasher::slash_fraction(
-						&dispute.accuser,
-						T::FalseAccusationSlash::get(),
-					);
+					let slashed = slash_once(&dispute.accuser, T::FalseAccusationSlash::get());
 					(
 						DisputeOutcome::Rejected,
 						Some(dispute.accuser.clone()),
@@ -751,8 +867,16 @@ impl<T: Config> Pallet<T> {
 			});
 		}
 
-		// Trust: round trust of those that revealed, a zero for those that only committed.
+		// Trust: round trust of those that revealed, a zero for those that only committed; it
+		// moves only in rounds with enough scorers and budget, so it cannot be farmed alone on
+		// cheap tasks.
 		let alpha = T::TrustSmoothing::get();
+		let scorers_with_scores =
+			reveals.iter().filter(|(_, _, entries)| !entries.is_empty()).count() as u32;
+		let trust_moves = scorers_with_scores >= T::MinScorersForTrust::get()
+			&& budget.total >= T::MinBudgetForTrust::get();
+		// Pay is for work: each miner scored, weighted by agreement with consensus
+		// (`1 − |score − consensus|`), and each vote on the side that prevailed, times stake.
 		let mut validators: Vec<(T::AccountId, u128)> = Vec::new();
 		for (v, stake, entries) in reveals.iter() {
 			let pairs: Vec<(Perbill, Perbill)> = entries
@@ -762,12 +886,26 @@ impl<T: Config> Pallet<T> {
 					consensus.get(at).map(|(_, c)| (e.score, *c))
 				})
 				.collect();
-			let Some(rt) = round_trust(&pairs) else {
+			let agreement: u128 = pairs
+				.iter()
+				.map(|(s, c)| {
+					u128::from(PARTS.saturating_sub(s.deconstruct().abs_diff(c.deconstruct())))
+				})
+				.sum();
+			let votes = winning_votes
+				.binary_search_by(|(w, _)| w.cmp(v))
+				.ok()
+				.and_then(|at| winning_votes.get(at))
+				.map_or(0, |(_, n)| *n);
+			let work = agreement.saturating_add(u128::from(votes).saturating_mul(u128::from(PARTS)));
+			if work > 0 {
+				validators.push((v.clone(), stake.saturating_mul(work) / u128::from(PARTS)));
+			}
+			let Some(rt) = round_trust(&pairs).filter(|_| trust_moves) else {
 				continue;
 			};
 			let trust = ema(Self::trust(v), rt, alpha);
 			Trust::<T>::insert(v, trust);
-			validators.push((v.clone(), rt.mul_floor(*stake)));
 			Self::deposit_event(Event::TrustUpdated {
 				task,
 				round,
@@ -776,9 +914,30 @@ impl<T: Config> Pallet<T> {
 				trust,
 			});
 		}
+		// Scorers that voted on the winning side without revealing scores are paid the votes.
+		for (v, votes) in winning_votes.iter() {
+			if reveals.iter().any(|(r, _, _)| r == v) {
+				continue;
+			}
+			let stake: u128 = Self::scorer_stake(task, round, v)
+				.unwrap_or_default()
+				.unique_saturated_into();
+			validators.push((v.clone(), stake.saturating_mul(u128::from(*votes))));
+		}
 		let commits = CommitCount::<T>::take(key);
 		for (v, _) in ScoreCommits::<T>::drain_prefix(key) {
+			T::Settlement::unlock(&v);
 			if !reveals.iter().any(|(r, _, _)| *r == v) {
+				let forfeited = T::Slasher::slash_amount(&v, T::ScoreDeposit::get());
+				Self::deposit_event(Event::ScoresNotRevealed {
+					task,
+					round,
+					validator: v.clone(),
+					forfeited,
+				});
+				if !trust_moves {
+					continue;
+				}
 				let trust = ema(Self::trust(&v), Perbill::zero(), alpha);
 				Trust::<T>::insert(&v, trust);
 				Self::deposit_event(Event::TrustUpdated {
@@ -790,6 +949,7 @@ impl<T: Config> Pallet<T> {
 				});
 			}
 		}
+		RoundScorers::<T>::remove(key);
 
 		let outcome = RoundOutcome {
 			miners: passed,
@@ -803,10 +963,34 @@ impl<T: Config> Pallet<T> {
 		RevealedTotal::<T>::remove(key);
 		weight.saturating_accrue(T::WeightInfo::on_round_end(
 			miners.len() as u32,
-			commits.max(scorers),
+			scorers,
 			disputes,
+			commits.saturating_sub(scorers),
 		));
 		weight
+	}
+
+	/// Forgets `round` of `task` without paying, slashing or changing trust (its task was
+	/// cancelled or force-ended before it could settle), and releases the scorers' locks.
+	pub(crate) fn discard(task: TaskId, round: RoundIndex) -> Weight {
+		let key = (task, round);
+		let mut commits = 0u32;
+		for (v, _) in ScoreCommits::<T>::drain_prefix(key) {
+			T::Settlement::unlock(&v);
+			commits = commits.saturating_add(1);
+		}
+		let mut disputes = 0u32;
+		for (miner, _) in Disputes::<T>::drain_prefix(key) {
+			DisputeVotes::<T>::remove((task, round, miner));
+			disputes = disputes.saturating_add(1);
+		}
+		let _ = Reveals::<T>::clear_prefix(key, commits, None);
+		let _ = ChallengeRandomness::<T>::clear_prefix(key, commits, None);
+		let _ = RevealStake::<T>::clear_prefix(key, commits, None);
+		RevealedTotal::<T>::remove(key);
+		CommitCount::<T>::remove(key);
+		RoundScorers::<T>::remove(key);
+		T::WeightInfo::on_round_end(T::MaxMiners::get(), commits, disputes, 0)
 	}
 
 	/// The segments `validator` replays of `miner` in `round` of `task`, from the randomness
@@ -831,27 +1015,49 @@ impl<T: Config> Pallet<T> {
 
 	/// The most settling a round can weigh, at the bounds.
 	pub fn max_round_end_weight() -> Weight {
+		// Scorers either reveal or not; each costs at most the dearer of the two.
 		let (m, v) = (T::MaxMiners::get(), T::MaxScorers::get());
-		T::WeightInfo::on_round_end(m, v, m).saturating_add(T::Rewards::max_weight())
+		T::WeightInfo::on_round_end(m, v, m, 0)
+			.max(T::WeightInfo::on_round_end(m, 1, m, v))
+			.saturating_add(T::Rewards::max_weight())
 	}
 
 	/// Checks the pallet's invariants: trust within bounds is implied by `Perbill`; every
-	/// reveal has a commitment and a stake, and revealed totals add up.
+	/// reveal has a commitment and a stake, and revealed totals (of non-empty reveals) add up;
+	/// only a round's scorers commit and vote, and every scorer snapshot is sorted.
 	#[cfg(any(test, feature = "try-runtime"))]
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		use alloc::collections::btree_map::BTreeMap;
 		let mut totals: BTreeMap<(TaskId, RoundIndex), T::Balance> = BTreeMap::new();
 		for (key, v, stake) in RevealStake::<T>::iter() {
-			ensure!(
-				Reveals::<T>::contains_key(key, &v),
-				"a revealed stake without entries"
-			);
+			let entries = Reveals::<T>::get(key, &v).ok_or("a revealed stake without entries")?;
 			ensure!(
 				ScoreCommits::<T>::contains_key(key, &v),
 				"a reveal without a commitment"
 			);
 			let t = totals.entry(key).or_insert_with(Zero::zero);
-			*t = t.saturating_add(stake);
+			if !entries.is_empty() {
+				*t = t.saturating_add(stake);
+			}
+		}
+		for (_, scorers) in RoundScorers::<T>::iter() {
+			ensure!(
+				scorers.windows(2).all(|w| w[0].0 < w[1].0),
+				"a scorer snapshot is not sorted by account"
+			);
+		}
+		for (key, v, _) in ScoreCommits::<T>::iter() {
+			ensure!(
+				RoundScorers::<T>::get(key).iter().any(|(s, _)| *s == v),
+				"a commitment by a validator outside the round's scorers"
+			);
+		}
+		for ((task, round, _), votes) in DisputeVotes::<T>::iter() {
+			let scorers = RoundScorers::<T>::get((task, round));
+			ensure!(
+				votes.iter().all(|(v, _)| scorers.iter().any(|(s, _)| s == v)),
+				"a dispute vote by a validator outside the round's scorers"
+			);
 		}
 		for (key, total) in totals.iter() {
 			ensure!(
@@ -910,13 +1116,30 @@ impl<T: Config> OnRoundEnd<T::Balance> for Pallet<T> {
 	fn on_round_end(task: TaskId, round: RoundIndex, budget: RoundBudget<T::Balance>) -> Weight {
 		Self::settle(task, round, budget)
 	}
+	fn discard_round(task: TaskId, round: RoundIndex) -> Weight {
+		Self::discard(task, round)
+	}
 	fn max_weight() -> Weight {
 		Self::max_round_end_weight()
 	}
 }
 
+impl<T: Config> OnRoundStart for Pallet<T> {
+	fn on_round_start(task: TaskId, round: RoundIndex) -> Weight {
+		Self::snapshot_scorers(task, round);
+		T::WeightInfo::on_round_start()
+	}
+	fn max_weight() -> Weight {
+		T::WeightInfo::on_round_start()
+	}
+}
+
 impl<T: Config> pol_primitives::RevealedStake<T::AccountId, T::Balance> for Pallet<T> {
 	fn revealed_stake(task: TaskId, round: RoundIndex, who: &T::AccountId) -> Option<T::Balance> {
+		let entries = Reveals::<T>::get((task, round), who)?;
+		if entries.is_empty() {
+			return None;
+		}
 		RevealStake::<T>::get((task, round), who)
 	}
 	fn total_revealed_stake(task: TaskId, round: RoundIndex) -> T::Balance {

@@ -4,8 +4,8 @@
 use crate as pallet_validator_scoring;
 use frame_support::{derive_impl, traits::ConstU32};
 use pol_primitives::{
-	Phase, Role, RoundBudget, RoundIndex, RoundInfo, RoundOutcome, RoundRewards, SegmentIndex,
-	Slash, StakeInfo, TaskId,
+	Phase, Role, RoundBudget, RoundIndex, RoundInfo, RoundOutcome, RoundRewards, ScorerSet,
+	SegmentIndex, SettlementLock, Slash, StakeInfo, TaskId,
 };
 use sp_runtime::{BuildStorage, Perbill, Weight};
 use std::{cell::RefCell, collections::BTreeMap};
@@ -52,6 +52,46 @@ thread_local! {
 	static SLASHES: RefCell<Vec<(AccountId, Perbill)>> = RefCell::new(Vec::new());
 	static OUTCOMES: RefCell<Vec<(RoundBudget<Balance>, RoundOutcome<AccountId>)>> =
 		RefCell::new(Vec::new());
+	static FORFEITS: RefCell<Vec<(AccountId, Balance)>> = RefCell::new(Vec::new());
+	static LOCKS: RefCell<BTreeMap<AccountId, u32>> = RefCell::new(BTreeMap::new());
+}
+
+/// The scorers: the `MaxScorers` accounts with the most stake (ties to the lower account), as
+/// the staking pallet's election would give.
+pub struct MockScorers;
+impl ScorerSet<AccountId, Balance> for MockScorers {
+	fn scorers() -> Vec<(AccountId, Balance)> {
+		let mut all: Vec<(AccountId, Balance)> =
+			STAKE.with(|s| s.borrow().iter().map(|(a, b)| (*a, *b)).collect());
+		all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+		all.truncate(MAX_SCORERS as usize);
+		all
+	}
+}
+
+/// Counts each account's settlement locks, as the staking pallet would.
+pub struct MockSettlement;
+impl SettlementLock<AccountId> for MockSettlement {
+	fn lock(who: &AccountId) {
+		LOCKS.with(|l| *l.borrow_mut().entry(*who).or_default() += 1);
+	}
+	fn unlock(who: &AccountId) {
+		LOCKS.with(|l| {
+			let mut l = l.borrow_mut();
+			let n = l.entry(*who).or_default();
+			assert!(*n > 0, "unlocking {who}, which holds no lock");
+			*n -= 1;
+		});
+	}
+}
+/// `who`'s settlement locks.
+pub fn locks(who: AccountId) -> u32 {
+	LOCKS.with(|l| l.borrow().get(&who).copied().unwrap_or(0))
+}
+
+/// Starts round 0 of task 0: snapshots its scorers from the accounts with stake now.
+pub fn start_round() {
+	<crate::Pallet<Test> as pol_primitives::OnRoundStart>::on_round_start(0, 0);
 }
 
 /// Validators with stake, set by tests (any account with stake is an active validator).
@@ -110,8 +150,13 @@ pub const CHALLENGE_SEED: [u8; 32] = [5; 32];
 pub fn set_segments_per_check(q: u32) {
 	SEGMENTS_PER_CHECK.with(|s| *s.borrow_mut() = q);
 }
+/// Moves round 0 of task 0 to `phase`. A round that reaches the verify phase without a scorer
+/// snapshot gets one now, as if it had started with the stakes the test set so far.
 pub fn set_phase(phase: Phase) {
 	PHASE.with(|p| *p.borrow_mut() = Some(phase));
+	if phase >= Phase::Verify && crate::RoundScorers::<Test>::get((0, 0)).is_empty() {
+		start_round();
+	}
 }
 pub fn set_miners(miners: &[AccountId]) {
 	MINERS.with(|m| *m.borrow_mut() = miners.to_vec());
@@ -124,9 +169,14 @@ impl Slash<AccountId, Balance> for MockSlash {
 		SLASHES.with(|s| s.borrow_mut().push((*who, fraction)));
 		fraction * MockStake::stake_of(who)
 	}
-	fn slash_amount(_: &AccountId, amount: Balance) -> Balance {
+	fn slash_amount(who: &AccountId, amount: Balance) -> Balance {
+		FORFEITS.with(|f| f.borrow_mut().push((*who, amount)));
 		amount
 	}
+}
+/// What `slash_amount` took, from whom.
+pub fn forfeits() -> Vec<(AccountId, Balance)> {
+	FORFEITS.with(|f| f.borrow().clone())
 }
 pub fn slashes() -> Vec<(AccountId, Perbill)> {
 	SLASHES.with(|s| s.borrow().clone())
@@ -153,6 +203,10 @@ pub fn outcomes() -> Vec<(RoundBudget<Balance>, RoundOutcome<AccountId>)> {
 }
 
 pub const MINER_SLASH: Perbill = Perbill::from_percent(10);
+pub const MAX_SCORERS: u32 = 5;
+pub const SCORE_DEPOSIT: Balance = 7;
+pub const MIN_SCORERS_FOR_TRUST: u32 = 2;
+pub const MIN_BUDGET_FOR_TRUST: Balance = 100;
 pub const FALSE_ACCUSATION_SLASH: Perbill = Perbill::from_percent(5);
 
 frame_support::parameter_types! {
@@ -168,12 +222,17 @@ impl pallet_validator_scoring::Config for Test {
 	type Rounds = MockRounds;
 	type Slasher = MockSlash;
 	type Rewards = MockRewards;
+	type Scorers = MockScorers;
+	type Settlement = MockSettlement;
+	type ScoreDeposit = frame_support::traits::ConstU128<SCORE_DEPOSIT>;
+	type MinScorersForTrust = ConstU32<MIN_SCORERS_FOR_TRUST>;
+	type MinBudgetForTrust = frame_support::traits::ConstU128<MIN_BUDGET_FOR_TRUST>;
 	type InitialTrust = InitialTrust;
 	type TrustSmoothing = TrustSmoothing;
 	type MinerSlash = MinerSlash;
 	type FalseAccusationSlash = FalseAccusationSlash;
 	type MaxMiners = ConstU32<8>;
-	type MaxScorers = ConstU32<5>;
+	type MaxScorers = ConstU32<MAX_SCORERS>;
 	type ChallengeKeys = MockKeys;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
@@ -218,6 +277,12 @@ impl crate::BenchmarkHelper<AccountId> for MockRounds {
 	fn set_phase(_: TaskId, phase: Phase) {
 		set_phase(phase);
 	}
+	fn set_scorers(scorers: &[AccountId]) {
+		STAKE.with(|s| s.borrow_mut().clear());
+		for who in scorers {
+			set_stake(*who, 1_000);
+		}
+	}
 }
 
 pub fn new_test_ext() -> sp_io::TestExternalities {
@@ -232,6 +297,8 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	SEGMENTS_PER_CHECK.with(|q| *q.borrow_mut() = 4);
 	SLASHES.with(|s| s.borrow_mut().clear());
 	OUTCOMES.with(|o| o.borrow_mut().clear());
+	FORFEITS.with(|f| f.borrow_mut().clear());
+	LOCKS.with(|l| l.borrow_mut().clear());
 	ext
 }
 

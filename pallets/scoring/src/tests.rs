@@ -224,6 +224,8 @@ fn reveal_checks_entries() {
 		set_miners(&[1, 2]);
 		let bad = |who: AccountId, e: EntriesOf<Test>, err: Error<Test>| {
 			set_stake(who, 1_000);
+			// A new round for each validator, so that it is among the scorers.
+			start_round();
 			set_phase(Phase::Verify);
 			assert_ok!(Scoring::commit_scores(
 				RuntimeOrigin::signed(who),
@@ -332,10 +334,11 @@ fn consensus_trust_and_outcome() {
 		scoring_events();
 		let outcome = settle();
 		assert_eq!(outcome.miners, vec![(1, p(60)), (2, p(40))]);
-		// Weights are stake × round trust; 12 deviated by 40 points on each miner.
+		// Weights are stake × the miners scored, each weighted by agreement with consensus;
+		// each scored two, and 12 deviated by 40 points on each.
 		let mut validators = outcome.validators.clone();
 		validators.sort();
-		assert_eq!(validators, vec![(10, 400), (11, 300), (12, 180)]);
+		assert_eq!(validators, vec![(10, 800), (11, 600), (12, 360)]);
 		// Trust EMA (α = 20%) from the initial 50%.
 		assert_eq!(Scoring::trust(&10), p(60));
 		assert_eq!(Scoring::trust(&12), ema(p(50), p(60), p(20)));
@@ -424,6 +427,9 @@ fn not_served_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<Accoun
 	set_miners(&[1, 2]);
 	set_stake(10, 1_000);
 	set_stake(11, 1_000);
+	for (v, stake, _) in votes {
+		set_stake(*v, *stake);
+	}
 	score(
 		10,
 		&entries(&[
@@ -440,8 +446,7 @@ fn not_served_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<Accoun
 		DisputeKind::NotServed
 	);
 	set_phase(Phase::Finalize);
-	for (v, stake, upheld) in votes {
-		set_stake(*v, *stake);
+	for (v, _, upheld) in votes {
 		assert_ok!(Scoring::vote_dispute(
 			RuntimeOrigin::signed(*v),
 			0,
@@ -490,8 +495,9 @@ fn a_replay_claim_replaces_a_not_served_one() {
 		set_miners(&[1]);
 		set_stake(10, 1_000);
 		set_stake(11, 1_000);
-		score(10, &entries(&[(1, 50, Verdict::NotServed { segment: 4 })]));
+		set_stake(12, 1_000);
 		set_stake(20, 100);
+		score(10, &entries(&[(1, 50, Verdict::NotServed { segment: 4 })]));
 		set_phase(Phase::ScoreReveal);
 		assert_ok!(Scoring::vote_dispute(
 			RuntimeOrigin::signed(20),
@@ -510,7 +516,6 @@ fn a_replay_claim_replaces_a_not_served_one() {
 		);
 		assert!(DisputeVotes::<Test>::get((0, 0, 1)).is_empty());
 		// A second replay claim does not replace the first.
-		set_stake(12, 1_000);
 		score(12, &entries(&[(1, 0, Verdict::Fail { segment: 3 })]));
 		assert_eq!(Disputes::<Test>::get((0, 0), 1).unwrap().accuser, 11);
 	});
@@ -521,6 +526,9 @@ fn dispute_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<AccountId
 	set_stake(10, 1_000);
 	// 10 accuses miner 1 over segment 3; 11 scores both as passing.
 	set_stake(11, 1_000);
+	for (v, stake, _) in votes {
+		set_stake(*v, *stake);
+	}
 	score(
 		10,
 		&entries(&[(1, 0, Verdict::Fail { segment: 3 }), (2, 50, Verdict::Pass)]),
@@ -531,8 +539,7 @@ fn dispute_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<AccountId
 	);
 	assert!(Disputes::<Test>::contains_key((0, 0), 1));
 	set_phase(Phase::Finalize);
-	for (v, stake, upheld) in votes {
-		set_stake(*v, *stake);
+	for (v, _, upheld) in votes {
 		assert_ok!(Scoring::vote_dispute(
 			RuntimeOrigin::signed(*v),
 			0,
@@ -628,25 +635,116 @@ fn dispute_vote_errors() {
 }
 
 #[test]
-fn too_many_scorers() {
+fn scorer_race_minimum_bond_accounts_committing_first_take_no_slot() {
 	test(|| {
 		set_miners(&[1]);
-		set_phase(Phase::Verify);
-		for v in 10..16 {
+		// Honest validators hold most stake; a cartel of six minimum-bond accounts is ready
+		// to commit in the first verify block.
+		set_stake(10, 1_000);
+		set_stake(11, 1_000);
+		for v in 20..26 {
 			set_stake(v, 100);
 		}
-		for v in 10..15 {
-			assert_ok!(Scoring::commit_scores(
-				RuntimeOrigin::signed(v),
-				0,
-				0,
-				[1; 32].into()
-			));
+		start_round();
+		// The snapshot holds the five strongest: the honest two and three of the cartel.
+		let scorers: Vec<_> = RoundScorers::<Test>::get((0, 0))
+			.iter()
+			.map(|(v, _)| *v)
+			.collect();
+		assert_eq!(scorers, vec![10, 11, 20, 21, 22]);
+		set_phase(Phase::Verify);
+		for v in 20..23 {
+			assert_ok!(Scoring::commit_scores(RuntimeOrigin::signed(v), 0, 0, [1; 32].into()));
 		}
+		for v in 23..26 {
+			assert_noop!(
+				Scoring::commit_scores(RuntimeOrigin::signed(v), 0, 0, [1; 32].into()),
+				Error::<Test>::NotScorer
+			);
+		}
+		// The honest validators commit last and still score.
+		assert_ok!(Scoring::commit_scores(RuntimeOrigin::signed(10), 0, 0, [1; 32].into()));
+		assert_ok!(Scoring::commit_scores(RuntimeOrigin::signed(11), 0, 0, [1; 32].into()));
+		// A validator that bonds after the round started scores the rounds after.
+		set_stake(30, 50_000);
 		assert_noop!(
-			Scoring::commit_scores(RuntimeOrigin::signed(15), 0, 0, [1; 32].into()),
-			Error::<Test>::TooManyScorers
+			Scoring::commit_scores(RuntimeOrigin::signed(30), 0, 0, [1; 32].into()),
+			Error::<Test>::NotScorer
 		);
+		// Every scorer's bond is held until the round settles.
+		assert_eq!(locks(10), 1);
+		settle();
+		assert_eq!(locks(10), 0);
+	});
+}
+
+#[test]
+fn a_committed_score_that_is_never_revealed_forfeits_the_deposit() {
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_stake(11, 1_000);
+		set_phase(Phase::Verify);
+		assert_ok!(Scoring::commit_scores(RuntimeOrigin::signed(10), 0, 0, [1; 32].into()));
+		score(11, &entries(&[(1, 50, Verdict::Pass)]));
+		settle();
+		assert_eq!(forfeits(), vec![(10, SCORE_DEPOSIT)]);
+		assert!(scoring_events().contains(&Event::ScoresNotRevealed {
+			task: 0,
+			round: 0,
+			validator: 10,
+			forfeited: SCORE_DEPOSIT
+		}));
+	});
+}
+
+#[test]
+fn an_empty_reveal_neither_proposes_nor_weighs_in_the_model_vote() {
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_stake(11, 5_000);
+		score(10, &entries(&[(1, 50, Verdict::Pass)]));
+		score(11, &entries(&[]));
+		assert_eq!(Scoring::revealed_stake(0, 0, &10), Some(1_000));
+		assert_eq!(Scoring::revealed_stake(0, 0, &11), None);
+		assert_eq!(Scoring::total_revealed_stake(0, 0), 1_000);
+	});
+}
+
+#[test]
+fn stake_added_after_the_snapshot_does_not_count_and_stake_removed_does_not_either() {
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_stake(11, 1_000);
+		start_round();
+		set_stake(10, 9_000);
+		set_stake(11, 400);
+		assert_eq!(Scoring::scorer_stake(0, 0, &10), Some(1_000));
+		assert_eq!(Scoring::scorer_stake(0, 0, &11), Some(400));
+	});
+}
+
+#[test]
+fn discarding_a_round_slashes_nobody_and_releases_every_lock() {
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_stake(11, 1_000);
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		set_phase(Phase::Verify);
+		set_phase(Phase::ScoreReveal);
+		// 11 committed nothing; 10 accused: the task is cancelled before the round settles.
+		<Scoring as OnRoundEnd<Balance>>::discard_round(0, 0);
+		assert!(slashes().is_empty());
+		assert!(forfeits().is_empty());
+		assert!(outcomes().is_empty());
+		assert_eq!(locks(10), 0);
+		assert_eq!(Disputes::<Test>::iter().count(), 0);
+		assert_eq!(Reveals::<Test>::iter().count(), 0);
+		assert_eq!(RoundScorers::<Test>::iter().count(), 0);
+		assert_eq!(Scoring::trust(&10), p(50));
 	});
 }
 
@@ -681,9 +779,12 @@ fn trust_is_a_moving_average_across_rounds() {
 		));
 		score(11, &entries(&[(1, 80, Verdict::Pass)]));
 		let outcome = settle();
-		assert_eq!(Scoring::trust(&10), ema(t10, p(0), p(20)));
-		// And is not paid: only 11 revealed.
+		// It forfeits its deposit and is not paid: only 11 revealed. With one scorer left the
+		// round moves no trust (`MinScorersForTrust`), its zero included.
+		assert_eq!(forfeits(), vec![(10, SCORE_DEPOSIT)]);
 		assert_eq!(outcome.validators, vec![(11, 400)]);
+		assert_eq!(Scoring::trust(&10), t10);
+		assert_eq!(Scoring::trust(&11), t11);
 	});
 }
 
@@ -706,32 +807,50 @@ fn try_state_catches_inconsistent_reveals() {
 }
 
 #[test]
-fn votes_on_a_dispute_are_bounded() {
+fn dispute_vote_race_a_cartel_of_small_accounts_cannot_outvote_the_honest_stake() {
 	test(|| {
 		set_miners(&[1]);
+		// The accuser and one honest voter hold 2 000; a cartel of three small accounts, 300.
 		set_stake(10, 1_000);
-		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 1 })]));
-		// `MaxScorers` is 5 in the mock: the first five votes count.
-		for v in 20..25 {
+		set_stake(11, 1_000);
+		for v in 20..23 {
 			set_stake(v, 100);
-			assert_ok!(Scoring::vote_dispute(
-				RuntimeOrigin::signed(v),
-				0,
-				0,
-				1,
-				true
-			));
 		}
-		set_stake(25, 100);
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		// The cartel votes first, all of it.
+		for v in 20..23 {
+			assert_ok!(Scoring::vote_dispute(RuntimeOrigin::signed(v), 0, 0, 1, false));
+		}
+		// Arrival order excludes nobody: the honest vote comes last and still counts.
+		assert_ok!(Scoring::vote_dispute(RuntimeOrigin::signed(11), 0, 0, 1, true));
+		// An outsider with a large bond bonded after the round started has no vote.
+		set_stake(30, 50_000);
 		assert_noop!(
-			Scoring::vote_dispute(RuntimeOrigin::signed(25), 0, 0, 1, false),
-			Error::<Test>::TooManyVoters
+			Scoring::vote_dispute(RuntimeOrigin::signed(30), 0, 0, 1, false),
+			Error::<Test>::NotScorer
 		);
-		assert_eq!(DisputeVotes::<Test>::get((0, 0, 1)).len(), 5);
 		let outcome = settle();
 		assert!(outcome.miners.is_empty());
 		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
 		assert_eq!(DisputeVotes::<Test>::iter().count(), 0);
+	});
+}
+
+#[test]
+fn slashes_are_capped_at_one_per_account_per_round() {
+	test(|| {
+		// A validator whose hardware disagrees with three honest miners loses every dispute,
+		// and is slashed once, not three times.
+		set_miners(&[1, 2, 3]);
+		set_stake(10, 1_000);
+		set_stake(11, 5_000);
+		let fail = Verdict::Fail { segment: 4 };
+		score(10, &entries(&[(1, 0, fail), (2, 0, fail), (3, 0, fail)]));
+		for miner in 1..=3 {
+			assert_ok!(Scoring::vote_dispute(RuntimeOrigin::signed(11), 0, 0, miner, false));
+		}
+		settle();
+		assert_eq!(slashes(), vec![(10, FALSE_ACCUSATION_SLASH)]);
 	});
 }
 
@@ -785,4 +904,76 @@ fn a_challenge_proof_must_be_the_callers_over_the_rounds_seed() {
 			))
 		);
 	});
+}
+
+#[test]
+fn trust_farming_a_lone_scorer_or_a_cheap_round_moves_no_trust() {
+	test(|| {
+		// One validator scoring its own task alone: paid, but its trust does not move.
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		score(10, &entries(&[(1, 50, Verdict::Pass)]));
+		let outcome = settle();
+		assert_eq!(outcome.validators, vec![(10, 1_000)]);
+		assert_eq!(Trust::<Test>::get(10), None);
+		// Two scorers, but a round that pays less than `MinBudgetForTrust`.
+		set_stake(11, 1_000);
+		score(10, &entries(&[(1, 50, Verdict::Pass)]));
+		score(11, &entries(&[(1, 50, Verdict::Pass)]));
+		set_phase(Phase::Finalize);
+		let cheap = RoundBudget {
+			total: MIN_BUDGET_FOR_TRUST - 1,
+			validator_share: p(20),
+		};
+		<Scoring as OnRoundEnd<Balance>>::on_round_end(0, 0, cheap);
+		assert_eq!(Trust::<Test>::get(10), None);
+		// Enough scorers and budget: it moves.
+		score(10, &entries(&[(1, 50, Verdict::Pass)]));
+		score(11, &entries(&[(1, 50, Verdict::Pass)]));
+		settle();
+		assert_eq!(Scoring::trust(&10), ema(p(50), p(100), p(20)));
+	});
+}
+
+#[test]
+fn lazy_validators_earn_for_the_work_they_do() {
+	test(|| {
+		// Equal stake: 10 scores all four miners, 11 only one. Pay follows the miners scored.
+		set_miners(&[1, 2, 3, 4]);
+		set_stake(10, 1_000);
+		set_stake(11, 1_000);
+		let pass = Verdict::Pass;
+		score(
+			10,
+			&entries(&[(1, 50, pass), (2, 50, pass), (3, 50, pass), (4, 50, pass)]),
+		);
+		score(11, &entries(&[(1, 50, pass)]));
+		let mut validators = settle().validators;
+		validators.sort();
+		assert_eq!(validators, vec![(10, 4_000), (11, 1_000)]);
+	});
+}
+
+#[test]
+fn dispute_votes_on_the_prevailing_side_are_paid() {
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_stake(11, 1_000);
+		set_stake(12, 500);
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		// 11 votes with the majority, 12 against; neither revealed scores.
+		assert_ok!(Scoring::vote_dispute(RuntimeOrigin::signed(11), 0, 0, 1, true));
+		let outcome = dispute_votes_then_settle(&[(12, false)]);
+		// 10: one miner scored in agreement (consensus 0) and its upheld accusation; 11: one
+		// winning vote; 12: nothing.
+		assert_eq!(outcome.validators, vec![(10, 2_000), (11, 1_000)]);
+	});
+}
+
+fn dispute_votes_then_settle(votes: &[(AccountId, bool)]) -> RoundOutcome<AccountId> {
+	for (v, upheld) in votes {
+		assert_ok!(Scoring::vote_dispute(RuntimeOrigin::signed(*v), 0, 0, 1, *upheld));
+	}
+	settle()
 }

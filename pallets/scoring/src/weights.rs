@@ -45,7 +45,8 @@ pub trait WeightInfo {
 	fn commit_scores() -> Weight;
 	fn reveal_scores(e: u32, ) -> Weight;
 	fn vote_dispute() -> Weight;
-	fn on_round_end(m: u32, v: u32, d: u32, ) -> Weight;
+	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight;
+	fn on_round_start() -> Weight;
 }
 
 /// Weights measured on the reference machine, with the runtime's own database weights.
@@ -144,7 +145,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `m` ranges over `[1, 256]`.
 	/// Component `v` ranges over `[1, 64]`.
 	/// Component `d` ranges over `[0, 256]`.
-	fn on_round_end(m: u32, v: u32, d: u32, ) -> Weight {
+	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
 		// Proof size: measured `0 + d * (356 ±0) + m * (882 ±0) + v * (380 ±0)`, estimated `14031 + d * (2780 ±62) + m * (2910 ±61) + v * (13041 ±0)` bytes.
 		// Fastest run: 2_231_264_000 ps.
 		Weight::from_parts(2_315_272_000, 14031)
@@ -159,6 +160,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(0, 2780).saturating_mul(d.into()))
 			.saturating_add(Weight::from_parts(0, 2910).saturating_mul(m.into()))
 			.saturating_add(Weight::from_parts(0, 13041).saturating_mul(v.into()))
+			.saturating_add(Weight::from_parts(200_000_000, 13041).saturating_mul(u.into()))
+	}
+	fn on_round_start() -> Weight {
+		Weight::from_parts(50_000_000, 14031)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 }
 
@@ -183,7 +190,7 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
-	fn on_round_end(m: u32, v: u32, d: u32, ) -> Weight {
+	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
 		Weight::from_parts(2_315_272_000, 14031)
 			.saturating_add(Weight::from_parts(104_806_374, 0).saturating_mul(m.into()))
 			.saturating_add(Weight::from_parts(80_855_764, 0).saturating_mul(d.into()))
@@ -196,5 +203,11 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2780).saturating_mul(d.into()))
 			.saturating_add(Weight::from_parts(0, 2910).saturating_mul(m.into()))
 			.saturating_add(Weight::from_parts(0, 13041).saturating_mul(v.into()))
+			.saturating_add(Weight::from_parts(200_000_000, 13041).saturating_mul(u.into()))
+	}
+	fn on_round_start() -> Weight {
+		Weight::from_parts(50_000_000, 14031)
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 }

@@ -36,17 +36,33 @@ fn validator_with_chunks<T: Config>(chunks: u32) -> T::AccountId {
 	who
 }
 
+/// `MaxValidators` candidates with the minimum bond.
+fn fill_candidates<T: Config>() {
+	for i in Validators::<T>::count()..T::MaxValidators::get() {
+		let who = funded::<T>("candidate", i);
+		assert!(Staking::<T>::bond(
+			RawOrigin::Signed(who).into(),
+			Role::Validator,
+			min_validator::<T>()
+		)
+		.is_ok());
+	}
+}
+
 #[benchmarks]
 mod benchmarks {
 	use super::*;
 
 	#[benchmark]
 	fn bond() {
+		// Worst case: the candidate list is full, and the newcomer displaces the weakest.
+		fill_candidates::<T>();
 		let who = funded::<T>("validator", 0);
-		let amount = min_validator::<T>();
+		let amount = min_validator::<T>().saturating_mul(2u32.into());
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who.clone()), Role::Validator, amount);
 		assert_eq!(Staking::<T>::stake_of(&who), amount);
+		assert_eq!(Validators::<T>::count(), T::MaxValidators::get());
 	}
 
 	#[benchmark]
@@ -105,8 +121,10 @@ mod benchmarks {
 
 	#[benchmark]
 	fn resume() {
+		// Worst case: the candidate list filled up while it was chilled; it displaces one.
 		let who = validator_with_chunks::<T>(0);
 		assert!(Staking::<T>::chill(RawOrigin::Signed(who.clone()).into()).is_ok());
+		fill_candidates::<T>();
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who.clone()));
 		assert!(Validators::<T>::contains_key(&who));
@@ -144,7 +162,7 @@ mod benchmarks {
 		{
 			let _ = <Staking<T> as pallet_session::SessionManager<T::AccountId>>::new_session(1);
 		}
-		if c >= T::MinAuthorities::get() {
+		if c >= MinAuthorities::<T>::get() {
 			let expected = c.min(T::MaxAuthorities::get()) as usize;
 			assert_eq!(Authorities::<T>::get().len(), expected);
 		}

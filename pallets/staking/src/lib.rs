@@ -18,7 +18,12 @@
 //! - As `pallet-session`'s [`SessionManager`](pallet_session::SessionManager), the pallet
 //!   elects, every session, the top `MaxAuthorities` active validators by stake × trust that
 //!   have set session keys. Trust comes from `Trust` ([`pol_primitives::TrustProvider`]). With
-//!   fewer than `MinAuthorities` candidates, the previous set stands.
+//!   fewer than `MinAuthorities` candidates, the previous set stands. The elected authorities,
+//!   with their stake at the election, are the scorers of the rounds that start in the session
+//!   ([`pol_primitives::ScorerSet`]).
+//! - When `MaxValidators` take part, a stronger newcomer (stake × trust) displaces the weakest.
+//! - An account that took part in a round not yet settled cannot withdraw unbonded funds
+//!   ([`pol_primitives::SettlementLock`]): slashing still reaches its unlocking chunks.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -47,7 +52,7 @@ use frame_support::{
 	},
 };
 use frame_system::pallet_prelude::*;
-use pol_primitives::{Slash, StakeInfo, TrustProvider};
+use pol_primitives::{ScorerSet, SettlementLock, Slash, StakeInfo, TrustProvider};
 use sp_runtime::{
 	traits::{Saturating, Zero},
 	Perbill,
@@ -126,7 +131,8 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxAuthorities: Get<u32>;
 
-		/// The fewest candidates for which an election changes the authority set.
+		/// The fewest candidates for which an election changes the authority set, unless the
+		/// chain's genesis sets fewer ([`MinAuthorities`]: a development chain of one node).
 		#[pallet::constant]
 		type MinAuthorities: Get<u32>;
 
@@ -166,17 +172,49 @@ pub mod pallet {
 	pub type Authorities<T: Config> =
 		StorageValue<_, BoundedVec<T::AccountId, T::MaxAuthorities>, ValueQuery>;
 
+	/// The authorities of the last election with their active stake at the election: the
+	/// scorers of rounds that start this session ([`pol_primitives::ScorerSet`]).
+	#[pallet::storage]
+	pub type Scorers<T: Config> = StorageValue<
+		_,
+		BoundedVec<(T::AccountId, BalanceOf<T>), T::MaxAuthorities>,
+		ValueQuery,
+	>;
+
+	/// How many unsettled rounds each account took part in (a commitment, a score or a
+	/// dispute): while any is, its unbonded funds cannot be withdrawn, so that settling can
+	/// still slash them.
+	#[pallet::storage]
+	pub type Unsettled<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
+
+	/// The fewest candidates for which an election changes the authority set: below it the
+	/// previous set stands, so slashing or unbonding cannot shrink block production to a few
+	/// nodes. `Config::MinAuthorities` unless the genesis set another (a development chain).
+	#[pallet::storage]
+	pub type MinAuthorities<T: Config> =
+		StorageValue<_, u32, ValueQuery, <T as Config>::MinAuthorities>;
+
 	#[pallet::genesis_config]
 	#[derive(frame_support::DefaultNoBound)]
 	pub struct GenesisConfig<T: Config> {
 		/// Accounts bonded at genesis: (account, role, bond). The validators among them should
 		/// also be `pallet-session`'s genesis keys, so they are the first authorities.
 		pub stakers: Vec<(T::AccountId, Role, BalanceOf<T>)>,
+		/// The fewest candidates an election needs, if not `Config::MinAuthorities`: only a
+		/// development chain should set fewer.
+		pub min_authorities: Option<u32>,
 	}
 
 	#[pallet::genesis_build]
 	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
 		fn build(&self) {
+			if let Some(min) = self.min_authorities {
+				assert!(
+					min >= 1 && min <= T::MaxAuthorities::get(),
+					"min_authorities must be between 1 and MaxAuthorities"
+				);
+				MinAuthorities::<T>::put(min);
+			}
 			for (who, role, amount) in &self.stakers {
 				assert!(
 					Pallet::<T>::do_bond(who, *role, *amount).is_ok(),
@@ -217,6 +255,12 @@ pub mod pallet {
 		Chilled { who: T::AccountId },
 		/// `who` takes part again.
 		Resumed { who: T::AccountId },
+		/// The candidate list was full: `who`, the weakest validator by stake × trust, was
+		/// chilled to make room for the stronger `by`. It may `resume` once it is stronger.
+		ValidatorDisplaced {
+			who: T::AccountId,
+			by: T::AccountId,
+		},
 		/// `who`'s worker serves artifacts at `endpoint`.
 		EndpointSet {
 			who: T::AccountId,
@@ -269,9 +313,12 @@ pub mod pallet {
 		InvalidEndpoint,
 		/// The endpoint is longer than `MaxEndpointLen` bytes.
 		EndpointTooLong,
-		/// `MaxValidators` validators take part already. Bond as a validator later, or bond
-		/// more than the weakest one once it leaves.
+		/// `MaxValidators` validators take part already and the weakest of them (by stake ×
+		/// trust) is at least as strong as the caller would be. Bond more.
 		TooManyValidators,
+		/// A round the account took part in is not settled yet: its unbonded funds stay until
+		/// it is (a dispute can still slash them). Withdraw after the round closes.
+		UnsettledRounds,
 	}
 
 	#[pallet::hooks]
@@ -399,6 +446,10 @@ pub mod pallet {
 		pub fn withdraw_unbonded(origin: OriginFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let mut ledger = Ledger::<T>::get(&who).ok_or(Error::<T>::NotBonded)?;
+			ensure!(
+				Unsettled::<T>::get(&who) == 0,
+				Error::<T>::UnsettledRounds
+			);
 			let now = frame_system::Pallet::<T>::block_number();
 			let mut amount = BalanceOf::<T>::zero();
 			ledger.unlocking.retain(|chunk| {
@@ -464,10 +515,7 @@ pub mod pallet {
 				Error::<T>::BelowMinimumBond
 			);
 			if ledger.role == Role::Validator {
-				ensure!(
-					Validators::<T>::count() < T::MaxValidators::get(),
-					Error::<T>::TooManyValidators
-				);
+				Self::make_room(&who, ledger.active)?;
 			}
 			ledger.participation = Participation::Active;
 			Self::put_ledger(&who, ledger);
@@ -543,10 +591,7 @@ impl<T: Config> Pallet<T> {
 		ensure!(!Ledger::<T>::contains_key(who), Error::<T>::AlreadyBonded);
 		ensure!(amount >= Self::min_bond(role), Error::<T>::BelowMinimumBond);
 		if role == Role::Validator {
-			ensure!(
-				Validators::<T>::count() < T::MaxValidators::get(),
-				Error::<T>::TooManyValidators
-			);
+			Self::make_room(who, amount)?;
 		}
 		Self::hold(who, amount)?;
 		Self::put_ledger(who, StakingLedger::new(role, amount));
@@ -556,6 +601,37 @@ impl<T: Config> Pallet<T> {
 			amount,
 		});
 		Ok(())
+	}
+
+	/// Makes room among the candidates for `who` with `stake`: when `MaxValidators` take part,
+	/// the weakest of them by stake × trust is chilled if it is weaker than `who` would be.
+	/// Arrival order never keeps a stronger validator out.
+	fn make_room(who: &T::AccountId, stake: BalanceOf<T>) -> DispatchResult {
+		if Validators::<T>::count() < T::MaxValidators::get() {
+			return Ok(());
+		}
+		let strength = T::Trust::trust_of(who).mul_floor(stake);
+		// The weakest; among equals, the higher account id goes first.
+		let weakest = Validators::<T>::iter_keys()
+			.filter_map(|v| {
+				let ledger = Ledger::<T>::get(&v)?;
+				Some((T::Trust::trust_of(&v).mul_floor(ledger.active), v))
+			})
+			.min_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
+		match weakest {
+			Some((weaker, displaced)) if weaker < strength => {
+				if let Some(mut ledger) = Ledger::<T>::get(&displaced) {
+					ledger.participation = Participation::Chilled;
+					Self::put_ledger(&displaced, ledger);
+				}
+				Self::deposit_event(Event::ValidatorDisplaced {
+					who: displaced,
+					by: who.clone(),
+				});
+				Ok(())
+			}
+			_ => Err(Error::<T>::TooManyValidators.into()),
+		}
 	}
 
 	/// Holds `amount` more for `who` and counts it in [`TotalBonded`].
@@ -640,7 +716,7 @@ impl<T: Config> Pallet<T> {
 			})
 			.collect();
 		let count = candidates.len() as u32;
-		if count < T::MinAuthorities::get() {
+		if count < MinAuthorities::<T>::get() {
 			return (None, count);
 		}
 		candidates.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
@@ -729,12 +805,35 @@ impl<T: Config> Slash<T::AccountId, BalanceOf<T>> for Pallet<T> {
 	}
 }
 
+impl<T: Config> ScorerSet<T::AccountId, BalanceOf<T>> for Pallet<T> {
+	fn scorers() -> Vec<(T::AccountId, BalanceOf<T>)> {
+		Scorers::<T>::get().into_inner()
+	}
+}
+
+impl<T: Config> SettlementLock<T::AccountId> for Pallet<T> {
+	fn lock(who: &T::AccountId) {
+		Unsettled::<T>::mutate(who, |n| *n = n.saturating_add(1));
+	}
+	fn unlock(who: &T::AccountId) {
+		Unsettled::<T>::mutate_exists(who, |n| {
+			*n = n.map(|n| n.saturating_sub(1)).filter(|n| *n > 0);
+		});
+	}
+}
+
 impl<T: Config> pallet_session::SessionManager<T::AccountId> for Pallet<T> {
 	fn new_session(new_index: u32) -> Option<Vec<T::AccountId>> {
 		let (elected, candidates) = Self::elect();
 		match elected {
 			Some(set) => {
 				Authorities::<T>::put(set.clone());
+				// The scorers of rounds that start from now, each with its stake frozen.
+				let scorers = set
+					.iter()
+					.map(|v| (v.clone(), Ledger::<T>::get(v).map(|l| l.active).unwrap_or_default()))
+					.collect::<Vec<_>>();
+				Scorers::<T>::put(BoundedVec::truncate_from(scorers));
 				Self::deposit_event(Event::AuthoritiesElected {
 					session: new_index,
 					authorities: set.to_vec(),

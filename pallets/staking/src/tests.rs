@@ -3,14 +3,14 @@
 
 use crate::{
 	mock::*, Authorities, Endpoints, Error, Event, Ledger, Participation, Role, TotalBonded,
-	Validators,
+	Unsettled, Validators,
 };
 use frame_support::{
 	assert_noop, assert_ok,
 	traits::{fungible::Inspect, fungible::InspectHold, Hooks},
 };
 use pallet_session::SessionManager;
-use pol_primitives::{Slash, StakeInfo};
+use pol_primitives::{ScorerSet, SettlementLock, Slash, StakeInfo};
 use sp_runtime::{BuildStorage, Perbill};
 
 fn hold_of(who: AccountId) -> Balance {
@@ -117,13 +117,15 @@ fn too_many_validators() {
 		for v in 1..=MAX_VALIDATORS as u64 {
 			bond(v, Role::Validator, MIN_VALIDATOR);
 		}
+		// No stronger than the weakest: refused.
 		assert_noop!(
 			Staking::bond(RuntimeOrigin::signed(15), Role::Validator, MIN_VALIDATOR),
 			Error::<Test>::TooManyValidators
 		);
 		// Miners are not limited by it.
 		bond(15, Role::Miner, MIN_MINER);
-		// A chilled validator frees a place, and cannot come back while it is taken.
+		// A chilled validator frees a place, and cannot come back while it is taken by one
+		// as strong.
 		assert_ok!(Staking::chill(RuntimeOrigin::signed(1)));
 		bond(16, Role::Validator, MIN_VALIDATOR);
 		assert_noop!(
@@ -572,6 +574,7 @@ fn genesis_bonds_the_initial_stakers() {
 	.unwrap();
 	crate::GenesisConfig::<Test> {
 		stakers: vec![(1, Role::Validator, 5_000), (2, Role::Miner, 700)],
+		min_authorities: Some(1),
 	}
 	.assimilate_storage(&mut t)
 	.unwrap();
@@ -581,6 +584,7 @@ fn genesis_bonds_the_initial_stakers() {
 		assert!(Validators::<Test>::contains_key(1));
 		assert_eq!(TotalBonded::<Test>::get(), 5_700);
 		assert_eq!(Balances::total_balance(&1), 100_000);
+		assert_eq!(crate::MinAuthorities::<Test>::get(), 1);
 		Staking::do_try_state().unwrap();
 	});
 }
@@ -592,5 +596,71 @@ fn try_state_catches_a_broken_ledger() {
 		Ledger::<Test>::mutate(1, |l| l.as_mut().unwrap().active = 400);
 		assert!(Staking::do_try_state().is_err());
 		Ledger::<Test>::mutate(1, |l| l.as_mut().unwrap().active = 500);
+	});
+}
+
+// Attacks on staking (issue 15).
+
+#[test]
+fn candidate_squatting_a_stronger_validator_displaces_the_weakest() {
+	test(|| {
+		// A cartel of minimum-bond validators fills every candidate slot first.
+		for v in 1..=MAX_VALIDATORS as u64 {
+			bond(v, Role::Validator, MIN_VALIDATOR);
+		}
+		set_trust(3, Perbill::from_percent(50));
+		// A stronger newcomer takes the place of the weakest (3: half trust).
+		bond(15, Role::Validator, 2 * MIN_VALIDATOR);
+		assert!(staking_events().contains(&Event::ValidatorDisplaced { who: 3, by: 15 }));
+		assert!(Validators::<Test>::contains_key(15));
+		assert!(!Validators::<Test>::contains_key(3));
+		assert_eq!(
+			Ledger::<Test>::get(3).unwrap().participation,
+			Participation::Chilled
+		);
+		assert_eq!(Validators::<Test>::count(), MAX_VALIDATORS);
+		// Among equals the higher account goes; a resume that is stronger displaces too.
+		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(3), 5 * MIN_VALIDATOR));
+		set_trust(3, Perbill::one());
+		assert_ok!(Staking::resume(RuntimeOrigin::signed(3)));
+		assert!(staking_events().contains(&Event::ValidatorDisplaced { who: 8, by: 3 }));
+	});
+}
+
+#[test]
+fn slash_escape_unbonded_funds_stay_until_the_round_settles() {
+	test(|| {
+		bond(1, Role::Miner, 1_000);
+		// The miner committed in a round, then unbonds everything at once.
+		<Staking as SettlementLock<_>>::lock(&1);
+		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 1_000));
+		run_to(1 + UNBONDING);
+		assert_noop!(
+			Staking::withdraw_unbonded(RuntimeOrigin::signed(1)),
+			Error::<Test>::UnsettledRounds
+		);
+		// The round settles with a dispute upheld: the unlocking funds are slashed.
+		assert_eq!(
+			<Staking as Slash<_, _>>::slash_fraction(&1, Perbill::from_percent(10)),
+			100
+		);
+		<Staking as SettlementLock<_>>::unlock(&1);
+		assert_eq!(Unsettled::<Test>::get(1), 0);
+		assert_ok!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)));
+		assert_books(1, 100);
+	});
+}
+
+#[test]
+fn the_elected_authorities_are_the_scorers_with_their_stake_frozen() {
+	test(|| {
+		validators(&[(1, 1_000), (2, 2_000), (3, 3_000), (4, 4_000)]);
+		assert_eq!(Staking::new_session(2), Some(vec![4, 3, 2]));
+		let mut scorers = <Staking as ScorerSet<_, _>>::scorers();
+		scorers.sort();
+		assert_eq!(scorers, vec![(2, 2_000), (3, 3_000), (4, 4_000)]);
+		// Stake bonded later counts from the next election on.
+		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(1), 9_000));
+		assert!(<Staking as ScorerSet<_, _>>::scorers().iter().all(|(v, _)| *v != 1));
 	});
 }

@@ -67,10 +67,10 @@ fn spec<T: Config>(rounds: u32) -> TaskSpec<BalanceOf<T>> {
 	}
 }
 
-/// A task created by a funded creator; returns its id and creator.
+/// A task created by a funded creator of its own; returns its id and creator.
 fn task<T: Config>(rounds: u32) -> (TaskId, T::AccountId) {
-	let creator = funded::<T>("creator", 0);
 	let id = NextTaskId::<T>::get();
+	let creator = funded::<T>("creator", id as u32);
 	let budget = BalanceOf::<T>::from(100_000_000u32);
 	assert!(Registry::<T>::create_task(
 		RawOrigin::Signed(creator.clone()).into(),
@@ -134,6 +134,7 @@ pub(crate) fn task_with_revealed_miners<T: Config>(
 	for (i, who) in miners.iter().enumerate() {
 		T::BenchmarkHelper::make_active(who, Role::Miner);
 		Miners::<T>::insert(id, who, 0);
+		T::Settlement::lock(who);
 		let mut c = commitment(i as u32);
 		c.num_segments = T::MaxSegments::get();
 		RevealedRoots::<T>::insert((id, 0), c.checkpoint_root, who);
@@ -143,6 +144,7 @@ pub(crate) fn task_with_revealed_miners<T: Config>(
 			MinerUpdate {
 				commit: Hash::zero(),
 				revealed: Some(c),
+				withdrawn: false,
 			},
 		);
 	}
@@ -189,7 +191,7 @@ mod benchmarks {
 	#[benchmark]
 	fn create_task() {
 		// Worst case: a queue with one slot left, the new task sorted to its end.
-		let creator = funded::<T>("creator", 0);
+		let creator = funded::<T>("creator", u32::MAX);
 		for _ in 1..T::MaxActiveTasks::get() {
 			let _ = task::<T>(1);
 		}
@@ -290,7 +292,6 @@ mod benchmarks {
 		let others: Vec<_> = (1..p)
 			.map(|i| ProposalTally {
 				model_hash: commitment(i).checkpoint_root,
-				uri: bounded(b"http://other.example/m"),
 				stake: Zero::zero(),
 				proposers: 0,
 			})
@@ -349,6 +350,7 @@ mod benchmarks {
 		}
 		for i in 0..u {
 			let who: T::AccountId = account("updater", i, 0);
+			T::Settlement::lock(&who);
 			let c = commitment(i);
 			RevealedRoots::<T>::insert((id, 0), c.checkpoint_root, &who);
 			Updates::<T>::insert(
@@ -357,21 +359,39 @@ mod benchmarks {
 				MinerUpdate {
 					commit: [0u8; 32].into(),
 					revealed: Some(c),
+					withdrawn: false,
 				},
 			);
 		}
+		Rounds::<T>::mutate(id, 0, |r| {
+			if let Some(r) = r {
+				r.commits = u;
+				r.reveals = u;
+			}
+		});
+		// Every proposer proposed the accepted hash: each becomes a model source.
+		let uri: ArtifactUri = bounded(&[b'u'; pol_primitives::MAX_URI_LEN as usize]);
 		for i in 0..p {
 			let who: T::AccountId = account("proposer", i, 0);
-			Proposals::<T>::insert((id, 0), &who, Hash::from([5u8; 32]));
+			let proposal = Proposal {
+				model_hash: [5u8; 32].into(),
+				uri: uri.clone(),
+			};
+			Proposals::<T>::insert((id, 0), &who, proposal);
 		}
 		if p > 0 {
 			let tally = ProposalTally {
 				model_hash: [5u8; 32].into(),
-				uri: bounded(b"http://v/m"),
 				stake: Zero::zero(),
 				proposers: p,
 			};
 			ProposalTallies::<T>::insert((id, 0), BoundedVec::truncate_from(vec![tally]));
+			let model = GlobalModel {
+				model_hash: [5u8; 32].into(),
+				uri,
+				accepted_at: Zero::zero(),
+			};
+			ModelHistory::<T>::insert(id, 0, model);
 		}
 		let at = due_in::<T>(id, Phase::Finalize);
 		frame_system::Pallet::<T>::set_block_number(at);
@@ -385,6 +405,74 @@ mod benchmarks {
 			T::Currency::balance_on_hold(&HoldReason::TaskBudget.into(), &creator),
 			Zero::zero()
 		);
+	}
+
+	#[benchmark]
+	fn prune_task(n: Linear<1, 1_000>) {
+		// An ended task with `n` rounds of records left (each a record and a model), pruned in
+		// one call.
+		let (id, creator) = task::<T>(1);
+		assert!(Registry::<T>::cancel_task(RawOrigin::Signed(creator.clone()).into(), id).is_ok());
+		let record = Rounds::<T>::get(id, 0).unwrap_or_default();
+		let model = GlobalModel {
+			model_hash: [5u8; 32].into(),
+			uri: bounded(&[b'u'; pol_primitives::MAX_URI_LEN as usize]),
+			accepted_at: Zero::zero(),
+		};
+		for round in 0..n {
+			Rounds::<T>::insert(id, round, record.clone());
+			ModelHistory::<T>::insert(id, round, model.clone());
+		}
+		Tasks::<T>::mutate(id, |info| {
+			if let Some(info) = info {
+				info.round = n - 1;
+			}
+		});
+		let now = frame_system::Pallet::<T>::block_number();
+		frame_system::Pallet::<T>::set_block_number(now.saturating_add(T::RetentionPeriod::get()));
+		let caller = funded::<T>("pruner", 0);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), id, n);
+		assert!(!Tasks::<T>::contains_key(id));
+		assert_eq!(
+			T::Currency::balance_on_hold(&HoldReason::TaskDeposit.into(), &creator),
+			Zero::zero()
+		);
+	}
+
+	#[benchmark]
+	fn remove_inactive_miner() {
+		// Worst case: the miner's revealed update of the current round is dropped.
+		let (id, _) = task::<T>(1);
+		let who: T::AccountId = account("gone", 0, 0);
+		Miners::<T>::insert(id, &who, 0);
+		let c = commitment(0);
+		RevealedRoots::<T>::insert((id, 0), c.checkpoint_root, &who);
+		Updates::<T>::insert(
+			(id, 0),
+			&who,
+			MinerUpdate {
+				commit: Hash::zero(),
+				revealed: Some(c),
+				withdrawn: false,
+			},
+		);
+		Tasks::<T>::mutate(id, |info| {
+			if let Some(info) = info {
+				info.miners = info.miners.saturating_add(1);
+				info.phase = Phase::Reveal;
+			}
+		});
+		Rounds::<T>::mutate(id, 0, |r| {
+			if let Some(r) = r {
+				r.commits = 1;
+				r.reveals = 1;
+			}
+		});
+		let reporter = funded::<T>("reporter", 0);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(reporter), id, who.clone());
+		assert!(!Miners::<T>::contains_key(id, &who));
 	}
 
 	impl_benchmark_test_suite!(Registry, crate::mock::new_test_ext(), crate::mock::Test);

@@ -57,8 +57,8 @@ use frame_support::{
 use frame_system::pallet_prelude::*;
 use pol_primitives::{
 	hashing, ArtifactUri, DatasetSource, FinalLeafError, FinalLeafProof, Hash, ModelArch,
-	OnRoundEnd, Phase, RevealedStake, Role, RoundBudget, RoundIndex, Salt, SegmentIndex, StakeInfo,
-	TaskFunds, TaskId, UpdateCommitment,
+	OnRoundEnd, OnRoundStart, Phase, RevealedStake, Role, RoundBudget, RoundIndex, Salt,
+	SegmentIndex, SettlementLock, StakeInfo, TaskFunds, TaskId, UpdateCommitment,
 };
 use sp_runtime::{
 	traits::{Saturating, UniqueSaturatedInto, Zero},
@@ -78,6 +78,9 @@ const LOG_TARGET: &str = "runtime::task-registry";
 /// first transition; the rest is for transactions.
 pub const ROUND_MACHINE_SHARE: Perbill = Perbill::from_percent(50);
 
+/// The most items one page of a list query returns.
+pub const MAX_PAGE: u32 = 1_000;
+
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
@@ -95,6 +98,9 @@ pub mod pallet {
 		/// A task's unpaid budget, held from its creator.
 		#[codec(index = 0)]
 		TaskBudget,
+		/// A task's storage deposit, held from its creator until the task is pruned.
+		#[codec(index = 1)]
+		TaskDeposit,
 	}
 
 	#[pallet::config]
@@ -114,6 +120,48 @@ pub mod pallet {
 
 		/// Settles and pays a closing round (the scoring pallet, then rewards).
 		type RoundEnd: OnRoundEnd<BalanceOf<Self>>;
+
+		/// Told when a round starts (the scoring pallet snapshots the round's scorers).
+		type RoundStart: OnRoundStart;
+
+		/// Holds a committing miner's bond until its round is settled (the staking pallet).
+		type Settlement: SettlementLock<Self::AccountId>;
+
+		/// Who may end any task (`force_end_task`): governance.
+		type AdminOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+		/// Held from a task's creator for the task's own storage, returned when it is pruned.
+		#[pallet::constant]
+		type TaskDeposit: Get<BalanceOf<Self>>;
+
+		/// Held from a task's creator for each scheduled round (a round record and a model
+		/// kept until the task is pruned), returned when it is pruned.
+		#[pallet::constant]
+		type RoundDeposit: Get<BalanceOf<Self>>;
+
+		/// The smallest reward per round a task may offer.
+		#[pallet::constant]
+		type MinRewardPerRound: Get<BalanceOf<Self>>;
+
+		/// The most rounds a task may schedule.
+		#[pallet::constant]
+		type MaxRounds: Get<u32>;
+
+		/// The most blocks a phase may last.
+		#[pallet::constant]
+		type MaxPhaseBlocks: Get<u32>;
+
+		/// The most tasks one creator may run at once.
+		#[pallet::constant]
+		type MaxTasksPerCreator: Get<u32>;
+
+		/// A task whose rounds close this many times in a row without a commitment ends.
+		#[pallet::constant]
+		type MaxIdleRounds: Get<u32>;
+
+		/// Blocks an ended task's records stay before anyone may prune them (`prune_task`).
+		#[pallet::constant]
+		type RetentionPeriod: Get<BlockNumberFor<Self>>;
 
 		/// The most tasks running at once.
 		#[pallet::constant]
@@ -147,11 +195,27 @@ pub mod pallet {
 		type BenchmarkHelper: BenchmarkHelper<Self::AccountId, BalanceOf<Self>>;
 	}
 
+	/// How many running tasks each creator has.
+	#[pallet::storage]
+	pub type CreatorTasks<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
+
+	/// Where each task's current global model is served: every proposer of it, with its URI
+	/// (the initial model has none; see the task spec). Replaced when a round accepts a model.
+	#[pallet::storage]
+	pub type ModelSources<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		TaskId,
+		ModelSourcesOf<T::AccountId, T::MaxProposals>,
+		ValueQuery,
+	>;
+
 	/// The id the next task gets.
 	#[pallet::storage]
 	pub type NextTaskId<T: Config> = StorageValue<_, TaskId, ValueQuery>;
 
-	/// Every task, running or ended.
+	/// Every task, running or ended (until pruned).
 	#[pallet::storage]
 	pub type Tasks<T: Config> = StorageMap<_, Twox64Concat, TaskId, TaskInfoOf<T>, OptionQuery>;
 
@@ -173,7 +237,8 @@ pub mod pallet {
 		OptionQuery,
 	>;
 
-	/// Each round's seeds and counts. Kept after the round, so its seeds stay auditable.
+	/// Each round's seeds and counts. Kept after the round, so its seeds stay auditable, until
+	/// the task is pruned.
 	#[pallet::storage]
 	pub type Rounds<T: Config> = StorageDoubleMap<
 		_,
@@ -210,7 +275,8 @@ pub mod pallet {
 		OptionQuery,
 	>;
 
-	/// The model hash each validator proposed in the current round; cleared when it closes.
+	/// The model hash each validator proposed in the current round and where it serves it;
+	/// cleared when the round closes.
 	#[pallet::storage]
 	pub type Proposals<T: Config> = StorageDoubleMap<
 		_,
@@ -218,7 +284,7 @@ pub mod pallet {
 		(TaskId, RoundIndex),
 		Blake2_128Concat,
 		T::AccountId,
-		Hash,
+		Proposal,
 		OptionQuery,
 	>;
 
@@ -232,7 +298,8 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
-	/// Every accepted global model: `(task, round)` → the model round `round` produced.
+	/// Every accepted global model: `(task, round)` → the model round `round` produced. Kept
+	/// until the task is pruned.
 	#[pallet::storage]
 	pub type ModelHistory<T: Config> = StorageDoubleMap<
 		_,
@@ -270,8 +337,29 @@ pub mod pallet {
 		},
 		/// `miner` joined `task`.
 		MinerJoined { task: TaskId, miner: T::AccountId },
-		/// `miner` left `task`.
-		MinerLeft { task: TaskId, miner: T::AccountId },
+		/// `miner` left `task`; `dropped` says whether its update of the current round was
+		/// dropped (it left before the reveal phase ended).
+		MinerLeft {
+			task: TaskId,
+			miner: T::AccountId,
+			dropped: bool,
+		},
+		/// `miner`, no longer an active miner, was removed from `task` by `reporter`.
+		MinerRemoved {
+			task: TaskId,
+			miner: T::AccountId,
+			reporter: T::AccountId,
+			dropped: bool,
+		},
+		/// `task`'s records were pruned; its creator got `deposit` back.
+		TaskPruned {
+			task: TaskId,
+			creator: T::AccountId,
+			deposit: BalanceOf<T>,
+		},
+		/// The records of `removed` more rounds of `task` were pruned; call `prune_task` again
+		/// for the rest.
+		TaskPartiallyPruned { task: TaskId, removed: u32 },
 		/// Round `round` of `task` started from `model`; `seed` is its `round_seed`.
 		RoundStarted {
 			task: TaskId,
@@ -365,24 +453,41 @@ pub mod pallet {
 		/// A trimmed mean must trim less than half at each end, and a norm clip needs a bound
 		/// above 0 and at most `MAX_NORM_CLIP` (10⁶).
 		InvalidAggregation,
-		/// Every phase must last at least `MinPhaseBlocks` blocks, and the task must run at
-		/// least one round.
+		/// Every phase must last between `MinPhaseBlocks` and `MaxPhaseBlocks` blocks, and the
+		/// task must run between 1 and `MaxRounds` rounds.
 		InvalidSchedule,
 		/// The miner limit must be between 1 and `MaxMinersPerTask`.
 		InvalidMinerLimit,
 		/// A URI must not be empty.
 		EmptyUri,
-		/// The reward per round must be positive.
-		ZeroReward,
+		/// The reward per round must be at least `MinRewardPerRound`.
+		RewardTooLow,
 		/// The budget must cover at least one round's reward.
 		BudgetBelowRoundReward,
 		/// The amount must be positive.
 		ZeroAmount,
-		/// The free balance cannot cover the budget (the account must also keep its existential
-		/// deposit). Fund less.
+		/// The free balance cannot cover the budget and the task's deposit (the account must
+		/// also keep its existential deposit). Fund less.
 		InsufficientBalance,
 		/// `MaxActiveTasks` tasks are running. Wait for one to end.
 		TooManyTasks,
+		/// The caller runs `MaxTasksPerCreator` tasks already. Wait for one to end, or cancel
+		/// one.
+		TooManyTasksOfCreator,
+		/// The task is still running, or ended less than `RetentionPeriod` blocks ago: prune it
+		/// later.
+		TooEarlyToPrune,
+		/// The miner is still an active miner: only a miner that unbonded or was chilled can be
+		/// removed by someone else.
+		MinerStillActive,
+		/// The caller left this task in its current round after committing: it may join again
+		/// from the next round.
+		LeftThisRound,
+		/// The round has as many commitments as the task's `max_miners`: commit in the next
+		/// round.
+		RoundFull,
+		/// The caller's update of this round was dropped when it left the task.
+		UpdateWithdrawn,
 		/// The caller is not an active miner. Bond as a miner (and `resume` if chilled).
 		NotActiveMiner,
 		/// The caller is not an active validator. Bond as a validator (and `resume` if chilled).
@@ -425,11 +530,13 @@ pub mod pallet {
 		NonFiniteUpdate,
 		/// Proposals open in the finalize phase, after scores are revealed.
 		ProposalsNotOpen,
-		/// The caller did not reveal scores in this round; only validators that did may propose.
+		/// The caller is not one of the round's scorers with at least one revealed score; only
+		/// they may propose.
 		DidNotRevealScores,
 		/// The caller proposed a model in this round already.
 		AlreadyProposed,
-		/// A global model was accepted for this round already.
+		/// Another global model was accepted for this round already: propose that one (it adds
+		/// your URI to its sources) or none.
 		ModelAlreadyAccepted,
 		/// `MaxProposals` distinct models were proposed in this round: propose one of them.
 		TooManyProposals,
@@ -462,6 +569,20 @@ pub mod pallet {
 				T::MaxTransitionsPerBlock::get() > 0,
 				"MaxTransitionsPerBlock must be positive"
 			);
+			assert!(
+				T::MaxPhaseBlocks::get() >= T::MinPhaseBlocks::get(),
+				"MaxPhaseBlocks must be at least MinPhaseBlocks"
+			);
+			assert!(T::MaxRounds::get() > 0, "MaxRounds must be positive");
+			assert!(
+				T::MaxTasksPerCreator::get() > 0,
+				"MaxTasksPerCreator must be positive"
+			);
+			assert!(T::MaxIdleRounds::get() > 0, "MaxIdleRounds must be positive");
+			assert!(
+				!T::MinRewardPerRound::get().is_zero(),
+				"MinRewardPerRound must be positive: a zero reward lets tasks occupy slots for free"
+			);
 			// The round machine's worst block must leave room for transactions: at least one
 			// transition at the bounds must fit its share.
 			let worst =
@@ -483,9 +604,10 @@ pub mod pallet {
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
 		/// Creates a task from `spec` and holds `budget` from the caller; round 0 starts now.
-		/// The budget must cover at least one round's reward.
+		/// The budget must cover at least one round's reward. The task's deposit
+		/// ([`Pallet::task_deposit`]) is held too, until the task is pruned after it ends.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::create_task())]
+		#[pallet::weight(T::WeightInfo::create_task().saturating_add(T::RoundStart::max_weight()))]
 		pub fn create_task(
 			origin: OriginFor<T>,
 			spec: TaskSpec<BalanceOf<T>>,
@@ -499,7 +621,16 @@ pub mod pallet {
 			);
 			let mut queue = Deadlines::<T>::get();
 			ensure!(!queue.is_full(), Error::<T>::TooManyTasks);
+			let running = CreatorTasks::<T>::get(&creator);
+			ensure!(
+				running < T::MaxTasksPerCreator::get(),
+				Error::<T>::TooManyTasksOfCreator
+			);
+			let deposit = Self::task_deposit(spec.schedule.rounds);
+			T::Currency::hold(&HoldReason::TaskDeposit.into(), &creator, deposit)
+				.map_err(|_| Error::<T>::InsufficientBalance)?;
 			Self::hold(&creator, budget)?;
+			CreatorTasks::<T>::insert(&creator, running.saturating_add(1));
 
 			let task = NextTaskId::<T>::get();
 			NextTaskId::<T>::put(task.saturating_add(1));
@@ -519,6 +650,9 @@ pub mod pallet {
 				phase_ends: now,
 				model,
 				miners: 0,
+				deposit,
+				idle_rounds: 0,
+				ended_at: None,
 			};
 			Self::deposit_event(Event::TaskCreated {
 				task,
@@ -562,7 +696,10 @@ pub mod pallet {
 		/// round, that round runs to its end and pays first (they did the work); otherwise the
 		/// task ends now.
 		#[pallet::call_index(2)]
-		#[pallet::weight(T::WeightInfo::cancel_task(T::MaxMinersPerTask::get()))]
+		#[pallet::weight(
+			T::WeightInfo::cancel_task(T::MaxMinersPerTask::get())
+				.saturating_add(T::RoundEnd::max_weight())
+		)]
 		pub fn cancel_task(origin: OriginFor<T>, task: TaskId) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let mut info = Tasks::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
@@ -577,11 +714,11 @@ pub mod pallet {
 				return Ok(Some(T::WeightInfo::cancel_task(0)).into());
 			}
 			let miners = info.miners;
-			Deadlines::<T>::mutate(|q| q.retain(|(_, t)| *t != task));
-			Self::clear_round(task, info.round);
-			Self::end_task(task, &mut info, EndReason::Cancelled);
-			Tasks::<T>::insert(task, info);
-			Ok(Some(T::WeightInfo::cancel_task(miners)).into())
+			Self::discard_current_round(task, &mut info, EndReason::Cancelled);
+			Ok(Some(
+				T::WeightInfo::cancel_task(miners).saturating_add(T::RoundEnd::max_weight()),
+			)
+			.into())
 		}
 
 		/// Joins `task` as a miner. The caller must be an active miner, and the task must have
@@ -600,6 +737,11 @@ pub mod pallet {
 				!Miners::<T>::contains_key(task, &who),
 				Error::<T>::AlreadyJoined
 			);
+			// A miner that committed and left this round has its (withdrawn) update here.
+			ensure!(
+				!Updates::<T>::contains_key((task, info.round), &who),
+				Error::<T>::LeftThisRound
+			);
 			ensure!(
 				info.miners < info.spec.max_miners.min(T::MaxMinersPerTask::get()),
 				Error::<T>::TaskFull
@@ -611,22 +753,20 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Leaves `task`. A commitment of the current round that is not revealed yet can no
-		/// longer be revealed.
+		/// Leaves `task`. Before the current round's reveal phase ends, the caller's update of
+		/// the round (committed or revealed) is dropped, and it may join again from the next
+		/// round; after it, the update is scored and settled as any other (leaving does not
+		/// escape a dispute).
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::leave_task())]
 		pub fn leave_task(origin: OriginFor<T>, task: TaskId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			ensure!(
-				Miners::<T>::take(task, &who).is_some(),
-				Error::<T>::NotJoined
-			);
-			Tasks::<T>::mutate(task, |info| {
-				if let Some(info) = info {
-					info.miners = info.miners.saturating_sub(1);
-				}
+			let dropped = Self::remove_miner(task, &who)?;
+			Self::deposit_event(Event::MinerLeft {
+				task,
+				miner: who,
+				dropped,
 			});
-			Self::deposit_event(Event::MinerLeft { task, miner: who });
 			Ok(())
 		}
 
@@ -648,19 +788,26 @@ pub mod pallet {
 				!Updates::<T>::contains_key((task, round), &who),
 				Error::<T>::AlreadyCommitted
 			);
+			let mut record = Rounds::<T>::get(task, round).ok_or(Error::<T>::RoundNotStarted)?;
+			// Withdrawn updates count too: leaving and joining cannot put more than
+			// `max_miners` updates into one round.
+			ensure!(
+				record.commits < info.spec.max_miners,
+				Error::<T>::RoundFull
+			);
 			Updates::<T>::insert(
 				(task, round),
 				&who,
 				MinerUpdate {
 					commit,
 					revealed: None,
+					withdrawn: false,
 				},
 			);
-			Rounds::<T>::mutate(task, round, |r| {
-				if let Some(r) = r {
-					r.commits = r.commits.saturating_add(1);
-				}
-			});
+			record.commits = record.commits.saturating_add(1);
+			Rounds::<T>::insert(task, round, record);
+			// Its bond stays until the round is settled: a dispute can still reach it.
+			T::Settlement::lock(&who);
 			Self::deposit_event(Event::UpdateCommitted {
 				task,
 				round,
@@ -691,6 +838,7 @@ pub mod pallet {
 			ensure!(info.phase == Phase::Reveal, Error::<T>::RevealPhaseOver);
 			let mut update =
 				Updates::<T>::get((task, round), &who).ok_or(Error::<T>::NotCommitted)?;
+			ensure!(!update.withdrawn, Error::<T>::UpdateWithdrawn);
 			ensure!(update.revealed.is_none(), Error::<T>::AlreadyRevealed);
 			ensure!(
 				hashing::commit_hash(&commitment, &hashing::account_bytes(&who), &salt)
@@ -730,9 +878,11 @@ pub mod pallet {
 		}
 
 		/// Proposes `model_hash`, served at `uri`, as the global model of `round` of `task`,
-		/// during its finalize phase. The caller must be an active validator that revealed
-		/// scores in the round; the hash is accepted once its proposers hold more than 2/3 of
-		/// the stake that revealed scores.
+		/// during its finalize phase. The caller must be an active validator among the round's
+		/// scorers that revealed at least one score; the hash is accepted once its proposers
+		/// hold more than 2/3 of the stake of those scorers. Every proposer's URI of the
+		/// accepted hash is kept ([`ModelSources`]), so one dead URI strands nobody; proposing
+		/// the accepted hash after its acceptance adds a source.
 		#[pallet::call_index(7)]
 		#[pallet::weight(T::WeightInfo::propose_global_model(T::MaxProposals::get()))]
 		pub fn propose_global_model(
@@ -750,7 +900,10 @@ pub mod pallet {
 			let info = Self::current_round(task, round)?;
 			ensure!(info.phase == Phase::Finalize, Error::<T>::ProposalsNotOpen);
 			let mut record = Rounds::<T>::get(task, round).ok_or(Error::<T>::RoundNotStarted)?;
-			ensure!(record.accepted.is_none(), Error::<T>::ModelAlreadyAccepted);
+			ensure!(
+				record.accepted.is_none_or(|h| h == model_hash),
+				Error::<T>::ModelAlreadyAccepted
+			);
 			let stake = T::Scores::revealed_stake(task, round, &who)
 				.ok_or(Error::<T>::DidNotRevealScores)?;
 			ensure!(
@@ -764,10 +917,11 @@ pub mod pallet {
 			let index = match tallies.iter().position(|t| t.model_hash == model_hash) {
 				Some(i) => i,
 				None => {
+					// Only scorers propose, one hash each, so with `MaxProposals` at least the
+					// most scorers a round has, this bound is never reached.
 					tallies
 						.try_push(ProposalTally {
 							model_hash,
-							uri: uri.clone(),
 							stake: Zero::zero(),
 							proposers: 0,
 						})
@@ -778,8 +932,15 @@ pub mod pallet {
 			let tally = &mut tallies[index];
 			tally.stake = tally.stake.saturating_add(stake);
 			tally.proposers = tally.proposers.saturating_add(1);
-			let (tally_stake, tally_uri) = (tally.stake, tally.uri.clone());
-			Proposals::<T>::insert((task, round), &who, model_hash);
+			let tally_stake = tally.stake;
+			Proposals::<T>::insert(
+				(task, round),
+				&who,
+				Proposal {
+					model_hash,
+					uri: uri.clone(),
+				},
+			);
 			ProposalTallies::<T>::insert((task, round), tallies);
 			Self::deposit_event(Event::ModelProposed {
 				task,
@@ -790,7 +951,9 @@ pub mod pallet {
 			});
 
 			let revealed_stake = T::Scores::total_revealed_stake(task, round);
-			if exceeds_two_thirds::<BalanceOf<T>>(tally_stake, revealed_stake) {
+			if record.accepted.is_none()
+				&& exceeds_two_thirds::<BalanceOf<T>>(tally_stake, revealed_stake)
+			{
 				record.accepted = Some(model_hash);
 				Rounds::<T>::insert(task, round, record);
 				let now = frame_system::Pallet::<T>::block_number();
@@ -799,7 +962,7 @@ pub mod pallet {
 					round,
 					GlobalModel {
 						model_hash,
-						uri: tally_uri.clone(),
+						uri: uri.clone(),
 						accepted_at: now,
 					},
 				);
@@ -807,12 +970,118 @@ pub mod pallet {
 					task,
 					round,
 					model_hash,
-					uri: tally_uri,
+					uri,
 					stake: tally_stake,
 					revealed_stake,
 				});
 			}
 			Ok(Some(T::WeightInfo::propose_global_model(entries)).into())
+		}
+
+		/// Ends `task` now, whatever its state: its current round is dropped unpaid (nobody is
+		/// slashed for it), its budget goes back to its creator. For governance, against a
+		/// task that should not run.
+		#[pallet::call_index(8)]
+		#[pallet::weight(
+			T::WeightInfo::cancel_task(T::MaxMinersPerTask::get())
+				.saturating_add(T::RoundEnd::max_weight())
+		)]
+		pub fn force_end_task(origin: OriginFor<T>, task: TaskId) -> DispatchResultWithPostInfo {
+			T::AdminOrigin::ensure_origin(origin)?;
+			let mut info = Tasks::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
+			ensure!(
+				!matches!(info.status, TaskStatus::Ended(_)),
+				Error::<T>::TaskEnded
+			);
+			let miners = info.miners;
+			Self::discard_current_round(task, &mut info, EndReason::ForceEnded);
+			Ok(Some(
+				T::WeightInfo::cancel_task(miners).saturating_add(T::RoundEnd::max_weight()),
+			)
+			.into())
+		}
+
+		/// Removes an ended task's records (its round records and accepted models, of at most
+		/// `limit` rounds a call, newest first) once `RetentionPeriod` blocks have passed since
+		/// it ended; the call that reaches round 0 removes the task and returns its deposit to
+		/// its creator. Anyone may call it; events and indexers keep the history.
+		#[pallet::call_index(9)]
+		#[pallet::weight(T::WeightInfo::prune_task(*limit))]
+		pub fn prune_task(
+			origin: OriginFor<T>,
+			task: TaskId,
+			limit: u32,
+		) -> DispatchResultWithPostInfo {
+			ensure_signed(origin)?;
+			let info = Tasks::<T>::get(task).ok_or(Error::<T>::TaskNotFound)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			let prunable = info
+				.ended_at
+				.is_some_and(|at| now >= at.saturating_add(T::RetentionPeriod::get()));
+			ensure!(prunable, Error::<T>::TooEarlyToPrune);
+			// Newest round first, down to round 0; `info.round` keeps the progress.
+			let mut info = info;
+			let mut removed = 0u32;
+			let done = loop {
+				if removed >= limit.max(1) {
+					break false;
+				}
+				Rounds::<T>::remove(task, info.round);
+				ModelHistory::<T>::remove(task, info.round);
+				removed = removed.saturating_add(1);
+				if info.round == 0 {
+					break true;
+				}
+				info.round = info.round.saturating_sub(1);
+			};
+			if !done {
+				Tasks::<T>::insert(task, info);
+				Self::deposit_event(Event::TaskPartiallyPruned { task, removed });
+				return Ok(Some(T::WeightInfo::prune_task(removed)).into());
+			}
+			ModelSources::<T>::remove(task);
+			Tasks::<T>::remove(task);
+			let deposit = T::Currency::release(
+				&HoldReason::TaskDeposit.into(),
+				&info.creator,
+				info.deposit,
+				Precision::BestEffort,
+			)
+			.unwrap_or_else(|e| {
+				log::error!(target: LOG_TARGET, "deposit of task {task} not released: {e:?}");
+				Zero::zero()
+			});
+			Self::deposit_event(Event::TaskPruned {
+				task,
+				creator: info.creator,
+				deposit,
+			});
+			Ok(Some(T::WeightInfo::prune_task(removed)).into())
+		}
+
+		/// Removes `miner` from `task` because it is no longer an active miner (it unbonded,
+		/// was chilled or slashed below the minimum), freeing its place. Anyone may call it.
+		/// Its update of the current round is treated as if it had left.
+		#[pallet::call_index(10)]
+		#[pallet::weight(T::WeightInfo::remove_inactive_miner())]
+		pub fn remove_inactive_miner(
+			origin: OriginFor<T>,
+			task: TaskId,
+			miner: T::AccountId,
+		) -> DispatchResult {
+			let reporter = ensure_signed(origin)?;
+			ensure!(
+				!T::Stake::is_active(&miner, Role::Miner),
+				Error::<T>::MinerStillActive
+			);
+			let dropped = Self::remove_miner(task, &miner)?;
+			Self::deposit_event(Event::MinerRemoved {
+				task,
+				miner,
+				reporter,
+				dropped,
+			});
+			Ok(())
 		}
 	}
 }
@@ -891,9 +1160,11 @@ impl<T: Config> Pallet<T> {
 		ensure!(spec.aggregation.is_valid(), Error::<T>::InvalidAggregation);
 		let min = T::MinPhaseBlocks::get();
 		let s = &spec.schedule;
+		let max = T::MaxPhaseBlocks::get();
 		ensure!(
 			s.round_blocks().is_some()
 				&& s.rounds > 0
+				&& s.rounds <= T::MaxRounds::get()
 				&& [
 					s.commit_blocks,
 					s.reveal_blocks,
@@ -902,7 +1173,7 @@ impl<T: Config> Pallet<T> {
 					s.finalize_blocks
 				]
 				.iter()
-				.all(|b| *b >= min),
+				.all(|b| *b >= min && *b <= max),
 			Error::<T>::InvalidSchedule
 		);
 		ensure!(
@@ -910,8 +1181,17 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::InvalidMinerLimit
 		);
 		ensure!(!spec.initial_model_uri.is_empty(), Error::<T>::EmptyUri);
-		ensure!(!spec.reward_per_round.is_zero(), Error::<T>::ZeroReward);
+		ensure!(
+			spec.reward_per_round >= T::MinRewardPerRound::get(),
+			Error::<T>::RewardTooLow
+		);
 		Ok(())
+	}
+
+	/// What creating a task of `rounds` rounds holds for its storage until it is pruned:
+	/// `TaskDeposit + rounds × RoundDeposit`.
+	pub fn task_deposit(rounds: u32) -> BalanceOf<T> {
+		T::TaskDeposit::get().saturating_add(T::RoundDeposit::get().saturating_mul(rounds.into()))
 	}
 
 	/// The phase of `round` of `task`, if it is the task's current round and the task runs.
@@ -950,11 +1230,39 @@ impl<T: Config> Pallet<T> {
 		})
 	}
 
-	/// The global models accepted for `task`, by round, oldest first.
-	pub fn model_history(task: TaskId) -> Vec<(RoundIndex, GlobalModel<BlockNumberFor<T>>)> {
-		let mut history: Vec<_> = ModelHistory::<T>::iter_prefix(task).collect();
-		history.sort_by_key(|(round, _)| *round);
-		history
+	/// The global models `task` accepted in rounds `from..from + limit`, oldest first.
+	pub fn model_history(
+		task: TaskId,
+		from: RoundIndex,
+		limit: u32,
+	) -> Vec<(RoundIndex, GlobalModel<BlockNumberFor<T>>)> {
+		let last = Tasks::<T>::get(task).map_or(0, |info| info.round);
+		let to = from.saturating_add(limit.min(MAX_PAGE)).min(last.saturating_add(1));
+		(from..to)
+			.filter_map(|round| ModelHistory::<T>::get(task, round).map(|m| (round, m)))
+			.collect()
+	}
+
+	/// The ids of the stored tasks (running, or ended and not yet pruned) among
+	/// `from..from + limit`, in order.
+	pub fn task_ids(from: TaskId, limit: u32) -> Vec<TaskId> {
+		let to = from
+			.saturating_add(limit.min(MAX_PAGE).into())
+			.min(NextTaskId::<T>::get());
+		(from..to).filter(|t| Tasks::<T>::contains_key(t)).collect()
+	}
+
+	/// The running tasks (at most `MaxActiveTasks`), by id: what workers look for work in.
+	pub fn running_tasks() -> Vec<TaskId> {
+		let mut tasks: Vec<TaskId> = Deadlines::<T>::get().iter().map(|(_, t)| *t).collect();
+		tasks.sort_unstable();
+		tasks
+	}
+
+	/// Where `task`'s current global model is served: each of its proposers with its URI
+	/// (empty for the initial model, served at the spec's `initial_model_uri`).
+	pub fn model_sources(task: TaskId) -> Vec<(T::AccountId, ArtifactUri)> {
+		ModelSources::<T>::get(task).into_inner()
 	}
 
 	/// The updates revealed in `round` of `task`, by miner (empty once the round closed).
@@ -1002,6 +1310,53 @@ impl<T: Config> Pallet<T> {
 		Ok(info)
 	}
 
+	/// Takes `who` out of `task`'s miners. Before the current round's reveal phase ends, its
+	/// update of the round is withdrawn (dropped, but kept as an entry so that the round's
+	/// commitments stay capped and it cannot commit again). Returns whether an update was
+	/// dropped.
+	fn remove_miner(task: TaskId, who: &T::AccountId) -> Result<bool, DispatchError> {
+		ensure!(
+			Miners::<T>::take(task, who).is_some(),
+			Error::<T>::NotJoined
+		);
+		let Some(mut info) = Tasks::<T>::get(task) else {
+			return Ok(false);
+		};
+		info.miners = info.miners.saturating_sub(1);
+		let round = info.round;
+		let open = !matches!(info.status, TaskStatus::Ended(_))
+			&& matches!(info.phase, Phase::Commit | Phase::Reveal);
+		let mut dropped = false;
+		if let Some(mut update) = Updates::<T>::get((task, round), who).filter(|_| open) {
+			if !update.withdrawn {
+				if let Some(revealed) = update.revealed.take() {
+					RevealedRoots::<T>::remove((task, round), revealed.checkpoint_root);
+					Rounds::<T>::mutate(task, round, |r| {
+						if let Some(r) = r {
+							r.reveals = r.reveals.saturating_sub(1);
+						}
+					});
+				}
+				update.withdrawn = true;
+				Updates::<T>::insert((task, round), who, update);
+				dropped = true;
+			}
+		}
+		Tasks::<T>::insert(task, info);
+		Ok(dropped)
+	}
+
+	/// Ends `task` at once, dropping its current round unsettled: nothing of it is paid or
+	/// slashed, and what it locked is released.
+	fn discard_current_round(task: TaskId, info: &mut TaskInfoOf<T>, reason: EndReason) {
+		Deadlines::<T>::mutate(|q| q.retain(|(_, t)| *t != task));
+		let round = info.round;
+		T::RoundEnd::discard_round(task, round);
+		Self::clear_round(task, round, None);
+		Self::end_task(task, info, reason);
+		Tasks::<T>::insert(task, info.clone());
+	}
+
 	fn hold(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
 		T::Currency::hold(&HoldReason::TaskBudget.into(), who, amount)
 			.map_err(|_| Error::<T>::InsufficientBalance.into())
@@ -1047,6 +1402,8 @@ impl<T: Config> Pallet<T> {
 			seed,
 			model: info.model.model_hash,
 		});
+		// Who scores this round is fixed now, before anyone knows what there is to score.
+		T::RoundStart::on_round_start(task, round);
 		Self::enter_phase(task, info, Phase::Commit, now);
 	}
 
@@ -1138,7 +1495,14 @@ impl<T: Config> Pallet<T> {
 		}
 		let paid = before.saturating_sub(info.budget);
 		let accepted = ModelHistory::<T>::get(task, round);
-		let (updates, proposers) = Self::clear_round(task, round);
+		let commits = Rounds::<T>::get(task, round).map_or(0, |r| r.commits);
+		let (updates, proposers) =
+			Self::clear_round(task, round, accepted.as_ref().map(|m| m.model_hash));
+		info.idle_rounds = if commits == 0 {
+			info.idle_rounds.saturating_add(1)
+		} else {
+			0
+		};
 		Self::deposit_event(Event::RoundClosed {
 			task,
 			round,
@@ -1154,6 +1518,8 @@ impl<T: Config> Pallet<T> {
 			Some(EndReason::Completed)
 		} else if info.budget.is_zero() {
 			Some(EndReason::OutOfBudget)
+		} else if info.idle_rounds >= T::MaxIdleRounds::get() {
+			Some(EndReason::Expired)
 		} else {
 			None
 		};
@@ -1166,17 +1532,30 @@ impl<T: Config> Pallet<T> {
 		weight
 	}
 
-	/// Removes the per-round storage of `round` of `task`. Returns how many updates and
-	/// proposals it removed.
-	fn clear_round(task: TaskId, round: RoundIndex) -> (u32, u32) {
-		let tallies = ProposalTallies::<T>::take((task, round));
-		let proposers = tallies
-			.iter()
-			.fold(0u32, |n, t| n.saturating_add(t.proposers));
-		let updates =
-			Updates::<T>::clear_prefix((task, round), T::MaxMinersPerTask::get(), None).backend;
+	/// Removes the per-round storage of `round` of `task` and releases its miners' settlement
+	/// locks. The proposers of `accepted` become the task's [`ModelSources`]. Returns how many
+	/// updates and proposals it removed.
+	fn clear_round(task: TaskId, round: RoundIndex, accepted: Option<Hash>) -> (u32, u32) {
+		ProposalTallies::<T>::remove((task, round));
+		// Bounded: commitments are capped at the task's `max_miners`, and withdrawn ones count.
+		let mut updates = 0u32;
+		for (miner, _) in Updates::<T>::drain_prefix((task, round)) {
+			T::Settlement::unlock(&miner);
+			updates = updates.saturating_add(1);
+		}
 		let _ = RevealedRoots::<T>::clear_prefix((task, round), T::MaxMinersPerTask::get(), None);
-		let _ = Proposals::<T>::clear_prefix((task, round), proposers, None);
+		// Bounded: only the round's scorers propose, once each.
+		let mut proposers = 0u32;
+		let mut sources = ModelSourcesOf::<T::AccountId, T::MaxProposals>::default();
+		for (who, proposal) in Proposals::<T>::drain_prefix((task, round)) {
+			proposers = proposers.saturating_add(1);
+			if Some(proposal.model_hash) == accepted {
+				let _ = sources.try_push((who, proposal.uri));
+			}
+		}
+		if accepted.is_some() {
+			ModelSources::<T>::insert(task, sources);
+		}
 		(updates, proposers)
 	}
 
@@ -1194,6 +1573,10 @@ impl<T: Config> Pallet<T> {
 		});
 		info.budget = Zero::zero();
 		info.status = TaskStatus::Ended(reason);
+		info.ended_at = Some(frame_system::Pallet::<T>::block_number());
+		CreatorTasks::<T>::mutate_exists(&info.creator, |n| {
+			*n = n.map(|n| n.saturating_sub(1)).filter(|n| *n > 0);
+		});
 		let _ = Miners::<T>::clear_prefix(task, info.miners, None);
 		info.miners = 0;
 		Self::deposit_event(Event::TaskEnded {
@@ -1210,6 +1593,7 @@ impl<T: Config> Pallet<T> {
 		// pallet's own bound is not known here, so take the miners' bound as a proxy.
 		T::WeightInfo::close_round(max, max, max)
 			.saturating_add(T::RoundEnd::max_weight())
+			.saturating_add(T::RoundStart::max_weight())
 			.max(T::WeightInfo::advance_phase())
 	}
 
@@ -1224,8 +1608,10 @@ impl<T: Config> Pallet<T> {
 		all.min(one.max(ROUND_MACHINE_SHARE * max_block))
 	}
 
-	/// Checks the pallet's invariants: every running task is queued exactly once and its
-	/// budget is held from its creator; miner counts match; rounds are recorded.
+	/// Checks the pallet's invariants: every running task is queued exactly once, its budget
+	/// is held from its creator and counted among the creator's tasks; every stored task's
+	/// deposit is held; miner counts match; rounds are recorded; no per-round item outlives
+	/// its round, and no round has more commitments than its task's `max_miners`.
 	#[cfg(any(test, feature = "try-runtime"))]
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		use alloc::collections::btree_map::BTreeMap;
@@ -1236,6 +1622,8 @@ impl<T: Config> Pallet<T> {
 			"the deadline queue is out of order"
 		);
 		let mut owed: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+		let mut deposits: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+		let mut running_of: BTreeMap<T::AccountId, u32> = BTreeMap::new();
 		let mut running = 0usize;
 		for (task, info) in Tasks::<T>::iter() {
 			let queued = queue.iter().filter(|(_, t)| *t == task).count();
@@ -1244,20 +1632,31 @@ impl<T: Config> Pallet<T> {
 				miners == info.miners,
 				"a task's miner count disagrees with its miners"
 			);
+			let deposit = deposits.entry(info.creator.clone()).or_insert_with(Zero::zero);
+			*deposit = deposit.saturating_add(info.deposit);
 			match info.status {
 				TaskStatus::Ended(_) => {
 					ensure!(queued == 0, "an ended task is still queued");
 					ensure!(info.budget.is_zero(), "an ended task still has a budget");
+					ensure!(info.ended_at.is_some(), "an ended task has no end block");
 				}
 				_ => {
 					running += 1;
 					ensure!(queued == 1, "a running task is not queued exactly once");
+					let record = Rounds::<T>::get(task, info.round)
+						.ok_or("a running task's round is not recorded")?;
+					let updates = Updates::<T>::iter_prefix((task, info.round)).count() as u32;
 					ensure!(
-						Rounds::<T>::contains_key(task, info.round),
-						"a running task's round is not recorded"
+						updates == record.commits,
+						"a round's commit count disagrees with its updates"
+					);
+					ensure!(
+						record.commits <= info.spec.max_miners,
+						"a round has more commitments than the task's max_miners"
 					);
 					let entry = owed.entry(info.creator.clone()).or_insert_with(Zero::zero);
 					*entry = entry.saturating_add(info.budget);
+					*running_of.entry(info.creator.clone()).or_default() += 1;
 				}
 			}
 		}
@@ -1271,6 +1670,47 @@ impl<T: Config> Pallet<T> {
 				"a creator's held budget differs from what its tasks still owe"
 			);
 		}
+		for (creator, deposit) in deposits {
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::TaskDeposit.into(), &creator)
+					== deposit,
+				"a creator's held deposit differs from its stored tasks' deposits"
+			);
+		}
+		ensure!(
+			CreatorTasks::<T>::iter().all(|(c, n)| running_of.get(&c) == Some(&n)),
+			"a creator's running-task count is wrong"
+		);
+		ensure!(
+			running_of.iter().all(|(c, n)| CreatorTasks::<T>::get(c) == *n),
+			"a creator's running task is not counted"
+		);
+		// Per-round items exist only for a running task's current round.
+		let current = |(task, round): (TaskId, RoundIndex)| {
+			Tasks::<T>::get(task).is_some_and(|info| {
+				!matches!(info.status, TaskStatus::Ended(_)) && info.round == round
+			})
+		};
+		ensure!(
+			Updates::<T>::iter_keys().all(|(key, _)| current(key)),
+			"an update outlived its round"
+		);
+		ensure!(
+			RevealedRoots::<T>::iter_keys().all(|(key, _)| current(key)),
+			"a revealed root outlived its round"
+		);
+		ensure!(
+			Proposals::<T>::iter_keys().all(|(key, _)| current(key)),
+			"a proposal outlived its round"
+		);
+		ensure!(
+			ProposalTallies::<T>::iter_keys().all(current),
+			"a proposal tally outlived its round"
+		);
+		ensure!(
+			ModelSources::<T>::iter_keys().all(|task| Tasks::<T>::contains_key(task)),
+			"model sources outlived their task"
+		);
 		Ok(())
 	}
 }

@@ -7,8 +7,9 @@ use frame_support::{
 	traits::{ConstU128, ConstU32},
 };
 use pol_primitives::{
-	DatasetSource, DatasetSpec, Hyperparameters, OnRoundEnd, Partition, RevealedStake, Role,
-	RoundBudget, RoundIndex, Schedule, StakeInfo, TaskFunds, TaskId, VerificationSpec,
+	DatasetSource, DatasetSpec, Hyperparameters, OnRoundEnd, OnRoundStart, Partition,
+	RevealedStake, Role, RoundBudget, RoundIndex, Schedule, SettlementLock, StakeInfo, TaskFunds,
+	TaskId, VerificationSpec,
 };
 use sp_runtime::{BuildStorage, FixedU64, Perbill, Weight};
 use std::{cell::RefCell, collections::BTreeMap};
@@ -68,6 +69,9 @@ thread_local! {
 	static ROUND_ENDS: RefCell<Vec<(TaskId, RoundIndex, RoundBudget<Balance>)>> =
 		RefCell::new(Vec::new());
 	static ROUND_END_WEIGHT: RefCell<Weight> = const { RefCell::new(Weight::from_parts(1_000, 0)) };
+	static DISCARDED: RefCell<Vec<(TaskId, RoundIndex)>> = RefCell::new(Vec::new());
+	static ROUND_STARTS: RefCell<Vec<(TaskId, RoundIndex)>> = RefCell::new(Vec::new());
+	static LOCKS: RefCell<BTreeMap<AccountId, u32>> = RefCell::new(BTreeMap::new());
 }
 
 /// What settling a round weighs, at most and every time (tests of the round machine's
@@ -131,9 +135,53 @@ impl OnRoundEnd<Balance> for MockRoundEnd {
 		}
 		ROUND_END_WEIGHT.with(|r| *r.borrow())
 	}
+	fn discard_round(task: TaskId, round: RoundIndex) -> Weight {
+		DISCARDED.with(|d| d.borrow_mut().push((task, round)));
+		Weight::zero()
+	}
 	fn max_weight() -> Weight {
 		ROUND_END_WEIGHT.with(|r| *r.borrow())
 	}
+}
+/// The rounds discarded so far (cancelled or force-ended before they could settle).
+pub fn discarded() -> Vec<(TaskId, RoundIndex)> {
+	DISCARDED.with(|d| d.borrow().clone())
+}
+
+/// Records the rounds that started.
+pub struct MockRoundStart;
+impl OnRoundStart for MockRoundStart {
+	fn on_round_start(task: TaskId, round: RoundIndex) -> Weight {
+		ROUND_STARTS.with(|s| s.borrow_mut().push((task, round)));
+		Weight::zero()
+	}
+	fn max_weight() -> Weight {
+		Weight::zero()
+	}
+}
+/// The rounds that started so far.
+pub fn round_starts() -> Vec<(TaskId, RoundIndex)> {
+	ROUND_STARTS.with(|s| s.borrow().clone())
+}
+
+/// Counts each account's settlement locks, as the staking pallet would.
+pub struct MockSettlement;
+impl SettlementLock<AccountId> for MockSettlement {
+	fn lock(who: &AccountId) {
+		LOCKS.with(|l| *l.borrow_mut().entry(*who).or_default() += 1);
+	}
+	fn unlock(who: &AccountId) {
+		LOCKS.with(|l| {
+			let mut l = l.borrow_mut();
+			let n = l.entry(*who).or_default();
+			assert!(*n > 0, "unlocking {who}, which holds no lock");
+			*n -= 1;
+		});
+	}
+}
+/// `who`'s settlement locks.
+pub fn locks(who: AccountId) -> u32 {
+	LOCKS.with(|l| l.borrow().get(&who).copied().unwrap_or(0))
 }
 /// Every round end pays `to` up to `amount` (within the round's budget).
 pub fn pay_each_round(to: AccountId, amount: Balance) {
@@ -147,6 +195,14 @@ pub fn round_ends() -> Vec<(TaskId, RoundIndex, RoundBudget<Balance>)> {
 pub const MAX_MINERS: u32 = 4;
 pub const MAX_TASKS: u32 = 3;
 pub const MAX_PROPOSALS: u32 = 2;
+pub const TASK_DEPOSIT: Balance = 500;
+pub const ROUND_DEPOSIT: Balance = 10;
+pub const MIN_REWARD: Balance = 100;
+pub const MAX_ROUNDS: u32 = 50;
+pub const MAX_PHASE_BLOCKS: u32 = 20;
+pub const MAX_TASKS_PER_CREATOR: u32 = 2;
+pub const MAX_IDLE_ROUNDS: u32 = 3;
+pub const RETENTION: u64 = 10;
 
 impl pallet_task_registry::Config for Test {
 	type Currency = Balances;
@@ -154,6 +210,17 @@ impl pallet_task_registry::Config for Test {
 	type Stake = MockStake;
 	type Scores = MockScores;
 	type RoundEnd = MockRoundEnd;
+	type RoundStart = MockRoundStart;
+	type Settlement = MockSettlement;
+	type AdminOrigin = frame_system::EnsureRoot<AccountId>;
+	type TaskDeposit = ConstU128<TASK_DEPOSIT>;
+	type RoundDeposit = ConstU128<ROUND_DEPOSIT>;
+	type MinRewardPerRound = ConstU128<MIN_REWARD>;
+	type MaxRounds = ConstU32<MAX_ROUNDS>;
+	type MaxPhaseBlocks = ConstU32<MAX_PHASE_BLOCKS>;
+	type MaxTasksPerCreator = ConstU32<MAX_TASKS_PER_CREATOR>;
+	type MaxIdleRounds = ConstU32<MAX_IDLE_ROUNDS>;
+	type RetentionPeriod = frame_support::traits::ConstU64<RETENTION>;
 	type MaxActiveTasks = ConstU32<MAX_TASKS>;
 	type MaxMinersPerTask = ConstU32<MAX_MINERS>;
 	type MaxProposals = ConstU32<MAX_PROPOSALS>;
@@ -244,6 +311,9 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	REVEALED.with(|r| r.borrow_mut().clear());
 	PAYOUTS.with(|p| p.borrow_mut().clear());
 	ROUND_ENDS.with(|e| e.borrow_mut().clear());
+	DISCARDED.with(|d| d.borrow_mut().clear());
+	ROUND_STARTS.with(|s| s.borrow_mut().clear());
+	LOCKS.with(|l| l.borrow_mut().clear());
 	set_round_end_weight(Weight::from_parts(1_000, 0));
 	ext
 }

@@ -17,14 +17,21 @@ const VERIFY_AT: u64 = 8;
 const FINALIZE_AT: u64 = 12;
 const NEXT_ROUND_AT: u64 = 15;
 
-fn create_with(spec: TaskSpec<Balance>, budget: Balance) -> TaskId {
+/// What [`spec`]'s 3-round task holds for its storage until pruned.
+const DEPOSIT: Balance = TASK_DEPOSIT + 3 * ROUND_DEPOSIT;
+
+fn create_by(creator: AccountId, spec: TaskSpec<Balance>, budget: Balance) -> TaskId {
 	let id = NextTaskId::<Test>::get();
 	assert_ok!(Registry::create_task(
-		RuntimeOrigin::signed(CREATOR),
+		RuntimeOrigin::signed(creator),
 		spec,
 		budget
 	));
 	id
+}
+
+fn create_with(spec: TaskSpec<Balance>, budget: Balance) -> TaskId {
+	create_by(CREATOR, spec, budget)
 }
 
 fn create() -> TaskId {
@@ -33,6 +40,10 @@ fn create() -> TaskId {
 
 fn held(who: AccountId) -> Balance {
 	Balances::balance_on_hold(&HoldReason::TaskBudget.into(), &who)
+}
+
+fn deposit_held(who: AccountId) -> Balance {
+	Balances::balance_on_hold(&HoldReason::TaskDeposit.into(), &who)
 }
 
 fn free(who: AccountId) -> Balance {
@@ -124,8 +135,12 @@ fn create_task_holds_budget_and_starts_round_zero() {
 		let task = create();
 		assert_eq!(task, 0);
 		assert_eq!(held(CREATOR), 10 * REWARD);
-		assert_eq!(free(CREATOR), 100_000 - 10 * REWARD);
+		assert_eq!(deposit_held(CREATOR), DEPOSIT);
+		assert_eq!(free(CREATOR), 100_000 - 10 * REWARD - DEPOSIT);
 		let info = Tasks::<Test>::get(task).unwrap();
+		assert_eq!(info.deposit, DEPOSIT);
+		assert_eq!(CreatorTasks::<Test>::get(CREATOR), 1);
+		assert_eq!(round_starts(), vec![(task, 0)]);
 		assert_eq!(info.status, TaskStatus::Active);
 		assert_eq!(
 			(info.round, info.phase, info.phase_ends),
@@ -260,7 +275,8 @@ fn create_task_rejects_bad_specs() {
 			|s| s.initial_model_uri = Default::default(),
 			Error::EmptyUri,
 		);
-		bad(|s| s.reward_per_round = 0, Error::ZeroReward);
+		bad(|s| s.reward_per_round = 0, Error::RewardTooLow);
+		bad(|s| s.reward_per_round = MIN_REWARD - 1, Error::RewardTooLow);
 		assert_noop!(
 			Registry::create_task(RuntimeOrigin::signed(CREATOR), spec(), REWARD - 1),
 			Error::<Test>::BudgetBelowRoundReward
@@ -297,8 +313,8 @@ fn create_task_rejects_bad_specs() {
 #[test]
 fn too_many_tasks() {
 	test(|| {
-		for _ in 0..MAX_TASKS {
-			create();
+		for creator in 0..MAX_TASKS {
+			create_by(2 + creator as AccountId, spec(), REWARD);
 		}
 		assert_noop!(
 			Registry::create_task(RuntimeOrigin::signed(CREATOR), spec(), REWARD),
@@ -384,7 +400,11 @@ fn join_and_leave() {
 		);
 		assert_eq!(Tasks::<Test>::get(task).unwrap().miners, 2);
 		assert_ok!(Registry::join_task(RuntimeOrigin::signed(9), task));
-		assert!(registry_events().contains(&Event::MinerLeft { task, miner: 3 }));
+		assert!(registry_events().contains(&Event::MinerLeft {
+			task,
+			miner: 3,
+			dropped: false
+		}));
 	});
 }
 
@@ -873,7 +893,18 @@ fn proposal_just_above_two_thirds_is_accepted() {
 			Rounds::<Test>::get(task, 0).unwrap().accepted,
 			Some([9u8; 32].into())
 		);
-		assert_noop!(propose(11, task, 0, 9), Error::<Test>::ModelAlreadyAccepted);
+		assert_noop!(propose(11, task, 0, 8), Error::<Test>::ModelAlreadyAccepted);
+		// A late proposer of the accepted hash adds a source.
+		assert_ok!(propose(11, task, 0, 9));
+		run_to_block(NEXT_ROUND_AT);
+		let mut sources: Vec<_> = Registry::model_sources(task)
+			.into_iter()
+			.map(|(v, _)| v)
+			.collect();
+		sources.sort();
+		// Bounded by `MaxProposals` (the runtime sets it to the most scorers a round has).
+		assert_eq!(sources.len() as u32, MAX_PROPOSALS);
+		assert!(sources.iter().all(|v| [11, 12, 13].contains(v)));
 	});
 }
 
@@ -943,8 +974,8 @@ fn rounds_pay_from_the_budget_and_the_task_completes() {
 		let info = Tasks::<Test>::get(task).unwrap();
 		assert_eq!(info.status, TaskStatus::Ended(EndReason::Completed));
 		assert_eq!(free(2), 100_000 + 3 * 600);
-		// Three rounds paid 600 each; the rest came back.
-		assert_eq!(free(CREATOR), 100_000 - 3 * 600);
+		// Three rounds paid 600 each; the rest came back, but the deposit until pruned.
+		assert_eq!(free(CREATOR), 100_000 - 3 * 600 - DEPOSIT);
 		assert_eq!(held(CREATOR), 0);
 		assert!(Deadlines::<Test>::get().is_empty());
 		let events = registry_events();
@@ -989,7 +1020,7 @@ fn a_task_that_runs_out_of_budget_ends_cleanly() {
 		assert_eq!(free(2), 100_000 + 2 * REWARD + REWARD / 2);
 		assert_eq!(
 			free(CREATOR) + held(CREATOR),
-			100_000 - 2 * REWARD - REWARD / 2
+			100_000 - 2 * REWARD - REWARD / 2 - Registry::task_deposit(10)
 		);
 		assert!(registry_events().contains(&Event::TaskEnded {
 			task,
@@ -1012,8 +1043,9 @@ fn cancel_without_commitments_refunds_everything_now() {
 		);
 		registry_events();
 		assert_ok!(Registry::cancel_task(RuntimeOrigin::signed(CREATOR), task));
-		// Round 0 paid 300; everything else is back, to the unit.
-		assert_eq!(free(CREATOR), 100_000 - 300);
+		// Round 0 paid 300; everything else is back, to the unit, but the deposit.
+		assert_eq!(free(CREATOR), 100_000 - 300 - DEPOSIT);
+		assert_eq!(discarded(), vec![(task, 1)]);
 		assert_eq!(held(CREATOR), 0);
 		let info = Tasks::<Test>::get(task).unwrap();
 		assert_eq!(info.status, TaskStatus::Ended(EndReason::Cancelled));
@@ -1065,7 +1097,7 @@ fn cancel_after_commitments_pays_the_round_first() {
 		registry_events();
 		run_to_block(NEXT_ROUND_AT);
 		assert_eq!(free(2), 100_000 + 400);
-		assert_eq!(free(CREATOR), 100_000 - 400);
+		assert_eq!(free(CREATOR), 100_000 - 400 - DEPOSIT);
 		assert!(registry_events().contains(&Event::TaskEnded {
 			task,
 			reason: EndReason::Cancelled,
@@ -1095,14 +1127,16 @@ fn paying_from_a_task() {
 		assert_ok!(<Registry as TaskFunds<_, _>>::pay(task, &CREATOR, 50));
 		assert_eq!(Tasks::<Test>::get(task).unwrap().budget, 10 * REWARD - 300);
 		assert_eq!(free(5), 100_000 + 250);
-		assert_eq!(free(CREATOR), 100_000 - 10 * REWARD + 50);
+		assert_eq!(free(CREATOR), 100_000 - 10 * REWARD - DEPOSIT + 50);
 	});
 }
 
 #[test]
 fn at_most_max_transitions_per_block() {
 	test(|| {
-		let tasks: Vec<_> = (0..3).map(|_| create()).collect();
+		let tasks: Vec<_> = (0..3)
+			.map(|c| create_by(2 + c, spec(), 10 * REWARD))
+			.collect();
 		run_to_block(REVEAL_AT);
 		let phases: Vec<_> = tasks
 			.iter()
@@ -1150,4 +1184,293 @@ fn account_bytes_pads_short_accounts() {
 	let bytes = hashing::account_bytes(&0x0102u64);
 	assert_eq!(&bytes[..8], &0x0102u64.to_le_bytes());
 	assert_eq!(&bytes[8..], &[0u8; 24]);
+}
+
+// Attacks on the registry's economics (issue 15): each test runs the attack and fails if the
+// defence is removed.
+
+#[test]
+fn task_flood_is_capped_per_creator_and_costs_a_deposit() {
+	test(|| {
+		// A flooder runs at most `MaxTasksPerCreator` tasks, each holding a deposit.
+		let flooder = 2;
+		for _ in 0..MAX_TASKS_PER_CREATOR {
+			create_by(flooder, spec(), MIN_REWARD.max(REWARD));
+		}
+		assert_eq!(deposit_held(flooder), MAX_TASKS_PER_CREATOR as Balance * DEPOSIT);
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(flooder), spec(), REWARD),
+			Error::<Test>::TooManyTasksOfCreator
+		);
+		// A deposit the creator cannot pay refuses the task, holding nothing.
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(3), spec(), 100_000 - DEPOSIT),
+			Error::<Test>::InsufficientBalance
+		);
+		// Task creation stays open to everyone else.
+		create_by(CREATOR, spec(), REWARD);
+		// Free or endless tasks are refused.
+		let mut cheap = spec();
+		cheap.reward_per_round = MIN_REWARD - 1;
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(3), cheap, REWARD),
+			Error::<Test>::RewardTooLow
+		);
+		let mut endless = spec();
+		endless.schedule.commit_blocks = MAX_PHASE_BLOCKS + 1;
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(3), endless, REWARD),
+			Error::<Test>::InvalidSchedule
+		);
+		let mut endless = spec();
+		endless.schedule.rounds = MAX_ROUNDS + 1;
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(3), endless, REWARD),
+			Error::<Test>::InvalidSchedule
+		);
+	});
+}
+
+#[test]
+fn a_task_nobody_trains_expires_and_frees_its_slot() {
+	test(|| {
+		let mut s = spec();
+		s.schedule.rounds = 20;
+		let task = create_with(s, 20 * REWARD);
+		run_to_block(1 + MAX_IDLE_ROUNDS as u64 * ROUND_BLOCKS);
+		let info = Tasks::<Test>::get(task).unwrap();
+		assert_eq!(info.status, TaskStatus::Ended(EndReason::Expired));
+		assert_eq!(info.round, MAX_IDLE_ROUNDS - 1);
+		assert_eq!(CreatorTasks::<Test>::get(CREATOR), 0);
+		assert!(Deadlines::<Test>::get().is_empty());
+		assert_eq!(held(CREATOR), 0);
+		// A commitment in a round resets the count.
+		let task = create_with(spec(), 10 * REWARD);
+		let start = System::block_number();
+		join(2, task);
+		run_to_block(start + ROUND_BLOCKS);
+		commit(2, task, 1);
+		run_to_block(start + 3 * ROUND_BLOCKS + 1);
+		assert_eq!(
+			Tasks::<Test>::get(task).unwrap().status,
+			TaskStatus::Ended(EndReason::Completed)
+		);
+	});
+}
+
+#[test]
+fn ended_tasks_are_pruned_after_the_retention_period_and_return_the_deposit() {
+	let mut ext = new_test_ext();
+	let task = ext.execute_with(|| {
+		let task = create();
+		validators(task, 0, &[1_000]);
+		run_to_block(FINALIZE_AT);
+		assert_ok!(propose(11, task, 0, 9));
+		run_to_block(NEXT_ROUND_AT);
+		assert_ok!(Registry::cancel_task(RuntimeOrigin::signed(CREATOR), task));
+		let ended = System::block_number();
+		assert_noop!(
+			Registry::prune_task(RuntimeOrigin::signed(5), task, 100),
+			Error::<Test>::TooEarlyToPrune
+		);
+		run_to_block(ended + RETENTION);
+		task
+	});
+	// Pruning's limit counts what earlier blocks stored: commit them to the backend.
+	ext.commit_all().unwrap();
+	ext.execute_with(|| {
+		// Two rounds: a limit of 1 prunes in two calls.
+		assert_ok!(Registry::prune_task(RuntimeOrigin::signed(5), task, 1));
+		assert!(Tasks::<Test>::contains_key(task));
+		assert!(Rounds::<Test>::get(task, 1).is_none());
+		assert!(ModelHistory::<Test>::get(task, 0).is_some());
+		assert_eq!(deposit_held(CREATOR), DEPOSIT);
+		assert_ok!(Registry::prune_task(RuntimeOrigin::signed(5), task, 1));
+		assert!(!Tasks::<Test>::contains_key(task));
+		assert_eq!(Rounds::<Test>::iter_prefix(task).count(), 0);
+		assert_eq!(ModelHistory::<Test>::iter_prefix(task).count(), 0);
+		assert!(ModelSources::<Test>::get(task).is_empty());
+		assert_eq!(deposit_held(CREATOR), 0);
+		assert_eq!(free(CREATOR), 100_000);
+		assert!(registry_events().contains(&Event::TaskPruned {
+			task,
+			creator: CREATOR,
+			deposit: DEPOSIT
+		}));
+		assert_noop!(
+			Registry::prune_task(RuntimeOrigin::signed(5), task, 1),
+			Error::<Test>::TaskNotFound
+		);
+		// A running task is never pruned.
+		let running = create();
+		run_to_block(System::block_number() + RETENTION);
+		assert_noop!(
+			Registry::prune_task(RuntimeOrigin::signed(5), running, 100),
+			Error::<Test>::TooEarlyToPrune
+		);
+		Registry::do_try_state().unwrap();
+	});
+}
+
+#[test]
+fn governance_ends_any_task_and_nobody_else_can() {
+	test(|| {
+		let task = create();
+		join(2, task);
+		commit(2, task, 0);
+		assert_noop!(
+			Registry::force_end_task(RuntimeOrigin::signed(CREATOR), task),
+			BadOrigin
+		);
+		assert_ok!(Registry::force_end_task(RuntimeOrigin::root(), task));
+		let info = Tasks::<Test>::get(task).unwrap();
+		assert_eq!(info.status, TaskStatus::Ended(EndReason::ForceEnded));
+		// The round is dropped unsettled: no round end, its storage gone, the lock released.
+		assert_eq!(discarded(), vec![(task, 0)]);
+		assert!(round_ends().is_empty());
+		assert_eq!(Updates::<Test>::iter_prefix((task, 0)).count(), 0);
+		assert_eq!(locks(2), 0);
+		assert_eq!(held(CREATOR), 0);
+		assert_noop!(
+			Registry::force_end_task(RuntimeOrigin::root(), task),
+			Error::<Test>::TaskEnded
+		);
+	});
+}
+
+#[test]
+fn miner_slot_squatting_ends_when_the_squatters_unbond() {
+	test(|| {
+		// `max_miners` accounts join, then unbond: the task looks full.
+		let task = create();
+		for squatter in [2, 3, 4] {
+			join(squatter, task);
+		}
+		for squatter in [2, 3, 4] {
+			unstake(squatter);
+		}
+		set_stake(5, Role::Miner, 100);
+		assert_noop!(
+			Registry::join_task(RuntimeOrigin::signed(5), task),
+			Error::<Test>::TaskFull
+		);
+		// Anyone removes them; an active miner cannot be removed.
+		set_stake(4, Role::Miner, 100);
+		assert_noop!(
+			Registry::remove_inactive_miner(RuntimeOrigin::signed(5), task, 4),
+			Error::<Test>::MinerStillActive
+		);
+		assert_ok!(Registry::remove_inactive_miner(RuntimeOrigin::signed(5), task, 2));
+		assert!(registry_events().contains(&Event::MinerRemoved {
+			task,
+			miner: 2,
+			reporter: 5,
+			dropped: false
+		}));
+		assert_ok!(Registry::join_task(RuntimeOrigin::signed(5), task));
+		assert_eq!(Tasks::<Test>::get(task).unwrap().miners, 3);
+	});
+}
+
+#[test]
+fn leave_and_rejoin_cannot_put_more_than_max_miners_updates_in_a_round() {
+	test(|| {
+		let task = create();
+		for miner in [2, 3, 4] {
+			join(miner, task);
+			commit(miner, task, 0);
+		}
+		// Miner 2 leaves: its update is dropped, and its place taken by 5.
+		assert_ok!(Registry::leave_task(RuntimeOrigin::signed(2), task));
+		assert!(registry_events().contains(&Event::MinerLeft {
+			task,
+			miner: 2,
+			dropped: true
+		}));
+		join(5, task);
+		assert_noop!(
+			Registry::commit_update(RuntimeOrigin::signed(5), task, 0, [1u8; 32].into()),
+			Error::<Test>::RoundFull
+		);
+		// 2 cannot come back this round; a withdrawn update cannot be revealed.
+		assert_ok!(Registry::leave_task(RuntimeOrigin::signed(5), task));
+		assert_noop!(
+			Registry::join_task(RuntimeOrigin::signed(2), task),
+			Error::<Test>::LeftThisRound
+		);
+		run_to_block(REVEAL_AT);
+		let record = Rounds::<Test>::get(task, 0).unwrap();
+		assert_eq!(record.commits, 3);
+		assert_eq!(Updates::<Test>::iter_prefix((task, 0)).count(), 3);
+		// Every update is cleared when the round closes, and every lock released.
+		run_to_block(NEXT_ROUND_AT);
+		assert_eq!(Updates::<Test>::iter_prefix((task, 0)).count(), 0);
+		for miner in [2, 3, 4] {
+			assert_eq!(locks(miner), 0);
+		}
+		// From the next round 2 may join again.
+		join(2, task);
+	});
+}
+
+#[test]
+fn a_miner_that_leaves_after_the_reveal_phase_is_still_settled() {
+	test(|| {
+		let task = create();
+		join(2, task);
+		commit(2, task, 0);
+		assert_eq!(locks(2), 1);
+		run_to_block(REVEAL_AT);
+		reveal_update(2, task, 0);
+		run_to_block(VERIFY_AT);
+		// Leaving now does not drop the update: validators are scoring it.
+		assert_ok!(Registry::leave_task(RuntimeOrigin::signed(2), task));
+		assert!(<Registry as pol_primitives::RoundInfo<_>>::has_revealed(
+			task, 0, &2
+		));
+		assert_eq!(locks(2), 1);
+		run_to_block(NEXT_ROUND_AT);
+		assert_eq!(locks(2), 0);
+	});
+}
+
+#[test]
+fn a_dead_uri_strands_nobody_every_proposer_is_a_source() {
+	test(|| {
+		let task = create();
+		validators(task, 0, &[1_000, 1_000]);
+		run_to_block(FINALIZE_AT);
+		let dead: ArtifactUri = b"http://nowhere.invalid/m".to_vec().try_into().unwrap();
+		assert_ok!(Registry::propose_global_model(
+			RuntimeOrigin::signed(11),
+			task,
+			0,
+			[9u8; 32].into(),
+			dead.clone()
+		));
+		assert_ok!(propose(12, task, 0, 9));
+		run_to_block(NEXT_ROUND_AT);
+		let mut sources = Registry::model_sources(task);
+		sources.sort();
+		assert_eq!(sources, vec![(11, dead), (12, uri())]);
+		// Only scorers with a revealed score propose at all.
+		run_to_block(NEXT_ROUND_AT + 11);
+		set_stake(14, Role::Validator, 5_000);
+		assert_noop!(propose(14, task, 1, 9), Error::<Test>::DidNotRevealScores);
+	});
+}
+
+#[test]
+fn lists_are_paged() {
+	test(|| {
+		let a = create_by(2, spec(), REWARD);
+		let b = create_by(3, spec(), REWARD);
+		let c = create_by(4, spec(), REWARD);
+		assert_eq!(Registry::task_ids(0, 2), vec![a, b]);
+		assert_eq!(Registry::task_ids(2, 2), vec![c]);
+		assert_eq!(Registry::running_tasks(), vec![a, b, c]);
+		assert_ok!(Registry::cancel_task(RuntimeOrigin::signed(3), b));
+		assert_eq!(Registry::running_tasks(), vec![a, c]);
+		assert_eq!(Registry::task_ids(0, 10), vec![a, b, c]);
+	});
 }

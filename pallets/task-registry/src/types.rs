@@ -82,6 +82,10 @@ pub enum EndReason {
 	OutOfBudget,
 	/// The creator cancelled it.
 	Cancelled,
+	/// `MaxIdleRounds` rounds in a row closed without a single commitment: nobody trains it.
+	Expired,
+	/// Governance ended it (`force_end_task`).
+	ForceEnded,
 }
 
 /// A model accepted as a task's global model.
@@ -110,7 +114,8 @@ pub struct TaskInfo<AccountId, Balance, BlockNumber> {
 	pub budget: Balance,
 	/// Where it is in its life.
 	pub status: TaskStatus,
-	/// The current round (the last one, once ended).
+	/// The current round (the last one, once ended; while it is being pruned, the newest round
+	/// whose records are left).
 	pub round: RoundIndex,
 	/// The current round's phase.
 	pub phase: Phase,
@@ -120,6 +125,13 @@ pub struct TaskInfo<AccountId, Balance, BlockNumber> {
 	pub model: GlobalModel<BlockNumber>,
 	/// Miners that joined (and have not left).
 	pub miners: u32,
+	/// Held from the creator for the storage the task occupies (`TaskDeposit` plus
+	/// `RoundDeposit` per scheduled round); returned when the task is pruned.
+	pub deposit: Balance,
+	/// Rounds in a row that closed without a commitment.
+	pub idle_rounds: u32,
+	/// The block the task ended at; it may be pruned `RetentionPeriod` blocks later.
+	pub ended_at: Option<BlockNumber>,
 }
 
 /// A round of a task: its seeds and what happened in it.
@@ -159,6 +171,10 @@ pub struct MinerUpdate {
 	pub commit: Hash,
 	/// The revealed commitment, once revealed.
 	pub revealed: Option<pol_primitives::UpdateCommitment>,
+	/// The miner left (or was removed from) the task before the reveal phase ended: the
+	/// update is dropped, and the entry stays only so that the round's commitments stay
+	/// capped at `max_miners` and the miner cannot commit again in this round.
+	pub withdrawn: bool,
 }
 
 /// The stake behind one proposed global model.
@@ -168,12 +184,21 @@ pub struct MinerUpdate {
 pub struct ProposalTally<Balance> {
 	/// The proposed model hash.
 	pub model_hash: Hash,
-	/// Where the first proposer serves it.
-	pub uri: ArtifactUri,
 	/// Revealed stake of the validators that proposed it.
 	pub stake: Balance,
 	/// How many validators proposed it.
 	pub proposers: u32,
+}
+
+/// One validator's proposal of a round's global model.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct Proposal {
+	/// The proposed model hash.
+	pub model_hash: Hash,
+	/// Where this proposer serves it.
+	pub uri: ArtifactUri,
 }
 
 /// Task deadlines, soonest first: the round machine's queue.
@@ -181,6 +206,9 @@ pub type DeadlineQueue<BlockNumber, Max> = BoundedVec<(BlockNumber, pol_primitiv
 
 /// Proposals of a round, one entry per distinct hash.
 pub type Tallies<Balance, Max> = BoundedVec<ProposalTally<Balance>, Max>;
+
+/// Where a task's current global model is served: each proposer of it, with its URI.
+pub type ModelSourcesOf<AccountId, Max> = BoundedVec<(AccountId, ArtifactUri), Max>;
 
 /// A task's current round as clients see it (the runtime API `PolApi`): its phase, when each
 /// of its phases ends, its seeds and what happened so far.

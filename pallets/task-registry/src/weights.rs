@@ -53,6 +53,8 @@ pub trait WeightInfo {
 	fn on_initialize_idle() -> Weight;
 	fn advance_phase() -> Weight;
 	fn close_round(u: u32, p: u32, m: u32, ) -> Weight;
+	fn prune_task(n: u32, ) -> Weight;
+	fn remove_inactive_miner() -> Weight;
 }
 
 /// Weights measured on the reference machine, with the runtime's own database weights.
@@ -278,6 +280,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(0, 2575).saturating_mul(p.into()))
 			.saturating_add(Weight::from_parts(0, 2910).saturating_mul(u.into()))
 	}
+	fn prune_task(n: u32, ) -> Weight {
+		Weight::from_parts(159_611_670, 8446)
+			.saturating_add(Weight::from_parts(3_454_638, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
+	}
+	fn remove_inactive_miner() -> Weight {
+		Weight::from_parts(59_251_000, 4390)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
@@ -352,5 +366,17 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2543).saturating_mul(m.into()))
 			.saturating_add(Weight::from_parts(0, 2575).saturating_mul(p.into()))
 			.saturating_add(Weight::from_parts(0, 2910).saturating_mul(u.into()))
+	}
+	fn prune_task(n: u32, ) -> Weight {
+		Weight::from_parts(159_611_670, 8446)
+			.saturating_add(Weight::from_parts(3_454_638, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
+			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
+	}
+	fn remove_inactive_miner() -> Weight {
+		Weight::from_parts(59_251_000, 4390)
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 }

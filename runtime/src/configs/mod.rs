@@ -1,21 +1,30 @@
 //! Configuration of every pallet in the runtime.
 
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
 	derive_impl,
 	dispatch::DispatchClass,
+	dynamic_params::{dynamic_pallet_params, dynamic_params},
 	parameter_types,
-	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
+	traits::{
+		AsEnsureOriginWithArg, ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, Get,
+		InstanceFilter, VariantCountOf,
+	},
 	weights::{
-		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
-		IdentityFee, Weight,
+		constants::{ExtrinsicBaseWeight, ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
+		ConstantMultiplier, Weight, WeightToFeeCoefficient, WeightToFeeCoefficients,
+		WeightToFeePolynomial,
 	},
 };
-use frame_system::limits::{BlockLength, BlockWeights};
-use pallet_transaction_payment::{ConstFeeMultiplier, FungibleAdapter, Multiplier};
+use frame_system::{
+	limits::{BlockLength, BlockWeights},
+	EnsureRoot,
+};
+use pallet_transaction_payment::{FungibleAdapter, Multiplier, TargetedFeeAdjustment};
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_runtime::{
-	traits::{ConvertInto, One, OpaqueKeys},
-	Perbill,
+	traits::{BlakeTwo256, Bounded, ConvertInto, OpaqueKeys},
+	FixedPointNumber, Perbill, Perquintill,
 };
 use sp_version::RuntimeVersion;
 
@@ -28,10 +37,11 @@ use alloc::vec::Vec;
 use pol_primitives::{Phase, Role, RoundIndex, TaskId};
 
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, PolRewards,
-	PolScoring, PolStaking, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
-	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System, TaskRegistry,
-	BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, MINUTES, SLOT_DURATION, SS58_PREFIX, UNIT, VERSION,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, OriginCaller,
+	PalletInfo, PolRewards, PolScoring, PolStaking, Runtime, RuntimeCall, RuntimeEvent,
+	RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System,
+	TaskRegistry, BLOCK_HASH_COUNT, DAYS, EXISTENTIAL_DEPOSIT, MICRO_UNIT, MILLI_UNIT, MINUTES,
+	SLOT_DURATION, SS58_PREFIX, UNIT, VERSION,
 };
 
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
@@ -99,23 +109,216 @@ impl pallet_balances::Config for Runtime {
 }
 
 parameter_types! {
-	pub FeeMultiplier: Multiplier = Multiplier::one();
+	/// 10 µPOL a byte: what a transaction occupies in a block is paid for; a full normal block
+	/// by length (3.75 MiB) costs 39 POL, so stuffing a phase is not cheap.
+	pub const TransactionByteFee: Balance = 10 * MICRO_UNIT;
+	/// Blocks fuller than a quarter of the normal class raise fees; emptier ones lower them.
+	pub const TargetBlockFullness: Perquintill = Perquintill::from_percent(25);
+	pub AdjustmentVariable: Multiplier = Multiplier::saturating_from_rational(75, 1_000_000);
+	/// Fees never fall below a tenth of nominal, even on an idle chain.
+	pub MinimumMultiplier: Multiplier = Multiplier::saturating_from_rational(1, 10u128);
+	pub MaximumMultiplier: Multiplier = Bounded::max_value();
+}
+
+/// Weight to fee: the cheapest extrinsic (`ExtrinsicBaseWeight`) costs 1 mPOL, the existential
+/// deposit, and the fee grows linearly with weight from there: a second of compute costs about
+/// 9.2 POL at the neutral multiplier.
+pub struct WeightToFee;
+impl WeightToFeePolynomial for WeightToFee {
+	type Balance = Balance;
+	fn polynomial() -> WeightToFeeCoefficients<Self::Balance> {
+		let fee = MILLI_UNIT;
+		let base = Balance::from(ExtrinsicBaseWeight::get().ref_time());
+		[WeightToFeeCoefficient {
+			degree: 1,
+			negative: false,
+			coeff_frac: Perbill::from_rational(fee % base, base),
+			coeff_integer: fee / base,
+		}]
+		.into_iter()
+		.collect()
+	}
 }
 
 impl pallet_transaction_payment::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type OnChargeTransaction = FungibleAdapter<Balances, ()>;
 	type OperationalFeeMultiplier = ConstU8<5>;
-	type WeightToFee = IdentityFee<Balance>;
-	type LengthToFee = IdentityFee<Balance>;
-	type FeeMultiplierUpdate = ConstFeeMultiplier<FeeMultiplier>;
+	type WeightToFee = WeightToFee;
+	type LengthToFee = ConstantMultiplier<Balance, TransactionByteFee>;
+	// Fees follow demand: a flood of transactions makes the next ones dearer.
+	type FeeMultiplierUpdate = TargetedFeeAdjustment<
+		Self,
+		TargetBlockFullness,
+		AdjustmentVariable,
+		MinimumMultiplier,
+		MaximumMultiplier,
+	>;
 	type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;
 }
 
+/// The values governance (sudo) may change without a runtime upgrade, stored by
+/// pallet-parameters (`parameters.setParameter`). Read them only through the bounded wrappers
+/// below: whatever is stored, even by `system.setStorage`, is clamped where it is used.
+#[dynamic_params(RuntimeParameters, pallet_parameters::Parameters::<Runtime>)]
+pub mod dynamic_params {
+	use super::*;
+
+	#[dynamic_pallet_params]
+	#[codec(index = 0)]
+	pub mod pol {
+		/// Blocks per session: short by default, so that new authorities join within minutes.
+		#[codec(index = 0)]
+		pub static SessionPeriod: BlockNumber = MINUTES;
+
+		/// Minted each block to the authorities by stake; zero (off) by default: tasks'
+		/// budgets pay for the work.
+		#[codec(index = 1)]
+		pub static EmissionPerBlock: Balance = 0;
+	}
+}
+
+/// The shortest session: a period of zero would make pallet-session divide by zero.
+pub const MIN_SESSION_PERIOD: BlockNumber = 1;
+/// The longest session.
+pub const MAX_SESSION_PERIOD: BlockNumber = DAYS;
+/// The most the emission may mint a block.
+pub const MAX_EMISSION_PER_BLOCK: Balance = 10 * UNIT;
+
+/// `SessionPeriod`, within `MIN_SESSION_PERIOD..=MAX_SESSION_PERIOD` whatever is stored.
+pub struct BoundedSessionPeriod;
+impl Get<BlockNumber> for BoundedSessionPeriod {
+	fn get() -> BlockNumber {
+		dynamic_params::pol::SessionPeriod::get().clamp(MIN_SESSION_PERIOD, MAX_SESSION_PERIOD)
+	}
+}
+
+/// `EmissionPerBlock`, at most `MAX_EMISSION_PER_BLOCK` whatever is stored.
+pub struct CappedEmissionPerBlock;
+impl Get<Balance> for CappedEmissionPerBlock {
+	fn get() -> Balance {
+		dynamic_params::pol::EmissionPerBlock::get().min(MAX_EMISSION_PER_BLOCK)
+	}
+}
+
+impl pallet_parameters::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type RuntimeParameters = RuntimeParameters;
+	type AdminOrigin = AsEnsureOriginWithArg<EnsureRoot<AccountId>>;
+	// The pallet's own weights module is private; its one call is a single write.
+	type WeightInfo = ();
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl Default for RuntimeParameters {
+	fn default() -> Self {
+		RuntimeParameters::Pol(dynamic_params::pol::Parameters::EmissionPerBlock(
+			dynamic_params::pol::EmissionPerBlock,
+			Some(0),
+		))
+	}
+}
+
+impl pallet_utility::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type RuntimeCall = RuntimeCall;
+	type PalletsOrigin = OriginCaller;
+	type WeightInfo = pallet_utility::weights::SubstrateWeight<Runtime>;
+}
+
+/// A storage deposit: 0.2 POL an item and 1 mPOL a byte.
+pub const fn deposit(items: u32, bytes: u32) -> Balance {
+	(items as Balance * 20 * UNIT + (bytes as Balance) * 100 * MILLI_UNIT) / 100
+}
+
 parameter_types! {
-	/// Blocks per session. Stored so that governance (sudo) can lengthen it on a live chain
-	/// without a runtime upgrade; short by default so that new authorities join within minutes.
-	pub storage SessionPeriod: BlockNumber = MINUTES;
+	pub const ProxyDepositBase: Balance = deposit(1, 8);
+	pub const ProxyDepositFactor: Balance = deposit(0, 33);
+	pub const AnnouncementDepositBase: Balance = deposit(1, 8);
+	pub const AnnouncementDepositFactor: Balance = deposit(0, 68);
+}
+
+/// What a proxy may do for the account that added it.
+#[derive(
+	Copy,
+	Clone,
+	Eq,
+	PartialEq,
+	Ord,
+	PartialOrd,
+	Default,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	scale_info::TypeInfo,
+)]
+pub enum ProxyType {
+	/// Anything (pallet-proxy wants the most permissive type as the default).
+	#[default]
+	#[codec(index = 0)]
+	Any,
+	/// A worker's hot key: the round calls of a miner or a validator, its endpoint, and
+	/// batches of those. No transfer, no bond or unbond, no proxy management: a stolen worker
+	/// key cannot move the stake.
+	#[codec(index = 1)]
+	Worker,
+}
+
+impl InstanceFilter<RuntimeCall> for ProxyType {
+	fn filter(&self, c: &RuntimeCall) -> bool {
+		match self {
+			ProxyType::Any => true,
+			ProxyType::Worker => matches!(
+				c,
+				RuntimeCall::TaskRegistry(
+					pallet_task_registry::Call::join_task { .. }
+						| pallet_task_registry::Call::leave_task { .. }
+						| pallet_task_registry::Call::commit_update { .. }
+						| pallet_task_registry::Call::reveal_update { .. }
+						| pallet_task_registry::Call::propose_global_model { .. }
+				) | RuntimeCall::PolScoring(
+					pallet_validator_scoring::Call::commit_scores { .. }
+						| pallet_validator_scoring::Call::reveal_scores { .. }
+						| pallet_validator_scoring::Call::vote_dispute { .. }
+				) | RuntimeCall::PolStaking(pallet_pol_staking::Call::set_endpoint { .. })
+					// Each call inside a batch is filtered again.
+					| RuntimeCall::Utility(
+						pallet_utility::Call::batch { .. }
+							| pallet_utility::Call::batch_all { .. }
+							| pallet_utility::Call::force_batch { .. }
+					)
+			),
+		}
+	}
+
+	fn is_superset(&self, o: &Self) -> bool {
+		match (self, o) {
+			(x, y) if x == y => true,
+			(ProxyType::Any, _) => true,
+			_ => false,
+		}
+	}
+}
+
+impl pallet_proxy::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type RuntimeCall = RuntimeCall;
+	type Currency = Balances;
+	type ProxyType = ProxyType;
+	type ProxyDepositBase = ProxyDepositBase;
+	type ProxyDepositFactor = ProxyDepositFactor;
+	type MaxProxies = ConstU32<32>;
+	type WeightInfo = pallet_proxy::weights::SubstrateWeight<Runtime>;
+	type MaxPending = ConstU32<32>;
+	type CallHasher = BlakeTwo256;
+	type AnnouncementDepositBase = AnnouncementDepositBase;
+	type AnnouncementDepositFactor = AnnouncementDepositFactor;
+	type BlockNumberProvider = System;
+}
+
+parameter_types! {
 	pub const SessionOffset: BlockNumber = 0;
 }
 
@@ -123,8 +326,8 @@ impl pallet_session::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type ValidatorId = AccountId;
 	type ValidatorIdOf = ConvertInto;
-	type ShouldEndSession = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
-	type NextSessionRotation = pallet_session::PeriodicSessions<SessionPeriod, SessionOffset>;
+	type ShouldEndSession = pallet_session::PeriodicSessions<BoundedSessionPeriod, SessionOffset>;
+	type NextSessionRotation = pallet_session::PeriodicSessions<BoundedSessionPeriod, SessionOffset>;
 	// Authorities are elected by stake × trust each session.
 	type SessionManager = PolStaking;
 	type SessionHandler = <SessionKeys as OpaqueKeys>::KeyTypeIdProviders;
@@ -178,7 +381,9 @@ impl pallet_pol_staking::Config for Runtime {
 	type MaxUnlockingChunks = ConstU32<16>;
 	type MaxValidators = ConstU32<256>;
 	type MaxAuthorities = ConstU32<MAX_AUTHORITIES>;
-	type MinAuthorities = ConstU32<1>;
+	// A set of fewer than four cannot be shrunk to by slashing or unbonding (the development
+	// chain's genesis lowers it to one).
+	type MinAuthorities = ConstU32<4>;
 	type MaxEndpointLen = ConstU32<{ pol_primitives::MAX_URI_LEN }>;
 	type WeightInfo = pallet_pol_staking::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
@@ -191,9 +396,24 @@ impl pallet_task_registry::Config for Runtime {
 	type Stake = PolStaking;
 	type Scores = PolScoring;
 	type RoundEnd = PolScoring;
-	type MaxActiveTasks = ConstU32<64>;
+	type RoundStart = PolScoring;
+	type Settlement = PolStaking;
+	type AdminOrigin = frame_system::EnsureRoot<AccountId>;
+	// A slot costs what it occupies: filling the 256 slots takes 25 600 POL held (and a
+	// minimum budget each), and a task nobody trains ends after `MaxIdleRounds`.
+	type TaskDeposit = ConstU128<{ 100 * UNIT }>;
+	type RoundDeposit = ConstU128<{ UNIT / 100 }>;
+	type MinRewardPerRound = ConstU128<{ UNIT }>;
+	type MaxRounds = ConstU32<10_000>;
+	// An hour of 3-second blocks.
+	type MaxPhaseBlocks = ConstU32<1_200>;
+	type MaxTasksPerCreator = ConstU32<8>;
+	type MaxIdleRounds = ConstU32<8>;
+	type RetentionPeriod = ConstU32<{ 7 * 24 * 60 * MINUTES }>;
+	type MaxActiveTasks = ConstU32<256>;
 	type MaxMinersPerTask = ConstU32<MAX_MINERS_PER_TASK>;
-	type MaxProposals = ConstU32<16>;
+	// Only a round's scorers propose, one hash each: room for all of them.
+	type MaxProposals = ConstU32<MAX_AUTHORITIES>;
 	type MaxSegments = ConstU32<1024>;
 	type MinPhaseBlocks = ConstU32<2>;
 	type MaxTransitionsPerBlock = ConstU32<4>;
@@ -213,6 +433,8 @@ parameter_types! {
 	pub const TrustSmoothing: Perbill = Perbill::from_percent(20);
 	pub const MinerSlash: Perbill = Perbill::from_percent(10);
 	pub const FalseAccusationSlash: Perbill = Perbill::from_percent(5);
+	/// Forfeited by a validator that commits scores and never reveals them.
+	pub const ScoreDeposit: Balance = 10 * UNIT;
 }
 
 impl pallet_validator_scoring::Config for Runtime {
@@ -221,6 +443,14 @@ impl pallet_validator_scoring::Config for Runtime {
 	type Rounds = TaskRegistry;
 	type Slasher = PolStaking;
 	type Rewards = PolRewards;
+	// The scorers of a round are the authorities elected before it started, stake frozen.
+	type Scorers = PolStaking;
+	type Settlement = PolStaking;
+	type ScoreDeposit = ScoreDeposit;
+	// Trust, which elects authorities, moves only in rounds with two or more scorers and a
+	// budget worth the name: it cannot be farmed alone on cheap tasks.
+	type MinScorersForTrust = ConstU32<2>;
+	type MinBudgetForTrust = ConstU128<{ 10 * UNIT }>;
 	type InitialTrust = InitialTrust;
 	type TrustSmoothing = TrustSmoothing;
 	type MinerSlash = MinerSlash;
@@ -233,11 +463,6 @@ impl pallet_validator_scoring::Config for Runtime {
 	type BenchmarkHelper = PolBenchmarkHelper;
 }
 
-parameter_types! {
-	/// Minted each block to the authorities by stake. Zero (off) until governance (sudo)
-	/// sets it: tasks' budgets pay for the work.
-	pub storage EmissionPerBlock: Balance = 0;
-}
 
 /// A validator's challenge proofs are made with its account's sr25519 key: an `AccountId32` is
 /// the public key of the account's pair.
@@ -280,7 +505,7 @@ impl pallet_pol_rewards::Config for Runtime {
 	type Funds = TaskRegistry;
 	type Stake = PolStaking;
 	type Authorities = SessionValidators;
-	type EmissionPerBlock = EmissionPerBlock;
+	type EmissionPerBlock = CappedEmissionPerBlock;
 	type MaxMiners = ConstU32<MAX_MINERS_PER_TASK>;
 	type MaxValidators = ConstU32<MAX_AUTHORITIES>;
 	type MaxAuthorities = ConstU32<MAX_AUTHORITIES>;
@@ -331,6 +556,16 @@ impl pallet_validator_scoring::BenchmarkHelper<AccountId> for PolBenchmarkHelper
 	fn set_phase(task: TaskId, phase: Phase) {
 		TaskRegistry::benchmark_set_phase(task, phase);
 	}
+	fn set_scorers(scorers: &[AccountId]) {
+		let list: Vec<(AccountId, Balance)> = scorers
+			.iter()
+			.map(|who| {
+				bond_for_benchmark(who, Role::Validator);
+				(who.clone(), PolStaking::min_bond(Role::Validator))
+			})
+			.collect();
+		pallet_pol_staking::Scorers::<Runtime>::put(frame_support::BoundedVec::truncate_from(list));
+	}
 	fn challenger(seed: &Hash) -> (AccountId, pol_primitives::ChallengeProof) {
 		use codec::Decode;
 		// Made for the benchmarks' seed; any other seed fails the reveal, and the benchmark.
@@ -353,7 +588,11 @@ impl pallet_pol_rewards::BenchmarkHelper<AccountId, Balance> for PolBenchmarkHel
 		pallet_session::Validators::<Runtime>::put(authorities.to_vec());
 	}
 	fn set_emission(amount: Balance) {
-		EmissionPerBlock::set(&amount);
+		use dynamic_params::pol;
+		pallet_parameters::Parameters::<Runtime>::insert(
+			RuntimeParametersKey::Pol(pol::ParametersKey::EmissionPerBlock(pol::EmissionPerBlock)),
+			RuntimeParametersValue::Pol(pol::ParametersValue::EmissionPerBlock(amount)),
+		);
 	}
 }
 

@@ -502,13 +502,25 @@ export function checkBondArgs({ role, amount, endpoint } = {}) {
 }
 
 /**
- * Bonds `amount` as `role` (`miner` | `validator`) and/or sets the artifact endpoint. Either
- * part may be left out (`role` and `amount` together, `endpoint` alone for a bonded account).
+ * Bonds `amount` as `role` (`miner` | `validator`) and/or sets the artifact endpoint, both in
+ * one `utility.batchAll` when both are given. Either part may be left out (`role` and `amount`
+ * together, `endpoint` alone for a bonded account).
  * Resolves with `{ bonded?: { role, amount }, endpoint?, blockHash }`.
  */
 export async function bond(api, signer, args = {}, opts = {}) {
   const { role, amount, endpoint } = checkBondArgs(args);
   const out = {};
+  if (role !== undefined && endpoint !== undefined) {
+    // One signature, one block, all or nothing: utility.batchAll.
+    const tx = api.tx.utility.batchAll([
+      api.tx.polStaking.bond(role, amount),
+      api.tx.polStaking.setEndpoint(u8aToHex(stringToU8a(endpoint))),
+    ]);
+    const { blockHash, events } = await signAndWait(api, tx, signer, opts);
+    const ev = findEvent(api, events, 'polStaking', 'Bonded');
+    findEvent(api, events, 'polStaking', 'EndpointSet');
+    return { bonded: { role: ev.data.role.type, amount: ev.data.amount.toBigInt() }, endpoint, blockHash: blockHash.toHex() };
+  }
   if (role !== undefined) {
     const tx = api.tx.polStaking.bond(role, amount);
     const { blockHash, events } = await signAndWait(api, tx, signer, opts);
@@ -588,12 +600,22 @@ export async function getRoundStatus(api, task) {
   };
 }
 
-/** The global models accepted for `task`, oldest first. */
+/** The most items the runtime returns in one page of a list. */
+const PAGE = 1000;
+
+/** The global models accepted for `task`, oldest first (every page of them). */
 export async function getModelHistory(api, task) {
-  const h = await api.call.polApi.modelHistory(u64(task, 'task'));
-  return h.map(([round, m]) => ({
-    round: round.toNumber(), hash: fieldHash(m), uri: text(m.uri), acceptedAt: m.acceptedAt.toNumber(),
-  }));
+  const id = u64(task, 'task');
+  const info = await api.call.polApi.task(id);
+  const last = info.isSome ? info.unwrap().round.toNumber() : 0;
+  const models = [];
+  for (let from = 0; from <= last; from += PAGE) {
+    const page = await api.call.polApi.modelHistory(id, from, PAGE);
+    for (const [round, m] of page) {
+      models.push({ round: round.toNumber(), hash: fieldHash(m), uri: text(m.uri), acceptedAt: m.acceptedAt.toNumber() });
+    }
+  }
+  return models;
 }
 
 /** The active validators with stake, trust (Perbill parts) and authority, best first. */
@@ -615,9 +637,19 @@ export async function getLeaderboard(api, limit = 20) {
   }));
 }
 
-/** Every task id the chain knows. */
+/** Every stored task id (running, or ended and not yet pruned), every page of them. */
 export async function getTaskIds(api) {
-  return (await api.call.polApi.taskIds()).map((id) => id.toBigInt());
+  const next = (await api.query.taskRegistry.nextTaskId()).toBigInt();
+  const ids = [];
+  for (let from = 0n; from < next; from += BigInt(PAGE)) {
+    for (const id of await api.call.polApi.taskIds(from, PAGE)) ids.push(id.toBigInt());
+  }
+  return ids;
+}
+
+/** The running tasks' ids. */
+export async function getRunningTasks(api) {
+  return (await api.call.polApi.runningTasks()).map((id) => id.toBigInt());
 }
 
 /** Everything `status.js` shows: one task (or all of them), validators and the leaderboard. */

@@ -132,7 +132,10 @@ test('Ferdie creates a task: its budget is held, and Dave joins it', async () =>
 
   const at = await api.at(created.blockHash);
   const reserved = (await at.query.system.account(ferdie)).data.reserved.toBigInt();
-  assert.equal(reserved - reservedBefore, 500n * UNIT, 'the budget is held from Ferdie');
+  // The budget and the task's storage deposit (until the task is pruned) are held.
+  const deposit = api.consts.taskRegistry.taskDeposit.toBigInt()
+    + api.consts.taskRegistry.roundDeposit.toBigInt() * BigInt(demo.schedule.rounds);
+  assert.equal(reserved - reservedBefore, 500n * UNIT + deposit, 'the budget and deposit are held from Ferdie');
 
   await joinTask(api, keys.Dave, taskId, inBlock);
   // Joining twice is the registry's error.

@@ -83,6 +83,7 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 		tasks: BTreeMap::new(),
 		votes: BTreeMap::new(),
 		nothing_passed: BTreeSet::new(),
+		not_scorer: BTreeSet::new(),
 	};
 	loop {
 		let head = chain.finalized()?;
@@ -113,6 +114,9 @@ struct Validator {
 	votes: BTreeMap<(TaskId, RoundIndex, [u8; 32], SegmentIndex), Option<bool>>,
 	/// Rounds in which no update passed: nothing to propose.
 	nothing_passed: BTreeSet<(TaskId, RoundIndex)>,
+	/// Rounds this validator is not a scorer of (it was not an elected authority when they
+	/// started): it neither replays nor votes in them.
+	not_scorer: BTreeSet<(TaskId, RoundIndex)>,
 }
 
 impl Validator {
@@ -129,7 +133,11 @@ impl Validator {
 		}
 		let r = status.round;
 		let dir = round::round_dir(&self.cfg.work_dir, id, r);
-		match round::phase_of(&status)? {
+		let phase = round::phase_of(&status)?;
+		if phase >= Phase::Verify && !self.is_scorer(chain, id, r)? {
+			return Ok(());
+		}
+		match phase {
 			Phase::Commit | Phase::Reveal => {}
 			Phase::Verify => {
 				let path = dir.join("scores.json");
@@ -155,6 +163,32 @@ impl Validator {
 			}
 		}
 		Ok(())
+	}
+
+	/// Whether this validator is among the scorers of round `r` of task `id` (the chain fixed
+	/// them when the round started); says so once when it is not.
+	fn is_scorer(&mut self, chain: &mut Chain, id: TaskId, r: RoundIndex) -> Result<bool> {
+		if self.not_scorer.contains(&(id, r)) {
+			return Ok(false);
+		}
+		let scorers = chain
+			.storage(
+				"reading the round's scorers",
+				api::storage().pol_scoring().round_scorers(),
+				((id, r),),
+			)?
+			.map(|s| s.0)
+			.unwrap_or_default();
+		if scorers.iter().any(|(v, _)| *v == self.me) {
+			return Ok(true);
+		}
+		log::warn!(
+			"task {id} round {r}: not among the round's {} scorers (the authorities elected \
+			 before it started): not scoring it",
+			scorers.len()
+		);
+		self.not_scorer.insert((id, r));
+		Ok(false)
 	}
 
 	/// Verifies and scores every revealed update of round `r`.

@@ -129,3 +129,17 @@ fn bricking_the_authority_set_needs_four_candidates_outside_the_dev_chain() {
 		assert_eq!(pallet_pol_staking::MinAuthorities::<Runtime>::get(), 1);
 	});
 }
+
+#[test]
+fn the_genesis_authorities_score_the_first_rounds() {
+	// Tasks created before the first session change still have scorers: the genesis election.
+	ext(genesis_config_presets::local_config_genesis()).execute_with(|| {
+		let mut scorers: Vec<AccountId> =
+			pallet_pol_staking::Scorers::<Runtime>::get().into_iter().map(|(v, _)| v).collect();
+		scorers.sort();
+		let mut genesis: Vec<AccountId> =
+			[K::Alice, K::Bob, K::Charlie].iter().map(|k| k.to_account_id()).collect();
+		genesis.sort();
+		assert_eq!(scorers, genesis);
+	});
+}

@@ -1090,7 +1090,8 @@ impl<T: Config> Pallet<T> {
 /// Set-up for the benchmarks of other pallets, wired by the runtime's benchmark helpers.
 #[cfg(feature = "runtime-benchmarks")]
 impl<T: Config> Pallet<T> {
-	/// Records that `who` committed and revealed (no) scores with `stake` in `round` of `task`.
+	/// Records that `who`, one of the round's scorers, committed and revealed a score with
+	/// `stake` in `round` of `task`.
 	pub fn benchmark_record_reveal(
 		task: TaskId,
 		round: RoundIndex,
@@ -1102,8 +1103,21 @@ impl<T: Config> Pallet<T> {
 			CommitCount::<T>::mutate(key, |c| *c = c.saturating_add(1));
 			ScoreCommits::<T>::insert(key, who, Hash::zero());
 		}
-		Reveals::<T>::insert(key, who, EntriesOf::<T>::default());
+		// One score, so that the reveal counts (an empty one is an abstention).
+		let entry = ScoreEntry {
+			miner: who.clone(),
+			score: Perbill::from_percent(50),
+			verdict: Verdict::Pass,
+		};
+		Reveals::<T>::insert(key, who, EntriesOf::<T>::truncate_from(alloc::vec![entry]));
 		ChallengeRandomness::<T>::insert(key, who, Hash::zero());
+		RoundScorers::<T>::mutate(key, |scorers| {
+			let mut list = scorers.to_vec();
+			if let Err(at) = list.binary_search_by(|(v, _)| v.cmp(who)) {
+				list.insert(at, (who.clone(), stake));
+			}
+			*scorers = ScorersOf::<T>::truncate_from(list);
+		});
 		if let Some(old) = RevealStake::<T>::get(key, who) {
 			RevealedTotal::<T>::mutate(key, |t| *t = t.saturating_sub(old));
 		}

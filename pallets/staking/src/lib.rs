@@ -18,9 +18,10 @@
 //! - As `pallet-session`'s [`SessionManager`](pallet_session::SessionManager), the pallet
 //!   elects, every session, the top `MaxAuthorities` active validators by stake × trust that
 //!   have set session keys. Trust comes from `Trust` ([`pol_primitives::TrustProvider`]). With
-//!   fewer than `MinAuthorities` candidates, the previous set stands. The elected authorities,
-//!   with their stake at the election, are the scorers of the rounds that start in the session
-//!   ([`pol_primitives::ScorerSet`]).
+//!   fewer than `MinAuthorities` candidates, the previous set stands. The same ranking (the
+//!   authorities, when elected), with each validator's stake then, gives the scorers of the
+//!   rounds that start in the session ([`pol_primitives::ScorerSet`]), even when there were
+//!   too few candidates to change the authority set.
 //! - When `MaxValidators` take part, a stronger newcomer (stake × trust) displaces the weakest.
 //! - An account that took part in a round not yet settled cannot withdraw unbonded funds
 //!   ([`pol_primitives::SettlementLock`]): slashing still reaches its unlocking chunks.
@@ -172,8 +173,10 @@ pub mod pallet {
 	pub type Authorities<T: Config> =
 		StorageValue<_, BoundedVec<T::AccountId, T::MaxAuthorities>, ValueQuery>;
 
-	/// The authorities of the last election with their active stake at the election: the
-	/// scorers of rounds that start this session ([`pol_primitives::ScorerSet`]).
+	/// The top `MaxAuthorities` validators by stake × trust with session keys at the last
+	/// session change (the authorities, when there were enough candidates to elect), with their
+	/// active stake then: the scorers of rounds that start this session
+	/// ([`pol_primitives::ScorerSet`]).
 	#[pallet::storage]
 	pub type Scorers<T: Config> = StorageValue<
 		_,
@@ -708,6 +711,16 @@ impl<T: Config> Pallet<T> {
 	/// ties to the lower account id), at most `MaxAuthorities`. `None` with fewer than
 	/// `MinAuthorities` candidates. Returns the number of candidates too.
 	pub fn elect() -> (Option<BoundedVec<T::AccountId, T::MaxAuthorities>>, u32) {
+		let (ranked, count) = Self::ranked();
+		if count < MinAuthorities::<T>::get() {
+			return (None, count);
+		}
+		(BoundedVec::try_from(ranked).ok(), count)
+	}
+
+	/// The top `MaxAuthorities` active validators with session keys by stake × trust (highest
+	/// first, ties to the lower account id), and how many candidates there were.
+	fn ranked() -> (Vec<T::AccountId>, u32) {
 		let mut candidates: Vec<(BalanceOf<T>, T::AccountId)> = Validators::<T>::iter_keys()
 			.filter(|v| T::SessionKeys::is_registered(v))
 			.filter_map(|v| {
@@ -716,13 +729,9 @@ impl<T: Config> Pallet<T> {
 			})
 			.collect();
 		let count = candidates.len() as u32;
-		if count < MinAuthorities::<T>::get() {
-			return (None, count);
-		}
 		candidates.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
 		candidates.truncate(T::MaxAuthorities::get() as usize);
-		let elected = candidates.into_iter().map(|(_, v)| v).collect::<Vec<_>>();
-		(BoundedVec::try_from(elected).ok(), count)
+		(candidates.into_iter().map(|(_, v)| v).collect(), count)
 	}
 
 	/// Checks the pallet's invariants: each ledger's hold equals its active plus unlocking
@@ -824,16 +833,20 @@ impl<T: Config> SettlementLock<T::AccountId> for Pallet<T> {
 
 impl<T: Config> pallet_session::SessionManager<T::AccountId> for Pallet<T> {
 	fn new_session(new_index: u32) -> Option<Vec<T::AccountId>> {
-		let (elected, candidates) = Self::elect();
+		// The scorers of rounds that start from now, each with its stake frozen: the ranked
+		// validators even when there are too few to change the authority set, so that a small
+		// network still scores.
+		let (ranked, candidates) = Self::ranked();
+		let scorers = ranked
+			.iter()
+			.map(|v| (v.clone(), Ledger::<T>::get(v).map(|l| l.active).unwrap_or_default()))
+			.collect::<Vec<_>>();
+		Scorers::<T>::put(BoundedVec::truncate_from(scorers));
+		let elected = (candidates >= MinAuthorities::<T>::get())
+			.then(|| BoundedVec::<_, T::MaxAuthorities>::truncate_from(ranked));
 		match elected {
 			Some(set) => {
 				Authorities::<T>::put(set.clone());
-				// The scorers of rounds that start from now, each with its stake frozen.
-				let scorers = set
-					.iter()
-					.map(|v| (v.clone(), Ledger::<T>::get(v).map(|l| l.active).unwrap_or_default()))
-					.collect::<Vec<_>>();
-				Scorers::<T>::put(BoundedVec::truncate_from(scorers));
 				Self::deposit_event(Event::AuthoritiesElected {
 					session: new_index,
 					authorities: set.to_vec(),

@@ -664,3 +664,13 @@ fn the_elected_authorities_are_the_scorers_with_their_stake_frozen() {
 		assert!(<Staking as ScorerSet<_, _>>::scorers().iter().all(|(v, _)| *v != 1));
 	});
 }
+
+#[test]
+fn a_network_too_small_to_elect_still_has_scorers() {
+	test(|| {
+		// One candidate, fewer than MinAuthorities (2): the set stands, but rounds are scored.
+		validators(&[(1, 1_000)]);
+		assert_eq!(Staking::new_session(2), None);
+		assert_eq!(<Staking as ScorerSet<_, _>>::scorers(), vec![(1, 1_000)]);
+	});
+}

@@ -61,17 +61,22 @@ fn spec<T: Config>(rounds: u32) -> TaskSpec<BalanceOf<T>> {
 			finalize_blocks: phase,
 			rounds,
 		},
-		reward_per_round: 1_000_000u32.into(),
+		reward_per_round: T::MinRewardPerRound::get(),
 		validator_share: Perbill::from_percent(20),
 		max_miners: T::MaxMinersPerTask::get(),
 	}
+}
+
+/// A task's budget: a hundred rounds of the smallest reward.
+fn budget<T: Config>() -> BalanceOf<T> {
+	T::MinRewardPerRound::get().saturating_mul(100u32.into())
 }
 
 /// A task created by a funded creator of its own; returns its id and creator.
 fn task<T: Config>(rounds: u32) -> (TaskId, T::AccountId) {
 	let id = NextTaskId::<T>::get();
 	let creator = funded::<T>("creator", id as u32);
-	let budget = BalanceOf::<T>::from(100_000_000u32);
+	let budget = budget::<T>();
 	assert!(Registry::<T>::create_task(
 		RawOrigin::Signed(creator.clone()).into(),
 		spec::<T>(rounds),
@@ -195,7 +200,7 @@ mod benchmarks {
 		for _ in 1..T::MaxActiveTasks::get() {
 			let _ = task::<T>(1);
 		}
-		let budget = BalanceOf::<T>::from(100_000_000u32);
+		let budget = budget::<T>();
 		#[extrinsic_call]
 		_(RawOrigin::Signed(creator), spec::<T>(10), budget);
 		assert_eq!(Deadlines::<T>::get().len() as u32, T::MaxActiveTasks::get());
@@ -206,7 +211,7 @@ mod benchmarks {
 		let (id, creator) = task::<T>(1);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(creator), id, 1_000u32.into());
-		assert!(Tasks::<T>::get(id).is_some_and(|t| t.budget > 100_000_000u32.into()));
+		assert!(Tasks::<T>::get(id).is_some_and(|t| t.budget > budget::<T>()));
 	}
 
 	#[benchmark]

@@ -61,181 +61,211 @@ pub trait WeightInfo {
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
-	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(770), added: 1265, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::CreatorTasks` (r:1 w:1)
+	/// Proof: `TaskRegistry::CreatorTasks` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::NextTaskId` (r:1 w:1)
 	/// Proof: `TaskRegistry::NextTaskId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::Scorers` (r:1 w:0)
+	/// Proof: `PolStaking::Scorers` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::RoundScorers` (r:0 w:1)
+	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:0 w:1)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:0 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(925), added: 3400, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
 	fn create_task() -> Weight {
-		// Proof size: measured `1079`, estimated `3593` bytes.
-		// Fastest run: 125_886_000 ps.
-		Weight::from_parts(157_225_000, 3593)
-			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(6_u64))
+		// Proof size: measured `5540`, estimated `4559` bytes.
+		// Fastest run: 306_144_000 ps.
+		Weight::from_parts(468_419_000, 4559)
+			.saturating_add(T::DbWeight::get().reads(7_u64))
+			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(925), added: 3400, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	fn fund_task() -> Weight {
-		// Proof size: measured `674`, estimated `4390` bytes.
-		// Fastest run: 88_666_000 ps.
-		Weight::from_parts(144_891_000, 4390)
+		// Proof size: measured `747`, estimated `4415` bytes.
+		// Fastest run: 88_165_000 ps.
+		Weight::from_parts(150_072_000, 4415)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(925), added: 3400, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:0)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
-	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(770), added: 1265, mode: `MaxEncodedLen`)
-	/// Storage: `TaskRegistry::ProposalTallies` (r:1 w:0)
-	/// Proof: `TaskRegistry::ProposalTallies` (`max_values`: None, `max_size`: Some(4981), added: 7456, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::ScoreCommits` (r:1 w:0)
+	/// Proof: `PolScoring::ScoreCommits` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::Disputes` (r:1 w:0)
+	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(137), added: 2612, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Updates` (r:1 w:0)
+	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Proposals` (r:1 w:0)
+	/// Proof: `TaskRegistry::Proposals` (`max_values`: None, `max_size`: Some(358), added: 2833, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::CreatorTasks` (r:1 w:1)
+	/// Proof: `TaskRegistry::CreatorTasks` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Miners` (r:256 w:256)
 	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::CommitCount` (r:0 w:1)
+	/// Proof: `PolScoring::CommitCount` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::RevealedTotal` (r:0 w:1)
+	/// Proof: `PolScoring::RevealedTotal` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::RoundScorers` (r:0 w:1)
+	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::ProposalTallies` (r:0 w:1)
+	/// Proof: `TaskRegistry::ProposalTallies` (`max_values`: None, `max_size`: Some(3350), added: 5825, mode: `MaxEncodedLen`)
 	/// Component `m` ranges over `[0, 256]`.
 	fn cancel_task(m: u32, ) -> Weight {
-		// Proof size: measured `1226 + m * (60 ±0)`, estimated `8446 + m * (2543 ±0)` bytes.
-		// Fastest run: 109_375_000 ps.
-		Weight::from_parts(159_611_670, 8446)
-			.saturating_add(Weight::from_parts(3_454_638, 0).saturating_mul(m.into()))
-			.saturating_add(T::DbWeight::get().reads(6_u64))
+		// Proof size: measured `1459 + m * (60 ±0)`, estimated `4559 + m * (2543 ±0)` bytes.
+		// Fastest run: 224_270_000 ps.
+		Weight::from_parts(290_044_583, 4559)
+			.saturating_add(Weight::from_parts(3_006_827, 0).saturating_mul(m.into()))
+			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(m.into())))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(T::DbWeight::get().writes(9_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(m.into())))
 			.saturating_add(Weight::from_parts(0, 2543).saturating_mul(m.into()))
 	}
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(925), added: 3400, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Miners` (r:1 w:1)
 	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Updates` (r:1 w:0)
+	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	fn join_task() -> Weight {
-		// Proof size: measured `2408`, estimated `4390` bytes.
-		// Fastest run: 111_439_000 ps.
-		Weight::from_parts(172_633_000, 4390)
-			.saturating_add(T::DbWeight::get().reads(3_u64))
+		// Proof size: measured `2485`, estimated `4415` bytes.
+		// Fastest run: 118_172_000 ps.
+		Weight::from_parts(183_765_000, 4415)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `TaskRegistry::Miners` (r:1 w:1)
 	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(925), added: 3400, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Updates` (r:1 w:0)
+	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	fn leave_task() -> Weight {
-		// Proof size: measured `568`, estimated `4390` bytes.
-		// Fastest run: 32_431_000 ps.
-		Weight::from_parts(59_251_000, 4390)
-			.saturating_add(T::DbWeight::get().reads(2_u64))
+		// Proof size: measured `622`, estimated `4415` bytes.
+		// Fastest run: 36_969_000 ps.
+		Weight::from_parts(56_065_000, 4415)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(925), added: 3400, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Miners` (r:1 w:0)
 	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Updates` (r:1 w:1)
-	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(435), added: 2910, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:1)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::Unsettled` (r:1 w:1)
+	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn commit_update() -> Weight {
-		// Proof size: measured `894`, estimated `4390` bytes.
-		// Fastest run: 54_042_000 ps.
-		Weight::from_parts(90_219_000, 4390)
-			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(2_u64))
+		// Proof size: measured `971`, estimated `4415` bytes.
+		// Fastest run: 59_802_000 ps.
+		Weight::from_parts(101_661_000, 4415)
+			.saturating_add(T::DbWeight::get().reads(6_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(925), added: 3400, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Miners` (r:1 w:0)
 	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Updates` (r:1 w:1)
-	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(435), added: 2910, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::RevealedRoots` (r:1 w:1)
 	/// Proof: `TaskRegistry::RevealedRoots` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:1)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	fn reveal_update() -> Weight {
-		// Proof size: measured `1022`, estimated `4390` bytes.
-		// Fastest run: 88_706_000 ps.
-		Weight::from_parts(158_618_000, 4390)
+		// Proof size: measured `1133`, estimated `4415` bytes.
+		// Fastest run: 96_020_000 ps.
+		Weight::from_parts(174_207_000, 4415)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(925), added: 3400, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:1)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::Reveals` (r:1 w:0)
+	/// Proof: `PolScoring::Reveals` (`max_values`: None, `max_size`: Some(10566), added: 13041, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RevealStake` (r:1 w:0)
 	/// Proof: `PolScoring::RevealStake` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Proposals` (r:1 w:1)
-	/// Proof: `TaskRegistry::Proposals` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Proposals` (`max_values`: None, `max_size`: Some(358), added: 2833, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::ProposalTallies` (r:1 w:1)
-	/// Proof: `TaskRegistry::ProposalTallies` (`max_values`: None, `max_size`: Some(4981), added: 7456, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::ProposalTallies` (`max_values`: None, `max_size`: Some(3350), added: 5825, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RevealedTotal` (r:1 w:0)
 	/// Proof: `PolScoring::RevealedTotal` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::ModelHistory` (r:0 w:1)
 	/// Proof: `TaskRegistry::ModelHistory` (`max_values`: None, `max_size`: Some(322), added: 2797, mode: `MaxEncodedLen`)
-	/// Component `p` ranges over `[1, 16]`.
+	/// Component `p` ranges over `[1, 64]`.
 	fn propose_global_model(p: u32, ) -> Weight {
-		// Proof size: measured `1083 + p * (75 ±0)`, estimated `8446` bytes.
-		// Fastest run: 83_957_000 ps.
-		Weight::from_parts(120_116_400, 8446)
-			.saturating_add(Weight::from_parts(2_041_374, 0).saturating_mul(p.into()))
-			.saturating_add(T::DbWeight::get().reads(7_u64))
+		// Proof size: measured `1390 + p * (52 ±0)`, estimated `14031` bytes.
+		// Fastest run: 98_836_000 ps.
+		Weight::from_parts(166_785_418, 14031)
+			.saturating_add(Weight::from_parts(293_863, 0).saturating_mul(p.into()))
+			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:0)
-	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(770), added: 1265, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
 	fn on_initialize_idle() -> Weight {
-		// Proof size: measured `896`, estimated `2255` bytes.
-		// Fastest run: 12_363_000 ps.
-		Weight::from_parts(23_985_000, 2255)
+		// Proof size: measured `3233`, estimated `4559` bytes.
+		// Fastest run: 22_452_000 ps.
+		Weight::from_parts(31_830_000, 4559)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 	}
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
-	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(770), added: 1265, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(925), added: 3400, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:1)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	fn advance_phase() -> Weight {
-		// Proof size: measured `542`, estimated `4390` bytes.
-		// Fastest run: 38_893_000 ps.
-		Weight::from_parts(69_310_000, 4390)
+		// Proof size: measured `596`, estimated `4559` bytes.
+		// Fastest run: 35_336_000 ps.
+		Weight::from_parts(62_106_000, 4559)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
-	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(770), added: 1265, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(925), added: 3400, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Reveals` (r:1 w:0)
 	/// Proof: `PolScoring::Reveals` (`max_values`: None, `max_size`: Some(10566), added: 13041, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Updates` (r:257 w:256)
-	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(435), added: 2910, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:1 w:0)
 	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(137), added: 2612, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::CommitCount` (r:1 w:0)
@@ -244,139 +274,178 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::ScoreCommits` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::ModelHistory` (r:1 w:0)
 	/// Proof: `TaskRegistry::ModelHistory` (`max_values`: None, `max_size`: Some(322), added: 2797, mode: `MaxEncodedLen`)
-	/// Storage: `TaskRegistry::ProposalTallies` (r:1 w:1)
-	/// Proof: `TaskRegistry::ProposalTallies` (`max_values`: None, `max_size`: Some(4981), added: 7456, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Rounds` (r:1 w:0)
+	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::Unsettled` (r:256 w:256)
+	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::RevealedRoots` (r:256 w:256)
 	/// Proof: `TaskRegistry::RevealedRoots` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
-	/// Storage: `TaskRegistry::Proposals` (r:256 w:256)
-	/// Proof: `TaskRegistry::Proposals` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Proposals` (r:257 w:256)
+	/// Proof: `TaskRegistry::Proposals` (`max_values`: None, `max_size`: Some(358), added: 2833, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::CreatorTasks` (r:1 w:1)
+	/// Proof: `TaskRegistry::CreatorTasks` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Miners` (r:256 w:256)
 	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RevealedTotal` (r:0 w:1)
 	/// Proof: `PolScoring::RevealedTotal` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::RoundScorers` (r:0 w:1)
+	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::ModelSources` (r:0 w:1)
+	/// Proof: `TaskRegistry::ModelSources` (`max_values`: None, `max_size`: Some(18578), added: 21053, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::ProposalTallies` (r:0 w:1)
+	/// Proof: `TaskRegistry::ProposalTallies` (`max_values`: None, `max_size`: Some(3350), added: 5825, mode: `MaxEncodedLen`)
 	/// Component `u` ranges over `[0, 256]`.
 	/// Component `p` ranges over `[0, 256]`.
 	/// Component `m` ranges over `[0, 256]`.
 	fn close_round(u: u32, p: u32, m: u32, ) -> Weight {
-		// Proof size: measured `1321 + m * (60 ±0) + p * (86 ±0) + u * (491 ±0)`, estimated `14031 + m * (2543 ±0) + p * (2575 ±0) + u * (2910 ±0)` bytes.
-		// Fastest run: 1_095_304_000 ps.
-		Weight::from_parts(1_298_838_198, 14031)
-			.saturating_add(Weight::from_parts(16_503_471, 0).saturating_mul(u.into()))
-			.saturating_add(Weight::from_parts(2_151_846, 0).saturating_mul(p.into()))
-			.saturating_add(Weight::from_parts(16_275, 0).saturating_mul(m.into()))
-			.saturating_add(T::DbWeight::get().reads(11_u64))
-			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(u.into())))
+		// Proof size: measured `2338 + m * (60 ±0) + p * (85 ±0) + u * (550 ±0)`, estimated `14031 + m * (2543 ±0) + p * (2833 ±0) + u * (2911 ±0)` bytes.
+		// Fastest run: 2_942_738_000 ps.
+		Weight::from_parts(3_401_049_576, 14031)
+			.saturating_add(Weight::from_parts(34_272_562, 0).saturating_mul(u.into()))
+			.saturating_add(Weight::from_parts(4_086_610, 0).saturating_mul(p.into()))
+			.saturating_add(Weight::from_parts(4_102_939, 0).saturating_mul(m.into()))
+			.saturating_add(T::DbWeight::get().reads(13_u64))
+			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(u.into())))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(p.into())))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(m.into())))
-			.saturating_add(T::DbWeight::get().writes(6_u64))
-			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(u.into())))
+			.saturating_add(T::DbWeight::get().writes(9_u64))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(u.into())))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(p.into())))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(m.into())))
 			.saturating_add(Weight::from_parts(0, 2543).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(0, 2575).saturating_mul(p.into()))
-			.saturating_add(Weight::from_parts(0, 2910).saturating_mul(u.into()))
+			.saturating_add(Weight::from_parts(0, 2833).saturating_mul(p.into()))
+			.saturating_add(Weight::from_parts(0, 2911).saturating_mul(u.into()))
 	}
+	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:1 w:1)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::ModelSources` (r:0 w:1)
+	/// Proof: `TaskRegistry::ModelSources` (`max_values`: None, `max_size`: Some(18578), added: 21053, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Rounds` (r:0 w:999)
+	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::ModelHistory` (r:0 w:999)
+	/// Proof: `TaskRegistry::ModelHistory` (`max_values`: None, `max_size`: Some(322), added: 2797, mode: `MaxEncodedLen`)
+	/// Component `n` ranges over `[1, 1000]`.
 	fn prune_task(n: u32, ) -> Weight {
-		Weight::from_parts(159_611_670, 8446)
-			.saturating_add(Weight::from_parts(3_454_638, 0).saturating_mul(n.into()))
+		// Proof size: measured `721`, estimated `4415` bytes.
+		// Fastest run: 135_815_000 ps.
+		Weight::from_parts(160_651_000, 4415)
+			.saturating_add(Weight::from_parts(9_953_811, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
-			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
 	}
+	/// Storage: `PolStaking::Ledger` (r:1 w:0)
+	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Miners` (r:1 w:1)
+	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Updates` (r:1 w:1)
+	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Rounds` (r:1 w:1)
+	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::RevealedRoots` (r:0 w:1)
+	/// Proof: `TaskRegistry::RevealedRoots` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	fn remove_inactive_miner() -> Weight {
-		Weight::from_parts(59_251_000, 4390)
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
+		// Proof size: measured `1430`, estimated `4415` bytes.
+		// Fastest run: 62_076_000 ps.
+		Weight::from_parts(104_355_000, 4415)
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn create_task() -> Weight {
-		Weight::from_parts(157_225_000, 3593)
-			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().writes(6_u64))
+		Weight::from_parts(468_419_000, 4559)
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
+			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 	fn fund_task() -> Weight {
-		Weight::from_parts(144_891_000, 4390)
+		Weight::from_parts(150_072_000, 4415)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn cancel_task(m: u32, ) -> Weight {
-		Weight::from_parts(159_611_670, 8446)
-			.saturating_add(Weight::from_parts(3_454_638, 0).saturating_mul(m.into()))
-			.saturating_add(ParityDbWeight::get().reads(6_u64))
+		Weight::from_parts(290_044_583, 4559)
+			.saturating_add(Weight::from_parts(3_006_827, 0).saturating_mul(m.into()))
+			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(m.into())))
-			.saturating_add(ParityDbWeight::get().writes(4_u64))
+			.saturating_add(ParityDbWeight::get().writes(9_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(m.into())))
 			.saturating_add(Weight::from_parts(0, 2543).saturating_mul(m.into()))
 	}
 	fn join_task() -> Weight {
-		Weight::from_parts(172_633_000, 4390)
-			.saturating_add(ParityDbWeight::get().reads(3_u64))
+		Weight::from_parts(183_765_000, 4415)
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn leave_task() -> Weight {
-		Weight::from_parts(59_251_000, 4390)
-			.saturating_add(ParityDbWeight::get().reads(2_u64))
+		Weight::from_parts(56_065_000, 4415)
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn commit_update() -> Weight {
-		Weight::from_parts(90_219_000, 4390)
-			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().writes(2_u64))
+		Weight::from_parts(101_661_000, 4415)
+			.saturating_add(ParityDbWeight::get().reads(6_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn reveal_update() -> Weight {
-		Weight::from_parts(158_618_000, 4390)
+		Weight::from_parts(174_207_000, 4415)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn propose_global_model(p: u32, ) -> Weight {
-		Weight::from_parts(120_116_400, 8446)
-			.saturating_add(Weight::from_parts(2_041_374, 0).saturating_mul(p.into()))
-			.saturating_add(ParityDbWeight::get().reads(7_u64))
+		Weight::from_parts(166_785_418, 14031)
+			.saturating_add(Weight::from_parts(293_863, 0).saturating_mul(p.into()))
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn on_initialize_idle() -> Weight {
-		Weight::from_parts(23_985_000, 2255)
+		Weight::from_parts(31_830_000, 4559)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 	}
 	fn advance_phase() -> Weight {
-		Weight::from_parts(69_310_000, 4390)
+		Weight::from_parts(62_106_000, 4559)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn close_round(u: u32, p: u32, m: u32, ) -> Weight {
-		Weight::from_parts(1_298_838_198, 14031)
-			.saturating_add(Weight::from_parts(16_503_471, 0).saturating_mul(u.into()))
-			.saturating_add(Weight::from_parts(2_151_846, 0).saturating_mul(p.into()))
-			.saturating_add(Weight::from_parts(16_275, 0).saturating_mul(m.into()))
-			.saturating_add(ParityDbWeight::get().reads(11_u64))
-			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(u.into())))
+		Weight::from_parts(3_401_049_576, 14031)
+			.saturating_add(Weight::from_parts(34_272_562, 0).saturating_mul(u.into()))
+			.saturating_add(Weight::from_parts(4_086_610, 0).saturating_mul(p.into()))
+			.saturating_add(Weight::from_parts(4_102_939, 0).saturating_mul(m.into()))
+			.saturating_add(ParityDbWeight::get().reads(13_u64))
+			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(u.into())))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(p.into())))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(m.into())))
-			.saturating_add(ParityDbWeight::get().writes(6_u64))
-			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(u.into())))
+			.saturating_add(ParityDbWeight::get().writes(9_u64))
+			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(u.into())))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(p.into())))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(m.into())))
 			.saturating_add(Weight::from_parts(0, 2543).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(0, 2575).saturating_mul(p.into()))
-			.saturating_add(Weight::from_parts(0, 2910).saturating_mul(u.into()))
+			.saturating_add(Weight::from_parts(0, 2833).saturating_mul(p.into()))
+			.saturating_add(Weight::from_parts(0, 2911).saturating_mul(u.into()))
 	}
 	fn prune_task(n: u32, ) -> Weight {
-		Weight::from_parts(159_611_670, 8446)
-			.saturating_add(Weight::from_parts(3_454_638, 0).saturating_mul(n.into()))
+		Weight::from_parts(160_651_000, 4415)
+			.saturating_add(Weight::from_parts(9_953_811, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
-			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 	}
 	fn remove_inactive_miner() -> Weight {
-		Weight::from_parts(59_251_000, 4390)
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
-			.saturating_add(ParityDbWeight::get().writes(4_u64))
+		Weight::from_parts(104_355_000, 4415)
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
+			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 }

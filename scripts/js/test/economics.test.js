@@ -47,14 +47,14 @@ test('a flood of junk tasks leaves task creation open, and each task holds a dep
   const reserved = (await api.query.system.account(keys.Charlie.address)).data.reserved.toBigInt();
   assert.equal(reserved - before, BigInt(perCreator) * (budget + deposit), 'every task holds its budget and deposit');
   // One more is refused...
-  await assert.rejects(createTask(api, keys.Charlie, spec, budget.toString(), inBlock),
+  await assert.rejects(createTask(api, keys.Charlie, spec, demo.rewardPerRound, inBlock),
     (e) => e instanceof DispatchError && /^taskRegistry\.TooManyTasksOfCreator: /.test(e.message));
   // ...a reward below the minimum is refused...
   const cheap = buildTaskSpec({ ...demo, rewardPerRound: '0.5' });
   await assert.rejects(createTask(api, keys.Dave, cheap, '10', inBlock),
     (e) => e instanceof DispatchError && /^taskRegistry\.RewardTooLow: /.test(e.message));
   // ...and anyone else still creates a task.
-  const created = await createTask(api, keys.Ferdie, spec, budget.toString(), inBlock);
+  const created = await createTask(api, keys.Ferdie, spec, demo.rewardPerRound, inBlock);
   const running = await getRunningTasks(api);
   assert.equal(running.length, perCreator + 1);
   assert.ok(running.includes(created.task));

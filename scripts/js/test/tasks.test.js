@@ -232,7 +232,7 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
 
   // A spec the registry refuses: its error's name and docs, exit 1.
   const bad = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'schedule.commitBlocks=1', '--wait', 'inblock']);
-  assertCleanError(bad, /taskRegistry\.InvalidSchedule: Every phase must last at least/);
+  assertCleanError(bad, /taskRegistry\.InvalidSchedule: Every phase must last between/);
   const badModel = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'model="mlp:64-32-9"', '--wait', 'inblock']);
   assertCleanError(badModel, /taskRegistry\.ModelDoesNotFitData/);
 

@@ -26,7 +26,7 @@ after(async () => { await Promise.all(nodes.map((n) => n.stop())); });
 
 const validators = async () => (await api.query.session.validators()).map((v) => v.toString());
 
-test('a bonded validator with session keys is elected, and leaves after chilling', { timeout: 900_000 }, async () => {
+test('a bonded validator with session keys is elected, and the set of four stands when it chills', { timeout: 900_000 }, async () => {
   assert.deepEqual(
     new Set(await validators()),
     new Set(['//Alice', '//Bob', '//Charlie'].map((u) => new Keyring({ type: 'sr25519' }).addFromUri(u).address)),

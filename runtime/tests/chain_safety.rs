@@ -89,7 +89,8 @@ fn block_stuffing_pays_for_length_and_raises_the_fee_multiplier() {
 			call_weight: Weight::from_parts(10_000_000, 0),
 			..Default::default()
 		};
-		let fee = |len: u32| pallet_transaction_payment::Pallet::<Runtime>::compute_fee(len, &info, 0);
+		let fee =
+			|len: u32| pallet_transaction_payment::Pallet::<Runtime>::compute_fee(len, &info, 0);
 		// Every byte is paid for.
 		assert_eq!(fee(10_000) - fee(0), 10_000 * TransactionByteFee::get());
 		assert!(fee(0) > 0);
@@ -108,7 +109,9 @@ fn block_stuffing_pays_for_length_and_raises_the_fee_multiplier() {
 		}
 		let after = pallet_transaction_payment::NextFeeMultiplier::<Runtime>::get();
 		assert!(after > before, "{after:?} > {before:?}");
-		assert!(after.into_inner() > sp_runtime::FixedU128::saturating_from_integer(1u32).into_inner());
+		assert!(
+			after.into_inner() > sp_runtime::FixedU128::saturating_from_integer(1u32).into_inner()
+		);
 	});
 }
 
@@ -134,11 +137,15 @@ fn bricking_the_authority_set_needs_four_candidates_outside_the_dev_chain() {
 fn the_genesis_authorities_score_the_first_rounds() {
 	// Tasks created before the first session change still have scorers: the genesis election.
 	ext(genesis_config_presets::local_config_genesis()).execute_with(|| {
-		let mut scorers: Vec<AccountId> =
-			pallet_pol_staking::Scorers::<Runtime>::get().into_iter().map(|(v, _)| v).collect();
+		let mut scorers: Vec<AccountId> = pallet_pol_staking::Scorers::<Runtime>::get()
+			.into_iter()
+			.map(|(v, _)| v)
+			.collect();
 		scorers.sort();
-		let mut genesis: Vec<AccountId> =
-			[K::Alice, K::Bob, K::Charlie].iter().map(|k| k.to_account_id()).collect();
+		let mut genesis: Vec<AccountId> = [K::Alice, K::Bob, K::Charlie]
+			.iter()
+			.map(|k| k.to_account_id())
+			.collect();
 		genesis.sort();
 		assert_eq!(scorers, genesis);
 	});

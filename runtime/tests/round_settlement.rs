@@ -158,8 +158,8 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 			};
 			pallet_session::NextKeys::<Runtime>::insert(v.to_account_id(), keys);
 		}
-		let elected =
-			<PolStaking as pallet_session::SessionManager<AccountId>>::new_session(1).expect("elects");
+		let elected = <PolStaking as pallet_session::SessionManager<AccountId>>::new_session(1)
+			.expect("elects");
 		assert_eq!(elected.len(), 3);
 		let budget = 10 * REWARD;
 		TaskRegistry::create_task(signed(creator), spec(), budget).expect("a valid task");

@@ -72,7 +72,10 @@ pub type EntriesOf<T> =
 	BoundedVec<ScoreEntry<<T as frame_system::Config>::AccountId>, <T as Config>::MaxMiners>;
 /// A round's scorers with the stake each stands with, sorted by account.
 pub type ScorersOf<T> = BoundedVec<
-	(<T as frame_system::Config>::AccountId, <T as Config>::Balance),
+	(
+		<T as frame_system::Config>::AccountId,
+		<T as Config>::Balance,
+	),
 	<T as Config>::MaxScorers,
 >;
 
@@ -789,14 +792,15 @@ impl<T: Config> Pallet<T> {
 		let mut disputes = 0u32;
 		// Each vote on the side that prevailed (and an upheld accusation) is a unit of work.
 		let mut winning_votes: Vec<(T::AccountId, u32)> = Vec::new();
-		let mut credit = |who: &T::AccountId| match winning_votes.binary_search_by(|(v, _)| v.cmp(who)) {
-			Ok(at) => {
-				if let Some((_, n)) = winning_votes.get_mut(at) {
-					*n = n.saturating_add(1);
+		let mut credit =
+			|who: &T::AccountId| match winning_votes.binary_search_by(|(v, _)| v.cmp(who)) {
+				Ok(at) => {
+					if let Some((_, n)) = winning_votes.get_mut(at) {
+						*n = n.saturating_add(1);
+					}
 				}
-			}
-			Err(at) => winning_votes.insert(at, (who.clone(), 1)),
-		};
+				Err(at) => winning_votes.insert(at, (who.clone(), 1)),
+			};
 		for (miner, dispute) in Disputes::<T>::drain_prefix(key) {
 			disputes = disputes.saturating_add(1);
 			let votes = DisputeVotes::<T>::take((task, round, miner.clone()));
@@ -871,8 +875,10 @@ impl<T: Config> Pallet<T> {
 		// moves only in rounds with enough scorers and budget, so it cannot be farmed alone on
 		// cheap tasks.
 		let alpha = T::TrustSmoothing::get();
-		let scorers_with_scores =
-			reveals.iter().filter(|(_, _, entries)| !entries.is_empty()).count() as u32;
+		let scorers_with_scores = reveals
+			.iter()
+			.filter(|(_, _, entries)| !entries.is_empty())
+			.count() as u32;
 		let trust_moves = scorers_with_scores >= T::MinScorersForTrust::get()
 			&& budget.total >= T::MinBudgetForTrust::get();
 		// Pay is for work: each miner scored, weighted by agreement with consensus
@@ -897,7 +903,8 @@ impl<T: Config> Pallet<T> {
 				.ok()
 				.and_then(|at| winning_votes.get(at))
 				.map_or(0, |(_, n)| *n);
-			let work = agreement.saturating_add(u128::from(votes).saturating_mul(u128::from(PARTS)));
+			let work =
+				agreement.saturating_add(u128::from(votes).saturating_mul(u128::from(PARTS)));
 			if work > 0 {
 				validators.push((v.clone(), stake.saturating_mul(work) / u128::from(PARTS)));
 			}
@@ -1055,7 +1062,9 @@ impl<T: Config> Pallet<T> {
 		for ((task, round, _), votes) in DisputeVotes::<T>::iter() {
 			let scorers = RoundScorers::<T>::get((task, round));
 			ensure!(
-				votes.iter().all(|(v, _)| scorers.iter().any(|(s, _)| s == v)),
+				votes
+					.iter()
+					.all(|(v, _)| scorers.iter().any(|(s, _)| s == v)),
 				"a dispute vote by a validator outside the round's scorers"
 			);
 		}

@@ -654,7 +654,12 @@ fn scorer_race_minimum_bond_accounts_committing_first_take_no_slot() {
 		assert_eq!(scorers, vec![10, 11, 20, 21, 22]);
 		set_phase(Phase::Verify);
 		for v in 20..23 {
-			assert_ok!(Scoring::commit_scores(RuntimeOrigin::signed(v), 0, 0, [1; 32].into()));
+			assert_ok!(Scoring::commit_scores(
+				RuntimeOrigin::signed(v),
+				0,
+				0,
+				[1; 32].into()
+			));
 		}
 		for v in 23..26 {
 			assert_noop!(
@@ -663,8 +668,18 @@ fn scorer_race_minimum_bond_accounts_committing_first_take_no_slot() {
 			);
 		}
 		// The honest validators commit last and still score.
-		assert_ok!(Scoring::commit_scores(RuntimeOrigin::signed(10), 0, 0, [1; 32].into()));
-		assert_ok!(Scoring::commit_scores(RuntimeOrigin::signed(11), 0, 0, [1; 32].into()));
+		assert_ok!(Scoring::commit_scores(
+			RuntimeOrigin::signed(10),
+			0,
+			0,
+			[1; 32].into()
+		));
+		assert_ok!(Scoring::commit_scores(
+			RuntimeOrigin::signed(11),
+			0,
+			0,
+			[1; 32].into()
+		));
 		// A validator that bonds after the round started scores the rounds after.
 		set_stake(30, 50_000);
 		assert_noop!(
@@ -685,7 +700,12 @@ fn a_committed_score_that_is_never_revealed_forfeits_the_deposit() {
 		set_stake(10, 1_000);
 		set_stake(11, 1_000);
 		set_phase(Phase::Verify);
-		assert_ok!(Scoring::commit_scores(RuntimeOrigin::signed(10), 0, 0, [1; 32].into()));
+		assert_ok!(Scoring::commit_scores(
+			RuntimeOrigin::signed(10),
+			0,
+			0,
+			[1; 32].into()
+		));
 		score(11, &entries(&[(1, 50, Verdict::Pass)]));
 		settle();
 		assert_eq!(forfeits(), vec![(10, SCORE_DEPOSIT)]);
@@ -819,10 +839,22 @@ fn dispute_vote_race_a_cartel_of_small_accounts_cannot_outvote_the_honest_stake(
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
 		// The cartel votes first, all of it.
 		for v in 20..23 {
-			assert_ok!(Scoring::vote_dispute(RuntimeOrigin::signed(v), 0, 0, 1, false));
+			assert_ok!(Scoring::vote_dispute(
+				RuntimeOrigin::signed(v),
+				0,
+				0,
+				1,
+				false
+			));
 		}
 		// Arrival order excludes nobody: the honest vote comes last and still counts.
-		assert_ok!(Scoring::vote_dispute(RuntimeOrigin::signed(11), 0, 0, 1, true));
+		assert_ok!(Scoring::vote_dispute(
+			RuntimeOrigin::signed(11),
+			0,
+			0,
+			1,
+			true
+		));
 		// An outsider with a large bond bonded after the round started has no vote.
 		set_stake(30, 50_000);
 		assert_noop!(
@@ -847,7 +879,13 @@ fn slashes_are_capped_at_one_per_account_per_round() {
 		let fail = Verdict::Fail { segment: 4 };
 		score(10, &entries(&[(1, 0, fail), (2, 0, fail), (3, 0, fail)]));
 		for miner in 1..=3 {
-			assert_ok!(Scoring::vote_dispute(RuntimeOrigin::signed(11), 0, 0, miner, false));
+			assert_ok!(Scoring::vote_dispute(
+				RuntimeOrigin::signed(11),
+				0,
+				0,
+				miner,
+				false
+			));
 		}
 		settle();
 		assert_eq!(slashes(), vec![(10, FALSE_ACCUSATION_SLASH)]);
@@ -963,7 +1001,13 @@ fn dispute_votes_on_the_prevailing_side_are_paid() {
 		set_stake(12, 500);
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
 		// 11 votes with the majority, 12 against; neither revealed scores.
-		assert_ok!(Scoring::vote_dispute(RuntimeOrigin::signed(11), 0, 0, 1, true));
+		assert_ok!(Scoring::vote_dispute(
+			RuntimeOrigin::signed(11),
+			0,
+			0,
+			1,
+			true
+		));
 		let outcome = dispute_votes_then_settle(&[(12, false)]);
 		// 10: one miner scored in agreement (consensus 0) and its upheld accusation; 11: one
 		// winning vote; 12: nothing.
@@ -973,7 +1017,13 @@ fn dispute_votes_on_the_prevailing_side_are_paid() {
 
 fn dispute_votes_then_settle(votes: &[(AccountId, bool)]) -> RoundOutcome<AccountId> {
 	for (v, upheld) in votes {
-		assert_ok!(Scoring::vote_dispute(RuntimeOrigin::signed(*v), 0, 0, 1, *upheld));
+		assert_ok!(Scoring::vote_dispute(
+			RuntimeOrigin::signed(*v),
+			0,
+			0,
+			1,
+			*upheld
+		));
 	}
 	settle()
 }

@@ -178,11 +178,8 @@ pub mod pallet {
 	/// active stake then: the scorers of rounds that start this session
 	/// ([`pol_primitives::ScorerSet`]).
 	#[pallet::storage]
-	pub type Scorers<T: Config> = StorageValue<
-		_,
-		BoundedVec<(T::AccountId, BalanceOf<T>), T::MaxAuthorities>,
-		ValueQuery,
-	>;
+	pub type Scorers<T: Config> =
+		StorageValue<_, BoundedVec<(T::AccountId, BalanceOf<T>), T::MaxAuthorities>, ValueQuery>;
 
 	/// How many unsettled rounds each account took part in (a commitment, a score or a
 	/// dispute): while any is, its unbonded funds cannot be withdrawn, so that settling can
@@ -260,10 +257,7 @@ pub mod pallet {
 		Resumed { who: T::AccountId },
 		/// The candidate list was full: `who`, the weakest validator by stake × trust, was
 		/// chilled to make room for the stronger `by`. It may `resume` once it is stronger.
-		ValidatorDisplaced {
-			who: T::AccountId,
-			by: T::AccountId,
-		},
+		ValidatorDisplaced { who: T::AccountId, by: T::AccountId },
 		/// `who`'s worker serves artifacts at `endpoint`.
 		EndpointSet {
 			who: T::AccountId,
@@ -449,10 +443,7 @@ pub mod pallet {
 		pub fn withdraw_unbonded(origin: OriginFor<T>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let mut ledger = Ledger::<T>::get(&who).ok_or(Error::<T>::NotBonded)?;
-			ensure!(
-				Unsettled::<T>::get(&who) == 0,
-				Error::<T>::UnsettledRounds
-			);
+			ensure!(Unsettled::<T>::get(&who) == 0, Error::<T>::UnsettledRounds);
 			let now = frame_system::Pallet::<T>::block_number();
 			let mut amount = BalanceOf::<T>::zero();
 			ledger.unlocking.retain(|chunk| {
@@ -839,7 +830,12 @@ impl<T: Config> pallet_session::SessionManager<T::AccountId> for Pallet<T> {
 		let (ranked, candidates) = Self::ranked();
 		let scorers = ranked
 			.iter()
-			.map(|v| (v.clone(), Ledger::<T>::get(v).map(|l| l.active).unwrap_or_default()))
+			.map(|v| {
+				(
+					v.clone(),
+					Ledger::<T>::get(v).map(|l| l.active).unwrap_or_default(),
+				)
+			})
 			.collect::<Vec<_>>();
 		Scorers::<T>::put(BoundedVec::truncate_from(scorers));
 		let elected = (candidates >= MinAuthorities::<T>::get())

@@ -620,7 +620,10 @@ fn candidate_squatting_a_stronger_validator_displaces_the_weakest() {
 		);
 		assert_eq!(Validators::<Test>::count(), MAX_VALIDATORS);
 		// Among equals the higher account goes; a resume that is stronger displaces too.
-		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(3), 5 * MIN_VALIDATOR));
+		assert_ok!(Staking::bond_extra(
+			RuntimeOrigin::signed(3),
+			5 * MIN_VALIDATOR
+		));
 		set_trust(3, Perbill::one());
 		assert_ok!(Staking::resume(RuntimeOrigin::signed(3)));
 		assert!(staking_events().contains(&Event::ValidatorDisplaced { who: 8, by: 3 }));
@@ -661,7 +664,9 @@ fn the_elected_authorities_are_the_scorers_with_their_stake_frozen() {
 		assert_eq!(scorers, vec![(2, 2_000), (3, 3_000), (4, 4_000)]);
 		// Stake bonded later counts from the next election on.
 		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(1), 9_000));
-		assert!(<Staking as ScorerSet<_, _>>::scorers().iter().all(|(v, _)| *v != 1));
+		assert!(<Staking as ScorerSet<_, _>>::scorers()
+			.iter()
+			.all(|(v, _)| *v != 1));
 	});
 }
 

@@ -578,7 +578,10 @@ pub mod pallet {
 				T::MaxTasksPerCreator::get() > 0,
 				"MaxTasksPerCreator must be positive"
 			);
-			assert!(T::MaxIdleRounds::get() > 0, "MaxIdleRounds must be positive");
+			assert!(
+				T::MaxIdleRounds::get() > 0,
+				"MaxIdleRounds must be positive"
+			);
 			assert!(
 				!T::MinRewardPerRound::get().is_zero(),
 				"MinRewardPerRound must be positive: a zero reward lets tasks occupy slots for free"
@@ -715,10 +718,10 @@ pub mod pallet {
 			}
 			let miners = info.miners;
 			Self::discard_current_round(task, &mut info, EndReason::Cancelled);
-			Ok(Some(
-				T::WeightInfo::cancel_task(miners).saturating_add(T::RoundEnd::max_weight()),
+			Ok(
+				Some(T::WeightInfo::cancel_task(miners).saturating_add(T::RoundEnd::max_weight()))
+					.into(),
 			)
-			.into())
 		}
 
 		/// Joins `task` as a miner. The caller must be an active miner, and the task must have
@@ -791,10 +794,7 @@ pub mod pallet {
 			let mut record = Rounds::<T>::get(task, round).ok_or(Error::<T>::RoundNotStarted)?;
 			// Withdrawn updates count too: leaving and joining cannot put more than
 			// `max_miners` updates into one round.
-			ensure!(
-				record.commits < info.spec.max_miners,
-				Error::<T>::RoundFull
-			);
+			ensure!(record.commits < info.spec.max_miners, Error::<T>::RoundFull);
 			Updates::<T>::insert(
 				(task, round),
 				&who,
@@ -995,10 +995,10 @@ pub mod pallet {
 			);
 			let miners = info.miners;
 			Self::discard_current_round(task, &mut info, EndReason::ForceEnded);
-			Ok(Some(
-				T::WeightInfo::cancel_task(miners).saturating_add(T::RoundEnd::max_weight()),
+			Ok(
+				Some(T::WeightInfo::cancel_task(miners).saturating_add(T::RoundEnd::max_weight()))
+					.into(),
 			)
-			.into())
 		}
 
 		/// Removes an ended task's records (its round records and accepted models, of at most
@@ -1237,7 +1237,9 @@ impl<T: Config> Pallet<T> {
 		limit: u32,
 	) -> Vec<(RoundIndex, GlobalModel<BlockNumberFor<T>>)> {
 		let last = Tasks::<T>::get(task).map_or(0, |info| info.round);
-		let to = from.saturating_add(limit.min(MAX_PAGE)).min(last.saturating_add(1));
+		let to = from
+			.saturating_add(limit.min(MAX_PAGE))
+			.min(last.saturating_add(1));
 		(from..to)
 			.filter_map(|round| ModelHistory::<T>::get(task, round).map(|m| (round, m)))
 			.collect()
@@ -1632,7 +1634,9 @@ impl<T: Config> Pallet<T> {
 				miners == info.miners,
 				"a task's miner count disagrees with its miners"
 			);
-			let deposit = deposits.entry(info.creator.clone()).or_insert_with(Zero::zero);
+			let deposit = deposits
+				.entry(info.creator.clone())
+				.or_insert_with(Zero::zero);
 			*deposit = deposit.saturating_add(info.deposit);
 			match info.status {
 				TaskStatus::Ended(_) => {
@@ -1672,8 +1676,7 @@ impl<T: Config> Pallet<T> {
 		}
 		for (creator, deposit) in deposits {
 			ensure!(
-				T::Currency::balance_on_hold(&HoldReason::TaskDeposit.into(), &creator)
-					== deposit,
+				T::Currency::balance_on_hold(&HoldReason::TaskDeposit.into(), &creator) == deposit,
 				"a creator's held deposit differs from its stored tasks' deposits"
 			);
 		}
@@ -1682,7 +1685,9 @@ impl<T: Config> Pallet<T> {
 			"a creator's running-task count is wrong"
 		);
 		ensure!(
-			running_of.iter().all(|(c, n)| CreatorTasks::<T>::get(c) == *n),
+			running_of
+				.iter()
+				.all(|(c, n)| CreatorTasks::<T>::get(c) == *n),
 			"a creator's running task is not counted"
 		);
 		// Per-round items exist only for a running task's current round.

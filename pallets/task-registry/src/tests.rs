@@ -1197,7 +1197,10 @@ fn task_flood_is_capped_per_creator_and_costs_a_deposit() {
 		for _ in 0..MAX_TASKS_PER_CREATOR {
 			create_by(flooder, spec(), MIN_REWARD.max(REWARD));
 		}
-		assert_eq!(deposit_held(flooder), MAX_TASKS_PER_CREATOR as Balance * DEPOSIT);
+		assert_eq!(
+			deposit_held(flooder),
+			MAX_TASKS_PER_CREATOR as Balance * DEPOSIT
+		);
 		assert_noop!(
 			Registry::create_task(RuntimeOrigin::signed(flooder), spec(), REWARD),
 			Error::<Test>::TooManyTasksOfCreator
@@ -1360,7 +1363,11 @@ fn miner_slot_squatting_ends_when_the_squatters_unbond() {
 			Registry::remove_inactive_miner(RuntimeOrigin::signed(5), task, 4),
 			Error::<Test>::MinerStillActive
 		);
-		assert_ok!(Registry::remove_inactive_miner(RuntimeOrigin::signed(5), task, 2));
+		assert_ok!(Registry::remove_inactive_miner(
+			RuntimeOrigin::signed(5),
+			task,
+			2
+		));
 		assert!(registry_events().contains(&Event::MinerRemoved {
 			task,
 			miner: 2,

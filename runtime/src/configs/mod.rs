@@ -37,11 +37,11 @@ use alloc::vec::Vec;
 use pol_primitives::{Phase, Role, RoundIndex, TaskId};
 
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, OriginCaller,
-	PalletInfo, PolRewards, PolScoring, PolStaking, Runtime, RuntimeCall, RuntimeEvent,
-	RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System,
-	TaskRegistry, BLOCK_HASH_COUNT, DAYS, EXISTENTIAL_DEPOSIT, MICRO_UNIT, MILLI_UNIT, MINUTES,
-	SLOT_DURATION, SS58_PREFIX, UNIT, VERSION,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, OriginCaller, PalletInfo,
+	PolRewards, PolScoring, PolStaking, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
+	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, SessionKeys, System, TaskRegistry,
+	BLOCK_HASH_COUNT, DAYS, EXISTENTIAL_DEPOSIT, MICRO_UNIT, MILLI_UNIT, MINUTES, SLOT_DURATION,
+	SS58_PREFIX, UNIT, VERSION,
 };
 
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
@@ -327,7 +327,8 @@ impl pallet_session::Config for Runtime {
 	type ValidatorId = AccountId;
 	type ValidatorIdOf = ConvertInto;
 	type ShouldEndSession = pallet_session::PeriodicSessions<BoundedSessionPeriod, SessionOffset>;
-	type NextSessionRotation = pallet_session::PeriodicSessions<BoundedSessionPeriod, SessionOffset>;
+	type NextSessionRotation =
+		pallet_session::PeriodicSessions<BoundedSessionPeriod, SessionOffset>;
 	// Authorities are elected by stake × trust each session.
 	type SessionManager = PolStaking;
 	type SessionHandler = <SessionKeys as OpaqueKeys>::KeyTypeIdProviders;
@@ -462,7 +463,6 @@ impl pallet_validator_scoring::Config for Runtime {
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = PolBenchmarkHelper;
 }
-
 
 /// A validator's challenge proofs are made with its account's sr25519 key: an `AccountId32` is
 /// the public key of the account's pair.

@@ -218,7 +218,8 @@ pub struct RoundReport {
 	pub paid: String,
 	/// Paid to each account, units.
 	pub rewards: BTreeMap<String, String>,
-	/// Miners slashed after an upheld dispute, with the amount.
+	/// Accounts slashed in the round's disputes (miners upheld against, accusers of
+	/// rejected `Fail` claims), with the amount.
 	pub slashed: BTreeMap<String, String>,
 }
 
@@ -349,11 +350,11 @@ fn events_at(
 		add(&mut rep.rewards, e.validator.to_string(), e.amount);
 	}
 	for e in disputes.into_iter().filter(|e| e.task == id) {
-		if let Some(offender) = e.offender {
-			let rep = acc
-				.entry(e.round)
-				.or_insert_with(|| RoundReport::new(e.round));
-			add(&mut rep.slashed, offender.to_string(), e.slashed);
+		let rep = acc
+			.entry(e.round)
+			.or_insert_with(|| RoundReport::new(e.round));
+		for (offender, slashed) in e.offenders {
+			add(&mut rep.slashed, offender.to_string(), slashed);
 		}
 	}
 	Ok(closed

@@ -1,12 +1,15 @@
 //! `pol-worker validator`: every round, verifies each revealed update against its commitment
 //! (only the challenged segments' checkpoints are fetched), scores it, commits and reveals the
-//! scores, votes on disputes by replaying the disputed segment, aggregates the updates that
+//! scores, votes on disputes by replaying the claimed segments, aggregates the updates that
 //! passed into the next global model and proposes it.
 //!
 //! Like the miner, it polls the finalized chain and re-sends what is not finalized within its
 //! phase; its scores and salt are on disk before they are committed.
 
 use crate::aggregate::{self, Update};
+use crate::chain::runtime_types::pallet_validator_scoring::types::{
+	Dispute as ChainDispute, DisputeKind as ChainDisputeKind,
+};
 use crate::chain::{api, from_chain, to_chain, AccountId32, Chain, Pending};
 use crate::config::{hex32, parse_hash, RunConfig};
 use crate::proof::Checkpoint;
@@ -81,7 +84,7 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 		store,
 		pending: Pending::default(),
 		tasks: BTreeMap::new(),
-		votes: BTreeMap::new(),
+		claim_checks: BTreeMap::new(),
 		nothing_passed: BTreeSet::new(),
 		not_scorer: BTreeSet::new(),
 	};
@@ -110,8 +113,9 @@ struct Validator {
 	store: Store,
 	pending: Pending,
 	tasks: BTreeMap<TaskId, TaskContext>,
-	/// Dispute replays done: (task, round, miner, segment) → upheld, `None` to abstain.
-	votes: BTreeMap<(TaskId, RoundIndex, [u8; 32], SegmentIndex), Option<bool>>,
+	/// Replays of claimed segments done: (task, round, miner, segment) → the miner is at
+	/// fault, `None` on this validator's own trouble.
+	claim_checks: BTreeMap<(TaskId, RoundIndex, [u8; 32], SegmentIndex), Option<bool>>,
 	/// Rounds in which no update passed: nothing to propose.
 	nothing_passed: BTreeSet<(TaskId, RoundIndex)>,
 	/// Rounds this validator is not a scorer of (it was not an elected authority when they
@@ -410,7 +414,9 @@ impl Validator {
 		Ok(())
 	}
 
-	/// Replays the disputed segment of every dispute this validator did not open, and votes.
+	/// Replays the segments claimed against each disputed miner and votes: upheld if one fails
+	/// here too (or is not served here either), rejected if every one replays. Like the chain,
+	/// it counts its own claim as no evidence, and it never rejects a `Fail` it claimed.
 	fn vote_on_disputes(
 		&mut self,
 		chain: &mut Chain,
@@ -422,7 +428,17 @@ impl Validator {
 	) -> Result<()> {
 		let disputes = disputes(chain, id, r)?;
 		for (miner, dispute) in disputes {
-			if dispute.accuser == self.me {
+			let claims = dispute.claims.0;
+			let own = claims
+				.iter()
+				.find(|c| c.accuser == self.me)
+				.map(|c| (c.segment, matches!(c.kind, ChainDisputeKind::NotServed)));
+			let others: BTreeSet<SegmentIndex> = claims
+				.iter()
+				.filter(|c| c.accuser != self.me)
+				.map(|c| c.segment)
+				.collect();
+			if others.is_empty() {
 				continue;
 			}
 			let key = format!("vote on {miner} task {id} round {r}");
@@ -441,27 +457,39 @@ impl Validator {
 			if !self.pending.due(&key, now) {
 				continue;
 			}
-			let vote_key = (id, r, miner.0, dispute.segment);
-			let upheld = match self.votes.get(&vote_key) {
-				Some(u) => *u,
-				None => {
-					let upheld =
-						self.replay_disputed(chain, id, r, status, dir, &miner, dispute.segment)?;
-					self.votes.insert(vote_key, upheld);
-					upheld
+			let mut at_fault = None;
+			let mut all_replay = true;
+			for &segment in &others {
+				match self.check_claim(chain, id, r, status, dir, &miner, segment)? {
+					Some(true) => {
+						at_fault = Some(segment);
+						break;
+					}
+					Some(false) => {}
+					None => all_replay = false,
+				}
+			}
+			let upheld = match (at_fault, own) {
+				(Some(_), _) => true,
+				// A claim it could not check, or its own `Fail`: it does not vote.
+				(None, _) if !all_replay => continue,
+				(None, None) => false,
+				(None, Some((_, false))) => continue,
+				// Its own "not served": it rejects only once it got and replayed the segment.
+				(None, Some((segment, true))) => {
+					match self.check_claim(chain, id, r, status, dir, &miner, segment)? {
+						Some(false) => false,
+						_ => continue,
+					}
 				}
 			};
-			let Some(upheld) = upheld else {
-				// Its own trouble: it does not vote either way.
-				continue;
-			};
+			let segments: Vec<String> = others.iter().map(u32::to_string).collect();
 			log::info!(
-				"task {id} round {r}: dispute over {miner}'s segment {}: {}",
-				dispute.segment,
-				if upheld {
-					"upheld (not served, or it fails here too)"
-				} else {
-					"rejected (it replays here)"
+				"task {id} round {r}: dispute over {miner} (segments {}): {}",
+				segments.join(", "),
+				match at_fault {
+					Some(s) => format!("upheld (segment {s} is not served, or fails here too)"),
+					None => "rejected (every claimed segment replays here)".to_owned(),
 				}
 			);
 			chain.send(
@@ -476,11 +504,11 @@ impl Validator {
 		Ok(())
 	}
 
-	/// Fetches and replays the disputed segment: `Some(true)` (upheld) if the miner is at fault
-	/// or does not serve it, `Some(false)` if it replays, `None` (no vote) on this validator's
-	/// own trouble. It never upholds for a reason other than the segment itself.
+	/// Fetches and replays a claimed segment, once a round: `Some(true)` if the miner is at
+	/// fault or does not serve it, `Some(false)` if it replays, `None` (no vote) on this
+	/// validator's own trouble. It never upholds for a reason other than the segment itself.
 	#[allow(clippy::too_many_arguments)]
-	fn replay_disputed(
+	fn check_claim(
 		&mut self,
 		chain: &mut Chain,
 		id: TaskId,
@@ -490,29 +518,38 @@ impl Validator {
 		miner: &AccountId32,
 		segment: SegmentIndex,
 	) -> Result<Option<bool>> {
+		let key = (id, r, miner.0, segment);
+		if let Some(found) = self.claim_checks.get(&key) {
+			return Ok(*found);
+		}
 		let revealed = chain.api_call(
 			"reading the reveals",
 			api::runtime_apis().pol_api().revealed_updates(id, r),
 		)?;
-		let Some((_, c)) = revealed.into_iter().find(|(m, _)| m == miner) else {
-			return Ok(None);
-		};
-		let c: UpdateCommitment = from_chain(&c)?;
-		let report = match self.check(chain, id, r, status, dir, miner, &c, Some(segment)) {
-			Ok(report) => report,
-			Err(e) => {
-				log::warn!("replaying {miner}'s segment {segment}: {e:#}; not voting");
-				return Ok(None);
+		let found = 'replay: {
+			let Some((_, c)) = revealed.into_iter().find(|(m, _)| m == miner) else {
+				break 'replay None;
+			};
+			let c: UpdateCommitment = from_chain(&c)?;
+			match self.check(chain, id, r, status, dir, miner, &c, Some(segment)) {
+				Ok(report) => {
+					log::info!(
+						"task {id} round {r}: {miner}'s claimed segment {segment}: {}",
+						report.outcome
+					);
+					match report.outcome {
+						verify::Outcome::Abstain { .. } => None,
+						ref o => Some(o.against_miner()),
+					}
+				}
+				Err(e) => {
+					log::warn!("replaying {miner}'s segment {segment}: {e:#}; not voting");
+					None
+				}
 			}
 		};
-		log::info!(
-			"task {id} round {r}: {miner}'s disputed segment {segment}: {}",
-			report.outcome
-		);
-		Ok(match report.outcome {
-			verify::Outcome::Abstain { .. } => None,
-			ref o => Some(o.against_miner()),
-		})
+		self.claim_checks.insert(key, found);
+		Ok(found)
 	}
 
 	/// Aggregates the updates with a positive consensus score and no dispute into the next
@@ -679,12 +716,7 @@ fn disputes(
 	chain: &mut Chain,
 	id: TaskId,
 	r: RoundIndex,
-) -> Result<
-	Vec<(
-		AccountId32,
-		crate::chain::runtime_types::pallet_validator_scoring::types::Dispute<AccountId32, u128>,
-	)>,
-> {
+) -> Result<Vec<(AccountId32, ChainDispute<AccountId32, u128>)>> {
 	chain.call("reading the disputes", move |c| async move {
 		let at = c.at_best().await?;
 		let mut entries = at

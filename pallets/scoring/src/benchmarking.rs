@@ -39,6 +39,32 @@ fn entries<T: Config>(miners: &[T::AccountId], verdict: Verdict) -> EntriesOf<T>
 	BoundedVec::truncate_from(list)
 }
 
+/// A dispute with a `Replay` claim by each of `accusers`; `upheld` and `rejected` stake.
+fn dispute<T: Config>(accusers: &[T::AccountId], upheld: u32, rejected: u32) -> DisputeOf<T> {
+	let claims: Vec<_> = accusers
+		.iter()
+		.enumerate()
+		.map(|(i, accuser)| Claim {
+			accuser: accuser.clone(),
+			segment: i as u32 + 1,
+			kind: DisputeKind::Replay,
+		})
+		.collect();
+	Dispute {
+		claims: BoundedVec::truncate_from(claims),
+		upheld: T::Balance::from(upheld),
+		rejected: T::Balance::from(rejected),
+	}
+}
+
+/// `n` votes by other accounts, each `upheld` or not.
+fn votes<T: Config>(n: u32, upheld: bool) -> BoundedVec<(T::AccountId, bool), T::MaxScorers> {
+	let list: Vec<_> = (0..n)
+		.map(|i| (account::<T::AccountId>("voter", i, 0), upheld))
+		.collect();
+	BoundedVec::truncate_from(list)
+}
+
 #[benchmarks]
 mod benchmarks {
 	use super::*;
@@ -55,7 +81,8 @@ mod benchmarks {
 
 	#[benchmark]
 	fn reveal_scores(e: Linear<1, { T::MaxMiners::get() }>) {
-		// Worst case: every entry a `Fail`, each checked against the caller's challenges (the
+		// Worst case: every entry a `Fail` that joins a dispute holding every other scorer's
+		// claim and rejecting votes to clear, each checked against the caller's challenges (the
 		// task's most segments and segments per check) and opening a dispute; the challenge
 		// proof (one VRF verification) is checked first.
 		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Verify, e);
@@ -71,38 +98,43 @@ mod benchmarks {
 			Scoring::<T>::commit_scores(RawOrigin::Signed(who.clone()).into(), task, 0, hash)
 				.is_ok()
 		);
+		let others: Vec<T::AccountId> = (0..T::MaxScorers::get().saturating_sub(1))
+			.map(|i| account("accuser", i, 0))
+			.collect();
+		for miner in miners.iter() {
+			Disputes::<T>::insert((task, 0), miner, dispute::<T>(&others, 0, 1_000));
+			DisputeVotes::<T>::insert(
+				(task, 0, miner.clone()),
+				votes::<T>(T::MaxScorers::get().saturating_sub(1), false),
+			);
+		}
 		T::BenchmarkHelper::set_phase(task, Phase::ScoreReveal);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who.clone()), task, 0, list, salt, proof);
-		assert_eq!(Disputes::<T>::iter_prefix((task, 0)).count() as u32, e);
+		for miner in miners.iter() {
+			let d = Disputes::<T>::get((task, 0), miner).expect("the dispute stays open");
+			assert_eq!(d.claims.len() as u32, T::MaxScorers::get());
+			assert!(DisputeVotes::<T>::get((task, 0, miner.clone())).is_empty());
+		}
 	}
 
 	#[benchmark]
 	fn vote_dispute() {
+		// Worst case: the caller is the last of every scorer's claims, confirming the others,
+		// and its vote is the last that fits.
 		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Finalize, 1);
-		let accuser = validator::<T>(0);
 		let miner = miners[0].clone();
-		Disputes::<T>::insert(
-			(task, 0),
-			&miner,
-			Dispute {
-				accuser,
-				segment: 1,
-				kind: DisputeKind::Replay,
-				upheld: Zero::zero(),
-				rejected: Zero::zero(),
-			},
-		);
-		// Worst case: the caller's vote is the last that fits.
-		let earlier: Vec<(T::AccountId, bool)> = (0..T::MaxScorers::get().saturating_sub(1))
-			.map(|i| (account("voter", i, 0), true))
-			.collect();
-		DisputeVotes::<T>::insert(
-			(task, 0, miner.clone()),
-			BoundedVec::<_, T::MaxScorers>::truncate_from(earlier),
-		);
 		let who = validator::<T>(1);
 		make_scorer::<T>(task, &who);
+		let mut accusers: Vec<T::AccountId> = (0..T::MaxScorers::get().saturating_sub(1))
+			.map(|i| account("accuser", i, 0))
+			.collect();
+		accusers.push(who.clone());
+		Disputes::<T>::insert((task, 0), &miner, dispute::<T>(&accusers, 0, 0));
+		DisputeVotes::<T>::insert(
+			(task, 0, miner.clone()),
+			votes::<T>(T::MaxScorers::get().saturating_sub(1), true),
+		);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who.clone()), task, 0, miner.clone(), true);
 		assert_eq!(
@@ -118,8 +150,11 @@ mod benchmarks {
 		d: Linear<0, { T::MaxMiners::get() }>,
 		u: Linear<0, { T::MaxScorers::get() }>,
 	) {
-		// `v` validators scored all `m` miners; `d` disputes, each voted on by all of them;
-		// `u` more committed and never revealed (each forfeits its deposit).
+		// `v` validators scored all `m` miners; `d` disputes, each with a `Replay` claim by
+		// every one of them and voted on by all of them. The first is rejected (each of the `v`
+		// accusers is slashed, once a round), the others upheld (each slashes its miner): the
+		// most slashes a round can make. `u` more committed and never revealed (each forfeits
+		// its deposit).
 		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Finalize, m);
 		let validators: Vec<T::AccountId> = (0..v).map(validator::<T>).collect();
 		let list = entries::<T>(&miners, Verdict::Pass);
@@ -136,20 +171,12 @@ mod benchmarks {
 		}
 		CommitCount::<T>::insert((task, 0), v + u);
 		RevealedTotal::<T>::insert((task, 0), T::Balance::from(1_000u32 * v));
-		for miner in miners.iter().take(d as usize) {
-			Disputes::<T>::insert(
-				(task, 0),
-				miner,
-				Dispute {
-					accuser: validators[0].clone(),
-					segment: 1,
-					kind: DisputeKind::Replay,
-					upheld: T::Balance::from(1_000u32),
-					rejected: Zero::zero(),
-				},
-			);
+		for (i, miner) in miners.iter().take(d as usize).enumerate() {
+			let upheld = i > 0;
+			let (yes, no) = if upheld { (1_000, 0) } else { (0, 1_000) };
+			Disputes::<T>::insert((task, 0), miner, dispute::<T>(&validators, yes, no));
 			let votes: Vec<(T::AccountId, bool)> =
-				validators.iter().map(|v| (v.clone(), true)).collect();
+				validators.iter().map(|v| (v.clone(), upheld)).collect();
 			DisputeVotes::<T>::insert(
 				(task, 0, miner.clone()),
 				BoundedVec::<_, T::MaxScorers>::truncate_from(votes),

@@ -10,15 +10,19 @@
 //!   In the score-reveal phase it reveals the entries with [`Pallet::reveal_scores`]: one
 //!   `(miner, score, verdict)` per miner it checked, sorted by miner. Nobody sees another's
 //!   scores before committing, so nobody can copy them.
-//! - A `Fail { segment }` or `NotServed { segment }` verdict opens a dispute on that miner;
+//! - A `Fail { segment }` or `NotServed { segment }` verdict is a claim against that miner;
 //!   the segment must be among the accuser's challenges of that miner
-//!   ([`pol_primitives::hashing::challenge_segments`]). Other active validators fetch and
-//!   replay the segment and [`Pallet::vote_dispute`] until the round closes; the majority of
-//!   the voting stake decides. Upheld: the miner is slashed by `MinerSlash` and not paid.
-//!   Rejected: the accuser of a `Fail` is slashed by `FalseAccusationSlash`; the accuser of a
-//!   `NotServed` is not (what it could not fetch is no evidence against it). No votes (or a
-//!   tie): no slash, and the miner is not paid. A validator that could not check a miner for
-//!   reasons of its own leaves it out of its entries: it abstains.
+//!   ([`pol_primitives::hashing::challenge_segments`]). The first claim opens the dispute
+//!   over the miner and every scorer's claim joins it, so no claim made first can shut out
+//!   another. The round's scorers fetch and replay every claimed segment and
+//!   [`Pallet::vote_dispute`] until the round closes: upheld if one fails, rejected if all
+//!   replay; the majority of the voting stake decides. An accuser votes only to confirm
+//!   another's claim (never its own), and an accuser of a `Fail` only to uphold. Upheld: the
+//!   miner is slashed by `MinerSlash` and not paid. Rejected: each accuser of a `Fail` is
+//!   slashed by `FalseAccusationSlash`; an accuser of a `NotServed` is not (what it could
+//!   not fetch is no evidence against it). No votes (or a tie): no slash, and the miner is
+//!   not paid this round. A validator that could not check a miner for reasons of its own
+//!   leaves it out of its entries: it abstains.
 //! - When the round closes ([`pol_primitives::OnRoundEnd`], called by the task registry):
 //!   the consensus score of each miner is the stake-weighted median (κ = ½, the lower median)
 //!   of the revealed scores, so stake below one half cannot move it. A validator's round trust
@@ -70,6 +74,12 @@ use sp_runtime::{
 /// A validator's revealed entries.
 pub type EntriesOf<T> =
 	BoundedVec<ScoreEntry<<T as frame_system::Config>::AccountId>, <T as Config>::MaxMiners>;
+/// The dispute over a miner: at most one claim per scorer.
+pub type DisputeOf<T> = Dispute<
+	<T as frame_system::Config>::AccountId,
+	<T as Config>::Balance,
+	<T as Config>::MaxScorers,
+>;
 /// A round's scorers with the stake each stands with, sorted by account.
 pub type ScorersOf<T> = BoundedVec<
 	(
@@ -240,13 +250,14 @@ pub mod pallet {
 		(TaskId, RoundIndex),
 		Blake2_128Concat,
 		T::AccountId,
-		Dispute<T::AccountId, T::Balance>,
+		DisputeOf<T>,
 		OptionQuery,
 	>;
 
-	/// Who voted on the dispute over a miner (`(task, round, miner)`), and how; cleared when
-	/// the round closes. One item per dispute, so closing a round removes one item per dispute
-	/// however many validators voted.
+	/// Who voted on the dispute over a miner (`(task, round, miner)`), and how (`true`:
+	/// upheld); rejecting votes are cleared when a claim joins the dispute (so each covers
+	/// every claim), all when the round closes. One item per dispute, so closing a round removes one item
+	/// per dispute however many validators voted.
 	#[pallet::storage]
 	pub type DisputeVotes<T: Config> = StorageMap<
 		_,
@@ -278,7 +289,9 @@ pub mod pallet {
 			stake: T::Balance,
 		},
 		/// `accuser` says `segment` of `miner`'s run does not replay (`kind` `Replay`) or was
-		/// not served to it (`NotServed`).
+		/// not served to it (`NotServed`). The first claim opens the dispute over `miner`;
+		/// each later one joins it and clears its rejecting votes (`claims` is their number
+		/// now).
 		DisputeOpened {
 			task: TaskId,
 			round: RoundIndex,
@@ -286,6 +299,7 @@ pub mod pallet {
 			accuser: T::AccountId,
 			segment: u32,
 			kind: DisputeKind,
+			claims: u32,
 		},
 		/// `validator` voted on the dispute over `miner`.
 		DisputeVoted {
@@ -296,14 +310,15 @@ pub mod pallet {
 			upheld: bool,
 			stake: T::Balance,
 		},
-		/// The dispute over `miner` ended; `slashed` was slashed from `offender` (if any).
+		/// The dispute over `miner` ended with `outcome`; each of `offenders` (the miner when
+		/// upheld, the `Replay` accusers when rejected) lost the amount beside it, which is zero
+		/// for one slashed earlier in the round.
 		DisputeResolved {
 			task: TaskId,
 			round: RoundIndex,
 			miner: T::AccountId,
 			outcome: DisputeOutcome,
-			offender: Option<T::AccountId>,
-			slashed: T::Balance,
+			offenders: Vec<(T::AccountId, T::Balance)>,
 		},
 		/// `miner`'s consensus score in round `round` of `task`; `passed` says whether it is paid.
 		MinerScored {
@@ -371,14 +386,20 @@ pub mod pallet {
 		BadChallengeProof,
 		/// There is no dispute over this miner in this round.
 		NoDispute,
-		/// The accuser does not vote on its own dispute.
-		AccuserCannotVote,
+		/// An accuser votes only to confirm another validator's claim: its own claim is not
+		/// evidence. Wait for a claim by another scorer, or leave the vote to the others.
+		NoOtherClaim,
+		/// An accuser of a `Replay` claim says the miner's run fails, so it cannot vote that
+		/// every claimed segment replays.
+		AccuserCannotReject,
 		/// The caller voted on this dispute already.
 		AlreadyVoted,
 		/// Disputes are voted on in the score-reveal and finalize phases of their round.
 		VotingClosed,
 		/// Every scorer of the round voted on this dispute already.
 		TooManyVoters,
+		/// Every scorer of the round claimed against this miner already.
+		TooManyClaims,
 	}
 
 	#[pallet::hooks]
@@ -448,8 +469,8 @@ pub mod pallet {
 		/// that could not check a miner leaves it out). `challenge` is the caller's VRF proof
 		/// over the round's challenge seed; its output is the randomness the caller's challenges
 		/// derive from, and a `Fail` or `NotServed` verdict must name one of them. Such a
-		/// verdict opens a dispute on that miner unless one is open (a `Fail` replaces an open
-		/// `NotServed`).
+		/// verdict is a claim: it opens the dispute over that miner, or joins the open one and
+		/// clears its rejecting votes.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::reveal_scores(entries.len() as u32))]
 		pub fn reveal_scores(
@@ -520,31 +541,33 @@ pub mod pallet {
 					Verdict::Fail { segment } => (segment, DisputeKind::Replay),
 					Verdict::NotServed { segment } => (segment, DisputeKind::NotServed),
 				};
-				let open = Disputes::<T>::get((task, round), &entry.miner);
-				// One dispute per miner. A replay claim takes the place of a not-served one:
-				// otherwise an accomplice of the miner could claim "not served" on an honest
-				// segment first, for free, and shield a forged one from the real accusation.
-				let replaces = matches!(
-					(&open, kind),
-					(Some(d), DisputeKind::Replay) if d.kind == DisputeKind::NotServed
-				);
-				if open.is_some() && !replaces {
-					continue;
-				}
-				if replaces {
-					DisputeVotes::<T>::remove((task, round, entry.miner.clone()));
-				}
-				Disputes::<T>::insert(
-					(task, round),
-					&entry.miner,
-					Dispute {
+				// Every scorer's claim joins the miner's dispute: an accomplice's claim on an
+				// honest segment cannot shut out the claim on a forged one.
+				let mut dispute =
+					Disputes::<T>::get((task, round), &entry.miner).unwrap_or(Dispute {
+						claims: BoundedVec::new(),
+						upheld: Zero::zero(),
+						rejected: Zero::zero(),
+					});
+				dispute
+					.claims
+					.try_push(Claim {
 						accuser: who.clone(),
 						segment,
 						kind,
-						upheld: Zero::zero(),
-						rejected: Zero::zero(),
-					},
-				);
+					})
+					.map_err(|_| Error::<T>::TooManyClaims)?;
+				// "A claimed segment fails" stays true when a claim joins; "every claimed
+				// segment replays" no longer covers them all: rejecting votes are cleared, and
+				// their voters vote again.
+				if !dispute.rejected.is_zero() {
+					dispute.rejected = Zero::zero();
+					DisputeVotes::<T>::mutate((task, round, entry.miner.clone()), |votes| {
+						votes.retain(|(_, upheld)| *upheld)
+					});
+				}
+				let claims = dispute.claims.len() as u32;
+				Disputes::<T>::insert((task, round), &entry.miner, dispute);
 				Self::deposit_event(Event::DisputeOpened {
 					task,
 					round,
@@ -552,6 +575,7 @@ pub mod pallet {
 					accuser: who.clone(),
 					segment,
 					kind,
+					claims,
 				});
 			}
 			ChallengeRandomness::<T>::insert((task, round), &who, randomness);
@@ -573,9 +597,11 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Votes on the dispute over `miner` in `round` of `task`: `upheld` if the caller's
-		/// replay of the disputed segment also fails. Open in the score-reveal and finalize
-		/// phases; the accuser does not vote.
+		/// Votes on the dispute over `miner` in `round` of `task`: `upheld` if a claimed segment
+		/// fails in the caller's replay (or is not served to it either), not `upheld` if every
+		/// claimed segment replays. Open in the score-reveal and finalize phases. An accuser
+		/// votes only to confirm another's claim, and an accuser of a `Replay` claim only
+		/// `upheld`.
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::vote_dispute())]
 		pub fn vote_dispute(
@@ -595,7 +621,17 @@ pub mod pallet {
 			);
 			let mut dispute =
 				Disputes::<T>::get((task, round), &miner).ok_or(Error::<T>::NoDispute)?;
-			ensure!(dispute.accuser != who, Error::<T>::AccuserCannotVote);
+			if let Some(own) = dispute.claim_of(&who) {
+				// Its own claim is not evidence: a lone accuser never decides its dispute.
+				ensure!(
+					dispute.claims.iter().any(|c| c.accuser != who),
+					Error::<T>::NoOtherClaim
+				);
+				ensure!(
+					upheld || own.kind == DisputeKind::NotServed,
+					Error::<T>::AccuserCannotReject
+				);
+			}
 			let key = (task, round, miner.clone());
 			let stake = Self::scorer_stake(task, round, &who).ok_or(Error::<T>::NotScorer)?;
 			let mut votes = DisputeVotes::<T>::get(&key);
@@ -804,35 +840,39 @@ impl<T: Config> Pallet<T> {
 		for (miner, dispute) in Disputes::<T>::drain_prefix(key) {
 			disputes = disputes.saturating_add(1);
 			let votes = DisputeVotes::<T>::take((task, round, miner.clone()));
-			let prevailed = if dispute.upheld > dispute.rejected {
-				credit(&dispute.accuser);
-				Some(true)
+			let outcome = if dispute.upheld > dispute.rejected {
+				DisputeOutcome::Upheld
 			} else if dispute.rejected > dispute.upheld {
-				Some(false)
+				DisputeOutcome::Rejected
 			} else {
-				None
+				DisputeOutcome::Undecided
+			};
+			let prevailed = match outcome {
+				DisputeOutcome::Upheld => Some(true),
+				DisputeOutcome::Rejected => Some(false),
+				DisputeOutcome::Undecided => None,
 			};
 			for (voter, upheld) in votes.iter() {
 				if Some(*upheld) == prevailed {
 					credit(voter);
 				}
 			}
-			let (outcome, offender, slashed) = if dispute.upheld > dispute.rejected {
-				let slashed = slash_once(&miner, T::MinerSlash::get());
-				(DisputeOutcome::Upheld, Some(miner.clone()), slashed)
-			} else if dispute.rejected > dispute.upheld {
-				if dispute.kind == DisputeKind::Replay {
-					let slashed = slash_once(&dispute.accuser, T::FalseAccusationSlash::get());
-					(
-						DisputeOutcome::Rejected,
-						Some(dispute.accuser.clone()),
-						slashed,
-					)
-				} else {
-					(DisputeOutcome::Rejected, None, Zero::zero())
+			// A `Replay` claim stakes the accuser's bond on the miner's run failing; a
+			// `NotServed` one risks nothing, so it earns nothing either.
+			let replay_accusers = dispute
+				.claims
+				.iter()
+				.filter(|c| c.kind == DisputeKind::Replay)
+				.map(|c| &c.accuser);
+			let offenders: Vec<(T::AccountId, T::Balance)> = match outcome {
+				DisputeOutcome::Upheld => {
+					replay_accusers.for_each(&mut credit);
+					alloc::vec![(miner.clone(), slash_once(&miner, T::MinerSlash::get()))]
 				}
-			} else {
-				(DisputeOutcome::Undecided, None, Zero::zero())
+				DisputeOutcome::Rejected => replay_accusers
+					.map(|a| (a.clone(), slash_once(a, T::FalseAccusationSlash::get())))
+					.collect(),
+				DisputeOutcome::Undecided => Vec::new(),
 			};
 			if outcome != DisputeOutcome::Rejected {
 				if let Err(at) = blocked.binary_search(&miner) {
@@ -844,8 +884,7 @@ impl<T: Config> Pallet<T> {
 				round,
 				miner,
 				outcome,
-				offender,
-				slashed,
+				offenders,
 			});
 		}
 
@@ -1086,11 +1125,31 @@ impl<T: Config> Pallet<T> {
 				"challenge randomness without a reveal"
 			);
 		}
-		for (key, _, dispute) in Disputes::<T>::iter() {
-			ensure!(
-				ChallengeRandomness::<T>::contains_key(key, &dispute.accuser),
-				"a dispute whose accuser proved no challenge"
-			);
+		for (key, miner, dispute) in Disputes::<T>::iter() {
+			ensure!(!dispute.claims.is_empty(), "a dispute without a claim");
+			for (i, claim) in dispute.claims.iter().enumerate() {
+				ensure!(
+					ChallengeRandomness::<T>::contains_key(key, &claim.accuser),
+					"a claim whose accuser proved no challenge"
+				);
+				ensure!(
+					dispute
+						.claims
+						.iter()
+						.skip(i + 1)
+						.all(|c| c.accuser != claim.accuser),
+					"two claims by one accuser against one miner"
+				);
+			}
+			let votes = DisputeVotes::<T>::get((key.0, key.1, miner));
+			for (voter, upheld) in votes.iter() {
+				if let Some(own) = dispute.claim_of(voter) {
+					ensure!(
+						*upheld || own.kind == DisputeKind::NotServed,
+						"an accuser of a replay claim voted to reject it"
+					);
+				}
+			}
 		}
 		Ok(())
 	}

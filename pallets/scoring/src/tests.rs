@@ -417,7 +417,7 @@ fn a_segment_outside_the_accusers_challenges_is_refused() {
 			)]),
 		);
 		assert_eq!(
-			Disputes::<Test>::get((0, 0), 1).unwrap().segment,
+			Disputes::<Test>::get((0, 0), 1).unwrap().claims[0].segment,
 			challenged[1]
 		);
 	});
@@ -442,7 +442,7 @@ fn not_served_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<Accoun
 		&entries(&[(1, 50, Verdict::Pass), (2, 50, Verdict::Pass)]),
 	);
 	assert_eq!(
-		Disputes::<Test>::get((0, 0), 1).unwrap().kind,
+		Disputes::<Test>::get((0, 0), 1).unwrap().claims[0].kind,
 		DisputeKind::NotServed
 	);
 	set_phase(Phase::Finalize);
@@ -480,25 +480,38 @@ fn an_honest_not_served_report_is_never_slashed() {
 			e,
 			Event::DisputeResolved {
 				outcome: DisputeOutcome::Rejected,
-				offender: None,
+				offenders,
 				..
-			}
+			} if offenders.is_empty()
 		)));
 	});
 }
 
+/// The accusers that `DisputeResolved` events of the round named as offenders.
+fn offenders() -> Vec<AccountId> {
+	scoring_events()
+		.into_iter()
+		.filter_map(|e| match e {
+			Event::DisputeResolved { offenders, .. } => Some(offenders),
+			_ => None,
+		})
+		.flatten()
+		.map(|(who, _)| who)
+		.collect()
+}
+
 #[test]
-fn a_replay_claim_replaces_a_not_served_one() {
+fn dispute_shield_a_free_not_served_claim_first_cannot_shield_a_forged_segment() {
 	// Attack: an accomplice of the miner claims "not served" on an honest segment first (it
-	// costs nothing), hoping to shield the segment an honest validator finds forged.
+	// costs nothing), and a voter rejects it, hoping the real accusation finds the dispute
+	// taken.
 	test(|| {
 		set_miners(&[1]);
 		set_stake(10, 1_000);
 		set_stake(11, 1_000);
 		set_stake(12, 1_000);
-		set_stake(20, 100);
+		set_stake(20, 1_000);
 		score(10, &entries(&[(1, 50, Verdict::NotServed { segment: 4 })]));
-		set_phase(Phase::ScoreReveal);
 		assert_ok!(Scoring::vote_dispute(
 			RuntimeOrigin::signed(20),
 			0,
@@ -508,16 +521,135 @@ fn a_replay_claim_replaces_a_not_served_one() {
 		));
 		score(11, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
 		let d = Disputes::<Test>::get((0, 0), 1).unwrap();
-		assert_eq!((d.accuser, d.segment, d.kind), (11, 2, DisputeKind::Replay));
+		let claims: Vec<_> = d
+			.claims
+			.iter()
+			.map(|c| (c.accuser, c.segment, c.kind))
+			.collect();
+		assert_eq!(
+			claims,
+			vec![
+				(10, 4, DisputeKind::NotServed),
+				(11, 2, DisputeKind::Replay)
+			]
+		);
 		assert_eq!(
 			(d.upheld, d.rejected),
 			(0, 0),
-			"votes on the old claim are void"
+			"a vote that every segment replays covered only the first claim"
 		);
 		assert!(DisputeVotes::<Test>::get((0, 0, 1)).is_empty());
-		// A second replay claim does not replace the first.
+		// A third claim joins too; an upheld vote stays (a claimed segment still fails).
+		assert_ok!(Scoring::vote_dispute(
+			RuntimeOrigin::signed(20),
+			0,
+			0,
+			1,
+			true
+		));
 		score(12, &entries(&[(1, 0, Verdict::Fail { segment: 3 })]));
-		assert_eq!(Disputes::<Test>::get((0, 0), 1).unwrap().accuser, 11);
+		let d = Disputes::<Test>::get((0, 0), 1).unwrap();
+		assert_eq!((d.claims.len(), d.upheld), (3, 1_000));
+		let outcome = settle();
+		assert!(outcome.miners.is_empty());
+		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
+	});
+}
+
+#[test]
+fn dispute_shield_an_accomplice_sacrificing_a_false_replay_claim_cannot_shield_a_forged_segment() {
+	// Attack: the accomplice claims that an honest segment fails, first, ready to lose a
+	// `FalseAccusationSlash` if the miner keeps its pay; then it votes that everything
+	// replays.
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_stake(11, 1_000);
+		set_stake(20, 1_500);
+		score(10, &entries(&[(1, 50, Verdict::Fail { segment: 4 })]));
+		score(11, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
+		let claimed: Vec<_> = Disputes::<Test>::get((0, 0), 1)
+			.unwrap()
+			.claims
+			.iter()
+			.map(|c| c.segment)
+			.collect();
+		assert_eq!(claimed, vec![4, 2], "the honest claim was shut out");
+		assert_noop!(
+			Scoring::vote_dispute(RuntimeOrigin::signed(10), 0, 0, 1, false),
+			Error::<Test>::AccuserCannotReject
+		);
+		// The voter replays both claimed segments: segment 2 fails.
+		assert_ok!(Scoring::vote_dispute(
+			RuntimeOrigin::signed(20),
+			0,
+			0,
+			1,
+			true
+		));
+		let outcome = settle();
+		assert!(outcome.miners.is_empty(), "the forged update was paid");
+		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
+		assert_eq!(offenders(), vec![1]);
+	});
+}
+
+#[test]
+fn a_forgery_every_scorer_finds_is_upheld_by_the_accusers_confirming_each_other() {
+	test(|| {
+		set_miners(&[1]);
+		for v in [10, 11, 12] {
+			set_stake(v, 1_000);
+		}
+		for (v, segment) in [(10, 1), (11, 2), (12, 3)] {
+			score(v, &entries(&[(1, 0, Verdict::Fail { segment })]));
+		}
+		for v in [10, 11, 12] {
+			assert_ok!(Scoring::vote_dispute(
+				RuntimeOrigin::signed(v),
+				0,
+				0,
+				1,
+				true
+			));
+		}
+		let outcome = settle();
+		assert!(outcome.miners.is_empty());
+		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
+		// Each accuser is paid for its upheld claim and its winning vote.
+		let mut validators = outcome.validators;
+		validators.sort();
+		assert_eq!(validators, vec![(10, 3_000), (11, 3_000), (12, 3_000)]);
+	});
+}
+
+#[test]
+fn dispute_frame_a_cartel_of_accusers_confirming_each_other_is_outvoted_and_each_slashed() {
+	// Attack: two cartel accounts claim that honest segments of an honest miner fail and
+	// confirm each other's claims.
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 100);
+		set_stake(11, 100);
+		set_stake(20, 1_000);
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 1 })]));
+		score(11, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
+		for (v, upheld) in [(10, true), (11, true), (20, false)] {
+			assert_ok!(Scoring::vote_dispute(
+				RuntimeOrigin::signed(v),
+				0,
+				0,
+				1,
+				upheld
+			));
+		}
+		let outcome = settle();
+		assert_eq!(outcome.miners, vec![(1, p(0))]);
+		assert_eq!(
+			slashes(),
+			vec![(10, FALSE_ACCUSATION_SLASH), (11, FALSE_ACCUSATION_SLASH)]
+		);
+		assert_eq!(offenders(), vec![10, 11]);
 	});
 }
 
@@ -561,9 +693,9 @@ fn upheld_dispute_slashes_the_miner() {
 			e,
 			Event::DisputeResolved {
 				outcome: DisputeOutcome::Upheld,
-				offender: Some(1),
+				offenders,
 				..
-			}
+			} if offenders.iter().map(|(who, _)| *who).eq([1])
 		)));
 		assert_eq!(DisputeVotes::<Test>::iter().count(), 0);
 		assert_eq!(Disputes::<Test>::iter().count(), 0);
@@ -602,9 +734,10 @@ fn dispute_vote_errors() {
 		set_stake(10, 1_000);
 		set_stake(11, 1_000);
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
+		// A lone accuser never decides its own dispute.
 		assert_noop!(
 			Scoring::vote_dispute(RuntimeOrigin::signed(10), 0, 0, 1, true),
-			Error::<Test>::AccuserCannotVote
+			Error::<Test>::NoOtherClaim
 		);
 		assert_noop!(
 			Scoring::vote_dispute(RuntimeOrigin::signed(11), 0, 0, 2, true),

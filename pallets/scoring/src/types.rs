@@ -1,6 +1,7 @@
-//! The scoring pallet's types: score vectors, reveals and disputes.
+//! The scoring pallet's types: score vectors, reveals, claims and disputes.
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use frame_support::{traits::Get, BoundedVec};
 use pol_primitives::{SegmentIndex, Verdict};
 use scale_info::TypeInfo;
 use sp_runtime::Perbill;
@@ -40,21 +41,42 @@ pub enum DisputeKind {
 	NotServed,
 }
 
-/// A dispute over one miner's segment, opened by a `Fail` or `NotServed` verdict.
+/// One validator's claim that a segment of a miner's run fails: a `Fail` or `NotServed`
+/// verdict in its reveal.
 #[derive(
 	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
 )]
-pub struct Dispute<AccountId, Balance> {
-	/// The validator whose verdict opened it.
+pub struct Claim<AccountId> {
+	/// The validator whose verdict made the claim.
 	pub accuser: AccountId,
-	/// The segment it says does not replay, or was not served.
+	/// The segment it says does not replay, or was not served; one of its challenges.
 	pub segment: SegmentIndex,
-	/// What the accuser claims.
+	/// What it claims.
 	pub kind: DisputeKind,
-	/// Stake of the validators that found the segment fails (upheld).
+}
+
+/// The dispute over one miner's update in a round: every claim against it, and the stake of
+/// the votes on it. Each scorer may add one claim (with its reveal), so the first claim
+/// never shuts out a later one: an accomplice cannot shield a forged segment by claiming an
+/// honest one first.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(MaxClaims))]
+pub struct Dispute<AccountId, Balance, MaxClaims: Get<u32>> {
+	/// The claims, in the order they were made; at most one per accuser.
+	pub claims: BoundedVec<Claim<AccountId>, MaxClaims>,
+	/// Stake of the validators that found a claimed segment fails (upheld).
 	pub upheld: Balance,
-	/// Stake of the validators that found it replays (rejected).
+	/// Stake of the validators that found every claimed segment replays (rejected).
 	pub rejected: Balance,
+}
+
+impl<AccountId: PartialEq, Balance, MaxClaims: Get<u32>> Dispute<AccountId, Balance, MaxClaims> {
+	/// `who`'s claim in this dispute, if it made one.
+	pub fn claim_of(&self, who: &AccountId) -> Option<&Claim<AccountId>> {
+		self.claims.iter().find(|c| c.accuser == *who)
+	}
 }
 
 /// How a dispute ended.
@@ -71,10 +93,10 @@ pub struct Dispute<AccountId, Balance> {
 	MaxEncodedLen,
 )]
 pub enum DisputeOutcome {
-	/// The voting stake found the segment fails: the miner is slashed and not paid.
+	/// The voting stake found a claimed segment fails: the miner is slashed and not paid.
 	Upheld,
-	/// The voting stake found the segment replays: the accuser of a `Replay` dispute is
-	/// slashed (the accuser of a `NotServed` one is not).
+	/// The voting stake found every claimed segment replays: the accusers of `Replay` claims
+	/// are slashed (those of `NotServed` claims are not).
 	Rejected,
 	/// Nobody voted, or the stake tied: nobody is slashed, and the miner is not paid.
 	Undecided,

@@ -12,7 +12,7 @@ import {
 const USAGE = `usage: node scripts/js/bin/outcome.js --task ID [--watch FILE] [--json] [options]
 
 Prints task ID's model history and, per round, the miners that revealed, the consensus scores,
-the disputes (outcome, offender, slashed), the miner and validator rewards, and per account
+the disputes (claims, outcome, offenders slashed), the miner and validator rewards, and per account
 the totals, slashes and failed calls (TaskRegistry, PolScoring, PolRewards, PolStaking errors).
 Blocks are scanned from the task's creation (found by binary search, which needs the state of
 old blocks: a node with --state-pruning archive, or a recent task) to the finalized head.

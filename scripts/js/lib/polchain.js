@@ -600,7 +600,7 @@ export async function getRoundStatus(api, task) {
   };
 }
 
-/** The most items the runtime returns in one page of a list. */
+/** The most items the runtime returns in one page of a list (`pol_primitives::MAX_PAGE`). */
 const PAGE = 1000;
 
 /** The global models accepted for `task`, oldest first (every page of them). */
@@ -758,8 +758,8 @@ export function formatEvent(event, { task } = {}) {
     case 'ModelAccepted': return `${head}: model ${d.modelHash.toHex()} accepted (${formatPol(d.stake.toBigInt())} of ${formatPol(d.revealedStake.toBigInt())} revealed stake) ${text(d.uri)}`;
     case 'RoundClosed': return `${head}: closed, ${d.model.isSome ? `model ${d.model.unwrap().toHex()}` : 'no model accepted'}, paid ${formatPol(d.paid.toBigInt())}`;
     case 'ScoresRevealed': return `${head}: validator ${d.validator} revealed ${d.entries} scores`;
-    case 'DisputeOpened': return `${head}: ${d.accuser} disputes miner ${d.miner}, segment ${d.segment} (${d.kind.type === 'NotServed' ? 'not served' : 'does not replay'})`;
-    case 'DisputeResolved': return `${head}: dispute over miner ${d.miner}: ${d.outcome.type}${d.offender.isSome ? `, ${d.offender.unwrap()} slashed ${formatPol(d.slashed.toBigInt())}` : ''}`;
+    case 'DisputeOpened': return `${head}: ${d.accuser} disputes miner ${d.miner}, segment ${d.segment} (${d.kind.type === 'NotServed' ? 'not served' : 'does not replay'}; claim ${d.claims} against it)`;
+    case 'DisputeResolved': return `${head}: dispute over miner ${d.miner}: ${d.outcome.type}${d.offenders.map(([who, amount]) => `, ${who} slashed ${formatPol(amount.toBigInt())}`).join('')}`;
     case 'MinerScored': return `${head}: miner ${d.miner} consensus ${formatPerbill(d.consensus)}, ${d.passed.isTrue ? 'passed' : 'failed'}`;
     case 'TrustUpdated': return `${head}: validator ${d.validator} round trust ${formatPerbill(d.roundTrust)}, trust ${formatPerbill(d.trust)}`;
     case 'MinerRewarded': return `${head}: miner ${d.miner} rewarded ${formatPol(d.amount.toBigInt())}`;
@@ -856,11 +856,12 @@ const OUTCOME_PALLETS = ['taskRegistry', 'polScoring', 'polRewards', 'polStaking
  *   { task, from, to, modelHistory: [{ round, hash, uri, acceptedAt }],
  *     rounds: { [round]: { revealed: { [miner]: finalModelHash }, minerRewards: { [acc]: units },
  *       validatorRewards: { [acc]: units }, scores: { [miner]: { consensus, passed } },
- *       disputes: [{ miner, accuser, segment, outcome, offender, slashed }],
+ *       disputes: [{ miner, claims: [{ accuser, segment, kind }], outcome,
+ *         offenders: [{ who, slashed }] }],
  *       accepted: hash | null, closed: { model, paid } | null } },
  *     miners: { [acc]: { rewarded, revealed, rewardedRounds: [r], revealedRounds: [r] } },
  *     validators: { [acc]: { rewarded } },
- *     disputes: [{ round, miner, accuser, segment, outcome, offender, slashed }],
+ *     disputes: [{ round, miner, claims, outcome, offenders }],
  *     slashed: { [acc]: units }   (polStaking.Slashed in those blocks, any cause),
  *     failures: { [signer]: { 'pallet.Error': count } }   (failed extrinsics of these pallets) }
  *
@@ -939,25 +940,24 @@ export async function getTaskOutcome(api, task, { from, to, onProgress } = {}) {
             round(r).scores[d.miner.toString()] = { consensus: d.consensus.toBigInt(), passed: d.passed.isTrue };
             break;
           case 'polScoring.DisputeOpened': {
-            // A replay claim takes the place of an open not-served one over the same miner.
-            const opened = {
-              miner: d.miner.toString(), accuser: d.accuser.toString(), segment: d.segment.toNumber(),
-              kind: d.kind.type, outcome: null, offender: null, slashed: 0n,
-            };
+            // Every claim against a miner joins the one open dispute over it.
+            const m = d.miner.toString();
+            const claim = { accuser: d.accuser.toString(), segment: d.segment.toNumber(), kind: d.kind.type };
             const disputes = round(r).disputes;
-            const open = disputes.findIndex((x) => x.miner === opened.miner && x.outcome === null);
-            if (open >= 0) disputes[open] = opened;
-            else disputes.push(opened);
+            const open = disputes.find((x) => x.miner === m && x.outcome === null);
+            if (open) open.claims.push(claim);
+            else disputes.push({ miner: m, claims: [claim], outcome: null, offenders: [] });
             break;
           }
           case 'polScoring.DisputeResolved': {
             const m = d.miner.toString();
             const resolved = {
-              outcome: d.outcome.type, offender: d.offender.isSome ? d.offender.unwrap().toString() : null, slashed: d.slashed.toBigInt(),
+              outcome: d.outcome.type,
+              offenders: d.offenders.map(([who, amount]) => ({ who: who.toString(), slashed: amount.toBigInt() })),
             };
             const open = round(r).disputes.find((x) => x.miner === m && x.outcome === null);
             if (open) Object.assign(open, resolved);
-            else round(r).disputes.push({ miner: m, accuser: null, segment: null, ...resolved });
+            else round(r).disputes.push({ miner: m, claims: [], ...resolved });
             break;
           }
           case 'polRewards.MinerRewarded': {
@@ -1002,7 +1002,9 @@ export function formatOutcome(o, names = {}) {
       lines.push(`  scored ${who(m)}: consensus ${formatPerbill(s.consensus)}, ${s.passed ? 'passed' : 'failed'}`);
     }
     for (const dsp of info.disputes) {
-      lines.push(`  dispute over ${who(dsp.miner)}${dsp.accuser ? ` by ${who(dsp.accuser)}` : ''}${dsp.segment !== null ? ` (segment ${dsp.segment})` : ''}: ${dsp.outcome ?? 'open'}${dsp.offender ? `, ${who(dsp.offender)} slashed ${formatPol(dsp.slashed)}` : ''}`);
+      const claims = dsp.claims.map((c) => `${who(c.accuser)} on segment ${c.segment}${c.kind === 'NotServed' ? ' (not served)' : ''}`);
+      const slashed = dsp.offenders.map((o) => `, ${who(o.who)} slashed ${formatPol(o.slashed)}`).join('');
+      lines.push(`  dispute over ${who(dsp.miner)}${claims.length ? ` by ${claims.join(', ')}` : ''}: ${dsp.outcome ?? 'open'}${slashed}`);
     }
     for (const [m, a] of Object.entries(info.minerRewards)) lines.push(`  miner ${who(m)} rewarded ${formatPol(a)}`);
     for (const [v, a] of Object.entries(info.validatorRewards)) lines.push(`  validator ${who(v)} rewarded ${formatPol(a)}`);

@@ -75,7 +75,7 @@ test('the lazy miner was never paid, and an upheld dispute slashed it', { skip }
     assert.equal(minerOf(suri).rewarded, 0n, `${suri} was rewarded in rounds ${minerOf(suri).rewardedRounds}`);
     const upheld = outcome.disputes.filter((d) => d.miner === a && d.outcome === 'Upheld');
     assert.ok(upheld.length > 0, `no upheld dispute over ${suri} (disputes: ${JSON.stringify(outcome.disputes.map((d) => ({ ...d, miner: names[d.miner] ?? d.miner, slashed: String(d.slashed) })))})`);
-    assert.ok(upheld.some((d) => d.offender === a && d.slashed > 0n), `the upheld dispute did not slash ${suri}`);
+    assert.ok(upheld.some((d) => d.offenders.some((o) => o.who === a && o.slashed > 0n)), `the upheld dispute did not slash ${suri}`);
   }
 });
 
@@ -98,7 +98,7 @@ test('the withholder was never paid, and its not-served dispute slashed it', { s
     const a = addr[suri];
     assert.equal(minerOf(suri).rewarded, 0n, `${suri} was rewarded in rounds ${minerOf(suri).rewardedRounds}`);
     assert.ok(minerOf(suri).revealed > 0, `${suri} never revealed`);
-    const upheld = outcome.disputes.filter((d) => d.miner === a && d.outcome === 'Upheld' && d.offender === a);
+    const upheld = outcome.disputes.filter((d) => d.miner === a && d.outcome === 'Upheld' && d.offenders.some((o) => o.who === a));
     assert.ok(upheld.length > 0, `no upheld dispute slashed ${suri}`);
   }
 });
@@ -108,7 +108,7 @@ test('the framer slashed no validator', { skip }, () => {
     const a = addr[suri];
     assert.ok(minerOf(suri).revealed > 0, `${suri} never revealed`);
     for (const d of outcome.disputes.filter((x) => x.miner === a)) {
-      assert.ok(d.offender === null || d.offender === a, `a dispute over ${suri} slashed ${names[d.offender] ?? d.offender}`);
+      for (const o of d.offenders) assert.equal(o.who, a, `a dispute over ${suri} slashed ${names[o.who] ?? o.who}`);
     }
   }
 });
@@ -118,7 +118,7 @@ test('no honest miner or validator was slashed', { skip }, () => {
   for (const suri of VALIDATORS) assert.equal(outcome.slashed[addr[suri]] ?? 0n, 0n, `validator ${suri} was slashed`);
   for (const d of outcome.disputes) {
     // The message is built only on failure: a dispute holds BigInts, which JSON cannot write.
-    if (d.offender && ROLES.honest.map((s) => addr[s]).includes(d.offender)) {
+    if (d.offenders.some((o) => ROLES.honest.map((s) => addr[s]).includes(o.who))) {
       assert.fail(`an honest miner was slashed: ${JSON.stringify(d, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
     }
   }

@@ -66,8 +66,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn commit_scores() -> Weight {
 		// Proof size: measured `1178`, estimated `6559` bytes.
-		// Fastest run: 60_143_000 ps.
-		Weight::from_parts(99_908_000, 6559)
+		// Fastest run: 61_094_000 ps.
+		Weight::from_parts(110_557_000, 6559)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -84,7 +84,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `TaskRegistry::Updates` (r:256 w:0)
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:256 w:256)
-	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(137), added: 2612, mode: `MaxEncodedLen`)
+	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(2470), added: 4945, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::DisputeVotes` (r:256 w:256)
+	/// Proof: `PolScoring::DisputeVotes` (`max_values`: None, `max_size`: Some(2174), added: 4649, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:1 w:0)
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RevealedTotal` (r:1 w:1)
@@ -95,30 +97,30 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::ChallengeRandomness` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Component `e` ranges over `[1, 256]`.
 	fn reveal_scores(e: u32, ) -> Weight {
-		// Proof size: measured `1890 + e * (426 ±0)`, estimated `14031 + e * (2911 ±0)` bytes.
-		// Fastest run: 1_516_794_000 ps.
-		Weight::from_parts(2_577_907_765, 14031)
-			.saturating_add(Weight::from_parts(161_476_605, 0).saturating_mul(e.into()))
+		// Proof size: measured `6374 + e * (609 ±0)`, estimated `14031 + e * (4945 ±0)` bytes.
+		// Fastest run: 1_347_637_000 ps.
+		Weight::from_parts(1_495_279_308, 14031)
+			.saturating_add(Weight::from_parts(202_043_472, 0).saturating_mul(e.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
-			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(e.into())))
+			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
-			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(e.into())))
-			.saturating_add(Weight::from_parts(0, 2911).saturating_mul(e.into()))
+			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(e.into())))
+			.saturating_add(Weight::from_parts(0, 4945).saturating_mul(e.into()))
 	}
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
 	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:1 w:1)
-	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(137), added: 2612, mode: `MaxEncodedLen`)
+	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(2470), added: 4945, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:1 w:0)
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::DisputeVotes` (r:1 w:1)
 	/// Proof: `PolScoring::DisputeVotes` (`max_values`: None, `max_size`: Some(2174), added: 4649, mode: `MaxEncodedLen`)
 	fn vote_dispute() -> Weight {
-		// Proof size: measured `3497`, estimated `6559` bytes.
-		// Fastest run: 65_713_000 ps.
-		Weight::from_parts(96_070_000, 6559)
+		// Proof size: measured `5797`, estimated `6559` bytes.
+		// Fastest run: 71_935_000 ps.
+		Weight::from_parts(117_150_000, 6559)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -129,27 +131,27 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `TaskRegistry::Updates` (r:257 w:0)
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:257 w:256)
-	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(137), added: 2612, mode: `MaxEncodedLen`)
+	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(2470), added: 4945, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::DisputeVotes` (r:256 w:256)
 	/// Proof: `PolScoring::DisputeVotes` (`max_values`: None, `max_size`: Some(2174), added: 4649, mode: `MaxEncodedLen`)
-	/// Storage: `PolStaking::Ledger` (r:320 w:320)
+	/// Storage: `PolStaking::Ledger` (r:383 w:383)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
-	/// Storage: `Balances::Holds` (r:320 w:320)
+	/// Storage: `Balances::Holds` (r:383 w:383)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
-	/// Storage: `System::Account` (r:321 w:321)
+	/// Storage: `System::Account` (r:384 w:384)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `PolStaking::TotalBonded` (r:1 w:1)
 	/// Proof: `PolStaking::TotalBonded` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
-	/// Storage: `PolStaking::Validators` (r:320 w:64)
+	/// Storage: `PolStaking::Validators` (r:383 w:128)
 	/// Proof: `PolStaking::Validators` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::CounterForValidators` (r:1 w:1)
+	/// Proof: `PolStaking::CounterForValidators` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::CommitCount` (r:1 w:1)
 	/// Proof: `PolScoring::CommitCount` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::ScoreCommits` (r:129 w:128)
 	/// Proof: `PolScoring::ScoreCommits` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Storage: `PolStaking::Unsettled` (r:128 w:128)
 	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
-	/// Storage: `PolStaking::CounterForValidators` (r:1 w:1)
-	/// Proof: `PolStaking::CounterForValidators` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RevealedTotal` (r:0 w:1)
 	/// Proof: `PolScoring::RevealedTotal` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:0 w:1)
@@ -159,19 +161,19 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `d` ranges over `[0, 256]`.
 	/// Component `u` ranges over `[0, 64]`.
 	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
-		// Proof size: measured `0 + d * (345 ±0) + m * (908 ±0) + u * (439 ±0) + v * (484 ±0)`, estimated `184158 + d * (3294 ±63) + m * (3330 ±63) + u * (2575 ±0) + v * (13041 ±0)` bytes.
-		// Fastest run: 9_332_279_000 ps.
-		Weight::from_parts(9_723_893_000, 184158)
-			.saturating_add(Weight::from_parts(164_597_826, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(108_533_032, 0).saturating_mul(d.into()))
-			.saturating_add(T::DbWeight::get().reads(655_u64))
-			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(m.into())))
-			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(d.into())))
+		// Proof size: measured `0 + d * (331 ±0) + m * (903 ±0) + u * (441 ±0) + v * (737 ±0)`, estimated `184158 + d * (3542 ±59) + m * (3535 ±0) + u * (2575 ±0) + v * (13041 ±0)` bytes.
+		// Fastest run: 15_177_089_000 ps.
+		Weight::from_parts(17_239_577_000, 184158)
+			.saturating_add(Weight::from_parts(148_214_411, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(94_311_429, 0).saturating_mul(d.into()))
+			.saturating_add(T::DbWeight::get().reads(904_u64))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(m.into())))
+			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes(646_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(m.into())))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(d.into())))
-			.saturating_add(Weight::from_parts(0, 3294).saturating_mul(d.into()))
-			.saturating_add(Weight::from_parts(0, 3330).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(0, 3542).saturating_mul(d.into()))
+			.saturating_add(Weight::from_parts(0, 3535).saturating_mul(m.into()))
 			.saturating_add(Weight::from_parts(0, 2575).saturating_mul(u.into()))
 			.saturating_add(Weight::from_parts(0, 13041).saturating_mul(v.into()))
 	}
@@ -181,8 +183,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
 	fn on_round_start() -> Weight {
 		// Proof size: measured `3268`, estimated `4559` bytes.
-		// Fastest run: 41_758_000 ps.
-		Weight::from_parts(71_033_000, 4559)
+		// Fastest run: 38_573_000 ps.
+		Weight::from_parts(72_947_000, 4559)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -191,41 +193,41 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn commit_scores() -> Weight {
-		Weight::from_parts(99_908_000, 6559)
+		Weight::from_parts(110_557_000, 6559)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn reveal_scores(e: u32, ) -> Weight {
-		Weight::from_parts(2_577_907_765, 14031)
-			.saturating_add(Weight::from_parts(161_476_605, 0).saturating_mul(e.into()))
+		Weight::from_parts(1_495_279_308, 14031)
+			.saturating_add(Weight::from_parts(202_043_472, 0).saturating_mul(e.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
-			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(e.into())))
+			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
-			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(e.into())))
-			.saturating_add(Weight::from_parts(0, 2911).saturating_mul(e.into()))
+			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(e.into())))
+			.saturating_add(Weight::from_parts(0, 4945).saturating_mul(e.into()))
 	}
 	fn vote_dispute() -> Weight {
-		Weight::from_parts(96_070_000, 6559)
+		Weight::from_parts(117_150_000, 6559)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
-		Weight::from_parts(9_723_893_000, 184158)
-			.saturating_add(Weight::from_parts(164_597_826, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(108_533_032, 0).saturating_mul(d.into()))
-			.saturating_add(ParityDbWeight::get().reads(655_u64))
-			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(m.into())))
-			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(d.into())))
+		Weight::from_parts(17_239_577_000, 184158)
+			.saturating_add(Weight::from_parts(148_214_411, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(94_311_429, 0).saturating_mul(d.into()))
+			.saturating_add(ParityDbWeight::get().reads(904_u64))
+			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(m.into())))
+			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(d.into())))
 			.saturating_add(ParityDbWeight::get().writes(646_u64))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(m.into())))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(d.into())))
-			.saturating_add(Weight::from_parts(0, 3294).saturating_mul(d.into()))
-			.saturating_add(Weight::from_parts(0, 3330).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(0, 3542).saturating_mul(d.into()))
+			.saturating_add(Weight::from_parts(0, 3535).saturating_mul(m.into()))
 			.saturating_add(Weight::from_parts(0, 2575).saturating_mul(u.into()))
 			.saturating_add(Weight::from_parts(0, 13041).saturating_mul(v.into()))
 	}
 	fn on_round_start() -> Weight {
-		Weight::from_parts(71_033_000, 4559)
+		Weight::from_parts(72_947_000, 4559)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}

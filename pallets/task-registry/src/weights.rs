@@ -82,8 +82,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
 	fn create_task() -> Weight {
 		// Proof size: measured `5540`, estimated `4559` bytes.
-		// Fastest run: 306_144_000 ps.
-		Weight::from_parts(468_419_000, 4559)
+		// Fastest run: 292_899_000 ps.
+		Weight::from_parts(461_615_000, 4559)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
@@ -95,8 +95,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	fn fund_task() -> Weight {
 		// Proof size: measured `747`, estimated `4415` bytes.
-		// Fastest run: 88_165_000 ps.
-		Weight::from_parts(150_072_000, 4415)
+		// Fastest run: 93_135_000 ps.
+		Weight::from_parts(162_554_000, 4415)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -109,7 +109,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolScoring::ScoreCommits` (r:1 w:0)
 	/// Proof: `PolScoring::ScoreCommits` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:1 w:0)
-	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(137), added: 2612, mode: `MaxEncodedLen`)
+	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(2470), added: 4945, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Updates` (r:1 w:0)
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Proposals` (r:1 w:0)
@@ -132,10 +132,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::ProposalTallies` (`max_values`: None, `max_size`: Some(3350), added: 5825, mode: `MaxEncodedLen`)
 	/// Component `m` ranges over `[0, 256]`.
 	fn cancel_task(m: u32, ) -> Weight {
-		// Proof size: measured `1459 + m * (60 ±0)`, estimated `4559 + m * (2543 ±0)` bytes.
-		// Fastest run: 224_270_000 ps.
-		Weight::from_parts(290_044_583, 4559)
-			.saturating_add(Weight::from_parts(3_006_827, 0).saturating_mul(m.into()))
+		// Proof size: measured `1459 + m * (60 ±0)`, estimated `5935 + m * (2543 ±0)` bytes.
+		// Fastest run: 204_784_000 ps.
+		Weight::from_parts(333_084_776, 5935)
+			.saturating_add(Weight::from_parts(3_366_112, 0).saturating_mul(m.into()))
 			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(m.into())))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
@@ -152,8 +152,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	fn join_task() -> Weight {
 		// Proof size: measured `2485`, estimated `4415` bytes.
-		// Fastest run: 118_172_000 ps.
-		Weight::from_parts(183_765_000, 4415)
+		// Fastest run: 115_416_000 ps.
+		Weight::from_parts(172_774_000, 4415)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -165,8 +165,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	fn leave_task() -> Weight {
 		// Proof size: measured `622`, estimated `4415` bytes.
-		// Fastest run: 36_969_000 ps.
-		Weight::from_parts(56_065_000, 4415)
+		// Fastest run: 37_961_000 ps.
+		Weight::from_parts(64_761_000, 4415)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -184,8 +184,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn commit_update() -> Weight {
 		// Proof size: measured `971`, estimated `4415` bytes.
-		// Fastest run: 59_802_000 ps.
-		Weight::from_parts(101_661_000, 4415)
+		// Fastest run: 60_132_000 ps.
+		Weight::from_parts(106_821_000, 4415)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -203,8 +203,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	fn reveal_update() -> Weight {
 		// Proof size: measured `1133`, estimated `4415` bytes.
-		// Fastest run: 96_020_000 ps.
-		Weight::from_parts(174_207_000, 4415)
+		// Fastest run: 89_528_000 ps.
+		Weight::from_parts(166_843_000, 4415)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -229,9 +229,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `p` ranges over `[1, 64]`.
 	fn propose_global_model(p: u32, ) -> Weight {
 		// Proof size: measured `1390 + p * (52 ±0)`, estimated `14031` bytes.
-		// Fastest run: 98_836_000 ps.
-		Weight::from_parts(166_785_418, 14031)
-			.saturating_add(Weight::from_parts(293_863, 0).saturating_mul(p.into()))
+		// Fastest run: 99_386_000 ps.
+		Weight::from_parts(161_931_791, 14031)
+			.saturating_add(Weight::from_parts(468_618, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -239,8 +239,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
 	fn on_initialize_idle() -> Weight {
 		// Proof size: measured `3233`, estimated `4559` bytes.
-		// Fastest run: 22_452_000 ps.
-		Weight::from_parts(31_830_000, 4559)
+		// Fastest run: 20_078_000 ps.
+		Weight::from_parts(32_762_000, 4559)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 	}
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
@@ -253,8 +253,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	fn advance_phase() -> Weight {
 		// Proof size: measured `596`, estimated `4559` bytes.
-		// Fastest run: 35_336_000 ps.
-		Weight::from_parts(62_106_000, 4559)
+		// Fastest run: 37_009_000 ps.
+		Weight::from_parts(50_625_000, 4559)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -267,7 +267,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `TaskRegistry::Updates` (r:257 w:256)
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:1 w:0)
-	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(137), added: 2612, mode: `MaxEncodedLen`)
+	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(2470), added: 4945, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::CommitCount` (r:1 w:0)
 	/// Proof: `PolScoring::CommitCount` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::ScoreCommits` (r:1 w:0)
@@ -303,11 +303,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `m` ranges over `[0, 256]`.
 	fn close_round(u: u32, p: u32, m: u32, ) -> Weight {
 		// Proof size: measured `2338 + m * (60 ±0) + p * (85 ±0) + u * (550 ±0)`, estimated `14031 + m * (2543 ±0) + p * (2833 ±0) + u * (2911 ±0)` bytes.
-		// Fastest run: 2_942_738_000 ps.
-		Weight::from_parts(3_401_049_576, 14031)
-			.saturating_add(Weight::from_parts(34_272_562, 0).saturating_mul(u.into()))
-			.saturating_add(Weight::from_parts(4_086_610, 0).saturating_mul(p.into()))
-			.saturating_add(Weight::from_parts(4_102_939, 0).saturating_mul(m.into()))
+		// Fastest run: 2_803_948_000 ps.
+		Weight::from_parts(2_978_044_000, 14031)
+			.saturating_add(Weight::from_parts(37_062_417, 0).saturating_mul(u.into()))
+			.saturating_add(Weight::from_parts(6_876_181, 0).saturating_mul(p.into()))
+			.saturating_add(Weight::from_parts(65_156, 0).saturating_mul(m.into()))
 			.saturating_add(T::DbWeight::get().reads(13_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(u.into())))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(p.into())))
@@ -335,9 +335,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `n` ranges over `[1, 1000]`.
 	fn prune_task(n: u32, ) -> Weight {
 		// Proof size: measured `721`, estimated `4415` bytes.
-		// Fastest run: 135_815_000 ps.
-		Weight::from_parts(160_651_000, 4415)
-			.saturating_add(Weight::from_parts(9_953_811, 0).saturating_mul(n.into()))
+		// Fastest run: 90_179_000 ps.
+		Weight::from_parts(92_373_000, 4415)
+			.saturating_add(Weight::from_parts(8_835_086, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
@@ -356,8 +356,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::RevealedRoots` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	fn remove_inactive_miner() -> Weight {
 		// Proof size: measured `1430`, estimated `4415` bytes.
-		// Fastest run: 62_076_000 ps.
-		Weight::from_parts(104_355_000, 4415)
+		// Fastest run: 63_089_000 ps.
+		Weight::from_parts(100_838_000, 4415)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -366,18 +366,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn create_task() -> Weight {
-		Weight::from_parts(468_419_000, 4559)
+		Weight::from_parts(461_615_000, 4559)
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 	fn fund_task() -> Weight {
-		Weight::from_parts(150_072_000, 4415)
+		Weight::from_parts(162_554_000, 4415)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn cancel_task(m: u32, ) -> Weight {
-		Weight::from_parts(290_044_583, 4559)
-			.saturating_add(Weight::from_parts(3_006_827, 0).saturating_mul(m.into()))
+		Weight::from_parts(333_084_776, 5935)
+			.saturating_add(Weight::from_parts(3_366_112, 0).saturating_mul(m.into()))
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(m.into())))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
@@ -385,45 +385,45 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2543).saturating_mul(m.into()))
 	}
 	fn join_task() -> Weight {
-		Weight::from_parts(183_765_000, 4415)
+		Weight::from_parts(172_774_000, 4415)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn leave_task() -> Weight {
-		Weight::from_parts(56_065_000, 4415)
+		Weight::from_parts(64_761_000, 4415)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn commit_update() -> Weight {
-		Weight::from_parts(101_661_000, 4415)
+		Weight::from_parts(106_821_000, 4415)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn reveal_update() -> Weight {
-		Weight::from_parts(174_207_000, 4415)
+		Weight::from_parts(166_843_000, 4415)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn propose_global_model(p: u32, ) -> Weight {
-		Weight::from_parts(166_785_418, 14031)
-			.saturating_add(Weight::from_parts(293_863, 0).saturating_mul(p.into()))
+		Weight::from_parts(161_931_791, 14031)
+			.saturating_add(Weight::from_parts(468_618, 0).saturating_mul(p.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn on_initialize_idle() -> Weight {
-		Weight::from_parts(31_830_000, 4559)
+		Weight::from_parts(32_762_000, 4559)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 	}
 	fn advance_phase() -> Weight {
-		Weight::from_parts(62_106_000, 4559)
+		Weight::from_parts(50_625_000, 4559)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn close_round(u: u32, p: u32, m: u32, ) -> Weight {
-		Weight::from_parts(3_401_049_576, 14031)
-			.saturating_add(Weight::from_parts(34_272_562, 0).saturating_mul(u.into()))
-			.saturating_add(Weight::from_parts(4_086_610, 0).saturating_mul(p.into()))
-			.saturating_add(Weight::from_parts(4_102_939, 0).saturating_mul(m.into()))
+		Weight::from_parts(2_978_044_000, 14031)
+			.saturating_add(Weight::from_parts(37_062_417, 0).saturating_mul(u.into()))
+			.saturating_add(Weight::from_parts(6_876_181, 0).saturating_mul(p.into()))
+			.saturating_add(Weight::from_parts(65_156, 0).saturating_mul(m.into()))
 			.saturating_add(ParityDbWeight::get().reads(13_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(u.into())))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(p.into())))
@@ -437,14 +437,14 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2911).saturating_mul(u.into()))
 	}
 	fn prune_task(n: u32, ) -> Weight {
-		Weight::from_parts(160_651_000, 4415)
-			.saturating_add(Weight::from_parts(9_953_811, 0).saturating_mul(n.into()))
+		Weight::from_parts(92_373_000, 4415)
+			.saturating_add(Weight::from_parts(8_835_086, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 	}
 	fn remove_inactive_miner() -> Weight {
-		Weight::from_parts(104_355_000, 4415)
+		Weight::from_parts(100_838_000, 4415)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}

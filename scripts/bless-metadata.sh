@@ -15,6 +15,6 @@ if [ -z "$bin" ] || [ ! -x "$bin" ]; then
 	echo "error: the metadata test of pol-chain-api did not build; see: cargo build --release -p polchain-runtime" >&2
 	exit 1
 fi
-POL_BLESS_METADATA=1 "$bin" checked_in_metadata_is_the_runtimes --quiet
+POL_BLESS_METADATA=1 CARGO_MANIFEST_DIR="$POL_ROOT/ml-worker/chain-api" "$bin" checked_in_metadata_is_the_runtimes --quiet
 git status --short ml-worker/chain-api/metadata
 echo "metadata rewritten; now: cargo build --release --workspace"

@@ -459,12 +459,8 @@ mod tests {
 	/// computed independently.
 	#[test]
 	fn model_hash_of_real_tensors_matches_the_test_vectors() {
-		let path = concat!(
-			env!("CARGO_MANIFEST_DIR"),
-			"/../pallets/primitives/test-vectors.json"
-		);
 		let vectors: serde_json::Value =
-			serde_json::from_str(&std::fs::read_to_string(path).expect("test vectors exist"))
+			serde_json::from_str(include_str!("../../pallets/primitives/test-vectors.json"))
 				.unwrap();
 		let cases = vectors["model_hash"].as_array().expect("model_hash cases");
 		assert!(cases.len() >= 2);

@@ -871,7 +871,10 @@ mod chain_side {
 	use crate::round;
 
 	fn demo_path() -> PathBuf {
-		Path::new(env!("CARGO_MANIFEST_DIR")).join("tasks/digits-demo.toml")
+		// Read when the test runs (cargo sets it), not baked in at compile time: a target
+		// directory shared between clones would point at another clone.
+		let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
+		Path::new(&dir).join("tasks/digits-demo.toml")
 	}
 
 	#[test]

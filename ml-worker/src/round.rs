@@ -242,8 +242,7 @@ pub fn model_history(
 		rt::pallet_task_registry::types::GlobalModel<u32>,
 	)>,
 > {
-	/// The runtime's most per page.
-	const PAGE: u32 = 1_000;
+	const PAGE: u32 = pol_primitives::MAX_PAGE;
 	let last = read_task(chain, id)?.map_or(0, |t| t.round);
 	let mut models = Vec::new();
 	let mut from: RoundIndex = 0;

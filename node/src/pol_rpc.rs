@@ -118,8 +118,8 @@ fn hex(bytes: &[u8]) -> String {
 	)
 }
 
-/// A page of a list query when the caller names none (the runtime's most).
-const PAGE: u32 = 1_000;
+/// A page of a list query when the caller names none: the runtime's most.
+const PAGE: u32 = pol_primitives::MAX_PAGE;
 
 fn text(bytes: &[u8]) -> String {
 	String::from_utf8_lossy(bytes).into_owned()

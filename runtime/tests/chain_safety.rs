@@ -12,33 +12,13 @@ use polchain_runtime::{
 		dynamic_params::pol, BoundedSessionPeriod, CappedEmissionPerBlock, RuntimeParameters,
 		SessionOffset, TransactionByteFee, MAX_EMISSION_PER_BLOCK,
 	},
-	genesis_config_presets, AccountId, PolStaking, Runtime, RuntimeGenesisConfig, RuntimeOrigin,
-	System,
+	genesis_config_presets, AccountId, PolStaking, Runtime, RuntimeOrigin, System,
 };
-use serde_json::Value;
 use sp_keyring::Sr25519Keyring as K;
-use sp_runtime::{BuildStorage, FixedPointNumber};
+use sp_runtime::FixedPointNumber;
 
-fn merge(base: &mut Value, patch: Value) {
-	match (base, patch) {
-		(Value::Object(base), Value::Object(patch)) => {
-			for (k, v) in patch {
-				merge(base.entry(k).or_insert(Value::Null), v);
-			}
-		}
-		(base, patch) => *base = patch,
-	}
-}
-
-/// The runtime's genesis with `preset` merged in, as the node builds it.
-fn ext(preset: Value) -> sp_io::TestExternalities {
-	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).expect("serialises");
-	merge(&mut config, preset);
-	let config: RuntimeGenesisConfig = serde_json::from_value(config).expect("a valid preset");
-	let mut ext = sp_io::TestExternalities::new(config.build_storage().expect("genesis builds"));
-	ext.execute_with(|| System::set_block_number(1));
-	ext
-}
+mod common;
+use common::ext;
 
 fn set(parameter: RuntimeParameters) {
 	pallet_parameters::Pallet::<Runtime>::set_parameter(RuntimeOrigin::root(), parameter)

@@ -15,36 +15,17 @@ use pol_primitives::{
 };
 use polchain_runtime::{
 	configs::TreasuryAccount, genesis_config_presets, AccountId, AllPalletsWithSystem, Balance,
-	Balances, PolScoring, PolStaking, Runtime, RuntimeEvent, RuntimeGenesisConfig, RuntimeOrigin,
-	System, TaskRegistry, UNIT,
+	Balances, PolScoring, PolStaking, Runtime, RuntimeEvent, RuntimeOrigin, System, TaskRegistry,
+	UNIT,
 };
-use serde_json::Value;
 use sp_keyring::Sr25519Keyring as K;
-use sp_runtime::{BoundedVec, BuildStorage, FixedU64, Perbill};
+use sp_runtime::{BoundedVec, FixedU64, Perbill};
 
-/// `patch` merged into `base`, as the node merges a genesis preset into the default config.
-fn merge(base: &mut Value, patch: Value) {
-	match (base, patch) {
-		(Value::Object(base), Value::Object(patch)) => {
-			for (k, v) in patch {
-				merge(base.entry(k).or_insert(Value::Null), v);
-			}
-		}
-		(base, patch) => *base = patch,
-	}
-}
+mod common;
 
 /// The `development` preset: Alice the one genesis validator, the dev accounts endowed.
 fn new_ext() -> sp_io::TestExternalities {
-	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).expect("serialises");
-	merge(
-		&mut config,
-		genesis_config_presets::development_config_genesis(),
-	);
-	let config: RuntimeGenesisConfig = serde_json::from_value(config).expect("a valid preset");
-	let mut ext = sp_io::TestExternalities::new(config.build_storage().expect("genesis builds"));
-	ext.execute_with(|| System::set_block_number(1));
-	ext
+	common::ext(genesis_config_presets::development_config_genesis())
 }
 
 fn run_to(n: u32) {
@@ -271,7 +252,7 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 		);
 
 		// The lazy miner: slashed 10% (Bob's 2,000 upholding outvote Charlie's 1,000; Alice,
-		// the accuser, does not vote), into the treasury, and not paid.
+		// the lone accuser, has no other claim to confirm), into the treasury, and not paid.
 		let slashed = Perbill::from_percent(10) * lazy_stake;
 		assert_eq!(
 			Balances::balance(&TreasuryAccount::get()) - treasury_before,

@@ -57,6 +57,10 @@ pub const MAX_URI_LEN: u32 = 256;
 /// An artifact URI, bounded.
 pub type ArtifactUri = BoundedVec<u8, ConstU32<MAX_URI_LEN>>;
 
+/// The most items one page of a list query (`PolApi`, the `pol_*` RPC) returns; a larger
+/// `limit` is read as this.
+pub const MAX_PAGE: u32 = 1_000;
+
 /// What a miner reveals after a round's training: it binds the whole run.
 ///
 /// The commit hash over it (see [`hashing::commit_hash`]) also binds the miner's account and a

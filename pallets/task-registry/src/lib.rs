@@ -78,8 +78,7 @@ const LOG_TARGET: &str = "runtime::task-registry";
 /// first transition; the rest is for transactions.
 pub const ROUND_MACHINE_SHARE: Perbill = Perbill::from_percent(50);
 
-/// The most items one page of a list query returns.
-pub const MAX_PAGE: u32 = 1_000;
+use pol_primitives::MAX_PAGE;
 
 #[frame_support::pallet]
 pub mod pallet {

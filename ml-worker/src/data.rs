@@ -50,29 +50,33 @@ impl Rng {
 		self.next_u64() % n
 	}
 
-	/// Standard normal (Box–Muller).
+	/// Standard normal (Box–Muller). Transcendentals come from the `libm` crate, pure Rust and
+	/// so the same bits on every host, not from the platform's C library (whose `log` and `cos`
+	/// may differ in the last bit between hosts); `sqrt` is correctly rounded everywhere.
 	pub fn normal(&mut self) -> f64 {
 		let u1 = 1.0 - self.uniform();
 		let u2 = self.uniform();
-		(-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+		(-2.0 * libm::log(u1)).sqrt() * libm::cos(2.0 * std::f64::consts::PI * u2)
 	}
 
 	/// Gamma(α, 1) (Marsaglia–Tsang; boosted for α < 1).
 	pub fn gamma(&mut self, alpha: f64) -> f64 {
 		if alpha < 1.0 {
 			let u = 1.0 - self.uniform();
-			return self.gamma(alpha + 1.0) * u.powf(1.0 / alpha);
+			return self.gamma(alpha + 1.0) * libm::pow(u, 1.0 / alpha);
 		}
 		let d = alpha - 1.0 / 3.0;
 		let c = 1.0 / (9.0 * d).sqrt();
 		loop {
 			let x = self.normal();
-			let v = (1.0 + c * x).powi(3);
+			let t = 1.0 + c * x;
+			// Not `powi`, whose rounding is unspecified.
+			let v = t * t * t;
 			if v <= 0.0 {
 				continue;
 			}
 			let u = 1.0 - self.uniform();
-			if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+			if libm::log(u) < 0.5 * x * x + d - d * v + d * libm::log(v) {
 				return d * v;
 			}
 		}
@@ -186,23 +190,32 @@ pub fn load(config: &Config) -> Result<Dataset> {
 	}
 }
 
-/// The digits exported by `scripts/setup.sh`, checked against the SHA-256 in `meta.json`.
+/// SHA-256 of the canonical digits export (`scripts/data/export_digits.py`): every miner and
+/// validator must train on these bytes, so they are pinned here, not read from the export's
+/// own `meta.json`.
+pub const DIGITS_SHA256: [(&str, &str); 2] = [
+	(
+		"x.npy",
+		"b0d9a6a65c36bccf6bd5b34d26cf32ab7e9c7a624dfa0c11ada280e21a73125f",
+	),
+	(
+		"y.npy",
+		"0e1c5e26d7ec59f910975e2cd61b6b76bc67b4bfaa8a4233726a6038d8e62a2c",
+	),
+];
+
+/// The digits exported by `scripts/setup.sh`, checked against [`DIGITS_SHA256`].
 pub fn load_digits(dir: &Path) -> Result<Dataset> {
-	let meta_path = dir.join("meta.json");
-	let meta: serde_json::Value = serde_json::from_str(
-		&std::fs::read_to_string(&meta_path)
-			.with_context(|| format!("reading {} (run scripts/setup.sh)", meta_path.display()))?,
-	)
-	.with_context(|| format!("parsing {}", meta_path.display()))?;
-	for file in ["x.npy", "y.npy"] {
-		let bytes = std::fs::read(dir.join(file))
-			.with_context(|| format!("reading {}", dir.join(file).display()))?;
-		let expected = meta["sha256"][file].as_str().unwrap_or("");
+	for (file, expected) in DIGITS_SHA256 {
+		let path = dir.join(file);
+		let bytes = std::fs::read(&path)
+			.with_context(|| format!("reading {} (run scripts/setup.sh)", path.display()))?;
 		let actual = hex::encode(sha2::Sha256::digest(&bytes));
 		ensure!(
 			actual == expected,
-			"{} is corrupt or foreign: SHA-256 {actual}, meta.json says {expected:?}",
-			dir.join(file).display()
+			"{} is corrupt or not the canonical digits export: SHA-256 {actual}, expected \
+			 {expected} (re-export it with scripts/data/export_digits.py)",
+			path.display()
 		);
 	}
 	let ds = load_npy_pair(dir)?;
@@ -716,6 +729,46 @@ mod tests {
 		assert!(load_dir(&dir).is_err());
 		let _ = std::fs::remove_dir_all(&dir);
 	}
+
+	#[test]
+	fn a_digits_export_that_is_not_the_canonical_one_is_refused() {
+		// A foreign copy with a `meta.json` that vouches for it, as the old check trusted.
+		let dir = std::env::temp_dir().join(format!("pol-digits-{}", std::process::id()));
+		std::fs::create_dir_all(&dir).unwrap();
+		let (x, y): (Vec<f32>, Vec<i64>) = ((0..64).map(|i| i as f32).collect(), vec![3]);
+		write_npy_pair(&dir, &x, 64, &y).unwrap();
+		let sha = |f: &str| hex::encode(sha2::Sha256::digest(std::fs::read(dir.join(f)).unwrap()));
+		let meta =
+			serde_json::json!({ "sha256": { "x.npy": sha("x.npy"), "y.npy": sha("y.npy") } });
+		std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
+		let err = load_digits(&dir).err().expect("refused").to_string();
+		std::fs::remove_dir_all(&dir).unwrap();
+		assert!(err.contains("not the canonical digits export"), "{err}");
+	}
+
+	#[test]
+	fn random_draws_are_pinned_bit_for_bit() {
+		// Shards and synthetic data derive from these draws on every host: a change of the math
+		// library (the platform's `ln`/`cos` instead of `libm`'s) must fail here, not split
+		// miners and validators.
+		let mut rng = Rng::new(b"pol-test", b"vectors");
+		let mut bits: Vec<u64> = (0..4).map(|_| rng.normal().to_bits()).collect();
+		bits.extend([0.3, 1.0, 4.0].map(|alpha| rng.gamma(alpha).to_bits()));
+		assert_eq!(bits, PINNED_DRAWS, "{bits:#018x?}");
+	}
+
+	/// Four normals, then Gamma(0.3), Gamma(1), Gamma(4), from `Rng::new(b"pol-test", b"vectors")`.
+	/// The fourth normal is one ulp below the correctly rounded value (mpmath, and glibc here,
+	/// give `…a951`): `libm` is the same on every host, not correctly rounded.
+	const PINNED_DRAWS: [u64; 7] = [
+		0xbfe0_d61c_05e7_a75d,
+		0xbfd6_71e1_454f_ae7e,
+		0xbff0_bb12_c59d_cb05,
+		0xbff3_804c_301c_a950,
+		0x3fe0_1a1c_7086_3ce2,
+		0x4008_e8e8_03bc_8c86,
+		0x401b_3197_9de7_0805,
+	];
 
 	#[test]
 	fn gamma_has_the_right_mean() {

@@ -44,6 +44,8 @@ before(async () => {
 
 after(async () => { if (api) await api.disconnect(); });
 
+/** JSON for failure messages: disputes and rewards hold BigInts, which JSON.stringify refuses. */
+const json = (x) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? String(v) : v));
 const minerOf = (suri) => outcome.miners[addr[suri]] ?? { rewarded: 0n, revealed: 0, rewardedRounds: [], revealedRounds: [] };
 
 test(`every round 0…${ROUNDS - 1} has an accepted global model`, { skip }, () => {
@@ -74,7 +76,7 @@ test('the lazy miner was never paid, and an upheld dispute slashed it', { skip }
     const a = addr[suri];
     assert.equal(minerOf(suri).rewarded, 0n, `${suri} was rewarded in rounds ${minerOf(suri).rewardedRounds}`);
     const upheld = outcome.disputes.filter((d) => d.miner === a && d.outcome === 'Upheld');
-    assert.ok(upheld.length > 0, `no upheld dispute over ${suri} (disputes: ${JSON.stringify(outcome.disputes.map((d) => ({ ...d, miner: names[d.miner] ?? d.miner, slashed: String(d.slashed) })))})`);
+    assert.ok(upheld.length > 0, `no upheld dispute over ${suri} (disputes: ${json(outcome.disputes.map((d) => ({ ...d, miner: names[d.miner] ?? d.miner })))})`);
     assert.ok(upheld.some((d) => d.offenders.some((o) => o.who === a && o.slashed > 0n)), `the upheld dispute did not slash ${suri}`);
   }
 });
@@ -117,9 +119,8 @@ test('no honest miner or validator was slashed', { skip }, () => {
   for (const suri of ROLES.honest) assert.equal(outcome.slashed[addr[suri]] ?? 0n, 0n, `${suri} was slashed`);
   for (const suri of VALIDATORS) assert.equal(outcome.slashed[addr[suri]] ?? 0n, 0n, `validator ${suri} was slashed`);
   for (const d of outcome.disputes) {
-    // The message is built only on failure: a dispute holds BigInts, which JSON cannot write.
     if (d.offenders.some((o) => ROLES.honest.map((s) => addr[s]).includes(o.who))) {
-      assert.fail(`an honest miner was slashed: ${JSON.stringify(d, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+      assert.fail(`an honest miner was slashed: ${json(d)}`);
     }
   }
 });

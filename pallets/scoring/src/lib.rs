@@ -1074,6 +1074,23 @@ impl<T: Config> Pallet<T> {
 	#[cfg(any(test, feature = "try-runtime"))]
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		use alloc::collections::btree_map::BTreeMap;
+		// Every per-round item belongs to a round that is still running: settling or discarding
+		// a round clears them all.
+		let running = |(task, round): (TaskId, RoundIndex)| -> Result<(), &'static str> {
+			ensure!(
+				T::Rounds::current_phase(task, round).is_some(),
+				"a per-round item outlived its round"
+			);
+			Ok(())
+		};
+		RoundScorers::<T>::iter_keys().try_for_each(running)?;
+		ScoreCommits::<T>::iter_keys().try_for_each(|(key, _)| running(key))?;
+		CommitCount::<T>::iter_keys().try_for_each(running)?;
+		Reveals::<T>::iter_keys().try_for_each(|(key, _)| running(key))?;
+		RevealedTotal::<T>::iter_keys().try_for_each(running)?;
+		ChallengeRandomness::<T>::iter_keys().try_for_each(|(key, _)| running(key))?;
+		Disputes::<T>::iter_keys().try_for_each(|(key, _)| running(key))?;
+		DisputeVotes::<T>::iter_keys().try_for_each(|(task, round, _)| running((task, round)))?;
 		let mut totals: BTreeMap<(TaskId, RoundIndex), T::Balance> = BTreeMap::new();
 		for (key, v, stake) in RevealStake::<T>::iter() {
 			let entries = Reveals::<T>::get(key, &v).ok_or("a revealed stake without entries")?;

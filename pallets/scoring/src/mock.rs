@@ -158,6 +158,10 @@ pub fn set_phase(phase: Phase) {
 		start_round();
 	}
 }
+/// Round 0 of task 0 is no longer running (as if the registry had closed it).
+pub fn end_round() {
+	PHASE.with(|p| *p.borrow_mut() = None);
+}
 pub fn set_miners(miners: &[AccountId]) {
 	MINERS.with(|m| *m.borrow_mut() = miners.to_vec());
 }

@@ -871,6 +871,7 @@ fn stake_added_after_the_snapshot_does_not_count_and_stake_removed_does_not_eith
 		set_miners(&[1]);
 		set_stake(10, 1_000);
 		set_stake(11, 1_000);
+		set_phase(Phase::Commit);
 		start_round();
 		set_stake(10, 9_000);
 		set_stake(11, 400);
@@ -956,6 +957,22 @@ fn try_state_catches_inconsistent_reveals() {
 		CommitCount::<Test>::insert((0, 0), 1);
 		ScoreCommits::<Test>::remove((0, 0), 10);
 		assert!(Scoring::do_try_state().is_err());
+	});
+}
+
+#[test]
+fn try_state_catches_a_per_round_item_that_outlived_its_round() {
+	new_test_ext().execute_with(|| {
+		set_miners(&[1]);
+		set_stake(10, 600);
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
+		assert_ok!(Scoring::do_try_state());
+		// Round 0 of task 0 closes in the registry without being settled here.
+		end_round();
+		assert_eq!(
+			Scoring::do_try_state(),
+			Err("a per-round item outlived its round".into())
+		);
 	});
 }
 

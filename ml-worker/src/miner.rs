@@ -13,11 +13,14 @@ use crate::proof::{Checkpoint, Manifest};
 use crate::round::{self, TaskContext};
 use crate::store::{self, ServeFaults, Store};
 use crate::train::MinerRun;
+use crate::verify::{self, Expected, Outcome, Validator};
 use anyhow::{bail, Context, Result};
-use pol_primitives::{hashing, FinalLeafProof, Hash, Phase, RoundIndex, TaskId, UpdateCommitment};
+use pol_primitives::{
+	hashing, FinalLeafProof, Hash, Phase, RoundIndex, SegmentIndex, TaskId, UpdateCommitment,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use crate::faults::Fault;
@@ -314,7 +317,11 @@ impl Miner {
 				run.train_bundle(&bundle)?;
 				faults::understate_norms(&bundle)?
 			}
-			_ => run.train_bundle(&bundle)?,
+			_ => {
+				let manifest = run.train_bundle(&bundle)?;
+				self_check(&run, &bundle, manifest.num_segments)?;
+				manifest
+			}
 		};
 		let manifest_hash = self.store.put_bundle(&bundle)?;
 		let uri = round::artifact_uri(&self.cfg.public_url, &manifest_hash);
@@ -474,6 +481,48 @@ impl Miner {
 }
 
 /// The commitments of round `r` of task `id`, by miner.
+/// Replays the run's last segment from its checkpoint files, as every validator will (segment
+/// `n` is among everyone's challenges), and refuses the run if it does not reproduce here: a
+/// run that does not replay on the host that trained it (a libtorch or thread setting that
+/// changed under it, a faulty disk or device) would be reported as a failed replay and slashed.
+pub fn self_check(run: &MinerRun, bundle: &Path, segments: SegmentIndex) -> Result<()> {
+	let expected = Expected {
+		spec: run.spec,
+		round: run.round,
+		round_seed: run.round_seed,
+		miner: run.miner,
+		start: run.start,
+		root: None,
+		final_model_hash: None,
+	};
+	let own = Validator {
+		data: run.data,
+		account: run.miner,
+		randomness: Hash::zero(),
+		all_segments: false,
+		only_segment: Some(segments),
+		device: run.device,
+		progress: false,
+	};
+	let report = verify::verify_bundle(bundle, &expected, &own)
+		.context("replaying the run's last segment before committing it")?;
+	match report.outcome {
+		Outcome::Pass => {
+			log::info!(
+				"round {}: the run's segment {segments} replays here",
+				run.round
+			);
+			Ok(())
+		}
+		outcome => bail!(
+			"round {}: not committing a run that does not reproduce on this host: its own \
+			 replay of segment {segments} gives {outcome}. Check that nothing changed the \
+			 worker's threads or device during the run (pol-worker doctor)",
+			run.round
+		),
+	}
+}
+
 fn round_updates(
 	chain: &mut Chain,
 	id: TaskId,

@@ -1046,6 +1046,25 @@ mod chain_side {
 			assert_eq!(r.verdict(), Some(Verdict::Fail { segment: s }));
 		}
 	}
+
+	#[test]
+	fn a_miner_refuses_to_commit_a_run_that_does_not_replay_on_its_own_host() {
+		let w = world(TASK);
+		let run = w.miner("self", &w.start);
+		let tmp = TempDir::new("self-check");
+		let honest = tmp.join("honest");
+		let m = run.train_bundle(&honest).unwrap();
+		crate::miner::self_check(&run, &honest, m.num_segments).unwrap();
+		// Bytes that do not replay, whatever made them (here, the lazy miner's): the miner's own
+		// replay catches them before anything is committed.
+		let broken = tmp.join("broken");
+		let m = w.write("self", &broken, &crate::faults::lazy_run(&run).unwrap());
+		let err = crate::miner::self_check(&run, &broken, m.num_segments).unwrap_err();
+		assert!(
+			format!("{err:#}").contains("does not reproduce on this host"),
+			"{err:#}"
+		);
+	}
 }
 
 /// The attacks of an adaptive miner (`pol-worker miner --fault`), each against the defence that

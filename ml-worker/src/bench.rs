@@ -9,6 +9,7 @@
 use crate::config::Config;
 use crate::data::TaskData;
 use crate::model::Model;
+use crate::profile::Pinned;
 use crate::proof::Checkpoint;
 use crate::train::{progress_bar, MinerRun, Trainer};
 use crate::verify::{verify_bundle, Expected, Validator};
@@ -27,8 +28,10 @@ pub fn bench_data_seed() -> Hash {
 pub struct BenchReport {
 	/// Model spec.
 	pub model: String,
-	/// Device.
-	pub device: String,
+	/// The determinism profile, e.g. `cpu/avx2/1`.
+	pub profile: String,
+	/// The CPU kernels ATen dispatched to.
+	pub aten_capability: String,
 	/// libtorch intra-op threads.
 	pub threads: i32,
 	/// Batch size.
@@ -55,13 +58,17 @@ pub struct BenchReport {
 	pub verdict: String,
 }
 
-/// Runs the benchmark for `config`: `loop_steps` steps of the bare loop, then the task's round.
-pub fn run(config: &Config, data: &TaskData, loop_steps: u32) -> Result<BenchReport> {
+/// Runs the benchmark for `config` under the task's profile, `pinned`: `loop_steps` steps of the
+/// bare loop, then the task's round.
+pub fn run(
+	config: &Config,
+	data: &TaskData,
+	loop_steps: u32,
+	pinned: &Pinned,
+) -> Result<BenchReport> {
 	ensure!(loop_steps > 0, "the bare loop needs at least one step");
 	let spec = config.spec();
-	let device = config.device()?;
-	tch::set_num_threads(config.run.threads);
-	let threads = tch::get_num_threads();
+	let device = pinned.device();
 	let start = Model::new(&spec.task.model, spec.task.init_seed, device)?.params()?;
 	let dataset = data.on(device);
 
@@ -90,7 +97,7 @@ pub fn run(config: &Config, data: &TaskData, loop_steps: u32) -> Result<BenchRep
 		round_seed,
 		miner,
 		start: &start,
-		device,
+		pinned,
 		progress: config.run.progress,
 	};
 	let t = Instant::now();
@@ -111,7 +118,7 @@ pub fn run(config: &Config, data: &TaskData, loop_steps: u32) -> Result<BenchRep
 		randomness: hashing::challenge_seed(spec.task.id, 0, &Hash::zero()),
 		all_segments: false,
 		only_segment: None,
-		device,
+		pinned,
 		progress: config.run.progress,
 	};
 	let t = Instant::now();
@@ -121,8 +128,9 @@ pub fn run(config: &Config, data: &TaskData, loop_steps: u32) -> Result<BenchRep
 	let s = spec.hyperparameters.local_steps;
 	Ok(BenchReport {
 		model: spec.task.model.clone(),
-		device: format!("{device:?}"),
-		threads,
+		profile: pinned.profile.to_string(),
+		aten_capability: pinned.host.aten_capability.clone(),
+		threads: pinned.host.threads,
 		batch_size: spec.hyperparameters.batch_size,
 		loop_steps,
 		loop_steps_per_s: f64::from(loop_steps) / loop_secs,

@@ -4,9 +4,10 @@
 //! aggregation):
 //! every miner and validator of a task must use the same one, so a proof bundle carries a copy
 //! and the verifier rejects a bundle whose copy differs from its own. [`RunConfig`] is local to
-//! one worker (threads, device, where the data lives) and is not part of the task.
+//! one worker (where the data lives, progress bars) and is not part of the task.
 
 use crate::aggregate::Rule;
+use crate::profile::Profile;
 use anyhow::{bail, ensure, Context, Result};
 use pol_primitives::{
 	hashing, AccountBytes, AggregationRule, Comparison, DatasetSource, DatasetSpec, Hash,
@@ -15,7 +16,6 @@ use pol_primitives::{
 use serde::{Deserialize, Serialize};
 use sp_runtime::{FixedU64, Perbill};
 use std::path::{Path, PathBuf};
-use tch::Device;
 
 /// A task: what its creator fixed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,18 +146,17 @@ pub struct VerificationSection {
 	/// momentum, for `comparison = "tolerance"`; at most `MAX_TOLERANCE` (1%).
 	#[serde(default)]
 	pub tolerance: f64,
+	/// What runs are trained and replayed under (`[verification.profile]`); CPU, AVX2, one
+	/// thread when left out.
+	#[serde(default)]
+	pub profile: Profile,
 }
 
-/// The `[run]` section: this worker's own settings, not part of the task.
+/// The `[run]` section: this worker's own settings, not part of the task. The device and
+/// threads are the task's (`[verification.profile]`): exact replay needs the same.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-	/// libtorch intra-op threads; recorded in every proof, since exact replay needs the same.
-	#[serde(default = "default_threads")]
-	pub threads: i32,
-	/// `cpu`, `cuda` or `auto`.
-	#[serde(default = "default_device")]
-	pub device: String,
 	/// Directory of the exported data sets (default `$POL_DATA`, else
 	/// `~/.cache/polchain/data`).
 	#[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,12 +169,6 @@ pub struct RunConfig {
 	pub progress: bool,
 }
 
-fn default_threads() -> i32 {
-	1
-}
-fn default_device() -> String {
-	"cpu".into()
-}
 fn default_true() -> bool {
 	true
 }
@@ -183,8 +176,6 @@ fn default_true() -> bool {
 impl Default for RunConfig {
 	fn default() -> Self {
 		RunConfig {
-			threads: default_threads(),
-			device: default_device(),
 			data_root: None,
 			data_path: None,
 			progress: true,
@@ -247,19 +238,6 @@ impl Config {
 			hyperparameters: self.hyperparameters.clone(),
 			verification: self.verification.clone(),
 			aggregation: self.aggregation,
-		}
-	}
-
-	/// The device of `[run] device`.
-	pub fn device(&self) -> Result<Device> {
-		// cuDNN's autotuner picks kernels by timing, which would make runs differ.
-		tch::Cuda::cudnn_set_benchmark(false);
-		match self.run.device.as_str() {
-			"cpu" => Ok(Device::Cpu),
-			"auto" => Ok(Device::cuda_if_available()),
-			"cuda" if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
-			"cuda" => bail!("device \"cuda\" was asked for, but libtorch sees no CUDA device"),
-			other => bail!("unknown device {other:?} (cpu, cuda or auto)"),
 		}
 	}
 
@@ -340,6 +318,7 @@ impl TaskSpec {
 				v.tolerance
 			);
 		}
+		v.profile.validate().context("in [verification.profile]")?;
 		self.aggregation.validate().context("in [aggregation]")?;
 		Ok(())
 	}
@@ -406,6 +385,7 @@ impl TaskSpec {
 				ComparisonKind::Exact => Comparison::Exact,
 				ComparisonKind::Tolerance => Comparison::Tolerance(perbill(v.tolerance)),
 			},
+			profile: v.profile.to_chain(),
 		}
 	}
 }
@@ -502,7 +482,13 @@ comparison = "exact"
 	fn parses_an_example_and_defaults_the_run_section() {
 		let c = Config::from_toml(EXAMPLE).unwrap();
 		assert_eq!(c.task.id, 7);
-		assert_eq!(c.run.threads, 1);
+		assert!(c.run.progress);
+		assert_eq!(
+			c.verification.profile,
+			Profile::default(),
+			"the default profile"
+		);
+		assert_eq!(c.verification.profile.to_string(), "cpu/avx2/1");
 		assert_eq!(c.spec().num_segments(), 4);
 		assert_eq!(c.spec().learning_rate(), 0.1);
 		assert_eq!(
@@ -524,10 +510,36 @@ comparison = "exact"
 			EXAMPLE.replace("validation = 0.2", "validation = 1.0"),
 			EXAMPLE.replace("source = \"digits\"", "source = \"synthetic\""),
 			EXAMPLE.replace("[verification]", "[verification]\nunknown_key = 1"),
+			format!("{EXAMPLE}[verification.profile]\nthreads = 0\n"),
+			format!("{EXAMPLE}[verification.profile]\nthreads = 65\n"),
+			format!("{EXAMPLE}[verification.profile]\nisa = \"sse4\"\n"),
+			format!("{EXAMPLE}[run]\nthreads = 2\n"),
 			"not toml at all [".to_string(),
 		];
 		for text in bad {
 			assert!(Config::from_toml(&text).is_err(), "{text}");
+		}
+	}
+
+	#[test]
+	fn a_profile_from_a_file_or_a_flag() {
+		let c = Config::from_toml(&format!(
+			"{EXAMPLE}[verification.profile]\ndevice = \"cuda\"\nthreads = 4\n"
+		))
+		.unwrap();
+		let p = c.verification.profile;
+		assert_eq!(p.to_string(), "cuda/avx2/4");
+		assert_eq!(p.to_string().parse::<Profile>().unwrap(), p);
+		assert_eq!(Profile::from_chain(&p.to_chain()), p);
+		assert_eq!(c.spec().verification().profile, p.to_chain());
+		for bad in [
+			"cpu/avx2",
+			"gpu/avx2/1",
+			"cpu/sse4/1",
+			"cpu/avx2/0",
+			"cpu/avx2/x",
+		] {
+			assert!(bad.parse::<Profile>().is_err(), "{bad}");
 		}
 	}
 

@@ -1,36 +1,32 @@
 //! `pol-worker doctor`: a quick check of the machine a worker runs on.
 //!
-//! It reports the libtorch version, the intra-op thread count and whether CUDA is usable, then
-//! trains a tiny MLP on a fixed synthetic regression problem for a few SGD steps. A loss that
-//! does not fall means libtorch is broken on this machine (or the build linked the wrong one).
+//! It reports the libtorch version, the determinism profile it pinned and whether CUDA is
+//! usable, then trains a tiny MLP on a fixed synthetic regression problem for a few SGD steps.
+//! A loss that does not fall means libtorch is broken on this machine (or the build linked the
+//! wrong one).
+//!
+//! `doctor --determinism` runs the golden vectors ([`crate::golden`]) under every profile, each
+//! in a process of its own (a process pins one), and says which profiles this host may mine and
+//! validate.
 
+use crate::golden::{self, RunResult};
+use crate::profile::{self, DeviceKind, Host, Isa, Pinned, Profile};
 use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 use tch::{nn, nn::Module, nn::OptimizerConfig, Device, Kind, Tensor};
-
-/// Where the tiny training run happens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum DeviceChoice {
-	/// CUDA when available, else the CPU.
-	Auto,
-	/// The CPU.
-	Cpu,
-	/// The first CUDA device; an error when there is none.
-	Cuda,
-}
 
 /// What `doctor` found.
 #[derive(Clone, Debug)]
 pub struct Report {
 	/// libtorch version the binary was built against.
 	pub libtorch_version: &'static str,
-	/// libtorch's intra-op thread count during the run.
-	pub threads: i32,
+	/// The profile pinned, and what libtorch reports.
+	pub pinned: Pinned,
 	/// Whether CUDA is usable.
 	pub cuda_available: bool,
 	/// Number of CUDA devices.
 	pub cuda_devices: i64,
-	/// The device the training run used.
-	pub device: Device,
 	/// Loss before each step, and after the last one.
 	pub losses: Vec<f64>,
 }
@@ -46,35 +42,151 @@ impl Report {
 	}
 }
 
-/// Runs the checks and the tiny training run of `steps` SGD steps.
-pub fn run(steps: usize, threads: Option<i32>, device: DeviceChoice) -> Result<Report> {
+/// Runs the checks and the tiny training run of `steps` SGD steps under `pinned`.
+pub fn run(steps: usize, pinned: &Pinned) -> Result<Report> {
 	if steps == 0 {
 		bail!("--steps must be at least 1");
 	}
-	if let Some(n) = threads {
-		if n < 1 {
-			bail!("--threads must be at least 1, got {n}");
-		}
-		tch::set_num_threads(n);
-	}
-	let cuda_available = tch::Cuda::is_available();
-	let device = match device {
-		DeviceChoice::Cpu => Device::Cpu,
-		DeviceChoice::Auto => Device::cuda_if_available(),
-		DeviceChoice::Cuda if cuda_available => Device::Cuda(0),
-		DeviceChoice::Cuda => {
-			bail!("--device cuda was asked for, but libtorch sees no CUDA device")
-		}
-	};
-	let losses = train_tiny(steps, device).context("the tiny training run failed")?;
+	let losses = train_tiny(steps, pinned.device()).context("the tiny training run failed")?;
 	Ok(Report {
 		libtorch_version: crate::LIBTORCH_VERSION,
-		threads: tch::get_num_threads(),
-		cuda_available,
+		pinned: pinned.clone(),
+		cuda_available: tch::Cuda::is_available(),
 		cuda_devices: tch::Cuda::device_count(),
-		device,
 		losses,
 	})
+}
+
+/// The profiles `doctor --determinism` tries: each CPU kernel width on one thread, AVX2 on two,
+/// and CUDA.
+pub fn candidate_profiles() -> Vec<Profile> {
+	let p = |device, isa, threads| Profile {
+		device,
+		isa,
+		threads,
+	};
+	vec![
+		p(DeviceKind::Cpu, Isa::Default, 1),
+		p(DeviceKind::Cpu, Isa::Avx2, 1),
+		p(DeviceKind::Cpu, Isa::Avx2, 2),
+		p(DeviceKind::Cpu, Isa::Avx512, 1),
+		p(DeviceKind::Cuda, Isa::Avx2, 1),
+	]
+}
+
+/// One profile on this host: whether it pins, and its golden runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfileCheck {
+	/// The profile, e.g. `cpu/avx2/1`.
+	pub profile: String,
+	/// Why this host cannot run it, if it cannot.
+	pub unsupported: Option<String>,
+	/// What libtorch reported under it.
+	pub host: Option<Host>,
+	/// The golden runs.
+	pub runs: Vec<RunResult>,
+}
+
+/// Whether a host may mine and validate a profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fitness {
+	/// It pins the profile and reproduces the pinned vectors.
+	Fit,
+	/// It cannot: an honest run here would be judged against other bits.
+	Unfit(String),
+	/// It pins the profile and its runs are repeatable, but no vectors are pinned to compare.
+	Unknown,
+}
+
+impl ProfileCheck {
+	/// Whether this host may mine and validate the profile.
+	pub fn fitness(&self) -> Fitness {
+		if let Some(why) = &self.unsupported {
+			return Fitness::Unfit(why.clone());
+		}
+		if let Some(r) = self.runs.iter().find(|r| !r.repeatable) {
+			return Fitness::Unfit(format!("{} gives other bits when run again", r.name));
+		}
+		if let Some(r) = self.runs.iter().find(|r| r.reproduces == Some(false)) {
+			return Fitness::Unfit(format!("{} does not reproduce the pinned vectors", r.name));
+		}
+		if self.runs.iter().any(|r| r.reproduces.is_none()) {
+			return Fitness::Unknown;
+		}
+		Fitness::Fit
+	}
+}
+
+/// In a process of its own: pins `profile` and runs the golden runs under it.
+pub fn check_profile(profile: Profile, data_root: Option<&Path>) -> Result<ProfileCheck> {
+	let pinned = match profile::pin(profile) {
+		Ok(p) => p,
+		Err(e) => {
+			return Ok(ProfileCheck {
+				profile: profile.to_string(),
+				unsupported: Some(format!("{e:#}")),
+				host: None,
+				runs: Vec::new(),
+			})
+		}
+	};
+	Ok(ProfileCheck {
+		profile: profile.to_string(),
+		unsupported: None,
+		host: Some(pinned.host.clone()),
+		runs: golden::check(pinned, data_root)?,
+	})
+}
+
+/// Runs `exe doctor --golden --profile P --json` for every candidate profile.
+pub fn determinism(exe: &Path, data_root: Option<&Path>) -> Result<Vec<ProfileCheck>> {
+	let mut checks = Vec::new();
+	for profile in candidate_profiles() {
+		let mut cmd = std::process::Command::new(exe);
+		cmd.args([
+			"doctor",
+			"--golden",
+			"--json",
+			"--profile",
+			&profile.to_string(),
+		]);
+		if let Some(root) = data_root {
+			cmd.arg("--data-root").arg(root);
+		}
+		let out = cmd
+			.output()
+			.with_context(|| format!("running {} for profile {profile}", exe.display()))?;
+		if !out.status.success() {
+			bail!(
+				"the golden runs under {profile} failed: {}",
+				String::from_utf8_lossy(&out.stderr).trim()
+			);
+		}
+		let check: ProfileCheck = serde_json::from_slice(&out.stdout)
+			.with_context(|| format!("reading the golden runs under {profile}"))?;
+		checks.push(check);
+	}
+	Ok(checks)
+}
+
+/// The golden vectors measured here, for `--write-golden`.
+pub fn vectors_of(checks: &[ProfileCheck]) -> golden::Vectors {
+	let mut v = golden::Vectors {
+		libtorch: crate::LIBTORCH_VERSION.to_string(),
+		..Default::default()
+	};
+	for c in checks.iter().filter(|c| c.unsupported.is_none()) {
+		if c.runs.iter().all(|r| r.repeatable) {
+			v.profiles.insert(
+				c.profile.clone(),
+				c.runs
+					.iter()
+					.map(|r| (r.name.clone(), r.hashes.clone()))
+					.collect(),
+			);
+		}
+	}
+	v
 }
 
 /// Fits y = x·w* + 0.5 with an 8-16-1 MLP; returns the loss before each step and at the end.
@@ -110,7 +222,7 @@ mod tests {
 
 	#[test]
 	fn tiny_model_learns_on_cpu() {
-		let report = run(30, Some(1), DeviceChoice::Cpu).expect("doctor runs");
+		let report = run(30, profile::pinned().unwrap()).expect("doctor runs");
 		assert_eq!(report.losses.len(), 31);
 		assert!(report.losses.iter().all(|l| l.is_finite()));
 		assert!(
@@ -118,13 +230,43 @@ mod tests {
 			"loss should at least halve in 30 steps: {:?}",
 			report.losses
 		);
-		assert_eq!(report.threads, 1);
+		assert_eq!(report.pinned.host.threads, 1);
 	}
 
 	#[test]
 	fn rejects_bad_arguments() {
-		assert!(run(0, None, DeviceChoice::Cpu).is_err());
-		assert!(run(5, Some(0), DeviceChoice::Cpu).is_err());
+		assert!(run(0, profile::pinned().unwrap()).is_err());
+	}
+
+	#[test]
+	fn fitness_needs_pinned_repeatable_reproduced_runs() {
+		let run = |repeatable, reproduces| RunResult {
+			name: "digits-mlp".into(),
+			hashes: Vec::new(),
+			repeatable,
+			reproduces,
+		};
+		let check = |unsupported: Option<&str>, runs| ProfileCheck {
+			profile: "cpu/avx2/1".into(),
+			unsupported: unsupported.map(String::from),
+			host: None,
+			runs,
+		};
+		assert_eq!(
+			check(None, vec![run(true, Some(true))]).fitness(),
+			Fitness::Fit
+		);
+		assert_eq!(
+			check(None, vec![run(true, None)]).fitness(),
+			Fitness::Unknown
+		);
+		for unfit in [
+			check(Some("no AVX2"), vec![]),
+			check(None, vec![run(false, Some(true))]),
+			check(None, vec![run(true, Some(true)), run(true, Some(false))]),
+		] {
+			assert!(matches!(unfit.fitness(), Fitness::Unfit(_)), "{unfit:?}");
+		}
 	}
 
 	#[test]

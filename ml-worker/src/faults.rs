@@ -45,14 +45,14 @@ pub enum Fault {
 pub fn lazy_run(run: &MinerRun) -> Result<RunOutput> {
 	let (_, shard) = run.shard()?;
 	let start = Checkpoint::start(run.start.to_vec(), run.spec.momentum() > 0.0);
-	let dataset = run.data.on(run.device);
+	let dataset = run.data.on(run.pinned.device());
 	let mut trainer = Trainer::new(
 		run.spec,
 		&start,
 		&dataset,
 		shard,
 		run.data_seed(),
-		run.device,
+		run.pinned.device(),
 	)?;
 	let k = run.spec.hyperparameters.checkpoint_interval;
 	let n = run.spec.num_segments();
@@ -115,7 +115,7 @@ pub fn steer_momentum_run(run: &MinerRun) -> Result<RunOutput> {
 		"steer-momentum needs a task that trains with momentum"
 	);
 	let (_, shard) = run.shard()?;
-	let dataset = run.data.on(run.device);
+	let dataset = run.data.on(run.pinned.device());
 	let k = run.spec.hyperparameters.checkpoint_interval;
 	let n = run.spec.num_segments();
 	let bar = progress_bar(false, 0, "train");
@@ -129,7 +129,7 @@ pub fn steer_momentum_run(run: &MinerRun) -> Result<RunOutput> {
 			&dataset,
 			shard,
 			run.data_seed(),
-			run.device,
+			run.pinned.device(),
 		)?;
 		losses.extend(trainer.run((j - 1) * k, j * k, &bar)?);
 		let mut c = trainer.checkpoint()?;

@@ -5,6 +5,8 @@
 //! updates. This crate is the library; `pol-worker` (src/main.rs) is a thin CLI over it.
 //!
 //! Modules:
+//! - [`profile`]: the determinism profile (device, CPU kernel width, threads) a process pins
+//!   before libtorch starts, and what libtorch reports back.
 //! - [`config`]: the task (what its creator fixed) and the worker's own settings, from TOML.
 //! - [`model`]: models from a task's declarative spec, with fixed parameter names, and their
 //!   model hash.
@@ -22,7 +24,9 @@
 //! - [`faults`]: dishonest miners (`pol-worker miner --fault`), each an attack the protocol
 //!   must stop.
 //! - [`creator`]: `pol-worker task create|fund|status|watch`.
-//! - [`doctor`]: checks that libtorch loads, which devices it sees, and that a tiny model trains.
+//! - [`golden`]: golden vectors, a canonical run of each shipped model pinned per profile.
+//! - [`doctor`]: checks that libtorch loads, that a tiny model trains, and which determinism
+//!   profiles this host reproduces.
 
 pub mod aggregate;
 pub mod bench;
@@ -32,8 +36,10 @@ pub mod creator;
 pub mod data;
 pub mod doctor;
 pub mod faults;
+pub mod golden;
 pub mod miner;
 pub mod model;
+pub mod profile;
 pub mod proof;
 pub mod round;
 pub mod store;
@@ -43,6 +49,17 @@ pub mod verify;
 
 #[cfg(test)]
 mod tests;
+
+/// Tests run under the default profile, pinned before the harness starts any test: ATen fixes
+/// its kernels at the first one.
+#[cfg(test)]
+#[ctor::ctor]
+fn pin_the_default_profile_for_tests() {
+	if let Err(e) = profile::pin(profile::Profile::default()) {
+		eprintln!("pinning the default determinism profile: {e:#}");
+		std::process::exit(2);
+	}
+}
 
 /// The libtorch version this binary was built against (from the PyPI `torch` wheel).
 pub const LIBTORCH_VERSION: &str = env!("POL_LIBTORCH_VERSION");

@@ -10,6 +10,7 @@ use pol_worker::{
 	data::TaskData,
 	doctor, miner,
 	model::{hash_named, Model, NamedTensor},
+	profile::{self, Pinned, Profile},
 	proof::{Checkpoint, Manifest},
 	store,
 	train::MinerRun,
@@ -31,12 +32,11 @@ struct TaskArgs {
 	/// The task's TOML configuration.
 	#[arg(long, short)]
 	config: PathBuf,
-	/// libtorch intra-op threads (overrides `[run] threads`).
+	/// Run under this determinism profile (`cpu/avx2/1`) instead of the task's
+	/// `[verification.profile]`: what a host pinned to another would do. A miner refuses to
+	/// train under another profile than the task's; a validator abstains.
 	#[arg(long)]
-	threads: Option<i32>,
-	/// `cpu`, `cuda` or `auto` (overrides `[run] device`).
-	#[arg(long)]
-	device: Option<String>,
+	profile: Option<Profile>,
 	/// Directory of the exported data sets (overrides `[run] data_root` and $POL_DATA).
 	#[arg(long)]
 	data_root: Option<PathBuf>,
@@ -48,15 +48,6 @@ struct TaskArgs {
 impl TaskArgs {
 	fn load(&self) -> Result<Config> {
 		let mut c = Config::load(&self.config)?;
-		if let Some(t) = self.threads {
-			if t < 1 {
-				bail!("--threads must be at least 1, got {t}");
-			}
-			c.run.threads = t;
-		}
-		if let Some(d) = &self.device {
-			c.run.device = d.clone();
-		}
 		if let Some(r) = &self.data_root {
 			c.run.data_root = Some(r.clone());
 		}
@@ -64,6 +55,13 @@ impl TaskArgs {
 			c.run.progress = false;
 		}
 		Ok(c)
+	}
+
+	/// Loads the task and pins its profile (or `--profile`) before anything touches libtorch.
+	fn load_pinned(&self) -> Result<(Config, &'static Pinned)> {
+		let c = self.load()?;
+		let pinned = profile::pin(self.profile.unwrap_or(c.verification.profile))?;
+		Ok((c, pinned))
 	}
 }
 
@@ -137,12 +135,10 @@ struct WorkerArgs {
 	/// Tasks to take part in (repeatable); default: every running task.
 	#[arg(long = "task")]
 	tasks: Vec<u64>,
-	/// libtorch intra-op threads; exact replay needs the miner's and the validator's equal.
-	#[arg(long, default_value_t = 1)]
-	threads: i32,
-	/// `cpu`, `cuda` or `auto`.
-	#[arg(long, default_value = "cpu")]
-	device: String,
+	/// The determinism profile (`device/isa/threads`) this worker trains and replays under; it
+	/// takes part only in the tasks whose spec names it. Run one worker per profile.
+	#[arg(long, default_value = "cpu/avx2/1")]
+	profile: Profile,
 	/// Directory of the exported data sets (default $POL_DATA).
 	#[arg(long)]
 	data_root: Option<PathBuf>,
@@ -152,14 +148,10 @@ struct WorkerArgs {
 }
 
 impl WorkerArgs {
+	/// Pins the profile (before anything touches libtorch) and returns the run settings.
 	fn run_config(&self) -> Result<pol_worker::config::RunConfig> {
-		if self.threads < 1 {
-			bail!("--threads must be at least 1, got {}", self.threads);
-		}
-		tch::set_num_threads(self.threads);
+		profile::pin(self.profile)?;
 		Ok(pol_worker::config::RunConfig {
-			threads: self.threads,
-			device: self.device.clone(),
 			data_root: self.data_root.clone(),
 			data_path: None,
 			progress: !self.no_progress,
@@ -258,17 +250,32 @@ enum Command {
 	/// Creates, funds and follows tasks.
 	#[command(subcommand)]
 	Task(TaskCommand),
-	/// Check libtorch, threads and CUDA, and train a tiny model for a few steps.
+	/// Check libtorch, the determinism profile and CUDA, and train a tiny model for a few steps;
+	/// with --determinism, which profiles this host may mine and validate.
 	Doctor {
 		/// SGD steps of the tiny training run.
 		#[arg(long, default_value_t = 20)]
 		steps: usize,
-		/// libtorch intra-op threads (default: libtorch's own choice).
+		/// The determinism profile to pin (`device/isa/threads`).
+		#[arg(long, default_value = "cpu/avx2/1")]
+		profile: Profile,
+		/// Run the golden vectors under every profile, each in a process of its own, and say
+		/// which profiles this host may mine and validate.
 		#[arg(long)]
-		threads: Option<i32>,
-		/// Device for the training run.
-		#[arg(long, value_enum, default_value_t = doctor::DeviceChoice::Auto)]
-		device: doctor::DeviceChoice,
+		determinism: bool,
+		/// With --determinism: write the hashes measured here as the golden vectors (after a
+		/// deliberate change of libtorch or of the training code, on the reference machine).
+		#[arg(long, requires = "determinism")]
+		write_golden: Option<PathBuf>,
+		/// Run the golden vectors under --profile only (what --determinism runs per profile).
+		#[arg(long, hide = true, conflicts_with = "determinism")]
+		golden: bool,
+		/// Print JSON.
+		#[arg(long)]
+		json: bool,
+		/// Directory of the exported data sets (default $POL_DATA).
+		#[arg(long)]
+		data_root: Option<PathBuf>,
 	},
 	/// Train one round as a miner and write the proof bundle.
 	Train {
@@ -447,18 +454,31 @@ fn run(cli: Cli) -> Result<i32> {
 		Command::Task(cmd) => task_cmd(cmd),
 		Command::Doctor {
 			steps,
-			threads,
-			device,
-		} => doctor_cmd(steps, threads, device),
+			profile,
+			determinism,
+			write_golden,
+			golden,
+			json,
+			data_root,
+		} => {
+			if golden {
+				let check = doctor::check_profile(profile, data_root.as_deref())?;
+				println!("{}", serde_json::to_string(&check)?);
+				Ok(0)
+			} else if determinism {
+				determinism_cmd(data_root.as_deref(), write_golden.as_deref(), json)
+			} else {
+				doctor_cmd(steps, profile)
+			}
+		}
 		Command::Train {
 			task,
 			round,
 			miner,
 			out,
 		} => {
-			let config = task.load()?;
+			let (config, pinned) = task.load_pinned()?;
 			let spec = config.spec();
-			tch::set_num_threads(config.run.threads);
 			let data = TaskData::load(&config)?;
 			let start = start_params(&config, &round.start)?;
 			let run = MinerRun {
@@ -468,7 +488,7 @@ fn run(cli: Cli) -> Result<i32> {
 				round_seed: round.round_seed(spec.task.id)?,
 				miner: parse_account(&miner)?,
 				start: &start,
-				device: config.device()?,
+				pinned,
 				progress: config.run.progress,
 			};
 			let m = run.train_bundle(&out)?;
@@ -496,7 +516,7 @@ fn run(cli: Cli) -> Result<i32> {
 			manifest,
 			max_bytes,
 		} => {
-			let config = task.load()?;
+			let (config, pinned) = task.load_pinned()?;
 			let spec = config.spec();
 			let data = TaskData::load(&config)?;
 			// From a server: the manifest first; the checkpoints as the verification needs them.
@@ -551,7 +571,7 @@ fn run(cli: Cli) -> Result<i32> {
 				randomness: hashing::challenge_seed(spec.task.id, round.round, &challenge_parent),
 				all_segments,
 				only_segment: None,
-				device: config.device()?,
+				pinned,
 				progress: config.run.progress,
 			};
 			let r = match &remote {
@@ -675,7 +695,8 @@ fn run(cli: Cli) -> Result<i32> {
 			rule,
 			out,
 		} => {
-			let config = task.load()?;
+			// Every validator aggregates under the task's profile, so their proposals agree.
+			let (config, _) = task.load_pinned()?;
 			let rule = match rule {
 				Some(text) => text.parse()?,
 				None => config.aggregation,
@@ -704,15 +725,15 @@ fn run(cli: Cli) -> Result<i32> {
 			loop_steps,
 			json,
 		} => {
-			let config = task.load()?;
+			let (config, pinned) = task.load_pinned()?;
 			let data = TaskData::load(&config)?;
-			let r = bench::run(&config, &data, loop_steps)?;
+			let r = bench::run(&config, &data, loop_steps, pinned)?;
 			if json {
 				println!("{}", serde_json::to_string_pretty(&r)?);
 			} else {
 				println!(
-					"model {} on {}, {} thread(s), batch {}",
-					r.model, r.device, r.threads, r.batch_size
+					"model {} under profile {} (ATen {}, {} thread(s)), batch {}",
+					r.model, r.profile, r.aten_capability, r.threads, r.batch_size
 				);
 				println!(
 					"training loop:        {:>10.1} steps/s ({} steps)",
@@ -823,10 +844,14 @@ fn read_update(bundle: &Path, score: f64) -> Result<aggregate::Update> {
 	})
 }
 
-fn doctor_cmd(steps: usize, threads: Option<i32>, device: doctor::DeviceChoice) -> Result<i32> {
-	let report = doctor::run(steps, threads, device)?;
+fn doctor_cmd(steps: usize, profile: Profile) -> Result<i32> {
+	let pinned = profile::pin(profile)?;
+	let report = doctor::run(steps, pinned)?;
 	println!("libtorch version: {}", report.libtorch_version);
-	println!("threads:          {}", report.threads);
+	println!(
+		"profile:          {} (ATen {}, {} thread(s), {})",
+		pinned.profile, pinned.host.aten_capability, pinned.host.threads, pinned.host.device_model
+	);
 	println!(
 		"cuda:             {}",
 		if report.cuda_available {
@@ -835,7 +860,6 @@ fn doctor_cmd(steps: usize, threads: Option<i32>, device: doctor::DeviceChoice) 
 			"not available".to_string()
 		}
 	);
-	println!("training device:  {:?}", report.device);
 	for (step, loss) in report.losses.iter().enumerate() {
 		log::debug!("step {step}: loss {loss:.6}");
 	}
@@ -850,4 +874,52 @@ fn doctor_cmd(steps: usize, threads: Option<i32>, device: doctor::DeviceChoice) 
 	}
 	println!("ok");
 	Ok(0)
+}
+
+/// `doctor --determinism`: exit code 0 when this host may mine and validate the default profile.
+fn determinism_cmd(
+	data_root: Option<&Path>,
+	write_golden: Option<&Path>,
+	json: bool,
+) -> Result<i32> {
+	let exe = std::env::current_exe().context("finding this executable")?;
+	let checks = doctor::determinism(&exe, data_root)?;
+	if json {
+		println!("{}", serde_json::to_string_pretty(&checks)?);
+	} else {
+		for c in &checks {
+			let fitness = match c.fitness() {
+				doctor::Fitness::Fit => "may mine and validate".to_string(),
+				doctor::Fitness::Unknown => {
+					"repeatable, but no vectors are pinned to compare: do not take part".to_string()
+				}
+				doctor::Fitness::Unfit(why) => format!("may NOT mine or validate: {why}"),
+			};
+			println!("{:<14} {fitness}", c.profile);
+			if let Some(h) = &c.host {
+				println!(
+					"               ATen {}, {} thread(s), libtorch {}, {}",
+					h.aten_capability, h.threads, h.libtorch, h.device_model
+				);
+			}
+			for r in &c.runs {
+				println!("               {}", pol_worker::golden::describe(r));
+			}
+		}
+	}
+	if let Some(path) = write_golden {
+		let vectors = doctor::vectors_of(&checks);
+		let text = serde_json::to_string_pretty(&vectors)? + "\n";
+		std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+		println!(
+			"golden vectors for {} profile(s) written to {}",
+			vectors.profiles.len(),
+			path.display()
+		);
+	}
+	let default = Profile::default().to_string();
+	let fit = checks
+		.iter()
+		.any(|c| c.profile == default && c.fitness() == doctor::Fitness::Fit);
+	Ok(if fit || write_golden.is_some() { 0 } else { 1 })
 }

@@ -85,6 +85,8 @@ pub fn run(chain: &mut Chain, cfg: MinerConfig) -> Result<()> {
 		tasks: BTreeMap::new(),
 		rounds_done: BTreeSet::new(),
 	};
+	// Tasks under another determinism profile than this process's, told once.
+	let mut other_profile = BTreeSet::new();
 	loop {
 		let head = chain.finalized()?;
 		let ids = if miner.cfg.tasks.is_empty() {
@@ -97,9 +99,16 @@ pub fn run(chain: &mut Chain, cfg: MinerConfig) -> Result<()> {
 		};
 		let mut running = 0;
 		for id in ids {
+			if other_profile.contains(&id) {
+				continue;
+			}
 			match miner.tick(chain, id, head.number) {
 				Ok(true) => running += 1,
 				Ok(false) => {}
+				Err(e) if e.downcast_ref::<round::OtherProfile>().is_some() => {
+					log::warn!("{e:#}; not mining it");
+					other_profile.insert(id);
+				}
 				Err(e) => {
 					log::error!("task {id}: {e:#}");
 					running += 1;
@@ -300,7 +309,7 @@ impl Miner {
 			round_seed: Hash::from(status.seed.0),
 			miner: self.me.0,
 			start: &start,
-			device: ctx.device()?,
+			pinned: ctx.pinned,
 			progress: ctx.run.progress,
 		};
 		let fault = self.cfg.fault;
@@ -480,7 +489,6 @@ impl Miner {
 	}
 }
 
-/// The commitments of round `r` of task `id`, by miner.
 /// Replays the run's last segment from its checkpoint files, as every validator will (segment
 /// `n` is among everyone's challenges), and refuses the run if it does not reproduce here: a
 /// run that does not replay on the host that trained it (a libtorch or thread setting that
@@ -501,7 +509,7 @@ pub fn self_check(run: &MinerRun, bundle: &Path, segments: SegmentIndex) -> Resu
 		randomness: Hash::zero(),
 		all_segments: false,
 		only_segment: Some(segments),
-		device: run.device,
+		pinned: run.pinned,
 		progress: false,
 	};
 	let report = verify::verify_bundle(bundle, &expected, &own)
@@ -516,13 +524,14 @@ pub fn self_check(run: &MinerRun, bundle: &Path, segments: SegmentIndex) -> Resu
 		}
 		outcome => bail!(
 			"round {}: not committing a run that does not reproduce on this host: its own \
-			 replay of segment {segments} gives {outcome}. Check that nothing changed the \
-			 worker's threads or device during the run (pol-worker doctor)",
+			 replay of segment {segments} gives {outcome}. Check that this host reproduces \
+			 the task's profile (pol-worker doctor --determinism)",
 			run.round
 		),
 	}
 }
 
+/// The commitments of round `r` of task `id`, by miner.
 fn round_updates(
 	chain: &mut Chain,
 	id: TaskId,

@@ -12,6 +12,7 @@
 
 use crate::config::{hex32, parse_account, parse_hash, TaskSpec};
 use crate::model::{hash_named, l2_distance, NamedTensor};
+use crate::profile::Host;
 use anyhow::{bail, ensure, Context, Result};
 use pol_primitives::{
 	hashing, merkle, AccountBytes, ArtifactUri, Hash, RoundIndex, UpdateCommitment,
@@ -24,7 +25,7 @@ pub const MOMENTUM_PREFIX: &str = "momentum.";
 /// File name of a bundle's manifest.
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// Format version of the manifest.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// A checkpoint: parameters and (with momentum) the momentum buffers, both sorted by name.
 #[derive(Clone, Debug, PartialEq)]
@@ -185,45 +186,6 @@ pub struct CheckpointEntry {
 	pub leaf: String,
 }
 
-/// Where and how a run was trained.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Hardware {
-	/// What must match for an `exact` replay: device kind, CPU architecture and model, libtorch.
-	pub class: String,
-	/// libtorch intra-op threads.
-	pub threads: i32,
-	/// The device, as libtorch names it.
-	pub device: String,
-	/// libtorch version.
-	pub libtorch: String,
-}
-
-impl Hardware {
-	/// This machine, training on `device` with `threads` threads.
-	pub fn this_machine(device: tch::Device, threads: i32) -> Hardware {
-		let cpu = std::fs::read_to_string("/proc/cpuinfo")
-			.ok()
-			.and_then(|info| {
-				info.lines()
-					.find(|l| l.starts_with("model name"))
-					.and_then(|l| l.split(':').nth(1))
-					.map(|m| m.trim().to_string())
-			})
-			.unwrap_or_else(|| "unknown-cpu".into());
-		let device_kind = if device.is_cuda() { "cuda" } else { "cpu" };
-		Hardware {
-			class: format!(
-				"{device_kind}/{}/{cpu}/libtorch-{}",
-				std::env::consts::ARCH,
-				crate::LIBTORCH_VERSION
-			),
-			threads,
-			device: format!("{device:?}"),
-			libtorch: crate::LIBTORCH_VERSION.to_string(),
-		}
-	}
-}
-
 /// A proof bundle's manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -244,8 +206,8 @@ pub struct Manifest {
 	pub shard: u32,
 	/// Model hash of the round's starting model (the parameters of checkpoint 0).
 	pub initial_model_hash: String,
-	/// Where it was trained.
-	pub hardware: Hardware,
+	/// What libtorch ran the training with, under the spec's determinism profile.
+	pub host: Host,
 	/// Checkpoints `0..=n`.
 	pub checkpoints: Vec<CheckpointEntry>,
 	/// Merkle root over the leaves.
@@ -355,8 +317,8 @@ pub struct BundleInfo {
 	pub round_seed: Hash,
 	/// Shard.
 	pub shard: u32,
-	/// Hardware.
-	pub hardware: Hardware,
+	/// What libtorch ran the training with.
+	pub host: Host,
 	/// Loss of each step.
 	pub losses: Vec<f64>,
 }
@@ -447,7 +409,7 @@ impl BundleWriter {
 			round_seed: hex32(&info.round_seed.0),
 			shard: info.shard,
 			initial_model_hash: hex32(&initial.0),
-			hardware: info.hardware.clone(),
+			host: info.host.clone(),
 			checkpoints: self.entries,
 			checkpoint_root: hex32(&merkle::root(&leaves).0),
 			final_model_hash: hex32(&last.0),

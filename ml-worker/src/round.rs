@@ -10,6 +10,7 @@ use crate::config::{
 };
 use crate::data::TaskData;
 use crate::model::{hash_named, Model, NamedTensor};
+use crate::profile::{Pinned, Profile};
 use crate::proof::Checkpoint;
 use crate::store::{self, Store};
 use anyhow::{bail, ensure, Context, Result};
@@ -90,6 +91,7 @@ pub fn task_spec_from_chain(id: TaskId, spec: &ChainTaskSpec) -> Result<TaskSpec
 			segments_per_check: v.segments_per_check,
 			comparison,
 			tolerance,
+			profile: crate::profile::Profile::from_chain(&v.profile),
 		},
 		aggregation,
 	};
@@ -115,13 +117,49 @@ pub struct TaskContext {
 	pub initial_uri: String,
 	/// The worker's own settings.
 	pub run: RunConfig,
+	/// The determinism profile this process pinned: the task's.
+	pub pinned: &'static Pinned,
 }
 
+/// A task whose determinism profile is not the one this process pinned: the worker does not
+/// take part in it (another process, started with `--profile`, may).
+#[derive(Debug)]
+pub struct OtherProfile {
+	/// The task.
+	pub task: TaskId,
+	/// The task's profile.
+	pub task_profile: Profile,
+	/// This process's.
+	pub pinned: Profile,
+}
+
+impl std::fmt::Display for OtherProfile {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		write!(
+			f,
+			"task {} runs under profile {}, this worker under {} (start one with --profile {})",
+			self.task, self.task_profile, self.pinned, self.task_profile
+		)
+	}
+}
+
+impl std::error::Error for OtherProfile {}
+
 impl TaskContext {
-	/// Reads task `id` from the chain and loads its data.
+	/// Reads task `id` from the chain and loads its data; [`OtherProfile`] for a task this
+	/// process cannot train or replay.
 	pub fn load(chain: &mut Chain, id: TaskId, run: &RunConfig) -> Result<TaskContext> {
+		let pinned = crate::profile::pinned()?;
 		let task = read_task(chain, id)?.with_context(|| format!("task {id} does not exist"))?;
 		let spec = task_spec_from_chain(id, &task.spec)?;
+		if spec.verification.profile != pinned.profile {
+			return Err(OtherProfile {
+				task: id,
+				task_profile: spec.verification.profile,
+				pinned: pinned.profile,
+			}
+			.into());
+		}
 		let config = Config::new(&spec, run);
 		let data = TaskData::load(&config).with_context(|| format!("loading task {id}'s data"))?;
 		Ok(TaskContext {
@@ -130,12 +168,8 @@ impl TaskContext {
 			data,
 			initial_uri: String::from_utf8_lossy(&task.spec.initial_model_uri.0).into_owned(),
 			run: run.clone(),
+			pinned,
 		})
-	}
-
-	/// The device to train and replay on.
-	pub fn device(&self) -> Result<tch::Device> {
-		Config::new(&self.spec, &self.run).device()
 	}
 
 	/// Test loss and accuracy of `params` on the task's validation split.

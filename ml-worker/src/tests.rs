@@ -5,6 +5,7 @@ use crate::aggregate::{aggregate, Rule, Update};
 use crate::config::{hex32, Config, TaskSpec};
 use crate::data::{Rng, TaskData};
 use crate::model::{hash_named, Model, NamedTensor};
+use crate::profile::Pinned;
 use crate::proof::{Checkpoint, Manifest};
 use crate::store::{self, FetchError, Store};
 use crate::train::{evaluate, progress_bar, MinerRun, RunOutput, Trainer};
@@ -39,7 +40,6 @@ segments_per_check = 3
 comparison = "exact"
 
 [run]
-threads = 1
 progress = false
 "#;
 
@@ -78,8 +78,12 @@ struct World {
 	challenge_seed: Hash,
 }
 
+/// The default profile, pinned for the test binary before any test ran (lib.rs).
+fn pinned() -> &'static Pinned {
+	crate::profile::pinned().expect("the test binary pins the default profile")
+}
+
 fn world(toml: &str) -> World {
-	tch::set_num_threads(1);
 	let config = Config::from_toml(toml).unwrap();
 	let spec = config.spec();
 	let data = TaskData::load(&config)
@@ -110,7 +114,7 @@ impl World {
 			round_seed: self.round_seed,
 			miner: account(miner),
 			start,
-			device: Device::Cpu,
+			pinned: pinned(),
 			progress: false,
 		}
 	}
@@ -136,7 +140,7 @@ impl World {
 			randomness: self.challenge_seed,
 			all_segments: all,
 			only_segment: only,
-			device: Device::Cpu,
+			pinned: pinned(),
 			progress: false,
 		}
 	}
@@ -201,7 +205,12 @@ fn honest_bundle_verifies_exactly() {
 	let m = w.miner("alice", &w.start).train_bundle(&dir.0).unwrap();
 	assert_eq!(m.num_segments, 6);
 	assert_eq!(m.checkpoints.len(), 7);
-	assert_eq!(m.hardware.threads, 1);
+	assert_eq!(
+		m.host,
+		pinned().host,
+		"the run records what libtorch ran with"
+	);
+	assert_eq!(m.host.threads, 1);
 	assert!(m.train_loss.is_finite() && m.train_loss > 0.0);
 	// The root is pol-primitives' root over pol-primitives' leaves.
 	let leaves: Vec<Hash> = m
@@ -1134,7 +1143,7 @@ mod attacks {
 			randomness: w.challenge_seed,
 			all_segments: false,
 			only_segment: only,
-			device: Device::Cpu,
+			pinned: pinned(),
 			progress: false,
 		};
 		verify_remote(&dir.0, &remote, &expected, &v).unwrap()
@@ -1375,25 +1384,140 @@ mod attacks {
 		let w = world(TASK);
 		let dir = TempDir::new("abstain");
 		w.miner("alice", &w.start).train_bundle(&dir.0).unwrap();
-		// A run from a hardware class this validator cannot replay bit for bit: no verdict.
+		let abstains = |r: &Report| {
+			assert!(
+				matches!(r.outcome, Outcome::Abstain { .. }),
+				"{}",
+				r.outcome
+			);
+			assert_eq!(r.verdict(), None);
+			assert!(
+				!r.outcome.against_miner(),
+				"an abstention never upholds a dispute"
+			);
+		};
+		// A run from another libtorch, which may give other bits for an honest run: no verdict.
 		let mut m = Manifest::read(&dir.0).unwrap();
-		m.hardware.class = "cpu/x86_64/another-cpu/libtorch-0".into();
+		m.host.libtorch = "2.12.0".into();
 		m.write(&dir.0).unwrap();
-		let r = w.verify(&dir.0, "alice", false);
+		abstains(&w.verify(&dir.0, "alice", false));
+		// The same run recorded as this host's verifies.
+		let mut back = Manifest::read(&dir.0).unwrap();
+		back.host = pinned().host.clone();
+		back.write(&dir.0).unwrap();
+		assert_eq!(w.verify(&dir.0, "alice", false).outcome, Outcome::Pass);
+	}
+
+	#[test]
+	fn a_validator_under_another_profile_abstains_rather_than_failing_the_miner() {
+		let w = world(TASK);
+		let dir = TempDir::new("profiles");
+		w.miner("alice", &w.start).train_bundle(&dir.0).unwrap();
+		let expected = w.expected("alice", &w.start);
+		// Validators whose processes run other kernels or thread counts than the task's
+		// profile: each replay could give other bits, so none may judge the run.
+		let other_profiles = [
+			("cpu/avx2/2", "AVX2", 2),
+			("cpu/avx512/1", "AVX512", 1),
+			("cpu/default/1", "DEFAULT", 1),
+		];
+		for (profile, aten, threads) in other_profiles {
+			let other = Pinned {
+				profile: profile.parse().unwrap(),
+				host: crate::profile::Host {
+					aten_capability: aten.into(),
+					threads,
+					..pinned().host.clone()
+				},
+			};
+			let v = Validator {
+				pinned: &other,
+				..w.validator(true, None)
+			};
+			let r = verify_bundle(&dir.0, &expected, &v).unwrap();
+			assert!(
+				matches!(&r.outcome, Outcome::Abstain { why } if why.contains(profile)),
+				"{profile}: {}",
+				r.outcome
+			);
+			assert!(r.segments.is_empty(), "{profile}: nothing replayed");
+		}
+		// Under the task's profile but on kernels the run did not record (a host whose ATen
+		// ignored the pin): no verdict either.
+		let drifted = Pinned {
+			profile: pinned().profile,
+			host: crate::profile::Host {
+				aten_capability: "AVX512".into(),
+				..pinned().host.clone()
+			},
+		};
+		let v = Validator {
+			pinned: &drifted,
+			..w.validator(true, None)
+		};
+		let r = verify_bundle(&dir.0, &expected, &v).unwrap();
 		assert!(
-			matches!(r.outcome, Outcome::Abstain { .. }),
+			matches!(&r.outcome, Outcome::Abstain { why } if why.contains("ATen kernels")),
 			"{}",
 			r.outcome
 		);
-		assert_eq!(r.verdict(), None);
-		assert!(
-			!r.outcome.against_miner(),
-			"an abstention never upholds a dispute"
-		);
-		// The same run recorded on this machine's class verifies.
-		let mut back = Manifest::read(&dir.0).unwrap();
-		back.hardware = crate::proof::Hardware::this_machine(Device::Cpu, 1);
-		back.write(&dir.0).unwrap();
-		assert_eq!(w.verify(&dir.0, "alice", false).outcome, Outcome::Pass);
+		// The task's profile, as pinned: a verdict.
+		assert_eq!(w.verify(&dir.0, "alice", true).outcome, Outcome::Pass);
+	}
+
+	#[test]
+	fn a_manifest_that_contradicts_the_tasks_profile_is_the_miners_fault() {
+		// A forger recording kernels the task's profile excludes, so that every validator
+		// would abstain and its forgery go unjudged: the record itself is the fault.
+		let w = world(TASK);
+		let dir = TempDir::new("contradicts");
+		w.miner("mallory", &w.start).train_bundle(&dir.0).unwrap();
+		let n = Manifest::read(&dir.0).unwrap().num_segments;
+		let dodges: [fn(&mut crate::profile::Host); 3] = [
+			|h| h.aten_capability = "AVX512".into(),
+			|h| h.threads = 4,
+			|h| h.deterministic = false,
+		];
+		for dodge in dodges {
+			let mut m = Manifest::read(&dir.0).unwrap();
+			m.host = pinned().host.clone();
+			dodge(&mut m.host);
+			m.write(&dir.0).unwrap();
+			let r = w.verify(&dir.0, "mallory", false);
+			assert!(
+				matches!(
+					&r.outcome,
+					Outcome::MinerFault { segment, fault: MinerFault::Manifest(why) }
+						if *segment == n && why.contains("profile")
+				),
+				"{}",
+				r.outcome
+			);
+		}
+	}
+
+	#[test]
+	fn a_miner_refuses_to_train_under_another_profile_than_the_tasks() {
+		let w = world(TASK);
+		let other = Pinned {
+			profile: "cpu/avx2/2".parse().unwrap(),
+			host: pinned().host.clone(),
+		};
+		let mut run = w.miner("alice", &w.start);
+		run.pinned = &other;
+		let e = run.train().err().expect("refused");
+		assert!(format!("{e:#}").contains("--profile cpu/avx2/1"), "{e:#}");
+	}
+
+	#[test]
+	fn the_golden_vectors_reproduce_under_the_default_profile() {
+		// A change of machine, libtorch build or code that breaks determinism fails here
+		// rather than slashing someone.
+		let results = crate::golden::check(pinned(), None).unwrap();
+		assert_eq!(results.len(), crate::golden::RUNS.len());
+		for r in &results {
+			assert!(r.repeatable, "{}", crate::golden::describe(r));
+			assert_eq!(r.reproduces, Some(true), "{}", crate::golden::describe(r));
+		}
 	}
 }

@@ -9,8 +9,9 @@
 use crate::config::TaskSpec;
 use crate::data::{self, Dataset, TaskData};
 use crate::model::{Model, NamedTensor};
-use crate::proof::{write_bundle, BundleInfo, BundleWriter, Checkpoint, Hardware, Manifest};
-use anyhow::{ensure, Context, Result};
+use crate::profile::Pinned;
+use crate::proof::{write_bundle, BundleInfo, BundleWriter, Checkpoint, Manifest};
+use anyhow::{bail, ensure, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use pol_primitives::{hashing, AccountBytes, Hash, RoundIndex, StepIndex};
 use std::path::Path;
@@ -231,8 +232,8 @@ pub struct MinerRun<'a> {
 	pub miner: AccountBytes,
 	/// The round's starting model (the global model).
 	pub start: &'a [NamedTensor],
-	/// Device.
-	pub device: Device,
+	/// The determinism profile this process pinned: the task's.
+	pub pinned: &'a Pinned,
 	/// Show a progress bar.
 	pub progress: bool,
 }
@@ -256,20 +257,30 @@ impl MinerRun<'_> {
 		self.data.shard_for(self.spec, &self.miner)
 	}
 
+	/// A run under another profile than the task's could not be replayed by its validators.
+	pub fn check_profile(&self) -> Result<()> {
+		let task = self.spec.verification.profile;
+		if self.pinned.profile != task {
+			bail!(
+				"task {} runs under profile {task}, this process under {}: start a worker \
+				 with --profile {task}",
+				self.spec.task.id,
+				self.pinned.profile
+			);
+		}
+		Ok(())
+	}
+
 	/// Trains the round's S steps honestly, handing each checkpoint (0..=n) to `sink` as it is
 	/// made; returns the loss of each step.
 	pub fn train_with(&self, mut sink: impl FnMut(Checkpoint) -> Result<()>) -> Result<Vec<f64>> {
+		self.check_profile()?;
 		let (_, shard) = self.shard()?;
 		let start = Checkpoint::start(self.start.to_vec(), self.spec.momentum() > 0.0);
-		let dataset = self.data.on(self.device);
-		let mut trainer = Trainer::new(
-			self.spec,
-			&start,
-			&dataset,
-			shard,
-			self.data_seed(),
-			self.device,
-		)?;
+		let device = self.pinned.device();
+		let dataset = self.data.on(device);
+		let mut trainer =
+			Trainer::new(self.spec, &start, &dataset, shard, self.data_seed(), device)?;
 		sink(start)?;
 		let k = self.spec.hyperparameters.checkpoint_interval;
 		let n = self.spec.num_segments();
@@ -321,7 +332,7 @@ impl MinerRun<'_> {
 			miner: self.miner,
 			round_seed: self.round_seed,
 			shard,
-			hardware: Hardware::this_machine(self.device, tch::get_num_threads()),
+			host: self.pinned.host.clone(),
 			losses,
 		})
 	}

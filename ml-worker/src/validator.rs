@@ -88,6 +88,8 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 		nothing_passed: BTreeSet::new(),
 		not_scorer: BTreeSet::new(),
 	};
+	// Tasks under another determinism profile than this process's, told once.
+	let mut other_profile = BTreeSet::new();
 	loop {
 		let head = chain.finalized()?;
 		let ids = if v.cfg.tasks.is_empty() {
@@ -99,8 +101,16 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 			v.cfg.tasks.clone()
 		};
 		for id in ids {
-			if let Err(e) = v.tick(chain, id, head.number) {
-				log::error!("task {id}: {e:#}");
+			if other_profile.contains(&id) {
+				continue;
+			}
+			match v.tick(chain, id, head.number) {
+				Err(e) if e.downcast_ref::<round::OtherProfile>().is_some() => {
+					log::warn!("{e:#}; not validating it");
+					other_profile.insert(id);
+				}
+				Err(e) => log::error!("task {id}: {e:#}"),
+				Ok(()) => {}
 			}
 		}
 		round::sleep_a_block();
@@ -321,7 +331,7 @@ impl Validator {
 			randomness,
 			all_segments: false,
 			only_segment: only,
-			device: ctx.device()?,
+			pinned: ctx.pinned,
 			progress: ctx.run.progress,
 		};
 		let remote = verify::Remote {

@@ -19,13 +19,14 @@
 //! disagree, so only reproducible faults are reported). A checkpoint that cannot be had, or whose
 //! bytes do not match their leaf, is [`Outcome::NotServed`]: the bytes may have been corrupted on
 //! the way or withheld from this validator alone, so it is never reported as a replay failure.
-//! The validator's own trouble (its data, device, disk, or a run whose hardware class it cannot
-//! replay exactly) is [`Outcome::Abstain`]: it reports nothing on that miner.
+//! The validator's own trouble (its data, device, disk, or a run it cannot replay bit for bit:
+//! another determinism profile, other kernels or libtorch) is [`Outcome::Abstain`]: it reports nothing on that miner.
 
 use crate::config::{hex32, parse_hash, ComparisonKind, TaskSpec};
 use crate::data::TaskData;
 use crate::model::{check_same_layout, hash_named, l2_distance, l2_norm, NamedTensor};
-use crate::proof::{checkpoint_path, write_atomic, Checkpoint, Hardware, Manifest};
+use crate::profile::Pinned;
+use crate::proof::{checkpoint_path, write_atomic, Checkpoint, Manifest};
 use crate::store;
 use crate::train::{evaluate, progress_bar, Trainer};
 use anyhow::Result;
@@ -35,7 +36,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 use std::time::Instant;
-use tch::Device;
 
 /// What the validator knows independently of the bundle.
 pub struct Expected<'a> {
@@ -68,8 +68,8 @@ pub struct Validator<'a> {
 	pub all_segments: bool,
 	/// Replay this one segment only (a dispute's), instead of the challenged ones.
 	pub only_segment: Option<SegmentIndex>,
-	/// Device for the replays.
-	pub device: Device,
+	/// The determinism profile this process pinned, and what libtorch runs with.
+	pub pinned: &'a Pinned,
 	/// Show a progress bar.
 	pub progress: bool,
 }
@@ -680,19 +680,9 @@ fn replay(
 		.data
 		.shard_for(spec, &expected.miner)
 		.map_err(|e| abstain(format!("loading the miner's shard: {e:#}")))?;
-	let dataset = v.data.on(v.device);
+	let dataset = v.data.on(v.pinned.device());
 	let data_seed = hashing::data_seed(&expected.round_seed, &expected.miner);
 	let k = spec.hyperparameters.checkpoint_interval;
-	let threads = m.hardware.threads;
-	if !(1..=256).contains(&threads) {
-		// Bounded: a manifest must not make the validator spawn thousands of threads.
-		return Err(Outcome::MinerFault {
-			segment: m.num_segments.max(1),
-			fault: MinerFault::Manifest(format!("the bundle records {threads} threads")),
-		});
-	}
-	// The thread count the miner recorded: exact replay needs the same reduction order.
-	tch::set_num_threads(threads);
 	let bar = progress_bar(
 		v.progress,
 		report.challenged.len() as u64 * u64::from(k),
@@ -707,7 +697,7 @@ fn replay(
 			}
 			(Err(Miss::Local(why)), _) | (_, Err(Miss::Local(why))) => return Err(abstain(why)),
 		};
-		let mut trainer = Trainer::new(spec, &from, &dataset, shard, data_seed, v.device)
+		let mut trainer = Trainer::new(spec, &from, &dataset, shard, data_seed, v.pinned.device())
 			.map_err(|e| abstain(format!("segment {s} cannot start here: {e:#}")))?;
 		let mut diverged = None;
 		for step in (s - 1) * k..s * k {
@@ -829,16 +819,8 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	};
 	let m = &opened.manifest;
 	let n = m.num_segments;
-	if spec.verification.comparison == ComparisonKind::Exact {
-		let mine = Hardware::this_machine(v.device, m.hardware.threads);
-		if mine.class != m.hardware.class {
-			// Another hardware class may give other bits for an honest run: no verdict.
-			let why = format!(
-				"exact comparison across hardware classes ({} here, {} in the bundle)",
-				mine.class, m.hardware.class
-			);
-			return Ok(finish(report, Outcome::Abstain { why }));
-		}
+	if let Err(outcome) = check_profile(spec, m, v.pinned) {
+		return Ok(finish(report, outcome));
 	}
 
 	// 2. The challenge, before any checkpoint is read.
@@ -894,10 +876,12 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	if val.is_empty() {
 		log::warn!("the task has no validation split: the score is 0");
 	} else {
-		let dataset = v.data.on(v.device);
-		let losses = evaluate(spec, expected.start, &dataset, val, v.device).and_then(|(l0, _)| {
-			evaluate(spec, &last.params, &dataset, val, v.device).map(|(l1, acc)| (l0, l1, acc))
-		});
+		let dataset = v.data.on(v.pinned.device());
+		let losses =
+			evaluate(spec, expected.start, &dataset, val, v.pinned.device()).and_then(|(l0, _)| {
+				evaluate(spec, &last.params, &dataset, val, v.pinned.device())
+					.map(|(l1, acc)| (l0, l1, acc))
+			});
 		match losses {
 			Ok((l0, l1, acc)) => {
 				report.val_loss_start = l0;
@@ -913,6 +897,33 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	}
 	report.final_checkpoint = Some(last);
 	Ok(finish(report, Outcome::Pass))
+}
+
+/// Whether this validator may judge the run: only under the task's profile and, for `exact`
+/// comparison, with the kernels, threads and libtorch the miner's run recorded. Another may
+/// give other bits for an honest run, so a mismatch is an abstention, never a verdict.
+fn check_profile(
+	spec: &TaskSpec,
+	m: &Manifest,
+	pinned: &Pinned,
+) -> std::result::Result<(), Outcome> {
+	let task = &spec.verification.profile;
+	if pinned.profile != *task {
+		return Err(Outcome::Abstain {
+			why: format!(
+				"this validator runs profile {}, the task {task}",
+				pinned.profile
+			),
+		});
+	}
+	if spec.verification.comparison == ComparisonKind::Exact {
+		if let Some(why) = pinned.host.replays(&m.host, task) {
+			return Err(Outcome::Abstain {
+				why: format!("exact replay of another host's run: {why}"),
+			});
+		}
+	}
+	Ok(())
 }
 
 /// The manifest's claims against what the validator knows.
@@ -959,6 +970,13 @@ fn check_manifest(m: &Manifest, e: &Expected) -> std::result::Result<(), String>
 	for (j, c) in m.checkpoints.iter().enumerate() {
 		if c.index as usize != j {
 			return Err(format!("checkpoint {j} is listed as {}", c.index));
+		}
+	}
+	if e.spec.verification.comparison == ComparisonKind::Exact {
+		// An honest worker pins the task's profile and records what libtorch then reports; a
+		// record that contradicts the profile would only make every validator abstain.
+		if let Some(why) = m.host.contradicts(&e.spec.verification.profile) {
+			return Err(format!("the manifest names the task's profile, but {why}"));
 		}
 	}
 	let start = hash_named(e.start).map_err(|e| format!("{e:#}"))?;

@@ -138,18 +138,22 @@ fn train_then_verify_and_exit_codes() {
 		assert_eq!(files, 1 + listed, "{text}");
 	}
 
-	// Two threads, recorded in the manifest and used again by the replay: still exact.
+	// A task whose profile names two threads: recorded in the manifest, replayed alike.
+	let config2 = dir.join("task2.toml");
+	std::fs::write(
+		&config2,
+		format!("{TASK}[verification.profile]\nthreads = 2\n"),
+	)
+	.unwrap();
 	let bundle2 = dir.join("bundle2");
 	let (code, text) = worker(&[
 		"train",
 		"--config",
-		s(&config),
+		s(&config2),
 		"--miner",
 		"carol",
 		"--out",
 		s(&bundle2),
-		"--threads",
-		"2",
 		"--no-progress",
 	]);
 	assert_eq!(code, 0, "{text}");
@@ -158,13 +162,35 @@ fn train_then_verify_and_exit_codes() {
 	let (code, text) = worker(&[
 		"verify",
 		"--config",
-		s(&config),
+		s(&config2),
 		"--bundle",
 		s(&bundle2),
 		"--all-segments",
 		"--no-progress",
 	]);
 	assert_eq!(code, 0, "{text}");
+
+	// The same run replayed by processes pinned to other kernels or threads than the task's
+	// profile: each abstains, none fails the miner.
+	for profile in ["cpu/default/1", "cpu/avx2/2"] {
+		let (code, text) = verify(&["--miner", "alice", "--all-segments", "--profile", profile]);
+		assert_eq!(code, 1, "{text}");
+		assert!(text.contains("verdict:     Abstain"), "{profile}: {text}");
+		assert!(text.contains(&format!("runs profile {profile}")), "{text}");
+	}
+	// A miner does not train under another profile than the task's.
+	let (code, text) = worker(&[
+		"train",
+		"--config",
+		s(&config),
+		"--out",
+		s(&dir.join("bundle3")),
+		"--profile",
+		"cpu/avx2/2",
+		"--no-progress",
+	]);
+	assert_eq!(code, 2, "{text}");
+	assert!(text.contains("--profile cpu/avx2/1"), "{text}");
 
 	// Another miner's commitment: not its bundle, the miner's fault, reported on segment n.
 	let (code, text) = verify(&["--miner", "bob"]);
@@ -196,4 +222,43 @@ fn train_then_verify_and_exit_codes() {
 		"{text}"
 	);
 	let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn doctor_says_which_profiles_this_host_reproduces() {
+	let (code, text) = worker(&["doctor", "--determinism", "--json"]);
+	let checks: serde_json::Value = serde_json::from_str(
+		text.lines()
+			.skip_while(|l| !l.starts_with('['))
+			.collect::<Vec<_>>()
+			.join("\n")
+			.as_str(),
+	)
+	.unwrap_or_else(|e| panic!("{e}: {text}"));
+	let checks = checks.as_array().unwrap();
+	assert_eq!(checks.len(), 5, "{text}");
+	// The reference machine reproduces the default profile's golden vectors: exit code 0.
+	assert_eq!(code, 0, "{text}");
+	let default = checks
+		.iter()
+		.find(|c| c["profile"] == "cpu/avx2/1")
+		.unwrap();
+	assert!(default["unsupported"].is_null(), "{text}");
+	for run in default["runs"].as_array().unwrap() {
+		assert_eq!(run["reproduces"], true, "{text}");
+	}
+	// Every other profile either does not pin here (saying why) or runs repeatably.
+	for c in checks {
+		match c["unsupported"].as_str() {
+			Some(why) => assert!(!why.is_empty()),
+			None => assert!(
+				c["runs"]
+					.as_array()
+					.unwrap()
+					.iter()
+					.all(|r| r["repeatable"] == true),
+				"{text}"
+			),
+		}
+	}
 }

@@ -72,6 +72,7 @@ fn spec() -> TaskSpec<Balance> {
 		verification: VerificationSpec {
 			segments_per_check: 2,
 			comparison: Comparison::Exact,
+			profile: Default::default(),
 		},
 		aggregation: Default::default(),
 		schedule: Schedule {

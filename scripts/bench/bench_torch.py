@@ -98,7 +98,8 @@ def main() -> None:
     ap.add_argument('--threads', type=int)
     args = ap.parse_args()
     task = tomllib.loads(Path(args.config).read_text())
-    threads = args.threads or task.get('run', {}).get('threads', 1)
+    # The task's determinism profile names the threads the Rust side runs with.
+    threads = args.threads or task.get('verification', {}).get('profile', {}).get('threads', 1)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     hp = task['hyperparameters']

@@ -23,8 +23,9 @@ pub mod traits;
 
 pub use challenge::ChallengeProof;
 pub use specs::{
-	AggregationRule, Comparison, DatasetSource, DatasetSpec, Hyperparameters, ModelArch,
-	ModelSpecText, Partition, Schedule, VerificationSpec,
+	AggregationRule, Comparison, CpuIsa, DatasetSource, DatasetSpec, DeterminismProfile,
+	Hyperparameters, ModelArch, ModelSpecText, Partition, ProfileDevice, Schedule,
+	VerificationSpec,
 };
 pub use traits::{
 	ChallengeKeys, OnRoundEnd, OnRoundStart, RevealedStake, Role, RoundBudget, RoundInfo,

@@ -28,6 +28,10 @@ pub const MAX_SEGMENTS_PER_CHECK: u32 = 64;
 /// and cross-hardware float noise over a segment stays orders of magnitude below it.
 pub const MAX_TOLERANCE: Perbill = Perbill::from_parts(10_000_000);
 
+/// Most libtorch intra-op threads a determinism profile may name: a spec must not make every
+/// validator spawn more threads than a large server has cores.
+pub const MAX_PROFILE_THREADS: u8 = 64;
+
 /// A declarative model, e.g. `mlp:64-128-10` or `cnn:8x8x1-c16-c32-10`, as UTF-8 bytes.
 pub type ModelSpecText = BoundedVec<u8, ConstU32<MAX_MODEL_SPEC_LEN>>;
 
@@ -277,6 +281,98 @@ pub struct VerificationSpec {
 	pub segments_per_check: u32,
 	/// How replays are compared.
 	pub comparison: Comparison,
+	/// What every miner trains and every validator replays under.
+	pub profile: DeterminismProfile,
+}
+
+/// The device a task's runs are trained and replayed on.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum ProfileDevice {
+	/// libtorch's CPU kernels.
+	#[default]
+	Cpu,
+	/// The first CUDA device, with deterministic algorithms only and TF32 off.
+	Cuda,
+}
+
+/// The widest CPU instruction set libtorch's kernels (ATen, MKL, oneDNN) may use. Kernels of
+/// different widths add in different orders, so they give different bits.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum CpuIsa {
+	/// The scalar kernels every CPU runs (the only level on non-x86 hosts).
+	Default,
+	/// AVX2 with FMA: the widest level common to x86-64 servers of the last decade.
+	#[default]
+	Avx2,
+	/// AVX-512 (F, BW, VL, DQ).
+	Avx512,
+}
+
+/// How exact replay is made possible: a run is reproduced bit for bit only under the same
+/// device kind, CPU kernel width and thread count. Miners train under the task's profile and
+/// validators replay under it; a worker that cannot run it does not take part.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct DeterminismProfile {
+	/// Where the run is trained.
+	pub device: ProfileDevice,
+	/// The CPU kernel width.
+	pub isa: CpuIsa,
+	/// libtorch intra-op threads, 1 to [`MAX_PROFILE_THREADS`]. Reductions split across
+	/// threads add in another order, so the count is part of the result.
+	pub threads: u8,
+}
+
+impl Default for DeterminismProfile {
+	/// CPU, AVX2, one thread: what any x86-64 server can replay.
+	fn default() -> Self {
+		Self {
+			device: ProfileDevice::Cpu,
+			isa: CpuIsa::Avx2,
+			threads: 1,
+		}
+	}
+}
+
+impl DeterminismProfile {
+	/// Whether the chain accepts it.
+	pub fn is_valid(&self) -> bool {
+		(1..=MAX_PROFILE_THREADS).contains(&self.threads)
+	}
 }
 
 /// How validators combine the updates that passed into the next global model. Part of the

@@ -51,6 +51,7 @@ fn spec<T: Config>(rounds: u32) -> TaskSpec<BalanceOf<T>> {
 			segments_per_check: pol_primitives::specs::MAX_SEGMENTS_PER_CHECK
 				.min(T::MaxSegments::get()),
 			comparison: Comparison::Exact,
+			profile: Default::default(),
 		},
 		aggregation: Default::default(),
 		schedule: Schedule {

@@ -446,8 +446,9 @@ pub mod pallet {
 		/// checkpoint interval must divide the local steps into at most `MaxSegments` segments.
 		InvalidHyperparameters,
 		/// Segments per check must be between 1 and the number of segments (and at most
-		/// `MAX_SEGMENTS_PER_CHECK`, 64), and a tolerance must
-		/// be above 0 and at most `MAX_TOLERANCE` (1% of a segment's update).
+		/// `MAX_SEGMENTS_PER_CHECK`, 64), a tolerance must be above 0 and at most
+		/// `MAX_TOLERANCE` (1% of a segment's update), and the determinism profile must name
+		/// 1 to `MAX_PROFILE_THREADS` (64) threads.
 		InvalidVerification,
 		/// A trimmed mean must trim less than half at each end, and a norm clip needs a bound
 		/// above 0 and at most `MAX_NORM_CLIP` (10⁶).
@@ -1153,7 +1154,8 @@ impl<T: Config> Pallet<T> {
 			q >= 1
 				&& q <= segments
 				&& q <= pol_primitives::specs::MAX_SEGMENTS_PER_CHECK
-				&& tolerance_ok,
+				&& tolerance_ok
+				&& spec.verification.profile.is_valid(),
 			Error::<T>::InvalidVerification
 		);
 		ensure!(spec.aggregation.is_valid(), Error::<T>::InvalidAggregation);

@@ -285,6 +285,7 @@ pub fn spec() -> crate::TaskSpec<Balance> {
 		verification: VerificationSpec {
 			segments_per_check: 2,
 			comparison: pol_primitives::Comparison::Exact,
+			profile: Default::default(),
 		},
 		aggregation: Default::default(),
 		schedule: SCHEDULE,

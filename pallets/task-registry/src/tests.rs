@@ -243,6 +243,15 @@ fn create_task_rejects_bad_specs() {
 			|s| s.verification.segments_per_check = 5,
 			Error::InvalidVerification,
 		);
+		// No threads, or more than a validator can be asked to spawn.
+		bad(
+			|s| s.verification.profile.threads = 0,
+			Error::InvalidVerification,
+		);
+		bad(
+			|s| s.verification.profile.threads = pol_primitives::specs::MAX_PROFILE_THREADS + 1,
+			Error::InvalidVerification,
+		);
 		bad(
 			|s| {
 				s.aggregation = AggregationRule::TrimmedMean {

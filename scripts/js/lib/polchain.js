@@ -226,7 +226,10 @@ export function formatPerbill(parts) {
  *                           alpha? (Dirichlet α, default 1), validation (fraction, e.g. 0.2) }
  *   hyperparameters       { learningRate, momentum?, batchSize, localSteps, checkpointInterval }
  *   verification          { segmentsPerCheck, comparison: "exact" | "tolerance",
- *                           tolerance? (relative L2 distance, a fraction) }
+ *                           tolerance? (relative L2 distance, a fraction),
+ *                           profile? { device: "cpu" | "cuda", isa: "default" | "avx2" |
+ *                           "avx512", threads (1 to 64) }: what runs are trained and
+ *                           replayed under; cpu, avx2, 1 thread when left out }
  *   aggregation?          { rule: "fedavg" | "median" | "trimmed-mean" | "norm-clip",
  *                           trim? (share cut at each end, below 0.5), maxNorm? (positive) };
  *                           FedAvg by score when left out
@@ -247,7 +250,8 @@ const CONFIG_KEYS = {
   dataset: ['source', 'synthetic', 'numShards', 'partition', 'alpha', 'validation'],
   'dataset.synthetic': ['seed', 'samples', 'features', 'classes'],
   hyperparameters: ['learningRate', 'momentum', 'batchSize', 'localSteps', 'checkpointInterval'],
-  verification: ['segmentsPerCheck', 'comparison', 'tolerance'],
+  verification: ['segmentsPerCheck', 'comparison', 'tolerance', 'profile'],
+  'verification.profile': ['device', 'isa', 'threads'],
   aggregation: ['rule', 'trim', 'maxNorm'],
   schedule: ['commitBlocks', 'revealBlocks', 'verifyBlocks', 'scoreRevealBlocks', 'finalizeBlocks', 'rounds'],
 };
@@ -352,6 +356,7 @@ export function buildTaskSpec(config) {
     throw new UserError(`verification.comparison must be "exact" or "tolerance", got ${JSON.stringify(cmp)}`);
   }
 
+  const profile = buildProfile(ver.profile ?? {});
   const aggregation = buildAggregation(config.aggregation ?? { rule: 'fedavg' });
 
   const sc = need(config, 'schedule', '');
@@ -379,6 +384,7 @@ export function buildTaskSpec(config) {
     verification: {
       segmentsPerCheck: u32(need(ver, 'segmentsPerCheck', 'verification'), 'verification.segmentsPerCheck'),
       comparison,
+      profile,
     },
     aggregation,
     schedule,
@@ -386,6 +392,33 @@ export function buildTaskSpec(config) {
     validatorShare: percentToPerbill(need(config, 'validatorSharePercent', ''), 'validatorSharePercent'),
     maxMiners: u32(need(config, 'maxMiners', ''), 'maxMiners'),
   };
+}
+
+/** Most libtorch threads a determinism profile may name (`pol_primitives::specs::MAX_PROFILE_THREADS`). */
+export const MAX_PROFILE_THREADS = 64;
+const PROFILE_DEVICES = { cpu: 'Cpu', cuda: 'Cuda' };
+const PROFILE_ISAS = { default: 'Default', avx2: 'Avx2', avx512: 'Avx512' };
+
+/** The chain's `DeterminismProfile` from `verification.profile`; each key has the default's value when left out. */
+function buildProfile(p) {
+  checkKeys(p, 'verification.profile');
+  const pick = (table, key, fallback) => {
+    const name = p[key] ?? fallback;
+    if (!Object.hasOwn(table, name)) {
+      throw new UserError(`verification.profile.${key} must be ${Object.keys(table).map((k) => `"${k}"`).join(' or ')}, got ${JSON.stringify(name)}`);
+    }
+    return table[name];
+  };
+  const threads = u32(p.threads ?? 1, 'verification.profile.threads');
+  if (threads < 1 || threads > MAX_PROFILE_THREADS) {
+    throw new UserError(`verification.profile.threads must be 1 to ${MAX_PROFILE_THREADS}, got ${threads}`);
+  }
+  return { device: pick(PROFILE_DEVICES, 'device', 'cpu'), isa: pick(PROFILE_ISAS, 'isa', 'avx2'), threads };
+}
+
+/** A chain `DeterminismProfile` as the worker's `--profile` writes it, e.g. `cpu/avx2/1`. */
+export function formatProfile(p) {
+  return `${p.device.type.toLowerCase()}/${p.isa.type.toLowerCase()}/${p.threads.toNumber()}`;
 }
 
 /** The chain's `AggregationRule` from the config's `aggregation` section. */
@@ -572,6 +605,7 @@ export async function getTask(api, task) {
       checkpointInterval: spec.hyperparameters.checkpointInterval.toNumber(),
       segmentsPerCheck: spec.verification.segmentsPerCheck.toNumber(),
       comparison: spec.verification.comparison.isExact ? 'exact' : `tolerance ${formatPerbill(spec.verification.comparison.asTolerance)}`,
+      profile: formatProfile(spec.verification.profile),
       aggregation: formatAggregation(spec.aggregation),
       schedule: Object.fromEntries(CONFIG_KEYS.schedule.map((k) => [k, spec.schedule[k].toNumber()])),
       rewardPerRound: spec.rewardPerRound.toBigInt(),
@@ -685,7 +719,7 @@ export function formatStatus(st, { brief = false } = {}) {
     lines.push(`  creator ${t.creator}, budget ${formatPol(t.budget)}, ${formatPol(t.spec.rewardPerRound)} per round (validators ${formatPerbill(t.spec.validatorShare)})`);
     if (brief) continue;
     const s = t.spec;
-    lines.push(`  model ${s.model} on ${s.dataset} (${s.numShards} shards, ${s.partition}); lr ${s.learningRate}, momentum ${s.momentum}, batch ${s.batchSize}, ${s.localSteps} steps, checkpoint every ${s.checkpointInterval}; ${s.segmentsPerCheck} segments checked, ${s.comparison}; aggregated by ${s.aggregation}`);
+    lines.push(`  model ${s.model} on ${s.dataset} (${s.numShards} shards, ${s.partition}); lr ${s.learningRate}, momentum ${s.momentum}, batch ${s.batchSize}, ${s.localSteps} steps, checkpoint every ${s.checkpointInterval}; ${s.segmentsPerCheck} segments checked, ${s.comparison} under ${s.profile}; aggregated by ${s.aggregation}`);
     lines.push(`  schedule: commit ${s.schedule.commitBlocks}, reveal ${s.schedule.revealBlocks}, verify ${s.schedule.verifyBlocks}, score-reveal ${s.schedule.scoreRevealBlocks}, finalize ${s.schedule.finalizeBlocks} blocks; ${s.schedule.rounds} rounds`);
     lines.push(`  global model ${t.model.hash} (${t.model.uri}, since #${t.model.acceptedAt})`);
     if (r) {

@@ -96,6 +96,14 @@ test('the task config becomes a TaskSpec with exact fixed-point fields', () => {
   });
   assert.deepEqual(skewed.dataset.partition, { Dirichlet: { alpha: 50_000_000n } });
   assert.deepEqual(skewed.verification.comparison, { Tolerance: 1_000_000n });
+  assert.deepEqual(spec.verification.profile, { device: 'Cpu', isa: 'Avx2', threads: 1 }, 'the default profile when left out');
+  const profile = (p) => buildTaskSpec({ ...demo, verification: { ...demo.verification, profile: p } }).verification.profile;
+  assert.deepEqual(profile({ device: 'cuda', threads: 4 }), { device: 'Cuda', isa: 'Avx2', threads: 4 });
+  assert.deepEqual(profile({ isa: 'avx512' }), { device: 'Cpu', isa: 'Avx512', threads: 1 });
+  assert.throws(() => profile({ isa: 'sse4' }), /profile\.isa must be "default" or "avx2" or "avx512"/);
+  assert.throws(() => profile({ threads: 0 }), /threads must be 1 to 64/);
+  assert.throws(() => profile({ threads: 65 }), /threads must be 1 to 64/);
+  assert.throws(() => profile({ thread: 2 }), /unknown key thread/);
   assert.throws(() => buildTaskSpec({ ...demo, schedul: {} }), /unknown key schedul/);
   assert.throws(() => buildTaskSpec({ ...demo, hyperparameters: { ...demo.hyperparameters, learningRate: '0.0000000001' } }),
     /more than 9 decimals/);
@@ -159,6 +167,7 @@ test('PolApi reads the task, its round, the validators and the task ids back', a
   const task = await getTask(api, taskId);
   assert.equal(task.spec.model, 'mlp:64-32-10');
   assert.equal(task.spec.aggregation, 'trimmed-mean 25%');
+  assert.equal(task.spec.profile, 'cpu/avx2/1', 'the default determinism profile, as pol-worker --profile names it');
   assert.equal(task.round, 0);
   assert.equal(task.model.hash, demo.initialModel.hash, 'the round trains from W₀');
   assert.equal(task.model.uri, demo.initialModel.uri);

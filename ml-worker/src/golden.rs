@@ -1,0 +1,141 @@
+//! Golden vectors: a canonical short run of each shipped model, whose checkpoint hashes are
+//! pinned in `ml-worker/golden/vectors.json` for each determinism profile they were measured
+//! under. A host (or a libtorch build, or a change of code) that does not reproduce them under
+//! a profile would have its honest runs judged against other bits: it must not mine or validate
+//! under that profile. `pol-worker doctor --determinism` runs them; so does the test suite.
+//!
+//! Regenerate after a deliberate change of libtorch or of the training code, on the reference
+//! machine (the CI machine): `pol-worker doctor --determinism --write-golden
+//! ml-worker/golden/vectors.json`.
+
+use crate::config::{hex32, Config};
+use crate::data::TaskData;
+use crate::model::{hash_named, Model};
+use crate::profile::Pinned;
+use crate::train::MinerRun;
+use anyhow::{Context, Result};
+use pol_primitives::{hashing, Hash};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The pinned vectors, as committed.
+pub const VECTORS: &str = include_str!("../golden/vectors.json");
+
+/// A golden task's TOML: digits, one shard, IID, the default profile's section left to the
+/// profile that runs it.
+macro_rules! golden_task {
+	($model:literal, $lr:literal) => {
+		concat!(
+			"[task]\nid = 1\nmodel = \"",
+			$model,
+			"\"\n[data]\nsource = \"digits\"\nnum_shards = 1\npartition = \"iid\"\n",
+			"validation = 0.2\n[hyperparameters]\nlearning_rate = ",
+			$lr,
+			"\nmomentum = 0.9\nbatch_size = 32\nlocal_steps = 20\ncheckpoint_interval = 10\n",
+			"[verification]\nsegments_per_check = 1\ncomparison = \"exact\"\n"
+		)
+	};
+}
+
+/// The canonical runs: the shipped models on digits, 20 momentum-SGD steps, a checkpoint every
+/// 10, batch 32 (the shipped tasks' batch).
+pub const RUNS: [(&str, &str); 2] = [
+	("digits-mlp", golden_task!("mlp:64-64-10", "0.05")),
+	("digits-cnn", golden_task!("cnn:8x8x1-c8-c16-10", "0.1")),
+];
+
+/// The vectors file: per profile (`cpu/avx2/1`), per run, the model hashes of checkpoints 0,
+/// 1 and 2 (steps 0, 10 and 20).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vectors {
+	/// The libtorch they were measured with.
+	pub libtorch: String,
+	/// Profile → run → hashes.
+	pub profiles: BTreeMap<String, BTreeMap<String, Vec<Hash>>>,
+}
+
+impl Vectors {
+	/// The committed vectors.
+	pub fn pinned() -> Result<Vectors> {
+		serde_json::from_str(VECTORS).context("parsing ml-worker/golden/vectors.json")
+	}
+}
+
+/// One golden run under this process's profile.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+	/// The run's name.
+	pub name: String,
+	/// The model hashes of its checkpoints.
+	pub hashes: Vec<Hash>,
+	/// Whether a second run in the same process gave the same hashes.
+	pub repeatable: bool,
+	/// Whether they are the pinned vectors; `None` where none are pinned for the profile.
+	pub reproduces: Option<bool>,
+}
+
+/// Runs every golden run under `pinned`, twice, and compares with the pinned vectors.
+pub fn check(pinned: &Pinned, data_root: Option<&Path>) -> Result<Vec<RunResult>> {
+	let vectors = Vectors::pinned()?;
+	let reference = vectors.profiles.get(&pinned.profile.to_string());
+	let mut results = Vec::new();
+	for (name, toml) in RUNS {
+		let first = run(toml, pinned, data_root).with_context(|| format!("golden run {name}"))?;
+		let second = run(toml, pinned, data_root).with_context(|| format!("golden run {name}"))?;
+		let reproduces = reference
+			.filter(|_| vectors.libtorch == crate::LIBTORCH_VERSION)
+			.and_then(|runs| runs.get(name))
+			.map(|pinned| *pinned == first);
+		results.push(RunResult {
+			name: name.to_string(),
+			repeatable: first == second,
+			hashes: first,
+			reproduces,
+		});
+	}
+	Ok(results)
+}
+
+/// The model hashes of one golden run's checkpoints under `pinned`.
+pub fn run(toml: &str, pinned: &Pinned, data_root: Option<&Path>) -> Result<Vec<Hash>> {
+	let mut config = Config::from_toml(toml)?;
+	config.verification.profile = pinned.profile;
+	config.run.data_root = data_root.map(Path::to_path_buf);
+	config.run.progress = false;
+	let spec = config.spec();
+	let data = TaskData::load(&config)?;
+	let start = Model::new(&spec.task.model, spec.task.init_seed, pinned.device())?.params()?;
+	let run = MinerRun {
+		spec: &spec,
+		data: &data,
+		round: 0,
+		round_seed: hashing::round_seed(spec.task.id, 0, &Hash::zero()),
+		miner: hashing::hash(b"golden").0,
+		start: &start,
+		pinned,
+		progress: false,
+	};
+	run.train()?
+		.checkpoints
+		.iter()
+		.map(|c| hash_named(&c.params))
+		.collect()
+}
+
+/// One line per run, for people.
+pub fn describe(r: &RunResult) -> String {
+	let last = r.hashes.last().map(|h| hex32(&h.0)).unwrap_or_default();
+	let reproduces = match r.reproduces {
+		Some(true) => "reproduces the pinned vectors",
+		Some(false) => "DOES NOT reproduce the pinned vectors",
+		None => "no vectors pinned for this profile and libtorch",
+	};
+	let repeatable = if r.repeatable {
+		"repeatable"
+	} else {
+		"NOT repeatable"
+	};
+	format!("{}: {repeatable}, {reproduces} (final {last})", r.name)
+}

@@ -1,0 +1,495 @@
+//! The determinism profile a worker process trains and replays under.
+//!
+//! Exact replay holds only under the same kernels: on one libtorch build, ATen's AVX-512 and
+//! AVX2 kernels, or 1 and 2 threads, give different bits after a few SGD steps. A task's spec
+//! names a [`Profile`] (device, CPU kernel width, threads); [`pin`] fixes it for the whole
+//! process before libtorch dispatches its first kernel, reads back what libtorch actually does
+//! ([`Host`]), and refuses a host that cannot run it. Miners record the [`Host`] in their
+//! manifests; a validator whose own differs abstains instead of judging the run
+//! ([`Host::replays`]).
+//!
+//! ATen reads `ATEN_CPU_CAPABILITY` once, MKL reads `MKL_CBWR` and oneDNN `ONEDNN_MAX_CPU_ISA`
+//! when they load: so a process serves one profile, and `pol-worker` pins it first thing.
+
+use anyhow::{bail, Context, Result};
+use pol_primitives::{CpuIsa, DeterminismProfile, ProfileDevice};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
+
+/// Where a task's runs are trained.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+	/// libtorch's CPU kernels.
+	#[default]
+	Cpu,
+	/// The first CUDA device, deterministic algorithms only, TF32 off.
+	Cuda,
+}
+
+/// The widest CPU instruction set libtorch's kernels may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isa {
+	/// Scalar kernels; the only level on non-x86 hosts.
+	Default,
+	/// AVX2 with FMA.
+	#[default]
+	Avx2,
+	/// AVX-512 (F, BW, VL, DQ).
+	Avx512,
+}
+
+/// A task's determinism profile, as the worker's files and flags write it (`cpu/avx2/1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+	/// Where runs are trained.
+	#[serde(default)]
+	pub device: DeviceKind,
+	/// The CPU kernel width.
+	#[serde(default)]
+	pub isa: Isa,
+	/// libtorch intra-op threads.
+	#[serde(default = "one")]
+	pub threads: u8,
+}
+
+fn one() -> u8 {
+	1
+}
+
+impl Default for Profile {
+	/// The chain's default: CPU, AVX2, one thread.
+	fn default() -> Self {
+		Profile::from_chain(&DeterminismProfile::default())
+	}
+}
+
+impl Profile {
+	/// The profile as the chain stores it.
+	pub fn to_chain(&self) -> DeterminismProfile {
+		DeterminismProfile {
+			device: match self.device {
+				DeviceKind::Cpu => ProfileDevice::Cpu,
+				DeviceKind::Cuda => ProfileDevice::Cuda,
+			},
+			isa: match self.isa {
+				Isa::Default => CpuIsa::Default,
+				Isa::Avx2 => CpuIsa::Avx2,
+				Isa::Avx512 => CpuIsa::Avx512,
+			},
+			threads: self.threads,
+		}
+	}
+
+	/// The chain's profile.
+	pub fn from_chain(p: &DeterminismProfile) -> Profile {
+		Profile {
+			device: match p.device {
+				ProfileDevice::Cpu => DeviceKind::Cpu,
+				ProfileDevice::Cuda => DeviceKind::Cuda,
+			},
+			isa: match p.isa {
+				CpuIsa::Default => Isa::Default,
+				CpuIsa::Avx2 => Isa::Avx2,
+				CpuIsa::Avx512 => Isa::Avx512,
+			},
+			threads: p.threads,
+		}
+	}
+
+	/// The libtorch device runs are trained on.
+	pub fn device(&self) -> tch::Device {
+		match self.device {
+			DeviceKind::Cpu => tch::Device::Cpu,
+			DeviceKind::Cuda => tch::Device::Cuda(0),
+		}
+	}
+
+	/// Whether the chain accepts it: 1 to `MAX_PROFILE_THREADS` threads.
+	pub fn validate(&self) -> Result<()> {
+		let max = pol_primitives::specs::MAX_PROFILE_THREADS;
+		if !(1..=max).contains(&self.threads) {
+			bail!(
+				"a determinism profile needs 1 to {max} threads, not {}",
+				self.threads
+			);
+		}
+		Ok(())
+	}
+
+	/// Why this host cannot run the profile, if it cannot.
+	pub fn unsupported_here(&self) -> Option<String> {
+		let missing = missing_cpu_features(self.isa);
+		if !missing.is_empty() {
+			return Some(format!(
+				"the CPU lacks {} for {} kernels",
+				missing.join(", "),
+				self.isa
+			));
+		}
+		if self.device == DeviceKind::Cuda && !tch::Cuda::is_available() {
+			return Some("libtorch sees no CUDA device".into());
+		}
+		None
+	}
+}
+
+/// The CPU features a kernel width needs that this host lacks.
+fn missing_cpu_features(isa: Isa) -> Vec<&'static str> {
+	#[cfg(target_arch = "x86_64")]
+	{
+		let have = |f: &'static str| match f {
+			"avx2" => std::arch::is_x86_feature_detected!("avx2"),
+			"fma" => std::arch::is_x86_feature_detected!("fma"),
+			"avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
+			"avx512bw" => std::arch::is_x86_feature_detected!("avx512bw"),
+			"avx512vl" => std::arch::is_x86_feature_detected!("avx512vl"),
+			"avx512dq" => std::arch::is_x86_feature_detected!("avx512dq"),
+			_ => false,
+		};
+		let needed: &[&'static str] = match isa {
+			Isa::Default => &[],
+			Isa::Avx2 => &["avx2", "fma"],
+			Isa::Avx512 => &["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"],
+		};
+		needed.iter().copied().filter(|f| !have(f)).collect()
+	}
+	#[cfg(not(target_arch = "x86_64"))]
+	match isa {
+		Isa::Default => Vec::new(),
+		// ATen's AVX kernels exist on x86-64 only.
+		Isa::Avx2 | Isa::Avx512 => vec!["x86-64"],
+	}
+}
+
+impl Isa {
+	/// What ATen reports it dispatches to at this width (`at::get_cpu_capability()`).
+	pub fn aten_capability(self) -> &'static str {
+		match self {
+			Isa::Default => "DEFAULT",
+			Isa::Avx2 => "AVX2",
+			Isa::Avx512 => "AVX512",
+		}
+	}
+
+	/// The environment that pins ATen, MKL and oneDNN to this width, read when each loads.
+	pub fn environment(self) -> Vec<(&'static str, &'static str)> {
+		let (aten, mkl, onednn) = match self {
+			Isa::Default => ("default", "COMPATIBLE", "SSE41"),
+			Isa::Avx2 => ("avx2", "AVX2,STRICT", "AVX2"),
+			Isa::Avx512 => ("avx512", "AVX512,STRICT", "AVX512_CORE"),
+		};
+		let mut env = vec![("ATEN_CPU_CAPABILITY", aten)];
+		// MKL and oneDNN's x86 names; elsewhere libtorch has neither.
+		if cfg!(target_arch = "x86_64") {
+			env.push(("MKL_CBWR", mkl));
+			env.push(("ONEDNN_MAX_CPU_ISA", onednn));
+		}
+		env
+	}
+}
+
+impl fmt::Display for Isa {
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		f.write_str(match self {
+			Isa::Default => "default",
+			Isa::Avx2 => "avx2",
+			Isa::Avx512 => "avx512",
+		})
+	}
+}
+
+impl fmt::Display for Profile {
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		let device = match self.device {
+			DeviceKind::Cpu => "cpu",
+			DeviceKind::Cuda => "cuda",
+		};
+		write!(f, "{device}/{}/{}", self.isa, self.threads)
+	}
+}
+
+impl FromStr for Profile {
+	type Err = anyhow::Error;
+	/// `device/isa/threads`, e.g. `cpu/avx2/1` or `cuda/avx2/1`.
+	fn from_str(s: &str) -> Result<Profile> {
+		let parts: Vec<&str> = s.split('/').collect();
+		let [device, isa, threads] = parts[..] else {
+			bail!("a profile is device/isa/threads, e.g. cpu/avx2/1, not {s:?}");
+		};
+		let device = match device {
+			"cpu" => DeviceKind::Cpu,
+			"cuda" => DeviceKind::Cuda,
+			other => bail!("unknown device {other:?} in profile {s:?} (cpu or cuda)"),
+		};
+		let isa = match isa {
+			"default" => Isa::Default,
+			"avx2" => Isa::Avx2,
+			"avx512" => Isa::Avx512,
+			other => bail!("unknown ISA {other:?} in profile {s:?} (default, avx2 or avx512)"),
+		};
+		let threads = threads
+			.parse()
+			.with_context(|| format!("threads {threads:?} in profile {s:?}"))?;
+		let p = Profile {
+			device,
+			isa,
+			threads,
+		};
+		p.validate()?;
+		Ok(p)
+	}
+}
+
+/// What libtorch reports it runs with, after [`pin`]: recorded in every manifest, compared
+/// before a replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+	/// The CPU kernels ATen dispatches to (`at::get_cpu_capability()`).
+	pub aten_capability: String,
+	/// libtorch's intra-op threads (`at::get_num_threads()`).
+	pub threads: i32,
+	/// The libtorch version.
+	pub libtorch: String,
+	/// The device's model: the GPU's on CUDA (part of the match), the CPU's otherwise (for
+	/// people: the kernel width is what matters).
+	pub device_model: String,
+	/// Deterministic algorithms on, cuDNN deterministic, TF32 off, as libtorch reports them.
+	pub deterministic: bool,
+}
+
+impl Host {
+	/// Why a run recorded on `miner` may not reproduce bit for bit here under `profile`, if
+	/// it may not. Other kernels, threads or libtorch give other bits for an honest run.
+	pub fn replays(&self, miner: &Host, profile: &Profile) -> Option<String> {
+		let mut differ = Vec::new();
+		if self.aten_capability != miner.aten_capability {
+			differ.push(format!(
+				"ATen kernels {} here, {} in the run",
+				self.aten_capability, miner.aten_capability
+			));
+		}
+		if self.threads != miner.threads {
+			differ.push(format!(
+				"{} threads here, {} in the run",
+				self.threads, miner.threads
+			));
+		}
+		if self.libtorch != miner.libtorch {
+			differ.push(format!(
+				"libtorch {} here, {} in the run",
+				self.libtorch, miner.libtorch
+			));
+		}
+		if profile.device == DeviceKind::Cuda && self.device_model != miner.device_model {
+			differ.push(format!(
+				"GPU {} here, {} in the run",
+				self.device_model, miner.device_model
+			));
+		}
+		(!differ.is_empty()).then(|| differ.join("; "))
+	}
+
+	/// What an honest worker pinned to `profile` records, if `self` is not that: a manifest
+	/// that names the task's profile but records other kernels was not made under it.
+	pub fn contradicts(&self, profile: &Profile) -> Option<String> {
+		if self.aten_capability != profile.isa.aten_capability() {
+			return Some(format!(
+				"it records ATen kernels {} under profile {profile}, which pins {}",
+				self.aten_capability,
+				profile.isa.aten_capability()
+			));
+		}
+		if self.threads != i32::from(profile.threads) {
+			return Some(format!(
+				"it records {} threads under profile {profile}",
+				self.threads
+			));
+		}
+		if !self.deterministic {
+			return Some("it records libtorch's deterministic mode off".into());
+		}
+		None
+	}
+}
+
+/// A profile pinned for this process, and what libtorch reported back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pinned {
+	/// The profile.
+	pub profile: Profile,
+	/// What libtorch runs with.
+	pub host: Host,
+}
+
+impl Pinned {
+	/// The libtorch device runs are trained on.
+	pub fn device(&self) -> tch::Device {
+		self.profile.device()
+	}
+}
+
+static PINNED: OnceLock<Pinned> = OnceLock::new();
+static PINNING: Mutex<()> = Mutex::new(());
+
+/// Pins `profile` for this process, or says why this host cannot run it. Call it before
+/// anything else touches libtorch: ATen fixes its kernels at the first one. Pinning the same
+/// profile again returns the first pin; another profile is refused.
+pub fn pin(profile: Profile) -> Result<&'static Pinned> {
+	let _one_at_a_time = PINNING.lock().unwrap_or_else(|e| e.into_inner());
+	if let Some(p) = PINNED.get() {
+		if p.profile != profile {
+			bail!(
+				"this process runs profile {}; profile {profile} needs a process of its own \
+				 (libtorch fixes its kernels once)",
+				p.profile
+			);
+		}
+		return Ok(p);
+	}
+	profile.validate()?;
+	for (name, value) in profile.isa.environment() {
+		if let Some(old) = std::env::var_os(name).filter(|old| old != value) {
+			log::warn!("{name}={old:?} is replaced by {value} for profile {profile}");
+		}
+		// Still single-threaded as far as the environment goes: nothing has read it yet.
+		std::env::set_var(name, value);
+	}
+	if profile.device == DeviceKind::Cuda {
+		// cuBLAS picks its reduction order by workspace size unless it is fixed.
+		std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8");
+	}
+	// After the environment: asking for CUDA loads libtorch's CUDA side.
+	if let Some(why) = profile.unsupported_here() {
+		bail!("this host cannot run profile {profile}: {why}");
+	}
+	let aten = aten_cpu_capability()?;
+	if aten != profile.isa.aten_capability() {
+		bail!(
+			"libtorch dispatches to {aten} kernels, profile {profile} needs {}: libtorch ran \
+			 before the profile was pinned, or this build of it lacks those kernels",
+			profile.isa.aten_capability()
+		);
+	}
+	tch::set_num_threads(i32::from(profile.threads));
+	let threads = tch::get_num_threads();
+	if threads != i32::from(profile.threads) {
+		bail!(
+			"libtorch runs {threads} threads, profile {profile} needs {}",
+			profile.threads
+		);
+	}
+	set_deterministic()?;
+	let host = Host {
+		aten_capability: aten,
+		threads,
+		libtorch: crate::LIBTORCH_VERSION.to_string(),
+		device_model: device_model(profile.device),
+		deterministic: is_deterministic(),
+	};
+	if !host.deterministic {
+		bail!("libtorch did not keep its deterministic mode on");
+	}
+	log::info!(
+		"determinism profile {profile}: ATen {}, {threads} thread(s)",
+		host.aten_capability
+	);
+	Ok(PINNED.get_or_init(|| Pinned { profile, host }))
+}
+
+/// The profile this process pinned.
+pub fn pinned() -> Result<&'static Pinned> {
+	PINNED
+		.get()
+		.context("no determinism profile is pinned in this process (profile::pin)")
+}
+
+/// The CPU's model name, or the first GPU's on CUDA.
+fn device_model(device: DeviceKind) -> String {
+	let found = match device {
+		DeviceKind::Cpu => std::fs::read_to_string("/proc/cpuinfo")
+			.ok()
+			.and_then(|info| {
+				info.lines()
+					.find(|l| l.starts_with("model name"))
+					.and_then(|l| l.split(':').nth(1))
+					.map(|m| m.trim().to_string())
+			}),
+		// The driver's own description; libtorch's C API has no device name.
+		DeviceKind::Cuda => std::fs::read_dir("/proc/driver/nvidia/gpus")
+			.ok()
+			.and_then(|dirs| {
+				let mut dirs: Vec<_> = dirs.flatten().map(|d| d.path()).collect();
+				dirs.sort();
+				let info = std::fs::read_to_string(dirs.first()?.join("information")).ok()?;
+				info.lines()
+					.find(|l| l.starts_with("Model:"))
+					.map(|l| l["Model:".len()..].trim().to_string())
+			}),
+	};
+	found.unwrap_or_else(|| format!("unknown {}", std::env::consts::ARCH))
+}
+
+#[cfg(determinism_shim)]
+mod shim {
+	use std::os::raw::{c_char, c_int};
+	extern "C" {
+		pub fn pol_aten_cpu_capability(buf: *mut c_char, len: c_int) -> c_int;
+		pub fn pol_set_deterministic(err: *mut c_char, len: c_int) -> c_int;
+		pub fn pol_is_deterministic() -> c_int;
+	}
+}
+
+/// Text the shim wrote into `buf`.
+#[cfg(determinism_shim)]
+fn text(buf: &[u8]) -> String {
+	let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+	String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(determinism_shim)]
+fn aten_cpu_capability() -> Result<String> {
+	let mut buf = [0u8; 256];
+	// SAFETY: the shim writes at most `len` bytes, NUL included, and catches C++ exceptions.
+	let n = unsafe { shim::pol_aten_cpu_capability(buf.as_mut_ptr().cast(), buf.len() as i32) };
+	if n < 0 {
+		bail!("asking libtorch for its CPU kernels: {}", text(&buf));
+	}
+	Ok(text(&buf))
+}
+
+#[cfg(determinism_shim)]
+fn set_deterministic() -> Result<()> {
+	let mut buf = [0u8; 1024];
+	// SAFETY: as above.
+	if unsafe { shim::pol_set_deterministic(buf.as_mut_ptr().cast(), buf.len() as i32) } != 0 {
+		bail!("making libtorch deterministic: {}", text(&buf));
+	}
+	Ok(())
+}
+
+#[cfg(determinism_shim)]
+fn is_deterministic() -> bool {
+	// SAFETY: reads libtorch's global context; catches C++ exceptions.
+	unsafe { shim::pol_is_deterministic() == 1 }
+}
+
+#[cfg(not(determinism_shim))]
+fn aten_cpu_capability() -> Result<String> {
+	bail!("this build has no determinism shim (built without libtorch's headers)")
+}
+
+#[cfg(not(determinism_shim))]
+fn set_deterministic() -> Result<()> {
+	aten_cpu_capability().map(|_| ())
+}
+
+#[cfg(not(determinism_shim))]
+fn is_deterministic() -> bool {
+	false
+}

@@ -50,20 +50,29 @@ impl Rng {
 		self.next_u64() % n
 	}
 
-	/// Standard normal (Box–Muller). Transcendentals come from the `libm` crate, pure Rust and
-	/// so the same bits on every host, not from the platform's C library (whose `log` and `cos`
-	/// may differ in the last bit between hosts); `sqrt` is correctly rounded everywhere.
+	/// Standard normal, by Marsaglia's polar method: `u = 2·uniform() − 1`, `v = 2·uniform() − 1`,
+	/// drawn again until `0 < s = u² + v² < 1`; then `u·√(−2·log(s)/s)` (the second variate is
+	/// dropped). `log` is the `libm` crate's, pure Rust and so the same bits on every host, not
+	/// the platform's C library's (which may differ in the last bit between hosts); `sqrt` is
+	/// correctly rounded everywhere. The draws need no other function, so another implementation
+	/// ports two of libm's (`log` and `exp`) to reproduce them (docs/PROTOCOL.md).
 	pub fn normal(&mut self) -> f64 {
-		let u1 = 1.0 - self.uniform();
-		let u2 = self.uniform();
-		(-2.0 * libm::log(u1)).sqrt() * libm::cos(2.0 * std::f64::consts::PI * u2)
+		loop {
+			let u = 2.0 * self.uniform() - 1.0;
+			let v = 2.0 * self.uniform() - 1.0;
+			let s = u * u + v * v;
+			if s > 0.0 && s < 1.0 {
+				return u * (-2.0 * libm::log(s) / s).sqrt();
+			}
+		}
 	}
 
-	/// Gamma(α, 1) (Marsaglia–Tsang; boosted for α < 1).
+	/// Gamma(α, 1) (Marsaglia–Tsang; for α < 1, Gamma(α + 1)·U^(1/α), the power taken as
+	/// `libm::exp(libm::log(U) / α)`).
 	pub fn gamma(&mut self, alpha: f64) -> f64 {
 		if alpha < 1.0 {
 			let u = 1.0 - self.uniform();
-			return self.gamma(alpha + 1.0) * libm::pow(u, 1.0 / alpha);
+			return self.gamma(alpha + 1.0) * libm::exp(libm::log(u) / alpha);
 		}
 		let d = alpha - 1.0 / 3.0;
 		let c = 1.0 / (9.0 * d).sqrt();
@@ -748,27 +757,290 @@ mod tests {
 
 	#[test]
 	fn random_draws_are_pinned_bit_for_bit() {
-		// Shards and synthetic data derive from these draws on every host: a change of the math
-		// library (the platform's `ln`/`cos` instead of `libm`'s) must fail here, not split
-		// miners and validators.
+		// Shards and synthetic data derive from these draws on every host: a change of the
+		// algorithms must fail here, not split miners and validators. (A change of the math
+		// library, the platform's `ln`/`exp` instead of `libm`'s, fails
+		// `derivations_match_the_independent_python_vectors`, whose streams hold draws where
+		// glibc's differ.)
 		let mut rng = Rng::new(b"pol-test", b"vectors");
 		let mut bits: Vec<u64> = (0..4).map(|_| rng.normal().to_bits()).collect();
 		bits.extend([0.3, 1.0, 4.0].map(|alpha| rng.gamma(alpha).to_bits()));
 		assert_eq!(bits, PINNED_DRAWS, "{bits:#018x?}");
 	}
 
-	/// Four normals, then Gamma(0.3), Gamma(1), Gamma(4), from `Rng::new(b"pol-test", b"vectors")`.
-	/// The fourth normal is one ulp below the correctly rounded value (mpmath, and glibc here,
-	/// give `…a951`): `libm` is the same on every host, not correctly rounded.
+	/// Four normals, then Gamma(0.3), Gamma(1), Gamma(4), from `Rng::new(b"pol-test", b"vectors")`
+	/// (`rng_sequence` of `golden/derivations.json`, which Python computed from docs/PROTOCOL.md).
 	const PINNED_DRAWS: [u64; 7] = [
-		0xbfe0_d61c_05e7_a75d,
-		0xbfd6_71e1_454f_ae7e,
-		0xbff0_bb12_c59d_cb05,
-		0xbff3_804c_301c_a950,
-		0x3fe0_1a1c_7086_3ce2,
-		0x4008_e8e8_03bc_8c86,
-		0x401b_3197_9de7_0805,
+		0xbff3_45e3_5f82_0189,
+		0xbff2_492e_bf97_e415,
+		0xbfed_c881_79d1_da67,
+		0x3ffa_ed69_1973_97f0,
+		0x3fcf_d1fe_fd43_2289,
+		0x4004_64a7_796c_cdb4,
+		0x4013_1f1f_c2d7_5c77,
 	];
+
+	/// `golden/derivations.json`: what `scripts/vectors/gen_worker_vectors.py` computed from
+	/// docs/PROTOCOL.md with Python's standard library alone.
+	fn derivations() -> serde_json::Value {
+		let dir = std::env::var("CARGO_MANIFEST_DIR")
+			.unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+		let path = Path::new(&dir).join("golden/derivations.json");
+		let text = std::fs::read_to_string(&path)
+			.unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+		serde_json::from_str(&text).expect("golden/derivations.json is JSON")
+	}
+
+	/// The bits of an f64 written as `{ "bits": "<16 hex digits>", "value": … }`.
+	fn f64_bits(v: &serde_json::Value) -> u64 {
+		u64::from_str_radix(v["bits"].as_str().expect("bits"), 16).unwrap()
+	}
+
+	/// The bits of an f32 written as `{ "bits": "<8 hex digits>", "value": … }`.
+	fn f32_bits(v: &serde_json::Value) -> u32 {
+		u32::from_str_radix(v["bits"].as_str().expect("bits"), 16).unwrap()
+	}
+
+	/// A u64 written as a decimal string.
+	fn decimal(v: &serde_json::Value) -> u64 {
+		v.as_str().expect("a decimal string").parse().unwrap()
+	}
+
+	/// Bytes written as `0x` and hex.
+	fn bytes(v: &serde_json::Value) -> Vec<u8> {
+		hex::decode(v.as_str().expect("hex").trim_start_matches("0x")).unwrap()
+	}
+
+	fn indices(v: &serde_json::Value) -> Vec<i64> {
+		v.as_array()
+			.expect("a list")
+			.iter()
+			.map(|i| i.as_i64().unwrap())
+			.collect()
+	}
+
+	/// The task of a split case: its id, shards, partition, α and validation share.
+	fn split_spec(case: &serde_json::Value) -> TaskSpec {
+		let mut s = spec(case["partition"].as_str().unwrap());
+		s.task.id = decimal(&case["task_id"]);
+		s.data.num_shards = case["num_shards"].as_u64().unwrap() as u32;
+		s.data.alpha = case["alpha"].as_f64().unwrap();
+		s.data.validation = case["validation"].as_f64().unwrap();
+		s
+	}
+
+	#[test]
+	fn derivations_match_the_independent_python_vectors() {
+		let v = derivations();
+
+		// libm's log and exp, the only functions the draws call besides sqrt.
+		let functions: [(&str, fn(f64) -> f64); 2] = [("log", libm::log), ("exp", libm::exp)];
+		for (name, f) in functions {
+			let cases = v["libm"][name].as_array().expect("libm cases");
+			assert!(cases.len() >= 20, "{name}");
+			for c in cases {
+				let x = f64::from_bits(f64_bits(&c["x"]));
+				assert_eq!(f(x).to_bits(), f64_bits(&c["y"]), "{name}({x:e})");
+			}
+		}
+
+		// The stream: its state, and each kind of draw from a fresh stream.
+		let streams = v["rng"].as_array().expect("rng cases");
+		assert!(!streams.is_empty());
+		for c in streams {
+			let (tag, seed) = (bytes(&c["tag"]), bytes(&c["seed"]));
+			let fresh = || Rng::new(&tag, &seed);
+			assert_eq!(fresh().0, decimal(&c["state"]));
+			let mut r = fresh();
+			for x in c["next_u64"].as_array().unwrap() {
+				assert_eq!(r.next_u64(), decimal(x));
+			}
+			let mut r = fresh();
+			for x in c["uniform"].as_array().unwrap() {
+				assert_eq!(r.uniform().to_bits(), f64_bits(x));
+			}
+			let mut r = fresh();
+			for x in c["normal"].as_array().unwrap() {
+				assert_eq!(r.normal().to_bits(), f64_bits(x), "normal of {}", c["tag"]);
+			}
+			for g in c["gamma"].as_array().unwrap() {
+				let alpha = f64::from_bits(f64_bits(&g["alpha"]));
+				let mut r = fresh();
+				for x in g["draws"].as_array().unwrap() {
+					assert_eq!(
+						r.gamma(alpha).to_bits(),
+						f64_bits(x),
+						"gamma({alpha}) of {}",
+						c["tag"]
+					);
+				}
+				// As many words consumed (rejections included).
+				assert_eq!(r.next_u64(), decimal(&g["then_next_u64"]), "gamma({alpha})");
+			}
+		}
+		let s = &v["rng_sequence"];
+		let mut r = Rng::new(&bytes(&s["tag"]), &bytes(&s["seed"]));
+		let mut got: Vec<u64> = (0..4).map(|_| r.normal().to_bits()).collect();
+		got.extend([0.3, 1.0, 4.0].map(|alpha| r.gamma(alpha).to_bits()));
+		let want: Vec<u64> = s["output"]
+			.as_array()
+			.unwrap()
+			.iter()
+			.map(f64_bits)
+			.collect();
+		assert_eq!(got, want);
+		assert_eq!(got, PINNED_DRAWS);
+		assert_eq!(r.next_u64(), decimal(&s["then_next_u64"]));
+
+		// Splits.
+		let cases = v["split"].as_array().expect("split cases");
+		assert!(!cases.is_empty());
+		for c in cases {
+			let got = split(&split_spec(c), &indices(&c["labels"])).unwrap();
+			let want = Split {
+				validation: indices(&c["output"]["validation"]),
+				shards: c["output"]["shards"]
+					.as_array()
+					.unwrap()
+					.iter()
+					.map(indices)
+					.collect(),
+			};
+			assert_eq!(
+				got, want,
+				"split of task {} ({})",
+				c["task_id"], c["partition"]
+			);
+		}
+
+		// Synthetic data.
+		let cases = v["synthetic"].as_array().expect("synthetic cases");
+		assert!(!cases.is_empty());
+		for c in cases {
+			let n = |key: &str| c[key].as_u64().unwrap() as usize;
+			let ds = synthetic(
+				decimal(&c["seed"]),
+				n("samples"),
+				n("features"),
+				n("classes"),
+			)
+			.unwrap();
+			assert_eq!(ds.labels, indices(&c["output"]["labels"]));
+			let x = Vec::<f32>::try_from(&ds.x.flatten(0, -1)).unwrap();
+			let got: Vec<u32> = x.iter().map(|e| e.to_bits()).collect();
+			let want: Vec<u32> = c["output"]["x"]
+				.as_array()
+				.unwrap()
+				.iter()
+				.map(f32_bits)
+				.collect();
+			assert_eq!(got, want, "synthetic data of seed {}", c["seed"]);
+		}
+
+		// Initial parameters: names and shapes of the model, each tensor's stream and values,
+		// and the model hash of them all.
+		let cases = v["init"].as_array().expect("init cases");
+		assert!(!cases.is_empty());
+		for c in cases {
+			let model = c["spec"].as_str().unwrap();
+			let seed = decimal(&c["seed"]);
+			let tag = bytes(&c["tag"]);
+			let tensors = c["tensors"].as_array().unwrap();
+			let shapes = crate::model::Model::uninit(model, Device::Cpu)
+				.unwrap()
+				.shapes();
+			let want: Vec<(String, Vec<u64>)> = tensors
+				.iter()
+				.map(|t| {
+					let dims = t["dims"].as_array().unwrap();
+					let dims: Vec<u64> = dims.iter().map(|d| d.as_u64().unwrap()).collect();
+					(t["name"].as_str().unwrap().to_string(), dims)
+				})
+				.collect();
+			assert_eq!(shapes, want, "{model}");
+			let params = crate::model::init_params(&shapes, seed);
+			for (p, t) in params.iter().zip(tensors) {
+				let mut stream_seed = seed.to_le_bytes().to_vec();
+				stream_seed.extend_from_slice(p.name.as_bytes());
+				assert_eq!(stream_seed, bytes(&t["stream_seed"]), "{model}: {}", p.name);
+				assert_eq!(Rng::new(&tag, &stream_seed).0, decimal(&t["state"]));
+				assert_eq!(p.data.len() as u64, t["count"].as_u64().unwrap());
+				let shown = t.get("values").or_else(|| t.get("first")).unwrap();
+				let want: Vec<u32> = shown.as_array().unwrap().iter().map(f32_bits).collect();
+				let got: Vec<u32> = p
+					.data
+					.iter()
+					.take(want.len())
+					.map(|e| e.to_bits())
+					.collect();
+				assert_eq!(got, want, "{model}, seed {seed}: {}", p.name);
+			}
+			let hash = crate::model::hash_named(&params).unwrap();
+			assert_eq!(
+				format!("{hash:?}"),
+				c["model_hash"].as_str().unwrap(),
+				"{model}"
+			);
+		}
+	}
+
+	#[test]
+	fn digits_splits_match_the_independent_python_vectors() {
+		let v = derivations();
+		let d = &v["digits"];
+		for (file, sha) in DIGITS_SHA256 {
+			assert_eq!(d["sha256"][file].as_str().unwrap(), sha);
+		}
+		let root = Config::from_toml(crate::config::tests_example())
+			.unwrap()
+			.data_root();
+		let ds = load_digits(&root.join("digits"))
+			.expect("the digits set (scripts/setup.sh exports it to $POL_DATA/digits)");
+		let first = indices(&d["first_labels"]);
+		assert_eq!(&ds.labels[..first.len()], &first[..]);
+		let row = Vec::<f32>::try_from(&ds.x.get(0)).unwrap();
+		let want: Vec<u32> = d["first_sample"]
+			.as_array()
+			.unwrap()
+			.iter()
+			.map(f32_bits)
+			.collect();
+		assert_eq!(row.iter().map(|e| e.to_bits()).collect::<Vec<u32>>(), want);
+		let digest = |list: &[i64]| -> String {
+			let le: Vec<u8> = list
+				.iter()
+				.flat_map(|&i| (i as u64).to_le_bytes())
+				.collect();
+			format!("{:?}", hashing::hash(&le))
+		};
+		let cases = d["splits"].as_array().expect("digits splits");
+		assert!(!cases.is_empty());
+		for c in cases {
+			let got = split(&split_spec(c), &ds.labels).unwrap();
+			let check = |what: &str, list: &[i64], want: &serde_json::Value| {
+				let first = indices(&want["first"]);
+				assert_eq!(
+					list.len() as u64,
+					want["len"].as_u64().unwrap(),
+					"{}: {what}",
+					c["what"]
+				);
+				assert_eq!(&list[..first.len()], &first[..], "{}: {what}", c["what"]);
+				assert_eq!(
+					digest(list),
+					want["digest"].as_str().unwrap(),
+					"{}: {what}",
+					c["what"]
+				);
+			};
+			check("validation", &got.validation, &c["output"]["validation"]);
+			let shards = c["output"]["shards"].as_array().unwrap();
+			assert_eq!(got.shards.len(), shards.len());
+			for (k, (shard, want)) in got.shards.iter().zip(shards).enumerate() {
+				check(&format!("shard {k}"), shard, want);
+			}
+		}
+	}
 
 	#[test]
 	fn gamma_has_the_right_mean() {

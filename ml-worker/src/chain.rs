@@ -257,6 +257,11 @@ impl Chain {
 				hash: Hash::from(at.block_hash().0),
 			})
 		})
+		.inspect(|head| {
+			crate::metrics::global()
+				.finalized_block
+				.set(i64::from(head.number));
+		})
 	}
 
 	/// Calls the runtime API payload `p` at the node's best block. Phases are read there:
@@ -351,6 +356,7 @@ impl Chain {
 				let hash = Hash::from(signed.hash().0);
 				let progress = signed.submit_and_watch().await?;
 				log::info!("{label}: sent (nonce {nonce}, {hash:?})");
+				crate::metrics::global().extrinsics_sent.inc();
 				handle.spawn(async move {
 					use subxt::error::{TransactionEventsError, TransactionFinalizedSuccessError};
 					match progress.wait_for_finalized_success().await {
@@ -360,6 +366,7 @@ impl Chain {
 							TransactionEventsError::ExtrinsicFailed(e),
 						)) => {
 							log::warn!("{label}: failed in a finalized block: {e}");
+							crate::metrics::global().extrinsics_failed.inc();
 							if let Some(f) = failures {
 								if let Ok(mut f) = f.lock() {
 									f.insert(label.clone(), e.to_string());
@@ -410,6 +417,7 @@ impl Pending {
 	pub fn sent(&mut self, key: &str, now: u32) {
 		if self.sent.insert(key.to_string(), now).is_some() {
 			log::warn!("{key}: not finalized after {RESUBMIT_AFTER} blocks; sent again");
+			crate::metrics::global().extrinsics_resent.inc();
 		}
 	}
 

@@ -19,6 +19,7 @@
 //! - [`aggregate`]: FedAvg by score, median, trimmed mean, norm clipping.
 //! - [`bench`]: training and verification cost.
 //! - [`chain`]: the subxt chain client: fail-over between nodes, extrinsics that are not lost.
+//! - [`metrics`]: what a worker counts for its operator (`GET /metrics`, Prometheus).
 //! - [`round`]: a task and its round as the chain states them; models fetched by hash.
 //! - [`miner`], [`validator`]: the loops of `pol-worker miner` and `pol-worker validator`.
 //! - [`faults`]: dishonest miners (`pol-worker miner --fault`), each an attack the protocol
@@ -37,6 +38,7 @@ pub mod data;
 pub mod doctor;
 pub mod faults;
 pub mod golden;
+pub mod metrics;
 pub mod miner;
 pub mod model;
 pub mod profile;

@@ -145,6 +145,10 @@ struct WorkerArgs {
 	/// No progress bars.
 	#[arg(long)]
 	no_progress: bool,
+	/// Rounds of each task whose directories (bundles, checkpoints, round state) are kept;
+	/// older ones are removed. At least 2.
+	#[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..))]
+	keep_rounds: u32,
 }
 
 impl WorkerArgs {
@@ -430,6 +434,7 @@ fn run(cli: Cli) -> Result<i32> {
 					tasks: worker.tasks.clone(),
 					bond: creator::pol_to_units(bond)?,
 					run,
+					keep_rounds: worker.keep_rounds,
 					fault,
 					rounds,
 				},
@@ -447,6 +452,7 @@ fn run(cli: Cli) -> Result<i32> {
 					public_url: worker.public_url(),
 					tasks: worker.tasks.clone(),
 					run,
+					keep_rounds: worker.keep_rounds,
 				},
 			)?;
 			Ok(0)
@@ -668,8 +674,8 @@ fn run(cli: Cli) -> Result<i32> {
 			}
 			let handle = store::serve(s, &addr)?;
 			println!("serving {} on {}", dir.display(), handle.url());
-			handle.wait();
-			Ok(0)
+			// Returns only if the server stops: exit non-zero for a supervisor to restart it.
+			handle.wait().map(|()| 0)
 		}
 		Command::Fetch {
 			from,

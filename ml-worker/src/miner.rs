@@ -39,6 +39,9 @@ pub struct MinerConfig {
 	pub bond: u128,
 	/// The worker's own settings.
 	pub run: RunConfig,
+	/// Round directories (bundles, checkpoints, round state) kept per task: older ones are
+	/// removed as rounds pass.
+	pub keep_rounds: u32,
 	/// A dishonest behaviour, if any.
 	pub fault: Option<Fault>,
 	/// Stop after this many rounds of each task (for demos); `None` runs on.
@@ -67,6 +70,8 @@ struct RoundState {
 pub fn run(chain: &mut Chain, cfg: MinerConfig) -> Result<()> {
 	let me = chain.account()?;
 	log::info!("miner {me} on {}", chain.url());
+	// Round state holds salts and unrevealed scores: this user's only.
+	round::private_dir(&cfg.work_dir)?;
 	let store = Store::open(&cfg.work_dir.join("store"), store::DEFAULT_MAX_BYTES)?;
 	let server = store::serve(store.clone(), &cfg.listen)?;
 	log::info!(
@@ -84,10 +89,14 @@ pub fn run(chain: &mut Chain, cfg: MinerConfig) -> Result<()> {
 		pending: Pending::default(),
 		tasks: BTreeMap::new(),
 		rounds_done: BTreeSet::new(),
+		pruned: round::RoundsSeen::default(),
+		pinned: crate::profile::pinned()?,
 	};
 	// Tasks under another determinism profile than this process's, told once.
 	let mut other_profile = BTreeSet::new();
 	loop {
+		// A worker whose server is gone would commit and propose what nobody can fetch.
+		server.check()?;
 		let head = chain.finalized()?;
 		let ids = if miner.cfg.tasks.is_empty() {
 			chain.api_call(
@@ -191,6 +200,10 @@ struct Miner {
 	tasks: BTreeMap<TaskId, TaskContext>,
 	/// Rounds seen past their reveal, for `--rounds`.
 	rounds_done: BTreeSet<(TaskId, RoundIndex)>,
+	/// The round each task was last seen in.
+	pruned: round::RoundsSeen,
+	/// The determinism profile this process pinned.
+	pinned: &'static crate::profile::Pinned,
 }
 
 impl Miner {
@@ -208,7 +221,7 @@ impl Miner {
 			}
 		}
 		if !self.tasks.contains_key(&id) {
-			let ctx = TaskContext::load(chain, id, &self.cfg.run)?;
+			let ctx = TaskContext::load_for(chain, id, &self.cfg.run, self.pinned)?;
 			log::info!(
 				"task {id}: {} on {:?}, {} steps a round",
 				ctx.spec.task.model,
@@ -221,6 +234,8 @@ impl Miner {
 			return Ok(true);
 		}
 		let r = status.round;
+		self.pruned
+			.seen(&self.cfg.work_dir, id, r, self.cfg.keep_rounds);
 		let phase = round::phase_of(&status)?;
 		let dir = round::round_dir(&self.cfg.work_dir, id, r);
 		let state_path = dir.join("miner.json");
@@ -309,7 +324,7 @@ impl Miner {
 			round_seed: Hash::from(status.seed.0),
 			miner: self.me.0,
 			start: &start,
-			pinned: ctx.pinned,
+			pinned: self.pinned,
 			progress: ctx.run.progress,
 		};
 		let fault = self.cfg.fault;

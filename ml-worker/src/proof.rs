@@ -171,6 +171,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 	std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
 }
 
+/// [`write_atomic`], the file readable and writable by this user only (mode 0600), from its
+/// creation on: nobody else ever sees the bytes.
+pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> Result<()> {
+	use std::io::Write;
+	use std::os::unix::fs::OpenOptionsExt;
+	let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+	let mut f = std::fs::OpenOptions::new()
+		.write(true)
+		.create(true)
+		.truncate(true)
+		.mode(0o600)
+		.open(&tmp)
+		.with_context(|| format!("creating {}", tmp.display()))?;
+	f.write_all(bytes)
+		.and_then(|()| f.sync_all())
+		.with_context(|| format!("writing {}", tmp.display()))?;
+	std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+}
+
 /// Leaf `j`'s parts and its hash.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointEntry {

@@ -117,8 +117,6 @@ pub struct TaskContext {
 	pub initial_uri: String,
 	/// The worker's own settings.
 	pub run: RunConfig,
-	/// The determinism profile this process pinned: the task's.
-	pub pinned: &'static Pinned,
 }
 
 /// A task whose determinism profile is not the one this process pinned: the worker does not
@@ -147,19 +145,30 @@ impl std::error::Error for OtherProfile {}
 
 impl TaskContext {
 	/// Reads task `id` from the chain and loads its data; [`OtherProfile`] for a task this
-	/// process cannot train or replay.
-	pub fn load(chain: &mut Chain, id: TaskId, run: &RunConfig) -> Result<TaskContext> {
-		let pinned = crate::profile::pinned()?;
-		let task = read_task(chain, id)?.with_context(|| format!("task {id} does not exist"))?;
-		let spec = task_spec_from_chain(id, &task.spec)?;
-		if spec.verification.profile != pinned.profile {
+	/// process, pinned to `pinned`, cannot train or replay.
+	pub fn load_for(
+		chain: &mut Chain,
+		id: TaskId,
+		run: &RunConfig,
+		pinned: &Pinned,
+	) -> Result<TaskContext> {
+		let ctx = TaskContext::load(chain, id, run)?;
+		if ctx.spec.verification.profile != pinned.profile {
 			return Err(OtherProfile {
 				task: id,
-				task_profile: spec.verification.profile,
+				task_profile: ctx.spec.verification.profile,
 				pinned: pinned.profile,
 			}
 			.into());
 		}
+		Ok(ctx)
+	}
+
+	/// Reads task `id` from the chain and loads its data (to follow it; a miner or validator
+	/// uses [`TaskContext::load_for`]).
+	pub fn load(chain: &mut Chain, id: TaskId, run: &RunConfig) -> Result<TaskContext> {
+		let task = read_task(chain, id)?.with_context(|| format!("task {id} does not exist"))?;
+		let spec = task_spec_from_chain(id, &task.spec)?;
 		let config = Config::new(&spec, run);
 		let data = TaskData::load(&config).with_context(|| format!("loading task {id}'s data"))?;
 		Ok(TaskContext {
@@ -168,7 +177,6 @@ impl TaskContext {
 			data,
 			initial_uri: String::from_utf8_lossy(&task.spec.initial_model_uri.0).into_owned(),
 			run: run.clone(),
-			pinned,
 		})
 	}
 
@@ -337,12 +345,80 @@ pub fn read_state<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
 	}
 }
 
-/// Writes a JSON state file atomically.
+/// Writes a JSON state file atomically, readable by this user only (it may hold salts and
+/// unrevealed scores), in a directory only this user can enter.
 pub fn write_state<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 	if let Some(dir) = path.parent() {
-		std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+		private_dir(dir)?;
 	}
-	crate::proof::write_atomic(path, &serde_json::to_vec_pretty(value)?)
+	crate::proof::write_atomic_private(path, &serde_json::to_vec_pretty(value)?)
+}
+
+/// Creates `dir` (and its parents) with mode 0700, and makes an existing one 0700.
+pub fn private_dir(dir: &Path) -> Result<()> {
+	use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+	std::fs::DirBuilder::new()
+		.recursive(true)
+		.mode(0o700)
+		.create(dir)
+		.with_context(|| format!("creating {}", dir.display()))?;
+	std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+		.with_context(|| format!("making {} private", dir.display()))
+}
+
+/// The round each task was last seen in. A new round is counted (metrics) and removes the
+/// task's round directories older than `keep` rounds.
+#[derive(Debug, Default)]
+pub struct RoundsSeen(std::collections::BTreeMap<TaskId, RoundIndex>);
+
+impl RoundsSeen {
+	/// Notes that task `id` is in round `r`.
+	pub fn seen(&mut self, work: &Path, id: TaskId, r: RoundIndex, keep: u32) {
+		if self.0.insert(id, r) == Some(r) {
+			return;
+		}
+		crate::metrics::global().rounds.inc();
+		match prune_rounds(work, id, r, keep) {
+			Ok(gone) if !gone.is_empty() => log::info!("task {id}: removed rounds {gone:?}"),
+			Ok(_) => {}
+			Err(e) => log::warn!("task {id}: removing old rounds: {e:#}"),
+		}
+	}
+}
+
+/// Removes the directories (bundles, checkpoints, round state) of the rounds of task `task`
+/// more than `keep` rounds before `current`; returns the rounds removed. The artifact store is
+/// left alone: what it serves may still be asked for.
+pub fn prune_rounds(
+	work: &Path,
+	task: TaskId,
+	current: RoundIndex,
+	keep: u32,
+) -> Result<Vec<RoundIndex>> {
+	let dir = work.join(format!("task-{task}"));
+	let entries = match std::fs::read_dir(&dir) {
+		Ok(e) => e,
+		Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+		Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
+	};
+	let mut removed = Vec::new();
+	for entry in entries.flatten() {
+		let name = entry.file_name();
+		let Some(round) = name
+			.to_str()
+			.and_then(|n| n.strip_prefix("round-"))
+			.and_then(|r| r.parse::<RoundIndex>().ok())
+		else {
+			continue;
+		};
+		if round.saturating_add(keep) < current {
+			std::fs::remove_dir_all(entry.path())
+				.with_context(|| format!("removing {}", entry.path().display()))?;
+			removed.push(round);
+		}
+	}
+	removed.sort_unstable();
+	Ok(removed)
 }
 
 /// A fresh random salt (from the OS; a salt that can be guessed un-blinds a commitment).

@@ -1521,3 +1521,343 @@ mod attacks {
 		}
 	}
 }
+
+/// The artifact server and client under hostile peers: bounded in connections and time, on
+/// loopback.
+mod transport {
+	use super::*;
+	use crate::store::{FetchPolicy, ServerLimits};
+	use std::io::{Read, Write};
+	use std::net::TcpStream;
+	use std::time::{Duration, Instant};
+
+	fn store_with(bytes: &[u8]) -> (TempDir, Store, Hash) {
+		let dir = TempDir::new("transport");
+		let s = Store::open(&dir.0, store::DEFAULT_MAX_BYTES).unwrap();
+		let hash = s.put(bytes).unwrap();
+		(dir, s, hash)
+	}
+
+	fn host(url: &str) -> String {
+		url.trim_start_matches("http://").to_string()
+	}
+
+	/// A raw request; the whole response as text (lossy).
+	fn raw(url: &str, request: &str) -> String {
+		let mut c = TcpStream::connect(host(url)).unwrap();
+		c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+		c.write_all(request.as_bytes()).unwrap();
+		let mut out = Vec::new();
+		let _ = c.read_to_end(&mut out);
+		String::from_utf8_lossy(&out).into_owned()
+	}
+
+	#[test]
+	fn idle_and_slow_connections_do_not_stop_honest_fetches() {
+		let (_dir, s, hash) = store_with(&[7u8; 100_000]);
+		let limits = ServerLimits {
+			max_connections: 32,
+			// Every test connection comes from 127.0.0.1: the per-peer cap has its own test.
+			max_per_peer: 1000,
+			header_timeout: Duration::from_secs(1),
+			stall_timeout: Duration::from_secs(1),
+			max_connection_time: Duration::from_secs(5),
+		};
+		let server = store::serve_with(s, "127.0.0.1:0", limits).unwrap();
+		let url = server.url();
+		// 64 connections that send nothing, twice the server's cap.
+		let idle: Vec<TcpStream> = (0..64)
+			.map(|_| TcpStream::connect(host(&url)).unwrap())
+			.collect();
+		// 8 that drip a request head a byte at a time (slow loris), for 3 s at most.
+		let dripping: Vec<_> = (0..8)
+			.map(|_| {
+				let addr = host(&url);
+				std::thread::spawn(move || {
+					let Ok(mut c) = TcpStream::connect(addr) else {
+						return;
+					};
+					let started = Instant::now();
+					for b in b"GET /v1/artifacts/0x".iter().cycle() {
+						if started.elapsed() > Duration::from_secs(3) || c.write_all(&[*b]).is_err()
+						{
+							return;
+						}
+						std::thread::sleep(Duration::from_millis(200));
+					}
+				})
+			})
+			.collect();
+		// The honest fetch: refused (503) while the cap is full, retried, served once the
+		// server has dropped the idle connections.
+		let policy = FetchPolicy {
+			attempts: 30,
+			..FetchPolicy::within(Duration::from_secs(30))
+		};
+		let bytes = store::fetch_with(&url, &hash, 1 << 20, false, &policy).unwrap();
+		assert_eq!(bytes, vec![7u8; 100_000]);
+		let stats = server.stats();
+		assert!(
+			stats.refused.load(std::sync::atomic::Ordering::Relaxed) > 0,
+			"the connections over the cap were refused"
+		);
+		assert!(
+			stats.timed_out.load(std::sync::atomic::Ordering::Relaxed) > 0,
+			"idle connections were closed"
+		);
+		server.check().expect("the server still serves");
+		drop(idle);
+		for t in dripping {
+			t.join().unwrap();
+		}
+		server.stop();
+	}
+
+	#[test]
+	fn a_peer_over_its_connection_cap_is_refused_with_503() {
+		let (_dir, s, hash) = store_with(b"an artifact");
+		let limits = ServerLimits {
+			max_per_peer: 2,
+			..ServerLimits::default()
+		};
+		let server = store::serve_with(s, "127.0.0.1:0", limits).unwrap();
+		let url = server.url();
+		let held: Vec<TcpStream> = (0..2)
+			.map(|_| TcpStream::connect(host(&url)).unwrap())
+			.collect();
+		// Let the server admit both before the third arrives.
+		std::thread::sleep(Duration::from_millis(200));
+		let third = raw(&url, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+		assert!(third.starts_with("HTTP/1.1 503"), "{third}");
+		drop(held);
+		let policy = FetchPolicy {
+			attempts: 10,
+			..FetchPolicy::within(Duration::from_secs(20))
+		};
+		assert_eq!(
+			store::fetch_with(&url, &hash, 1 << 20, false, &policy).unwrap(),
+			b"an artifact"
+		);
+		server.stop();
+	}
+
+	#[test]
+	fn byte_ranges_of_an_artifact() {
+		let body: Vec<u8> = (0..=255u8).collect();
+		let (_dir, s, hash) = store_with(&body);
+		let server = store::serve(s, "127.0.0.1:0").unwrap();
+		let url = server.url();
+		let path = format!("/v1/artifacts/{}", hex32(&hash.0));
+		let get =
+			|range: &str| {
+				raw(
+				&url,
+				&format!("GET {path} HTTP/1.1\r\nHost: x\r\nRange: {range}\r\nConnection: close\r\n\r\n"),
+			)
+			};
+		let r = get("bytes=2-5");
+		assert!(r.starts_with("HTTP/1.1 206"), "{r}");
+		assert!(
+			r.to_ascii_lowercase()
+				.contains("content-range: bytes 2-5/256"),
+			"{r}"
+		);
+		assert!(r.ends_with("\u{2}\u{3}\u{4}\u{5}"), "{r:?}");
+		let r = get("bytes=-2");
+		assert!(r.contains("bytes 254-255/256"), "{r}");
+		let r = get("bytes=300-");
+		assert!(r.starts_with("HTTP/1.1 416"), "{r}");
+		assert_eq!(
+			crate::store::server::parse_range("bytes=0-", 10),
+			Ok(Some((0, 9)))
+		);
+		assert_eq!(
+			crate::store::server::parse_range("bytes=5-100", 10),
+			Ok(Some((5, 9)))
+		);
+		for bad in [
+			"bytes=1-2,4-5",
+			"bytes=-0",
+			"items=0-1",
+			"bytes=6-2",
+			"bytes=-",
+		] {
+			assert_eq!(crate::store::server::parse_range(bad, 10), Err(()), "{bad}");
+		}
+		server.stop();
+	}
+
+	/// A server that answers each connection with the next of `replies`, as raw bytes, each
+	/// sent in `pieces` with `pause` between them.
+	fn scripted(replies: Vec<Vec<u8>>, pieces: usize, pause: Duration) -> String {
+		let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+		let url = format!("http://{}", listener.local_addr().unwrap());
+		std::thread::spawn(move || {
+			for reply in replies {
+				let Ok((mut c, _)) = listener.accept() else {
+					return;
+				};
+				let mut head = [0u8; 1024];
+				let _ = c.read(&mut head);
+				for piece in reply.chunks(reply.len().div_ceil(pieces).max(1)) {
+					if c.write_all(piece).is_err() {
+						break;
+					}
+					std::thread::sleep(pause);
+				}
+			}
+		});
+		url
+	}
+
+	fn ok_reply(body: &[u8]) -> Vec<u8> {
+		let mut r =
+			format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+		r.extend_from_slice(body);
+		r
+	}
+
+	#[test]
+	fn a_server_that_drips_bytes_cannot_hold_a_fetch_past_its_deadline() {
+		// The whole reply, a byte a second: the old client waited up to 60 s per read, for ever.
+		let body = vec![1u8; 64];
+		let url = scripted(vec![ok_reply(&body)], 200, Duration::from_secs(1));
+		let hash = crate::store::artifact_hash(&body);
+		let policy = FetchPolicy {
+			attempts: 1,
+			grace: Duration::from_secs(60),
+			..FetchPolicy::within(Duration::from_secs(3))
+		};
+		let started = Instant::now();
+		let err = store::fetch_with(&url, &hash, 1 << 20, false, &policy).unwrap_err();
+		assert!(matches!(err, FetchError::Timeout), "{err}");
+		assert!(
+			started.elapsed() < Duration::from_secs(30),
+			"bounded by the deadline"
+		);
+	}
+
+	#[test]
+	fn a_transfer_below_the_minimum_rate_is_abandoned() {
+		let body = vec![2u8; 4096];
+		let url = scripted(vec![ok_reply(&body)], 64, Duration::from_millis(100));
+		let hash = crate::store::artifact_hash(&body);
+		let policy = FetchPolicy {
+			attempts: 1,
+			grace: Duration::from_millis(500),
+			min_bytes_per_sec: 1 << 20,
+			..FetchPolicy::within(Duration::from_secs(30))
+		};
+		let err = store::fetch_with(&url, &hash, 1 << 20, false, &policy).unwrap_err();
+		assert!(matches!(err, FetchError::TooSlow { .. }), "{err}");
+	}
+
+	#[test]
+	fn transient_failures_are_retried_and_a_404_is_not() {
+		let body = b"third time lucky".to_vec();
+		let busy = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".to_vec();
+		let url = scripted(vec![busy.clone(), busy, ok_reply(&body)], 1, Duration::ZERO);
+		let hash = crate::store::artifact_hash(&body);
+		let policy = FetchPolicy::within(Duration::from_secs(30));
+		assert_eq!(
+			store::fetch_with(&url, &hash, 1 << 20, false, &policy).unwrap(),
+			body
+		);
+		// A 404 is the server's answer, not a transient failure: one attempt.
+		let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec();
+		let url = scripted(vec![missing, ok_reply(&body)], 1, Duration::ZERO);
+		assert!(matches!(
+			store::fetch_with(&url, &hash, 1 << 20, false, &policy),
+			Err(FetchError::NotFound)
+		));
+	}
+
+	#[test]
+	fn operators_read_the_counts_at_metrics() {
+		let (_dir, s, hash) = store_with(b"counted");
+		let server = store::serve(s, "127.0.0.1:0").unwrap();
+		let url = server.url();
+		store::fetch(&url, &hash, 1 << 20, false).unwrap();
+		let text = raw(
+			&url,
+			"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		);
+		assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+		let value = |name: &str| -> f64 {
+			text.lines()
+				.find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+				.unwrap_or_else(|| panic!("{name} in {text}"))
+		};
+		// Counters are per process (tests share one): at least this fetch is in them.
+		assert!(value("pol_worker_served_artifacts_total") >= 1.0);
+		assert!(value("pol_worker_fetched_bytes_total") >= 7.0);
+		for name in [
+			"pol_worker_extrinsics_sent_total",
+			"pol_worker_finalized_block",
+			"pol_worker_rounds_total",
+		] {
+			value(name);
+		}
+		server.stop();
+	}
+
+	#[test]
+	fn a_manifest_is_fetched_under_its_own_small_cap() {
+		let big = vec![b'x'; (crate::store::MAX_MANIFEST_BYTES + 1) as usize];
+		let (_dir, s, hash) = store_with(&big);
+		let server = store::serve(s, "127.0.0.1:0").unwrap();
+		let into = TempDir::new("manifest-cap");
+		let err = store::fetch_manifest(
+			&server.url(),
+			&hash,
+			&into.0,
+			store::DEFAULT_MAX_BYTES,
+			false,
+		)
+		.unwrap_err();
+		assert!(
+			matches!(
+				err.downcast_ref::<FetchError>(),
+				Some(FetchError::TooLarge { .. })
+			),
+			"{err:#}"
+		);
+		server.stop();
+	}
+}
+
+#[test]
+fn round_state_is_private_and_old_rounds_are_removed() {
+	use std::os::unix::fs::PermissionsExt;
+	let work = TempDir::new("work");
+	let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+	for r in 0..=5 {
+		let path = crate::round::round_dir(&work.0, 3, r).join("miner.json");
+		crate::round::write_state(&path, &serde_json::json!({ "salt": "0x5ecre7" })).unwrap();
+		// Salts and unrevealed scores: nobody else may read them, from the file's creation on.
+		assert_eq!(mode(&path), 0o600, "{}", path.display());
+		assert_eq!(mode(path.parent().unwrap()), 0o700);
+	}
+	// Another task's rounds and unrelated files are left alone.
+	crate::round::write_state(&crate::round::round_dir(&work.0, 4, 0).join("x.json"), &1).unwrap();
+	std::fs::write(work.join("task-3/notes.txt"), "keep").unwrap();
+	assert_eq!(
+		crate::round::prune_rounds(&work.0, 3, 5, 2).unwrap(),
+		vec![0, 1, 2]
+	);
+	for r in 0..=5 {
+		assert_eq!(
+			crate::round::round_dir(&work.0, 3, r).exists(),
+			r >= 3,
+			"round {r}"
+		);
+	}
+	assert!(crate::round::round_dir(&work.0, 4, 0).exists());
+	assert!(work.join("task-3/notes.txt").exists());
+	assert!(
+		crate::round::prune_rounds(&work.0, 9, 5, 2)
+			.unwrap()
+			.is_empty(),
+		"no such task"
+	);
+}

@@ -203,9 +203,11 @@ pub fn evaluate(
 	})
 }
 
-/// A hidden bar, or a visible one when `show`.
+/// A hidden bar, or a visible one when `show` and stderr is a terminal (a daemon's log gets
+/// no bar lines).
 pub fn progress_bar(show: bool, len: u64, what: &str) -> ProgressBar {
-	if !show {
+	use std::io::IsTerminal;
+	if !show || !std::io::stderr().is_terminal() {
 		return ProgressBar::hidden();
 	}
 	let bar = ProgressBar::new(len);

@@ -37,6 +37,9 @@ pub struct ValidatorConfig {
 	pub tasks: Vec<TaskId>,
 	/// The worker's own settings.
 	pub run: RunConfig,
+	/// Round directories (bundles, checkpoints, round state) kept per task: older ones are
+	/// removed as rounds pass.
+	pub keep_rounds: u32,
 }
 
 /// A score entry as the chain takes it, with our types.
@@ -75,6 +78,8 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 			 polkadot.js apps: polStaking.bond(Validator, amount))"
 		),
 	}
+	// Round state holds salts and unrevealed scores: this user's only.
+	round::private_dir(&cfg.work_dir)?;
 	let store = Store::open(&cfg.work_dir.join("store"), store::DEFAULT_MAX_BYTES)?;
 	let server = store::serve(store.clone(), &cfg.listen)?;
 	log::info!("serving models on {} as {}", server.url(), cfg.public_url);
@@ -87,10 +92,14 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 		claim_checks: BTreeMap::new(),
 		nothing_passed: BTreeSet::new(),
 		not_scorer: BTreeSet::new(),
+		pruned: round::RoundsSeen::default(),
+		pinned: crate::profile::pinned()?,
 	};
 	// Tasks under another determinism profile than this process's, told once.
 	let mut other_profile = BTreeSet::new();
 	loop {
+		// A worker whose server is gone would commit and propose what nobody can fetch.
+		server.check()?;
 		let head = chain.finalized()?;
 		let ids = if v.cfg.tasks.is_empty() {
 			chain.api_call(
@@ -131,6 +140,10 @@ struct Validator {
 	/// Rounds this validator is not a scorer of (it was not an elected authority when they
 	/// started): it neither replays nor votes in them.
 	not_scorer: BTreeSet<(TaskId, RoundIndex)>,
+	/// The round each task was last seen in.
+	pruned: round::RoundsSeen,
+	/// The determinism profile this process pinned.
+	pinned: &'static crate::profile::Pinned,
 }
 
 impl Validator {
@@ -142,10 +155,14 @@ impl Validator {
 			return Ok(());
 		}
 		if !self.tasks.contains_key(&id) {
-			self.tasks
-				.insert(id, TaskContext::load(chain, id, &self.cfg.run)?);
+			self.tasks.insert(
+				id,
+				TaskContext::load_for(chain, id, &self.cfg.run, self.pinned)?,
+			);
 		}
 		let r = status.round;
+		self.pruned
+			.seen(&self.cfg.work_dir, id, r, self.cfg.keep_rounds);
 		let dir = round::round_dir(&self.cfg.work_dir, id, r);
 		let phase = round::phase_of(&status)?;
 		if phase >= Phase::Verify && !self.is_scorer(chain, id, r)? {
@@ -227,6 +244,7 @@ impl Validator {
 					why: format!("{e:#}"),
 				}),
 			};
+			crate::metrics::global().verdict(report.outcome.kind(), report.total_secs);
 			let Some(verdict) = report.verdict() else {
 				// The validator's own trouble is no evidence against the miner: no entry.
 				log::warn!("task {id} round {r}: miner {miner}: {}", report.outcome);
@@ -331,7 +349,7 @@ impl Validator {
 			randomness,
 			all_segments: false,
 			only_segment: only,
-			pinned: ctx.pinned,
+			pinned: self.pinned,
 			progress: ctx.run.progress,
 		};
 		let remote = verify::Remote {

@@ -183,6 +183,16 @@ impl Outcome {
 		}
 	}
 
+	/// The outcome's kind, as metrics label it.
+	pub fn kind(&self) -> &'static str {
+		match self {
+			Outcome::Pass => "pass",
+			Outcome::MinerFault { .. } => "fail",
+			Outcome::NotServed { .. } => "not_served",
+			Outcome::Abstain { .. } => "abstain",
+		}
+	}
+
 	/// Whether the miner is at fault or withheld what was asked: a dispute voter's "upheld".
 	pub fn against_miner(&self) -> bool {
 		matches!(self, Outcome::MinerFault { .. } | Outcome::NotServed { .. })

@@ -1,0 +1,127 @@
+//! The artifact store: content-addressed files ([`Store`]), served over HTTP
+//! (`GET /v1/artifacts/{hash}`, [`server`]), and a client that checks the hash, a size limit and
+//! a deadline before anything uses what it fetched ([`client`]).
+//!
+//! An artifact's address is the model hash of its tensors when it is a safetensors file (a
+//! checkpoint, or a model), else the BLAKE2b-256 of its bytes (a manifest). The model hash is
+//! what the chain knows (leaves, `final_model_hash`), so a validator can ask for a checkpoint by
+//! the hash it read from a leaf and check what comes back against that same hash.
+
+use crate::config::hex32;
+use crate::model::hash_named;
+use crate::proof::{read_safetensors, write_atomic, Manifest, MANIFEST_FILE};
+use anyhow::{ensure, Context, Result};
+use pol_primitives::{hashing, Hash};
+use std::path::{Path, PathBuf};
+
+pub mod client;
+pub mod server;
+
+pub use client::{
+	artifact_url, fetch, fetch_bundle, fetch_manifest, fetch_with, http_get, FetchError,
+	FetchPolicy, MAX_MANIFEST_BYTES,
+};
+pub use server::{serve, serve_with, ServeFaults, ServerHandle, ServerLimits};
+
+/// Default largest artifact, stored or fetched: 256 MiB.
+pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
+
+/// The address of an artifact's bytes: the model hash of a safetensors file's tensors, or the
+/// BLAKE2b-256 of any other bytes.
+pub fn artifact_hash(bytes: &[u8]) -> Hash {
+	if let Ok(tensors) = read_safetensors(bytes) {
+		if let Ok(h) = hash_named(&tensors) {
+			return h;
+		}
+	}
+	hashing::hash(bytes)
+}
+
+/// A directory of artifacts, each in a file named by its hash.
+#[derive(Clone, Debug)]
+pub struct Store {
+	dir: PathBuf,
+	max_bytes: u64,
+}
+
+impl Store {
+	/// Opens (creating) the store in `dir`, refusing artifacts over `max_bytes`.
+	pub fn open(dir: &Path, max_bytes: u64) -> Result<Store> {
+		std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+		Ok(Store {
+			dir: dir.to_path_buf(),
+			max_bytes,
+		})
+	}
+
+	/// The store's directory.
+	pub fn dir(&self) -> &Path {
+		&self.dir
+	}
+
+	/// The file of artifact `hash`, if stored.
+	pub fn path(&self, hash: &Hash) -> Option<PathBuf> {
+		let p = self.dir.join(hex::encode(hash.0));
+		p.is_file().then_some(p)
+	}
+
+	/// Stores `bytes` under their hash; returns it.
+	pub fn put(&self, bytes: &[u8]) -> Result<Hash> {
+		ensure!(
+			bytes.len() as u64 <= self.max_bytes,
+			"artifact of {} bytes is over the store's limit of {} bytes",
+			bytes.len(),
+			self.max_bytes
+		);
+		let hash = artifact_hash(bytes);
+		let path = self.dir.join(hex::encode(hash.0));
+		if !path.exists() {
+			write_atomic(&path, bytes)?;
+		}
+		Ok(hash)
+	}
+
+	/// Stores `bytes` only if they hash to `expected`.
+	pub fn put_checked(&self, bytes: &[u8], expected: &Hash) -> Result<()> {
+		let actual = artifact_hash(bytes);
+		ensure!(
+			&actual == expected,
+			"artifact hashes to {}, expected {}",
+			hex32(&actual.0),
+			hex32(&expected.0)
+		);
+		self.put(bytes).map(|_| ())
+	}
+
+	/// The bytes of artifact `hash`, checked against it (a store on disk can rot too).
+	pub fn get(&self, hash: &Hash) -> Result<Vec<u8>> {
+		let path = self
+			.path(hash)
+			.with_context(|| format!("artifact {} is not in the store", hex32(&hash.0)))?;
+		let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+		let actual = artifact_hash(&bytes);
+		ensure!(
+			&actual == hash,
+			"stored artifact {} is corrupt (hashes to {})",
+			hex32(&hash.0),
+			hex32(&actual.0)
+		);
+		Ok(bytes)
+	}
+
+	/// Stores a proof bundle: every checkpoint (by its leaf's model hash; the last one is the
+	/// `final_model_hash`), and the manifest (by its BLAKE2b-256). Returns the manifest's hash.
+	pub fn put_bundle(&self, bundle: &Path) -> Result<Hash> {
+		let manifest = Manifest::read(bundle)?;
+		for j in 0..manifest.checkpoints.len() as u32 {
+			let path = crate::proof::checkpoint_path(bundle, &manifest, j)?;
+			let bytes =
+				std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+			let expected = crate::config::parse_hash(&manifest.checkpoints[j as usize].model_hash)?;
+			self.put_checked(&bytes, &expected)
+				.with_context(|| format!("checkpoint {j} of {}", bundle.display()))?;
+		}
+		let manifest_bytes = std::fs::read(bundle.join(MANIFEST_FILE))?;
+		self.put(&manifest_bytes)
+	}
+}

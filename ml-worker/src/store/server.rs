@@ -1,0 +1,618 @@
+//! The artifact server: `GET /v1/artifacts/{hash}` (with byte ranges) and `GET /v1/health`,
+//! on hyper's HTTP/1 over one small tokio runtime, built for a hostile network.
+//!
+//! Every peer may be an attacker holding connections open: the server caps connections in
+//! total and per peer address (answering 503 to the rest), bounds the time to send a request
+//! head, drops a connection that makes no progress for a while and any connection that lives
+//! too long, and never spawns a thread per connection. A failed `accept` (say, out of file
+//! descriptors) is logged and retried, never the end of the server; if the server stops anyway,
+//! [`ServerHandle::check`] says so and the worker exits non-zero for its supervisor to restart.
+
+use super::Store;
+use crate::config::{hex32, parse_hash};
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use pol_primitives::Hash;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::SeekFrom;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::Semaphore;
+use tokio_util::io::ReaderStream;
+
+/// How much a server gives each peer, and everyone together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+	/// Open connections at once; more get 503.
+	pub max_connections: usize,
+	/// Open connections at once from one IP address; more get 503.
+	pub max_per_peer: usize,
+	/// Time a client has to send its request head.
+	pub header_timeout: Duration,
+	/// A connection that reads or writes nothing for this long is closed.
+	pub stall_timeout: Duration,
+	/// No connection lives longer than this, however it trickles.
+	pub max_connection_time: Duration,
+}
+
+impl Default for ServerLimits {
+	fn default() -> Self {
+		ServerLimits {
+			max_connections: 256,
+			max_per_peer: 16,
+			header_timeout: Duration::from_secs(10),
+			stall_timeout: Duration::from_secs(20),
+			max_connection_time: Duration::from_secs(600),
+		}
+	}
+}
+
+/// How a dishonest miner's server misbehaves (`pol-worker miner --fault withhold|frame`).
+#[derive(Debug, Default)]
+pub struct ServeFaults {
+	/// Never served (404): a withheld checkpoint.
+	pub withheld: BTreeSet<Hash>,
+	/// Served corrupt to the first request, intact afterwards: framing the first asker.
+	pub framed: BTreeSet<Hash>,
+}
+
+/// The most recent artifacts served that a handle remembers (for tests and logs).
+const SERVED_LOG: usize = 4096;
+
+/// What the server counts, for operators.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+	/// Artifacts served (200 and 206).
+	pub served: AtomicU64,
+	/// Bytes of artifact bodies handed to the connection.
+	pub bytes: AtomicU64,
+	/// Connections refused with 503 (over a cap).
+	pub refused: AtomicU64,
+	/// Connections closed for a timeout.
+	pub timed_out: AtomicU64,
+}
+
+struct Shared {
+	store: Store,
+	faults: Arc<Mutex<ServeFaults>>,
+	served: Mutex<VecDeque<Hash>>,
+	stats: Arc<ServerStats>,
+	per_peer: Mutex<BTreeMap<IpAddr, usize>>,
+	limits: ServerLimits,
+}
+
+/// A running artifact server.
+pub struct ServerHandle {
+	/// Where it listens.
+	pub addr: SocketAddr,
+	shared: Arc<Shared>,
+	alive: Arc<AtomicBool>,
+	shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+	thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerHandle {
+	/// The base URL, `http://addr`.
+	pub fn url(&self) -> String {
+		format!("http://{}", self.addr)
+	}
+
+	/// How this server misbehaves: empty unless a dishonest miner sets it.
+	pub fn faults(&self) -> Arc<Mutex<ServeFaults>> {
+		self.shared.faults.clone()
+	}
+
+	/// The artifacts served most recently (200 and 206 responses), oldest first: what clients
+	/// fetched. Bounded: the last 4096.
+	pub fn served(&self) -> Vec<Hash> {
+		self.shared
+			.served
+			.lock()
+			.map(|v| v.iter().copied().collect())
+			.unwrap_or_default()
+	}
+
+	/// What it counted.
+	pub fn stats(&self) -> Arc<ServerStats> {
+		self.shared.stats.clone()
+	}
+
+	/// An error once the server no longer serves: a worker that commits runs nobody can fetch
+	/// must stop, so that its supervisor restarts it.
+	pub fn check(&self) -> Result<()> {
+		if !self.alive.load(Ordering::SeqCst) {
+			bail!("the artifact server on {} stopped serving", self.addr);
+		}
+		Ok(())
+	}
+
+	/// Stops the server and waits for it.
+	pub fn stop(mut self) {
+		if let Some(tx) = self.shutdown.take() {
+			let _ = tx.send(());
+		}
+		if let Some(t) = self.thread.take() {
+			let _ = t.join();
+		}
+	}
+
+	/// Serves until the process ends; an error if the server stops.
+	pub fn wait(mut self) -> Result<()> {
+		if let Some(t) = self.thread.take() {
+			let _ = t.join();
+		}
+		bail!("the artifact server on {} stopped serving", self.addr)
+	}
+}
+
+/// Starts serving `store` on `addr` (e.g. `127.0.0.1:8700`; port 0 picks a free one) with the
+/// default limits.
+pub fn serve(store: Store, addr: &str) -> Result<ServerHandle> {
+	serve_with(store, addr, ServerLimits::default())
+}
+
+/// Starts serving `store` on `addr` within `limits`.
+pub fn serve_with(store: Store, addr: &str, limits: ServerLimits) -> Result<ServerHandle> {
+	anyhow::ensure!(
+		limits.max_connections > 0 && limits.max_per_peer > 0,
+		"the server needs room for at least one connection"
+	);
+	let listener =
+		std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+	listener.set_nonblocking(true)?;
+	let local = listener.local_addr()?;
+	let runtime = tokio::runtime::Builder::new_multi_thread()
+		.worker_threads(2)
+		.thread_name("pol-artifacts")
+		.enable_all()
+		.build()
+		.context("starting the artifact server's runtime")?;
+	let shared = Arc::new(Shared {
+		store,
+		faults: Arc::new(Mutex::new(ServeFaults::default())),
+		served: Mutex::new(VecDeque::new()),
+		stats: Arc::new(ServerStats::default()),
+		per_peer: Mutex::new(BTreeMap::new()),
+		limits,
+	});
+	let alive = Arc::new(AtomicBool::new(true));
+	let (tx, rx) = tokio::sync::oneshot::channel();
+	let dir = shared.store.dir().display().to_string();
+	let thread = {
+		let shared = shared.clone();
+		let alive = alive.clone();
+		std::thread::Builder::new()
+			.name("pol-artifacts".into())
+			.spawn(move || {
+				let result = runtime.block_on(accept_loop(listener, shared, rx));
+				if let Err(e) = result {
+					log::error!("the artifact server stopped: {e:#}");
+				}
+				alive.store(false, Ordering::SeqCst);
+			})
+			.context("starting the artifact server's thread")?
+	};
+	log::info!("serving artifacts from {dir} on http://{local}");
+	Ok(ServerHandle {
+		addr: local,
+		shared,
+		alive,
+		shutdown: Some(tx),
+		thread: Some(thread),
+	})
+}
+
+async fn accept_loop(
+	listener: std::net::TcpListener,
+	shared: Arc<Shared>,
+	mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) -> Result<()> {
+	let listener = tokio::net::TcpListener::from_std(listener)?;
+	let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
+	loop {
+		let accepted = tokio::select! {
+			_ = &mut shutdown => return Ok(()),
+			a = listener.accept() => a,
+		};
+		let (stream, peer) = match accepted {
+			Ok(a) => a,
+			Err(e) => {
+				// Out of file descriptors, a connection reset before accept: transient. Wait
+				// a little (others' connections close meanwhile) and go on serving.
+				log::warn!("accepting a connection: {e}");
+				tokio::time::sleep(Duration::from_millis(100)).await;
+				continue;
+			}
+		};
+		let _ = stream.set_nodelay(true);
+		let Some(guard) = admit(&shared, &slots, peer.ip()) else {
+			shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+			crate::metrics::global().refused_connections.inc();
+			tokio::spawn(refuse(stream));
+			continue;
+		};
+		let shared = shared.clone();
+		tokio::spawn(async move {
+			let _guard = guard;
+			connection(stream, shared).await;
+		});
+	}
+}
+
+/// A connection's place under both caps, released when dropped.
+struct Admitted {
+	shared: Arc<Shared>,
+	ip: IpAddr,
+	_slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Admitted {
+	fn drop(&mut self) {
+		if let Ok(mut peers) = self.shared.per_peer.lock() {
+			if let Some(n) = peers.get_mut(&self.ip) {
+				*n = n.saturating_sub(1);
+				if *n == 0 {
+					peers.remove(&self.ip);
+				}
+			}
+		}
+	}
+}
+
+fn admit(shared: &Arc<Shared>, slots: &Arc<Semaphore>, ip: IpAddr) -> Option<Admitted> {
+	let slot = slots.clone().try_acquire_owned().ok()?;
+	let mut peers = shared.per_peer.lock().ok()?;
+	let n = peers.entry(ip).or_insert(0);
+	if *n >= shared.limits.max_per_peer {
+		return None;
+	}
+	*n += 1;
+	Some(Admitted {
+		shared: shared.clone(),
+		ip,
+		_slot: slot,
+	})
+}
+
+/// 503 to a connection over a cap, without reading its request; bounded in time.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+	let reply = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\nRetry-After: 1\r\n\
+		Connection: close\r\n\r\nbusy\n";
+	let _ = tokio::time::timeout(Duration::from_secs(2), async {
+		let _ = stream.write_all(reply).await;
+		let _ = stream.shutdown().await;
+	})
+	.await;
+}
+
+async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+	let limits = shared.limits.clone();
+	let stalled = Arc::new(AtomicBool::new(false));
+	let io = TokioIo::new(Stalling::new(stream, limits.stall_timeout, stalled.clone()));
+	let service = {
+		let shared = shared.clone();
+		hyper::service::service_fn(move |req| {
+			let shared = shared.clone();
+			async move { Ok::<_, std::convert::Infallible>(respond(&shared, req).await) }
+		})
+	};
+	let conn = hyper::server::conn::http1::Builder::new()
+		.timer(TokioTimer::new())
+		.header_read_timeout(limits.header_timeout)
+		.keep_alive(true)
+		.max_buf_size(64 << 10)
+		.serve_connection(io, service);
+	let timed_out = match tokio::time::timeout(limits.max_connection_time, conn).await {
+		Ok(Ok(())) => false,
+		Ok(Err(e)) => {
+			log::debug!("artifact connection: {e}");
+			e.is_timeout()
+		}
+		Err(_) => {
+			log::debug!(
+				"artifact connection closed after {:?}",
+				limits.max_connection_time
+			);
+			true
+		}
+	};
+	// hyper may close a connection that stalled before its first request as if it ended.
+	if timed_out || stalled.load(Ordering::Relaxed) {
+		shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+		crate::metrics::global().timed_out_connections.inc();
+	}
+}
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+fn text(code: StatusCode, body: impl Into<String>) -> Response<Body> {
+	let mut r = Response::new(
+		Full::new(Bytes::from(body.into() + "\n"))
+			.map_err(|never| match never {})
+			.boxed(),
+	);
+	*r.status_mut() = code;
+	r
+}
+
+async fn respond(shared: &Shared, req: Request<hyper::body::Incoming>) -> Response<Body> {
+	let path = req.uri().path().to_string();
+	log::debug!("{} {path}", req.method());
+	if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
+		return text(StatusCode::METHOD_NOT_ALLOWED, "only GET");
+	}
+	if path == "/v1/health" {
+		return text(StatusCode::OK, "ok");
+	}
+	if path == "/metrics" {
+		let mut r = text(StatusCode::OK, crate::metrics::global().encode());
+		r.headers_mut().insert(
+			hyper::header::CONTENT_TYPE,
+			hyper::header::HeaderValue::from_static(
+				"application/openmetrics-text; version=1.0.0; charset=utf-8",
+			),
+		);
+		return r;
+	}
+	let Some(hash_text) = path.strip_prefix("/v1/artifacts/") else {
+		return text(StatusCode::NOT_FOUND, "no such route");
+	};
+	let Ok(hash) = parse_hash(hash_text) else {
+		return text(StatusCode::BAD_REQUEST, "not a 32-byte hex hash");
+	};
+	let (withheld, framed) = match shared.faults.lock() {
+		Ok(mut f) => (f.withheld.contains(&hash), f.framed.remove(&hash)),
+		Err(_) => (false, false),
+	};
+	let Some(path) = shared.store.path(&hash).filter(|_| !withheld) else {
+		return text(
+			StatusCode::NOT_FOUND,
+			format!("no artifact {}", hex32(&hash.0)),
+		);
+	};
+	match artifact(
+		shared,
+		&hash,
+		&path,
+		req.headers().get(hyper::header::RANGE),
+		framed,
+	)
+	.await
+	{
+		Ok(r) => r,
+		Err(e) => {
+			log::warn!("serving {}: {e:#}", hex32(&hash.0));
+			text(
+				StatusCode::INTERNAL_SERVER_ERROR,
+				"the artifact cannot be read",
+			)
+		}
+	}
+}
+
+/// A byte range of a file of `len` bytes, from a `Range` header; `None` for the whole file,
+/// `Err` for one that cannot be satisfied.
+pub fn parse_range(header: &str, len: u64) -> std::result::Result<Option<(u64, u64)>, ()> {
+	let spec = header.trim().strip_prefix("bytes=").ok_or(())?;
+	if spec.contains(',') {
+		// One range only; a client that wants more asks again.
+		return Err(());
+	}
+	let (a, b) = spec.split_once('-').ok_or(())?;
+	let (a, b) = (a.trim(), b.trim());
+	let (start, end) = match (a.is_empty(), b.is_empty()) {
+		// The last `b` bytes.
+		(true, false) => {
+			let n: u64 = b.parse().map_err(|_| ())?;
+			if n == 0 || len == 0 {
+				return Err(());
+			}
+			(len.saturating_sub(n), len - 1)
+		}
+		(false, _) => {
+			let start: u64 = a.parse().map_err(|_| ())?;
+			let end = if b.is_empty() {
+				len.checked_sub(1).ok_or(())?
+			} else {
+				b.parse::<u64>().map_err(|_| ())?.min(len.saturating_sub(1))
+			};
+			(start, end)
+		}
+		(true, true) => return Err(()),
+	};
+	if start > end || start >= len {
+		return Err(());
+	}
+	Ok(Some((start, end)))
+}
+
+async fn artifact(
+	shared: &Shared,
+	hash: &Hash,
+	path: &std::path::Path,
+	range: Option<&hyper::header::HeaderValue>,
+	framed: bool,
+) -> Result<Response<Body>> {
+	let record = |bytes: u64| {
+		shared.stats.served.fetch_add(1, Ordering::Relaxed);
+		shared.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+		let m = crate::metrics::global();
+		m.served_artifacts.inc();
+		m.served_bytes.inc_by(bytes);
+		if let Ok(mut list) = shared.served.lock() {
+			if list.len() == SERVED_LOG {
+				list.pop_front();
+			}
+			list.push_back(*hash);
+		}
+	};
+	let octets = hyper::header::HeaderValue::from_static("application/octet-stream");
+	if framed {
+		let mut bytes = tokio::fs::read(path).await?;
+		if let Some(last) = bytes.last_mut() {
+			*last ^= 0x5a;
+		}
+		record(bytes.len() as u64);
+		let mut r = Response::new(
+			Full::new(Bytes::from(bytes))
+				.map_err(|never| match never {})
+				.boxed(),
+		);
+		r.headers_mut().insert(hyper::header::CONTENT_TYPE, octets);
+		return Ok(r);
+	}
+	let mut file = tokio::fs::File::open(path).await?;
+	let len = file.metadata().await?.len();
+	let range = match range.map(|h| h.to_str().map_err(|_| ()).and_then(|h| parse_range(h, len))) {
+		None => None,
+		Some(Ok(r)) => r,
+		Some(Err(())) => {
+			let mut r = text(StatusCode::RANGE_NOT_SATISFIABLE, "unsatisfiable range");
+			r.headers_mut().insert(
+				hyper::header::CONTENT_RANGE,
+				format!("bytes */{len}").parse().context("a header")?,
+			);
+			return Ok(r);
+		}
+	};
+	let (start, end) = range.unwrap_or((0, len.saturating_sub(1)));
+	let count = if len == 0 { 0 } else { end - start + 1 };
+	file.seek(SeekFrom::Start(start)).await?;
+	use tokio::io::AsyncReadExt;
+	let stream = ReaderStream::with_capacity(file.take(count), 64 << 10);
+	let body = StreamBody::new(Frames(stream));
+	let mut r = Response::new(BodyExt::boxed(body));
+	let headers = r.headers_mut();
+	headers.insert(hyper::header::CONTENT_TYPE, octets);
+	headers.insert(hyper::header::CONTENT_LENGTH, count.into());
+	headers.insert(
+		hyper::header::ACCEPT_RANGES,
+		hyper::header::HeaderValue::from_static("bytes"),
+	);
+	if range.is_some() {
+		headers.insert(
+			hyper::header::CONTENT_RANGE,
+			format!("bytes {start}-{end}/{len}")
+				.parse()
+				.context("a header")?,
+		);
+	}
+	if range.is_some() {
+		*r.status_mut() = StatusCode::PARTIAL_CONTENT;
+	}
+	record(count);
+	Ok(r)
+}
+
+/// A stream of byte chunks as body frames (what `StreamExt::map` would do).
+struct Frames<S>(S);
+
+impl<S> futures_core::Stream for Frames<S>
+where
+	S: futures_core::Stream<Item = std::io::Result<Bytes>> + Unpin,
+{
+	type Item = std::io::Result<Frame<Bytes>>;
+	fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+		Pin::new(&mut self.0)
+			.poll_next(cx)
+			.map(|item| item.map(|chunk| chunk.map(Frame::data)))
+	}
+}
+
+/// A stream that fails with `TimedOut` once it has made no progress, reading or writing, for
+/// `stall` while asked to: a peer that trickles nothing holds no connection.
+struct Stalling<S> {
+	inner: S,
+	stall: Duration,
+	timer: Pin<Box<tokio::time::Sleep>>,
+	/// Set once the timer fired.
+	fired: Arc<AtomicBool>,
+}
+
+impl<S> Stalling<S> {
+	fn new(inner: S, stall: Duration, fired: Arc<AtomicBool>) -> Self {
+		Stalling {
+			inner,
+			stall,
+			timer: Box::pin(tokio::time::sleep(stall)),
+			fired,
+		}
+	}
+
+	fn progress(&mut self) {
+		let next = tokio::time::Instant::now() + self.stall;
+		self.timer.as_mut().reset(next);
+	}
+
+	fn stalled(&mut self, cx: &mut TaskContext<'_>) -> bool {
+		let fired = self.timer.as_mut().poll(cx).is_ready();
+		if fired {
+			self.fired.store(true, Ordering::Relaxed);
+		}
+		fired
+	}
+}
+
+fn timed_out() -> std::io::Error {
+	std::io::Error::new(std::io::ErrorKind::TimedOut, "the peer made no progress")
+}
+
+use std::future::Future;
+
+impl<S: AsyncRead + Unpin> AsyncRead for Stalling<S> {
+	fn poll_read(
+		mut self: Pin<&mut Self>,
+		cx: &mut TaskContext<'_>,
+		buf: &mut ReadBuf<'_>,
+	) -> Poll<std::io::Result<()>> {
+		match Pin::new(&mut self.inner).poll_read(cx, buf) {
+			Poll::Ready(r) => {
+				self.progress();
+				Poll::Ready(r)
+			}
+			Poll::Pending if self.stalled(cx) => Poll::Ready(Err(timed_out())),
+			Poll::Pending => Poll::Pending,
+		}
+	}
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Stalling<S> {
+	fn poll_write(
+		mut self: Pin<&mut Self>,
+		cx: &mut TaskContext<'_>,
+		buf: &[u8],
+	) -> Poll<std::io::Result<usize>> {
+		match Pin::new(&mut self.inner).poll_write(cx, buf) {
+			Poll::Ready(r) => {
+				self.progress();
+				Poll::Ready(r)
+			}
+			Poll::Pending if self.stalled(cx) => Poll::Ready(Err(timed_out())),
+			Poll::Pending => Poll::Pending,
+		}
+	}
+
+	fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+		match Pin::new(&mut self.inner).poll_flush(cx) {
+			Poll::Ready(r) => Poll::Ready(r),
+			Poll::Pending if self.stalled(cx) => Poll::Ready(Err(timed_out())),
+			Poll::Pending => Poll::Pending,
+		}
+	}
+
+	fn poll_shutdown(
+		mut self: Pin<&mut Self>,
+		cx: &mut TaskContext<'_>,
+	) -> Poll<std::io::Result<()>> {
+		Pin::new(&mut self.inner).poll_shutdown(cx)
+	}
+}

@@ -439,6 +439,33 @@ pub fn parse_hash(text: &str) -> Result<Hash> {
 	Ok(Hash::from_slice(&bytes))
 }
 
+/// Checks an artifact server's public URL: `http://host:port`, no path, no spaces, a host that is
+/// not a wildcard address (`0.0.0.0` is where a server listens, not where others reach it).
+pub fn check_public_url(url: &str) -> Result<()> {
+	let Some(rest) = url.strip_prefix("http://") else {
+		bail!("{url:?} is not an http:// URL (TLS belongs to a proxy in front, with its own URL)");
+	};
+	let authority = rest.trim_end_matches('/');
+	ensure!(
+		!authority.is_empty() && !authority.contains(['/', '?', '#', ' ', '@']),
+		"{url:?} is not http://host:port"
+	);
+	let (host, port) = authority
+		.rsplit_once(':')
+		.with_context(|| format!("{url:?} names no port"))?;
+	ensure!(!host.is_empty(), "{url:?} names no host");
+	port.parse::<u16>()
+		.ok()
+		.filter(|p| *p != 0)
+		.with_context(|| format!("{url:?}: port {port:?} is not 1 to 65535"))?;
+	let bare = host.trim_start_matches('[').trim_end_matches(']');
+	ensure!(
+		!matches!(bare, "0.0.0.0" | "::"),
+		"{url:?}: others cannot reach {host}; give --public-url with this host's address"
+	);
+	Ok(())
+}
+
 /// `0x` and the hex digits of 32 bytes.
 pub fn hex32(bytes: &[u8; 32]) -> String {
 	format!("0x{}", hex::encode(bytes))
@@ -540,6 +567,31 @@ comparison = "exact"
 			"cpu/avx2/x",
 		] {
 			assert!(bad.parse::<Profile>().is_err(), "{bad}");
+		}
+	}
+
+	#[test]
+	fn public_urls_others_can_reach() {
+		for good in [
+			"http://10.0.0.5:8700",
+			"http://my-host:8711/",
+			"http://[::1]:8700",
+		] {
+			assert!(check_public_url(good).is_ok(), "{good}");
+		}
+		for bad in [
+			"https://host:8700",
+			"host:8700",
+			"http://host",
+			"http://host:0",
+			"http://host:99999",
+			"http://host:8700/v1",
+			"http://0.0.0.0:8700",
+			"http://[::]:8700",
+			"http://:8700",
+			"http://ho st:8700",
+		] {
+			assert!(check_public_url(bad).is_err(), "{bad}");
 		}
 	}
 

@@ -161,10 +161,15 @@ impl WorkerArgs {
 			progress: !self.no_progress,
 		})
 	}
-	fn public_url(&self) -> String {
-		self.public_url
+	/// The endpoint others fetch from, checked: a typo here would have every validator report
+	/// the miner's files as not served.
+	fn public_url(&self) -> Result<String> {
+		let url = self
+			.public_url
 			.clone()
-			.unwrap_or_else(|| format!("http://{}", self.listen))
+			.unwrap_or_else(|| format!("http://{}", self.listen));
+		pol_worker::config::check_public_url(&url).context("--public-url")?;
+		Ok(url)
 	}
 }
 
@@ -430,7 +435,7 @@ fn run(cli: Cli) -> Result<i32> {
 				miner::MinerConfig {
 					work_dir: worker.work_dir.clone(),
 					listen: worker.listen.clone(),
-					public_url: worker.public_url(),
+					public_url: worker.public_url()?,
 					tasks: worker.tasks.clone(),
 					bond: creator::pol_to_units(bond)?,
 					run,
@@ -449,7 +454,7 @@ fn run(cli: Cli) -> Result<i32> {
 				validator::ValidatorConfig {
 					work_dir: worker.work_dir.clone(),
 					listen: worker.listen.clone(),
-					public_url: worker.public_url(),
+					public_url: worker.public_url()?,
 					tasks: worker.tasks.clone(),
 					run,
 					keep_rounds: worker.keep_rounds,

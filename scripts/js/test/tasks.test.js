@@ -103,7 +103,7 @@ test('the task config becomes a TaskSpec with exact fixed-point fields', () => {
   assert.throws(() => profile({ isa: 'sse4' }), /profile\.isa must be "default" or "avx2" or "avx512"/);
   assert.throws(() => profile({ threads: 0 }), /threads must be 1 to 64/);
   assert.throws(() => profile({ threads: 65 }), /threads must be 1 to 64/);
-  assert.throws(() => profile({ thread: 2 }), /unknown key thread/);
+  assert.throws(() => profile({ thread: 2 }), /unknown key verification\.profile\.thread in/);
   assert.throws(() => buildTaskSpec({ ...demo, schedul: {} }), /unknown key schedul/);
   assert.throws(() => buildTaskSpec({ ...demo, hyperparameters: { ...demo.hyperparameters, learningRate: '0.0000000001' } }),
     /more than 9 decimals/);

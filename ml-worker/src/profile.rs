@@ -142,21 +142,24 @@ impl Profile {
 fn missing_cpu_features(isa: Isa) -> Vec<&'static str> {
 	#[cfg(target_arch = "x86_64")]
 	{
-		let have = |f: &'static str| match f {
-			"avx2" => std::arch::is_x86_feature_detected!("avx2"),
-			"fma" => std::arch::is_x86_feature_detected!("fma"),
-			"avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
-			"avx512bw" => std::arch::is_x86_feature_detected!("avx512bw"),
-			"avx512vl" => std::arch::is_x86_feature_detected!("avx512vl"),
-			"avx512dq" => std::arch::is_x86_feature_detected!("avx512dq"),
-			_ => false,
+		use std::arch::is_x86_feature_detected as has;
+		let avx2 = [("avx2", has!("avx2")), ("fma", has!("fma"))];
+		let avx512 = [
+			("avx512f", has!("avx512f")),
+			("avx512bw", has!("avx512bw")),
+			("avx512vl", has!("avx512vl")),
+			("avx512dq", has!("avx512dq")),
+		];
+		let needed: Vec<_> = match isa {
+			Isa::Default => Vec::new(),
+			Isa::Avx2 => avx2.to_vec(),
+			Isa::Avx512 => avx2.iter().chain(&avx512).copied().collect(),
 		};
-		let needed: &[&'static str] = match isa {
-			Isa::Default => &[],
-			Isa::Avx2 => &["avx2", "fma"],
-			Isa::Avx512 => &["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"],
-		};
-		needed.iter().copied().filter(|f| !have(f)).collect()
+		needed
+			.into_iter()
+			.filter(|(_, have)| !have)
+			.map(|(f, _)| f)
+			.collect()
 	}
 	#[cfg(not(target_arch = "x86_64"))]
 	match isa {

@@ -7,11 +7,18 @@
 # //Charlie//stash swap-final (reveals a final model other than its last checkpoint),
 # //Dave//stash withhold (forges its last segment and never serves its end), //Eve//stash frame
 # (serves a corrupt copy of each checkpoint to the first validator that asks). Over rounds 0…3 it
-# checks that a global model
-# is accepted every round and that its accuracy rises; in round 1 it kills node 2 and checks
-# that the chain keeps finalizing and that the workers that used node 2 reconnect elsewhere; in
-# round 2 it kills miner 1 after its commit and restarts it, which must reveal what it saved and
-# be paid; then the JavaScript side (scripts/js/test/e2e-outcome.test.js) reads the same outcome through
+# checks that a global model is accepted every round and that its accuracy rises, and:
+# - round 1: it kills node 2 and checks that the chain keeps finalizing and that the workers
+#   that used node 2 reconnect elsewhere. Once round 1's model is accepted it kills the
+#   validator worker whose URI the chain accepted it with (its artifact server dies with it)
+#   before round 2's miners fetch that model; miner 2 (//Ferdie), stopped meanwhile, is started
+#   again and must fetch the model from another proposer and commit in round 2. The validator
+#   comes back before round 2's verify phase.
+# - round 2: it kills miner 1 after its commit and restarts it, which must reveal what it saved
+#   and be paid.
+# - round 3: it kills miner 2 for good once every validator passed its update: the round must
+#   still aggregate that update (from the validators' own copies) into its model, and pay it.
+# Then the JavaScript side (scripts/js/test/e2e-outcome.test.js) reads the same outcome through
 # polkadot.js: the honest miners paid, the lazy one failed, disputed, slashed and never paid,
 # the copy and the swapped final never revealed nor paid, the withholder slashed and never paid,
 # no validator slashed, the models those the watch saw and aggregated from honest work only.
@@ -102,6 +109,41 @@ wait_rounds() {
 	if ((have > last)); then echo "round $((have - 1)) done ($(since)): $(tail -n 1 "$WATCH")"; fi
 }
 
+# //Ferdie, miner 2.
+ferdie=5CiPPseXPECbkjWCa6MnjNokrgYjMqmKndv2rSnekmSK2DjL
+
+# task_status: `pol-worker task status --json` of the task, read at the finalized head through
+# node 1 (else 3 or 4): its round, phase and model history ([round, hash, URI] each).
+task_status() {
+	"$TN_WORKER_BIN" task status --node "$(tn_ws 1)" --node "$(tn_ws 3)" --node "$(tn_ws 4)" \
+		--task "$TN_TASK" --json 2>>"$(tn_log task-status)"
+}
+
+# restarted_log NAME: NAME's log from its first `--- restarted ---` line on. (Read into a
+# variable before grepping: `sed … | grep -q` fails under pipefail when grep stops reading early.)
+restarted_log() { sed -n '/^--- restarted ---$/,$p' "$(tn_log "$1")"; }
+
+# wait_passed R: waits until every validator worker logged that miner 2's round-R update passed
+# its check. A validator keeps the last checkpoint it verified in its store and aggregates from
+# that copy (validator.rs), so from then on round R needs nothing more from miner 2. Fails at
+# once if a validator committed its scores without passing it (it scores every update first).
+wait_passed() {
+	local r="$1" v log scored deadline=$((SECONDS + 2 * ROUND_TIMEOUT))
+	for v in validator1 validator2 validator3; do
+		log="$(tn_log "$v")"
+		while :; do
+			# Commit first: the pass is logged before the commit, so this order never misses it.
+			scored=0
+			if grep -q "commit scores task $TN_TASK round $r: sent" "$log"; then scored=1; fi
+			if grep -q "task $TN_TASK round $r: miner $ferdie: Pass" "$log"; then break; fi
+			((scored == 0)) || tn_fail "$v committed its round-$r scores without passing miner 2 (//Ferdie)" "$v" miner2
+			((SECONDS < deadline)) || tn_fail "$v did not pass miner 2 (//Ferdie) in round $r" "$v" miner2
+			tn_check_alive
+			sleep 1
+		done
+	done
+}
+
 tn_say "e2e: round 0"
 wait_rounds 1
 
@@ -131,6 +173,53 @@ for name in "${moved[@]}"; do
 	echo "$name: $(grep -m1 'reconnected to ws://' "$(tn_log "$name")")"
 done
 
+tn_say "e2e: round 1: the URI round 1's model was accepted with is dead when round 2 starts"
+# Round 2's miners fetch round 1's model from the URI the chain accepted it with, then from every
+# other proposer's (round.rs, TaskContext::model): one dead server must strand nobody. The
+# chain records the URI of the proposal that carried the model past 2/3 of the revealed stake
+# (of three equal validators that all revealed, the last of the three to land, not the first),
+# so whose it is is read from the chain. Killing that validator the moment the model is accepted
+# would race the miners, who see the new round and fetch a few seconds later (6 to 9 s in past
+# runs); so miner 2 is stopped first, once every validator passed its round-1 update (from then
+# on nothing asks miner 2 for anything until round 2's commit phase), and started again only
+# once that validator is dead: it must fetch the model from another proposer.
+wait_passed 1
+tn_kill miner2
+round_now=""
+for _ in 1 2 3; do
+	round_now="$(task_status | jq -er '.round')" && break
+	sleep 1
+done
+[ -n "$round_now" ] || tn_fail "pol-worker task status failed" task-status
+# In a later round miner 2 might already have fetched the model from the URI about to die.
+((round_now == 1)) || tn_fail "round 1 was over (round $round_now) before miner 2 was stopped: the e2e fell behind the chain" miner2
+echo "miner 2 stopped after every validator passed its round-1 update ($(since))"
+accepted=""
+deadline=$((SECONDS + ROUND_TIMEOUT))
+until [ -n "$accepted" ]; do
+	((SECONDS < deadline)) || tn_fail "no model accepted in round 1 within $ROUND_TIMEOUT s" validator1 validator2 validator3 task-status
+	tn_check_alive
+	sleep 1
+	# Nothing is accepted before a validator proposes: the chain is asked only from then on.
+	grep -qs "propose model task $TN_TASK round 1: sent" "$(tn_log validator1)" "$(tn_log validator2)" \
+		"$(tn_log validator3)" || continue
+	st="$(task_status)" || continue # a node busy or gone: ask again (task-status.log says why)
+	accepted="$(jq -r '.history[] | select(.[0] == 1) | "\(.[1]) \(.[2])"' <<<"$st")"
+	if [ -z "$accepted" ] && (($(jq -r '.round' <<<"$st") > 1)); then
+		tn_fail "round 1 closed without a model" validator1 validator2 validator3
+	fi
+done
+read -r model1 uri1 <<<"$accepted"
+victim=""
+for i in 1 2 3; do
+	if [[ "$uri1" == "http://127.0.0.1:$((TN_VALIDATOR_PORT_BASE + i))/"* ]]; then victim="validator$i"; fi
+done
+[ -n "$victim" ] || tn_fail "round 1's model $model1 was accepted with $uri1, which is no validator worker's"
+tn_kill "$victim"
+echo "round 1's model $model1 was accepted with $uri1: $victim killed, its server with it ($(since))"
+tn_start_again miner2
+echo "miner 2 started again ($(since))"
+
 tn_say "e2e: round 2: miner 1 killed after its commit, and restarted"
 # What it committed to is on disk: the restarted miner must reveal it, not train again.
 deadline=$((SECONDS + 3 * ROUND_TIMEOUT))
@@ -142,15 +231,57 @@ done
 tn_restart miner1
 echo "miner 1 restarted after committing round 2 ($(since))"
 
-tn_say "e2e: rounds 1…$((ROUNDS - 1))"
+# Miner 2 commits once it has round 1's model and trained on it. Then the dead validator comes
+# back: a validator does nothing in the commit and reveal phases, so its absence there costs
+# nothing, and the reveal phase (8 blocks) still lies between this and round 2's verify phase,
+# where it must commit and reveal its scores again. (Dead through all of verify it would only
+# go unpaid; dead between its commit and its reveal it would forfeit its deposit, and the
+# JavaScript side checks that no validator was slashed.)
+deadline=$((SECONDS + ROUND_TIMEOUT))
+until grep -q "commit task $TN_TASK round 2: finalized" <<<"$(restarted_log miner2)"; do
+	((SECONDS < deadline)) || tn_fail "miner 2, started again while $victim was dead, did not commit in round 2" miner2
+	tn_check_alive
+	sleep 1
+done
+tn_start_again "$victim"
+echo "$victim started again after miners 1 and 2 committed round 2 ($(since))"
+# round.rs logs where it got a model from: the accepted URI comes first, so another one here
+# means it was tried, found dead, and the next source served the model.
+fetched="$(grep -m1 -o "model $model1: fetched from [^ ]*" <<<"$(restarted_log miner2)")" ||
+	tn_fail "miner 2 did not log fetching round 1's model ('model $model1: fetched from <URI>')" miner2
+fetched="${fetched##* }"
+[ "$fetched" != "$uri1" ] || tn_fail "miner 2 fetched round 1's model from $uri1, whose server was dead" miner2
+echo "miner 2 fetched round 1's model from $fetched, not from the dead $uri1"
+
+tn_say "e2e: round 3: miner 2 killed for good after it passed"
+# Its update must still be aggregated: each validator aggregates from the copy it verified.
+wait_passed 3
+tn_kill miner2
+# Only an aggregation after the kill shows anything: none may have happened yet (the score
+# reveal phase, 5 blocks, lies between the last pass and the first aggregation).
+if grep -qs "task $TN_TASK round 3: aggregated" "$(tn_log validator1)" "$(tn_log validator2)" "$(tn_log validator3)"; then
+	tn_fail "a validator aggregated round 3 before miner 2 was killed: the e2e fell behind the chain"
+fi
+echo "miner 2 killed for good after every validator passed its round-3 update ($(since))"
+
+tn_say "e2e: rounds 1…$((ROUNDS - 1)) closing"
 wait_rounds "$ROUNDS"
-after_restart="$(sed -n '/^--- restarted ---$/,$p' "$(tn_log miner1)")"
+after_restart="$(restarted_log miner1)"
 grep -q "reveal task $TN_TASK round 2: finalized" <<<"$after_restart" ||
 	tn_fail "the restarted miner 1 did not reveal its round-2 commitment" miner1
 if grep -q "task $TN_TASK round 2: trained" <<<"$after_restart"; then
 	tn_fail "the restarted miner 1 trained round 2 again instead of using its saved state" miner1
 fi
 echo "miner 1 revealed round 2's commitment after its restart, without training again"
+grep -q "reveal scores task $TN_TASK round 2: finalized" <<<"$(restarted_log "$victim")" ||
+	tn_fail "$victim, back in round 2's commit phase, did not reveal its round-2 scores" "$victim"
+echo "$victim, dead when round 2 started, scored round 2"
+# Round 3's model (the watch saw one) was aggregated after miner 2's death, with its update.
+for v in validator1 validator2 validator3; do
+	grep -q "task $TN_TASK round 3: aggregated [0-9]* update(s) by .*; miners .*$ferdie" "$(tn_log "$v")" ||
+		tn_fail "$v did not aggregate the update of miner 2 (//Ferdie), killed after it passed, into round 3's model" "$v"
+done
+echo "every validator aggregated miner 2's round-3 update after its death"
 for v in validator1 validator2 validator3; do
 	grep -q "task $TN_TASK round [0-9]*: aggregated [0-9]* update(s) by median into" "$(tn_log "$v")" ||
 		tn_fail "$v did not aggregate by the task's rule (median)" "$v"
@@ -181,9 +312,10 @@ echo "node 1 finalized #$after at the end ($(since))"
 
 tn_say "e2e: the watch's rounds"
 # Every round 0…3 accepted a model, and the last one is more accurate than round 0's.
-# //Eve, miner 1.
+# //Eve, miner 1; //Ferdie, miner 2, is paid for rounds 1 and 3 though it was dead when they
+# closed (stopped in round 1, killed for good in round 3, both times after it passed).
 eve=5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw
-jq -s -e -r --argjson n "$ROUNDS" --arg eve "$eve" '
+jq -s -e -r --argjson n "$ROUNDS" --arg eve "$eve" --arg ferdie "$ferdie" '
 	(map(.round) | sort) as $r
 	| if $r != [range(0; $n)] then error("rounds \($r), want 0…\($n - 1)") else . end
 	| map(select(.model == null)) as $none
@@ -196,6 +328,12 @@ jq -s -e -r --argjson n "$ROUNDS" --arg eve "$eve" '
 		then error("accuracy did not rise: round 0 \($first.accuracy), round \($n - 1) \($last.accuracy)") else . end
 	| (map(select(.round == 2))[0].rewards[$eve] // "0" | tonumber) as $paid
 	| if $paid <= 0 then error("miner 1 (//Eve), restarted in round 2, was not paid for it") else . end
+	| . as $all
+	| ([1, $n - 1] | map(. as $k
+		| select(([$all[] | select(.round == $k) | .rewards[$ferdie] // "0" | tonumber] | first // 0) <= 0)))
+		as $unpaid
+	| if ($unpaid | length) > 0
+		then error("miner 2 (//Ferdie), dead after it passed, was not paid for round(s) \($unpaid)") else . end
 	| "accuracy: W₀ \($first.start_accuracy // "?"), round 0 \($first.accuracy), round \($n - 1) \($last.accuracy)"
 ' "$WATCH" || { cat "$WATCH" >&2; tn_fail "the watch's rounds are not as expected"; }
 

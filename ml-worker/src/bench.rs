@@ -111,6 +111,7 @@ pub fn run(
 		start: &start,
 		root: None,
 		final_model_hash: None,
+		start_loss: None,
 	};
 	let validator = Validator {
 		data,
@@ -120,6 +121,7 @@ pub fn run(
 		only_segment: None,
 		pinned,
 		progress: config.run.progress,
+		deadline: None,
 	};
 	let t = Instant::now();
 	let report = verify_bundle(&dir, &expected, &validator)?;

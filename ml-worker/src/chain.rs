@@ -264,6 +264,24 @@ impl Chain {
 		})
 	}
 
+	/// The node's best block number: where phases are read.
+	pub fn best_number(&mut self) -> Result<u32> {
+		self.call("reading the best block", |c| async move {
+			Ok(c.at_best().await?.block_number() as u32)
+		})
+	}
+
+	/// The chain's block time: twice the timestamp pallet's minimum period, as Aura's slot.
+	pub fn block_time(&mut self) -> Result<Duration> {
+		self.call("reading the block time", |c| async move {
+			let at = c.api.at_current_block().await?;
+			let half = at
+				.constants()
+				.entry(api::constants().timestamp().minimum_period())?;
+			Ok(Duration::from_millis(half.saturating_mul(2)))
+		})
+	}
+
 	/// Calls the runtime API payload `p` at the node's best block. Phases are read there:
 	/// finality lags a few blocks, and a phase may be only a few blocks long. What is read
 	/// here decides when to act; whether an action took effect is read from finalized

@@ -589,6 +589,21 @@ impl TaskData {
 		Ok(TaskData { dataset, split })
 	}
 
+	/// Another handle on the same data, tensors shared, not copied: libtorch tensors may be sent
+	/// to another thread but not shared with it by reference.
+	pub fn shallow_clone(&self) -> TaskData {
+		TaskData {
+			dataset: Dataset {
+				x: self.dataset.x.shallow_clone(),
+				y: self.dataset.y.shallow_clone(),
+				labels: self.dataset.labels.clone(),
+				features: self.dataset.features,
+				classes: self.dataset.classes,
+			},
+			split: self.split.clone(),
+		}
+	}
+
 	/// The shard `miner` trains on, and its index.
 	pub fn shard_for(&self, spec: &TaskSpec, miner: &AccountBytes) -> Result<(u32, &[i64])> {
 		let index = shard_index(spec, miner)?;

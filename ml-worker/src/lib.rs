@@ -41,6 +41,7 @@ pub mod golden;
 pub mod metrics;
 pub mod miner;
 pub mod model;
+pub mod pool;
 pub mod profile;
 pub mod proof;
 pub mod round;

@@ -255,6 +255,10 @@ enum Command {
 	Validator {
 		#[command(flatten)]
 		worker: WorkerArgs,
+		/// Miners verified at once at most; 0: as many as the cores hold under the profile
+		/// (cores / the profile's threads).
+		#[arg(long, default_value_t = 0)]
+		verify_workers: usize,
 	},
 	/// Creates, funds and follows tasks.
 	#[command(subcommand)]
@@ -446,7 +450,10 @@ fn run(cli: Cli) -> Result<i32> {
 			)?;
 			Ok(0)
 		}
-		Command::Validator { worker } => {
+		Command::Validator {
+			worker,
+			verify_workers,
+		} => {
 			let run = worker.run_config()?;
 			let mut chain = worker.chain.connect()?;
 			validator::run(
@@ -458,6 +465,7 @@ fn run(cli: Cli) -> Result<i32> {
 					tasks: worker.tasks.clone(),
 					run,
 					keep_rounds: worker.keep_rounds,
+					verify_workers,
 				},
 			)?;
 			Ok(0)
@@ -534,15 +542,26 @@ fn run(cli: Cli) -> Result<i32> {
 			let mut remote = None;
 			if let (Some(from), Some(manifest)) = (&from, &manifest) {
 				let hash = parse_hash(manifest)?;
-				match store::fetch_manifest(from, &hash, &bundle, max_bytes, config.run.progress) {
+				let policy = store::FetchPolicy::default();
+				match store::fetch_manifest(
+					from,
+					&hash,
+					&bundle,
+					max_bytes,
+					config.run.progress,
+					&policy,
+				) {
 					Ok(manifest_bytes) => {
 						remote = Some(verify::Remote {
 							base: from,
 							max_bytes,
 							manifest_bytes,
 							progress: config.run.progress,
+							policy: store::FetchPolicy::default(),
 						})
 					}
+					// This machine's own trouble says nothing about the miner.
+					Err(e) if e.is_local() => bail!("fetching the manifest: {e}"),
 					Err(e) => {
 						// The miner does not serve what it committed to.
 						let n = spec.num_segments().max(1);
@@ -573,6 +592,7 @@ fn run(cli: Cli) -> Result<i32> {
 				start: &start,
 				root: root.as_deref().map(parse_hash).transpose()?,
 				final_model_hash: final_model_hash.as_deref().map(parse_hash).transpose()?,
+				start_loss: None,
 			};
 			let v = verify::Validator {
 				data: &data,
@@ -584,6 +604,7 @@ fn run(cli: Cli) -> Result<i32> {
 				only_segment: None,
 				pinned,
 				progress: config.run.progress,
+				deadline: None,
 			};
 			let r = match &remote {
 				Some(remote) => verify::verify_remote(&bundle, remote, &expected, &v)?,

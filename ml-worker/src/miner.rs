@@ -517,6 +517,7 @@ pub fn self_check(run: &MinerRun, bundle: &Path, segments: SegmentIndex) -> Resu
 		start: run.start,
 		root: None,
 		final_model_hash: None,
+		start_loss: None,
 	};
 	let own = Validator {
 		data: run.data,
@@ -526,6 +527,7 @@ pub fn self_check(run: &MinerRun, bundle: &Path, segments: SegmentIndex) -> Resu
 		only_segment: Some(segments),
 		pinned: run.pinned,
 		progress: false,
+		deadline: None,
 	};
 	let report = verify::verify_bundle(bundle, &expected, &own)
 		.context("replaying the run's last segment before committing it")?;

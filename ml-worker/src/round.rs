@@ -228,9 +228,13 @@ impl TaskContext {
 					}
 					.to_safetensors()?;
 					store.put_checked(&bytes, hash)?;
+					log::info!("model {}: fetched from {uri}", hex32(&hash.0));
 					return Ok(params);
 				}
-				Err(e) => errors.push(format!("{uri}: {e:#}")),
+				Err(e) => {
+					log::warn!("model {}: not from {uri}: {e:#}", hex32(&hash.0));
+					errors.push(format!("{uri}: {e:#}"))
+				}
 			}
 		}
 		bail!(

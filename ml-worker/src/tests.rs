@@ -129,6 +129,7 @@ impl World {
 			start,
 			root: None,
 			final_model_hash: None,
+			start_loss: None,
 		}
 	}
 
@@ -142,6 +143,7 @@ impl World {
 			only_segment: only,
 			pinned: pinned(),
 			progress: false,
+			deadline: None,
 		}
 	}
 
@@ -589,6 +591,7 @@ fn federated_five_miners_ten_rounds_non_iid_digits() {
 				start: &global,
 				root: Some(crate::config::parse_hash(&m.checkpoint_root).unwrap()),
 				final_model_hash: None,
+				start_loss: None,
 			};
 			let v = Validator {
 				randomness: hashing::challenge_seed(w.spec.task.id, round, &Hash::zero()),
@@ -734,13 +737,21 @@ fn artifact_store_serves_checked_artifacts() {
 /// A remote verification of `manifest_hash` from `url`, into a fresh directory.
 fn verify_remote_from(w: &World, url: &str, manifest_hash: &Hash, all: bool) -> Report {
 	let dir = TempDir::new("remote");
-	let manifest_bytes =
-		store::fetch_manifest(url, manifest_hash, &dir.0, store::DEFAULT_MAX_BYTES, false).unwrap();
+	let manifest_bytes = store::fetch_manifest(
+		url,
+		manifest_hash,
+		&dir.0,
+		store::DEFAULT_MAX_BYTES,
+		false,
+		&store::FetchPolicy::default(),
+	)
+	.unwrap();
 	let remote = Remote {
 		base: url,
 		max_bytes: store::DEFAULT_MAX_BYTES,
 		manifest_bytes,
 		progress: false,
+		policy: store::FetchPolicy::default(),
 	};
 	let expected = w.expected("alice", &w.start);
 	let v = w.validator(all, None);
@@ -1120,6 +1131,7 @@ mod attacks {
 			&dir.0,
 			store::DEFAULT_MAX_BYTES,
 			false,
+			&store::FetchPolicy::default(),
 		)
 		.unwrap();
 		let remote = Remote {
@@ -1127,6 +1139,7 @@ mod attacks {
 			max_bytes: store::DEFAULT_MAX_BYTES,
 			manifest_bytes,
 			progress: false,
+			policy: store::FetchPolicy::default(),
 		};
 		let expected = Expected {
 			spec: &w.spec,
@@ -1136,6 +1149,7 @@ mod attacks {
 			start: &w.start,
 			root: None,
 			final_model_hash,
+			start_loss: None,
 		};
 		let v = Validator {
 			data: &w.data,
@@ -1145,6 +1159,7 @@ mod attacks {
 			only_segment: only,
 			pinned: pinned(),
 			progress: false,
+			deadline: None,
 		};
 		verify_remote(&dir.0, &remote, &expected, &v).unwrap()
 	}
@@ -1524,6 +1539,79 @@ mod attacks {
 
 /// The artifact server and client under hostile peers: bounded in connections and time, on
 /// loopback.
+#[test]
+fn miners_verified_side_by_side_get_the_reports_they_get_one_by_one() {
+	// Exact replay on verification threads, each with its own handle on the data, against the
+	// same replay on this thread: a pass under `exact` means the very same bits.
+	let w = world(TASK);
+	let names = ["alice", "bob", "carol"];
+	let dirs: Vec<TempDir> = names
+		.iter()
+		.map(|name| {
+			let dir = TempDir::new(name);
+			w.miner(name, &w.start).train_bundle(&dir.0).unwrap();
+			dir
+		})
+		.collect();
+	let alone: Vec<Report> = names
+		.iter()
+		.zip(&dirs)
+		.map(|(name, dir)| w.verify_as(&dir.0, name, &w.start, true))
+		.collect();
+	// The start model's loss evaluated once, as a validator does for a round.
+	let l0 = crate::verify::start_loss(&w.spec, &w.start, &w.data, pinned()).unwrap();
+	let (spec, start, round_seed, randomness) = (&w.spec, &w.start, w.round_seed, w.challenge_seed);
+	let states: Vec<TaskData> = (0..3).map(|_| w.data.shallow_clone()).collect();
+	let mut together: Vec<Option<Report>> = vec![None, None, None];
+	let left = crate::pool::run(
+		(0..names.len()).collect(),
+		states,
+		|data, &i| {
+			let expected = Expected {
+				spec,
+				round: 0,
+				round_seed,
+				miner: account(names[i]),
+				start,
+				root: None,
+				final_model_hash: None,
+				start_loss: Some(l0),
+			};
+			let v = Validator {
+				data,
+				account: account("validator"),
+				randomness,
+				all_segments: true,
+				only_segment: None,
+				pinned: pinned(),
+				progress: false,
+				deadline: None,
+			};
+			verify_bundle(&dirs[i].0, &expected, &v).unwrap()
+		},
+		|i, done| match done {
+			crate::pool::Done::Finished(r) => together[i] = Some(r),
+			crate::pool::Done::Panicked(why) => panic!("verifying {}: {why}", names[i]),
+		},
+	);
+	assert!(left.is_empty());
+	for (i, (a, b)) in alone.iter().zip(&together).enumerate() {
+		let b = b.as_ref().expect("every miner verified");
+		assert_eq!(a.verdict(), Some(Verdict::Pass), "{}", names[i]);
+		assert_eq!(
+			b.verdict(),
+			Some(Verdict::Pass),
+			"{}: {}",
+			names[i],
+			b.outcome
+		);
+		assert_eq!(a.segments.len(), b.segments.len());
+		assert_eq!(a.val_loss_start.to_bits(), b.val_loss_start.to_bits());
+		assert_eq!(a.val_loss_final.to_bits(), b.val_loss_final.to_bits());
+		assert_eq!(a.score.to_bits(), b.score.to_bits());
+	}
+}
+
 mod transport {
 	use super::*;
 	use crate::store::{FetchPolicy, ServerLimits};
@@ -1773,6 +1861,62 @@ mod transport {
 	}
 
 	#[test]
+	fn a_download_streams_to_disk_is_hashed_on_the_way_and_leaves_nothing_on_failure() {
+		let body = vec![7u8; 200_000];
+		let mut corrupt = body.clone();
+		corrupt[100_000] ^= 1;
+		// A corrupt transfer first (retried, as any corruption on the way), then the bytes.
+		let url = scripted(vec![ok_reply(&corrupt), ok_reply(&body)], 4, Duration::ZERO);
+		let hash = pol_primitives::hashing::hash(&body);
+		let dir = TempDir::new("download");
+		let path = dir.join("artifact");
+		let policy = FetchPolicy::within(Duration::from_secs(30));
+		let got = store::download(&url, &path, 1 << 20, false, &policy, Some(&hash)).unwrap();
+		assert_eq!(got.bytes, body.len() as u64);
+		assert_eq!(got.blake2, hash);
+		assert_eq!(std::fs::read(&path).unwrap(), body);
+		// A failed download leaves neither the file nor a part of it.
+		let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec();
+		let url = scripted(vec![missing], 1, Duration::ZERO);
+		let other = dir.join("other");
+		let err = store::download(&url, &other, 1 << 20, false, &policy, None).unwrap_err();
+		assert!(matches!(err, FetchError::NotFound), "{err}");
+		let names: Vec<_> = std::fs::read_dir(&dir.0)
+			.unwrap()
+			.map(|e| e.unwrap().file_name().into_string().unwrap())
+			.collect();
+		assert_eq!(names, vec!["artifact".to_owned()]);
+	}
+
+	#[test]
+	fn a_fetchers_own_trouble_or_lateness_blames_no_server() {
+		// Its own disk: the file cannot be created.
+		let body = b"fine".to_vec();
+		let url = scripted(vec![ok_reply(&body)], 1, Duration::ZERO);
+		let policy = FetchPolicy::within(Duration::from_secs(30));
+		let nowhere = Path::new("/nonexistent-pol-dir/artifact");
+		let err = store::download(&url, nowhere, 1 << 20, false, &policy, None).unwrap_err();
+		assert!(err.is_local(), "{err}");
+		assert!(!policy.blames_server(&err));
+		// Its own deadline, run out: a timeout that says nothing about the server.
+		let url = scripted(vec![ok_reply(&[1u8; 64])], 64, Duration::from_secs(1));
+		let late = FetchPolicy {
+			attempts: 1,
+			grace: Duration::from_secs(60),
+			..FetchPolicy::within(Duration::from_secs(2))
+		};
+		let dir = TempDir::new("late");
+		let err = store::download(&url, &dir.join("a"), 1 << 20, false, &late, None).unwrap_err();
+		assert!(matches!(err, FetchError::Timeout), "{err}");
+		assert!(!late.blames_server(&err));
+		// What the server does is on the server: a 404 before the deadline.
+		let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec();
+		let url = scripted(vec![missing], 1, Duration::ZERO);
+		let err = store::download(&url, &dir.join("b"), 1 << 20, false, &policy, None).unwrap_err();
+		assert!(policy.blames_server(&err), "{err}");
+	}
+
+	#[test]
 	fn operators_read_the_counts_at_metrics() {
 		let (_dir, s, hash) = store_with(b"counted");
 		let server = store::serve(s, "127.0.0.1:0").unwrap();
@@ -1813,15 +1957,10 @@ mod transport {
 			&into.0,
 			store::DEFAULT_MAX_BYTES,
 			false,
+			&store::FetchPolicy::default(),
 		)
 		.unwrap_err();
-		assert!(
-			matches!(
-				err.downcast_ref::<FetchError>(),
-				Some(FetchError::TooLarge { .. })
-			),
-			"{err:#}"
-		);
+		assert!(matches!(err, FetchError::TooLarge { .. }), "{err:#}");
 		server.stop();
 	}
 }

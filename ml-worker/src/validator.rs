@@ -11,7 +11,9 @@ use crate::chain::runtime_types::pallet_validator_scoring::types::{
 	Dispute as ChainDispute, DisputeKind as ChainDisputeKind,
 };
 use crate::chain::{api, from_chain, to_chain, AccountId32, Chain, Pending};
-use crate::config::{hex32, parse_hash, RunConfig};
+use crate::config::{hex32, parse_hash, RunConfig, TaskSpec};
+use crate::data::TaskData;
+use crate::profile::Pinned;
 use crate::proof::Checkpoint;
 use crate::round::{self, TaskContext};
 use crate::store::{self, Store};
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use sp_runtime::Perbill;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// How a validator runs.
 pub struct ValidatorConfig {
@@ -40,6 +43,8 @@ pub struct ValidatorConfig {
 	/// Round directories (bundles, checkpoints, round state) kept per task: older ones are
 	/// removed as rounds pass.
 	pub keep_rounds: u32,
+	/// Miners verified at once at most; 0: as many as the cores hold under the task's profile.
+	pub verify_workers: usize,
 }
 
 /// A score entry as the chain takes it, with our types.
@@ -94,6 +99,8 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 		not_scorer: BTreeSet::new(),
 		pruned: round::RoundsSeen::default(),
 		pinned: crate::profile::pinned()?,
+		start_losses: BTreeMap::new(),
+		block_time: chain.block_time()?,
 	};
 	// Tasks under another determinism profile than this process's, told once.
 	let mut other_profile = BTreeSet::new();
@@ -144,6 +151,10 @@ struct Validator {
 	pruned: round::RoundsSeen,
 	/// The determinism profile this process pinned.
 	pinned: &'static crate::profile::Pinned,
+	/// The validation loss of each task's current start model, by round: evaluated once.
+	start_losses: BTreeMap<(TaskId, RoundIndex), f64>,
+	/// The chain's block time, to turn the blocks left in a phase into a deadline.
+	block_time: Duration,
 }
 
 impl Validator {
@@ -222,7 +233,9 @@ impl Validator {
 		Ok(false)
 	}
 
-	/// Verifies and scores every revealed update of round `r`.
+	/// Verifies and scores every revealed update of round `r`: the miners side by side, as many
+	/// at once as the machine's cores hold under the task's profile, each result on disk as soon
+	/// as it is in (a restart goes on from there), all by the verify phase's end.
 	fn score_round(
 		&mut self,
 		chain: &mut Chain,
@@ -235,41 +248,75 @@ impl Validator {
 			"reading the reveals",
 			api::runtime_apis().pol_api().revealed_updates(id, r),
 		)?;
+		let verdicts = Verdicts::open(dir)?;
 		let mut entries = Vec::new();
+		let mut jobs = Vec::new();
 		for (miner, c) in revealed {
-			let c: UpdateCommitment = from_chain(&c)?;
-			let report = match self.check(chain, id, r, status, dir, &miner, &c, None) {
-				Ok(report) => report,
-				Err(e) => verify::Report::stopped(verify::Outcome::Abstain {
-					why: format!("{e:#}"),
+			match verdicts.read(&miner)? {
+				Some(entry) => entries.push(entry),
+				None => jobs.push(Job {
+					miner,
+					commitment: from_chain(&c)?,
+					only: None,
 				}),
-			};
-			crate::metrics::global().verdict(report.outcome.kind(), report.total_secs);
-			let Some(verdict) = report.verdict() else {
-				// The validator's own trouble is no evidence against the miner: no entry.
-				log::warn!("task {id} round {r}: miner {miner}: {}", report.outcome);
-				continue;
-			};
-			// Only a passing update has a quality; anything else scores zero.
-			let score = if verdict == Verdict::Pass {
-				report.score
-			} else {
-				0.0
-			};
-			if let Some(last) = &report.final_checkpoint {
-				// The update this validator verified, kept for aggregation under the hash the
-				// chain proved is leaf n.
-				self.store.put(&last.to_safetensors()?)?;
 			}
+		}
+		if !entries.is_empty() {
 			log::info!(
-				"task {id} round {r}: miner {miner}: {}, score {score:.4}",
-				report.outcome
+				"task {id} round {r}: {} miner(s) already verified (before a restart)",
+				entries.len()
 			);
-			entries.push(Entry {
-				miner: miner.0,
-				score: Perbill::from_float(score.clamp(0.0, 1.0)),
-				verdict,
-			});
+		}
+		if !jobs.is_empty() {
+			let inputs = self.round_inputs(chain, id, r, status)?;
+			let ctx = &self.tasks[&id];
+			let workers = crate::pool::workers_for(
+				jobs.len(),
+				self.pinned.profile.threads,
+				self.cfg.verify_workers,
+			);
+			// One bar per download and replay would interleave: bars only when one at a time.
+			let progress = ctx.run.progress && workers == 1;
+			log::info!(
+				"task {id} round {r}: verifying {} miner(s), {workers} at a time, by {}s from now",
+				jobs.len(),
+				inputs
+					.deadline
+					.saturating_duration_since(std::time::Instant::now())
+					.as_secs()
+			);
+			let states: Vec<_> = (0..workers).map(|_| ctx.data.shallow_clone()).collect();
+			let (spec, me, pinned, store) = (&ctx.spec, self.me.0, self.pinned, &self.store);
+			let mut failed = None;
+			let left = crate::pool::run(
+				jobs,
+				states,
+				|data, job| verify_miner(spec, data, &inputs, job, dir, me, pinned, progress),
+				|job, done| {
+					let report = match done {
+						crate::pool::Done::Finished(r) => r,
+						crate::pool::Done::Panicked(why) => {
+							verify::Report::stopped(verify::Outcome::Abstain {
+								why: format!("the verification panicked: {why}"),
+							})
+						}
+					};
+					match record(store, &verdicts, id, r, &job.miner, &report) {
+						Ok(Some(entry)) => entries.push(entry),
+						Ok(None) => {}
+						Err(e) => failed = Some(e),
+					}
+				},
+			);
+			if let Some(e) = failed {
+				return Err(e.context("keeping a verification's result"));
+			}
+			if !left.is_empty() {
+				bail!(
+					"{} miner(s) could not be verified (no thread); trying again",
+					left.len()
+				);
+			}
 		}
 		entries.sort_by(|a, b| a.miner.cmp(&b.miner));
 		let salt = round::fresh_salt()?;
@@ -281,50 +328,26 @@ impl Validator {
 		})
 	}
 
-	/// Verifies one miner's update (or, with `only`, replays that one segment).
-	#[allow(clippy::too_many_arguments)]
-	fn check(
+	/// What every verification of round `r` shares: the start model and its validation loss
+	/// (evaluated once a round), this validator's challenge randomness, and the deadline (the
+	/// end of the current phase, less the blocks its transactions need).
+	fn round_inputs(
 		&mut self,
 		chain: &mut Chain,
 		id: TaskId,
 		r: RoundIndex,
 		status: &round::ChainRound,
-		dir: &Path,
-		miner: &AccountId32,
-		c: &UpdateCommitment,
-		only: Option<SegmentIndex>,
-	) -> Result<verify::Report> {
+	) -> Result<RoundInputs> {
 		let ctx = &self.tasks[&id];
 		let start = ctx.model(chain, &self.store, &Hash::from(status.model.0))?;
-		let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
-		let Ok((base, manifest)) = round::split_artifact_uri(&uri) else {
-			let segment = only.unwrap_or(ctx.spec.num_segments().max(1));
-			return Ok(verify::Report::stopped(verify::Outcome::NotServed {
-				segment,
-				what: format!("the committed artifact URI {uri:?} names no manifest"),
-			}));
-		};
-		let bundle = dir.join(format!(
-			"{}{}",
-			hex::encode(&miner.0[..8]),
-			only.map(|s| format!("-segment-{s}")).unwrap_or_default()
-		));
-		let manifest_bytes = match store::fetch_manifest(
-			&base,
-			&manifest,
-			&bundle,
-			store::DEFAULT_MAX_BYTES,
-			ctx.run.progress,
-		) {
-			Ok(bytes) => bytes,
-			Err(e) => {
-				// What a miner does not serve is reported on the last segment, which every
-				// validator is challenged with; the others then try to fetch it themselves.
-				let segment = only.unwrap_or(ctx.spec.num_segments().max(1));
-				return Ok(verify::Report::stopped(verify::Outcome::NotServed {
-					segment,
-					what: format!("the manifest: {e:#}"),
-				}));
+		let start_loss = match self.start_losses.get(&(id, r)) {
+			Some(l) => *l,
+			None => {
+				let l = verify::start_loss(&ctx.spec, &start, &ctx.data, self.pinned)
+					.context("evaluating the round's start model")?;
+				self.start_losses.retain(|(t, _), _| *t != id);
+				self.start_losses.insert((id, r), l);
+				l
 			}
 		};
 		let challenge_seed = status
@@ -334,31 +357,40 @@ impl Validator {
 		// Only this validator can compute its randomness: nobody knows its challenges before
 		// it asks the miner for them.
 		let (_, randomness) = chain.prove_challenge(&challenge_seed)?;
-		let expected = verify::Expected {
-			spec: &ctx.spec,
+		let best = chain.best_number()?;
+		let blocks_left = round::phase_end(status).saturating_sub(best);
+		Ok(RoundInputs {
 			round: r,
 			round_seed: Hash::from(status.seed.0),
-			miner: miner.0,
-			start: &start,
-			root: Some(c.checkpoint_root),
-			final_model_hash: Some(c.final_model_hash),
-		};
-		let v = verify::Validator {
-			data: &ctx.data,
-			account: self.me.0,
+			start,
+			start_loss,
 			randomness,
-			all_segments: false,
-			only_segment: only,
-			pinned: self.pinned,
-			progress: ctx.run.progress,
-		};
-		let remote = verify::Remote {
-			base: &base,
-			max_bytes: store::DEFAULT_MAX_BYTES,
-			manifest_bytes,
-			progress: ctx.run.progress,
-		};
-		verify::verify_remote(&bundle, &remote, &expected, &v)
+			deadline: phase_deadline(blocks_left, self.block_time),
+		})
+	}
+
+	/// Verifies one miner's update (or, with `only`, replays that one segment), on this thread.
+	fn check(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		status: &round::ChainRound,
+		dir: &Path,
+		job: &Job,
+	) -> Result<verify::Report> {
+		let inputs = self.round_inputs(chain, id, r, status)?;
+		let ctx = &self.tasks[&id];
+		Ok(verify_miner(
+			&ctx.spec,
+			&ctx.data,
+			&inputs,
+			job,
+			dir,
+			self.me.0,
+			self.pinned,
+			ctx.run.progress,
+		))
 	}
 
 	fn ensure_scores_committed(
@@ -558,8 +590,12 @@ impl Validator {
 			let Some((_, c)) = revealed.into_iter().find(|(m, _)| m == miner) else {
 				break 'replay None;
 			};
-			let c: UpdateCommitment = from_chain(&c)?;
-			match self.check(chain, id, r, status, dir, miner, &c, Some(segment)) {
+			let job = Job {
+				miner: miner.clone(),
+				commitment: from_chain(&c)?,
+				only: Some(segment),
+			};
+			match self.check(chain, id, r, status, dir, &job) {
 				Ok(report) => {
 					log::info!(
 						"task {id} round {r}: {miner}'s claimed segment {segment}: {}",
@@ -766,4 +802,271 @@ fn disputes(
 struct Proposal {
 	model_hash: String,
 	uri: String,
+}
+
+/// One verification: a miner's revealed commitment, all of its challenged segments, or with
+/// `only` that one segment (a dispute's).
+struct Job {
+	miner: AccountId32,
+	commitment: UpdateCommitment,
+	only: Option<SegmentIndex>,
+}
+
+/// What every verification of a round shares ([`Validator::round_inputs`]).
+struct RoundInputs {
+	round: RoundIndex,
+	round_seed: Hash,
+	start: Vec<crate::model::NamedTensor>,
+	start_loss: f64,
+	randomness: Hash,
+	deadline: Instant,
+}
+
+/// Blocks kept at the end of a phase for a validator's transaction to be included.
+const PHASE_MARGIN_BLOCKS: u32 = 3;
+/// The least time a verification gets, however little of the phase is left: a fair try for
+/// the miner, whose slow (honest) server must not be reported as not serving.
+const MIN_VERIFY_TIME: Duration = Duration::from_secs(30);
+
+/// When verifications must be done, with `blocks_left` blocks of the phase to go.
+fn phase_deadline(blocks_left: u32, block_time: Duration) -> Instant {
+	let usable = block_time.saturating_mul(blocks_left.saturating_sub(PHASE_MARGIN_BLOCKS));
+	Instant::now() + usable.max(MIN_VERIFY_TIME)
+}
+
+/// Fetches what `job` needs from the miner's server and verifies it; never fails: this
+/// validator's own trouble is an abstention in the report. Needs no chain: it runs on a
+/// verification thread.
+#[allow(clippy::too_many_arguments)]
+fn verify_miner(
+	spec: &TaskSpec,
+	data: &TaskData,
+	inputs: &RoundInputs,
+	job: &Job,
+	dir: &Path,
+	me: [u8; 32],
+	pinned: &Pinned,
+	progress: bool,
+) -> verify::Report {
+	// What a miner does not serve is reported on the last segment, which every validator is
+	// challenged with; the others then try to fetch it themselves.
+	let segment = job.only.unwrap_or(spec.num_segments().max(1));
+	let c = &job.commitment;
+	let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
+	let Ok((base, manifest)) = round::split_artifact_uri(&uri) else {
+		return verify::Report::stopped(verify::Outcome::NotServed {
+			segment,
+			what: format!("the committed artifact URI {uri:?} names no manifest"),
+		});
+	};
+	let bundle = dir.join(format!(
+		"{}{}",
+		hex::encode(&job.miner.0[..8]),
+		job.only
+			.map(|s| format!("-segment-{s}"))
+			.unwrap_or_default()
+	));
+	let policy = store::FetchPolicy {
+		deadline: inputs.deadline,
+		..store::FetchPolicy::default()
+	};
+	let max_bytes = store::DEFAULT_MAX_BYTES;
+	let manifest_bytes =
+		match store::fetch_manifest(&base, &manifest, &bundle, max_bytes, progress, &policy) {
+			Ok(bytes) => bytes,
+			Err(e) if !policy.blames_server(&e) => {
+				return verify::Report::stopped(verify::Outcome::Abstain {
+					why: format!("fetching the manifest: {e}"),
+				})
+			}
+			Err(e) => {
+				return verify::Report::stopped(verify::Outcome::NotServed {
+					segment,
+					what: format!("the manifest: {e}"),
+				})
+			}
+		};
+	let expected = verify::Expected {
+		spec,
+		round: inputs.round,
+		round_seed: inputs.round_seed,
+		miner: job.miner.0,
+		start: &inputs.start,
+		root: Some(c.checkpoint_root),
+		final_model_hash: Some(c.final_model_hash),
+		start_loss: Some(inputs.start_loss),
+	};
+	let v = verify::Validator {
+		data,
+		account: me,
+		randomness: inputs.randomness,
+		all_segments: false,
+		only_segment: job.only,
+		pinned,
+		progress,
+		deadline: Some(inputs.deadline),
+	};
+	let remote = verify::Remote {
+		base: &base,
+		max_bytes,
+		manifest_bytes,
+		progress,
+		policy,
+	};
+	verify::verify_remote(&bundle, &remote, &expected, &v).unwrap_or_else(|e| {
+		verify::Report::stopped(verify::Outcome::Abstain {
+			why: format!("{e:#}"),
+		})
+	})
+}
+
+/// Keeps a verification's result: the update it passed in the store (for aggregation, under
+/// the hash the chain proved is leaf n), the score entry on disk. `None` when this validator
+/// abstained: its own trouble is no evidence against the miner, and it is tried again after a
+/// restart.
+fn record(
+	store: &Store,
+	verdicts: &Verdicts,
+	id: TaskId,
+	r: RoundIndex,
+	miner: &AccountId32,
+	report: &verify::Report,
+) -> Result<Option<Entry>> {
+	crate::metrics::global().verdict(report.outcome.kind(), report.total_secs);
+	let Some(verdict) = report.verdict() else {
+		log::warn!("task {id} round {r}: miner {miner}: {}", report.outcome);
+		return Ok(None);
+	};
+	// Only a passing update has a quality; anything else scores zero.
+	let score = if verdict == Verdict::Pass {
+		report.score
+	} else {
+		0.0
+	};
+	if let Some(last) = &report.final_checkpoint {
+		store.put(&last.to_safetensors()?)?;
+	}
+	log::info!(
+		"task {id} round {r}: miner {miner}: {}, score {score:.4}",
+		report.outcome
+	);
+	let entry = Entry {
+		miner: miner.0,
+		score: Perbill::from_float(score.clamp(0.0, 1.0)),
+		verdict,
+	};
+	verdicts.write(&entry, &report.outcome)?;
+	Ok(Some(entry))
+}
+
+/// A round's verification results, one file per miner (`verdicts/<miner>.json`, private like
+/// all round state), each written as soon as it is in.
+struct Verdicts {
+	dir: PathBuf,
+}
+
+/// One miner's result on disk.
+#[derive(Serialize, Deserialize)]
+struct SavedVerdict {
+	/// The SCALE-encoded score entry, hex.
+	entry: String,
+	/// What the verification found, for the operator.
+	outcome: String,
+}
+
+impl Verdicts {
+	fn open(round_dir: &Path) -> Result<Verdicts> {
+		let dir = round_dir.join("verdicts");
+		std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+		Ok(Verdicts { dir })
+	}
+
+	fn path(&self, miner: &[u8; 32]) -> PathBuf {
+		self.dir.join(format!("{}.json", hex::encode(miner)))
+	}
+
+	/// The entry kept for `miner`, if its verification completed.
+	fn read(&self, miner: &AccountId32) -> Result<Option<Entry>> {
+		let path = self.path(&miner.0);
+		let Some(saved) = round::read_state::<SavedVerdict>(&path)? else {
+			return Ok(None);
+		};
+		let bytes = hex::decode(&saved.entry)
+			.with_context(|| format!("{}: the entry is not hex", path.display()))?;
+		let entry: Entry = codec::Decode::decode(&mut &bytes[..])
+			.with_context(|| format!("{}: not a score entry", path.display()))?;
+		anyhow::ensure!(
+			entry.miner == miner.0,
+			"{} holds another miner's entry",
+			path.display()
+		);
+		Ok(Some(entry))
+	}
+
+	fn write(&self, entry: &Entry, outcome: &verify::Outcome) -> Result<()> {
+		round::write_state(
+			&self.path(&entry.miner),
+			&SavedVerdict {
+				entry: hex::encode(codec::Encode::encode(entry)),
+				outcome: outcome.to_string(),
+			},
+		)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn temp(name: &str) -> PathBuf {
+		let dir = std::env::temp_dir().join(format!("pol-verdicts-{name}-{}", std::process::id()));
+		let _ = std::fs::remove_dir_all(&dir);
+		std::fs::create_dir_all(&dir).unwrap();
+		dir
+	}
+
+	#[test]
+	fn a_restarted_validator_finds_the_miners_it_already_verified() {
+		let dir = temp("resume");
+		let (alice, bob) = (AccountId32([1; 32]), AccountId32([2; 32]));
+		let entry = Entry {
+			miner: alice.0,
+			score: Perbill::from_percent(61),
+			verdict: Verdict::Pass,
+		};
+		Verdicts::open(&dir)
+			.unwrap()
+			.write(&entry, &verify::Outcome::Pass)
+			.unwrap();
+		// As after a restart: a new handle on the same round directory.
+		let again = Verdicts::open(&dir).unwrap();
+		assert_eq!(again.read(&alice).unwrap(), Some(entry));
+		assert_eq!(again.read(&bob).unwrap(), None);
+		let _ = std::fs::remove_dir_all(&dir);
+	}
+
+	#[test]
+	fn a_result_filed_under_another_miner_is_refused() {
+		let dir = temp("misfiled");
+		let v = Verdicts::open(&dir).unwrap();
+		let entry = Entry {
+			miner: [1; 32],
+			score: Perbill::zero(),
+			verdict: Verdict::Fail { segment: 3 },
+		};
+		v.write(&entry, &verify::Outcome::Pass).unwrap();
+		std::fs::rename(v.path(&[1; 32]), v.path(&[2; 32])).unwrap();
+		assert!(v.read(&AccountId32([2; 32])).is_err());
+		let _ = std::fs::remove_dir_all(&dir);
+	}
+
+	#[test]
+	fn the_deadline_keeps_a_margin_and_a_floor() {
+		let block = Duration::from_secs(3);
+		let left = |d: Instant| d.saturating_duration_since(Instant::now()).as_secs();
+		// 40 blocks: 37 usable, 111 s.
+		assert!((110..=111).contains(&left(phase_deadline(40, block))));
+		// Nearly over: still the floor.
+		assert!((29..=30).contains(&left(phase_deadline(2, block))));
+	}
 }

@@ -26,7 +26,7 @@ use crate::config::{hex32, parse_hash, ComparisonKind, TaskSpec};
 use crate::data::TaskData;
 use crate::model::{check_same_layout, hash_named, l2_distance, l2_norm, NamedTensor};
 use crate::profile::Pinned;
-use crate::proof::{checkpoint_path, write_atomic, Checkpoint, Manifest};
+use crate::proof::{checkpoint_path, Checkpoint, Manifest};
 use crate::store;
 use crate::train::{evaluate, progress_bar, Trainer};
 use anyhow::Result;
@@ -53,6 +53,9 @@ pub struct Expected<'a> {
 	pub root: Option<Hash>,
 	/// The revealed final model hash (leaf `n`'s, proven on chain), when known.
 	pub final_model_hash: Option<Hash>,
+	/// The start model's validation loss, when already known ([`start_loss`]): the same for
+	/// every miner of a round, so a validator evaluates it once.
+	pub start_loss: Option<f64>,
 }
 
 /// The validator's side.
@@ -72,6 +75,10 @@ pub struct Validator<'a> {
 	pub pinned: &'a Pinned,
 	/// Show a progress bar.
 	pub progress: bool,
+	/// When the result is of no more use (the phase its scores are due in ends): a replay still
+	/// running then stops and abstains, as it is this validator's lack of time, not the miner's
+	/// fault.
+	pub deadline: Option<Instant>,
 }
 
 /// What a miner's committed, served bytes prove wrong.
@@ -323,6 +330,25 @@ pub fn score(val_loss_start: f64, val_loss_final: f64) -> f64 {
 	val_loss_start / (val_loss_start + val_loss_final)
 }
 
+/// The validation loss of a round's start model, which every update of the round is scored
+/// against.
+pub fn start_loss(
+	spec: &TaskSpec,
+	start: &[NamedTensor],
+	data: &TaskData,
+	pinned: &Pinned,
+) -> Result<f64> {
+	let dataset = data.on(pinned.device());
+	let (loss, _) = evaluate(
+		spec,
+		start,
+		&dataset,
+		&data.split.validation,
+		pinned.device(),
+	)?;
+	Ok(loss)
+}
+
 /// An artifact server to verify a bundle from, checkpoint by checkpoint.
 pub struct Remote<'a> {
 	/// The server, `http://host:port`.
@@ -334,6 +360,9 @@ pub struct Remote<'a> {
 	pub manifest_bytes: u64,
 	/// Show a progress bar per download.
 	pub progress: bool,
+	/// How long and how slowly each checkpoint may come (a validator ties the deadline to the
+	/// end of the phase its scores are due in).
+	pub policy: store::FetchPolicy,
 }
 
 /// What a remote verification fetched.
@@ -423,15 +452,33 @@ impl<'a> Files<'a> {
 			if !self.fetched.borrow().contains_key(&j) {
 				let hash = parse_hash(&m.checkpoints[j as usize].model_hash)
 					.map_err(|e| Miss::NotServed(format!("checkpoint {j}: {e:#}")))?;
-				let bytes =
-					store::http_get(&store::artifact_url(r.base, &hash), r.max_bytes, r.progress)
-						.map_err(|e| Miss::NotServed(format!("fetching checkpoint {j}: {e}")))?;
-				// Checked before it is kept: bytes that are not the leaf's are not the run's,
-				// and a later reading (a dispute's) must not find them.
-				let c = checked(&bytes, m, j).map_err(Miss::NotServed)?;
-				write_atomic(&path, &bytes)
-					.map_err(|e| Miss::Local(format!("storing checkpoint {j}: {e:#}")))?;
-				self.fetched.borrow_mut().insert(j, bytes.len() as u64);
+				// Streamed to a file beside the checkpoint's, and renamed to it only once
+				// checked: bytes that are not the leaf's are not the run's, and a later reading
+				// (a dispute's) must not find them.
+				let part = path.with_extension("fetched");
+				let url = store::artifact_url(r.base, &hash);
+				let got = store::download(&url, &part, r.max_bytes, r.progress, &r.policy, None)
+					.map_err(|e| {
+						let why = format!("fetching checkpoint {j}: {e}");
+						if r.policy.blames_server(&e) {
+							Miss::NotServed(why)
+						} else {
+							Miss::Local(why)
+						}
+					})?;
+				let read = std::fs::read(&part)
+					.map_err(|e| Miss::Local(format!("reading {}: {e}", part.display())));
+				let c = read.and_then(|bytes| checked(&bytes, m, j).map_err(Miss::NotServed));
+				let c = match c {
+					Ok(c) => c,
+					Err(miss) => {
+						let _ = std::fs::remove_file(&part);
+						return Err(miss);
+					}
+				};
+				std::fs::rename(&part, &path)
+					.map_err(|e| Miss::Local(format!("storing checkpoint {j}: {e}")))?;
+				self.fetched.borrow_mut().insert(j, got.bytes);
 				return Ok(c);
 			}
 		}
@@ -700,6 +747,12 @@ fn replay(
 	);
 	let started = Instant::now();
 	for &s in &report.challenged.clone() {
+		if v.deadline.is_some_and(|d| Instant::now() >= d) {
+			return Err(abstain(format!(
+				"out of time before segment {s}: the phase ends before this validator could \
+				 replay it"
+			)));
+		}
 		let (from, to) = match (files.checkpoint(m, s - 1), files.checkpoint(m, s)) {
 			(Ok(a), Ok(b)) => (a, b),
 			(Err(Miss::NotServed(what)), _) | (_, Err(Miss::NotServed(what))) => {
@@ -886,12 +939,15 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	if val.is_empty() {
 		log::warn!("the task has no validation split: the score is 0");
 	} else {
+		let start = match expected.start_loss {
+			Some(l0) => Ok(l0),
+			None => start_loss(spec, expected.start, v.data, v.pinned),
+		};
 		let dataset = v.data.on(v.pinned.device());
-		let losses =
-			evaluate(spec, expected.start, &dataset, val, v.pinned.device()).and_then(|(l0, _)| {
-				evaluate(spec, &last.params, &dataset, val, v.pinned.device())
-					.map(|(l1, acc)| (l0, l1, acc))
-			});
+		let losses = start.and_then(|l0| {
+			evaluate(spec, &last.params, &dataset, val, v.pinned.device())
+				.map(|(l1, acc)| (l0, l1, acc))
+		});
 		match losses {
 			Ok((l0, l1, acc)) => {
 				report.val_loss_start = l0;

@@ -65,6 +65,14 @@ tn_restart() {
 	local name="$1"
 	tn_signal_group "${TN_PID[$name]}" KILL
 	wait "${TN_PID[$name]}" 2>/dev/null || true
+	tn_start_again "$name"
+}
+
+# tn_start_again NAME: starts NAME, stopped earlier (tn_kill), again with the same command, its
+# output appended to the same log after a `--- restarted ---` line; it is watched again.
+tn_start_again() {
+	local name="$1"
+	unset 'TN_GONE[$name]'
 	echo "--- restarted ---" >>"$(tn_log "$name")"
 	eval "tn_spawn $(printf '%q' "$name") ${TN_CMD[$name]}"
 }

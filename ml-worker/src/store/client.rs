@@ -41,6 +41,15 @@ impl FetchPolicy {
 	}
 }
 
+impl FetchPolicy {
+	/// Whether `e`, from a fetch under this policy, is the server's doing: not when it is the
+	/// fetcher's own trouble, nor a timeout of a deadline that has passed (the fetcher ran out of
+	/// time, which says nothing about the server).
+	pub fn blames_server(&self, e: &FetchError) -> bool {
+		!(e.is_local() || matches!(e, FetchError::Timeout) && Instant::now() >= self.deadline)
+	}
+}
+
 impl Default for FetchPolicy {
 	/// Two minutes, 64 KiB/s after 10 s, 4 attempts.
 	fn default() -> Self {
@@ -82,6 +91,15 @@ pub enum FetchError {
 		/// Got.
 		actual: Hash,
 	},
+	/// The fetcher's own trouble (its disk): no evidence against the server.
+	Local(std::io::Error),
+}
+
+impl FetchError {
+	/// Whether the failure is the fetcher's own, not the server's.
+	pub fn is_local(&self) -> bool {
+		matches!(self, FetchError::Local(_))
+	}
 }
 
 impl fmt::Display for FetchError {
@@ -110,6 +128,7 @@ impl fmt::Display for FetchError {
 				hex32(&expected.0),
 				hex32(&actual.0)
 			),
+			FetchError::Local(e) => write!(f, "storing the artifact here: {e}"),
 		}
 	}
 }
@@ -153,21 +172,32 @@ pub fn fetch_with(
 	policy: &FetchPolicy,
 ) -> std::result::Result<Vec<u8>, FetchError> {
 	let url = artifact_url(base, expected);
+	with_retries(&url, policy, || {
+		let bytes = get(&url, max_bytes, progress, policy)?;
+		let actual = artifact_hash(&bytes);
+		if &actual != expected {
+			return Err(FetchError::HashMismatch {
+				expected: *expected,
+				actual,
+			});
+		}
+		Ok(bytes)
+	})
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or `policy`'s attempts or deadline run
+/// out: transient failures (the connection, a 5xx, a timeout, a slow or corrupt transfer) are
+/// retried with backoff; a 404, a bad URL or an oversized artifact is final.
+fn with_retries<T>(
+	url: &str,
+	policy: &FetchPolicy,
+	mut attempt: impl FnMut() -> std::result::Result<T, FetchError>,
+) -> std::result::Result<T, FetchError> {
 	let mut backoff = Duration::from_millis(250);
-	let mut attempt = 1;
+	let mut tries = 1;
 	loop {
-		let result = get(&url, max_bytes, progress, policy).and_then(|bytes| {
-			let actual = artifact_hash(&bytes);
-			if &actual != expected {
-				return Err(FetchError::HashMismatch {
-					expected: *expected,
-					actual,
-				});
-			}
-			Ok(bytes)
-		});
-		let err = match result {
-			Ok(bytes) => return Ok(bytes),
+		let err = match attempt() {
+			Ok(v) => return Ok(v),
 			Err(e) => e,
 		};
 		let retry = matches!(
@@ -179,14 +209,78 @@ pub fn fetch_with(
 				| FetchError::HashMismatch { .. }
 		) || matches!(err, FetchError::Status(c) if c >= 500 || c == 429);
 		let wake = Instant::now() + backoff;
-		if !retry || attempt >= policy.attempts || wake >= policy.deadline {
+		if !retry || tries >= policy.attempts || wake >= policy.deadline {
 			return Err(err);
 		}
-		log::debug!("fetching {url} (attempt {attempt}): {err}; again in {backoff:?}");
+		log::debug!("fetching {url} (attempt {tries}): {err}; again in {backoff:?}");
 		std::thread::sleep(backoff);
 		backoff = backoff.saturating_mul(2);
-		attempt += 1;
+		tries += 1;
 	}
+}
+
+/// What [`download`] wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Downloaded {
+	/// Bytes written.
+	pub bytes: u64,
+	/// BLAKE2b-256 of those bytes, computed as they arrived.
+	pub blake2: Hash,
+}
+
+/// GETs `url` into the file `path` under `policy` (retries included), streaming: the body goes
+/// to disk as it arrives, never whole in memory, and its BLAKE2b-256 is computed on the way and,
+/// given `blake2`, checked (a mismatch is retried as a corrupt transfer). The file appears only
+/// complete (written beside it, then renamed), readable by this user only; on any failure
+/// nothing is left at `path`.
+pub fn download(
+	url: &str,
+	path: &Path,
+	max_bytes: u64,
+	progress: bool,
+	policy: &FetchPolicy,
+	blake2: Option<&Hash>,
+) -> std::result::Result<Downloaded, FetchError> {
+	use std::io::Write;
+	use std::os::unix::fs::OpenOptionsExt;
+	let part = path.with_extension(format!("part{}", std::process::id()));
+	let result = with_retries(url, policy, || {
+		let mut file = std::fs::OpenOptions::new()
+			.write(true)
+			.create(true)
+			.truncate(true)
+			.mode(0o600)
+			.open(&part)
+			.map_err(FetchError::Local)?;
+		let mut state = blake2b_simd::Params::new().hash_length(32).to_state();
+		let bytes = get_into(url, max_bytes, progress, policy, &mut |chunk| {
+			state.update(chunk);
+			file.write_all(chunk)
+		})?;
+		let actual = Hash::from_slice(state.finalize().as_bytes());
+		match blake2 {
+			Some(expected) if *expected != actual => {
+				return Err(FetchError::HashMismatch {
+					expected: *expected,
+					actual,
+				})
+			}
+			_ => {}
+		}
+		file.sync_all().map_err(FetchError::Local)?;
+		Ok(Downloaded {
+			bytes,
+			blake2: actual,
+		})
+	})
+	.and_then(|d| {
+		std::fs::rename(&part, path).map_err(FetchError::Local)?;
+		Ok(d)
+	});
+	if result.is_err() {
+		let _ = std::fs::remove_file(&part);
+	}
+	result
 }
 
 /// One GET of at most `max_bytes` of body, by `policy`'s deadline and minimum rate. Plain
@@ -198,6 +292,23 @@ pub fn get(
 	progress: bool,
 	policy: &FetchPolicy,
 ) -> std::result::Result<Vec<u8>, FetchError> {
+	let mut body = Vec::new();
+	get_into(url, max_bytes, progress, policy, &mut |chunk| {
+		body.extend_from_slice(chunk);
+		Ok(())
+	})?;
+	Ok(body)
+}
+
+/// One GET of at most `max_bytes` of body by `policy`'s deadline and minimum rate, each chunk
+/// handed to `sink` as it arrives; returns the body's length.
+fn get_into(
+	url: &str,
+	max_bytes: u64,
+	progress: bool,
+	policy: &FetchPolicy,
+	sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::result::Result<u64, FetchError> {
 	if !url.starts_with("http://") {
 		return Err(FetchError::BadUrl(url.into()));
 	}
@@ -238,24 +349,26 @@ pub fn get(
 		.limit(max_bytes.saturating_add(1))
 		.reader();
 	let started = Instant::now();
-	let mut body = Vec::with_capacity(announced.unwrap_or(0).min(max_bytes) as usize);
+	let mut len: u64 = 0;
 	let mut chunk = vec![0u8; 64 << 10];
 	loop {
 		let n = reader.read(&mut chunk).map_err(from_io)?;
 		if n == 0 {
 			break;
 		}
-		body.extend_from_slice(&chunk[..n]);
-		if body.len() as u64 > max_bytes {
+		len = len.saturating_add(n as u64);
+		if len > max_bytes {
 			return Err(FetchError::TooLarge {
 				limit: max_bytes,
 				size: None,
 			});
 		}
-		bar.set_position(body.len() as u64);
+		// Only the fetcher's own trouble (its disk) can fail here.
+		sink(&chunk[..n]).map_err(FetchError::Local)?;
+		bar.set_position(len);
 		let elapsed = started.elapsed();
 		if elapsed > policy.grace {
-			let rate = (body.len() as f64 / elapsed.as_secs_f64()) as u64;
+			let rate = (len as f64 / elapsed.as_secs_f64()) as u64;
 			if rate < policy.min_bytes_per_sec {
 				return Err(FetchError::TooSlow {
 					bytes_per_sec: rate,
@@ -264,18 +377,15 @@ pub fn get(
 		}
 	}
 	bar.finish_and_clear();
-	crate::metrics::global()
-		.fetched_bytes
-		.inc_by(body.len() as u64);
-	if let Some(len) = announced {
-		if (body.len() as u64) < len {
+	crate::metrics::global().fetched_bytes.inc_by(len);
+	if let Some(announced) = announced {
+		if len < announced {
 			return Err(FetchError::BadResponse(format!(
-				"body of {} bytes, {len} announced",
-				body.len()
+				"body of {len} bytes, {announced} announced"
 			)));
 		}
 	}
-	Ok(body)
+	Ok(len)
 }
 
 /// One GET under the default policy (no hash check: the caller checks what it expects).
@@ -318,21 +428,22 @@ fn from_ureq(e: ureq::Error) -> FetchError {
 	}
 }
 
-/// Fetches a bundle's manifest from `base` by its hash into `dir` (created); returns its size in
-/// bytes. The checkpoints are fetched as a verification needs them
-/// ([`crate::verify::verify_remote`]).
+/// Fetches a bundle's manifest from `base` by its hash (its bytes' BLAKE2b-256) into `dir`
+/// (created), streamed and hashed on the way, under `policy`; returns its size in bytes. The
+/// checkpoints are fetched as a verification needs them ([`crate::verify::verify_remote`]).
 pub fn fetch_manifest(
 	base: &str,
 	manifest_hash: &Hash,
 	dir: &Path,
 	max_bytes: u64,
 	progress: bool,
-) -> Result<u64> {
-	std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+	policy: &FetchPolicy,
+) -> std::result::Result<u64, FetchError> {
+	std::fs::create_dir_all(dir).map_err(FetchError::Local)?;
 	let limit = max_bytes.min(MAX_MANIFEST_BYTES);
-	let bytes = fetch(base, manifest_hash, limit, progress).context("fetching the manifest")?;
-	write_atomic(&dir.join(MANIFEST_FILE), &bytes)?;
-	Ok(bytes.len() as u64)
+	let url = artifact_url(base, manifest_hash);
+	let path = dir.join(MANIFEST_FILE);
+	Ok(download(&url, &path, limit, progress, policy, Some(manifest_hash))?.bytes)
 }
 
 /// Fetches a whole bundle from `base` into `dir`: the manifest by its hash, then every

@@ -18,8 +18,8 @@ pub mod client;
 pub mod server;
 
 pub use client::{
-	artifact_url, fetch, fetch_bundle, fetch_manifest, fetch_with, http_get, FetchError,
-	FetchPolicy, MAX_MANIFEST_BYTES,
+	artifact_url, download, fetch, fetch_bundle, fetch_manifest, fetch_with, http_get, Downloaded,
+	FetchError, FetchPolicy, MAX_MANIFEST_BYTES,
 };
 pub use server::{serve, serve_with, ServeFaults, ServerHandle, ServerLimits};
 

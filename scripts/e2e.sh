@@ -7,7 +7,9 @@
 # //Charlie//stash swap-final (reveals a final model other than its last checkpoint),
 # //Dave//stash withhold (forges its last segment and never serves its end), //Eve//stash frame
 # (serves a corrupt copy of each checkpoint to the first validator that asks). Over rounds 0…3 it
-# checks that a global model is accepted every round and that its accuracy rises, and:
+# checks that a global model is accepted every round and that its accuracy rises. Validator 3
+# signs as //Charlie's Worker proxy with a key of its own (`pol-worker worker-key` sets it up),
+# and must reveal its scores every round. And:
 # - round 1: it kills node 2 and checks that the chain keeps finalizing and that the workers
 #   that used node 2 reconnect elsewhere. Once round 1's model is accepted it kills the
 #   validator worker whose URI the chain accepted it with (its artifact server dies with it)
@@ -61,6 +63,18 @@ scripts/chainspec.sh 4 "$RUN_DIR/chain-spec.json"
 tn_start_nodes 4 "$RUN_DIR/chain-spec.json"
 for i in 1 2 3 4; do tn_wait_finalized "$i" 1 300; done
 echo "all 4 nodes finalize ($(since))"
+
+tn_say "e2e: validator 3 signs as //Charlie's Worker proxy, with a key that cannot move the stake"
+# //Charlie's key sets it up once (as an operator would, where the stash's key is): the worker
+# key becomes its Worker proxy and its challenge key, and gets POL for fees. Validator 3 then
+# runs with //Charlie//worker only; the key is fixed in the rounds that start after this.
+charlie=5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y
+charlie_worker=5EcW1VWcNMahKGRazbE8UU2K5c6bkhuEEjg8kfRjEp41vjwN
+tn_node_urls 1
+"$TN_WORKER_BIN" worker-key "${TN_URLS[@]}" --suri //Charlie --worker "$charlie_worker" --fund 10 \
+	>>"$(tn_log worker-key)" 2>&1 || tn_fail "pol-worker worker-key failed" worker-key
+TN_PROXY[3]="//Charlie//worker $charlie"
+echo "$charlie_worker is //Charlie's Worker proxy and challenge key ($(since))"
 
 tn_say "e2e: 3 validator workers, $MINERS miners ($FAULTS), then the demo task"
 # The workers start first and take every task, so that all miners are bonded and join in
@@ -287,6 +301,15 @@ for v in validator1 validator2 validator3; do
 		tn_fail "$v did not aggregate by the task's rule (median)" "$v"
 done
 echo "the validators aggregated by the task's rule: $(grep -m1 -o 'aggregated .* by median' "$(tn_log validator1)")"
+# Validator 3 signed every round call as //Charlie's proxy: its scores were revealed (with
+# proofs made by the worker key the chain fixed for the rounds) in every round.
+grep -q "signing as $charlie_worker, a Worker proxy of $charlie" "$(tn_log validator3)" ||
+	tn_fail "validator 3 did not sign as //Charlie's Worker proxy" validator3
+for ((r = 0; r < ROUNDS; r++)); do
+	grep -q "reveal scores task $TN_TASK round $r: finalized" "$(tn_log validator3)" ||
+		tn_fail "validator 3 (//Charlie's proxy) did not reveal its round-$r scores" validator3
+done
+echo "validator 3 revealed its scores in every round as //Charlie's Worker proxy"
 
 tn_say "e2e: the attackers"
 # The miners whose work must never be aggregated: //Alice//stash (lazy), //Bob//stash (copy),

@@ -6,14 +6,16 @@
 //!   retries the call; a call that fails on a live node is a real error and is returned.
 //! - The runtime API is read at the best block (when to act); storage at the latest finalized
 //!   block (whether an action took effect, which cannot be reverted).
-//! - [`Chain::submit`] signs with the account's next nonce from the node's pool and a short
-//!   mortality, and reports the dispatch outcome in the log when the extrinsic is finalized.
-//!   The loops call it again until they see the effect in finalized state (see
-//!   [`Pending`]): an extrinsic lost with a node, or dropped from a pool, is re-submitted
-//!   within its phase.
+//! - [`Chain::send`] signs with the account's next nonce from the node's pool and a short
+//!   mortality, and follows the extrinsic's status ([`Pending`]): while it may still be in a
+//!   pool it is sent again as the same bytes (the same nonce, so at most one copy lands); once it
+//!   is out of every pool for good (dropped, invalid, expired) a fresh copy goes at once; in the
+//!   best chain it waits, however long finality stalls; failed at dispatch it is final. Blocks
+//!   are counted in the best chain. The loops call it until they see the effect in finalized
+//!   state.
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use pol_primitives::Hash;
+use pol_primitives::{Hash, RoundIndex, TaskId};
 use std::future::Future;
 use std::path::Path;
 use std::str::FromStr;
@@ -34,7 +36,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_CONNECT_PATIENCE: Duration = Duration::from_secs(60);
 /// Blocks an extrinsic lives (its mortality).
 const MORTALITY: u64 = 16;
-/// Blocks after which an extrinsic whose effect is not finalized is sent again.
+/// Best blocks after which an extrinsic still in a pool (not in a block) is sent again.
 pub const RESUBMIT_AFTER: u32 = 6;
 
 /// The environment variable a secret URI may come from (a `--suri` shows in `ps`).
@@ -74,6 +76,9 @@ pub struct Chain {
 	signer: Option<Keypair>,
 	/// The signing account's sr25519 pair, for its challenge proofs (VRF).
 	challenge_key: Option<sp_core::sr25519::Pair>,
+	/// The bonded account the signer acts for as its `Worker` proxy, if any: every call goes
+	/// through `proxy.proxy(stash, Worker, call)`, and the worker is that account.
+	stash: Option<AccountId32>,
 }
 
 /// The latest finalized block.
@@ -109,6 +114,7 @@ impl Chain {
 			url: String::new(),
 			signer,
 			challenge_key: None,
+			stash: None,
 		};
 		// The first connection must work somewhere within a while (a node that is starting
 		// up); a worker started against no node at all is a mistake to report.
@@ -133,9 +139,58 @@ impl Chain {
 		&self.url
 	}
 
-	/// The signing account.
+	/// The account the worker is: the stash it acts for as a proxy, else the signing account.
 	pub fn account(&self) -> Result<AccountId32> {
+		match &self.stash {
+			Some(stash) => Ok(stash.clone()),
+			None => Ok(self.signer()?.public_key().to_account_id()),
+		}
+	}
+
+	/// The signing key's account (which pays the fees, and whose nonces are used).
+	pub fn signer_account(&self) -> Result<AccountId32> {
 		Ok(self.signer()?.public_key().to_account_id())
+	}
+
+	/// Acts for `stash` as its `Worker` proxy: checks on chain that the signing key is one (with
+	/// no delay), then sends every call through `proxy.proxy`. The stash's key, which can move
+	/// the stake, then never needs to be on the worker's host.
+	pub fn act_for(&mut self, stash: AccountId32) -> Result<()> {
+		let me = self.signer_account()?;
+		let found = self.storage(
+			"reading the stash's proxies",
+			api::storage().proxy().proxies(),
+			(stash.clone(),),
+		)?;
+		let definitions = found.map(|(defs, _)| defs.0).unwrap_or_default();
+		let mine = definitions.iter().find(|d| {
+			d.delegate == me
+				&& matches!(
+					d.proxy_type,
+					runtime_types::polchain_runtime::configs::ProxyType::Worker
+				)
+		});
+		match mine {
+			None => bail!(
+				"{me} is not a Worker proxy of {stash}: from the stash, run `pol-worker \
+				 worker-key --suri <the stash's key> --worker {me}` (or in polkadot.js apps: \
+				 proxy.addProxy({me}, Worker, 0))"
+			),
+			Some(d) if d.delay != 0 => bail!(
+				"{me} is a Worker proxy of {stash} with a delay of {} blocks: a worker's calls \
+				 cannot wait for announcements; add it with delay 0",
+				d.delay
+			),
+			Some(_) => {}
+		}
+		log::info!("signing as {me}, a Worker proxy of {stash}");
+		self.stash = Some(stash);
+		Ok(())
+	}
+
+	/// The stash this worker acts for, if it is a proxy.
+	pub fn stash(&self) -> Option<&AccountId32> {
+		self.stash.as_ref()
 	}
 
 	/// The signing account's 32 bytes.
@@ -154,6 +209,12 @@ impl Chain {
 		}
 		self.challenge_key = pair;
 		Ok(())
+	}
+
+	/// The public key challenge proofs are made with, if there is one.
+	pub fn challenge_public(&self) -> Option<[u8; 32]> {
+		use sp_core::Pair as _;
+		self.challenge_key.as_ref().map(|p| p.public().0)
 	}
 
 	/// This validator's challenge proof and randomness over a round's `challenge_seed`.
@@ -319,31 +380,62 @@ impl Chain {
 		})
 	}
 
-	/// Signs `call` and sends it; the outcome is logged when it is finalized. Returns the
-	/// extrinsic's hash. Callers check the effect in finalized state, and call again after
-	/// [`RESUBMIT_AFTER`] blocks without it.
+	/// Signs `call` and sends it once; the outcome is logged when it is finalized. Returns the
+	/// extrinsic's hash. For what must land, use [`Chain::send`].
 	pub fn submit<C>(&mut self, what: &str, call: C) -> Result<Hash>
 	where
 		C: subxt::tx::Payload + Clone + Send + Sync + 'static,
 	{
-		self.submit_noting(what, call, None)
+		let (hash, _, _) = self.sign_and_watch(what, call, None)?;
+		Ok(hash)
 	}
 
-	/// Sends `call` under `key` unless `pending` says it is not due (sent lately, or failed
-	/// at dispatch, which is final); see [`Pending`].
-	pub fn send<C>(&mut self, pending: &mut Pending, key: &str, now: u32, call: C) -> Result<()>
+	/// Sends `call` under `key` as `pending` says: a first time; the very same signed bytes
+	/// again while the first copy may still be in a pool (the same nonce: at most one copy can
+	/// land); a freshly signed one once the first is out of every pool for good (dropped,
+	/// invalid, expired); nothing while it is in the best chain, finalized, or failed at
+	/// dispatch. See [`Pending`].
+	pub fn send<C>(&mut self, pending: &mut Pending, key: &Action, now: u32, call: C) -> Result<()>
 	where
 		C: subxt::tx::Payload + Clone + Send + Sync + 'static,
 	{
-		if !pending.due(key, now) {
-			return Ok(());
+		match pending.next_send(key, now) {
+			None => Ok(()),
+			Some(Resend::Fresh) => {
+				let watch = Some((pending.txs.clone(), key.clone()));
+				let (_, nonce, bytes) = self.sign_and_watch(&key.to_string(), call, watch)?;
+				pending.sent(key, now, nonce, bytes);
+				Ok(())
+			}
+			Some(Resend::Same(bytes)) => {
+				log::warn!(
+					"{key}: not in a block after {RESUBMIT_AFTER} blocks; sent again (same nonce)"
+				);
+				crate::metrics::global().extrinsics_resent.inc();
+				pending.resent(key, now);
+				let watch = (pending.txs.clone(), key.clone());
+				if let Err(e) = self.rebroadcast(&key.to_string(), bytes, watch) {
+					// The node refused the bytes: they are stale (the nonce used, the mortality
+					// over), so a fresh copy is due; unless the node has them already.
+					let text = format!("{e:#}");
+					if !text.to_ascii_lowercase().contains("already imported") {
+						log::warn!("{key}: {text}");
+						pending.update(key, None, TxState::Gone(text));
+					}
+				}
+				Ok(())
+			}
 		}
-		self.submit_noting(key, call, Some(pending.failures.clone()))?;
-		pending.sent(key, now);
-		Ok(())
 	}
 
-	fn submit_noting<C>(&mut self, what: &str, call: C, failures: Option<Failures>) -> Result<Hash>
+	/// Signs `call` with the account's next nonce from the node's pool and sends it, watched
+	/// (into `watch`, when given); returns its hash, nonce and bytes.
+	fn sign_and_watch<C>(
+		&mut self,
+		what: &str,
+		call: C,
+		watch: Option<(Txs, Action)>,
+	) -> Result<(Hash, u64, Vec<u8>)>
 	where
 		C: subxt::tx::Payload + Clone + Send + Sync + 'static,
 	{
@@ -351,14 +443,16 @@ impl Chain {
 		let account = signer.public_key().to_account_id();
 		let label = what.to_string();
 		let handle = self.rt.handle().clone();
+		let stash = self.stash.clone();
 		self.call(what, move |c| {
-			let (call, signer, account, label, handle, failures) = (
+			let (call, signer, account, label, handle, watch, stash) = (
 				call.clone(),
 				signer.clone(),
 				account.clone(),
 				label.clone(),
 				handle.clone(),
-				failures.clone(),
+				watch.clone(),
+				stash.clone(),
 			);
 			async move {
 				// The pool's view of the nonce, so that extrinsics sent one after the other in a
@@ -370,78 +464,333 @@ impl Chain {
 					.mortal(MORTALITY)
 					.build();
 				let mut tx = at.transactions();
-				let signed = tx.create_signed(&call, &signer, params).await?;
+				let signed = match stash {
+					None => tx.create_signed(&call, &signer, params).await?,
+					Some(stash) => {
+						let inner = tx.call_data(&call)?;
+						let inner: api::Call =
+							subxt::ext::codec::Decode::decode(&mut &inner[..])
+								.context("re-reading a call to wrap it for the proxy")?;
+						let wrapped = api::tx().proxy().proxy(
+							subxt::utils::MultiAddress::Id(stash),
+							Some(runtime_types::polchain_runtime::configs::ProxyType::Worker),
+							inner,
+						);
+						tx.create_signed(&wrapped, &signer, params).await?
+					}
+				};
 				let hash = Hash::from(signed.hash().0);
 				let progress = signed.submit_and_watch().await?;
 				log::info!("{label}: sent (nonce {nonce}, {hash:?})");
 				crate::metrics::global().extrinsics_sent.inc();
-				handle.spawn(async move {
-					use subxt::error::{TransactionEventsError, TransactionFinalizedSuccessError};
-					match progress.wait_for_finalized_success().await {
-						Ok(_) => log::info!("{label}: finalized"),
-						// Included and failed: final, sending it again would fail again.
-						Err(TransactionFinalizedSuccessError::SuccessError(
-							TransactionEventsError::ExtrinsicFailed(e),
-						)) => {
-							log::warn!("{label}: failed in a finalized block: {e}");
-							crate::metrics::global().extrinsics_failed.inc();
-							if let Some(f) = failures {
-								if let Ok(mut f) = f.lock() {
-									f.insert(label.clone(), e.to_string());
-								}
-							}
-						}
-						// Lost track (a node went away, the pool dropped it): the loops look
-						// for its effect and send it again.
-						Err(e) => log::warn!("{label}: {e}"),
-					}
-				});
-				Ok(hash)
+				handle.spawn(follow(progress, label, hash, watch));
+				Ok((hash, nonce, signed.encoded().to_vec()))
+			}
+		})
+	}
+
+	/// Sends signed `bytes` again, watched into `watch`.
+	fn rebroadcast(&mut self, what: &str, bytes: Vec<u8>, watch: (Txs, Action)) -> Result<()> {
+		let label = what.to_string();
+		let handle = self.rt.handle().clone();
+		self.call(what, move |c| {
+			let (bytes, label, handle, watch) =
+				(bytes.clone(), label.clone(), handle.clone(), watch.clone());
+			async move {
+				let at = c.api.at_current_block().await?;
+				let tx = at.transactions().from_bytes(bytes);
+				let hash = Hash::from(tx.hash().0);
+				let progress = tx.submit_and_watch().await?;
+				log::info!("{label}: sent again ({hash:?})");
+				handle.spawn(follow(progress, label, hash, Some(watch)));
+				Ok(())
 			}
 		})
 	}
 }
 
-/// Dispatch errors of finalized extrinsics, by key.
-type Failures = std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>;
+/// Follows a sent extrinsic's status until it is final, logging the outcome and recording it
+/// in `watch` (the extrinsics pending by key) when given.
+async fn follow(
+	mut progress: subxt::transactions::TransactionProgress<
+		PolkadotConfig,
+		subxt::client::OnlineClientAtBlockImpl<PolkadotConfig>,
+	>,
+	label: String,
+	hash: Hash,
+	watch: Option<(Txs, Action)>,
+) {
+	use subxt::transactions::TransactionStatus as S;
+	let note = |state: TxState| {
+		if let Some((txs, key)) = &watch {
+			update(txs, key, Some(hash), state);
+		}
+	};
+	while let Some(status) = progress.next().await {
+		match status {
+			Ok(S::Validated | S::Broadcasted | S::NoLongerInBestBlock) => note(TxState::Pooled),
+			Ok(S::InBestBlock(_)) => note(TxState::InBest),
+			Ok(S::InFinalizedBlock(block)) => {
+				match block.wait_for_success().await {
+					Ok(events) => match proxied_error(&events) {
+						// Through a proxy the extrinsic succeeds whatever its call does: the
+						// call's own outcome is in `ProxyExecuted`.
+						Some(e) => {
+							log::warn!("{label}: failed in a finalized block: {e}");
+							crate::metrics::global().extrinsics_failed.inc();
+							note(TxState::Failed(e));
+						}
+						None => {
+							log::info!("{label}: finalized");
+							note(TxState::Finalized);
+						}
+					},
+					// Included and failed: final, sending it again would fail again.
+					Err(subxt::error::TransactionEventsError::ExtrinsicFailed(e)) => {
+						log::warn!("{label}: failed in a finalized block: {e}");
+						crate::metrics::global().extrinsics_failed.inc();
+						note(TxState::Failed(e.to_string()));
+					}
+					Err(e) => {
+						log::warn!("{label}: finalized, its events unread: {e}");
+						note(TxState::Finalized);
+					}
+				}
+				return;
+			}
+			// Out of the pool: it cannot land any more, a fresh copy may be sent.
+			Ok(S::Invalid { message } | S::Dropped { message } | S::Error { message }) => {
+				log::warn!("{label}: {message}");
+				note(TxState::Gone(message));
+				return;
+			}
+			Err(e) => {
+				// Lost track (the node went away): the bytes may still be in a pool, so they
+				// are sent again as they are, never as a fresh copy.
+				log::warn!("{label}: {e}");
+				note(TxState::Pooled);
+				return;
+			}
+		}
+	}
+	note(TxState::Pooled);
+}
+
+/// The dispatch error of the call a proxy made for the stash, if it failed.
+fn proxied_error(events: &subxt::extrinsics::ExtrinsicEvents<PolkadotConfig>) -> Option<String> {
+	let executed = events
+		.find_first::<api::proxy::events::ProxyExecuted>()?
+		.ok()?;
+	executed.result.err().map(|e| format!("{e:?}"))
+}
+
+/// Where an extrinsic stands, as its watch last heard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxState {
+	/// In a pool (or the watch lost track of it): it may still land.
+	Pooled,
+	/// In the node's best chain: it landed, unless that block is retracted.
+	InBest,
+	/// In a finalized block, and succeeded.
+	Finalized,
+	/// In a finalized block, and failed at dispatch: final.
+	Failed(String),
+	/// Out of the pool for good (dropped, invalid, expired): it cannot land.
+	Gone(String),
+}
+
+/// One extrinsic sent under a key.
+#[derive(Clone, Debug)]
+struct Tx {
+	/// The best block it was last sent at.
+	at: u32,
+	/// Its nonce.
+	nonce: u64,
+	/// Its hash (of the copy last sent).
+	hash: Hash,
+	/// Its signed bytes.
+	bytes: Vec<u8>,
+	/// Where it stands.
+	state: TxState,
+}
+
+/// The extrinsics sent, by key; shared with the tasks that watch them.
+type Txs = std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<Action, Tx>>>;
+
+fn update(txs: &Txs, key: &Action, hash: Option<Hash>, state: TxState) {
+	if let Ok(mut txs) = txs.lock() {
+		if let Some(tx) = txs.get_mut(key) {
+			// A watch of a copy since replaced by a fresh one says nothing about the new one.
+			if hash.is_none_or(|h| h == tx.hash) && !matches!(tx.state, TxState::Failed(_)) {
+				tx.state = state;
+			}
+		}
+	}
+}
+
+/// What an extrinsic does: the key it is followed under ([`Pending`]); its `Display` is its
+/// label in the log (`commit task 0 round 3: finalized`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+	/// `pol_staking.bond` (a miner bonding itself).
+	Bond,
+	/// `pol_staking.set_endpoint`.
+	SetEndpoint,
+	/// `pol-worker worker-key`'s batch.
+	SetUpWorkerKey,
+	/// `task_registry.create_task`.
+	CreateTask,
+	/// `task_registry.join_task`.
+	Join(TaskId),
+	/// `task_registry.commit_update`.
+	Commit(TaskId, RoundIndex),
+	/// `task_registry.reveal_update`.
+	Reveal(TaskId, RoundIndex),
+	/// `pol_scoring.commit_scores`.
+	CommitScores(TaskId, RoundIndex),
+	/// `pol_scoring.reveal_scores`.
+	RevealScores(TaskId, RoundIndex),
+	/// `pol_scoring.vote_dispute` on a miner.
+	Vote(TaskId, RoundIndex, AccountId32),
+	/// `task_registry.propose_global_model`.
+	Propose(TaskId, RoundIndex),
+}
+
+impl std::fmt::Display for Action {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		match self {
+			Action::Bond => write!(f, "bond"),
+			Action::SetEndpoint => write!(f, "set endpoint"),
+			Action::SetUpWorkerKey => write!(f, "set up the worker key"),
+			Action::CreateTask => write!(f, "create task"),
+			Action::Join(id) => write!(f, "join task {id}"),
+			Action::Commit(id, r) => write!(f, "commit task {id} round {r}"),
+			Action::Reveal(id, r) => write!(f, "reveal task {id} round {r}"),
+			Action::CommitScores(id, r) => write!(f, "commit scores task {id} round {r}"),
+			Action::RevealScores(id, r) => write!(f, "reveal scores task {id} round {r}"),
+			Action::Vote(id, r, miner) => write!(f, "vote on {miner} task {id} round {r}"),
+			Action::Propose(id, r) => write!(f, "propose model task {id} round {r}"),
+		}
+	}
+}
+
+/// What to send for a key ([`Pending::next_send`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resend {
+	/// A freshly signed extrinsic (the next nonce).
+	Fresh,
+	/// These signed bytes again: the same nonce, so at most one copy lands.
+	Same(Vec<u8>),
+}
 
 /// Extrinsics sent and not yet seen to take effect in a finalized block, by key (what they
-/// do: `commit task 0 round 3`), and those that failed at dispatch (final: not sent again).
+/// do: `commit task 0 round 3`), with where each stands. Blocks are counted in the best chain,
+/// so a stall of finality delays nothing.
 #[derive(Default, Debug)]
 pub struct Pending {
-	sent: std::collections::BTreeMap<String, u32>,
-	failures: Failures,
+	txs: Txs,
 }
 
 impl Pending {
-	/// Whether `key` is due (again): never sent, or sent more than [`RESUBMIT_AFTER`] blocks
-	/// before `now` without its effect being finalized; never after it failed at dispatch.
-	pub fn due(&self, key: &str, now: u32) -> bool {
-		if self.failed(key).is_some() {
-			return false;
+	/// What to send for `key` at best block `now`, if anything: see [`Chain::send`].
+	pub fn next_send(&self, key: &Action, now: u32) -> Option<Resend> {
+		let txs = self.txs.lock().ok()?;
+		let Some(tx) = txs.get(key) else {
+			return Some(Resend::Fresh);
+		};
+		match &tx.state {
+			TxState::Gone(_) => Some(Resend::Fresh),
+			TxState::Pooled if now >= tx.at.saturating_add(RESUBMIT_AFTER) => {
+				Some(Resend::Same(tx.bytes.clone()))
+			}
+			TxState::Pooled | TxState::InBest | TxState::Finalized | TxState::Failed(_) => None,
 		}
-		match self.sent.get(key) {
-			None => true,
-			Some(&at) => now >= at.saturating_add(RESUBMIT_AFTER),
-		}
+	}
+
+	/// Whether something is to be sent for `key` at best block `now`.
+	pub fn due(&self, key: &Action, now: u32) -> bool {
+		self.next_send(key, now).is_some()
 	}
 
 	/// The dispatch error `key` failed with, if it did.
-	pub fn failed(&self, key: &str) -> Option<String> {
-		self.failures.lock().ok()?.get(key).cloned()
-	}
-
-	/// Records that `key` was sent at block `now`.
-	pub fn sent(&mut self, key: &str, now: u32) {
-		if self.sent.insert(key.to_string(), now).is_some() {
-			log::warn!("{key}: not finalized after {RESUBMIT_AFTER} blocks; sent again");
-			crate::metrics::global().extrinsics_resent.inc();
+	pub fn failed(&self, key: &Action) -> Option<String> {
+		match &self.txs.lock().ok()?.get(key)?.state {
+			TxState::Failed(e) => Some(e.clone()),
+			_ => None,
 		}
 	}
 
+	/// Where `key`'s extrinsic stands, if one was sent.
+	pub fn state(&self, key: &Action) -> Option<TxState> {
+		Some(self.txs.lock().ok()?.get(key)?.state.clone())
+	}
+
+	/// Records that `key` was sent afresh at best block `now`, with `nonce`, as `bytes`.
+	pub fn sent(&mut self, key: &Action, now: u32, nonce: u64, bytes: Vec<u8>) {
+		if let Ok(mut txs) = self.txs.lock() {
+			if let Some(old) = txs.get(key) {
+				log::warn!(
+					"{key}: nonce {} is out of the pool; sent as nonce {nonce}",
+					old.nonce
+				);
+				crate::metrics::global().extrinsics_resent.inc();
+			}
+			let hash = pol_primitives::hashing::hash(&bytes);
+			txs.insert(
+				key.clone(),
+				Tx {
+					at: now,
+					nonce,
+					hash,
+					bytes,
+					state: TxState::Pooled,
+				},
+			);
+		}
+	}
+
+	/// Records that `key`'s bytes were sent again at best block `now`.
+	fn resent(&mut self, key: &Action, now: u32) {
+		if let Ok(mut txs) = self.txs.lock() {
+			if let Some(tx) = txs.get_mut(key) {
+				tx.at = now;
+			}
+		}
+	}
+
+	/// Records what a watch heard of `key` (tests, and a node's refusal).
+	pub fn update(&self, key: &Action, hash: Option<Hash>, state: TxState) {
+		update(&self.txs, key, hash, state)
+	}
+
+	/// Sends `call` for `key` as [`Chain::send`] does unless its effect is `done` (read from
+	/// finalized state), which forgets it: the one step every "ensure X is on chain" takes.
+	pub fn ensure<C>(
+		&mut self,
+		chain: &mut Chain,
+		key: &Action,
+		done: bool,
+		now: u32,
+		call: impl FnOnce() -> Result<C>,
+	) -> Result<()>
+	where
+		C: subxt::tx::Payload + Clone + Send + Sync + 'static,
+	{
+		if done {
+			self.done(key);
+			return Ok(());
+		}
+		if !self.due(key, now) {
+			return Ok(());
+		}
+		chain.send(self, key, now, call()?)
+	}
+
 	/// Forgets `key` (its effect is finalized, or its phase is over).
-	pub fn done(&mut self, key: &str) {
-		self.sent.remove(key);
+	pub fn done(&mut self, key: &Action) {
+		if let Ok(mut txs) = self.txs.lock() {
+			txs.remove(key);
+		}
 	}
 }
 

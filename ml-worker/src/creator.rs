@@ -144,18 +144,34 @@ impl TaskFile {
 	}
 }
 
-/// Creates the task of `file`; returns its id once the creation is finalized.
-pub fn create(chain: &mut Chain, file: &TaskFile) -> Result<TaskId> {
+/// Creates the task of `file`; returns its id once the creation is finalized. Unless `again`,
+/// a running task of this account with the very same spec is taken as this command run before
+/// (a crash, a lost answer) and its id returned: running it twice creates one task.
+pub fn create(chain: &mut Chain, file: &TaskFile, again: bool) -> Result<TaskId> {
 	let (spec, budget) = file.chain_spec()?;
 	let me = chain.account()?;
 	let before: Vec<TaskId> = chain.api_call(
 		"listing tasks",
 		api::runtime_apis().pol_api().running_tasks(),
 	)?;
+	if !again {
+		use subxt::ext::codec::Encode;
+		for id in &before {
+			if let Some(t) = round::read_task(chain, *id)? {
+				if t.creator == me && t.spec.encode() == spec.encode() {
+					log::warn!(
+						"task {id} is already running with this spec, created by {me}: not \
+						 creating another (--again creates one more)"
+					);
+					return Ok(*id);
+				}
+			}
+		}
+	}
 	let mut pending = crate::chain::Pending::default();
-	let started = chain.finalized()?.number;
+	let started = chain.best_number()?;
 	loop {
-		let head = chain.finalized()?;
+		let now = chain.best_number()?;
 		// Our task: a new id whose creator is us.
 		let ids: Vec<TaskId> = chain.api_call(
 			"listing tasks",
@@ -168,16 +184,16 @@ pub fn create(chain: &mut Chain, file: &TaskFile) -> Result<TaskId> {
 				}
 			}
 		}
-		if head.number > started + 4 * crate::chain::RESUBMIT_AFTER {
+		if now > started + 4 * crate::chain::RESUBMIT_AFTER {
 			bail!("the task was not created within {} blocks: see the log above for the chain's answer", 4 * crate::chain::RESUBMIT_AFTER);
 		}
-		if let Some(e) = pending.failed("create task") {
+		if let Some(e) = pending.failed(&crate::chain::Action::CreateTask) {
 			bail!("the chain refused the task: {e}");
 		}
 		chain.send(
 			&mut pending,
-			"create task",
-			head.number,
+			&crate::chain::Action::CreateTask,
+			now,
 			api::tx().task_registry().create_task(spec.clone(), budget),
 		)?;
 		round::sleep_a_block();

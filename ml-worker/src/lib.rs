@@ -38,6 +38,7 @@ pub mod data;
 pub mod doctor;
 pub mod faults;
 pub mod golden;
+pub mod keys;
 pub mod metrics;
 pub mod miner;
 pub mod model;

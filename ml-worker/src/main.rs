@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pol_primitives::{hashing, Hash, Verdict};
+use pol_worker::chain::AccountId32;
 use pol_worker::{
 	aggregate, bench, chain,
 	config::{hex32, parse_account, parse_hash, Config},
@@ -149,9 +150,23 @@ struct WorkerArgs {
 	/// older ones are removed. At least 2.
 	#[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..))]
 	keep_rounds: u32,
+	/// The bonded account this worker acts for, signing as its `Worker` proxy with the key of
+	/// --suri/--keystore, so that the key that can move the stake stays off this host (set it
+	/// up once with `pol-worker worker-key`).
+	#[arg(long)]
+	stash: Option<AccountId32>,
 }
 
 impl WorkerArgs {
+	/// Connects, acting for --stash when given.
+	fn connect(&self) -> Result<chain::Chain> {
+		let mut chain = self.chain.connect()?;
+		if let Some(stash) = &self.stash {
+			chain.act_for(stash.clone())?;
+		}
+		Ok(chain)
+	}
+
 	/// Pins the profile (before anything touches libtorch) and returns the run settings.
 	fn run_config(&self) -> Result<pol_worker::config::RunConfig> {
 		profile::pin(self.profile)?;
@@ -186,6 +201,10 @@ enum TaskCommand {
 		/// Print `{"task": ID}`.
 		#[arg(long)]
 		json: bool,
+		/// Create it even if this account already runs a task with the very same spec (which
+		/// is otherwise taken as this command run again, and its id printed).
+		#[arg(long)]
+		again: bool,
 	},
 	/// Adds to a task's budget (its creator only).
 	Fund {
@@ -263,6 +282,19 @@ enum Command {
 	/// Creates, funds and follows tasks.
 	#[command(subcommand)]
 	Task(TaskCommand),
+	/// Run once where the bonded (stash) account's key is: makes --worker its `Worker` proxy
+	/// (round calls only), registers it as its challenge key, and funds it for fees. Then run
+	/// `miner`/`validator` with the worker's key and `--stash`.
+	WorkerKey {
+		#[command(flatten)]
+		chain: ChainArgs,
+		/// The worker host's account.
+		#[arg(long)]
+		worker: AccountId32,
+		/// POL the worker's free balance is topped up to (it pays its extrinsics' fees).
+		#[arg(long, default_value_t = 1.0)]
+		fund: f64,
+	},
 	/// Check libtorch, the determinism profile and CUDA, and train a tiny model for a few steps;
 	/// with --determinism, which profiles this host may mine and validate.
 	Doctor {
@@ -433,7 +465,7 @@ fn run(cli: Cli) -> Result<i32> {
 			rounds,
 		} => {
 			let run = worker.run_config()?;
-			let mut chain = worker.chain.connect()?;
+			let mut chain = worker.connect()?;
 			miner::run(
 				&mut chain,
 				miner::MinerConfig {
@@ -455,7 +487,7 @@ fn run(cli: Cli) -> Result<i32> {
 			verify_workers,
 		} => {
 			let run = worker.run_config()?;
-			let mut chain = worker.chain.connect()?;
+			let mut chain = worker.connect()?;
 			validator::run(
 				&mut chain,
 				validator::ValidatorConfig {
@@ -471,6 +503,21 @@ fn run(cli: Cli) -> Result<i32> {
 			Ok(0)
 		}
 		Command::Task(cmd) => task_cmd(cmd),
+		Command::WorkerKey {
+			chain,
+			worker,
+			fund,
+		} => {
+			let mut chain = chain.connect()?;
+			pol_worker::keys::setup(
+				&mut chain,
+				&pol_worker::keys::WorkerKey {
+					worker,
+					fund: creator::pol_to_units(fund)?,
+				},
+			)?;
+			Ok(0)
+		}
 		Command::Doctor {
 			steps,
 			profile,
@@ -793,10 +840,15 @@ fn run(cli: Cli) -> Result<i32> {
 
 fn task_cmd(cmd: TaskCommand) -> Result<i32> {
 	match cmd {
-		TaskCommand::Create { chain, spec, json } => {
+		TaskCommand::Create {
+			chain,
+			spec,
+			json,
+			again,
+		} => {
 			let file = creator::TaskFile::load(&spec)?;
 			let mut chain = chain.connect()?;
-			let id = creator::create(&mut chain, &file)?;
+			let id = creator::create(&mut chain, &file, again)?;
 			if json {
 				println!("{}", serde_json::json!({ "task": id }));
 			} else {

@@ -6,7 +6,9 @@
 //! its phase. Round state (the bundle, the commitment, the salt) is on disk, so a restart goes
 //! on where it stopped.
 
-use crate::chain::{api, from_chain, runtime_types as rt, to_chain, AccountId32, Chain, Pending};
+use crate::chain::{
+	api, from_chain, runtime_types as rt, to_chain, AccountId32, Action, Chain, Pending,
+};
 use crate::config::{hex32, parse_hash, RunConfig};
 use crate::faults;
 use crate::proof::{Checkpoint, Manifest};
@@ -92,45 +94,12 @@ pub fn run(chain: &mut Chain, cfg: MinerConfig) -> Result<()> {
 		pruned: round::RoundsSeen::default(),
 		pinned: crate::profile::pinned()?,
 	};
-	// Tasks under another determinism profile than this process's, told once.
-	let mut other_profile = BTreeSet::new();
-	loop {
-		// A worker whose server is gone would commit and propose what nobody can fetch.
-		server.check()?;
-		let head = chain.finalized()?;
-		let ids = if miner.cfg.tasks.is_empty() {
-			chain.api_call(
-				"listing tasks",
-				api::runtime_apis().pol_api().running_tasks(),
-			)?
-		} else {
-			miner.cfg.tasks.clone()
-		};
-		let mut running = 0;
-		for id in ids {
-			if other_profile.contains(&id) {
-				continue;
-			}
-			match miner.tick(chain, id, head.number) {
-				Ok(true) => running += 1,
-				Ok(false) => {}
-				Err(e) if e.downcast_ref::<round::OtherProfile>().is_some() => {
-					log::warn!("{e:#}; not mining it");
-					other_profile.insert(id);
-				}
-				Err(e) => {
-					log::error!("task {id}: {e:#}");
-					running += 1;
-				}
-			}
-		}
-		if running == 0 && !miner.cfg.tasks.is_empty() {
-			log::info!("no task left to mine; stopping");
-			server.stop();
-			return Ok(());
-		}
-		round::sleep_a_block();
-	}
+	let tasks = miner.cfg.tasks.clone();
+	round::drive(chain, &server, &tasks, "miner", |chain, id, now| {
+		miner.tick(chain, id, now)
+	})?;
+	server.stop();
+	Ok(())
 }
 
 /// Bonds as a miner (if not bonded) and sets the artifact endpoint (if not set), waiting until
@@ -138,7 +107,7 @@ pub fn run(chain: &mut Chain, cfg: MinerConfig) -> Result<()> {
 fn ensure_bonded(chain: &mut Chain, me: &AccountId32, cfg: &MinerConfig) -> Result<()> {
 	let mut pending = Pending::default();
 	loop {
-		let head = chain.finalized()?;
+		let now = chain.best_number()?;
 		let ledger = chain.storage(
 			"reading the bond",
 			api::storage().pol_staking().ledger(),
@@ -149,11 +118,16 @@ fn ensure_bonded(chain: &mut Chain, me: &AccountId32, cfg: &MinerConfig) -> Resu
 				"{me} is bonded as {:?}, not as a miner: use another account",
 				l.role
 			),
-			Some(_) => pending.done("bond"),
+			Some(_) => pending.done(&Action::Bond),
+			// A proxy cannot bond (nor should its key be able to): the stash does, once.
+			None if chain.stash().is_some() => bail!(
+				"{me} is not bonded: bond it first from the stash's own key \
+				 (scripts/js/bin/bond.js, or polkadot.js apps: polStaking.bond(Miner, amount))"
+			),
 			None => chain.send(
 				&mut pending,
-				"bond",
-				head.number,
+				&Action::Bond,
+				now,
 				api::tx()
 					.pol_staking()
 					.bond(rt::pol_primitives::traits::Role::Miner, cfg.bond),
@@ -165,20 +139,15 @@ fn ensure_bonded(chain: &mut Chain, me: &AccountId32, cfg: &MinerConfig) -> Resu
 			(me.clone(),),
 		)?;
 		let endpoint_set = endpoint.is_some_and(|e| e.0 == cfg.public_url.as_bytes());
-		if endpoint_set {
-			pending.done("set endpoint");
-		} else if ledger.is_some() {
-			chain.send(
-				&mut pending,
-				"set endpoint",
-				head.number,
-				api::tx()
+		if endpoint_set || ledger.is_some() {
+			pending.ensure(chain, &Action::SetEndpoint, endpoint_set, now, || {
+				Ok(api::tx()
 					.pol_staking()
-					.set_endpoint(cfg.public_url.as_bytes().to_vec()),
-			)?;
+					.set_endpoint(cfg.public_url.as_bytes().to_vec()))
+			})?;
 		}
-		for key in ["bond", "set endpoint"] {
-			if let Some(e) = pending.failed(key) {
+		for key in [Action::Bond, Action::SetEndpoint] {
+			if let Some(e) = pending.failed(&key) {
 				bail!("{key} failed: {e}");
 			}
 		}
@@ -241,13 +210,8 @@ impl Miner {
 		let state_path = dir.join("miner.json");
 		match phase {
 			Phase::Commit => {
-				let mut state: Option<RoundState> = round::read_state(&state_path)?;
-				if state.is_none() {
-					state = self.prepare(chain, id, r, &status)?;
-					if let Some(s) = &state {
-						round::write_state(&state_path, s)?;
-					}
-				}
+				let state: Option<RoundState> =
+					round::state_or(&state_path, || self.prepare(chain, id, r, &status))?;
 				if let Some(s) = state {
 					self.ensure_committed(chain, id, r, &s, now)?;
 				}
@@ -273,20 +237,11 @@ impl Miner {
 				(id, self.me.clone()),
 			)?
 			.is_some();
-		let key = format!("join task {id}");
-		if joined {
-			self.pending.done(&key);
-			return Ok(true);
-		}
-		if self.pending.due(&key, now) {
-			chain.send(
-				&mut self.pending,
-				&key,
-				now,
-				api::tx().task_registry().join_task(id),
-			)?;
-		}
-		Ok(false)
+		self.pending
+			.ensure(chain, &Action::Join(id), joined, now, || {
+				Ok(api::tx().task_registry().join_task(id))
+			})?;
+		Ok(joined)
 	}
 
 	/// Trains round `r` (or, as a copier, picks a victim) and makes the commitment.
@@ -406,28 +361,20 @@ impl Miner {
 		s: &RoundState,
 		now: u32,
 	) -> Result<()> {
-		let key = format!("commit task {id} round {r}");
-		let update = chain.storage(
-			"reading the commitment",
-			api::storage().task_registry().updates(),
-			((id, r), self.me.clone()),
-		)?;
-		if update.is_some() {
-			self.pending.done(&key);
-			return Ok(());
-		}
-		if self.pending.due(&key, now) {
-			let commit = crate::config::parse_hash(&s.commit)?;
-			chain.send(
-				&mut self.pending,
-				&key,
-				now,
-				api::tx()
+		let committed = chain
+			.storage(
+				"reading the commitment",
+				api::storage().task_registry().updates(),
+				((id, r), self.me.clone()),
+			)?
+			.is_some();
+		self.pending
+			.ensure(chain, &Action::Commit(id, r), committed, now, || {
+				let commit = crate::config::parse_hash(&s.commit)?;
+				Ok(api::tx()
 					.task_registry()
-					.commit_update(id, r, subxt::utils::H256(commit.0)),
-			)?;
-		}
-		Ok(())
+					.commit_update(id, r, subxt::utils::H256(commit.0)))
+			})
 	}
 
 	fn ensure_revealed(
@@ -439,7 +386,7 @@ impl Miner {
 		state_path: &std::path::Path,
 		now: u32,
 	) -> Result<()> {
-		let key = format!("reveal task {id} round {r}");
+		let key = Action::Reveal(id, r);
 		let update = chain.storage(
 			"reading the commitment",
 			api::storage().task_registry().updates(),

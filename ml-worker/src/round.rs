@@ -338,6 +338,76 @@ pub fn round_dir(work: &Path, task: TaskId, round: RoundIndex) -> PathBuf {
 		.join(format!("round-{round}"))
 }
 
+/// Round state kept at `path`, else computed by `compute` and written there before it is
+/// used (a restarted worker then finds it and goes on with the same salt, the same scores):
+/// the "read state, compute, persist" step of every round phase. `None` when `compute` has
+/// nothing (yet).
+pub fn state_or<T: Serialize + DeserializeOwned>(
+	path: &Path,
+	compute: impl FnOnce() -> Result<Option<T>>,
+) -> Result<Option<T>> {
+	if let Some(saved) = read_state(path)? {
+		return Ok(Some(saved));
+	}
+	let Some(fresh) = compute()? else {
+		return Ok(None);
+	};
+	write_state(path, &fresh)?;
+	Ok(Some(fresh))
+}
+
+/// The loop a miner and a validator share: every block it checks the artifact server (a worker
+/// whose server is gone would commit and propose what nobody can fetch), follows finality (for
+/// `/metrics`), reads the best block (blocks are counted there), and hands each task to `tick`
+/// with it; `tick` answers whether the worker still takes part in the task. A task under
+/// another determinism profile is skipped from then on, said once; any other error is logged
+/// and the task tried again a block later. With `tasks` named, it returns once none is left.
+pub fn drive(
+	chain: &mut Chain,
+	server: &crate::store::ServerHandle,
+	tasks: &[TaskId],
+	role: &str,
+	mut tick: impl FnMut(&mut Chain, TaskId, u32) -> Result<bool>,
+) -> Result<()> {
+	let mut other_profile = std::collections::BTreeSet::new();
+	loop {
+		server.check()?;
+		chain.finalized()?;
+		let now = chain.best_number()?;
+		let ids = if tasks.is_empty() {
+			chain.api_call(
+				"listing tasks",
+				api::runtime_apis().pol_api().running_tasks(),
+			)?
+		} else {
+			tasks.to_vec()
+		};
+		let mut running = 0;
+		for id in ids {
+			if other_profile.contains(&id) {
+				continue;
+			}
+			match tick(chain, id, now) {
+				Ok(true) => running += 1,
+				Ok(false) => {}
+				Err(e) if e.downcast_ref::<OtherProfile>().is_some() => {
+					log::warn!("{e:#}; not taking part as a {role}");
+					other_profile.insert(id);
+				}
+				Err(e) => {
+					log::error!("task {id}: {e:#}");
+					running += 1;
+				}
+			}
+		}
+		if running == 0 && !tasks.is_empty() {
+			log::info!("no task left to take part in as a {role}; stopping");
+			return Ok(());
+		}
+		sleep_a_block();
+	}
+}
+
 /// Reads a JSON state file, `None` if there is none yet.
 pub fn read_state<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
 	match std::fs::read(path) {

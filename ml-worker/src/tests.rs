@@ -886,7 +886,7 @@ fn remote_verification_fetches_only_the_challenged_checkpoints() {
 /// types, re-sending, keys, and the lazy miner's run.
 mod chain_side {
 	use super::*;
-	use crate::chain::{self, Pending, RESUBMIT_AFTER};
+	use crate::chain::{self, Action, Pending, Resend, TxState, RESUBMIT_AFTER};
 	use crate::creator::{TaskFile, UNIT};
 	use crate::round;
 
@@ -994,15 +994,60 @@ mod chain_side {
 	}
 
 	#[test]
-	fn an_extrinsic_is_sent_again_only_after_its_window() {
+	fn an_extrinsic_in_a_pool_is_sent_again_as_the_same_bytes_only_after_its_window() {
 		let mut p = Pending::default();
-		assert!(p.due("commit 0/1", 10));
-		p.sent("commit 0/1", 10);
-		assert!(!p.due("commit 0/1", 10 + RESUBMIT_AFTER - 1));
-		assert!(p.due("commit 0/1", 10 + RESUBMIT_AFTER));
-		assert!(p.due("reveal 0/1", 11), "keys are independent");
-		p.done("commit 0/1");
-		assert!(p.due("commit 0/1", 11));
+		let commit = Action::Commit(0, 1);
+		assert_eq!(p.next_send(&commit, 10), Some(Resend::Fresh));
+		p.sent(&commit, 10, 7, b"signed".to_vec());
+		assert_eq!(p.next_send(&commit, 10 + RESUBMIT_AFTER - 1), None);
+		// The same nonce: whichever copy lands, the other cannot.
+		assert_eq!(
+			p.next_send(&commit, 10 + RESUBMIT_AFTER),
+			Some(Resend::Same(b"signed".to_vec()))
+		);
+		assert!(p.due(&Action::Reveal(0, 1), 11), "keys are independent");
+		p.done(&commit);
+		assert_eq!(p.next_send(&commit, 11), Some(Resend::Fresh));
+	}
+
+	#[test]
+	fn an_extrinsic_in_the_best_chain_waits_out_a_finality_stall() {
+		let mut p = Pending::default();
+		let vote = Action::Vote(0, 1, chain::AccountId32([9; 32]));
+		p.sent(&vote, 10, 1, b"vote".to_vec());
+		p.update(&vote, None, TxState::InBest);
+		// However long finality stalls, a landed extrinsic is not sent again.
+		assert_eq!(p.next_send(&vote, 10 + 100 * RESUBMIT_AFTER), None);
+		// Its block retracted, it is back in a pool: the same bytes again, after the window.
+		p.update(&vote, None, TxState::Pooled);
+		assert_eq!(
+			p.next_send(&vote, 10 + 100 * RESUBMIT_AFTER),
+			Some(Resend::Same(b"vote".to_vec()))
+		);
+	}
+
+	#[test]
+	fn an_extrinsic_out_of_every_pool_is_signed_afresh_at_once_and_a_failed_one_never() {
+		let mut p = Pending::default();
+		let commit = Action::Commit(0, 1);
+		p.sent(&commit, 10, 3, b"first".to_vec());
+		p.update(&commit, None, TxState::Gone("dropped".into()));
+		// It cannot land any more: a fresh copy (a new nonce) is due without waiting.
+		assert_eq!(p.next_send(&commit, 10), Some(Resend::Fresh));
+		p.sent(&commit, 11, 4, b"second".to_vec());
+		// The first copy's watch, late, says nothing about the second.
+		let first = pol_primitives::hashing::hash(b"first");
+		p.update(&commit, Some(first), TxState::Gone("late news".into()));
+		assert_eq!(p.state(&commit), Some(TxState::Pooled));
+		// Failed at dispatch: final, never sent again.
+		let second = pol_primitives::hashing::hash(b"second");
+		p.update(
+			&commit,
+			Some(second),
+			TxState::Failed("AlreadyCommitted".into()),
+		);
+		assert_eq!(p.failed(&commit).as_deref(), Some("AlreadyCommitted"));
+		assert_eq!(p.next_send(&commit, 10 + 100 * RESUBMIT_AFTER), None);
 	}
 
 	#[test]

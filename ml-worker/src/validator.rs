@@ -10,7 +10,7 @@ use crate::aggregate::{self, Update};
 use crate::chain::runtime_types::pallet_validator_scoring::types::{
 	Dispute as ChainDispute, DisputeKind as ChainDisputeKind,
 };
-use crate::chain::{api, from_chain, to_chain, AccountId32, Chain, Pending};
+use crate::chain::{api, from_chain, to_chain, AccountId32, Action, Chain, Pending};
 use crate::config::{hex32, parse_hash, RunConfig, TaskSpec};
 use crate::data::TaskData;
 use crate::profile::Pinned;
@@ -83,6 +83,8 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 			 polkadot.js apps: polStaking.bond(Validator, amount))"
 		),
 	}
+	// Signing as the stash's proxy, its challenge proofs must be checked against this key.
+	crate::keys::check_challenge_key(chain)?;
 	// Round state holds salts and unrevealed scores: this user's only.
 	round::private_dir(&cfg.work_dir)?;
 	let store = Store::open(&cfg.work_dir.join("store"), store::DEFAULT_MAX_BYTES)?;
@@ -102,35 +104,10 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 		start_losses: BTreeMap::new(),
 		block_time: chain.block_time()?,
 	};
-	// Tasks under another determinism profile than this process's, told once.
-	let mut other_profile = BTreeSet::new();
-	loop {
-		// A worker whose server is gone would commit and propose what nobody can fetch.
-		server.check()?;
-		let head = chain.finalized()?;
-		let ids = if v.cfg.tasks.is_empty() {
-			chain.api_call(
-				"listing tasks",
-				api::runtime_apis().pol_api().running_tasks(),
-			)?
-		} else {
-			v.cfg.tasks.clone()
-		};
-		for id in ids {
-			if other_profile.contains(&id) {
-				continue;
-			}
-			match v.tick(chain, id, head.number) {
-				Err(e) if e.downcast_ref::<round::OtherProfile>().is_some() => {
-					log::warn!("{e:#}; not validating it");
-					other_profile.insert(id);
-				}
-				Err(e) => log::error!("task {id}: {e:#}"),
-				Ok(()) => {}
-			}
-		}
-		round::sleep_a_block();
-	}
+	let tasks = v.cfg.tasks.clone();
+	round::drive(chain, &server, &tasks, "validator", |chain, id, now| {
+		v.tick(chain, id, now)
+	})
 }
 
 struct Validator {
@@ -158,12 +135,13 @@ struct Validator {
 }
 
 impl Validator {
-	fn tick(&mut self, chain: &mut Chain, id: TaskId, now: u32) -> Result<()> {
+	/// One look at task `id`; `false` once it has ended.
+	fn tick(&mut self, chain: &mut Chain, id: TaskId, now: u32) -> Result<bool> {
 		let Some(status) = round::round_status(chain, id)? else {
 			bail!("task {id} does not exist");
 		};
 		if !round::is_running(&status) {
-			return Ok(());
+			return Ok(false);
 		}
 		if !self.tasks.contains_key(&id) {
 			self.tasks.insert(
@@ -177,21 +155,17 @@ impl Validator {
 		let dir = round::round_dir(&self.cfg.work_dir, id, r);
 		let phase = round::phase_of(&status)?;
 		if phase >= Phase::Verify && !self.is_scorer(chain, id, r)? {
-			return Ok(());
+			return Ok(true);
 		}
 		match phase {
 			Phase::Commit | Phase::Reveal => {}
 			Phase::Verify => {
-				let path = dir.join("scores.json");
-				let scores = match round::read_state::<Scores>(&path)? {
-					Some(s) => s,
-					None => {
-						let s = self.score_round(chain, id, r, &status, &dir)?;
-						round::write_state(&path, &s)?;
-						s
-					}
-				};
-				self.ensure_scores_committed(chain, id, r, &scores, now)?;
+				let scores: Option<Scores> = round::state_or(&dir.join("scores.json"), || {
+					self.score_round(chain, id, r, &status, &dir).map(Some)
+				})?;
+				if let Some(scores) = scores {
+					self.ensure_scores_committed(chain, id, r, &scores, now)?;
+				}
 			}
 			Phase::ScoreReveal => {
 				if let Some(scores) = round::read_state::<Scores>(&dir.join("scores.json"))? {
@@ -204,7 +178,7 @@ impl Validator {
 				self.ensure_proposed(chain, id, r, &status, &dir, now)?;
 			}
 		}
-		Ok(())
+		Ok(true)
 	}
 
 	/// Whether this validator is among the scorers of round `r` of task `id` (the chain fixed
@@ -222,7 +196,29 @@ impl Validator {
 			.map(|s| s.0)
 			.unwrap_or_default();
 		if scorers.iter().any(|(v, _)| *v == self.me) {
-			return Ok(true);
+			// The round fixed each scorer's challenge key when it started: scores this
+			// validator could not prove would be committed and never revealed, and forfeit
+			// the deposit. A key registered since counts from the next round.
+			let keys = chain
+				.storage(
+					"reading the round's challenge keys",
+					api::storage().pol_scoring().round_challenge_keys(),
+					((id, r),),
+				)?
+				.map(|k| k.0)
+				.unwrap_or_default();
+			let fixed = keys.iter().find(|(v, _)| *v == self.me).map(|(_, k)| *k);
+			let mine = chain.challenge_public();
+			if keys.is_empty() || (fixed.is_some() && fixed == mine) {
+				return Ok(true);
+			}
+			log::warn!(
+				"task {id} round {r}: the round fixed another challenge key for {} than this \
+				 worker's (a key registered since counts from the next round): not scoring it",
+				self.me
+			);
+			self.not_scorer.insert((id, r));
+			return Ok(false);
 		}
 		log::warn!(
 			"task {id} round {r}: not among the round's {} scorers (the authorities elected \
@@ -401,7 +397,6 @@ impl Validator {
 		s: &Scores,
 		now: u32,
 	) -> Result<()> {
-		let key = format!("commit scores task {id} round {r}");
 		let done = chain
 			.storage(
 				"reading the score commit",
@@ -409,20 +404,13 @@ impl Validator {
 				((id, r), self.me.clone()),
 			)?
 			.is_some();
-		if done {
-			self.pending.done(&key);
-		} else if self.pending.due(&key, now) {
-			let commit = parse_hash(&s.commit)?;
-			chain.send(
-				&mut self.pending,
-				&key,
-				now,
-				api::tx()
+		self.pending
+			.ensure(chain, &Action::CommitScores(id, r), done, now, || {
+				let commit = parse_hash(&s.commit)?;
+				Ok(api::tx()
 					.pol_scoring()
-					.commit_scores(id, r, subxt::utils::H256(commit.0)),
-			)?;
-		}
-		Ok(())
+					.commit_scores(id, r, subxt::utils::H256(commit.0)))
+			})
 	}
 
 	fn ensure_scores_revealed(
@@ -434,7 +422,7 @@ impl Validator {
 		s: &Scores,
 		now: u32,
 	) -> Result<()> {
-		let key = format!("reveal scores task {id} round {r}");
+		let key = Action::RevealScores(id, r);
 		let done = chain
 			.storage(
 				"reading the score reveal",
@@ -501,7 +489,7 @@ impl Validator {
 			if others.is_empty() {
 				continue;
 			}
-			let key = format!("vote on {miner} task {id} round {r}");
+			let key = Action::Vote(id, r, miner.clone());
 			let votes = chain
 				.storage(
 					"reading the dispute's votes",
@@ -627,7 +615,7 @@ impl Validator {
 		dir: &Path,
 		now: u32,
 	) -> Result<()> {
-		let key = format!("propose model task {id} round {r}");
+		let key = Action::Propose(id, r);
 		let revealed_scores = chain
 			.storage(
 				"reading the score reveal",
@@ -653,17 +641,12 @@ impl Validator {
 		if !self.pending.due(&key, now) || self.nothing_passed.contains(&(id, r)) {
 			return Ok(());
 		}
-		let path = dir.join("proposal.json");
-		let proposal: Proposal = match round::read_state(&path)? {
-			Some(p) => p,
-			None => {
-				let Some(p) = self.aggregate(chain, id, r, status)? else {
-					self.nothing_passed.insert((id, r));
-					return Ok(());
-				};
-				round::write_state(&path, &p)?;
-				p
-			}
+		let proposal: Option<Proposal> = round::state_or(&dir.join("proposal.json"), || {
+			self.aggregate(chain, id, r, status)
+		})?;
+		let Some(proposal) = proposal else {
+			self.nothing_passed.insert((id, r));
+			return Ok(());
 		};
 		let hash = parse_hash(&proposal.model_hash)?;
 		let uri: pol_primitives::ArtifactUri = proposal

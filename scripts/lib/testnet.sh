@@ -284,18 +284,27 @@ tn_start_miners() {
 	done
 }
 
+# TN_PROXY[i]="WORKER_SURI STASH": validator worker i signs with WORKER_SURI as STASH's Worker
+# proxy (`pol-worker worker-key` set it up) instead of with the authority's own key.
+declare -A TN_PROXY=()
+
 # tn_start_validators V: validator workers 1…V (//Alice, //Bob, …: the authorities); worker i
 # uses node i first (node 1 when there are fewer nodes) and listens on 8810+i.
 tn_start_validators() {
-	local v="$1" i port suri
+	local v="$1" i port suri key worker stash
 	((v <= ${#TN_AUTHORITIES[@]})) || tn_fail "at most ${#TN_AUTHORITIES[@]} validator workers"
 	tn_task_flags
 	for ((i = 1; i <= v; i++)); do
 		port=$((TN_VALIDATOR_PORT_BASE + i))
 		tn_need_port "$port" "validator$i"
 		suri="//${TN_AUTHORITIES[$((i - 1))]^}"
+		key=(--suri "$suri")
+		if [ -n "${TN_PROXY[$i]:-}" ]; then
+			read -r worker stash <<<"${TN_PROXY[$i]}"
+			key=(--suri "$worker" --stash "$stash")
+		fi
 		tn_node_urls $(((i - 1) % TN_NODES + 1))
-		tn_spawn "validator$i" "$TN_WORKER_BIN" validator "${TN_URLS[@]}" --suri "$suri" \
+		tn_spawn "validator$i" "$TN_WORKER_BIN" validator "${TN_URLS[@]}" "${key[@]}" \
 			--work-dir "$TN_DIR/workers/validator$i" --listen "127.0.0.1:$port" \
 			--public-url "http://127.0.0.1:$port" "${TN_TASK_FLAGS[@]}" --no-progress
 	done

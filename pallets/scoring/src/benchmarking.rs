@@ -21,6 +21,14 @@ fn make_scorer<T: Config>(task: TaskId, who: &T::AccountId) {
 		}
 		*scorers = BoundedVec::truncate_from(list);
 	});
+	if let Some(key) = T::ChallengeKeys::challenge_key(who) {
+		RoundChallengeKeys::<T>::mutate((task, 0), |keys| {
+			let mut list = keys.to_vec();
+			list.retain(|(v, _)| v != who);
+			list.push((who.clone(), key));
+			*keys = BoundedVec::truncate_from(list);
+		});
+	}
 }
 
 /// Entries for every miner, sorted, all with the given verdict.

@@ -88,6 +88,9 @@ pub type ScorersOf<T> = BoundedVec<
 	),
 	<T as Config>::MaxScorers,
 >;
+/// A round's scorers' challenge keys, in the scorers' order.
+pub type ChallengeKeysOf<T> =
+	BoundedVec<(<T as frame_system::Config>::AccountId, [u8; 32]), <T as Config>::MaxScorers>;
 
 #[frame_support::pallet]
 pub mod pallet {
@@ -181,6 +184,14 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type RoundScorers<T: Config> =
 		StorageMap<_, Twox64Concat, (TaskId, RoundIndex), ScorersOf<T>, ValueQuery>;
+
+	/// Each scorer's challenge key (sr25519 public key) for a running round, fixed with the
+	/// scorers when the round starts and cleared when it closes: a key changed after the round's
+	/// challenge seed is known cannot be used to choose challenges. A scorer without a key has no
+	/// entry.
+	#[pallet::storage]
+	pub type RoundChallengeKeys<T: Config> =
+		StorageMap<_, Twox64Concat, (TaskId, RoundIndex), ChallengeKeysOf<T>, ValueQuery>;
 
 	/// Each validator's score commitment in a round; cleared when the round closes.
 	#[pallet::storage]
@@ -505,7 +516,8 @@ pub mod pallet {
 			let segments = T::Rounds::num_segments(task).unwrap_or(0);
 			let (seed, q) =
 				T::Rounds::challenge_params(task, round).ok_or(Error::<T>::BadChallengeProof)?;
-			let key = T::ChallengeKeys::challenge_key(&who).ok_or(Error::<T>::BadChallengeProof)?;
+			let key = Self::round_challenge_key(task, round, &who)
+				.ok_or(Error::<T>::BadChallengeProof)?;
 			let randomness = pol_primitives::challenge::randomness(&key, &seed, &challenge)
 				.ok_or(Error::<T>::BadChallengeProof)?;
 			let validator = hashing::account_bytes(&who);
@@ -744,7 +756,28 @@ impl<T: Config> Pallet<T> {
 		let mut scorers = T::Scorers::scorers();
 		scorers.sort_by(|a, b| a.0.cmp(&b.0));
 		scorers.dedup_by(|a, b| a.0 == b.0);
+		let keys: Vec<_> = scorers
+			.iter()
+			.filter_map(|(who, _)| T::ChallengeKeys::challenge_key(who).map(|k| (who.clone(), k)))
+			.collect();
+		RoundChallengeKeys::<T>::insert((task, round), ChallengeKeysOf::<T>::truncate_from(keys));
 		RoundScorers::<T>::insert((task, round), ScorersOf::<T>::truncate_from(scorers));
+	}
+
+	/// `who`'s challenge key in `round` of `task`: the one fixed when the round started. A
+	/// round that started before keys were fixed (a runtime upgrade) uses the current one.
+	pub fn round_challenge_key(
+		task: TaskId,
+		round: RoundIndex,
+		who: &T::AccountId,
+	) -> Option<[u8; 32]> {
+		if !RoundChallengeKeys::<T>::contains_key((task, round)) {
+			return T::ChallengeKeys::challenge_key(who);
+		}
+		RoundChallengeKeys::<T>::get((task, round))
+			.iter()
+			.find(|(v, _)| v == who)
+			.map(|(_, k)| *k)
 	}
 
 	/// A validator's trust (the initial trust if it has no record).
@@ -996,6 +1029,7 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		RoundScorers::<T>::remove(key);
+		RoundChallengeKeys::<T>::remove(key);
 
 		let outcome = RoundOutcome {
 			miners: passed,
@@ -1036,6 +1070,7 @@ impl<T: Config> Pallet<T> {
 		RevealedTotal::<T>::remove(key);
 		CommitCount::<T>::remove(key);
 		RoundScorers::<T>::remove(key);
+		RoundChallengeKeys::<T>::remove(key);
 		T::WeightInfo::on_round_end(T::MaxMiners::get(), commits, disputes, 0)
 	}
 
@@ -1084,6 +1119,7 @@ impl<T: Config> Pallet<T> {
 			Ok(())
 		};
 		RoundScorers::<T>::iter_keys().try_for_each(running)?;
+		RoundChallengeKeys::<T>::iter_keys().try_for_each(running)?;
 		ScoreCommits::<T>::iter_keys().try_for_each(|(key, _)| running(key))?;
 		CommitCount::<T>::iter_keys().try_for_each(running)?;
 		Reveals::<T>::iter_keys().try_for_each(|(key, _)| running(key))?;

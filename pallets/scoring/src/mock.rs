@@ -54,6 +54,7 @@ thread_local! {
 		RefCell::new(Vec::new());
 	static FORFEITS: RefCell<Vec<(AccountId, Balance)>> = RefCell::new(Vec::new());
 	static LOCKS: RefCell<BTreeMap<AccountId, u32>> = RefCell::new(BTreeMap::new());
+	static KEY_OF: RefCell<BTreeMap<AccountId, AccountId>> = RefCell::new(BTreeMap::new());
 }
 
 /// The scorers: the `MaxScorers` accounts with the most stake (ties to the lower account), as
@@ -254,13 +255,22 @@ pub fn challenge(who: AccountId) -> (pol_primitives::ChallengeProof, pol_primiti
 	pol_primitives::challenge::prove(&key(who), &CHALLENGE_SEED.into())
 }
 
-/// Every account has the key [`key`] gives it.
+/// Every account has the key [`key`] gives it, unless a test registered another
+/// ([`register_key`]).
 pub struct MockKeys;
 impl pol_primitives::ChallengeKeys<AccountId> for MockKeys {
 	fn challenge_key(who: &AccountId) -> Option<[u8; 32]> {
 		use sp_core::Pair as _;
-		Some(key(*who).public().0)
+		let of = KEY_OF
+			.with(|k| k.borrow().get(who).copied())
+			.unwrap_or(*who);
+		Some(key(of).public().0)
 	}
+}
+
+/// From now on `who`'s challenge key is account `of`'s ([`key`]).
+pub fn register_key(who: AccountId, of: AccountId) {
+	KEY_OF.with(|k| k.borrow_mut().insert(who, of));
 }
 
 #[cfg(feature = "runtime-benchmarks")]

@@ -898,6 +898,7 @@ fn discarding_a_round_slashes_nobody_and_releases_every_lock() {
 		assert_eq!(Disputes::<Test>::iter().count(), 0);
 		assert_eq!(Reveals::<Test>::iter().count(), 0);
 		assert_eq!(RoundScorers::<Test>::iter().count(), 0);
+		assert_eq!(RoundChallengeKeys::<Test>::iter().count(), 0);
 		assert_eq!(Scoring::trust(&10), p(50));
 	});
 }
@@ -1091,6 +1092,86 @@ fn a_challenge_proof_must_be_the_callers_over_the_rounds_seed() {
 				4
 			))
 		);
+	});
+}
+
+#[test]
+fn key_grinding_a_challenge_key_changed_after_the_round_started_is_not_used() {
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_stake(11, 1_000);
+		start_round();
+		// The seed is known: validator 10 registers a key whose challenges it prefers (here,
+		// account 99's) and reveals with it. The round fixed 10's key when it started.
+		register_key(10, 99);
+		let e = entries(&[(1, 60, Verdict::Pass)]);
+		set_phase(Phase::Verify);
+		assert_ok!(Scoring::commit_scores(
+			RuntimeOrigin::signed(10),
+			0,
+			0,
+			hash_of(10, &e)
+		));
+		set_phase(Phase::ScoreReveal);
+		let ground = pol_primitives::challenge::prove(&key(99), &CHALLENGE_SEED.into()).0;
+		assert_noop!(
+			Scoring::reveal_scores(RuntimeOrigin::signed(10), 0, 0, e.clone(), salt(10), ground),
+			Error::<Test>::BadChallengeProof
+		);
+		// With the key it had when the round started, the reveal goes through.
+		assert_ok!(Scoring::reveal_scores(
+			RuntimeOrigin::signed(10),
+			0,
+			0,
+			e,
+			salt(10),
+			challenge(10).0
+		));
+		// The snapshot goes with the round.
+		settle();
+		assert_eq!(RoundChallengeKeys::<Test>::iter().count(), 0);
+	});
+}
+
+#[test]
+fn a_registered_challenge_key_is_used_from_the_next_round_on() {
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		// Registered before the round starts (a worker key held by the validator's host): the
+		// round takes it, and the account's own key no longer proves anything.
+		register_key(10, 42);
+		start_round();
+		let e = entries(&[(1, 60, Verdict::Pass)]);
+		set_phase(Phase::Verify);
+		assert_ok!(Scoring::commit_scores(
+			RuntimeOrigin::signed(10),
+			0,
+			0,
+			hash_of(10, &e)
+		));
+		set_phase(Phase::ScoreReveal);
+		assert_noop!(
+			Scoring::reveal_scores(
+				RuntimeOrigin::signed(10),
+				0,
+				0,
+				e.clone(),
+				salt(10),
+				challenge(10).0
+			),
+			Error::<Test>::BadChallengeProof
+		);
+		let hot = pol_primitives::challenge::prove(&key(42), &CHALLENGE_SEED.into()).0;
+		assert_ok!(Scoring::reveal_scores(
+			RuntimeOrigin::signed(10),
+			0,
+			0,
+			e,
+			salt(10),
+			hot
+		));
 	});
 }
 

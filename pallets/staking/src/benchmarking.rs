@@ -140,6 +140,14 @@ mod benchmarks {
 		assert_eq!(Endpoints::<T>::get(&who).map(|e| e.to_vec()), Some(url));
 	}
 
+	#[benchmark]
+	fn set_challenge_key() {
+		let who = validator_with_chunks::<T>(0);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()), [7; 32]);
+		assert_eq!(ChallengeKeys::<T>::get(&who), Some([7; 32]));
+	}
+
 	/// The election over `c` candidates, each with session keys.
 	#[benchmark]
 	fn new_session(c: Linear<1, { T::MaxValidators::get() }>) {

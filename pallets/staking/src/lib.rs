@@ -159,6 +159,14 @@ pub mod pallet {
 	pub type Endpoints<T: Config> =
 		StorageMap<_, Blake2_128Concat, T::AccountId, EndpointOf<T>, OptionQuery>;
 
+	/// The sr25519 public key each bonded account's challenge proofs (VRF) are made with, when
+	/// it is not the account's own: the key of a worker host that signs as the account's
+	/// proxy, so that the key that can move the stake never needs to be there. Removed with the
+	/// ledger. A round uses the key its scorer had when the round started.
+	#[pallet::storage]
+	pub type ChallengeKeys<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, [u8; 32], OptionQuery>;
+
 	/// Validators that take part: the election's candidates (before the session-key check).
 	#[pallet::storage]
 	pub type Validators<T: Config> =
@@ -263,6 +271,8 @@ pub mod pallet {
 			who: T::AccountId,
 			endpoint: Vec<u8>,
 		},
+		/// `who`'s challenge proofs are made with `key` from the next round it scores on.
+		ChallengeKeySet { who: T::AccountId, key: [u8; 32] },
 		/// `amount` of `who`'s bond was slashed; `requested` was asked for.
 		Slashed {
 			who: T::AccountId,
@@ -533,6 +543,20 @@ pub mod pallet {
 			Self::deposit_event(Event::EndpointSet { who, endpoint });
 			Ok(())
 		}
+
+		/// Makes `key`, an sr25519 public key, the one the caller's challenge proofs (VRF) are
+		/// checked with, from the next round it scores on: the key of the worker host that signs
+		/// as the caller's `Worker` proxy. The caller must be bonded. Not a proxy's to call:
+		/// only the stash decides whose proofs stand for it.
+		#[pallet::call_index(7)]
+		#[pallet::weight(T::WeightInfo::set_challenge_key())]
+		pub fn set_challenge_key(origin: OriginFor<T>, key: [u8; 32]) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			ensure!(Ledger::<T>::contains_key(&who), Error::<T>::NotBonded);
+			ChallengeKeys::<T>::insert(&who, key);
+			Self::deposit_event(Event::ChallengeKeySet { who, key });
+			Ok(())
+		}
 	}
 }
 
@@ -658,6 +682,7 @@ impl<T: Config> Pallet<T> {
 	fn remove_staker(who: &T::AccountId) {
 		Ledger::<T>::remove(who);
 		Endpoints::<T>::remove(who);
+		ChallengeKeys::<T>::remove(who);
 		Validators::<T>::remove(who);
 		Self::deposit_event(Event::StakerRemoved { who: who.clone() });
 	}
@@ -770,6 +795,12 @@ impl<T: Config> Pallet<T> {
 			ensure!(
 				Ledger::<T>::contains_key(&who),
 				"an endpoint outlived its ledger"
+			);
+		}
+		for who in ChallengeKeys::<T>::iter_keys() {
+			ensure!(
+				Ledger::<T>::contains_key(&who),
+				"a challenge key outlived its ledger"
 			);
 		}
 		Ok(())

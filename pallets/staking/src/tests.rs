@@ -2,8 +2,8 @@
 //! and hold accounting against pallet-balances at every step.
 
 use crate::{
-	mock::*, Authorities, Endpoints, Error, Event, Ledger, Participation, Role, TotalBonded,
-	Unsettled, Validators,
+	mock::*, Authorities, ChallengeKeys, Endpoints, Error, Event, Ledger, Participation, Role,
+	TotalBonded, Unsettled, Validators,
 };
 use frame_support::{
 	assert_noop, assert_ok,
@@ -329,6 +329,42 @@ fn chill_and_resume() {
 			staking_events()[1..],
 			[Event::Chilled { who: 2 }, Event::Resumed { who: 2 }]
 		);
+	});
+}
+
+#[test]
+fn a_challenge_key_needs_a_bond_and_goes_with_it() {
+	test(|| {
+		assert_noop!(
+			Staking::set_challenge_key(RuntimeOrigin::signed(1), [7; 32]),
+			Error::<Test>::NotBonded
+		);
+		bond(1, Role::Validator, 2_000);
+		assert_ok!(Staking::set_challenge_key(
+			RuntimeOrigin::signed(1),
+			[7; 32]
+		));
+		assert_eq!(ChallengeKeys::<Test>::get(1), Some([7; 32]));
+		assert_eq!(
+			staking_events().last(),
+			Some(&Event::ChallengeKeySet {
+				who: 1,
+				key: [7; 32]
+			})
+		);
+		// Another key replaces it.
+		assert_ok!(Staking::set_challenge_key(
+			RuntimeOrigin::signed(1),
+			[8; 32]
+		));
+		assert_eq!(ChallengeKeys::<Test>::get(1), Some([8; 32]));
+		// Unbonding keeps it (the account may still score rounds it was elected for); the
+		// final withdrawal removes it with the ledger.
+		assert_ok!(Staking::unbond(RuntimeOrigin::signed(1), 2_000));
+		assert_eq!(ChallengeKeys::<Test>::get(1), Some([8; 32]));
+		run_to(1 + UNBONDING);
+		assert_ok!(Staking::withdraw_unbonded(RuntimeOrigin::signed(1)));
+		assert_eq!(ChallengeKeys::<Test>::get(1), None);
 	});
 }
 

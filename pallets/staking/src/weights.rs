@@ -49,6 +49,7 @@ pub trait WeightInfo {
 	fn chill() -> Weight;
 	fn resume() -> Weight;
 	fn set_endpoint(l: u32, ) -> Weight;
+	fn set_challenge_key() -> Weight;
 	fn new_session(c: u32, ) -> Weight;
 }
 
@@ -166,6 +167,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	fn set_challenge_key() -> Weight {
+		Weight::from_parts(47_691_159, 3852)
+			.saturating_add(T::DbWeight::get().reads(1_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
 	/// Storage: `PolStaking::Validators` (r:257 w:0)
 	/// Proof: `PolStaking::Validators` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `Session::NextKeys` (r:256 w:0)
@@ -228,6 +234,11 @@ impl WeightInfo for () {
 	fn set_endpoint(l: u32, ) -> Weight {
 		Weight::from_parts(47_691_159, 3852)
 			.saturating_add(Weight::from_parts(6_945, 0).saturating_mul(l.into()))
+			.saturating_add(ParityDbWeight::get().reads(1_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
+	fn set_challenge_key() -> Weight {
+		Weight::from_parts(47_691_159, 3852)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}

@@ -464,12 +464,14 @@ impl pallet_validator_scoring::Config for Runtime {
 	type BenchmarkHelper = PolBenchmarkHelper;
 }
 
-/// A validator's challenge proofs are made with its account's sr25519 key: an `AccountId32` is
-/// the public key of the account's pair.
+/// A validator's challenge proofs are made with the key it registered
+/// (`PolStaking::set_challenge_key`: its worker host's, which signs as its proxy), else with its
+/// account's own sr25519 key (an `AccountId32` is the public key of the account's pair).
 pub struct AccountKeys;
 impl pol_primitives::ChallengeKeys<AccountId> for AccountKeys {
 	fn challenge_key(who: &AccountId) -> Option<[u8; 32]> {
-		Some(*<AccountId as AsRef<[u8; 32]>>::as_ref(who))
+		pallet_pol_staking::ChallengeKeys::<Runtime>::get(who)
+			.or_else(|| Some(*<AccountId as AsRef<[u8; 32]>>::as_ref(who)))
 	}
 }
 

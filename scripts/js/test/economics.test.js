@@ -107,4 +107,13 @@ test('a worker proxy key makes round calls for its account but cannot move the s
   }
   assert.equal((await api.query.system.account(keys.Eve.address)).data.free.toBigInt(), free, 'Eve\'s funds did not move');
   assert.equal((await api.query.polStaking.ledger(keys.Eve.address)).unwrap().active.toBigInt(), 150n * UNIT);
+
+  // Only Eve decides whose challenge proofs stand for her: her worker key may not register one.
+  const grab = await signAndWait(api, asEve(api.tx.polStaking.setChallengeKey(keys.Dave.publicKey)), keys.Dave, inBlock);
+  assert.equal(proxyResult(grab.events), 'system.CallFiltered');
+  assert.ok((await api.query.polStaking.challengeKeys(keys.Eve.address)).isNone);
+  // Eve herself registers her worker's key (what `pol-worker worker-key` does).
+  const own = await signAndWait(api, api.tx.polStaking.setChallengeKey(keys.Dave.publicKey), keys.Eve, inBlock);
+  findEvent(api, own.events, 'polStaking', 'ChallengeKeySet');
+  assert.equal(u8aToHex((await api.query.polStaking.challengeKeys(keys.Eve.address)).unwrap()), u8aToHex(keys.Dave.publicKey));
 });

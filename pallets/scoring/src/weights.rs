@@ -55,7 +55,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::ScoreCommits` (r:1 w:1)
 	/// Proof: `PolScoring::ScoreCommits` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:1 w:0)
@@ -65,22 +65,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolStaking::Unsettled` (r:1 w:1)
 	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn commit_scores() -> Weight {
-		// Proof size: measured `1178`, estimated `6559` bytes.
-		// Fastest run: 61_094_000 ps.
-		Weight::from_parts(110_557_000, 6559)
+		// Proof size: measured `1218`, estimated `6559` bytes.
+		// Fastest run: 61_025_000 ps.
+		Weight::from_parts(101_690_000, 6559)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::ScoreCommits` (r:1 w:0)
 	/// Proof: `PolScoring::ScoreCommits` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Reveals` (r:1 w:1)
 	/// Proof: `PolScoring::Reveals` (`max_values`: None, `max_size`: Some(10566), added: 13041, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:0)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::RoundChallengeKeys` (r:1 w:0)
+	/// Proof: `PolScoring::RoundChallengeKeys` (`max_values`: None, `max_size`: Some(4118), added: 6593, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Updates` (r:256 w:0)
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:256 w:256)
@@ -97,11 +99,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::ChallengeRandomness` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Component `e` ranges over `[1, 256]`.
 	fn reveal_scores(e: u32, ) -> Weight {
-		// Proof size: measured `6374 + e * (609 ±0)`, estimated `14031 + e * (4945 ±0)` bytes.
-		// Fastest run: 1_347_637_000 ps.
-		Weight::from_parts(1_495_279_308, 14031)
-			.saturating_add(Weight::from_parts(202_043_472, 0).saturating_mul(e.into()))
-			.saturating_add(T::DbWeight::get().reads(7_u64))
+		// Proof size: measured `6553 + e * (609 ±0)`, estimated `14031 + e * (4945 ±0)` bytes.
+		// Fastest run: 1_236_539_000 ps.
+		Weight::from_parts(1_213_155_565, 14031)
+			.saturating_add(Weight::from_parts(217_974_806, 0).saturating_mul(e.into()))
+			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(e.into())))
@@ -110,7 +112,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:1 w:1)
 	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(2470), added: 4945, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:1 w:0)
@@ -118,9 +120,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolScoring::DisputeVotes` (r:1 w:1)
 	/// Proof: `PolScoring::DisputeVotes` (`max_values`: None, `max_size`: Some(2174), added: 4649, mode: `MaxEncodedLen`)
 	fn vote_dispute() -> Weight {
-		// Proof size: measured `5797`, estimated `6559` bytes.
-		// Fastest run: 71_935_000 ps.
-		Weight::from_parts(117_150_000, 6559)
+		// Proof size: measured `5837`, estimated `6559` bytes.
+		// Fastest run: 73_287_000 ps.
+		Weight::from_parts(119_344_000, 6559)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -156,20 +158,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::RevealedTotal` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:0 w:1)
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::RoundChallengeKeys` (r:0 w:1)
+	/// Proof: `PolScoring::RoundChallengeKeys` (`max_values`: None, `max_size`: Some(4118), added: 6593, mode: `MaxEncodedLen`)
 	/// Component `m` ranges over `[1, 256]`.
 	/// Component `v` ranges over `[1, 64]`.
 	/// Component `d` ranges over `[0, 256]`.
 	/// Component `u` ranges over `[0, 64]`.
 	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
-		// Proof size: measured `0 + d * (331 ±0) + m * (903 ±0) + u * (441 ±0) + v * (737 ±0)`, estimated `184158 + d * (3542 ±59) + m * (3535 ±0) + u * (2575 ±0) + v * (13041 ±0)` bytes.
-		// Fastest run: 15_177_089_000 ps.
-		Weight::from_parts(17_239_577_000, 184158)
-			.saturating_add(Weight::from_parts(148_214_411, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(94_311_429, 0).saturating_mul(d.into()))
+		// Proof size: measured `0 + d * (331 ±0) + m * (903 ±0) + u * (441 ±0) + v * (737 ±0)`, estimated `184158 + d * (3542 ±57) + m * (3535 ±58) + u * (2575 ±0) + v * (13041 ±0)` bytes.
+		// Fastest run: 15_564_917_000 ps.
+		Weight::from_parts(16_200_518_000, 184158)
+			.saturating_add(Weight::from_parts(134_545_938, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(72_867_543, 0).saturating_mul(d.into()))
 			.saturating_add(T::DbWeight::get().reads(904_u64))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(m.into())))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(d.into())))
-			.saturating_add(T::DbWeight::get().writes(646_u64))
+			.saturating_add(T::DbWeight::get().writes(647_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(m.into())))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(d.into())))
 			.saturating_add(Weight::from_parts(0, 3542).saturating_mul(d.into()))
@@ -179,46 +183,50 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	}
 	/// Storage: `PolStaking::Scorers` (r:1 w:0)
 	/// Proof: `PolStaking::Scorers` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::ChallengeKeys` (r:64 w:0)
+	/// Proof: `PolStaking::ChallengeKeys` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:0 w:1)
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::RoundChallengeKeys` (r:0 w:1)
+	/// Proof: `PolScoring::RoundChallengeKeys` (`max_values`: None, `max_size`: Some(4118), added: 6593, mode: `MaxEncodedLen`)
 	fn on_round_start() -> Weight {
-		// Proof size: measured `3268`, estimated `4559` bytes.
-		// Fastest run: 38_573_000 ps.
-		Weight::from_parts(72_947_000, 4559)
-			.saturating_add(T::DbWeight::get().reads(1_u64))
-			.saturating_add(T::DbWeight::get().writes(1_u64))
+		// Proof size: measured `3268`, estimated `164510` bytes.
+		// Fastest run: 228_529_000 ps.
+		Weight::from_parts(398_687_000, 164510)
+			.saturating_add(T::DbWeight::get().reads(65_u64))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn commit_scores() -> Weight {
-		Weight::from_parts(110_557_000, 6559)
+		Weight::from_parts(101_690_000, 6559)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn reveal_scores(e: u32, ) -> Weight {
-		Weight::from_parts(1_495_279_308, 14031)
-			.saturating_add(Weight::from_parts(202_043_472, 0).saturating_mul(e.into()))
-			.saturating_add(ParityDbWeight::get().reads(7_u64))
+		Weight::from_parts(1_213_155_565, 14031)
+			.saturating_add(Weight::from_parts(217_974_806, 0).saturating_mul(e.into()))
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(e.into())))
 			.saturating_add(Weight::from_parts(0, 4945).saturating_mul(e.into()))
 	}
 	fn vote_dispute() -> Weight {
-		Weight::from_parts(117_150_000, 6559)
+		Weight::from_parts(119_344_000, 6559)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
-		Weight::from_parts(17_239_577_000, 184158)
-			.saturating_add(Weight::from_parts(148_214_411, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(94_311_429, 0).saturating_mul(d.into()))
+		Weight::from_parts(16_200_518_000, 184158)
+			.saturating_add(Weight::from_parts(134_545_938, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(72_867_543, 0).saturating_mul(d.into()))
 			.saturating_add(ParityDbWeight::get().reads(904_u64))
 			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(m.into())))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(d.into())))
-			.saturating_add(ParityDbWeight::get().writes(646_u64))
+			.saturating_add(ParityDbWeight::get().writes(647_u64))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(m.into())))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(d.into())))
 			.saturating_add(Weight::from_parts(0, 3542).saturating_mul(d.into()))
@@ -227,8 +235,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 13041).saturating_mul(v.into()))
 	}
 	fn on_round_start() -> Weight {
-		Weight::from_parts(72_947_000, 4559)
-			.saturating_add(ParityDbWeight::get().reads(1_u64))
-			.saturating_add(ParityDbWeight::get().writes(1_u64))
+		Weight::from_parts(398_687_000, 164510)
+			.saturating_add(ParityDbWeight::get().reads(65_u64))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 }

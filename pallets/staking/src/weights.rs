@@ -72,8 +72,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolStaking::TotalBonded` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
 	fn bond() -> Weight {
 		// Proof size: measured `34100`, estimated `736524` bytes.
-		// Fastest run: 3_031_545_000 ps.
-		Weight::from_parts(5_324_765_000, 736524)
+		// Fastest run: 3_145_057_000 ps.
+		Weight::from_parts(5_579_793_000, 736524)
 			.saturating_add(T::DbWeight::get().reads(776_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
@@ -89,8 +89,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolStaking::Validators` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	fn bond_extra() -> Weight {
 		// Proof size: measured `558`, estimated `3852` bytes.
-		// Fastest run: 98_765_000 ps.
-		Weight::from_parts(165_740_000, 3852)
+		// Fastest run: 100_418_000 ps.
+		Weight::from_parts(156_674_000, 3852)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -100,8 +100,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolStaking::Validators` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	fn unbond() -> Weight {
 		// Proof size: measured `661`, estimated `3852` bytes.
-		// Fastest run: 34_564_000 ps.
-		Weight::from_parts(67_426_000, 3852)
+		// Fastest run: 33_844_000 ps.
+		Weight::from_parts(55_484_000, 3852)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -119,12 +119,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolStaking::Validators` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `PolStaking::Endpoints` (r:0 w:1)
 	/// Proof: `PolStaking::Endpoints` (`max_values`: None, `max_size`: Some(306), added: 2781, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::ChallengeKeys` (r:0 w:1)
+	/// Proof: `PolStaking::ChallengeKeys` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	fn withdraw_unbonded() -> Weight {
 		// Proof size: measured `575`, estimated `3852` bytes.
-		// Fastest run: 91_882_000 ps.
-		Weight::from_parts(105_768_000, 3852)
+		// Fastest run: 97_042_000 ps.
+		Weight::from_parts(121_327_000, 3852)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
-			.saturating_add(T::DbWeight::get().writes(6_u64))
+			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
 	/// Storage: `PolStaking::Ledger` (r:1 w:1)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
@@ -134,8 +136,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolStaking::CounterForValidators` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	fn chill() -> Weight {
 		// Proof size: measured `359`, estimated `3852` bytes.
-		// Fastest run: 36_839_000 ps.
-		Weight::from_parts(65_112_000, 3852)
+		// Fastest run: 36_037_000 ps.
+		Weight::from_parts(59_392_000, 3852)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -149,8 +151,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolStaking::Validators` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	fn resume() -> Weight {
 		// Proof size: measured `32873`, estimated `736524` bytes.
-		// Fastest run: 2_994_335_000 ps.
-		Weight::from_parts(4_562_525_000, 736524)
+		// Fastest run: 2_854_652_000 ps.
+		Weight::from_parts(4_616_697_000, 736524)
 			.saturating_add(T::DbWeight::get().reads(773_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -161,14 +163,20 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `l` ranges over `[10, 256]`.
 	fn set_endpoint(l: u32, ) -> Weight {
 		// Proof size: measured `285`, estimated `3852` bytes.
-		// Fastest run: 26_510_000 ps.
-		Weight::from_parts(47_691_159, 3852)
-			.saturating_add(Weight::from_parts(6_945, 0).saturating_mul(l.into()))
+		// Fastest run: 25_608_000 ps.
+		Weight::from_parts(29_381_318, 3852)
+			.saturating_add(Weight::from_parts(2_961, 0).saturating_mul(l.into()))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	/// Storage: `PolStaking::Ledger` (r:1 w:0)
+	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::ChallengeKeys` (r:0 w:1)
+	/// Proof: `PolStaking::ChallengeKeys` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	fn set_challenge_key() -> Weight {
-		Weight::from_parts(47_691_159, 3852)
+		// Proof size: measured `285`, estimated `3852` bytes.
+		// Fastest run: 23_794_000 ps.
+		Weight::from_parts(44_033_000, 3852)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -189,9 +197,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `c` ranges over `[1, 256]`.
 	fn new_session(c: u32, ) -> Weight {
 		// Proof size: measured `434 + c * (239 ±0)`, estimated `3513 + c * (2862 ±0)` bytes.
-		// Fastest run: 67_175_000 ps.
-		Weight::from_parts(395_706_662, 3513)
-			.saturating_add(Weight::from_parts(27_394_780, 0).saturating_mul(c.into()))
+		// Fastest run: 45_876_000 ps.
+		Weight::from_parts(325_128_976, 3513)
+			.saturating_add(Weight::from_parts(27_109_822, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(c.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -202,49 +210,49 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn bond() -> Weight {
-		Weight::from_parts(5_324_765_000, 736524)
+		Weight::from_parts(5_579_793_000, 736524)
 			.saturating_add(ParityDbWeight::get().reads(776_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 	fn bond_extra() -> Weight {
-		Weight::from_parts(165_740_000, 3852)
+		Weight::from_parts(156_674_000, 3852)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn unbond() -> Weight {
-		Weight::from_parts(67_426_000, 3852)
+		Weight::from_parts(55_484_000, 3852)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn withdraw_unbonded() -> Weight {
-		Weight::from_parts(105_768_000, 3852)
+		Weight::from_parts(121_327_000, 3852)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
-			.saturating_add(ParityDbWeight::get().writes(6_u64))
+			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
 	fn chill() -> Weight {
-		Weight::from_parts(65_112_000, 3852)
+		Weight::from_parts(59_392_000, 3852)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn resume() -> Weight {
-		Weight::from_parts(4_562_525_000, 736524)
+		Weight::from_parts(4_616_697_000, 736524)
 			.saturating_add(ParityDbWeight::get().reads(773_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn set_endpoint(l: u32, ) -> Weight {
-		Weight::from_parts(47_691_159, 3852)
-			.saturating_add(Weight::from_parts(6_945, 0).saturating_mul(l.into()))
+		Weight::from_parts(29_381_318, 3852)
+			.saturating_add(Weight::from_parts(2_961, 0).saturating_mul(l.into()))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn set_challenge_key() -> Weight {
-		Weight::from_parts(47_691_159, 3852)
+		Weight::from_parts(44_033_000, 3852)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn new_session(c: u32, ) -> Weight {
-		Weight::from_parts(395_706_662, 3513)
-			.saturating_add(Weight::from_parts(27_394_780, 0).saturating_mul(c.into()))
+		Weight::from_parts(325_128_976, 3513)
+			.saturating_add(Weight::from_parts(27_109_822, 0).saturating_mul(c.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(c.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))

@@ -74,34 +74,38 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `PolStaking::Scorers` (r:1 w:0)
 	/// Proof: `PolStaking::Scorers` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::ChallengeKeys` (r:1 w:0)
+	/// Proof: `PolStaking::ChallengeKeys` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:0 w:1)
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::RoundChallengeKeys` (r:0 w:1)
+	/// Proof: `PolScoring::RoundChallengeKeys` (`max_values`: None, `max_size`: Some(4118), added: 6593, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:0 w:1)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:0 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	fn create_task() -> Weight {
 		// Proof size: measured `5540`, estimated `4559` bytes.
-		// Fastest run: 292_899_000 ps.
-		Weight::from_parts(461_615_000, 4559)
-			.saturating_add(T::DbWeight::get().reads(7_u64))
-			.saturating_add(T::DbWeight::get().writes(8_u64))
+		// Fastest run: 292_990_000 ps.
+		Weight::from_parts(468_829_000, 4559)
+			.saturating_add(T::DbWeight::get().reads(8_u64))
+			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	fn fund_task() -> Weight {
-		// Proof size: measured `747`, estimated `4415` bytes.
-		// Fastest run: 93_135_000 ps.
-		Weight::from_parts(162_554_000, 4415)
+		// Proof size: measured `750`, estimated `4418` bytes.
+		// Fastest run: 90_760_000 ps.
+		Weight::from_parts(107_211_000, 4418)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:0)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
@@ -128,50 +132,52 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::RevealedTotal` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:0 w:1)
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::RoundChallengeKeys` (r:0 w:1)
+	/// Proof: `PolScoring::RoundChallengeKeys` (`max_values`: None, `max_size`: Some(4118), added: 6593, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::ProposalTallies` (r:0 w:1)
 	/// Proof: `TaskRegistry::ProposalTallies` (`max_values`: None, `max_size`: Some(3350), added: 5825, mode: `MaxEncodedLen`)
 	/// Component `m` ranges over `[0, 256]`.
 	fn cancel_task(m: u32, ) -> Weight {
-		// Proof size: measured `1459 + m * (60 ±0)`, estimated `5935 + m * (2543 ±0)` bytes.
-		// Fastest run: 204_784_000 ps.
-		Weight::from_parts(333_084_776, 5935)
-			.saturating_add(Weight::from_parts(3_366_112, 0).saturating_mul(m.into()))
+		// Proof size: measured `1499 + m * (60 ±0)`, estimated `5935 + m * (2543 ±0)` bytes.
+		// Fastest run: 212_429_000 ps.
+		Weight::from_parts(278_123_516, 5935)
+			.saturating_add(Weight::from_parts(3_272_429, 0).saturating_mul(m.into()))
 			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(m.into())))
-			.saturating_add(T::DbWeight::get().writes(9_u64))
+			.saturating_add(T::DbWeight::get().writes(10_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(m.into())))
 			.saturating_add(Weight::from_parts(0, 2543).saturating_mul(m.into()))
 	}
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Miners` (r:1 w:1)
 	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Updates` (r:1 w:0)
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	fn join_task() -> Weight {
-		// Proof size: measured `2485`, estimated `4415` bytes.
-		// Fastest run: 115_416_000 ps.
-		Weight::from_parts(172_774_000, 4415)
+		// Proof size: measured `2488`, estimated `4418` bytes.
+		// Fastest run: 105_448_000 ps.
+		Weight::from_parts(158_788_000, 4418)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `TaskRegistry::Miners` (r:1 w:1)
 	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Updates` (r:1 w:0)
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	fn leave_task() -> Weight {
-		// Proof size: measured `622`, estimated `4415` bytes.
-		// Fastest run: 37_961_000 ps.
-		Weight::from_parts(64_761_000, 4415)
+		// Proof size: measured `625`, estimated `4418` bytes.
+		// Fastest run: 36_478_000 ps.
+		Weight::from_parts(62_036_000, 4418)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Miners` (r:1 w:0)
 	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
@@ -183,14 +189,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolStaking::Unsettled` (r:1 w:1)
 	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn commit_update() -> Weight {
-		// Proof size: measured `971`, estimated `4415` bytes.
-		// Fastest run: 60_132_000 ps.
-		Weight::from_parts(106_821_000, 4415)
+		// Proof size: measured `974`, estimated `4418` bytes.
+		// Fastest run: 60_974_000 ps.
+		Weight::from_parts(104_707_000, 4418)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Miners` (r:1 w:0)
 	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
@@ -202,16 +208,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:1)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	fn reveal_update() -> Weight {
-		// Proof size: measured `1133`, estimated `4415` bytes.
-		// Fastest run: 89_528_000 ps.
-		Weight::from_parts(166_843_000, 4415)
+		// Proof size: measured `1136`, estimated `4418` bytes.
+		// Fastest run: 89_187_000 ps.
+		Weight::from_parts(174_467_000, 4418)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:1)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Reveals` (r:1 w:0)
@@ -228,10 +234,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::ModelHistory` (`max_values`: None, `max_size`: Some(322), added: 2797, mode: `MaxEncodedLen`)
 	/// Component `p` ranges over `[1, 64]`.
 	fn propose_global_model(p: u32, ) -> Weight {
-		// Proof size: measured `1390 + p * (52 ±0)`, estimated `14031` bytes.
-		// Fastest run: 99_386_000 ps.
-		Weight::from_parts(161_931_791, 14031)
-			.saturating_add(Weight::from_parts(468_618, 0).saturating_mul(p.into()))
+		// Proof size: measured `1393 + p * (52 ±0)`, estimated `14031` bytes.
+		// Fastest run: 95_419_000 ps.
+		Weight::from_parts(154_462_183, 14031)
+			.saturating_add(Weight::from_parts(26_992, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -239,29 +245,29 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
 	fn on_initialize_idle() -> Weight {
 		// Proof size: measured `3233`, estimated `4559` bytes.
-		// Fastest run: 20_078_000 ps.
-		Weight::from_parts(32_762_000, 4559)
+		// Fastest run: 21_140_000 ps.
+		Weight::from_parts(36_088_000, 4559)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 	}
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
 	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:1)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	fn advance_phase() -> Weight {
-		// Proof size: measured `596`, estimated `4559` bytes.
-		// Fastest run: 37_009_000 ps.
-		Weight::from_parts(50_625_000, 4559)
+		// Proof size: measured `599`, estimated `4559` bytes.
+		// Fastest run: 37_420_000 ps.
+		Weight::from_parts(59_421_000, 4559)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `TaskRegistry::Deadlines` (r:1 w:1)
 	/// Proof: `TaskRegistry::Deadlines` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Reveals` (r:1 w:0)
 	/// Proof: `PolScoring::Reveals` (`max_values`: None, `max_size`: Some(10566), added: 13041, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Updates` (r:257 w:256)
@@ -294,6 +300,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::RevealedTotal` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:0 w:1)
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::RoundChallengeKeys` (r:0 w:1)
+	/// Proof: `PolScoring::RoundChallengeKeys` (`max_values`: None, `max_size`: Some(4118), added: 6593, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::ModelSources` (r:0 w:1)
 	/// Proof: `TaskRegistry::ModelSources` (`max_values`: None, `max_size`: Some(18578), added: 21053, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::ProposalTallies` (r:0 w:1)
@@ -302,17 +310,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `p` ranges over `[0, 256]`.
 	/// Component `m` ranges over `[0, 256]`.
 	fn close_round(u: u32, p: u32, m: u32, ) -> Weight {
-		// Proof size: measured `2338 + m * (60 ±0) + p * (85 ±0) + u * (550 ±0)`, estimated `14031 + m * (2543 ±0) + p * (2833 ±0) + u * (2911 ±0)` bytes.
-		// Fastest run: 2_803_948_000 ps.
-		Weight::from_parts(2_978_044_000, 14031)
-			.saturating_add(Weight::from_parts(37_062_417, 0).saturating_mul(u.into()))
-			.saturating_add(Weight::from_parts(6_876_181, 0).saturating_mul(p.into()))
-			.saturating_add(Weight::from_parts(65_156, 0).saturating_mul(m.into()))
+		// Proof size: measured `2378 + m * (60 ±0) + p * (85 ±0) + u * (550 ±0)`, estimated `14031 + m * (2543 ±0) + p * (2833 ±0) + u * (2911 ±0)` bytes.
+		// Fastest run: 2_777_619_000 ps.
+		Weight::from_parts(2_924_584_000, 14031)
+			.saturating_add(Weight::from_parts(33_614_123, 0).saturating_mul(u.into()))
+			.saturating_add(Weight::from_parts(8_765_876, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(13_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(u.into())))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(p.into())))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(m.into())))
-			.saturating_add(T::DbWeight::get().writes(9_u64))
+			.saturating_add(T::DbWeight::get().writes(10_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(u.into())))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(p.into())))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(m.into())))
@@ -321,7 +328,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(0, 2911).saturating_mul(u.into()))
 	}
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -334,10 +341,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::ModelHistory` (`max_values`: None, `max_size`: Some(322), added: 2797, mode: `MaxEncodedLen`)
 	/// Component `n` ranges over `[1, 1000]`.
 	fn prune_task(n: u32, ) -> Weight {
-		// Proof size: measured `721`, estimated `4415` bytes.
-		// Fastest run: 90_179_000 ps.
-		Weight::from_parts(92_373_000, 4415)
-			.saturating_add(Weight::from_parts(8_835_086, 0).saturating_mul(n.into()))
+		// Proof size: measured `724`, estimated `4418` bytes.
+		// Fastest run: 127_429_000 ps.
+		Weight::from_parts(153_077_000, 4418)
+			.saturating_add(Weight::from_parts(8_356_975, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
@@ -347,7 +354,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `TaskRegistry::Miners` (r:1 w:1)
 	/// Proof: `TaskRegistry::Miners` (`max_values`: None, `max_size`: Some(68), added: 2543, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:1)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(950), added: 3425, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Updates` (r:1 w:1)
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:1)
@@ -355,9 +362,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `TaskRegistry::RevealedRoots` (r:0 w:1)
 	/// Proof: `TaskRegistry::RevealedRoots` (`max_values`: None, `max_size`: Some(84), added: 2559, mode: `MaxEncodedLen`)
 	fn remove_inactive_miner() -> Weight {
-		// Proof size: measured `1430`, estimated `4415` bytes.
-		// Fastest run: 63_089_000 ps.
-		Weight::from_parts(100_838_000, 4415)
+		// Proof size: measured `1433`, estimated `4418` bytes.
+		// Fastest run: 60_924_000 ps.
+		Weight::from_parts(67_257_000, 4418)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -366,69 +373,68 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn create_task() -> Weight {
-		Weight::from_parts(461_615_000, 4559)
-			.saturating_add(ParityDbWeight::get().reads(7_u64))
-			.saturating_add(ParityDbWeight::get().writes(8_u64))
+		Weight::from_parts(468_829_000, 4559)
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
+			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn fund_task() -> Weight {
-		Weight::from_parts(162_554_000, 4415)
+		Weight::from_parts(107_211_000, 4418)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn cancel_task(m: u32, ) -> Weight {
-		Weight::from_parts(333_084_776, 5935)
-			.saturating_add(Weight::from_parts(3_366_112, 0).saturating_mul(m.into()))
+		Weight::from_parts(278_123_516, 5935)
+			.saturating_add(Weight::from_parts(3_272_429, 0).saturating_mul(m.into()))
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(m.into())))
-			.saturating_add(ParityDbWeight::get().writes(9_u64))
+			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(m.into())))
 			.saturating_add(Weight::from_parts(0, 2543).saturating_mul(m.into()))
 	}
 	fn join_task() -> Weight {
-		Weight::from_parts(172_774_000, 4415)
+		Weight::from_parts(158_788_000, 4418)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn leave_task() -> Weight {
-		Weight::from_parts(64_761_000, 4415)
+		Weight::from_parts(62_036_000, 4418)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn commit_update() -> Weight {
-		Weight::from_parts(106_821_000, 4415)
+		Weight::from_parts(104_707_000, 4418)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn reveal_update() -> Weight {
-		Weight::from_parts(166_843_000, 4415)
+		Weight::from_parts(174_467_000, 4418)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn propose_global_model(p: u32, ) -> Weight {
-		Weight::from_parts(161_931_791, 14031)
-			.saturating_add(Weight::from_parts(468_618, 0).saturating_mul(p.into()))
+		Weight::from_parts(154_462_183, 14031)
+			.saturating_add(Weight::from_parts(26_992, 0).saturating_mul(p.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn on_initialize_idle() -> Weight {
-		Weight::from_parts(32_762_000, 4559)
+		Weight::from_parts(36_088_000, 4559)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 	}
 	fn advance_phase() -> Weight {
-		Weight::from_parts(50_625_000, 4559)
+		Weight::from_parts(59_421_000, 4559)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn close_round(u: u32, p: u32, m: u32, ) -> Weight {
-		Weight::from_parts(2_978_044_000, 14031)
-			.saturating_add(Weight::from_parts(37_062_417, 0).saturating_mul(u.into()))
-			.saturating_add(Weight::from_parts(6_876_181, 0).saturating_mul(p.into()))
-			.saturating_add(Weight::from_parts(65_156, 0).saturating_mul(m.into()))
+		Weight::from_parts(2_924_584_000, 14031)
+			.saturating_add(Weight::from_parts(33_614_123, 0).saturating_mul(u.into()))
+			.saturating_add(Weight::from_parts(8_765_876, 0).saturating_mul(p.into()))
 			.saturating_add(ParityDbWeight::get().reads(13_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(u.into())))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(p.into())))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(m.into())))
-			.saturating_add(ParityDbWeight::get().writes(9_u64))
+			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(u.into())))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(p.into())))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(m.into())))
@@ -437,14 +443,14 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2911).saturating_mul(u.into()))
 	}
 	fn prune_task(n: u32, ) -> Weight {
-		Weight::from_parts(92_373_000, 4415)
-			.saturating_add(Weight::from_parts(8_835_086, 0).saturating_mul(n.into()))
+		Weight::from_parts(153_077_000, 4418)
+			.saturating_add(Weight::from_parts(8_356_975, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 	}
 	fn remove_inactive_miner() -> Weight {
-		Weight::from_parts(100_838_000, 4415)
+		Weight::from_parts(67_257_000, 4418)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}

@@ -245,27 +245,31 @@ done
 tn_restart miner1
 echo "miner 1 restarted after committing round 2 ($(since))"
 
-# Miner 2 commits once it has round 1's model and trained on it. Then the dead validator comes
-# back: a validator does nothing in the commit and reveal phases, so its absence there costs
-# nothing, and the reveal phase (8 blocks) still lies between this and round 2's verify phase,
-# where it must commit and reveal its scores again. (Dead through all of verify it would only
-# go unpaid; dead between its commit and its reveal it would forfeit its deposit, and the
-# JavaScript side checks that no validator was slashed.)
+# Miner 2 fetches round 1's model first thing in round 2 (round.rs logs where it got it from:
+# the accepted URI comes first, so another one means that one was tried, found dead, and the
+# next source served the model). Then the dead validator comes back at once: a validator does
+# nothing in the commit and reveal phases, so its absence there costs nothing, and it is up
+# long before round 2's verify phase, where it must commit and reveal its scores again. (Dead
+# through all of verify it would only go unpaid; dead between its commit and its reveal it would
+# forfeit its deposit, and the JavaScript side checks that no validator was slashed.)
+deadline=$((SECONDS + ROUND_TIMEOUT))
+until fetched="$(grep -m1 -o "model $model1: fetched from [^ ]*" <<<"$(restarted_log miner2)")"; do
+	((SECONDS < deadline)) || tn_fail "miner 2 did not log fetching round 1's model ('model $model1: fetched from <URI>')" miner2
+	tn_check_alive
+	sleep 1
+done
+tn_start_again "$victim"
+echo "$victim started again once miner 2 had round 1's model ($(since))"
+fetched="${fetched##* }"
+[ "$fetched" != "$uri1" ] || tn_fail "miner 2 fetched round 1's model from $uri1, whose server was dead" miner2
+echo "miner 2 fetched round 1's model from $fetched, not from the dead $uri1"
 deadline=$((SECONDS + ROUND_TIMEOUT))
 until grep -q "commit task $TN_TASK round 2: finalized" <<<"$(restarted_log miner2)"; do
 	((SECONDS < deadline)) || tn_fail "miner 2, started again while $victim was dead, did not commit in round 2" miner2
 	tn_check_alive
 	sleep 1
 done
-tn_start_again "$victim"
-echo "$victim started again after miners 1 and 2 committed round 2 ($(since))"
-# round.rs logs where it got a model from: the accepted URI comes first, so another one here
-# means it was tried, found dead, and the next source served the model.
-fetched="$(grep -m1 -o "model $model1: fetched from [^ ]*" <<<"$(restarted_log miner2)")" ||
-	tn_fail "miner 2 did not log fetching round 1's model ('model $model1: fetched from <URI>')" miner2
-fetched="${fetched##* }"
-[ "$fetched" != "$uri1" ] || tn_fail "miner 2 fetched round 1's model from $uri1, whose server was dead" miner2
-echo "miner 2 fetched round 1's model from $fetched, not from the dead $uri1"
+echo "miner 2 committed round 2 ($(since))"
 
 tn_say "e2e: round 3: miner 2 killed for good after it passed"
 # Its update must still be aggregated: each validator aggregates from the copy it verified.

@@ -8,11 +8,12 @@
 //!   block (whether an action took effect, which cannot be reverted).
 //! - [`Chain::send`] signs with the account's next nonce from the node's pool and a short
 //!   mortality, and follows the extrinsic's status ([`Pending`]): while it may still be in a
-//!   pool it is sent again as the same bytes (the same nonce, so at most one copy lands); once it
-//!   is out of every pool for good (dropped, invalid, expired) a fresh copy goes at once; in the
-//!   best chain it waits, however long finality stalls; failed at dispatch it is final. Blocks
-//!   are counted in the best chain. The loops call it until they see the effect in finalized
-//!   state.
+//!   pool it is sent again as the same bytes (the same nonce: only one of them can land); once
+//!   the node drops it or finds it invalid a fresh copy goes at once; if the node refuses the
+//!   bytes sent again, or the watch is lost after a best block, a fresh copy goes only once the
+//!   first copy's mortality is over; in the best chain it waits, however long finality stalls;
+//!   failed at dispatch it is final. Blocks are counted in the best chain. The loops call it
+//!   until they see the effect in finalized state.
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use pol_primitives::{Hash, RoundIndex, TaskId};
@@ -399,12 +400,22 @@ impl Chain {
 	where
 		C: subxt::tx::Payload + Clone + Send + Sync + 'static,
 	{
+		// The block now, not when the caller looked: training or verifying may have taken
+		// minutes since, and a send recorded in the past would be re-sent at once.
+		let now = self.best_number().unwrap_or(now);
 		match pending.next_send(key, now) {
 			None => Ok(()),
 			Some(Resend::Fresh) => {
-				let watch = Some((pending.txs.clone(), key.clone()));
-				let (_, nonce, bytes) = self.sign_and_watch(&key.to_string(), call, watch)?;
-				pending.sent(key, now, nonce, bytes);
+				if let Some(old) = pending.txs.lock().ok().and_then(|t| t.get(key).cloned()) {
+					log::warn!(
+						"{key}: nonce {} cannot land any more; sent afresh",
+						old.nonce
+					);
+					crate::metrics::global().extrinsics_resent.inc();
+				}
+				// Recorded before its watch starts, so that no status is missed.
+				let watch = Some((pending.txs.clone(), key.clone(), now));
+				self.sign_and_watch(&key.to_string(), call, watch)?;
 				Ok(())
 			}
 			Some(Resend::Same(bytes)) => {
@@ -415,12 +426,12 @@ impl Chain {
 				pending.resent(key, now);
 				let watch = (pending.txs.clone(), key.clone());
 				if let Err(e) = self.rebroadcast(&key.to_string(), bytes, watch) {
-					// The node refused the bytes: they are stale (the nonce used, the mortality
-					// over), so a fresh copy is due; unless the node has them already.
+					// Refused: the node has the bytes already, or they are stale (in a block
+					// already, or expired), which only their mortality tells apart.
 					let text = format!("{e:#}");
 					if !text.to_ascii_lowercase().contains("already imported") {
 						log::warn!("{key}: {text}");
-						pending.update(key, None, TxState::Gone(text));
+						pending.update(key, None, TxState::Doubtful(text));
 					}
 				}
 				Ok(())
@@ -429,12 +440,13 @@ impl Chain {
 	}
 
 	/// Signs `call` with the account's next nonce from the node's pool and sends it, watched
-	/// (into `watch`, when given); returns its hash, nonce and bytes.
+	/// (recorded under the key in `watch`, sent at the block given there, before its watch
+	/// starts); returns its hash, nonce and bytes.
 	fn sign_and_watch<C>(
 		&mut self,
 		what: &str,
 		call: C,
-		watch: Option<(Txs, Action)>,
+		watch: Option<(Txs, Action, u32)>,
 	) -> Result<(Hash, u64, Vec<u8>)>
 	where
 		C: subxt::tx::Payload + Clone + Send + Sync + 'static,
@@ -483,8 +495,13 @@ impl Chain {
 				let progress = signed.submit_and_watch().await?;
 				log::info!("{label}: sent (nonce {nonce}, {hash:?})");
 				crate::metrics::global().extrinsics_sent.inc();
-				handle.spawn(follow(progress, label, hash, watch));
-				Ok((hash, nonce, signed.encoded().to_vec()))
+				let bytes = signed.encoded().to_vec();
+				let watch = watch.map(|(txs, key, now)| {
+					record(&txs, &key, now, nonce, bytes.clone());
+					(txs, key)
+				});
+				handle.spawn(follow(progress, label, hash, watch, false));
+				Ok((hash, nonce, bytes))
 			}
 		})
 	}
@@ -502,7 +519,7 @@ impl Chain {
 				let hash = Hash::from(tx.hash().0);
 				let progress = tx.submit_and_watch().await?;
 				log::info!("{label}: sent again ({hash:?})");
-				handle.spawn(follow(progress, label, hash, Some(watch)));
+				handle.spawn(follow(progress, label, hash, Some(watch), true));
 				Ok(())
 			}
 		})
@@ -510,7 +527,9 @@ impl Chain {
 }
 
 /// Follows a sent extrinsic's status until it is final, logging the outcome and recording it
-/// in `watch` (the extrinsics pending by key) when given.
+/// in `watch` (the extrinsics pending by key) when given. On a `rebroadcast` of bytes sent
+/// before, a refusal ("already imported", "temporarily banned", a used nonce) says nothing
+/// certain: the first copy may be in a pool or a block.
 async fn follow(
 	mut progress: subxt::transactions::TransactionProgress<
 		PolkadotConfig,
@@ -519,6 +538,7 @@ async fn follow(
 	label: String,
 	hash: Hash,
 	watch: Option<(Txs, Action)>,
+	rebroadcast: bool,
 ) {
 	use subxt::transactions::TransactionStatus as S;
 	let note = |state: TxState| {
@@ -558,22 +578,32 @@ async fn follow(
 				}
 				return;
 			}
-			// Out of the pool: it cannot land any more, a fresh copy may be sent.
+			// Out of the pool: it cannot land any more, a fresh copy may be sent; unless these
+			// are bytes sent before, which the node may refuse because it has them.
 			Ok(S::Invalid { message } | S::Dropped { message } | S::Error { message }) => {
 				log::warn!("{label}: {message}");
-				note(TxState::Gone(message));
+				note(if rebroadcast {
+					TxState::Doubtful(message)
+				} else {
+					TxState::Gone(message)
+				});
 				return;
 			}
 			Err(e) => {
-				// Lost track (the node went away): the bytes may still be in a pool, so they
-				// are sent again as they are, never as a fresh copy.
+				// Lost track (the node went away, or the watch timed out): the bytes may
+				// still be in a pool, so they are sent again as they are, never as a fresh
+				// copy; if they were in a block, only their mortality tells.
 				log::warn!("{label}: {e}");
-				note(TxState::Pooled);
+				if let Some((txs, key)) = &watch {
+					lost(txs, key, hash);
+				}
 				return;
 			}
 		}
 	}
-	note(TxState::Pooled);
+	if let Some((txs, key)) = &watch {
+		lost(txs, key, hash);
+	}
 }
 
 /// The dispatch error of the call a proxy made for the stash, if it failed.
@@ -597,11 +627,16 @@ pub enum TxState {
 	Failed(String),
 	/// Out of the pool for good (dropped, invalid, expired): it cannot land.
 	Gone(String),
+	/// Refused when sent again, or lost track of after it was in a block: it may have landed
+	/// or may still; a fresh copy goes only once its mortality is over.
+	Doubtful(String),
 }
 
 /// One extrinsic sent under a key.
 #[derive(Clone, Debug)]
 struct Tx {
+	/// The best block it was first sent at (its mortality runs from about there).
+	born: u32,
 	/// The best block it was last sent at.
 	at: u32,
 	/// Its nonce.
@@ -616,6 +651,40 @@ struct Tx {
 
 /// The extrinsics sent, by key; shared with the tasks that watch them.
 type Txs = std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<Action, Tx>>>;
+
+/// Records `key`'s extrinsic, sent afresh at best block `now` with `nonce`, as `bytes`.
+fn record(txs: &Txs, key: &Action, now: u32, nonce: u64, bytes: Vec<u8>) {
+	if let Ok(mut txs) = txs.lock() {
+		let hash = pol_primitives::hashing::hash(&bytes);
+		txs.insert(
+			key.clone(),
+			Tx {
+				born: now,
+				at: now,
+				nonce,
+				hash,
+				bytes,
+				state: TxState::Pooled,
+			},
+		);
+	}
+}
+
+/// The watch of `key`'s copy `hash` ended without a final word: in a pool it may still be (its
+/// bytes go again); after a best block, only its mortality tells.
+fn lost(txs: &Txs, key: &Action, hash: Hash) {
+	if let Ok(mut txs) = txs.lock() {
+		if let Some(tx) = txs.get_mut(key) {
+			if tx.hash == hash {
+				tx.state = match tx.state {
+					TxState::InBest => TxState::Doubtful("lost track after a best block".into()),
+					TxState::Pooled => TxState::Pooled,
+					ref other => other.clone(),
+				};
+			}
+		}
+	}
+}
 
 fn update(txs: &Txs, key: &Action, hash: Option<Hash>, state: TxState) {
 	if let Ok(mut txs) = txs.lock() {
@@ -700,6 +769,10 @@ impl Pending {
 		};
 		match &tx.state {
 			TxState::Gone(_) => Some(Resend::Fresh),
+			TxState::Doubtful(_) => {
+				let expired = tx.born.saturating_add(MORTALITY as u32).saturating_add(1);
+				(now >= expired).then_some(Resend::Fresh)
+			}
 			TxState::Pooled if now >= tx.at.saturating_add(RESUBMIT_AFTER) => {
 				Some(Resend::Same(tx.bytes.clone()))
 			}
@@ -727,26 +800,7 @@ impl Pending {
 
 	/// Records that `key` was sent afresh at best block `now`, with `nonce`, as `bytes`.
 	pub fn sent(&mut self, key: &Action, now: u32, nonce: u64, bytes: Vec<u8>) {
-		if let Ok(mut txs) = self.txs.lock() {
-			if let Some(old) = txs.get(key) {
-				log::warn!(
-					"{key}: nonce {} is out of the pool; sent as nonce {nonce}",
-					old.nonce
-				);
-				crate::metrics::global().extrinsics_resent.inc();
-			}
-			let hash = pol_primitives::hashing::hash(&bytes);
-			txs.insert(
-				key.clone(),
-				Tx {
-					at: now,
-					nonce,
-					hash,
-					bytes,
-					state: TxState::Pooled,
-				},
-			);
-		}
+		record(&self.txs, key, now, nonce, bytes)
 	}
 
 	/// Records that `key`'s bytes were sent again at best block `now`.
@@ -761,6 +815,11 @@ impl Pending {
 	/// Records what a watch heard of `key` (tests, and a node's refusal).
 	pub fn update(&self, key: &Action, hash: Option<Hash>, state: TxState) {
 		update(&self.txs, key, hash, state)
+	}
+
+	/// Records that the watch of `key`'s copy `hash` ended without a final word.
+	pub fn lost(&self, key: &Action, hash: Hash) {
+		lost(&self.txs, key, hash)
 	}
 
 	/// Sends `call` for `key` as [`Chain::send`] does unless its effect is `done` (read from

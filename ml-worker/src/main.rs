@@ -604,7 +604,11 @@ fn run(cli: Cli) -> Result<i32> {
 							max_bytes,
 							manifest_bytes,
 							progress: config.run.progress,
-							policy: store::FetchPolicy::default(),
+							// Offline there is no phase to finish by: a day for the whole
+							// verification; each transfer still needs the minimum rate.
+							policy: store::FetchPolicy::within(std::time::Duration::from_secs(
+								24 * 3600,
+							)),
 						})
 					}
 					// This machine's own trouble says nothing about the miner.

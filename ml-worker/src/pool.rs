@@ -17,10 +17,9 @@ pub enum Done<R> {
 	Panicked(String),
 }
 
-/// Runs `work` over `jobs` on one thread per element of `states` (at least one: with none, the
-/// jobs run on the calling thread with `fallback`), and hands each job and its outcome to
-/// `done` on the calling thread as they complete, in completion order. Returns the jobs no
-/// worker could take (a thread the OS refused), in their order.
+/// Runs `work` over `jobs` on one thread per element of `states`, and hands each job and its
+/// outcome to `done` on the calling thread as they complete, in completion order. Returns the
+/// jobs no thread took (none was given, or the OS refused them all), in their order.
 pub fn run<J, S, R>(
 	jobs: Vec<J>,
 	states: Vec<S>,

@@ -1051,6 +1051,40 @@ mod chain_side {
 	}
 
 	#[test]
+	fn bytes_refused_when_sent_again_wait_for_their_mortality_before_a_fresh_copy() {
+		// The node refuses the same bytes sent again ("already imported", "temporarily banned",
+		// a used nonce): the first copy may be in a pool or a block, so a fresh copy (another
+		// nonce, which could land beside it) waits until the first one's mortality is over.
+		let mut p = Pending::default();
+		let create = Action::CreateTask;
+		p.sent(&create, 10, 5, b"create".to_vec());
+		p.update(
+			&create,
+			None,
+			TxState::Doubtful("temporarily banned".into()),
+		);
+		assert_eq!(p.next_send(&create, 11), None);
+		assert_eq!(p.next_send(&create, 10 + 16), None);
+		assert_eq!(p.next_send(&create, 10 + 17), Some(Resend::Fresh));
+		// A watch lost after a best block is as doubtful; lost while pooled, the same bytes go
+		// again after the window.
+		let commit = Action::Commit(0, 1);
+		p.sent(&commit, 10, 6, b"commit".to_vec());
+		let hash = pol_primitives::hashing::hash(b"commit");
+		p.update(&commit, Some(hash), TxState::InBest);
+		p.lost(&commit, hash);
+		assert!(matches!(p.state(&commit), Some(TxState::Doubtful(_))));
+		assert_eq!(p.next_send(&commit, 10 + RESUBMIT_AFTER), None);
+		let reveal = Action::Reveal(0, 1);
+		p.sent(&reveal, 10, 7, b"reveal".to_vec());
+		p.lost(&reveal, pol_primitives::hashing::hash(b"reveal"));
+		assert_eq!(
+			p.next_send(&reveal, 10 + RESUBMIT_AFTER),
+			Some(Resend::Same(b"reveal".to_vec()))
+		);
+	}
+
+	#[test]
 	fn keys_come_from_a_uri_or_a_private_keystore_file() {
 		use std::os::unix::fs::PermissionsExt;
 		let alice = chain::keypair_from_suri("//Alice").unwrap();

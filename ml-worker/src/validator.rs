@@ -231,7 +231,9 @@ impl Validator {
 
 	/// Verifies and scores every revealed update of round `r`: the miners side by side, as many
 	/// at once as the machine's cores hold under the task's profile, each result on disk as soon
-	/// as it is in (a restart goes on from there), all by the verify phase's end.
+	/// as it is in (a restart goes on from there), all by the verify phase's end less a margin
+	/// ([`phase_deadline`]; at least [`MIN_VERIFY_TIME`], which may run past a phase nearly
+	/// over).
 	fn score_round(
 		&mut self,
 		chain: &mut Chain,

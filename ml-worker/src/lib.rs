@@ -30,6 +30,7 @@
 //!   profiles this host reproduces.
 
 pub mod aggregate;
+pub mod attack;
 pub mod bench;
 pub mod chain;
 pub mod config;

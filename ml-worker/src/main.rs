@@ -424,6 +424,24 @@ enum Command {
 		#[arg(long, short)]
 		out: PathBuf,
 	},
+	/// How likely a cheating miner is caught under a task's settings: the formula beside a
+	/// simulation of many rounds with the real challenge draw, for 1 and 3 validators.
+	AttackSim {
+		#[command(flatten)]
+		task: TaskArgs,
+		/// Rounds simulated per strategy.
+		#[arg(long, default_value_t = 100_000)]
+		rounds: u64,
+		/// The share of segments a forger forges.
+		#[arg(long, default_value_t = 0.25)]
+		fraction: f64,
+		/// Seed of the validators' stand-in randomness.
+		#[arg(long, default_value_t = 1)]
+		seed: u64,
+		/// Print the measurements as JSON.
+		#[arg(long)]
+		json: bool,
+	},
 	/// Training and verification cost of a task.
 	Bench {
 		#[command(flatten)]
@@ -801,6 +819,68 @@ fn run(cli: Cli) -> Result<i32> {
 			model.write(&out)?;
 			println!("model hash: {}", hex32(&hash_named(&model.params)?.0));
 			println!("written:    {}", out.display());
+			Ok(0)
+		}
+		Command::AttackSim {
+			task,
+			rounds,
+			fraction,
+			seed,
+			json,
+		} => {
+			use pol_worker::attack::{simulate, Strategy};
+			anyhow::ensure!(
+				fraction > 0.0 && fraction <= 1.0,
+				"--fraction {fraction} is not in (0, 1]"
+			);
+			let spec = task.load()?.spec();
+			let n = spec.num_segments();
+			let q = spec.verification.segments_per_check;
+			anyhow::ensure!(n > 0, "the task has no segments");
+			let a = ((fraction * f64::from(n)).ceil() as u32).max(1);
+			let mut results = Vec::new();
+			for strategy in [
+				Strategy::Forge { a },
+				Strategy::Forge { a: 1 },
+				Strategy::Withhold { a },
+				Strategy::ForgeLast,
+			] {
+				for validators in [1, 3] {
+					results.push(simulate(strategy, n, q, validators, rounds, seed));
+				}
+			}
+			if json {
+				println!(
+					"{}",
+					serde_json::to_string_pretty(&serde_json::json!({
+						"segments": n,
+						"segments_per_check": q,
+						"replay_fraction": f64::from(q.min(n)) / f64::from(n),
+						"results": results,
+					}))?
+				);
+			} else {
+				println!(
+					"{}: {n} segments, {q} replayed per validator ({:.1}% of training)",
+					task.config.display(),
+					100.0 * f64::from(q.min(n)) / f64::from(n)
+				);
+				println!(
+					"{:<16} {:>10} {:>9} {:>20} {:>9}",
+					"strategy", "validators", "measured", "95% interval", "formula"
+				);
+				for m in &results {
+					println!(
+						"{:<16} {:>10} {:>8.2}% {:>8.2}% – {:>7.2}% {:>8.2}%",
+						m.strategy.to_string(),
+						m.validators,
+						100.0 * m.rate,
+						100.0 * m.interval.0,
+						100.0 * m.interval.1,
+						100.0 * m.predicted
+					);
+				}
+			}
 			Ok(0)
 		}
 		Command::Bench {

@@ -158,35 +158,55 @@ impl Chain {
 	/// the stake, then never needs to be on the worker's host.
 	pub fn act_for(&mut self, stash: AccountId32) -> Result<()> {
 		let me = self.signer_account()?;
-		let found = self.storage(
-			"reading the stash's proxies",
-			api::storage().proxy().proxies(),
-			(stash.clone(),),
-		)?;
-		let definitions = found.map(|(defs, _)| defs.0).unwrap_or_default();
-		let mine = definitions.iter().find(|d| {
-			d.delegate == me
-				&& matches!(
-					d.proxy_type,
-					runtime_types::polchain_runtime::configs::ProxyType::Worker
-				)
-		});
-		match mine {
+		match self.worker_proxy_delay(&stash, &me)? {
 			None => bail!(
 				"{me} is not a Worker proxy of {stash}: from the stash, run `pol-worker \
 				 worker-key --suri <the stash's key> --worker {me}` (or in polkadot.js apps: \
 				 proxy.addProxy({me}, Worker, 0))"
 			),
-			Some(d) if d.delay != 0 => bail!(
-				"{me} is a Worker proxy of {stash} with a delay of {} blocks: a worker's calls \
-				 cannot wait for announcements; add it with delay 0",
-				d.delay
+			Some(delay) if delay != 0 => bail!(
+				"{me} is a Worker proxy of {stash} with a delay of {delay} blocks: a worker's \
+				 calls cannot wait for announcements; add it with delay 0"
 			),
 			Some(_) => {}
 		}
 		log::info!("signing as {me}, a Worker proxy of {stash}");
 		self.stash = Some(stash);
 		Ok(())
+	}
+
+	/// The announcement delay of `delegate` as `stash`'s `Worker` proxy, `None` if it is not one
+	/// (finalized state).
+	pub fn worker_proxy_delay(
+		&mut self,
+		stash: &AccountId32,
+		delegate: &AccountId32,
+	) -> Result<Option<u32>> {
+		let found = self.storage(
+			"reading the stash's proxies",
+			api::storage().proxy().proxies(),
+			(stash.clone(),),
+		)?;
+		let definitions = found.map(|(defs, _)| defs.0).unwrap_or_default();
+		Ok(definitions
+			.iter()
+			.find(|d| {
+				d.delegate == *delegate
+					&& matches!(
+						d.proxy_type,
+						runtime_types::polchain_runtime::configs::ProxyType::Worker
+					)
+			})
+			.map(|d| d.delay))
+	}
+
+	/// The challenge key `stash` registered (`set_challenge_key`), if any (finalized state).
+	pub fn registered_challenge_key(&mut self, stash: &AccountId32) -> Result<Option<[u8; 32]>> {
+		self.storage(
+			"reading the stash's challenge key",
+			api::storage().pol_staking().challenge_keys(),
+			(stash.clone(),),
+		)
 	}
 
 	/// The stash this worker acts for, if it is a proxy.

@@ -72,22 +72,7 @@ fn missing_calls(
 	key: &WorkerKey,
 ) -> Result<Vec<api::Call>> {
 	let mut calls = Vec::new();
-	let proxies = chain
-		.storage(
-			"reading the stash's proxies",
-			api::storage().proxy().proxies(),
-			(stash.clone(),),
-		)?
-		.map(|(defs, _)| defs.0)
-		.unwrap_or_default();
-	let is_proxy = proxies.iter().any(|d| {
-		d.delegate == key.worker
-			&& d.delay == 0
-			&& matches!(
-				d.proxy_type,
-				rt::polchain_runtime::configs::ProxyType::Worker
-			)
-	});
+	let is_proxy = chain.worker_proxy_delay(stash, &key.worker)? == Some(0);
 	if !is_proxy {
 		calls.push(api::Call::Proxy(
 			rt::pallet_proxy::pallet::Call::add_proxy {
@@ -97,12 +82,7 @@ fn missing_calls(
 			},
 		));
 	}
-	let registered = chain.storage(
-		"reading the stash's challenge key",
-		api::storage().pol_staking().challenge_keys(),
-		(stash.clone(),),
-	)?;
-	if registered != Some(key.worker.0) {
+	if chain.registered_challenge_key(stash)? != Some(key.worker.0) {
 		calls.push(api::Call::PolStaking(
 			rt::pallet_pol_staking::pallet::Call::set_challenge_key { key: key.worker.0 },
 		));
@@ -132,12 +112,7 @@ pub fn check_challenge_key(chain: &mut Chain) -> Result<()> {
 		return Ok(());
 	};
 	let me = chain.signer_account()?;
-	let registered = chain.storage(
-		"reading the stash's challenge key",
-		api::storage().pol_staking().challenge_keys(),
-		(stash.clone(),),
-	)?;
-	if registered != Some(me.0) {
+	if chain.registered_challenge_key(&stash)? != Some(me.0) {
 		bail!(
 			"{stash} has not registered {me} as its challenge key, so the chain would refuse \
 			 this worker's score reveals: from the stash, run `pol-worker worker-key --suri \

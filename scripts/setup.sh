@@ -28,7 +28,7 @@ installed_targets="$(rustup target list --installed)"
 for target in wasm32v1-none wasm32-unknown-unknown; do
 	grep -qx "$target" <<<"$installed_targets" || { step "rustup target add $target"; rustup target add "$target"; }
 done
-rustup component list --installed | grep -q '^rust-src' || { step "rustup component add rust-src"; rustup component add rust-src; }
+grep -q '^rust-src' <<<"$(rustup component list --installed)" || { step "rustup component add rust-src"; rustup component add rust-src; }
 
 # Python venv with the torch wheel tch links against.
 if [ ! -x "$POL_VENV/bin/python" ]; then

@@ -204,9 +204,17 @@ pub struct Config {
 }
 
 impl Config {
-	/// Parses and checks a TOML configuration.
+	/// Parses and checks a TOML configuration. A task file's `[chain]` section (the schedule,
+	/// reward and budget `pol-worker task create` reads) holds no worker setting and is skipped,
+	/// so a task file serves `train`, `verify`, `bench` and `attack-sim` as it is.
 	pub fn from_toml(text: &str) -> Result<Config> {
-		let config: Config = toml::from_str(text).context("parsing the configuration")?;
+		let mut table: toml::Table = toml::from_str(text).context("parsing the configuration")?;
+		if table.get("chain").is_some_and(toml::Value::is_table) {
+			table.remove("chain");
+		}
+		let config: Config = toml::Value::Table(table)
+			.try_into()
+			.context("parsing the configuration")?;
 		config.spec().validate()?;
 		Ok(config)
 	}
@@ -309,6 +317,19 @@ impl TaskSpec {
 		ensure!(
 			(1..=most).contains(&v.segments_per_check),
 			"segments_per_check must be between 1 and {most}"
+		);
+		let n = self.num_segments();
+		let max_segments = pol_primitives::specs::MAX_SEGMENTS;
+		ensure!(
+			n <= max_segments,
+			"local_steps / checkpoint_interval = {n} segments: the chain takes at most \
+			 {max_segments} (raise checkpoint_interval)"
+		);
+		ensure!(
+			v.segments_per_check <= n,
+			"segments_per_check ({}) must not exceed the run's {n} segments (local_steps / \
+			 checkpoint_interval)",
+			v.segments_per_check
 		);
 		if v.comparison == ComparisonKind::Tolerance {
 			let max = unperbill(pol_primitives::specs::MAX_TOLERANCE);
@@ -537,6 +558,13 @@ comparison = "exact"
 			EXAMPLE.replace("validation = 0.2", "validation = 1.0"),
 			EXAMPLE.replace("source = \"digits\"", "source = \"synthetic\""),
 			EXAMPLE.replace("[verification]", "[verification]\nunknown_key = 1"),
+			// More challenges than segments, more segments than the chain takes.
+			EXAMPLE.replace("segments_per_check = 3", "segments_per_check = 5"),
+			EXAMPLE
+				.replace("local_steps = 40", "local_steps = 2050")
+				.replace("checkpoint_interval = 10", "checkpoint_interval = 2"),
+			// A [chain] section is skipped only as a table.
+			format!("chain = 1\n{EXAMPLE}"),
 			format!("{EXAMPLE}[verification.profile]\nthreads = 0\n"),
 			format!("{EXAMPLE}[verification.profile]\nthreads = 65\n"),
 			format!("{EXAMPLE}[verification.profile]\nisa = \"sse4\"\n"),
@@ -546,6 +574,15 @@ comparison = "exact"
 		for text in bad {
 			assert!(Config::from_toml(&text).is_err(), "{text}");
 		}
+	}
+
+	#[test]
+	fn a_task_files_chain_section_is_skipped() {
+		let with_chain = format!("{EXAMPLE}[chain]\nrounds = 10\nbudget = 1000.0\n");
+		assert_eq!(
+			Config::from_toml(&with_chain).unwrap(),
+			Config::from_toml(EXAMPLE).unwrap()
+		);
 	}
 
 	#[test]

@@ -449,6 +449,10 @@ enum Command {
 		/// Steps of the bare training loop.
 		#[arg(long, default_value_t = 500)]
 		loop_steps: u32,
+		/// Repetitions of every measurement; the best is reported (a shared machine disturbs
+		/// some runs, never speeds one up).
+		#[arg(long, default_value_t = 1)]
+		repeat: u32,
 		/// Print the report as JSON.
 		#[arg(long)]
 		json: bool,
@@ -837,14 +841,23 @@ fn run(cli: Cli) -> Result<i32> {
 			let n = spec.num_segments();
 			let q = spec.verification.segments_per_check;
 			anyhow::ensure!(n > 0, "the task has no segments");
-			let a = ((fraction * f64::from(n)).ceil() as u32).max(1);
-			let mut results = Vec::new();
-			for strategy in [
+			let a = pol_worker::attack::forged_at(fraction, n);
+			let mut strategies = vec![
 				Strategy::Forge { a },
 				Strategy::Forge { a: 1 },
 				Strategy::Withhold { a },
 				Strategy::ForgeLast,
-			] {
+				Strategy::UnderstateNorm { j: n.div_ceil(2) },
+				Strategy::UnderstateNorm { j: n },
+			];
+			// On an exact task any steering is a forgery: the forge rows are its rows.
+			let tolerance =
+				spec.verification.comparison == pol_worker::config::ComparisonKind::Tolerance;
+			if tolerance {
+				strategies.push(Strategy::SteerWithinTolerance);
+			}
+			let mut results = Vec::new();
+			for strategy in strategies {
 				for validators in [1, 3] {
 					results.push(simulate(strategy, n, q, validators, rounds, seed));
 				}
@@ -865,13 +878,14 @@ fn run(cli: Cli) -> Result<i32> {
 					task.config.display(),
 					100.0 * f64::from(q.min(n)) / f64::from(n)
 				);
+				println!("{}", pol_worker::attack::Detection::of(n, q));
 				println!(
-					"{:<16} {:>10} {:>9} {:>20} {:>9}",
+					"{:<22} {:>10} {:>9} {:>20} {:>9}",
 					"strategy", "validators", "measured", "95% interval", "formula"
 				);
 				for m in &results {
 					println!(
-						"{:<16} {:>10} {:>8.2}% {:>8.2}% – {:>7.2}% {:>8.2}%",
+						"{:<22} {:>10} {:>8.2}% {:>8.2}% – {:>7.2}% {:>8.2}%",
 						m.strategy.to_string(),
 						m.validators,
 						100.0 * m.rate,
@@ -880,41 +894,77 @@ fn run(cli: Cli) -> Result<i32> {
 						100.0 * m.predicted
 					);
 				}
+				println!(
+					"understate norm j: no score, reward or aggregate reads a norm (the chain reads \
+					 leaf n's only to prove the final model's leaf); a false one gains nothing."
+				);
+				if tolerance {
+					println!(
+						"steer within tolerance: never caught, by design; it moves each segment by at \
+						 most the tolerance ({}) of its own update.",
+						spec.verification.tolerance
+					);
+				} else {
+					println!("steering: on an exact task any steered segment is a forged one (the forge rows).");
+				}
 			}
 			Ok(0)
 		}
 		Command::Bench {
 			task,
 			loop_steps,
+			repeat,
 			json,
 		} => {
 			let (config, pinned) = task.load_pinned()?;
 			let data = TaskData::load(&config)?;
-			let r = bench::run(&config, &data, loop_steps, pinned)?;
+			let r = bench::run(&config, &data, loop_steps, repeat, pinned)?;
 			if json {
 				println!("{}", serde_json::to_string_pretty(&r)?);
 			} else {
 				println!(
-					"model {} under profile {} (ATen {}, {} thread(s)), batch {}",
-					r.model, r.profile, r.aten_capability, r.threads, r.batch_size
+					"model {} under profile {} (ATen {}, {} thread(s)), batch {}; best of {}",
+					r.model, r.profile, r.aten_capability, r.threads, r.batch_size, r.repeat
 				);
 				println!(
-					"training loop:        {:>10.1} steps/s ({} steps)",
+					"run: S = {} steps in n = {} segments of k = {}; Q = {} replayed",
+					r.train_steps, r.num_segments, r.checkpoint_interval, r.segments_per_check
+				);
+				println!(
+					"bare loop (whole set):   {:>9.1} steps/s ({} steps)",
 					r.loop_steps_per_s, r.loop_steps
 				);
 				println!(
-					"miner run (S={}):     {:>10.1} steps/s incl. checkpoints ({:.3}s)",
-					r.train_steps, r.train_steps_per_s, r.train_secs
+					"miner run, no proofs:    {:>9.1} steps/s ({:.3}s)",
+					r.bare_steps_per_s, r.bare_secs
 				);
 				println!(
-					"replay:               {:>10.1} steps/s ({} steps)",
-					r.replay_steps_per_s, r.replayed_steps
+					"miner run, with proofs:  {:>9.1} steps/s ({:.3}s, {:+.1}%; bundle {:.1} MB, \
+					 stored in {:.3}s)",
+					r.train_steps_per_s,
+					r.train_secs,
+					100.0 * r.proof_overhead,
+					r.bundle_bytes as f64 / 1e6,
+					r.publish_secs
 				);
 				println!(
-					"verification:         {:.3}s = {:.1}% of the miner's cost (verdict {})",
+					"replay:                  {:>9.1} steps/s ({} steps, {:.1}% of S)",
+					r.replay_steps_per_s,
+					r.replayed_steps,
+					100.0 * r.replay_fraction
+				);
+				println!(
+					"verification, 1 validator: {:.3}s = {:.1}% of the miner's run ({:.1} MB \
+					 fetched; verdict {}); the start model's evaluation, once a round: {:.3}s",
 					r.verify_secs,
 					100.0 * r.verify_fraction,
-					r.verdict
+					r.fetched_bytes as f64 / 1e6,
+					r.verdict,
+					r.start_eval_secs
+				);
+				println!(
+					"{}",
+					pol_worker::attack::Detection::of(r.num_segments, r.segments_per_check)
 				);
 			}
 			Ok(0)
@@ -931,6 +981,15 @@ fn task_cmd(cmd: TaskCommand) -> Result<i32> {
 			again,
 		} => {
 			let file = creator::TaskFile::load(&spec)?;
+			// On stderr: `--json` keeps stdout to the answer.
+			let task = file.config.spec();
+			eprintln!(
+				"{}",
+				pol_worker::attack::Detection::of(
+					task.num_segments(),
+					task.verification.segments_per_check
+				)
+			);
 			let mut chain = chain.connect()?;
 			let id = creator::create(&mut chain, &file, again)?;
 			if json {

@@ -272,23 +272,41 @@ impl NamedTensor {
 	pub fn le_bytes(&self) -> Vec<u8> {
 		self.data.iter().flat_map(|v| v.to_le_bytes()).collect()
 	}
+
+	/// The values as little-endian bytes: borrowed as they lie in memory on a little-endian
+	/// host (no copy: checkpoints are hashed and written on every segment), copied elsewhere.
+	pub fn le_view(&self) -> std::borrow::Cow<'_, [u8]> {
+		if cfg!(target_endian = "little") {
+			std::borrow::Cow::Borrowed(bytemuck::cast_slice(&self.data))
+		} else {
+			std::borrow::Cow::Owned(self.le_bytes())
+		}
+	}
 }
 
 /// The model hash (design: "Hashes and encodings") of named f32 tensors, in any order.
 pub fn hash_named(tensors: &[NamedTensor]) -> Result<Hash> {
-	let mut order: Vec<&NamedTensor> = tensors.iter().collect();
-	order.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+	hash_renamed(tensors.iter().map(|t| (t.name.clone(), t)))
+}
+
+/// The model hash of tensors under the names given with them (a checkpoint's momentum buffers
+/// are hashed as `momentum.<parameter>`), in any order, hashing the values where they lie.
+pub fn hash_renamed<'a>(
+	tensors: impl IntoIterator<Item = (String, &'a NamedTensor)>,
+) -> Result<Hash> {
+	let mut order: Vec<(String, &NamedTensor)> = tensors.into_iter().collect();
+	order.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
 	let mut hasher = ModelHasher::new();
-	for t in order {
-		let data = t.le_bytes();
+	for (name, t) in order {
+		let data = t.le_view();
 		hasher
 			.tensor(TensorView {
-				name: &t.name,
+				name: &name,
 				dtype: DType::F32,
 				dims: &t.dims,
 				data: &data,
 			})
-			.map_err(|e| anyhow::anyhow!("tensor {}: {e:?}", t.name))?;
+			.map_err(|e| anyhow::anyhow!("tensor {name}: {e:?}"))?;
 	}
 	Ok(hasher.finish())
 }

@@ -11,7 +11,7 @@
 //! that is scored and aggregated.
 
 use crate::config::{hex32, parse_account, parse_hash, TaskSpec};
-use crate::model::{hash_named, l2_distance, NamedTensor};
+use crate::model::{hash_named, hash_renamed, l2_distance, NamedTensor};
 use crate::profile::Host;
 use anyhow::{bail, ensure, Context, Result};
 use pol_primitives::{
@@ -58,18 +58,27 @@ impl Checkpoint {
 
 	/// Every tensor as stored: parameters, then momentum buffers under their prefixed names.
 	pub fn stored(&self) -> Vec<NamedTensor> {
-		let mut all = self.params.clone();
-		all.extend(self.momentum.iter().map(|m| NamedTensor {
-			name: format!("{MOMENTUM_PREFIX}{}", m.name),
-			dims: m.dims.clone(),
-			data: m.data.clone(),
-		}));
-		all
+		self.stored_views()
+			.map(|(name, t)| NamedTensor {
+				name,
+				dims: t.dims.clone(),
+				data: t.data.clone(),
+			})
+			.collect()
+	}
+
+	/// [`Checkpoint::stored`]'s names with the tensors they name, without copying a value.
+	fn stored_views(&self) -> impl Iterator<Item = (String, &NamedTensor)> {
+		self.params.iter().map(|p| (p.name.clone(), p)).chain(
+			self.momentum
+				.iter()
+				.map(|m| (format!("{MOMENTUM_PREFIX}{}", m.name), m)),
+		)
 	}
 
 	/// The model hash of all stored tensors: what leaf `j` commits to.
 	pub fn hash(&self) -> Result<Hash> {
-		hash_named(&self.stored())
+		hash_renamed(self.stored_views())
 	}
 
 	/// The model hash of the parameters alone.
@@ -79,16 +88,16 @@ impl Checkpoint {
 
 	/// The safetensors bytes of the checkpoint.
 	pub fn to_safetensors(&self) -> Result<Vec<u8>> {
-		let stored = self.stored();
-		let bytes: Vec<Vec<u8>> = stored.iter().map(NamedTensor::le_bytes).collect();
+		let stored: Vec<(String, &NamedTensor)> = self.stored_views().collect();
+		let bytes: Vec<_> = stored.iter().map(|(_, t)| t.le_view()).collect();
 		let views = stored
 			.iter()
 			.zip(&bytes)
-			.map(|(t, b)| {
+			.map(|((name, t), b)| {
 				let shape = t.dims.iter().map(|&d| d as usize).collect();
 				safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape, b)
-					.map(|v| (t.name.clone(), v))
-					.map_err(|e| anyhow::anyhow!("tensor {}: {e:?}", t.name))
+					.map(|v| (name.clone(), v))
+					.map_err(|e| anyhow::anyhow!("tensor {name}: {e:?}"))
 			})
 			.collect::<Result<Vec<_>>>()?;
 		safetensors::serialize(views.iter().map(|(n, v)| (n.clone(), v)), &None)
@@ -352,7 +361,7 @@ pub fn write_bundle(dir: &Path, info: &BundleInfo, checkpoints: &[Checkpoint]) -
 }
 
 /// Writes a bundle one checkpoint at a time, as training produces them, so that a run never
-/// holds more than two checkpoints in memory.
+/// holds more than two checkpoints in memory ([`BackgroundWriter`] does it beside training).
 pub struct BundleWriter {
 	dir: PathBuf,
 	entries: Vec<CheckpointEntry>,
@@ -376,6 +385,12 @@ impl BundleWriter {
 
 	/// Writes the next checkpoint (0 first) and records its leaf.
 	pub fn push(&mut self, c: &Checkpoint) -> Result<()> {
+		self.push_owned(c.clone())
+	}
+
+	/// [`BundleWriter::push`], keeping the checkpoint's parameters for the next norm without
+	/// copying them.
+	pub fn push_owned(&mut self, c: Checkpoint) -> Result<()> {
 		let j = self.entries.len() as u32;
 		let norm = match &self.prev {
 			Some(prev) => l2_distance(&c.params, prev)? as f32,
@@ -388,9 +403,31 @@ impl BundleWriter {
 			self.initial = Some(c.model_hash()?);
 		}
 		self.last = Some(hash);
-		self.prev = Some(c.params.clone());
+		self.prev = Some(c.params);
 		self.entries.push(e);
 		Ok(())
+	}
+
+	/// This writer on a thread of its own: checkpoints are hashed and written while training
+	/// goes on. The thread never calls libtorch, so the profile's threads and its determinism
+	/// are untouched.
+	pub fn spawn(self) -> BackgroundWriter {
+		// Two in flight: training waits for the writer only when it falls two checkpoints
+		// behind, and at most four checkpoints (two queued, one written, one kept) are held.
+		let (tx, rx) = std::sync::mpsc::sync_channel::<Checkpoint>(2);
+		let thread = std::thread::Builder::new()
+			.name("bundle-writer".into())
+			.spawn(move || -> Result<BundleWriter> {
+				let mut writer = self;
+				for c in rx {
+					writer.push_owned(c)?;
+				}
+				Ok(writer)
+			});
+		BackgroundWriter {
+			tx: Some(tx),
+			thread: Some(thread),
+		}
 	}
 
 	/// Writes the manifest and returns it.
@@ -438,6 +475,49 @@ impl BundleWriter {
 		};
 		manifest.write(&self.dir)?;
 		Ok(manifest)
+	}
+}
+
+/// A [`BundleWriter`] on its own thread ([`BundleWriter::spawn`]).
+pub struct BackgroundWriter {
+	tx: Option<std::sync::mpsc::SyncSender<Checkpoint>>,
+	thread: Option<std::io::Result<std::thread::JoinHandle<Result<BundleWriter>>>>,
+}
+
+impl BackgroundWriter {
+	/// Hands the next checkpoint to the writer; waits only while two are queued. An error of
+	/// the writer (a full disk) is returned here, at the latest on the next push.
+	pub fn push(&mut self, c: Checkpoint) -> Result<()> {
+		let sent = match &self.tx {
+			Some(tx) => tx.send(c).is_ok(),
+			None => false,
+		};
+		if sent {
+			return Ok(());
+		}
+		// The writer stopped: its own error says why.
+		self.tx = None;
+		match self.join() {
+			Err(e) => Err(e),
+			Ok(_) => bail!("the bundle writer stopped"),
+		}
+	}
+
+	/// Waits for every checkpoint to be written, then writes the manifest.
+	pub fn finish(mut self, info: &BundleInfo) -> Result<Manifest> {
+		self.tx = None;
+		self.join()?.finish(info)
+	}
+
+	fn join(&mut self) -> Result<BundleWriter> {
+		match self.thread.take() {
+			Some(Ok(handle)) => match handle.join() {
+				Ok(result) => result.context("writing the bundle"),
+				Err(_) => bail!("the bundle writer panicked"),
+			},
+			Some(Err(e)) => Err(anyhow::anyhow!("starting the bundle writer: {e}")),
+			None => bail!("the bundle writer already stopped"),
+		}
 	}
 }
 

@@ -236,6 +236,16 @@ fn honest_bundle_verifies_exactly() {
 	let m3 = w.write("alice", &again.0, &kept);
 	assert_eq!(m.checkpoints, m3.checkpoints);
 	assert_eq!(m.final_model_hash, m3.final_model_hash);
+	// The background writer's files are the synchronous writer's, byte for byte.
+	for c in &m.checkpoints {
+		let written = std::fs::read(dir.join(&c.file)).unwrap();
+		assert_eq!(
+			written,
+			std::fs::read(again.join(&c.file)).unwrap(),
+			"{}",
+			c.file
+		);
+	}
 
 	let r = w.verify(&dir.0, "alice", false);
 	assert_eq!(r.verdict(), Some(Verdict::Pass), "{:?}", r.reason());
@@ -266,6 +276,36 @@ fn honest_bundle_verifies_exactly() {
 		verify_bundle(&dir.0, &e, &v).unwrap().verdict(),
 		Some(Verdict::Fail { segment: 6 })
 	);
+}
+
+#[test]
+fn a_failed_background_write_fails_the_run() {
+	// The writer's thread cannot write checkpoint 3 (a directory is in its place) while the
+	// manifest could be written: the run must not end as if the bundle were complete.
+	let w = world(TASK);
+	let kept = w.miner("alice", &w.start).train().unwrap();
+	let dir = TempDir::new("writer-fails");
+	let bundle = dir.join("bundle");
+	let mut writer = crate::proof::BundleWriter::new(&bundle).unwrap().spawn();
+	let blocked = bundle.join(crate::proof::checkpoint_file(3));
+	std::fs::create_dir_all(blocked.join("occupied")).unwrap();
+	let pushed: Result<(), _> = kept
+		.checkpoints
+		.iter()
+		.try_for_each(|c| writer.push(c.clone()));
+	let info = crate::proof::BundleInfo {
+		spec: w.spec.clone(),
+		round: 0,
+		miner: account("alice"),
+		round_seed: w.round_seed,
+		shard: 0,
+		host: pinned().host.clone(),
+		losses: kept.losses.clone(),
+	};
+	let finished = pushed.and_then(|_| writer.finish(&info));
+	let e = finished.expect_err("a bundle whose checkpoints were not written");
+	assert!(format!("{e:#}").contains("ckpt-00003"), "{e:#}");
+	assert!(!bundle.join(crate::proof::MANIFEST_FILE).exists());
 }
 
 #[test]
@@ -1950,15 +1990,33 @@ mod transport {
 		let dir = TempDir::new("download");
 		let path = dir.join("artifact");
 		let policy = FetchPolicy::within(Duration::from_secs(30));
-		let got = store::download(&url, &path, 1 << 20, false, &policy, Some(&hash)).unwrap();
+		let got = store::download(
+			&url,
+			&path,
+			1 << 20,
+			false,
+			&policy,
+			Some(&hash),
+			store::Keep::Durable,
+		)
+		.unwrap();
 		assert_eq!(got.bytes, body.len() as u64);
-		assert_eq!(got.blake2, hash);
+		assert_eq!(got.blake2, Some(hash));
 		assert_eq!(std::fs::read(&path).unwrap(), body);
 		// A failed download leaves neither the file nor a part of it.
 		let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec();
 		let url = scripted(vec![missing], 1, Duration::ZERO);
 		let other = dir.join("other");
-		let err = store::download(&url, &other, 1 << 20, false, &policy, None).unwrap_err();
+		let err = store::download(
+			&url,
+			&other,
+			1 << 20,
+			false,
+			&policy,
+			None,
+			store::Keep::Cache,
+		)
+		.unwrap_err();
 		assert!(matches!(err, FetchError::NotFound), "{err}");
 		let names: Vec<_> = std::fs::read_dir(&dir.0)
 			.unwrap()
@@ -1974,7 +2032,16 @@ mod transport {
 		let url = scripted(vec![ok_reply(&body)], 1, Duration::ZERO);
 		let policy = FetchPolicy::within(Duration::from_secs(30));
 		let nowhere = Path::new("/nonexistent-pol-dir/artifact");
-		let err = store::download(&url, nowhere, 1 << 20, false, &policy, None).unwrap_err();
+		let err = store::download(
+			&url,
+			nowhere,
+			1 << 20,
+			false,
+			&policy,
+			None,
+			store::Keep::Cache,
+		)
+		.unwrap_err();
 		assert!(err.is_local(), "{err}");
 		assert!(!policy.blames_server(&err));
 		// Its own deadline, run out: a timeout that says nothing about the server.
@@ -1985,13 +2052,31 @@ mod transport {
 			..FetchPolicy::within(Duration::from_secs(2))
 		};
 		let dir = TempDir::new("late");
-		let err = store::download(&url, &dir.join("a"), 1 << 20, false, &late, None).unwrap_err();
+		let err = store::download(
+			&url,
+			&dir.join("a"),
+			1 << 20,
+			false,
+			&late,
+			None,
+			store::Keep::Cache,
+		)
+		.unwrap_err();
 		assert!(matches!(err, FetchError::Timeout), "{err}");
 		assert!(!late.blames_server(&err));
 		// What the server does is on the server: a 404 before the deadline.
 		let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec();
 		let url = scripted(vec![missing], 1, Duration::ZERO);
-		let err = store::download(&url, &dir.join("b"), 1 << 20, false, &policy, None).unwrap_err();
+		let err = store::download(
+			&url,
+			&dir.join("b"),
+			1 << 20,
+			false,
+			&policy,
+			None,
+			store::Keep::Cache,
+		)
+		.unwrap_err();
 		assert!(policy.blames_server(&err), "{err}");
 	}
 

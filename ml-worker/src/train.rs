@@ -312,8 +312,8 @@ impl MinerRun<'_> {
 	/// Trains and writes the proof bundle into `out`, checkpoint by checkpoint.
 	pub fn train_bundle(&self, out: &Path) -> Result<Manifest> {
 		let started = std::time::Instant::now();
-		let mut writer = BundleWriter::new(out)?;
-		let losses = self.train_with(|c| writer.push(&c))?;
+		let mut writer = BundleWriter::new(out)?.spawn();
+		let losses = self.train_with(|c| writer.push(c))?;
 		let manifest = writer.finish(&self.info(losses)?)?;
 		log::info!(
 			"trained {} steps in {:.2}s; mean loss {:.4}; bundle {} (root {})",

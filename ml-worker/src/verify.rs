@@ -457,15 +457,23 @@ impl<'a> Files<'a> {
 				// (a dispute's) must not find them.
 				let part = path.with_extension("fetched");
 				let url = store::artifact_url(r.base, &hash);
-				let got = store::download(&url, &part, r.max_bytes, r.progress, &r.policy, None)
-					.map_err(|e| {
-						let why = format!("fetching checkpoint {j}: {e}");
-						if r.policy.blames_server(&e) {
-							Miss::NotServed(why)
-						} else {
-							Miss::Local(why)
-						}
-					})?;
+				let got = store::download(
+					&url,
+					&part,
+					r.max_bytes,
+					r.progress,
+					&r.policy,
+					None,
+					store::Keep::Cache,
+				)
+				.map_err(|e| {
+					let why = format!("fetching checkpoint {j}: {e}");
+					if r.policy.blames_server(&e) {
+						Miss::NotServed(why)
+					} else {
+						Miss::Local(why)
+					}
+				})?;
 				let read = std::fs::read(&part)
 					.map_err(|e| Miss::Local(format!("reading {}: {e}", part.display())));
 				let c = read.and_then(|bytes| checked(&bytes, m, j).map_err(Miss::NotServed));
@@ -600,17 +608,23 @@ pub fn check_commitment(
 	})
 }
 
+/// The checkpoints opened in phase 3 that the replay reads again: the ends of the challenged
+/// segments and the final one, parsed and checked once.
+type Kept = BTreeMap<u32, Checkpoint>;
+
 /// Phase 3: opens the checkpoints `needed` (a sorted set that holds `n`), each against its leaf
 /// and the root; checks their layout and values, the norms of the segments whose two ends are
-/// read, and C_0 against the round's start. Returns the final checkpoint.
+/// read, and C_0 against the round's start. Returns the final checkpoint and, of the others,
+/// those in `keep`.
 fn open_checkpoints(
 	files: &Files,
 	o: &Opened,
 	expected: &Expected,
 	needed: &BTreeSet<u32>,
+	keep: &BTreeSet<u32>,
 	challenged: &[SegmentIndex],
 	progress: bool,
-) -> std::result::Result<Checkpoint, Outcome> {
+) -> std::result::Result<(Checkpoint, Kept), Outcome> {
 	let m = &o.manifest;
 	let n = m.num_segments;
 	let spec = expected.spec;
@@ -643,6 +657,7 @@ fn open_checkpoints(
 		}
 	}
 	let bar = progress_bar(progress, needed.len() as u64, "hash");
+	let mut kept = Kept::new();
 	let mut prev: Option<(u32, Checkpoint)> = None;
 	for &j in needed {
 		let proven = merkle::proof(&o.leaves, j)
@@ -685,7 +700,7 @@ fn open_checkpoints(
 			return Err(fault(MinerFault::NonFinite { checkpoint: j }));
 		}
 		if let Some((i, p)) = &prev {
-			if *i + 1 == j {
+			if *i + 1 == j && norm_checked(needed, j) {
 				let norm = l2_distance(&c.params, &p.params)
 					.map_err(|e| abstain(format!("{e:#}")))? as f32;
 				let committed = m.checkpoints[j as usize].update_norm;
@@ -711,13 +726,23 @@ fn open_checkpoints(
 				});
 			}
 		}
+		if let Some((i, p)) = prev.take() {
+			if keep.contains(&i) {
+				kept.insert(i, p);
+			}
+		}
 		prev = Some((j, c));
 		bar.inc(1);
 	}
 	bar.finish_and_clear();
 	match prev {
 		// C_n matched leaf n, whose model hash phase 1 tied to the revealed final model hash.
-		Some((j, c)) if j == n => Ok(c),
+		Some((j, c)) if j == n => {
+			if keep.contains(&j) {
+				kept.insert(j, c.clone());
+			}
+			Ok((c, kept))
+		}
 		_ => Err(abstain("the final checkpoint was not opened".into())),
 	}
 }
@@ -726,6 +751,7 @@ fn open_checkpoints(
 fn replay(
 	files: &Files,
 	o: &Opened,
+	kept: &Kept,
 	expected: &Expected,
 	v: &Validator,
 	report: &mut Report,
@@ -753,7 +779,12 @@ fn replay(
 				 replay it"
 			)));
 		}
-		let (from, to) = match (files.checkpoint(m, s - 1), files.checkpoint(m, s)) {
+		// Opened and checked in phase 3 (read again only when every segment is replayed).
+		let open = |j: u32| match kept.get(&j) {
+			Some(c) => Ok(std::borrow::Cow::Borrowed(c)),
+			None => files.checkpoint(m, j).map(std::borrow::Cow::Owned),
+		};
+		let (from, to) = match (open(s - 1), open(s)) {
 			(Ok(a), Ok(b)) => (a, b),
 			(Err(Miss::NotServed(what)), _) | (_, Err(Miss::NotServed(what))) => {
 				return Err(Outcome::NotServed { segment: s, what })
@@ -908,20 +939,22 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	let needed: BTreeSet<u32> = if files.remote.is_none() || v.all_segments {
 		(0..=n).collect()
 	} else {
-		report
-			.challenged
-			.iter()
-			.flat_map(|&s| [s - 1, s])
-			.chain([n])
-			.collect()
+		needed_checkpoints(&report.challenged, n)
 	};
 
-	// 3. The checkpoints against their leaves.
-	let last = match open_checkpoints(
+	// 3. The checkpoints against their leaves; the replay's kept in memory (all of them only
+	// when every segment is replayed, which reads them again instead).
+	let keep: BTreeSet<u32> = if v.all_segments {
+		BTreeSet::new()
+	} else {
+		report.challenged.iter().flat_map(|&s| [s - 1, s]).collect()
+	};
+	let (last, kept) = match open_checkpoints(
 		files,
 		&opened,
 		expected,
 		&needed,
+		&keep,
 		&report.challenged,
 		v.progress,
 	) {
@@ -930,7 +963,7 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	};
 
 	// 4. Replay.
-	if let Err(outcome) = replay(files, &opened, expected, v, &mut report) {
+	if let Err(outcome) = replay(files, &opened, &kept, expected, v, &mut report) {
 		return Ok(finish(report, outcome));
 	}
 
@@ -963,6 +996,22 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	}
 	report.final_checkpoint = Some(last);
 	Ok(finish(report, Outcome::Pass))
+}
+
+/// The checkpoints a remote check reads for the challenged segments of a run of `n`: both ends
+/// of each, and the final one. Nothing else is fetched, so nothing else is checked.
+pub fn needed_checkpoints(challenged: &[SegmentIndex], n: u32) -> BTreeSet<u32> {
+	challenged
+		.iter()
+		.flat_map(|&s| [s.saturating_sub(1), s])
+		.chain([n])
+		.collect()
+}
+
+/// Whether a check that reads `needed` checks segment `j`'s committed norm: only when it reads
+/// both of the segment's ends (C_0 counts only when read: it is then checked against the start).
+pub fn norm_checked(needed: &BTreeSet<u32>, j: SegmentIndex) -> bool {
+	j >= 1 && needed.contains(&(j - 1)) && needed.contains(&j)
 }
 
 /// Whether this validator may judge the run: only under the task's profile and, for `exact`

@@ -224,15 +224,27 @@ fn with_retries<T>(
 pub struct Downloaded {
 	/// Bytes written.
 	pub bytes: u64,
-	/// BLAKE2b-256 of those bytes, computed as they arrived.
-	pub blake2: Hash,
+	/// BLAKE2b-256 of those bytes, computed as they arrived when one was expected.
+	pub blake2: Option<Hash>,
+}
+
+/// How [`download`] keeps what it fetched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+	/// Flushed to the disk before it is renamed into place: it must survive a crash (a
+	/// manifest or model this host serves or builds on).
+	Durable,
+	/// Left to the page cache: a copy that can be fetched again (a checkpoint a validator
+	/// reads once), so no fsync per file on the verification's path.
+	Cache,
 }
 
 /// GETs `url` into the file `path` under `policy` (retries included), streaming: the body goes
-/// to disk as it arrives, never whole in memory, and its BLAKE2b-256 is computed on the way and,
-/// given `blake2`, checked (a mismatch is retried as a corrupt transfer). The file appears only
-/// complete (written beside it, then renamed), readable by this user only; on any failure
-/// nothing is left at `path`.
+/// to disk as it arrives, never whole in memory. Given `blake2`, its BLAKE2b-256 is computed on
+/// the way and checked (a mismatch is retried as a corrupt transfer); artifacts checked another
+/// way (a checkpoint by its tensors' hash) are not hashed twice. The file appears only complete
+/// (written beside it, then renamed), readable by this user only; on any failure nothing is left
+/// at `path`.
 pub fn download(
 	url: &str,
 	path: &Path,
@@ -240,6 +252,7 @@ pub fn download(
 	progress: bool,
 	policy: &FetchPolicy,
 	blake2: Option<&Hash>,
+	keep: Keep,
 ) -> std::result::Result<Downloaded, FetchError> {
 	use std::io::Write;
 	use std::os::unix::fs::OpenOptionsExt;
@@ -252,22 +265,25 @@ pub fn download(
 			.mode(0o600)
 			.open(&part)
 			.map_err(FetchError::Local)?;
-		let mut state = blake2b_simd::Params::new().hash_length(32).to_state();
+		let mut state = blake2.map(|_| blake2b_simd::Params::new().hash_length(32).to_state());
 		let bytes = get_into(url, max_bytes, progress, policy, &mut |chunk| {
-			state.update(chunk);
+			if let Some(state) = &mut state {
+				state.update(chunk);
+			}
 			file.write_all(chunk)
 		})?;
-		let actual = Hash::from_slice(state.finalize().as_bytes());
-		match blake2 {
-			Some(expected) if *expected != actual => {
+		let actual = state.map(|s| Hash::from_slice(s.finalize().as_bytes()));
+		if let (Some(expected), Some(actual)) = (blake2, actual) {
+			if *expected != actual {
 				return Err(FetchError::HashMismatch {
 					expected: *expected,
 					actual,
-				})
+				});
 			}
-			_ => {}
 		}
-		file.sync_all().map_err(FetchError::Local)?;
+		if keep == Keep::Durable {
+			file.sync_all().map_err(FetchError::Local)?;
+		}
 		Ok(Downloaded {
 			bytes,
 			blake2: actual,
@@ -443,7 +459,16 @@ pub fn fetch_manifest(
 	let limit = max_bytes.min(MAX_MANIFEST_BYTES);
 	let url = artifact_url(base, manifest_hash);
 	let path = dir.join(MANIFEST_FILE);
-	Ok(download(&url, &path, limit, progress, policy, Some(manifest_hash))?.bytes)
+	Ok(download(
+		&url,
+		&path,
+		limit,
+		progress,
+		policy,
+		Some(manifest_hash),
+		Keep::Durable,
+	)?
+	.bytes)
 }
 
 /// Fetches a whole bundle from `base` into `dir`: the manifest by its hash, then every

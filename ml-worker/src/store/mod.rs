@@ -19,7 +19,7 @@ pub mod server;
 
 pub use client::{
 	artifact_url, download, fetch, fetch_bundle, fetch_manifest, fetch_with, http_get, Downloaded,
-	FetchError, FetchPolicy, MAX_MANIFEST_BYTES,
+	FetchError, FetchPolicy, Keep, MAX_MANIFEST_BYTES,
 };
 pub use server::{serve, serve_with, ServeFaults, ServerHandle, ServerLimits};
 

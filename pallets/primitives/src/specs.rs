@@ -18,6 +18,10 @@ pub const MAX_WIDTH: u32 = 4096;
 /// layers of [`MAX_WIDTH`] have far smaller norms, and below 2⁵³/10⁹ a bound with 9 decimals
 /// survives the workers' JSON manifests bit for bit.
 pub const MAX_NORM_CLIP: u32 = 1_000_000;
+/// Most segments a run may have (n = local_steps / checkpoint_interval): its manifest lists n + 1
+/// checkpoints, and the chain's Merkle proofs and accusations stay small. 200 segments is what the
+/// shipped tasks use to reach 99% detection with 3 validators at a 4% replay.
+pub const MAX_SEGMENTS: u32 = 1024;
 /// Most segments a validator replays of one run (`segments_per_check`). Enough for any
 /// detection target the protocol aims at (with 3 validators, 99% detection of a miner forging a
 /// quarter of its segments needs 7), and it bounds the chain's work to check an accusation.

@@ -415,7 +415,7 @@ impl pallet_task_registry::Config for Runtime {
 	type MaxMinersPerTask = ConstU32<MAX_MINERS_PER_TASK>;
 	// Only a round's scorers propose, one hash each: room for all of them.
 	type MaxProposals = ConstU32<MAX_AUTHORITIES>;
-	type MaxSegments = ConstU32<1024>;
+	type MaxSegments = ConstU32<{ pol_primitives::specs::MAX_SEGMENTS }>;
 	type MinPhaseBlocks = ConstU32<2>;
 	type MaxTransitionsPerBlock = ConstU32<4>;
 	type WeightInfo = pallet_task_registry::weights::SubstrateWeight<Runtime>;

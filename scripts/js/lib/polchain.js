@@ -462,6 +462,117 @@ function formatAggregation(rule) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Detection: how likely a validator's replay catches a forging miner
+
+/**
+ * What a task's verification settings should achieve: a miner forging 25% of its segments is
+ * caught with at least 99% by 3 validators, while each validator replays at most 5% (1/20) of
+ * the miner's training.
+ */
+export const DETECTION_TARGET = Object.freeze({ fraction: 0.25, validators: 3, caught: 0.99, replay: 0.05 });
+
+/**
+ * The chance that one validator misses every forgery of a miner that forged `a` of its `n`
+ * segments, never the last, when it replays `q` of them: segment n always, and q − 1 distinct
+ * others drawn uniformly from 1..n−1 (the chain's `challenge_segments`). With N = n − 1 and
+ * m = min(q − 1, N), that is C(N − a, m) / C(N, m) = ∏_{i<m} (N − a − i) / (N − i), and 0 as soon
+ * as a factor's numerator is below 1. Computed as pol-worker's `attack::predicted` does (same
+ * order of operations).
+ */
+export function missChance(n, q, a) {
+  const others = Math.max(n - 1, 0);
+  const draws = Math.min(Math.max(q - 1, 0), others);
+  let miss = 1;
+  for (let i = 0; i < draws; i++) {
+    if (others < a + i + 1) return 0;
+    miss = miss * (others - a - i) / (others - i);
+  }
+  return miss;
+}
+
+/**
+ * How likely a miner forging a share of its run is caught, from a task's segment settings
+ * (`localSteps`, `checkpointInterval` as in `hyperparameters`, `segmentsPerCheck` as in
+ * `verification`; numbers, or decimal strings). A `UserError` unless n = localSteps /
+ * checkpointInterval is a whole number of segments and 1 ≤ segmentsPerCheck ≤ n (the registry
+ * refuses those specs too).
+ *
+ * The miner forges a = ⌈fraction·n⌉ segments, never the last (which every validator replays);
+ * each validator draws its challenges independently, so k of them all miss it with miss^k:
+ *
+ *   { segments: n, checked: Q, forged: a, fraction, validators: k, replayFraction: Q/n,
+ *     caughtBy1: 1 − miss, caughtByK: 1 − miss^k,
+ *     meetsTarget: whether the settings meet `DETECTION_TARGET` (at its own fraction and
+ *                  validator count, whatever `fraction` and `validators` are) }
+ */
+export function detection({ localSteps, checkpointInterval, segmentsPerCheck } = {},
+  { fraction = DETECTION_TARGET.fraction, validators = DETECTION_TARGET.validators } = {}) {
+  const steps = u32(localSteps, 'hyperparameters.localSteps');
+  const interval = u32(checkpointInterval, 'hyperparameters.checkpointInterval');
+  const q = u32(segmentsPerCheck, 'verification.segmentsPerCheck');
+  if (interval === 0 || steps === 0 || steps % interval !== 0) {
+    throw new UserError('hyperparameters.localSteps must be a positive multiple of hyperparameters.checkpointInterval '
+      + `(a run is a whole number of segments), got ${steps} steps and an interval of ${interval}`);
+  }
+  const n = steps / interval;
+  if (q < 1 || q > n) {
+    throw new UserError(`verification.segmentsPerCheck must be 1 to the number of segments (${steps} / ${interval} = ${n}), got ${q}`);
+  }
+  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) {
+    throw new UserError(`the forged fraction must be a number from 0 to 1, got ${JSON.stringify(fraction)}`);
+  }
+  if (!Number.isInteger(validators) || validators < 1) {
+    throw new UserError(`the number of validators must be a whole number of at least 1, got ${JSON.stringify(validators)}`);
+  }
+  // ⌈f·n⌉, forgiving the rounding of f·n (0.1·30 is 3.0000000000000004 in floating point).
+  const forged = Math.max(0, Math.ceil(fraction * n - 1e-9));
+  const miss = missChance(n, q, forged);
+  const target = DETECTION_TARGET;
+  const targetMiss = missChance(n, q, Math.max(0, Math.ceil(target.fraction * n - 1e-9)));
+  return {
+    segments: n,
+    checked: q,
+    forged,
+    fraction,
+    validators,
+    replayFraction: q / n,
+    caughtBy1: 1 - miss,
+    caughtByK: 1 - miss ** validators,
+    meetsTarget: 1 - targetMiss ** target.validators >= target.caught && q <= target.replay * n,
+  };
+}
+
+/** A chance as a percentage with 2 decimals, never rounded to a certain 100% or 0%. */
+function formatChance(p) {
+  const text = (p * 100).toFixed(2);
+  if (text === '100.00' && p < 1) return '>99.99%';
+  if (text === '0.00' && p > 0) return '<0.01%';
+  return `${text}%`;
+}
+
+/**
+ * `detection`'s answer for people, as lines: the chances and the replay cost, then a warning
+ * when the settings miss `DETECTION_TARGET`, e.g.
+ *
+ *   detection: a miner forging 25% of its 200 segments (50) is caught with 87.28% by 1 validator,
+ *   99.79% by 3; each validator replays 8 of 200 segments (4.0% of the training)
+ */
+export function formatDetection(d) {
+  const share = `${+(d.fraction * 100).toFixed(4)}%`; // 25%, 12.5%
+  const byK = d.validators === 1 ? '' : `, ${formatChance(d.caughtByK)} by ${d.validators}`;
+  const lines = [`detection: a miner forging ${share} of its ${d.segments} segments (${d.forged}) is caught with `
+    + `${formatChance(d.caughtBy1)} by 1 validator${byK}; each validator replays ${d.checked} of ${d.segments} `
+    + `segments (${(d.replayFraction * 100).toFixed(1)}% of the training)`];
+  if (!d.meetsTarget) {
+    const t = DETECTION_TARGET;
+    const pct = (x) => `${+(x * 100).toFixed(4)}%`;
+    lines.push(`warning: below the target (${pct(t.caught)} by ${t.validators} validators at f = ${pct(t.fraction)}, `
+      + `replay ≤ ${pct(t.replay)})`);
+  }
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Actions (what the CLI scripts do)
 
 /**

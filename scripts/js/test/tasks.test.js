@@ -57,10 +57,13 @@ function runScript(name, args, { onStdout, timeoutMs = 60_000 } = {}) {
   });
 }
 
-/** No stack trace, no unhandled rejection: one `error: …` line. */
+/**
+ * No stack trace, no unhandled rejection: one `error: …` line (after create-task's detection
+ * summary, which it prints once connected).
+ */
 function assertCleanError(result, pattern) {
   assert.equal(result.code, 1, `exit code 1: ${JSON.stringify(result)}`);
-  assert.match(result.stderr, /^error: /);
+  assert.match(result.stderr, /^(?:(?:detection|warning): .*\n)*error: /);
   assert.match(result.stderr, pattern);
   assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
   assert.doesNotMatch(result.stderr, /Unhandled|UnhandledPromiseRejection/);
@@ -69,7 +72,10 @@ function assertCleanError(result, pattern) {
 test('the task config becomes a TaskSpec with exact fixed-point fields', () => {
   const spec = buildTaskSpec(demo);
   assert.equal(spec.model, 'mlp:64-32-10');
-  assert.equal(spec.hyperparameters.learningRate, 100_000_000n, 'FixedU64 0.1');
+  assert.equal(spec.hyperparameters.learningRate, 400_000n, 'FixedU64 0.0004');
+  assert.equal(spec.hyperparameters.localSteps, 10_000);
+  assert.equal(spec.hyperparameters.checkpointInterval, 50);
+  assert.equal(spec.verification.segmentsPerCheck, 8);
   assert.equal(spec.hyperparameters.momentum, 900_000_000n);
   assert.equal(spec.dataset.validation, 200_000_000n, 'Perbill 0.2');
   assert.equal(spec.validatorShare, 200_000_000n, 'Perbill 20%');
@@ -159,7 +165,7 @@ test('PolApi reads the task, its round, the validators and the task ids back', a
   assert.equal(raw.budget.toBigInt(), 500n * UNIT);
   assert.equal(raw.miners.toNumber(), 1);
   assert.equal(raw.status.type, 'Active');
-  assert.equal(raw.spec.hyperparameters.learningRate.toBigInt(), 100_000_000n);
+  assert.equal(raw.spec.hyperparameters.learningRate.toBigInt(), 400_000n);
   assert.equal(raw.spec.validatorShare.toNumber(), 200_000_000);
   assert.equal(raw.spec.schedule.commitBlocks.toNumber(), demo.schedule.commitBlocks);
   assert.equal(raw.spec.aggregation.asTrimmedMean.trim.toNumber(), 250_000_000, 'the task fixes the rule');
@@ -214,6 +220,9 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   ]);
   assert.equal(created.code, 0, created.stderr);
   const { task } = JSON.parse(created.stdout);
+  // The detection summary goes to stderr, so that --json's stdout is the JSON alone.
+  assert.match(created.stderr, /^detection: a miner forging 25% of its 200 segments \(50\) is caught with 87\.28% by 1 validator, 99\.79% by 3; each validator replays 8 of 200 segments \(4\.0% of the training\)$/m);
+  assert.doesNotMatch(created.stderr, /warning:/, 'the demo meets the target');
   assert.ok((await getTaskIds(api)).includes(BigInt(task)));
   assert.equal((await getTask(api, task)).spec.schedule.verifyBlocks, 2);
 
@@ -249,6 +258,8 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   assertCleanError(await runScript('create-task', ['--ws', ws, '--suri', 'Charlie']), /--suri must be \/\/Name/);
   assertCleanError(await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'hyperparameters.lr=0.1']),
     /unknown key hyperparameters\.lr/);
+  assertCleanError(await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'hyperparameters.checkpointInterval=30']),
+    /localSteps must be a positive multiple of hyperparameters\.checkpointInterval/);
   assertCleanError(await runScript('bond', ['--ws', ws, '--suri', '//Eve', '--role', 'boss', '--amount', '5']), /--role must be miner or validator/);
   const down = `ws://127.0.0.1:${await freePort()}`;
   assertCleanError(await runScript('status', ['--ws', down]), /cannot reach a node at ws:\/\/127\.0\.0\.1:\d+/);

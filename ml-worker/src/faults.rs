@@ -114,12 +114,38 @@ pub fn steer_momentum_run(run: &MinerRun) -> Result<RunOutput> {
 		run.spec.momentum() > 0.0,
 		"steer-momentum needs a task that trains with momentum"
 	);
+	edited_run(run, |_, _, c| {
+		for m in &mut c.momentum {
+			for x in &mut m.data {
+				*x *= 1.5;
+			}
+		}
+	})
+}
+
+/// A run that forges the segments `forged`: each ends at three times its honest update (the
+/// progress of three segments claimed for one), and training goes on honestly from there, so
+/// that only a replay of a forged segment itself shows it (`pol-worker attack-sim`'s model).
+pub fn forge_segments_run(run: &MinerRun, forged: &[u32]) -> Result<RunOutput> {
+	edited_run(run, |j, from, c| {
+		if forged.contains(&j) {
+			c.params = extrapolate(&from.params, &c.params, 3.0);
+		}
+	})
+}
+
+/// A run trained segment by segment, each checkpoint `j` edited by `edit(j, C_{j−1}, C_j)`
+/// before it is committed, the next segment training on from the edited one.
+fn edited_run(
+	run: &MinerRun,
+	mut edit: impl FnMut(u32, &Checkpoint, &mut Checkpoint),
+) -> Result<RunOutput> {
 	let (_, shard) = run.shard()?;
 	let dataset = run.data.on(run.pinned.device());
 	let k = run.spec.hyperparameters.checkpoint_interval;
 	let n = run.spec.num_segments();
 	let bar = progress_bar(false, 0, "train");
-	let mut current = Checkpoint::start(run.start.to_vec(), true);
+	let mut current = Checkpoint::start(run.start.to_vec(), run.spec.momentum() > 0.0);
 	let mut checkpoints = vec![current.clone()];
 	let mut losses = Vec::new();
 	for j in 1..=n {
@@ -133,11 +159,7 @@ pub fn steer_momentum_run(run: &MinerRun) -> Result<RunOutput> {
 		)?;
 		losses.extend(trainer.run((j - 1) * k, j * k, &bar)?);
 		let mut c = trainer.checkpoint()?;
-		for m in &mut c.momentum {
-			for x in &mut m.data {
-				*x *= 1.5;
-			}
-		}
+		edit(j, &current, &mut c);
 		checkpoints.push(c.clone());
 		current = c;
 	}
@@ -158,11 +180,15 @@ pub fn swapped_final(start: &[NamedTensor], last: &Checkpoint) -> Checkpoint {
 	}
 }
 
-/// Rewrites the manifest of `bundle` with half of each committed update norm, its leaves and
-/// root made consistent again: a run that claims smaller steps than it took.
-pub fn understate_norms(bundle: &Path) -> Result<Manifest> {
+/// Rewrites the manifest of `bundle` with half of each committed update norm (or of segment
+/// `only`'s), its leaves and root made consistent again: a run that claims smaller steps than
+/// it took.
+pub fn understate_norms(bundle: &Path, only: Option<u32>) -> Result<Manifest> {
 	let mut m = Manifest::read(bundle)?;
 	for (j, c) in m.checkpoints.iter_mut().enumerate() {
+		if only.is_some_and(|o| o as usize != j) {
+			continue;
+		}
 		let hash = crate::config::parse_hash(&c.model_hash)?;
 		*c = entry(j as u32, &hash, c.update_norm * 0.5);
 	}

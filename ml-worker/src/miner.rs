@@ -294,7 +294,7 @@ impl Miner {
 			Some(Fault::SteerMomentum) => run.write(&bundle, &faults::steer_momentum_run(&run)?)?,
 			Some(Fault::UnderstateNorms) => {
 				run.train_bundle(&bundle)?;
-				faults::understate_norms(&bundle)?
+				faults::understate_norms(&bundle, None)?
 			}
 			_ => {
 				let manifest = run.train_bundle(&bundle)?;

@@ -1346,7 +1346,7 @@ mod attacks {
 		let w = world(TASK);
 		let dir = TempDir::new("understate");
 		w.miner("mallory", &w.start).train_bundle(&dir.0).unwrap();
-		faults::understate_norms(&dir.0).unwrap();
+		faults::understate_norms(&dir.0, None).unwrap();
 		let served = serve(&dir.0);
 		let r = check(&w, &served, "mallory", "v1", None, None);
 		// Segment n's two ends are always read, so its norm is always checked.
@@ -1357,6 +1357,65 @@ mod attacks {
 			r.outcome
 		);
 		assert!(r.challenged.contains(&r.failed_segment().unwrap()));
+	}
+
+	#[test]
+	fn real_verdicts_are_the_decisions_attack_sim_counts() {
+		// attack-sim counts a strategy caught by `attack::caught` over the challenges drawn; here
+		// the real remote verification of each strategy's run, by validators whose challenges
+		// differ, must give exactly those decisions. Fails if the replay, the norm check or the
+		// not-served path stops doing what the harness assumes.
+		use crate::attack::{caught, forged_segments, Strategy};
+		let w = world(TASK);
+		let n = w.spec.num_segments();
+		let run = w.miner("mallory", &w.start);
+		let validators: Vec<String> = (1..=12).map(|i| format!("v{i}")).collect();
+		for strategy in [
+			Strategy::Forge { a: 2 },
+			Strategy::Withhold { a: 1 },
+			Strategy::UnderstateNorm { j: 3 },
+		] {
+			let dir = TempDir::new("attack-sim-real");
+			let forged = forged_segments(strategy, n);
+			let m = w.write(
+				"mallory",
+				&dir.0,
+				&faults::forge_segments_run(&run, &forged).unwrap(),
+			);
+			if let Strategy::UnderstateNorm { j } = strategy {
+				faults::understate_norms(&dir.0, Some(j)).unwrap();
+			}
+			let served = serve(&dir.0);
+			if let Strategy::Withhold { .. } = strategy {
+				for &j in &forged {
+					let h = crate::config::parse_hash(&m.checkpoints[j as usize].model_hash);
+					served
+						.server
+						.faults()
+						.lock()
+						.unwrap()
+						.withheld
+						.insert(h.unwrap());
+				}
+			}
+			let mut decisions = Vec::new();
+			for v in &validators {
+				let r = check(&w, &served, "mallory", v, None, None);
+				let real = r.verdict() != Some(Verdict::Pass);
+				let counted = caught(strategy, n, &r.challenged);
+				assert_eq!(
+					real, counted,
+					"{strategy}, {v} challenging {:?}: {}",
+					r.challenged, r.outcome
+				);
+				decisions.push(real);
+			}
+			// Both decisions occur, so each branch of `caught` met the verifier.
+			assert!(
+				decisions.contains(&true) && decisions.contains(&false),
+				"{strategy}: {decisions:?}"
+			);
+		}
 	}
 
 	#[test]

@@ -939,8 +939,8 @@ fn run(cli: Cli) -> Result<i32> {
 					r.bare_steps_per_s, r.bare_secs
 				);
 				println!(
-					"miner run, with proofs:  {:>9.1} steps/s ({:.3}s, {:+.1}%; bundle {:.1} MB, \
-					 stored in {:.3}s)",
+					"miner run, with proofs:  {:>9.1} steps/s ({:.3}s; {:+.1}% the median paired \
+					 gap; bundle {:.1} MB, stored in {:.3}s)",
 					r.train_steps_per_s,
 					r.train_secs,
 					100.0 * r.proof_overhead,

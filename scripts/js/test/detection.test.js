@@ -108,7 +108,7 @@ test('detection refuses a run that is not a whole number of segments, or Q > n',
 
 test('digits-demo.json meets the target: 99% by 3 validators at f = 25%, replaying at most 5%', () => {
   const d = detection(demoSegments());
-  assert.deepEqual([d.segments, d.checked], [200, 8]);
+  assert.deepEqual([d.segments, d.checked], [400, 8]);
   assert.ok(d.caughtByK >= DETECTION_TARGET.caught, `P₃ = ${d.caughtByK}`);
   assert.ok(d.replayFraction <= DETECTION_TARGET.replay, `Q/n = ${d.replayFraction}`);
   assert.equal(d.meetsTarget, true);
@@ -126,8 +126,8 @@ test('the summary warns below the target, and not for the demo', () => {
     'warning: below the target (99% by 3 validators at f = 25%, replay ≤ 5%)',
   ]);
   assert.deepEqual(formatDetection(detection(demoSegments())), [
-    'detection: a miner forging 25% of its 200 segments (50) is caught with 87.28% by 1 validator, 99.79% by 3; '
-      + 'each validator replays 8 of 200 segments (4.0% of the training)',
+    'detection: a miner forging 25% of its 400 segments (100) is caught with 86.96% by 1 validator, 99.78% by 3; '
+      + 'each validator replays 8 of 400 segments (2.0% of the training)',
   ]);
   // Detection alone is not enough: 64 of 200 replayed catches nearly everything, at 32% of the cost.
   const costly = formatDetection(detection({ localSteps: 10000, checkpointInterval: 50, segmentsPerCheck: 64 }));
@@ -163,7 +163,7 @@ test('create-task refuses segment settings detection cannot judge, before connec
   const ws = 'ws://127.0.0.1:1';
   for (const [set, pattern] of [
     ['hyperparameters.checkpointInterval=30', /^error: hyperparameters\.localSteps must be a positive multiple/],
-    ['verification.segmentsPerCheck=201', /^error: verification\.segmentsPerCheck must be 1 to the number of segments \(10000 \/ 50 = 200\), got 201/],
+    ['verification.segmentsPerCheck=401', /^error: verification\.segmentsPerCheck must be 1 to the number of segments \(10000 \/ 25 = 400\), got 401/],
   ]) {
     const r = await createTask(['--ws', ws, '--suri', '//Charlie', '--set', set]);
     assert.equal(r.code, 1, JSON.stringify(r));

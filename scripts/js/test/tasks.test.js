@@ -74,7 +74,7 @@ test('the task config becomes a TaskSpec with exact fixed-point fields', () => {
   assert.equal(spec.model, 'mlp:64-32-10');
   assert.equal(spec.hyperparameters.learningRate, 400_000n, 'FixedU64 0.0004');
   assert.equal(spec.hyperparameters.localSteps, 10_000);
-  assert.equal(spec.hyperparameters.checkpointInterval, 50);
+  assert.equal(spec.hyperparameters.checkpointInterval, 25);
   assert.equal(spec.verification.segmentsPerCheck, 8);
   assert.equal(spec.hyperparameters.momentum, 900_000_000n);
   assert.equal(spec.dataset.validation, 200_000_000n, 'Perbill 0.2');
@@ -221,7 +221,7 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   assert.equal(created.code, 0, created.stderr);
   const { task } = JSON.parse(created.stdout);
   // The detection summary goes to stderr, so that --json's stdout is the JSON alone.
-  assert.match(created.stderr, /^detection: a miner forging 25% of its 200 segments \(50\) is caught with 87\.28% by 1 validator, 99\.79% by 3; each validator replays 8 of 200 segments \(4\.0% of the training\)$/m);
+  assert.match(created.stderr, /^detection: a miner forging 25% of its 400 segments \(100\) is caught with 86\.96% by 1 validator, 99\.78% by 3; each validator replays 8 of 400 segments \(2\.0% of the training\)$/m);
   assert.doesNotMatch(created.stderr, /warning:/, 'the demo meets the target');
   assert.ok((await getTaskIds(api)).includes(BigInt(task)));
   assert.equal((await getTask(api, task)).spec.schedule.verifyBlocks, 2);

@@ -73,6 +73,12 @@ pub struct BenchReport {
 	/// run with proofs over its run without, less 1 (paired, so that a disturbance that slows
 	/// a whole repetition cancels; the best-of figures are noisier for this difference).
 	pub proof_overhead: f64,
+	/// Seconds the training thread spent on the checkpoints (copying each out of libtorch and
+	/// handing it to the writer), in the best run with proofs: the proofs' cost on the critical
+	/// path, free of the machine's noise that moves whole runs.
+	pub proof_thread_secs: f64,
+	/// `proof_thread_secs / train_secs`.
+	pub proof_thread_fraction: f64,
 	/// Seconds to put the bundle into the miner's artifact store (after training).
 	pub publish_secs: f64,
 	/// Steps replayed by the validator.
@@ -98,8 +104,9 @@ pub struct BenchReport {
 	pub detection_3: f64,
 	/// The verification's verdict (must be Pass).
 	pub verdict: String,
-	/// Every repetition's seconds: bare loop, bare run, run with proofs, verification, replay.
-	pub runs: Vec<[f64; 5]>,
+	/// Every repetition's seconds: bare loop, bare run, run with proofs, verification, replay,
+	/// the proofs on the training thread.
+	pub runs: Vec<[f64; 6]>,
 }
 
 /// Runs the benchmark for `config` under the task's profile, `pinned`: `repeat` times the bare
@@ -183,7 +190,7 @@ pub fn run(
 		let bare_secs = t.elapsed().as_secs_f64();
 		let _ = std::fs::remove_dir_all(&work);
 		let t = Instant::now();
-		run.train_bundle(&bundle)?;
+		let (_, proof_thread_secs) = run.train_bundle_timed(&bundle)?;
 		let train_secs = t.elapsed().as_secs_f64();
 
 		// A validator's check of it, fetched from the miner's store over loopback.
@@ -221,6 +228,7 @@ pub fn run(
 			train_secs,
 			verify_secs,
 			report.replay_secs,
+			proof_thread_secs,
 		]);
 		last = Some((report, publish_secs, dir_bytes(&bundle)?));
 		bar.inc(1);
@@ -258,6 +266,8 @@ pub fn run(
 		train_steps_per_s: f64::from(s) / train_secs,
 		train_secs,
 		proof_overhead,
+		proof_thread_secs: best(5),
+		proof_thread_fraction: best(5) / train_secs,
 		publish_secs,
 		replayed_steps: report.replayed_steps,
 		replay_steps_per_s: report.replayed_steps as f64 / best(4).max(1e-9),

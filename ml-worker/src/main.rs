@@ -940,10 +940,11 @@ fn run(cli: Cli) -> Result<i32> {
 				);
 				println!(
 					"miner run, with proofs:  {:>9.1} steps/s ({:.3}s; {:+.1}% the median paired \
-					 gap; bundle {:.1} MB, stored in {:.3}s)",
+					 gap; {:.1}% on the training thread; bundle {:.1} MB, stored in {:.3}s)",
 					r.train_steps_per_s,
 					r.train_secs,
 					100.0 * r.proof_overhead,
+					100.0 * r.proof_thread_fraction,
 					r.bundle_bytes as f64 / 1e6,
 					r.publish_secs
 				);

@@ -2038,6 +2038,15 @@ mod transport {
 		));
 	}
 
+	/// An unchecked download of at most 1 MiB into `path`, kept in the page cache.
+	fn download_to(
+		url: &str,
+		path: &Path,
+		policy: &FetchPolicy,
+	) -> Result<store::Downloaded, FetchError> {
+		store::download(url, path, 1 << 20, false, policy, None, store::Keep::Cache)
+	}
+
 	#[test]
 	fn a_download_streams_to_disk_is_hashed_on_the_way_and_leaves_nothing_on_failure() {
 		let body = vec![7u8; 200_000];
@@ -2066,16 +2075,7 @@ mod transport {
 		let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec();
 		let url = scripted(vec![missing], 1, Duration::ZERO);
 		let other = dir.join("other");
-		let err = store::download(
-			&url,
-			&other,
-			1 << 20,
-			false,
-			&policy,
-			None,
-			store::Keep::Cache,
-		)
-		.unwrap_err();
+		let err = download_to(&url, &other, &policy).unwrap_err();
 		assert!(matches!(err, FetchError::NotFound), "{err}");
 		let names: Vec<_> = std::fs::read_dir(&dir.0)
 			.unwrap()
@@ -2091,16 +2091,7 @@ mod transport {
 		let url = scripted(vec![ok_reply(&body)], 1, Duration::ZERO);
 		let policy = FetchPolicy::within(Duration::from_secs(30));
 		let nowhere = Path::new("/nonexistent-pol-dir/artifact");
-		let err = store::download(
-			&url,
-			nowhere,
-			1 << 20,
-			false,
-			&policy,
-			None,
-			store::Keep::Cache,
-		)
-		.unwrap_err();
+		let err = download_to(&url, nowhere, &policy).unwrap_err();
 		assert!(err.is_local(), "{err}");
 		assert!(!policy.blames_server(&err));
 		// Its own deadline, run out: a timeout that says nothing about the server.
@@ -2111,31 +2102,13 @@ mod transport {
 			..FetchPolicy::within(Duration::from_secs(2))
 		};
 		let dir = TempDir::new("late");
-		let err = store::download(
-			&url,
-			&dir.join("a"),
-			1 << 20,
-			false,
-			&late,
-			None,
-			store::Keep::Cache,
-		)
-		.unwrap_err();
+		let err = download_to(&url, &dir.join("a"), &late).unwrap_err();
 		assert!(matches!(err, FetchError::Timeout), "{err}");
 		assert!(!late.blames_server(&err));
 		// What the server does is on the server: a 404 before the deadline.
 		let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec();
 		let url = scripted(vec![missing], 1, Duration::ZERO);
-		let err = store::download(
-			&url,
-			&dir.join("b"),
-			1 << 20,
-			false,
-			&policy,
-			None,
-			store::Keep::Cache,
-		)
-		.unwrap_err();
+		let err = download_to(&url, &dir.join("b"), &policy).unwrap_err();
 		assert!(policy.blames_server(&err), "{err}");
 	}
 

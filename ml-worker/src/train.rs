@@ -275,7 +275,17 @@ impl MinerRun<'_> {
 
 	/// Trains the round's S steps honestly, handing each checkpoint (0..=n) to `sink` as it is
 	/// made; returns the loss of each step.
-	pub fn train_with(&self, mut sink: impl FnMut(Checkpoint) -> Result<()>) -> Result<Vec<f64>> {
+	pub fn train_with(&self, sink: impl FnMut(Checkpoint) -> Result<()>) -> Result<Vec<f64>> {
+		Ok(self.train_timed(sink)?.0)
+	}
+
+	/// [`MinerRun::train_with`], also returning the seconds the training thread spent on the
+	/// checkpoints: copying each out of libtorch and handing it to `sink` (the proofs' cost
+	/// on the critical path, whatever `sink` does elsewhere).
+	pub fn train_timed(
+		&self,
+		mut sink: impl FnMut(Checkpoint) -> Result<()>,
+	) -> Result<(Vec<f64>, f64)> {
 		self.check_profile()?;
 		let (_, shard) = self.shard()?;
 		let start = Checkpoint::start(self.start.to_vec(), self.spec.momentum() > 0.0);
@@ -288,12 +298,17 @@ impl MinerRun<'_> {
 		let n = self.spec.num_segments();
 		let bar = progress_bar(self.progress, u64::from(k) * u64::from(n), "train");
 		let mut losses = Vec::new();
+		// What the proofs cost the training thread: the checkpoint's copy out of libtorch and
+		// the hand-over (a wait only when the writer is two checkpoints behind).
+		let mut proof_secs = 0.0;
 		for j in 1..=n {
 			losses.extend(trainer.run((j - 1) * k, j * k, &bar)?);
+			let t = std::time::Instant::now();
 			sink(trainer.checkpoint()?)?;
+			proof_secs += t.elapsed().as_secs_f64();
 		}
 		bar.finish_and_clear();
-		Ok(losses)
+		Ok((losses, proof_secs))
 	}
 
 	/// Trains the round's S steps honestly, keeping every checkpoint.
@@ -311,19 +326,27 @@ impl MinerRun<'_> {
 
 	/// Trains and writes the proof bundle into `out`, checkpoint by checkpoint.
 	pub fn train_bundle(&self, out: &Path) -> Result<Manifest> {
+		Ok(self.train_bundle_timed(out)?.0)
+	}
+
+	/// [`MinerRun::train_bundle`], also returning the seconds the training thread spent on the
+	/// checkpoints ([`MinerRun::train_timed`]); hashing and writing them happen on another.
+	pub fn train_bundle_timed(&self, out: &Path) -> Result<(Manifest, f64)> {
 		let started = std::time::Instant::now();
 		let mut writer = BundleWriter::new(out)?.spawn();
-		let losses = self.train_with(|c| writer.push(c))?;
+		let (losses, proof_secs) = self.train_timed(|c| writer.push(c))?;
 		let manifest = writer.finish(&self.info(losses)?)?;
 		log::info!(
-			"trained {} steps in {:.2}s; mean loss {:.4}; bundle {} (root {})",
+			"trained {} steps in {:.2}s ({:.3}s of it on checkpoints); mean loss {:.4}; bundle \
+			 {} (root {})",
 			self.spec.hyperparameters.local_steps,
 			started.elapsed().as_secs_f64(),
+			proof_secs,
 			manifest.train_loss,
 			out.display(),
 			manifest.checkpoint_root
 		);
-		Ok(manifest)
+		Ok((manifest, proof_secs))
 	}
 
 	fn info(&self, losses: Vec<f64>) -> Result<BundleInfo> {

@@ -22,7 +22,7 @@ use crate::profile::Pinned;
 use crate::proof::Checkpoint;
 use crate::store::{self, Store};
 use crate::train::{progress_bar, MinerRun, Trainer};
-use crate::verify::{start_loss, verify_remote, Expected, Remote, Validator};
+use crate::verify::{start_loss, verify_served, Expected, Validator};
 use anyhow::{ensure, Context, Result};
 use pol_primitives::{hashing, Hash};
 use serde::Serialize;
@@ -203,23 +203,13 @@ pub fn run(
 		std::fs::create_dir_all(&fetched)
 			.with_context(|| format!("creating {}", fetched.display()))?;
 		let t = Instant::now();
-		let url = server.url();
-		let manifest_bytes = store::fetch_manifest(
-			&url,
-			&manifest_hash,
+		let report = verify_served(
 			&fetched,
-			store::DEFAULT_MAX_BYTES,
-			false,
-			&store::FetchPolicy::default(),
+			&server.url(),
+			&manifest_hash,
+			&expected,
+			&validator,
 		)?;
-		let remote = Remote {
-			base: &url,
-			max_bytes: store::DEFAULT_MAX_BYTES,
-			manifest_bytes,
-			progress: false,
-			policy: store::FetchPolicy::default(),
-		};
-		let report = verify_remote(&fetched, &remote, &expected, &validator)?;
 		let verify_secs = t.elapsed().as_secs_f64();
 		server.stop();
 		runs.push([

@@ -9,7 +9,7 @@ use crate::profile::Pinned;
 use crate::proof::{Checkpoint, Manifest};
 use crate::store::{self, FetchError, Store};
 use crate::train::{evaluate, progress_bar, MinerRun, RunOutput, Trainer};
-use crate::verify::{verify_bundle, verify_remote, Expected, Remote, Report, Validator};
+use crate::verify::{verify_bundle, verify_served, Expected, Report, Validator};
 use pol_primitives::{hashing, AccountBytes, Hash, Verdict};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -777,25 +777,9 @@ fn artifact_store_serves_checked_artifacts() {
 /// A remote verification of `manifest_hash` from `url`, into a fresh directory.
 fn verify_remote_from(w: &World, url: &str, manifest_hash: &Hash, all: bool) -> Report {
 	let dir = TempDir::new("remote");
-	let manifest_bytes = store::fetch_manifest(
-		url,
-		manifest_hash,
-		&dir.0,
-		store::DEFAULT_MAX_BYTES,
-		false,
-		&store::FetchPolicy::default(),
-	)
-	.unwrap();
-	let remote = Remote {
-		base: url,
-		max_bytes: store::DEFAULT_MAX_BYTES,
-		manifest_bytes,
-		progress: false,
-		policy: store::FetchPolicy::default(),
-	};
 	let expected = w.expected("alice", &w.start);
 	let v = w.validator(all, None);
-	verify_remote(&dir.0, &remote, &expected, &v).unwrap()
+	verify_served(&dir.0, url, manifest_hash, &expected, &v).unwrap()
 }
 
 #[test]
@@ -1243,23 +1227,6 @@ mod attacks {
 		only: Option<u32>,
 	) -> Report {
 		let dir = TempDir::new("attack-fetch");
-		let url = served.server.url();
-		let manifest_bytes = store::fetch_manifest(
-			&url,
-			&served.manifest_hash,
-			&dir.0,
-			store::DEFAULT_MAX_BYTES,
-			false,
-			&store::FetchPolicy::default(),
-		)
-		.unwrap();
-		let remote = Remote {
-			base: &url,
-			max_bytes: store::DEFAULT_MAX_BYTES,
-			manifest_bytes,
-			progress: false,
-			policy: store::FetchPolicy::default(),
-		};
 		let expected = Expected {
 			spec: &w.spec,
 			round: 0,
@@ -1280,7 +1247,8 @@ mod attacks {
 			progress: false,
 			deadline: None,
 		};
-		verify_remote(&dir.0, &remote, &expected, &v).unwrap()
+		let url = served.server.url();
+		verify_served(&dir.0, &url, &served.manifest_hash, &expected, &v).unwrap()
 	}
 
 	#[test]

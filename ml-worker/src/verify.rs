@@ -416,6 +416,30 @@ pub fn verify_remote(
 	Ok(report)
 }
 
+/// [`verify_remote`] of the run whose manifest is `manifest_hash` on the server `base`, into
+/// `dir`, under the store's default size limit and fetch policy (no deadline of a phase): the
+/// manifest fetched first, then what the challenge needs.
+pub fn verify_served(
+	dir: &Path,
+	base: &str,
+	manifest_hash: &Hash,
+	expected: &Expected,
+	v: &Validator,
+) -> Result<Report> {
+	let policy = store::FetchPolicy::default();
+	let max_bytes = store::DEFAULT_MAX_BYTES;
+	let manifest_bytes =
+		store::fetch_manifest(base, manifest_hash, dir, max_bytes, false, &policy)?;
+	let remote = Remote {
+		base,
+		max_bytes,
+		manifest_bytes,
+		progress: false,
+		policy,
+	};
+	verify_remote(dir, &remote, expected, v)
+}
+
 /// Where a verification reads the checkpoint files: a bundle directory, filled on demand from
 /// an artifact server when there is one.
 struct Files<'a> {

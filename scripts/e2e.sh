@@ -9,7 +9,8 @@
 # (serves a corrupt copy of each checkpoint to the first validator that asks). Over rounds 0…3 it
 # checks that a global model is accepted every round and that its accuracy rises. Validator 3
 # signs as //Charlie's Worker proxy with a key of its own (`pol-worker worker-key` sets it up),
-# and must reveal its scores every round. And:
+# and must reveal its scores every round; miner 1 likewise as //Eve's (bonded with polkadot.js
+# first, since a proxy cannot bond), and must commit and reveal every round. And:
 # - round 1: it kills node 2 and checks that the chain keeps finalizing and that the workers
 #   that used node 2 reconnect elsewhere. Once round 1's model is accepted it kills the
 #   validator worker whose URI the chain accepted it with (its artifact server dies with it)
@@ -75,6 +76,18 @@ tn_node_urls 1
 	>>"$(tn_log worker-key)" 2>&1 || tn_fail "pol-worker worker-key failed" worker-key
 TN_PROXY[3]="//Charlie//worker $charlie"
 echo "$charlie_worker is //Charlie's Worker proxy and challenge key ($(since))"
+
+tn_say "e2e: miner 1 signs as //Eve's Worker proxy"
+# A proxy cannot bond (the key that can bond can move the stake), so //Eve bonds once with its
+# own key, through polkadot.js as an operator would; the worker sets its endpoint as the proxy.
+eve=5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw
+eve_worker=5GTGUvxzyq1RiDu9NG6ZweB2hjYBrBa41uwj4WmjYTWgqT5a
+(cd scripts/js && node bin/bond.js --ws "$(tn_ws 1)" --suri //Eve --role miner --amount 100) \
+	>>"$(tn_log bond)" 2>&1 || tn_fail "bonding //Eve with scripts/js/bin/bond.js failed" bond
+"$TN_WORKER_BIN" worker-key "${TN_URLS[@]}" --suri //Eve --worker "$eve_worker" --fund 10 \
+	>>"$(tn_log worker-key)" 2>&1 || tn_fail "pol-worker worker-key failed for //Eve" worker-key
+TN_MINER_PROXY[1]="//Eve//worker $eve"
+echo "$eve_worker is //Eve's Worker proxy ($(since))"
 
 tn_say "e2e: 3 validator workers, $MINERS miners ($FAULTS), then the demo task"
 # The workers start first and take every task, so that all miners are bonded and join in
@@ -314,6 +327,17 @@ for ((r = 0; r < ROUNDS; r++)); do
 		tn_fail "validator 3 (//Charlie's proxy) did not reveal its round-$r scores" validator3
 done
 echo "validator 3 revealed its scores in every round as //Charlie's Worker proxy"
+# Miner 1 signed every call as //Eve's proxy, and its work counted as //Eve's in every round
+# (the JavaScript side checks that //Eve was paid).
+grep -q "signing as $eve_worker, a Worker proxy of $eve" "$(tn_log miner1)" ||
+	tn_fail "miner 1 did not sign as //Eve's Worker proxy" miner1
+for ((r = 0; r < ROUNDS; r++)); do
+	for call in commit reveal; do
+		grep -q "$call task $TN_TASK round $r: finalized" "$(tn_log miner1)" ||
+			tn_fail "miner 1 (//Eve's proxy) did not $call in round $r" miner1
+	done
+done
+echo "miner 1 committed and revealed in every round as //Eve's Worker proxy"
 
 tn_say "e2e: the attackers"
 # The miners whose work must never be aggregated: //Alice//stash (lazy), //Bob//stash (copy),

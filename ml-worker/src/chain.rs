@@ -520,7 +520,7 @@ impl Chain {
 					record(&txs, &key, now, nonce, bytes.clone());
 					(txs, key)
 				});
-				handle.spawn(follow(progress, label, hash, watch, false));
+				handle.spawn(follow(progress, label, hash, watch, false, at.metadata()));
 				Ok((hash, nonce, bytes))
 			}
 		})
@@ -539,7 +539,14 @@ impl Chain {
 				let hash = Hash::from(tx.hash().0);
 				let progress = tx.submit_and_watch().await?;
 				log::info!("{label}: sent again ({hash:?})");
-				handle.spawn(follow(progress, label, hash, Some(watch), true));
+				handle.spawn(follow(
+					progress,
+					label,
+					hash,
+					Some(watch),
+					true,
+					at.metadata(),
+				));
 				Ok(())
 			}
 		})
@@ -559,6 +566,7 @@ async fn follow(
 	hash: Hash,
 	watch: Option<(Txs, Action)>,
 	rebroadcast: bool,
+	metadata: subxt::ArcMetadata,
 ) {
 	use subxt::transactions::TransactionStatus as S;
 	let note = |state: TxState| {
@@ -572,7 +580,7 @@ async fn follow(
 			Ok(S::InBestBlock(_)) => note(TxState::InBest),
 			Ok(S::InFinalizedBlock(block)) => {
 				match block.wait_for_success().await {
-					Ok(events) => match proxied_error(&events) {
+					Ok(events) => match proxied_error(&events, &metadata) {
 						// Through a proxy the extrinsic succeeds whatever its call does: the
 						// call's own outcome is in `ProxyExecuted`.
 						Some(e) => {
@@ -626,12 +634,42 @@ async fn follow(
 	}
 }
 
-/// The dispatch error of the call a proxy made for the stash, if it failed.
-fn proxied_error(events: &subxt::extrinsics::ExtrinsicEvents<PolkadotConfig>) -> Option<String> {
+/// The dispatch error of the call a proxy made for the stash, if it failed, named as the
+/// runtime names it.
+fn proxied_error(
+	events: &subxt::extrinsics::ExtrinsicEvents<PolkadotConfig>,
+	metadata: &subxt::Metadata,
+) -> Option<String> {
 	let executed = events
 		.find_first::<api::proxy::events::ProxyExecuted>()?
 		.ok()?;
-	executed.result.err().map(|e| format!("{e:?}"))
+	executed
+		.result
+		.err()
+		.map(|e| describe_dispatch_error(&e, metadata))
+}
+
+/// A dispatch error for people: a pallet's error by its name and documentation (which says how
+/// to avoid it), not by the pallet's and the variant's indices.
+fn describe_dispatch_error(
+	error: &runtime_types::sp_runtime::DispatchError,
+	metadata: &subxt::Metadata,
+) -> String {
+	if let runtime_types::sp_runtime::DispatchError::Module(m) = error {
+		let named = metadata.pallet_by_error_index(m.index).and_then(|pallet| {
+			let variant = pallet.error_variant_by_index(m.error[0])?;
+			Some((pallet.name(), variant))
+		});
+		if let Some((pallet, variant)) = named {
+			let docs = variant.docs.join(" ");
+			return if docs.is_empty() {
+				format!("{pallet}.{}", variant.name)
+			} else {
+				format!("{pallet}.{}: {}", variant.name, docs.trim())
+			};
+		}
+	}
+	format!("{error:?}")
 }
 
 /// Where an extrinsic stands, as its watch last heard.
@@ -971,3 +1009,33 @@ pub fn from_chain<A: subxt::ext::codec::Encode, B: subxt::ext::codec::Decode>(a:
 
 /// The chain's types, for the callers.
 pub use pol_chain_api::polchain as api;
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use runtime_types::sp_runtime::{DispatchError, ModuleError};
+
+	#[test]
+	fn a_proxied_calls_error_is_named_with_its_advice() {
+		let metadata = subxt::Metadata::decode_from(pol_chain_api::METADATA).unwrap();
+		let index = metadata.pallet_by_name("PolStaking").unwrap().error_index();
+		let not_bonded = DispatchError::Module(ModuleError {
+			index,
+			error: [1, 0, 0, 0],
+		});
+		assert_eq!(
+			describe_dispatch_error(&not_bonded, &metadata),
+			"PolStaking.NotBonded: The account is not bonded. `bond` first."
+		);
+		// What the metadata does not know stays as it came.
+		let unknown = DispatchError::Module(ModuleError {
+			index: 250,
+			error: [0; 4],
+		});
+		assert!(describe_dispatch_error(&unknown, &metadata).contains("index: 250"));
+		assert_eq!(
+			describe_dispatch_error(&DispatchError::BadOrigin, &metadata),
+			"BadOrigin"
+		);
+	}
+}

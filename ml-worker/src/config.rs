@@ -173,6 +173,32 @@ fn default_true() -> bool {
 	true
 }
 
+impl RunConfig {
+	/// Checks the worker's own settings against the task's data source, so that a typo is an
+	/// error at start-up rather than a data set silently read from elsewhere.
+	pub fn validate(&self, source: SourceKind) -> Result<()> {
+		for (key, path) in [
+			("data_root", &self.data_root),
+			("data_path", &self.data_path),
+		] {
+			ensure!(
+				path.as_ref().is_none_or(|p| !p.as_os_str().is_empty()),
+				"{key} is empty: give a directory, or leave the key out"
+			);
+		}
+		match (source, &self.data_path) {
+			(SourceKind::Dir, None) => {
+				bail!("source = \"dir\" needs data_path, the directory with x.npy and y.npy or data.safetensors")
+			}
+			(SourceKind::Digits | SourceKind::Synthetic, Some(_)) => bail!(
+				"data_path is only read for source = \"dir\" (this task's source is {source:?}): \
+				 leave it out, or use data_root for the exported data sets"
+			),
+			_ => Ok(()),
+		}
+	}
+}
+
 impl Default for RunConfig {
 	fn default() -> Self {
 		RunConfig {
@@ -216,6 +242,10 @@ impl Config {
 			.try_into()
 			.context("parsing the configuration")?;
 		config.spec().validate()?;
+		config
+			.run
+			.validate(config.data.source)
+			.context("in [run]")?;
 		Ok(config)
 	}
 
@@ -569,11 +599,25 @@ comparison = "exact"
 			format!("{EXAMPLE}[verification.profile]\nthreads = 65\n"),
 			format!("{EXAMPLE}[verification.profile]\nisa = \"sse4\"\n"),
 			format!("{EXAMPLE}[run]\nthreads = 2\n"),
+			// data_path belongs to a directory data set only; such a set needs one.
+			format!("{EXAMPLE}[run]\ndata_path = \"/data/mine\"\n"),
+			EXAMPLE.replace("source = \"digits\"", "source = \"dir\""),
+			format!("{EXAMPLE}[run]\ndata_root = \"\"\n"),
 			"not toml at all [".to_string(),
 		];
 		for text in bad {
 			assert!(Config::from_toml(&text).is_err(), "{text}");
 		}
+	}
+
+	#[test]
+	fn a_directory_data_set_with_its_path() {
+		let text = format!(
+			"{}[run]\ndata_path = \"/data/mine\"\n",
+			EXAMPLE.replace("source = \"digits\"", "source = \"dir\"")
+		);
+		let c = Config::from_toml(&text).unwrap();
+		assert_eq!(c.run.data_path.as_deref(), Some(Path::new("/data/mine")));
 	}
 
 	#[test]

@@ -264,10 +264,14 @@ tn_task_flags() {
 	if [ -n "$TN_TASK" ]; then TN_TASK_FLAGS=(--task "$TN_TASK"); fi
 }
 
+# TN_MINER_PROXY[j]="WORKER_SURI STASH": miner j signs with WORKER_SURI as STASH's Worker proxy
+# (STASH bonded with its own key, then `pol-worker worker-key`) instead of with TN_MINERS' key.
+declare -A TN_MINER_PROXY=()
+
 # tn_start_miners M [FAULTS]: miners 1…M (accounts in TN_MINERS' order); miner j uses node
 # ((j-1) mod N)+1 first and listens on 8710+j. FAULTS: "3:lazy 4:copy" gives miner 3 --fault lazy…
 tn_start_miners() {
-	local m="$1" faults="${2:-}" j port fault
+	local m="$1" faults="${2:-}" j port fault key worker stash
 	((m <= ${#TN_MINERS[@]})) || tn_fail "at most ${#TN_MINERS[@]} miners"
 	tn_task_flags
 	for ((j = 1; j <= m; j++)); do
@@ -278,7 +282,12 @@ tn_start_miners() {
 		for f in $faults; do
 			if [ "${f%%:*}" = "$j" ]; then fault=(--fault "${f#*:}"); fi
 		done
-		tn_spawn "miner$j" "$TN_WORKER_BIN" miner "${TN_URLS[@]}" --suri "${TN_MINERS[$((j - 1))]}" \
+		key=(--suri "${TN_MINERS[$((j - 1))]}")
+		if [ -n "${TN_MINER_PROXY[$j]:-}" ]; then
+			read -r worker stash <<<"${TN_MINER_PROXY[$j]}"
+			key=(--suri "$worker" --stash "$stash")
+		fi
+		tn_spawn "miner$j" "$TN_WORKER_BIN" miner "${TN_URLS[@]}" "${key[@]}" \
 			--work-dir "$TN_DIR/workers/miner$j" --listen "127.0.0.1:$port" \
 			--public-url "http://127.0.0.1:$port" "${TN_TASK_FLAGS[@]}" "${fault[@]}" --no-progress
 	done

@@ -690,6 +690,57 @@ fn federated_five_miners_ten_rounds_non_iid_digits() {
 	assert!(central_acc >= 0.90, "centralised accuracy {central_acc}");
 }
 
+/// docs/PROTOCOL.md's step written out as it reads: gradients zeroed and accumulated into by
+/// `backward`, then the update's operations one by one. The trainer's step, which skips the
+/// zeroing and the accumulation and keeps its temporaries, must give the same bits, with
+/// momentum and without.
+#[test]
+fn the_trainers_step_is_the_protocols_step_to_the_bit() {
+	for momentum in ["0.9", "0.0"] {
+		let w = world(&TASK.replace("momentum = 0.9", &format!("momentum = {momentum}")));
+		let run = w.miner("alice", &w.start);
+		let (_, shard) = run.shard().unwrap();
+		let ds = w.data.on(Device::Cpu);
+		let start = Checkpoint::start(w.start.clone(), w.spec.momentum() > 0.0);
+		let mut t = Trainer::new(&w.spec, &start, &ds, shard, run.data_seed(), Device::Cpu).unwrap();
+
+		let mut model = Model::uninit(&w.spec.task.model, Device::Cpu).unwrap();
+		model.set_params(&w.start).unwrap();
+		let mut params: Vec<tch::Tensor> =
+			model.named_parameters().into_iter().map(|(_, p)| p).collect();
+		let mut bufs: Vec<tch::Tensor> = params.iter().map(tch::Tensor::zeros_like).collect();
+		let (lr, mu) = (w.spec.learning_rate(), w.spec.momentum());
+		for s in 0..w.spec.hyperparameters.local_steps {
+			let (xs, ys) = ds.gather(&t.batch(s).unwrap());
+			for p in &mut params {
+				p.zero_grad();
+			}
+			let loss = model.forward(&xs).cross_entropy_for_logits(&ys);
+			loss.backward();
+			tch::no_grad(|| {
+				for (p, b) in params.iter_mut().zip(&mut bufs) {
+					let g = p.grad();
+					let direction = if mu > 0.0 {
+						let _ = b.g_mul_scalar_(mu);
+						let _ = b.g_add_(&g);
+						b.shallow_clone()
+					} else {
+						g
+					};
+					let _ = p.g_sub_(&(direction * lr));
+				}
+			});
+			let reference_loss = loss.double_value(&[]);
+			assert_eq!(t.step(s).unwrap().to_bits(), reference_loss.to_bits(), "step {s}");
+		}
+		assert_eq!(
+			hash_named(&t.checkpoint().unwrap().params).unwrap(),
+			hash_named(&model.params().unwrap()).unwrap(),
+			"momentum {momentum}"
+		);
+	}
+}
+
 #[test]
 fn artifact_store_serves_checked_artifacts() {
 	let w = world(TASK);

@@ -24,6 +24,8 @@ pub struct Trainer<'a> {
 	names: Vec<String>,
 	params: Vec<Tensor>,
 	momentum: Option<Vec<Tensor>>,
+	/// The temporary `t = b·η` of each parameter's update, kept so that a step allocates none.
+	scratch: Vec<Tensor>,
 	learning_rate: f64,
 	mu: f64,
 	batch_size: u32,
@@ -69,11 +71,13 @@ impl<'a> Trainer<'a> {
 			);
 			None
 		};
+		let scratch = params.iter().map(Tensor::empty_like).collect();
 		Ok(Trainer {
 			model,
 			names,
 			params,
 			momentum,
+			scratch,
 			learning_rate: spec.learning_rate(),
 			mu,
 			batch_size: spec.hyperparameters.batch_size,
@@ -98,25 +102,28 @@ impl<'a> Trainer<'a> {
 	/// a dishonest miner would).
 	pub fn step_on(&mut self, batch: &[i64], lr: f64) -> Result<f64> {
 		let (xs, ys) = self.data.gather(batch);
-		for p in &mut self.params {
-			p.zero_grad();
-		}
 		let loss = self.model.forward(&xs).cross_entropy_for_logits(&ys);
-		loss.f_backward().context("backward pass")?;
+		// The gradients as autograd computes them, not added into zeroed `.grad` buffers: the
+		// same values (0 + g = g, up to the sign of a zero, which no update below can tell
+		// apart, see docs/PROTOCOL.md) without a pass to zero and a pass to accumulate.
+		let grads = Tensor::f_run_backward(&[&loss], &self.params, false, false)
+			.context("backward pass")?;
 		let mu = self.mu;
 		tch::no_grad(|| -> Result<()> {
-			for (i, p) in self.params.iter_mut().enumerate() {
-				let g = p.grad();
-				let direction = match &mut self.momentum {
+			for (i, (p, g)) in self.params.iter_mut().zip(&grads).enumerate() {
+				let t = &self.scratch[i];
+				match &mut self.momentum {
 					Some(bufs) => {
 						let b = &mut bufs[i];
 						let _ = b.f_mul_scalar_(mu)?;
-						let _ = b.f_add_(&g)?;
-						b.shallow_clone()
+						let _ = b.f_add_(g)?;
+						let _ = b.f_mul_scalar_out(t, lr)?;
 					}
-					None => g,
-				};
-				let _ = p.f_sub_(&(direction * lr))?;
+					None => {
+						let _ = g.f_mul_scalar_out(t, lr)?;
+					}
+				}
+				let _ = p.f_sub_(t)?;
 			}
 			Ok(())
 		})

@@ -702,12 +702,16 @@ fn the_trainers_step_is_the_protocols_step_to_the_bit() {
 		let (_, shard) = run.shard().unwrap();
 		let ds = w.data.on(Device::Cpu);
 		let start = Checkpoint::start(w.start.clone(), w.spec.momentum() > 0.0);
-		let mut t = Trainer::new(&w.spec, &start, &ds, shard, run.data_seed(), Device::Cpu).unwrap();
+		let mut t =
+			Trainer::new(&w.spec, &start, &ds, shard, run.data_seed(), Device::Cpu).unwrap();
 
 		let mut model = Model::uninit(&w.spec.task.model, Device::Cpu).unwrap();
 		model.set_params(&w.start).unwrap();
-		let mut params: Vec<tch::Tensor> =
-			model.named_parameters().into_iter().map(|(_, p)| p).collect();
+		let mut params: Vec<tch::Tensor> = model
+			.named_parameters()
+			.into_iter()
+			.map(|(_, p)| p)
+			.collect();
 		let mut bufs: Vec<tch::Tensor> = params.iter().map(tch::Tensor::zeros_like).collect();
 		let (lr, mu) = (w.spec.learning_rate(), w.spec.momentum());
 		for s in 0..w.spec.hyperparameters.local_steps {
@@ -731,7 +735,11 @@ fn the_trainers_step_is_the_protocols_step_to_the_bit() {
 				}
 			});
 			let reference_loss = loss.double_value(&[]);
-			assert_eq!(t.step(s).unwrap().to_bits(), reference_loss.to_bits(), "step {s}");
+			assert_eq!(
+				t.step(s).unwrap().to_bits(),
+				reference_loss.to_bits(),
+				"step {s}"
+			);
 		}
 		assert_eq!(
 			hash_named(&t.checkpoint().unwrap().params).unwrap(),
@@ -831,6 +839,42 @@ fn verify_remote_from(w: &World, url: &str, manifest_hash: &Hash, all: bool) -> 
 	let expected = w.expected("alice", &w.start);
 	let v = w.validator(all, None);
 	verify_served(&dir.0, url, manifest_hash, &expected, &v).unwrap()
+}
+
+#[test]
+fn a_bundle_is_stored_by_link_once_checked() {
+	use std::os::unix::fs::MetadataExt;
+	let w = world(TASK);
+	let bundle = TempDir::new("link-bundle");
+	let m = w.miner("alice", &w.start).train_bundle(&bundle.0).unwrap();
+	let file = |j: u32| crate::proof::checkpoint_path(&bundle.0, &m, j).unwrap();
+	let hash = |j: u32| crate::config::parse_hash(&m.checkpoints[j as usize].model_hash).unwrap();
+	let store_dir = TempDir::new("link-store");
+	let s = Store::open(&store_dir.0, store::DEFAULT_MAX_BYTES).unwrap();
+
+	// A file that is not the artifact it is stored as is refused, and nothing is stored.
+	let err = s.put_file_checked(&file(2), &hash(1)).unwrap_err();
+	assert!(err.to_string().contains("expected"), "{err}");
+	assert!(s.path(&hash(1)).is_none());
+	// Nor is one over the store's limit.
+	let small_dir = TempDir::new("link-small");
+	let small = Store::open(&small_dir.0, 100).unwrap();
+	assert!(small.put_file_checked(&file(1), &hash(1)).is_err());
+	assert!(small.path(&hash(1)).is_none());
+
+	// The bundle: each checkpoint is the bundle's own file under its hash (one inode, no copy
+	// of a gigabyte a round), and reads back checked.
+	s.put_bundle(&bundle.0).unwrap();
+	for j in 0..=m.num_segments {
+		let stored = s.path(&hash(j)).unwrap();
+		let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+		assert_eq!(ino(&stored), ino(&file(j)), "checkpoint {j}");
+		s.get(&hash(j)).unwrap();
+	}
+	// Removing the bundle (retention does) leaves the store's copy.
+	let last = hash(m.num_segments);
+	drop(bundle);
+	assert!(s.get(&last).is_ok());
 }
 
 #[test]

@@ -37,6 +37,18 @@ pub fn artifact_hash(bytes: &[u8]) -> Hash {
 	hashing::hash(bytes)
 }
 
+/// Checks that `bytes` are the artifact `expected`.
+fn check_hash(bytes: &[u8], expected: &Hash) -> Result<()> {
+	let actual = artifact_hash(bytes);
+	ensure!(
+		&actual == expected,
+		"artifact hashes to {}, expected {}",
+		hex32(&actual.0),
+		hex32(&expected.0)
+	);
+	Ok(())
+}
+
 /// A directory of artifacts, each in a file named by its hash.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -67,12 +79,7 @@ impl Store {
 
 	/// Stores `bytes` under their hash; returns it.
 	pub fn put(&self, bytes: &[u8]) -> Result<Hash> {
-		ensure!(
-			bytes.len() as u64 <= self.max_bytes,
-			"artifact of {} bytes is over the store's limit of {} bytes",
-			bytes.len(),
-			self.max_bytes
-		);
+		self.check_size(bytes.len() as u64)?;
 		let hash = artifact_hash(bytes);
 		let path = self.dir.join(hex::encode(hash.0));
 		if !path.exists() {
@@ -83,14 +90,47 @@ impl Store {
 
 	/// Stores `bytes` only if they hash to `expected`.
 	pub fn put_checked(&self, bytes: &[u8], expected: &Hash) -> Result<()> {
-		let actual = artifact_hash(bytes);
+		self.check_size(bytes.len() as u64)?;
+		check_hash(bytes, expected)?;
+		let path = self.dir.join(hex::encode(expected.0));
+		if !path.exists() {
+			write_atomic(&path, bytes)?;
+		}
+		Ok(())
+	}
+
+	/// Stores the file `file` only if its bytes hash to `expected`: as a hard link where the
+	/// store and the file share a file system (a miner's bundle of a gigabyte is not copied
+	/// every round), else as a copy. The file must not be rewritten in place afterwards: a
+	/// bundle's files never are (each is written to a temporary file and renamed).
+	pub fn put_file_checked(&self, file: &Path, expected: &Hash) -> Result<()> {
+		let path = self.dir.join(hex::encode(expected.0));
+		if path.exists() {
+			return Ok(());
+		}
+		let size = std::fs::metadata(file)
+			.with_context(|| format!("reading {}", file.display()))?
+			.len();
+		self.check_size(size)?;
+		let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+		check_hash(&bytes, expected)?;
+		let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+		let _ = std::fs::remove_file(&tmp);
+		match std::fs::hard_link(file, &tmp) {
+			Ok(()) => std::fs::rename(&tmp, &path)
+				.with_context(|| format!("renaming to {}", path.display())),
+			// Another file system, or one without links: copy what was checked.
+			Err(_) => write_atomic(&path, &bytes),
+		}
+	}
+
+	fn check_size(&self, size: u64) -> Result<()> {
 		ensure!(
-			&actual == expected,
-			"artifact hashes to {}, expected {}",
-			hex32(&actual.0),
-			hex32(&expected.0)
+			size <= self.max_bytes,
+			"artifact of {size} bytes is over the store's limit of {} bytes",
+			self.max_bytes
 		);
-		self.put(bytes).map(|_| ())
+		Ok(())
 	}
 
 	/// The bytes of artifact `hash`, checked against it (a store on disk can rot too).
@@ -115,10 +155,8 @@ impl Store {
 		let manifest = Manifest::read(bundle)?;
 		for j in 0..manifest.checkpoints.len() as u32 {
 			let path = crate::proof::checkpoint_path(bundle, &manifest, j)?;
-			let bytes =
-				std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
 			let expected = crate::config::parse_hash(&manifest.checkpoints[j as usize].model_hash)?;
-			self.put_checked(&bytes, &expected)
+			self.put_file_checked(&path, &expected)
 				.with_context(|| format!("checkpoint {j} of {}", bundle.display()))?;
 		}
 		let manifest_bytes = std::fs::read(bundle.join(MANIFEST_FILE))?;

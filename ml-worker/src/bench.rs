@@ -4,8 +4,8 @@
 //! - the bare training loop over the whole set (the loop `scripts/bench/bench_torch.py` runs in
 //!   PyTorch, so the two compare: batches derived as the protocol derives them);
 //! - the miner's S steps on its shard without proofs ("bare"), and the same run with proofs
-//!   (checkpoints hashed and written beside training, the manifest): their difference is what
-//!   the proofs cost the miner;
+//!   (checkpoints hashed and written beside training, the manifest), in turns first and second:
+//!   their difference is what the proofs cost the miner;
 //! - one validator's remote verification of that run, as on a live chain: the bundle served on
 //!   loopback, the manifest and the challenged checkpoints fetched, hashed, the Q segments
 //!   replayed and the final model evaluated. The round's start model is evaluated once per
@@ -174,7 +174,7 @@ pub fn run(
 	let mut runs = Vec::new();
 	let mut last = None;
 	let bar = progress_bar(config.run.progress, u64::from(repeat), "bench");
-	for _ in 0..repeat {
+	for i in 0..repeat {
 		// The bare loop over the whole set, after a short warm-up.
 		let mut trainer = Trainer::new(&spec, &ckpt, &dataset, &all, bench_data_seed(), device)?;
 		let warmup = loop_steps.min(20);
@@ -183,15 +183,26 @@ pub fn run(
 		trainer.run(warmup, warmup + loop_steps, &hidden)?;
 		let loop_secs = t.elapsed().as_secs_f64();
 
-		// The miner's S steps, without and then with proofs.
-		let mut trainer = Trainer::new(&spec, &ckpt, &dataset, shard, run.data_seed(), device)?;
-		let t = Instant::now();
-		trainer.run(0, s, &hidden)?;
-		let bare_secs = t.elapsed().as_secs_f64();
-		let _ = std::fs::remove_dir_all(&work);
-		let t = Instant::now();
-		let (_, proof_thread_secs) = run.train_bundle_timed(&bundle)?;
-		let train_secs = t.elapsed().as_secs_f64();
+		// The miner's S steps without and with proofs, in turns first and second, so that what
+		// the order does (caches, the allocator, the page cache) falls on both alike.
+		let bare = || -> Result<f64> {
+			let mut trainer = Trainer::new(&spec, &ckpt, &dataset, shard, run.data_seed(), device)?;
+			let t = Instant::now();
+			trainer.run(0, s, &hidden)?;
+			Ok(t.elapsed().as_secs_f64())
+		};
+		let with_proofs = || -> Result<(f64, f64)> {
+			let _ = std::fs::remove_dir_all(&work);
+			let t = Instant::now();
+			let (_, proof_thread_secs) = run.train_bundle_timed(&bundle)?;
+			Ok((t.elapsed().as_secs_f64(), proof_thread_secs))
+		};
+		let (bare_secs, (train_secs, proof_thread_secs)) = if i % 2 == 0 {
+			(bare()?, with_proofs()?)
+		} else {
+			let proofs = with_proofs()?;
+			(bare()?, proofs)
+		};
 
 		// A validator's check of it, fetched from the miner's store over loopback.
 		let t = Instant::now();

@@ -2082,6 +2082,30 @@ mod transport {
 	}
 
 	#[test]
+	fn a_fetchers_slow_disk_is_not_the_servers_slowness() {
+		// A server that sends everything at once, and a fetcher whose disk takes 256 KiB/s: the
+		// transfer as a whole runs below the 1 MiB/s minimum, but the server is not why.
+		let body = vec![3u8; 512 << 10];
+		let url = scripted(vec![ok_reply(&body)], 1, Duration::ZERO);
+		let policy = FetchPolicy {
+			attempts: 1,
+			grace: Duration::from_millis(200),
+			min_bytes_per_sec: 1 << 20,
+			..FetchPolicy::within(Duration::from_secs(30))
+		};
+		let mut stored = 0;
+		let len = crate::store::client::get_into(&url, 1 << 20, false, &policy, &mut |chunk| {
+			std::thread::sleep(Duration::from_secs_f64(
+				chunk.len() as f64 / f64::from(256 << 10),
+			));
+			stored += chunk.len();
+			Ok(())
+		})
+		.unwrap();
+		assert_eq!((len, stored), (body.len() as u64, body.len()));
+	}
+
+	#[test]
 	fn transient_failures_are_retried_and_a_404_is_not() {
 		let body = b"third time lucky".to_vec();
 		let busy = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".to_vec();

@@ -318,7 +318,7 @@ pub fn get(
 
 /// One GET of at most `max_bytes` of body by `policy`'s deadline and minimum rate, each chunk
 /// handed to `sink` as it arrives; returns the body's length.
-fn get_into(
+pub(crate) fn get_into(
 	url: &str,
 	max_bytes: u64,
 	progress: bool,
@@ -365,6 +365,9 @@ fn get_into(
 		.limit(max_bytes.saturating_add(1))
 		.reader();
 	let started = Instant::now();
+	// Time in `sink` (this host's disk and hashing): a fetcher's own slowness is not the
+	// server's, so the minimum rate is measured over the rest.
+	let mut own = Duration::ZERO;
 	let mut len: u64 = 0;
 	let mut chunk = vec![0u8; 64 << 10];
 	loop {
@@ -380,11 +383,13 @@ fn get_into(
 			});
 		}
 		// Only the fetcher's own trouble (its disk) can fail here.
+		let t = Instant::now();
 		sink(&chunk[..n]).map_err(FetchError::Local)?;
 		bar.set_position(len);
-		let elapsed = started.elapsed();
-		if elapsed > policy.grace {
-			let rate = (len as f64 / elapsed.as_secs_f64()) as u64;
+		own += t.elapsed();
+		let waited = started.elapsed().saturating_sub(own);
+		if waited > policy.grace {
+			let rate = (len as f64 / waited.as_secs_f64()) as u64;
 			if rate < policy.min_bytes_per_sec {
 				return Err(FetchError::TooSlow {
 					bytes_per_sec: rate,

@@ -104,8 +104,8 @@ impl<'a> Trainer<'a> {
 		let (xs, ys) = self.data.gather(batch);
 		let loss = self.model.forward(&xs).cross_entropy_for_logits(&ys);
 		// The gradients as autograd computes them, not added into zeroed `.grad` buffers: the
-		// same values (0 + g = g, up to the sign of a zero, which no update below can tell
-		// apart, see docs/PROTOCOL.md) without a pass to zero and a pass to accumulate.
+		// same values (0 + g = g up to the sign of a zero, docs/PROTOCOL.md step 3 says when
+		// that could matter) without a pass to zero and a pass to accumulate.
 		let grads = Tensor::f_run_backward(&[&loss], &self.params, false, false)
 			.context("backward pass")?;
 		let mu = self.mu;

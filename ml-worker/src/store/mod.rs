@@ -73,7 +73,7 @@ impl Store {
 
 	/// The file of artifact `hash`, if stored.
 	pub fn path(&self, hash: &Hash) -> Option<PathBuf> {
-		let p = self.dir.join(hex::encode(hash.0));
+		let p = self.file_of(hash);
 		p.is_file().then_some(p)
 	}
 
@@ -81,10 +81,7 @@ impl Store {
 	pub fn put(&self, bytes: &[u8]) -> Result<Hash> {
 		self.check_size(bytes.len() as u64)?;
 		let hash = artifact_hash(bytes);
-		let path = self.dir.join(hex::encode(hash.0));
-		if !path.exists() {
-			write_atomic(&path, bytes)?;
-		}
+		self.write_new(&hash, bytes)?;
 		Ok(hash)
 	}
 
@@ -92,11 +89,7 @@ impl Store {
 	pub fn put_checked(&self, bytes: &[u8], expected: &Hash) -> Result<()> {
 		self.check_size(bytes.len() as u64)?;
 		check_hash(bytes, expected)?;
-		let path = self.dir.join(hex::encode(expected.0));
-		if !path.exists() {
-			write_atomic(&path, bytes)?;
-		}
-		Ok(())
+		self.write_new(expected, bytes)
 	}
 
 	/// Stores the file `file` only if its bytes hash to `expected`: as a hard link where the
@@ -104,7 +97,7 @@ impl Store {
 	/// every round), else as a copy. The file must not be rewritten in place afterwards: a
 	/// bundle's files never are (each is written to a temporary file and renamed).
 	pub fn put_file_checked(&self, file: &Path, expected: &Hash) -> Result<()> {
-		let path = self.dir.join(hex::encode(expected.0));
+		let path = self.file_of(expected);
 		if path.exists() {
 			return Ok(());
 		}
@@ -122,6 +115,20 @@ impl Store {
 			// Another file system, or one without links: copy what was checked.
 			Err(_) => write_atomic(&path, &bytes),
 		}
+	}
+
+	/// Where artifact `hash` lives, stored or not.
+	fn file_of(&self, hash: &Hash) -> PathBuf {
+		self.dir.join(hex::encode(hash.0))
+	}
+
+	/// Writes artifact `hash` unless it is stored already (same hash, same bytes).
+	fn write_new(&self, hash: &Hash, bytes: &[u8]) -> Result<()> {
+		let path = self.file_of(hash);
+		if path.exists() {
+			return Ok(());
+		}
+		write_atomic(&path, bytes)
 	}
 
 	fn check_size(&self, size: u64) -> Result<()> {

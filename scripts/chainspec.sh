@@ -18,8 +18,15 @@ node_bin="${POL_NODE_BIN:-$POL_BIN/polchain-node}"
 
 names=(Alice Bob Charlie Dave Eve Ferdie)
 base="$(mktemp)"
-trap 'rm -f "$base"' EXIT
-"$node_bin" build-spec --chain local 2>/dev/null >"$base"
+errors="$(mktemp)"
+trap 'rm -f "$base" "$errors"' EXIT
+# The node's log goes to a file, shown only if it fails (a full disk, a broken binary).
+if ! "$node_bin" build-spec --chain local 2>"$errors" >"$base"; then
+	echo "error: $node_bin build-spec --chain local failed:" >&2
+	tail -n 20 "$errors" >&2
+	df -h "$(dirname "$out")" >&2 || true
+	exit 1
+fi
 
 # One line per authority: ss58 of its sr25519 key (account and Aura), ss58 of its ed25519 key.
 keys=""

@@ -22,6 +22,7 @@ fi
 
 RUN_DIR="${POL_RUN_DIR:-$POL_CACHE/dev}"
 tn_init "$RUN_DIR"
+tn_trace_errors scripts/dev.sh
 trap 'tn_stop_all; echo; echo "stopped (logs in $RUN_DIR/logs)"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

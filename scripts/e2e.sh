@@ -48,6 +48,7 @@ MINERS=7
 FAULTS="3:lazy 4:copy 5:swap-final 6:withhold 7:frame"
 
 tn_init "$RUN_DIR"
+tn_trace_errors scripts/e2e.sh
 finish() {
 	local rc=$?
 	tn_stop_all

@@ -29,6 +29,19 @@ declare -A TN_PID=()  # name -> pid (= its process group and session)
 declare -A TN_GONE=() # names stopped on purpose (tn_kill), not a failure
 declare -A TN_CMD=()  # name -> its command, shell-quoted (tn_restart)
 
+# tn_trace_errors SCRIPT: a command that stops SCRIPT under `set -e` without saying why (its
+# output went to a log, or nowhere) is named with its line, beside the disk's free space (a full
+# disk fails quietly).
+tn_trace_errors() {
+	TN_SCRIPT="$1"
+	set -E # functions and subshells report too
+	trap 'tn_on_error "$LINENO" "$BASH_COMMAND"' ERR
+}
+tn_on_error() {
+	echo "error: ${TN_SCRIPT:-$0} line $1: \`$2\` failed" >&2
+	df -h "${TN_DIR:-.}" >&2 || true
+}
+
 tn_say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # tn_init DIR: a fresh run directory (its nodes/, workers/, logs/ and pids are wiped).

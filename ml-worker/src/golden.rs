@@ -139,3 +139,83 @@ pub fn describe(r: &RunResult) -> String {
 	};
 	format!("{}: {repeatable}, {reproduces} (final {last})", r.name)
 }
+
+/// Whether a worker may mine or validate under the profile `results` were run under: not when
+/// a golden run does not repeat, or gives other bits than the pinned vectors. Such a host's
+/// honest runs would fail every other validator's replay, and its replays would fail every
+/// honest miner's run (an Intel and an AMD CPU did, under MKL's Intel-only branches). Where no
+/// vectors are pinned for the profile nothing can be said, and the worker goes on.
+pub fn judge(profile: &str, results: &[RunResult]) -> Result<()> {
+	for r in results {
+		anyhow::ensure!(
+			r.repeatable,
+			"golden run {} does not repeat under profile {profile} on this host: its runs \
+			 could not be replayed; run `pol-worker doctor --determinism`",
+			r.name
+		);
+		anyhow::ensure!(
+			r.reproduces != Some(false),
+			"this host does not reproduce the golden vectors of profile {profile} ({}): its \
+			 runs and replays would disagree with every other worker's, so it must not mine or \
+			 validate under it; run `pol-worker doctor --determinism` to see which profiles it \
+			 reproduces",
+			describe(r)
+		);
+	}
+	Ok(())
+}
+
+/// Runs the golden runs under this process's profile and [`judge`]s them: what a miner and a
+/// validator do once at start-up. A host without the digits set cannot run them and is only
+/// warned.
+pub fn gate(pinned: &Pinned, data_root: Option<&Path>) -> Result<()> {
+	let profile = pinned.profile.to_string();
+	let results = match check(pinned, data_root) {
+		Ok(results) => results,
+		Err(e) => {
+			log::warn!("the golden vectors could not run, determinism unchecked: {e:#}");
+			return Ok(());
+		}
+	};
+	judge(&profile, &results)?;
+	if results.iter().all(|r| r.reproduces == Some(true)) {
+		log::info!("this host reproduces the golden vectors of profile {profile}");
+	} else {
+		log::warn!("no golden vectors are pinned for profile {profile} and this libtorch");
+	}
+	Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn result(repeatable: bool, reproduces: Option<bool>) -> RunResult {
+		RunResult {
+			name: "digits-mlp".into(),
+			hashes: vec![Hash::zero()],
+			repeatable,
+			reproduces,
+		}
+	}
+
+	#[test]
+	fn a_host_that_does_not_reproduce_the_vectors_may_not_work_under_the_profile() {
+		assert!(judge("cpu/avx2/1", &[result(true, Some(true))]).is_ok());
+		assert!(judge("cpu/avx2/1", &[result(true, None)]).is_ok());
+		let e = judge(
+			"cpu/avx2/1",
+			&[result(true, Some(true)), result(true, Some(false))],
+		)
+		.unwrap_err()
+		.to_string();
+		assert!(
+			e.contains("does not reproduce the golden vectors of profile cpu/avx2/1"),
+			"{e}"
+		);
+		let e = judge("cpu/avx2/1", &[result(false, None)])
+			.unwrap_err()
+			.to_string();
+		assert!(e.contains("does not repeat"), "{e}");
+	}
+}

@@ -167,9 +167,11 @@ impl WorkerArgs {
 		Ok(chain)
 	}
 
-	/// Pins the profile (before anything touches libtorch) and returns the run settings.
+	/// Pins the profile (before anything touches libtorch), checks that this host reproduces
+	/// its golden vectors, and returns the run settings.
 	fn run_config(&self) -> Result<pol_worker::config::RunConfig> {
-		profile::pin(self.profile)?;
+		let pinned = profile::pin(self.profile)?;
+		pol_worker::golden::gate(pinned, self.data_root.as_deref())?;
 		Ok(pol_worker::config::RunConfig {
 			data_root: self.data_root.clone(),
 			data_path: None,

@@ -179,13 +179,23 @@ impl Isa {
 		}
 	}
 
-	/// The environment that pins ATen, MKL and oneDNN to this width, read when each loads.
+	/// The environment that pins ATen to this width, and MKL and oneDNN to their portable
+	/// code, read when each loads.
+	///
+	/// Only ATen's kernels follow the profile's width: they are the same instructions in the
+	/// same order on every x86-64 CPU with that width. MKL runs another code branch on an AMD
+	/// CPU than on an Intel one for any branch but `COMPATIBLE` (its documentation: other
+	/// branches "are available only for Intel processors", elsewhere it silently takes `AUTO`),
+	/// so `AVX2,STRICT` gave an EPYC and a Xeon different bits from the first SGD step; and
+	/// oneDNN's JIT kernels (the CNN's convolutions) are held to SSE4.1, the level at which the
+	/// `default` profile reproduces on both vendors. See docs/PERFORMANCE.md, "Determinism".
 	pub fn environment(self) -> Vec<(&'static str, &'static str)> {
-		let (aten, mkl, onednn) = match self {
-			Isa::Default => ("default", "COMPATIBLE", "SSE41"),
-			Isa::Avx2 => ("avx2", "AVX2,STRICT", "AVX2"),
-			Isa::Avx512 => ("avx512", "AVX512,STRICT", "AVX512_CORE"),
+		let aten = match self {
+			Isa::Default => "default",
+			Isa::Avx2 => "avx2",
+			Isa::Avx512 => "avx512",
 		};
+		let (mkl, onednn) = ("COMPATIBLE", "SSE41");
 		let mut env = vec![("ATEN_CPU_CAPABILITY", aten)];
 		// MKL and oneDNN's x86 names; elsewhere libtorch has neither.
 		if cfg!(target_arch = "x86_64") {

@@ -13,12 +13,17 @@ Two styles of the same loop (same batches, same update, so the same losses up to
   momentum buffer starts at zero and dampening is 0), zero_grad(set_to_none=True);
 - handwritten: the indices hashed in Python inside the timed loop and SGD written out by hand.
 
+Both sides run the same kernels: the task's determinism profile pins ATen's width and MKL's and
+oneDNN's portable code (ml-worker/src/profile.rs, `Isa::environment`), set here before torch
+loads; `--native` leaves torch to pick its fastest kernels for this CPU instead (for reference:
+that compares libraries, not loops).
+
 After min(steps, 20) warm-up steps (0, 1, ...), the timed loop (the next --loop-steps steps) runs
 --repeat times, each run from the same post-warm-up state (restored untimed); the JSON's
 loop_steps_per_s is the best run, `runs` every run, `final_loss` the last step's loss.
 
 Usage: bench_torch.py <task.toml> [--loop-steps N] [--threads N]
-                      [--style idiomatic|handwritten] [--repeat R]
+                      [--style idiomatic|handwritten] [--repeat R] [--native]
 """
 import argparse
 import hashlib
@@ -29,8 +34,36 @@ import time
 import tomllib
 from pathlib import Path
 
-import numpy as np
-import torch
+
+# The profile's environment (profile.rs, `Isa::environment`), read by ATen, MKL and oneDNN when
+# torch loads: so it is set from the task file before `import torch`.
+PROFILE_ENV = {
+    'default': {'ATEN_CPU_CAPABILITY': 'default'},
+    'avx2': {'ATEN_CPU_CAPABILITY': 'avx2'},
+    'avx512': {'ATEN_CPU_CAPABILITY': 'avx512'},
+}
+PORTABLE_LIBRARIES = {'MKL_CBWR': 'COMPATIBLE', 'ONEDNN_MAX_CPU_ISA': 'SSE41'}
+
+
+def pin_profile(argv: list[str]) -> str:
+    """Sets the task's kernel environment unless --native; returns what was pinned."""
+    config = next((a for a in argv if a.endswith('.toml')), None)
+    if '--native' in argv or config is None:
+        return 'native'
+    task = tomllib.loads(Path(config).read_text())
+    isa = task.get('verification', {}).get('profile', {}).get('isa', 'avx2')
+    env = dict(PROFILE_ENV.get(isa, {}))
+    if os.uname().machine == 'x86_64':
+        env.update(PORTABLE_LIBRARIES)
+    os.environ.update(env)
+    return isa
+
+
+import sys  # noqa: E402
+PINNED = pin_profile(sys.argv[1:])
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -110,6 +143,8 @@ def main() -> None:
     ap.add_argument('--threads', type=int)
     ap.add_argument('--style', choices=('idiomatic', 'handwritten'), default='idiomatic')
     ap.add_argument('--repeat', type=int, default=1, help='timed runs; the best is reported')
+    ap.add_argument('--native', action='store_true',
+                    help="torch's own kernel choice, not the task's profile")
     args = ap.parse_args()
     if args.loop_steps < 1 or args.repeat < 1:
         raise SystemExit('--loop-steps and --repeat must be at least 1')
@@ -193,6 +228,7 @@ def main() -> None:
         'runs': runs,
         'final_loss': loss,
         'torch': torch.__version__,
+        'kernels': PINNED,
     }))
 
 

@@ -4,9 +4,9 @@
 //! a profile would have its honest runs judged against other bits: it must not mine or validate
 //! under that profile. `pol-worker doctor --determinism` runs them; so does the test suite.
 //!
-//! Regenerate after a deliberate change of libtorch or of the training code, on the reference
-//! machine (the CI machine): `pol-worker doctor --determinism --write-golden
-//! ml-worker/golden/vectors.json`.
+//! Regenerate after a deliberate change of libtorch, of the training code or of a profile's
+//! environment: `pol-worker doctor --determinism --write-golden ml-worker/golden/vectors.json`,
+//! then check that a machine of the other CPU vendor reproduces them (docs/PERFORMANCE.md).
 
 use crate::config::{hex32, Config};
 use crate::data::TaskData;

@@ -186,7 +186,7 @@ impl Isa {
 	/// same order on every x86-64 CPU with that width. MKL runs another code branch on an AMD
 	/// CPU than on an Intel one for any branch but `COMPATIBLE` (its documentation: other
 	/// branches "are available only for Intel processors", elsewhere it silently takes `AUTO`),
-	/// so `AVX2,STRICT` gave an EPYC and a Xeon different bits from the first SGD step; and
+	/// so `AVX2,STRICT` gave an EPYC and a Xeon different bits within the first 10 SGD steps; and
 	/// oneDNN's JIT kernels (the CNN's convolutions) are held to SSE4.1, the level at which the
 	/// `default` profile reproduces on both vendors. See docs/PERFORMANCE.md, "Determinism".
 	pub fn environment(self) -> Vec<(&'static str, &'static str)> {

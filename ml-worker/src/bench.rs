@@ -21,7 +21,7 @@ use crate::model::Model;
 use crate::profile::Pinned;
 use crate::proof::Checkpoint;
 use crate::store::{self, Store};
-use crate::train::{progress_bar, MinerRun, Trainer};
+use crate::train::{progress_bar, MinerRun, ProofTimes, Trainer};
 use crate::verify::{start_loss, verify_served, Expected, Validator};
 use anyhow::{ensure, Context, Result};
 use pol_primitives::{hashing, Hash};
@@ -79,6 +79,11 @@ pub struct BenchReport {
 	pub proof_thread_secs: f64,
 	/// `proof_thread_secs / train_secs`.
 	pub proof_thread_fraction: f64,
+	/// Seconds the bundle writer's thread was busy (norms, hashes, files) in that run: the
+	/// proofs' work beside training, on another core when there is one.
+	pub proof_writer_secs: f64,
+	/// `proof_writer_secs / train_secs`.
+	pub proof_writer_fraction: f64,
 	/// Seconds to put the bundle into the miner's artifact store (after training).
 	pub publish_secs: f64,
 	/// Steps replayed by the validator.
@@ -105,8 +110,8 @@ pub struct BenchReport {
 	/// The verification's verdict (must be Pass).
 	pub verdict: String,
 	/// Every repetition's seconds: bare loop, bare run, run with proofs, verification, replay,
-	/// the proofs on the training thread.
-	pub runs: Vec<[f64; 6]>,
+	/// the proofs on the training thread, on the writer's.
+	pub runs: Vec<[f64; 7]>,
 }
 
 /// Runs the benchmark for `config` under the task's profile, `pinned`: `repeat` times the bare
@@ -191,13 +196,13 @@ pub fn run(
 			trainer.run(0, s, &hidden)?;
 			Ok(t.elapsed().as_secs_f64())
 		};
-		let with_proofs = || -> Result<(f64, f64)> {
+		let with_proofs = || -> Result<(f64, ProofTimes)> {
 			let _ = std::fs::remove_dir_all(&work);
 			let t = Instant::now();
-			let (_, proof_thread_secs) = run.train_bundle_timed(&bundle)?;
-			Ok((t.elapsed().as_secs_f64(), proof_thread_secs))
+			let (_, times) = run.train_bundle_timed(&bundle)?;
+			Ok((t.elapsed().as_secs_f64(), times))
 		};
-		let (bare_secs, (train_secs, proof_thread_secs)) = if i % 2 == 0 {
+		let (bare_secs, (train_secs, proof_times)) = if i % 2 == 0 {
 			(bare()?, with_proofs()?)
 		} else {
 			let proofs = with_proofs()?;
@@ -229,7 +234,8 @@ pub fn run(
 			train_secs,
 			verify_secs,
 			report.replay_secs,
-			proof_thread_secs,
+			proof_times.training_thread_secs,
+			proof_times.writer_secs,
 		]);
 		last = Some((report, publish_secs, dir_bytes(&bundle)?));
 		bar.inc(1);
@@ -269,6 +275,8 @@ pub fn run(
 		proof_overhead,
 		proof_thread_secs: best(5),
 		proof_thread_fraction: best(5) / train_secs,
+		proof_writer_secs: best(6),
+		proof_writer_fraction: best(6) / train_secs,
 		publish_secs,
 		replayed_steps: report.replayed_steps,
 		replay_steps_per_s: report.replayed_steps as f64 / best(4).max(1e-9),

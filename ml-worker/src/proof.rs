@@ -368,6 +368,7 @@ pub struct BundleWriter {
 	prev: Option<Vec<NamedTensor>>,
 	initial: Option<Hash>,
 	last: Option<Hash>,
+	busy_secs: f64,
 }
 
 impl BundleWriter {
@@ -380,7 +381,14 @@ impl BundleWriter {
 			prev: None,
 			initial: None,
 			last: None,
+			busy_secs: 0.0,
 		})
+	}
+
+	/// Seconds spent on the checkpoints so far (norm, hash, file): on a background writer,
+	/// the proofs' work off the training thread.
+	pub fn busy_secs(&self) -> f64 {
+		self.busy_secs
 	}
 
 	/// Writes the next checkpoint (0 first) and records its leaf.
@@ -391,6 +399,7 @@ impl BundleWriter {
 	/// [`BundleWriter::push`], keeping the checkpoint's parameters for the next norm without
 	/// copying them.
 	pub fn push_owned(&mut self, c: Checkpoint) -> Result<()> {
+		let started = std::time::Instant::now();
 		let j = self.entries.len() as u32;
 		let norm = match &self.prev {
 			Some(prev) => l2_distance(&c.params, prev)? as f32,
@@ -405,6 +414,7 @@ impl BundleWriter {
 		self.last = Some(hash);
 		self.prev = Some(c.params);
 		self.entries.push(e);
+		self.busy_secs += started.elapsed().as_secs_f64();
 		Ok(())
 	}
 
@@ -504,9 +514,17 @@ impl BackgroundWriter {
 	}
 
 	/// Waits for every checkpoint to be written, then writes the manifest.
-	pub fn finish(mut self, info: &BundleInfo) -> Result<Manifest> {
+	pub fn finish(self, info: &BundleInfo) -> Result<Manifest> {
+		Ok(self.finish_timed(info)?.0)
+	}
+
+	/// [`BackgroundWriter::finish`], also returning the writer thread's busy seconds
+	/// ([`BundleWriter::busy_secs`]).
+	pub fn finish_timed(mut self, info: &BundleInfo) -> Result<(Manifest, f64)> {
 		self.tx = None;
-		self.join()?.finish(info)
+		let writer = self.join()?;
+		let busy = writer.busy_secs();
+		Ok((writer.finish(info)?, busy))
 	}
 
 	fn join(&mut self) -> Result<BundleWriter> {

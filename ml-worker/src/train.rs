@@ -247,6 +247,15 @@ pub struct MinerRun<'a> {
 	pub progress: bool,
 }
 
+/// What a run's proofs cost, in seconds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProofTimes {
+	/// The training thread's: copying each checkpoint out of libtorch, handing it over.
+	pub training_thread_secs: f64,
+	/// The writer thread's: norms, hashes, files.
+	pub writer_secs: f64,
+}
+
 /// The output of a training run: checkpoints 0..=n and the loss of each step.
 pub struct RunOutput {
 	/// Checkpoints.
@@ -336,24 +345,32 @@ impl MinerRun<'_> {
 		Ok(self.train_bundle_timed(out)?.0)
 	}
 
-	/// [`MinerRun::train_bundle`], also returning the seconds the training thread spent on the
-	/// checkpoints ([`MinerRun::train_timed`]); hashing and writing them happen on another.
-	pub fn train_bundle_timed(&self, out: &Path) -> Result<(Manifest, f64)> {
+	/// [`MinerRun::train_bundle`], also returning what the proofs cost: the training thread's
+	/// seconds on the checkpoints ([`MinerRun::train_timed`]) and the writer thread's, which
+	/// hashes and writes them beside training.
+	pub fn train_bundle_timed(&self, out: &Path) -> Result<(Manifest, ProofTimes)> {
 		let started = std::time::Instant::now();
 		let mut writer = BundleWriter::new(out)?.spawn();
-		let (losses, proof_secs) = self.train_timed(|c| writer.push(c))?;
-		let manifest = writer.finish(&self.info(losses)?)?;
+		let (losses, training_thread_secs) = self.train_timed(|c| writer.push(c))?;
+		let (manifest, writer_secs) = writer.finish_timed(&self.info(losses)?)?;
 		log::info!(
-			"trained {} steps in {:.2}s ({:.3}s of it on checkpoints); mean loss {:.4}; bundle \
-			 {} (root {})",
+			"trained {} steps in {:.2}s ({:.3}s of it on checkpoints, {:.3}s of the writer's); \
+			 mean loss {:.4}; bundle {} (root {})",
 			self.spec.hyperparameters.local_steps,
 			started.elapsed().as_secs_f64(),
-			proof_secs,
+			training_thread_secs,
+			writer_secs,
 			manifest.train_loss,
 			out.display(),
 			manifest.checkpoint_root
 		);
-		Ok((manifest, proof_secs))
+		Ok((
+			manifest,
+			ProofTimes {
+				training_thread_secs,
+				writer_secs,
+			},
+		))
 	}
 
 	fn info(&self, losses: Vec<f64>) -> Result<BundleInfo> {

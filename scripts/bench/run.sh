@@ -61,7 +61,7 @@ for t in "${TASKS[@]}"; do
 import json, sys
 r = json.load(open(sys.argv[1]))
 need = ('loop_steps num_segments checkpoint_interval segments_per_check bare_steps_per_s '
-        'train_steps_per_s proof_overhead proof_thread_fraction verify_fraction detection_1 detection_3 bundle_bytes '
+        'train_steps_per_s proof_overhead proof_thread_fraction proof_writer_fraction verify_fraction detection_1 detection_3 bundle_bytes '
         'fetched_bytes verdict').split()
 missing = [k for k in need if k not in r]
 if missing:
@@ -120,7 +120,7 @@ def mb(b):
     return f"{b / 1e6:.3g}"
 
 
-print("| task | n × k, Q | bare Rust loop steps/s | miner run with proofs steps/s (median paired gap; proofs on the training thread) "
+print("| task | n × k, Q | bare Rust loop steps/s | miner run with proofs steps/s (median paired gap; proofs on the training thread; on the writer's) "
       "| PyTorch eager steps/s (faster style) | proofs/eager | verify / train, 1 validator "
       "| detection at f = 25%, 1 / 3 validators | bundle / fetched |")
 print("|---|---|---|---|---|---|---|---|---|")
@@ -130,7 +130,8 @@ for task, r, p in rows:
     print(f"| {task} | {r['num_segments']} × {r['checkpoint_interval']}, {r['segments_per_check']} "
           f"| {r['bare_steps_per_s']:.0f} "
           f"| {r['train_steps_per_s']:.0f} ({pct(r['proof_overhead'], signed=True)}; "
-          f"{pct(r['proof_thread_fraction'])} on the training thread) "
+          f"{pct(r['proof_thread_fraction'])} on the training thread; "
+          f"{pct(r['proof_writer_fraction'])} on the writer's) "
           f"| {eager:.0f} ({p['style']}) | {r['train_steps_per_s'] / eager:.2f} "
           f"| {pct(r['verify_fraction'])}{verdict} "
           f"| {100 * r['detection_1']:.2f}% / {100 * r['detection_3']:.2f}% "

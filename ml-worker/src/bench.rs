@@ -6,6 +6,8 @@
 //! - the miner's S steps on its shard without proofs ("bare"), and the same run with proofs
 //!   (checkpoints hashed and written beside training, the manifest), in turns first and second:
 //!   their difference is what the proofs cost the miner;
+//! - the same two, segment by segment in turns ([`interleaved`]): on a shared VM whole runs of
+//!   a few seconds differ by tens of percent at random, segments next to each other do not;
 //! - one validator's remote verification of that run, as on a live chain: the bundle served on
 //!   loopback, the manifest and the challenged checkpoints fetched, hashed, the Q segments
 //!   replayed and the final model evaluated. The round's start model is evaluated once per
@@ -16,10 +18,11 @@
 
 use crate::attack::Detection;
 use crate::config::Config;
+use crate::data::Dataset;
 use crate::data::TaskData;
 use crate::model::Model;
 use crate::profile::Pinned;
-use crate::proof::Checkpoint;
+use crate::proof::{BundleWriter, Checkpoint};
 use crate::store::{self, Store};
 use crate::train::{progress_bar, MinerRun, ProofTimes, Trainer};
 use crate::verify::{start_loss, verify_served, Expected, Validator};
@@ -84,6 +87,13 @@ pub struct BenchReport {
 	pub proof_writer_secs: f64,
 	/// `proof_writer_secs / train_secs`.
 	pub proof_writer_fraction: f64,
+	/// The bundle writer thread's CPU seconds in that run (its busy time less its waits).
+	pub proof_writer_cpu_secs: f64,
+	/// What the proofs add, measured segment by segment: a bare trainer and one whose
+	/// checkpoints go to a bundle writer take turns every segment ([`interleaved`]), so that
+	/// the machine's speed, which on a shared VM drifts by tens of percent between runs of a
+	/// few seconds, is the same for both. Median over the repetitions.
+	pub proof_overhead_interleaved: f64,
 	/// Seconds to put the bundle into the miner's artifact store (after training).
 	pub publish_secs: f64,
 	/// Steps replayed by the validator.
@@ -110,8 +120,9 @@ pub struct BenchReport {
 	/// The verification's verdict (must be Pass).
 	pub verdict: String,
 	/// Every repetition's seconds: bare loop, bare run, run with proofs, verification, replay,
-	/// the proofs on the training thread, on the writer's.
-	pub runs: Vec<[f64; 7]>,
+	/// the proofs on the training thread, on the writer's (wall clock), the writer's CPU, and
+	/// the interleaved measure's bare and proof segments.
+	pub runs: Vec<[f64; 10]>,
 }
 
 /// Runs the benchmark for `config` under the task's profile, `pinned`: `repeat` times the bare
@@ -209,6 +220,9 @@ pub fn run(
 			(bare()?, proofs)
 		};
 
+		let (inter_bare, inter_proofs) =
+			interleaved(&run, &ckpt, &dataset, shard, &work.join("interleaved"))?;
+
 		// A validator's check of it, fetched from the miner's store over loopback.
 		let t = Instant::now();
 		let store = Store::open(&work.join("store"), store::DEFAULT_MAX_BYTES)?;
@@ -236,6 +250,9 @@ pub fn run(
 			report.replay_secs,
 			proof_times.training_thread_secs,
 			proof_times.writer_secs,
+			proof_times.writer_cpu_secs.unwrap_or(0.0),
+			inter_bare,
+			inter_proofs,
 		]);
 		last = Some((report, publish_secs, dir_bytes(&bundle)?));
 		bar.inc(1);
@@ -245,13 +262,8 @@ pub fn run(
 	let (report, publish_secs, bundle_bytes) = last.context("no repetition ran")?;
 	let best = |i: usize| runs.iter().map(|r| r[i]).fold(f64::INFINITY, f64::min);
 	let (loop_secs, bare_secs, train_secs, verify_secs) = (best(0), best(1), best(2), best(3));
-	let mut gaps: Vec<f64> = runs.iter().map(|r| r[2] / r[1] - 1.0).collect();
-	gaps.sort_by(f64::total_cmp);
-	let proof_overhead = match gaps.len() {
-		0 => 0.0,
-		l if l % 2 == 1 => gaps[l / 2],
-		l => (gaps[l / 2 - 1] + gaps[l / 2]) / 2.0,
-	};
+	let proof_overhead = median(runs.iter().map(|r| r[2] / r[1] - 1.0).collect());
+	let proof_overhead_interleaved = median(runs.iter().map(|r| r[9] / r[8] - 1.0).collect());
 	let n = spec.num_segments();
 	let q = spec.verification.segments_per_check;
 	let detection = Detection::of(n, q);
@@ -277,6 +289,8 @@ pub fn run(
 		proof_thread_fraction: best(5) / train_secs,
 		proof_writer_secs: best(6),
 		proof_writer_fraction: best(6) / train_secs,
+		proof_writer_cpu_secs: best(7),
+		proof_overhead_interleaved,
 		publish_secs,
 		replayed_steps: report.replayed_steps,
 		replay_steps_per_s: report.replayed_steps as f64 / best(4).max(1e-9),
@@ -291,6 +305,59 @@ pub fn run(
 		verdict: report.outcome.to_string(),
 		runs,
 	})
+}
+
+/// The proofs' cost with the machine's drift cancelled: two trainers on the miner's shard and
+/// batches, one bare and one whose checkpoints go to a bundle writer in `dir` as the miner's
+/// run does it ([`MinerRun::train_timed`]), take turns every segment, the first of each turn
+/// alternating. Returns the seconds of the bare segments and of the segments with proofs (the
+/// copy out of libtorch, the hand-over and, at the end, the writer's drain and the manifest).
+fn interleaved(
+	run: &MinerRun,
+	start: &Checkpoint,
+	dataset: &Dataset,
+	shard: &[i64],
+	dir: &Path,
+) -> Result<(f64, f64)> {
+	let spec = run.spec;
+	let device = run.pinned.device();
+	let hidden = progress_bar(false, 0, "");
+	let _ = std::fs::remove_dir_all(dir);
+	let mut bare = Trainer::new(spec, start, dataset, shard, run.data_seed(), device)?;
+	let mut proved = Trainer::new(spec, start, dataset, shard, run.data_seed(), device)?;
+	let mut writer = BundleWriter::new(dir)?.spawn();
+	writer.push(start.clone())?;
+	let k = spec.hyperparameters.checkpoint_interval;
+	let (mut bare_secs, mut proof_secs, mut losses) = (0.0, 0.0, Vec::new());
+	for j in 1..=spec.num_segments() {
+		let (from, to) = ((j - 1) * k, j * k);
+		for turn in 0..2 {
+			let t = Instant::now();
+			if (turn + j) % 2 == 0 {
+				bare.run(from, to, &hidden)?;
+				bare_secs += t.elapsed().as_secs_f64();
+			} else {
+				losses.extend(proved.run(from, to, &hidden)?);
+				writer.push(proved.checkpoint()?)?;
+				proof_secs += t.elapsed().as_secs_f64();
+			}
+		}
+	}
+	let t = Instant::now();
+	writer.finish(&run.info(losses)?)?;
+	proof_secs += t.elapsed().as_secs_f64();
+	let _ = std::fs::remove_dir_all(dir);
+	Ok((bare_secs, proof_secs))
+}
+
+/// The median of `xs` (0 for none).
+fn median(mut xs: Vec<f64>) -> f64 {
+	xs.sort_by(f64::total_cmp);
+	match xs.len() {
+		0 => 0.0,
+		l if l % 2 == 1 => xs[l / 2],
+		l => (xs[l / 2 - 1] + xs[l / 2]) / 2.0,
+	}
 }
 
 /// Bytes of the files directly in `dir`.

@@ -34,6 +34,7 @@ pub mod attack;
 pub mod bench;
 pub mod chain;
 pub mod config;
+pub mod cpu_time;
 pub mod creator;
 pub mod data;
 pub mod doctor;

@@ -369,6 +369,7 @@ pub struct BundleWriter {
 	initial: Option<Hash>,
 	last: Option<Hash>,
 	busy_secs: f64,
+	cpu_secs: Option<f64>,
 }
 
 impl BundleWriter {
@@ -382,6 +383,7 @@ impl BundleWriter {
 			initial: None,
 			last: None,
 			busy_secs: 0.0,
+			cpu_secs: None,
 		})
 	}
 
@@ -432,6 +434,8 @@ impl BundleWriter {
 				for c in rx {
 					writer.push_owned(c)?;
 				}
+				// The thread did nothing else: its CPU time is the writer's.
+				writer.cpu_secs = crate::cpu_time::thread_cpu_secs();
 				Ok(writer)
 			});
 		BackgroundWriter {
@@ -519,12 +523,13 @@ impl BackgroundWriter {
 	}
 
 	/// [`BackgroundWriter::finish`], also returning the writer thread's busy seconds
-	/// ([`BundleWriter::busy_secs`]).
-	pub fn finish_timed(mut self, info: &BundleInfo) -> Result<(Manifest, f64)> {
+	/// ([`BundleWriter::busy_secs`]: wall clock, waits for the disk and the CPU included) and
+	/// its CPU seconds, where the platform says.
+	pub fn finish_timed(mut self, info: &BundleInfo) -> Result<(Manifest, f64, Option<f64>)> {
 		self.tx = None;
 		let writer = self.join()?;
-		let busy = writer.busy_secs();
-		Ok((writer.finish(info)?, busy))
+		let (busy, cpu) = (writer.busy_secs(), writer.cpu_secs);
+		Ok((writer.finish(info)?, busy, cpu))
 	}
 
 	fn join(&mut self) -> Result<BundleWriter> {

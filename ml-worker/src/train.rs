@@ -252,8 +252,10 @@ pub struct MinerRun<'a> {
 pub struct ProofTimes {
 	/// The training thread's: copying each checkpoint out of libtorch, handing it over.
 	pub training_thread_secs: f64,
-	/// The writer thread's: norms, hashes, files.
+	/// The writer thread's wall clock while busy: norms, hashes, files, and its waits.
 	pub writer_secs: f64,
+	/// The writer thread's CPU time, where the platform says.
+	pub writer_cpu_secs: Option<f64>,
 }
 
 /// The output of a training run: checkpoints 0..=n and the loss of each step.
@@ -352,7 +354,7 @@ impl MinerRun<'_> {
 		let started = std::time::Instant::now();
 		let mut writer = BundleWriter::new(out)?.spawn();
 		let (losses, training_thread_secs) = self.train_timed(|c| writer.push(c))?;
-		let (manifest, writer_secs) = writer.finish_timed(&self.info(losses)?)?;
+		let (manifest, writer_secs, writer_cpu_secs) = writer.finish_timed(&self.info(losses)?)?;
 		log::info!(
 			"trained {} steps in {:.2}s ({:.3}s of it on checkpoints, {:.3}s of the writer's); \
 			 mean loss {:.4}; bundle {} (root {})",
@@ -369,11 +371,13 @@ impl MinerRun<'_> {
 			ProofTimes {
 				training_thread_secs,
 				writer_secs,
+				writer_cpu_secs,
 			},
 		))
 	}
 
-	fn info(&self, losses: Vec<f64>) -> Result<BundleInfo> {
+	/// What the bundle's manifest says of this run besides its checkpoints.
+	pub(crate) fn info(&self, losses: Vec<f64>) -> Result<BundleInfo> {
 		let (shard, _) = self.shard()?;
 		Ok(BundleInfo {
 			spec: self.spec.clone(),

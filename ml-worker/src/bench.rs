@@ -308,10 +308,14 @@ pub fn run(
 }
 
 /// The proofs' cost with the machine's drift cancelled: two trainers on the miner's shard and
-/// batches, one bare and one whose checkpoints go to a bundle writer in `dir` as the miner's
-/// run does it ([`MinerRun::train_timed`]), take turns every segment, the first of each turn
-/// alternating. Returns the seconds of the bare segments and of the segments with proofs (the
-/// copy out of libtorch, the hand-over and, at the end, the writer's drain and the manifest).
+/// batches, one bare and one whose checkpoints go to a bundle writer in `dir`, take turns every
+/// segment, the first of each turn alternating. As in the miner's run, the writer works on
+/// checkpoint j while segment j + 1 trains with proofs: the checkpoint is handed over at the
+/// start of the next proof turn, and the turn ends when the writer is idle, so that none of its
+/// work (nor its interference: it shares the machine's caches and disk) falls into a bare
+/// segment. Returns the seconds of the bare turns and of the turns with proofs (each with its
+/// copy out of libtorch, the hand-over, the writer's leftover; at the end, the last checkpoint
+/// and the manifest).
 fn interleaved(
 	run: &MinerRun,
 	start: &Checkpoint,
@@ -326,7 +330,7 @@ fn interleaved(
 	let mut bare = Trainer::new(spec, start, dataset, shard, run.data_seed(), device)?;
 	let mut proved = Trainer::new(spec, start, dataset, shard, run.data_seed(), device)?;
 	let mut writer = BundleWriter::new(dir)?.spawn();
-	writer.push(start.clone())?;
+	let mut held = Some(start.clone());
 	let k = spec.hyperparameters.checkpoint_interval;
 	let (mut bare_secs, mut proof_secs, mut losses) = (0.0, 0.0, Vec::new());
 	for j in 1..=spec.num_segments() {
@@ -337,13 +341,20 @@ fn interleaved(
 				bare.run(from, to, &hidden)?;
 				bare_secs += t.elapsed().as_secs_f64();
 			} else {
+				if let Some(c) = held.take() {
+					writer.push(c)?;
+				}
 				losses.extend(proved.run(from, to, &hidden)?);
-				writer.push(proved.checkpoint()?)?;
+				held = Some(proved.checkpoint()?);
+				writer.wait_idle();
 				proof_secs += t.elapsed().as_secs_f64();
 			}
 		}
 	}
 	let t = Instant::now();
+	if let Some(c) = held.take() {
+		writer.push(c)?;
+	}
 	writer.finish(&run.info(losses)?)?;
 	proof_secs += t.elapsed().as_secs_f64();
 	let _ = std::fs::remove_dir_all(dir);

@@ -427,13 +427,20 @@ impl BundleWriter {
 		// Two in flight: training waits for the writer only when it falls two checkpoints
 		// behind, and at most four checkpoints (two queued, one written, one kept) are held.
 		let (tx, rx) = std::sync::mpsc::sync_channel::<Checkpoint>(2);
+		let pending = std::sync::Arc::new(Pending::default());
+		let seen = pending.clone();
 		let thread = std::thread::Builder::new()
 			.name("bundle-writer".into())
 			.spawn(move || -> Result<BundleWriter> {
 				let mut writer = self;
-				for c in rx {
-					writer.push_owned(c)?;
-				}
+				let written = rx.iter().try_for_each(|c| {
+					let r = writer.push_owned(c);
+					seen.done(r.is_err());
+					r
+				});
+				// Stopped, one way or another: nobody may wait for it any more.
+				seen.done(true);
+				written?;
 				// The thread did nothing else: its CPU time is the writer's.
 				writer.cpu_secs = crate::cpu_time::thread_cpu_secs();
 				Ok(writer)
@@ -441,6 +448,7 @@ impl BundleWriter {
 		BackgroundWriter {
 			tx: Some(tx),
 			thread: Some(thread),
+			pending,
 		}
 	}
 
@@ -496,12 +504,41 @@ impl BundleWriter {
 pub struct BackgroundWriter {
 	tx: Option<std::sync::mpsc::SyncSender<Checkpoint>>,
 	thread: Option<std::io::Result<std::thread::JoinHandle<Result<BundleWriter>>>>,
+	pending: std::sync::Arc<Pending>,
+}
+
+/// Checkpoints handed to a [`BackgroundWriter`] and not yet written, so that one can wait until
+/// it is idle ([`BackgroundWriter::wait_idle`]).
+#[derive(Default)]
+struct Pending {
+	count: std::sync::Mutex<usize>,
+	idle: std::sync::Condvar,
+}
+
+impl Pending {
+	fn count(&self) -> std::sync::MutexGuard<'_, usize> {
+		self.count.lock().unwrap_or_else(|e| e.into_inner())
+	}
+
+	fn add(&self) {
+		*self.count() += 1;
+	}
+
+	/// One written, or (`all`) the writer stopped: none left to wait for.
+	fn done(&self, all: bool) {
+		let mut count = self.count();
+		*count = if all { 0 } else { count.saturating_sub(1) };
+		if *count == 0 {
+			self.idle.notify_all();
+		}
+	}
 }
 
 impl BackgroundWriter {
 	/// Hands the next checkpoint to the writer; waits only while two are queued. An error of
 	/// the writer (a full disk) is returned here, at the latest on the next push.
 	pub fn push(&mut self, c: Checkpoint) -> Result<()> {
+		self.pending.add();
 		let sent = match &self.tx {
 			Some(tx) => tx.send(c).is_ok(),
 			None => false,
@@ -514,6 +551,20 @@ impl BackgroundWriter {
 		match self.join() {
 			Err(e) => Err(e),
 			Ok(_) => bail!("the bundle writer stopped"),
+		}
+	}
+
+	/// Waits until every checkpoint handed over so far is written (or the writer stopped: the
+	/// next push or `finish` says why). The bench uses it to keep the writer's work inside the
+	/// segments it times.
+	pub fn wait_idle(&self) {
+		let mut count = self.pending.count();
+		while *count > 0 {
+			count = self
+				.pending
+				.idle
+				.wait(count)
+				.unwrap_or_else(|e| e.into_inner());
 		}
 	}
 

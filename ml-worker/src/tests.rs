@@ -309,6 +309,47 @@ fn a_failed_background_write_fails_the_run() {
 }
 
 #[test]
+fn waiting_for_an_idle_writer_sees_its_checkpoints_written_and_never_hangs_on_a_failure() {
+	let w = world(TASK);
+	let kept = w.miner("alice", &w.start).train().unwrap();
+	let dir = TempDir::new("writer-idle");
+	let bundle = dir.join("bundle");
+	let mut writer = crate::proof::BundleWriter::new(&bundle).unwrap().spawn();
+	for c in &kept.checkpoints[..3] {
+		writer.push(c.clone()).unwrap();
+	}
+	writer.wait_idle();
+	for j in 0..3 {
+		assert!(
+			bundle.join(crate::proof::checkpoint_file(j)).is_file(),
+			"checkpoint {j}"
+		);
+	}
+	// A writer that fails stops: waiting for it returns, and the next push says why.
+	let failing = dir.join("failing");
+	let mut writer = crate::proof::BundleWriter::new(&failing).unwrap().spawn();
+	std::fs::create_dir_all(
+		failing
+			.join(crate::proof::checkpoint_file(0))
+			.join("occupied"),
+	)
+	.unwrap();
+	writer.push(kept.checkpoints[0].clone()).unwrap();
+	writer.wait_idle();
+	let info = crate::proof::BundleInfo {
+		spec: w.spec.clone(),
+		round: 0,
+		miner: account("alice"),
+		round_seed: w.round_seed,
+		shard: 0,
+		host: pinned().host.clone(),
+		losses: kept.losses.clone(),
+	};
+	let e = writer.finish(&info).expect_err("the writer stopped");
+	assert!(format!("{e:#}").contains("ckpt-00000"), "{e:#}");
+}
+
+#[test]
 fn honest_cnn_bundle_verifies_with_plain_sgd_and_tolerance() {
 	let toml = TASK
 		.replace("mlp:64-32-10", "cnn:8x8x1-c4-c8-10")

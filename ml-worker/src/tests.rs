@@ -278,6 +278,19 @@ fn honest_bundle_verifies_exactly() {
 	);
 }
 
+/// What a bundle of alice's round-0 run with `losses` says besides its checkpoints.
+fn alices_bundle_info(w: &World, losses: &[f64]) -> crate::proof::BundleInfo {
+	crate::proof::BundleInfo {
+		spec: w.spec.clone(),
+		round: 0,
+		miner: account("alice"),
+		round_seed: w.round_seed,
+		shard: 0,
+		host: pinned().host.clone(),
+		losses: losses.to_vec(),
+	}
+}
+
 #[test]
 fn a_failed_background_write_fails_the_run() {
 	// The writer's thread cannot write checkpoint 3 (a directory is in its place) while the
@@ -293,15 +306,7 @@ fn a_failed_background_write_fails_the_run() {
 		.checkpoints
 		.iter()
 		.try_for_each(|c| writer.push(c.clone()));
-	let info = crate::proof::BundleInfo {
-		spec: w.spec.clone(),
-		round: 0,
-		miner: account("alice"),
-		round_seed: w.round_seed,
-		shard: 0,
-		host: pinned().host.clone(),
-		losses: kept.losses.clone(),
-	};
+	let info = alices_bundle_info(&w, &kept.losses);
 	let finished = pushed.and_then(|_| writer.finish(&info));
 	let e = finished.expect_err("a bundle whose checkpoints were not written");
 	assert!(format!("{e:#}").contains("ckpt-00003"), "{e:#}");
@@ -336,15 +341,7 @@ fn waiting_for_an_idle_writer_sees_its_checkpoints_written_and_never_hangs_on_a_
 	.unwrap();
 	writer.push(kept.checkpoints[0].clone()).unwrap();
 	writer.wait_idle();
-	let info = crate::proof::BundleInfo {
-		spec: w.spec.clone(),
-		round: 0,
-		miner: account("alice"),
-		round_seed: w.round_seed,
-		shard: 0,
-		host: pinned().host.clone(),
-		losses: kept.losses.clone(),
-	};
+	let info = alices_bundle_info(&w, &kept.losses);
 	let e = writer.finish(&info).expect_err("the writer stopped");
 	assert!(format!("{e:#}").contains("ckpt-00000"), "{e:#}");
 }

@@ -82,12 +82,8 @@ pub struct BenchReport {
 	pub proof_thread_secs: f64,
 	/// `proof_thread_secs / train_secs`.
 	pub proof_thread_fraction: f64,
-	/// Seconds the bundle writer's thread was busy (norms, hashes, files) in that run: the
-	/// proofs' work beside training, on another core when there is one.
-	pub proof_writer_secs: f64,
-	/// `proof_writer_secs / train_secs`.
-	pub proof_writer_fraction: f64,
-	/// The bundle writer thread's CPU seconds in that run (its busy time less its waits).
+	/// The bundle writer thread's CPU seconds in that run: the proofs' work beside training,
+	/// on another core when there is one.
 	pub proof_writer_cpu_secs: f64,
 	/// What the proofs add, measured segment by segment: a bare trainer and one whose
 	/// checkpoints go to a bundle writer take turns every segment ([`interleaved`]), so that
@@ -120,9 +116,9 @@ pub struct BenchReport {
 	/// The verification's verdict (must be Pass).
 	pub verdict: String,
 	/// Every repetition's seconds: bare loop, bare run, run with proofs, verification, replay,
-	/// the proofs on the training thread, on the writer's (wall clock), the writer's CPU, and
-	/// the interleaved measure's bare and proof segments.
-	pub runs: Vec<[f64; 10]>,
+	/// the proofs on the training thread, the writer's CPU, and the interleaved measure's bare
+	/// and proof turns.
+	pub runs: Vec<[f64; 9]>,
 }
 
 /// Runs the benchmark for `config` under the task's profile, `pinned`: `repeat` times the bare
@@ -249,7 +245,6 @@ pub fn run(
 			verify_secs,
 			report.replay_secs,
 			proof_times.training_thread_secs,
-			proof_times.writer_secs,
 			proof_times.writer_cpu_secs.unwrap_or(0.0),
 			inter_bare,
 			inter_proofs,
@@ -263,7 +258,7 @@ pub fn run(
 	let best = |i: usize| runs.iter().map(|r| r[i]).fold(f64::INFINITY, f64::min);
 	let (loop_secs, bare_secs, train_secs, verify_secs) = (best(0), best(1), best(2), best(3));
 	let proof_overhead = median(runs.iter().map(|r| r[2] / r[1] - 1.0).collect());
-	let proof_overhead_interleaved = median(runs.iter().map(|r| r[9] / r[8] - 1.0).collect());
+	let proof_overhead_interleaved = median(runs.iter().map(|r| r[8] / r[7] - 1.0).collect());
 	let n = spec.num_segments();
 	let q = spec.verification.segments_per_check;
 	let detection = Detection::of(n, q);
@@ -287,9 +282,7 @@ pub fn run(
 		proof_overhead,
 		proof_thread_secs: best(5),
 		proof_thread_fraction: best(5) / train_secs,
-		proof_writer_secs: best(6),
-		proof_writer_fraction: best(6) / train_secs,
-		proof_writer_cpu_secs: best(7),
+		proof_writer_cpu_secs: best(6),
 		proof_overhead_interleaved,
 		publish_secs,
 		replayed_steps: report.replayed_steps,

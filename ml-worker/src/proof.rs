@@ -368,7 +368,6 @@ pub struct BundleWriter {
 	prev: Option<Vec<NamedTensor>>,
 	initial: Option<Hash>,
 	last: Option<Hash>,
-	busy_secs: f64,
 	cpu_secs: Option<f64>,
 }
 
@@ -382,15 +381,8 @@ impl BundleWriter {
 			prev: None,
 			initial: None,
 			last: None,
-			busy_secs: 0.0,
 			cpu_secs: None,
 		})
-	}
-
-	/// Seconds spent on the checkpoints so far (norm, hash, file): on a background writer,
-	/// the proofs' work off the training thread.
-	pub fn busy_secs(&self) -> f64 {
-		self.busy_secs
 	}
 
 	/// Writes the next checkpoint (0 first) and records its leaf.
@@ -401,7 +393,6 @@ impl BundleWriter {
 	/// [`BundleWriter::push`], keeping the checkpoint's parameters for the next norm without
 	/// copying them.
 	pub fn push_owned(&mut self, c: Checkpoint) -> Result<()> {
-		let started = std::time::Instant::now();
 		let j = self.entries.len() as u32;
 		let norm = match &self.prev {
 			Some(prev) => l2_distance(&c.params, prev)? as f32,
@@ -416,7 +407,6 @@ impl BundleWriter {
 		self.last = Some(hash);
 		self.prev = Some(c.params);
 		self.entries.push(e);
-		self.busy_secs += started.elapsed().as_secs_f64();
 		Ok(())
 	}
 
@@ -573,14 +563,13 @@ impl BackgroundWriter {
 		Ok(self.finish_timed(info)?.0)
 	}
 
-	/// [`BackgroundWriter::finish`], also returning the writer thread's busy seconds
-	/// ([`BundleWriter::busy_secs`]: wall clock, waits for the disk and the CPU included) and
-	/// its CPU seconds, where the platform says.
-	pub fn finish_timed(mut self, info: &BundleInfo) -> Result<(Manifest, f64, Option<f64>)> {
+	/// [`BackgroundWriter::finish`], also returning the writer thread's CPU seconds, where the
+	/// platform says: the proofs' work beside training.
+	pub fn finish_timed(mut self, info: &BundleInfo) -> Result<(Manifest, Option<f64>)> {
 		self.tx = None;
 		let writer = self.join()?;
-		let (busy, cpu) = (writer.busy_secs(), writer.cpu_secs);
-		Ok((writer.finish(info)?, busy, cpu))
+		let cpu = writer.cpu_secs;
+		Ok((writer.finish(info)?, cpu))
 	}
 
 	fn join(&mut self) -> Result<BundleWriter> {

@@ -252,9 +252,7 @@ pub struct MinerRun<'a> {
 pub struct ProofTimes {
 	/// The training thread's: copying each checkpoint out of libtorch, handing it over.
 	pub training_thread_secs: f64,
-	/// The writer thread's wall clock while busy: norms, hashes, files, and its waits.
-	pub writer_secs: f64,
-	/// The writer thread's CPU time, where the platform says.
+	/// The writer thread's CPU time (norms, hashes, files), where the platform says.
 	pub writer_cpu_secs: Option<f64>,
 }
 
@@ -354,14 +352,14 @@ impl MinerRun<'_> {
 		let started = std::time::Instant::now();
 		let mut writer = BundleWriter::new(out)?.spawn();
 		let (losses, training_thread_secs) = self.train_timed(|c| writer.push(c))?;
-		let (manifest, writer_secs, writer_cpu_secs) = writer.finish_timed(&self.info(losses)?)?;
+		let (manifest, writer_cpu_secs) = writer.finish_timed(&self.info(losses)?)?;
 		log::info!(
-			"trained {} steps in {:.2}s ({:.3}s of it on checkpoints, {:.3}s of the writer's); \
-			 mean loss {:.4}; bundle {} (root {})",
+			"trained {} steps in {:.2}s ({:.3}s of it on checkpoints, {:.3}s of the writer's \
+			 CPU); mean loss {:.4}; bundle {} (root {})",
 			self.spec.hyperparameters.local_steps,
 			started.elapsed().as_secs_f64(),
 			training_thread_secs,
-			writer_secs,
+			writer_cpu_secs.unwrap_or(0.0),
 			manifest.train_loss,
 			out.display(),
 			manifest.checkpoint_root
@@ -370,7 +368,6 @@ impl MinerRun<'_> {
 			manifest,
 			ProofTimes {
 				training_thread_secs,
-				writer_secs,
 				writer_cpu_secs,
 			},
 		))

@@ -66,7 +66,8 @@ pub trait PolRpcApi {
 		round: RoundIndex,
 		at: Option<Hash>,
 	) -> RpcResult<Vec<Value>>;
-	/// The consensus score of each miner of a round, from the scores revealed so far.
+	/// The updates of a round eligible for the global model now, with their consensus scores
+	/// (judged by more than half of the snapshot stake, no dispute a majority has not rejected).
 	#[method(name = "consensus")]
 	fn consensus(&self, task: TaskId, round: RoundIndex, at: Option<Hash>)
 		-> RpcResult<Vec<Value>>;

@@ -68,8 +68,10 @@ sp_api::decl_runtime_apis! {
 			task: TaskId,
 			round: RoundIndex,
 		) -> Vec<(AccountId, pol_primitives::UpdateCommitment)>;
-		/// The consensus score of each miner of `round` of `task` from the scores revealed so
-		/// far (stake-weighted median); validators aggregate by it.
+		/// The updates of `round` of `task` eligible for the global model now, with their
+		/// consensus scores (stake-weighted median of their judges' scores): judged by scorers
+		/// holding more than half of the snapshot stake, with no dispute a majority has not
+		/// rejected. Validators read it at the middle of the finalize phase and aggregate it.
 		fn consensus(task: TaskId, round: RoundIndex) -> Vec<(AccountId, Perbill)>;
 		/// The `limit` accounts that earned most, best first.
 		fn leaderboard(limit: u32) -> Vec<Earner<AccountId, Balance>>;

@@ -178,6 +178,13 @@ pub enum Verdict {
 }
 
 impl Verdict {
+	/// Whether the verdict judges the update: a pass, or a claim that a segment does not
+	/// replay. A `NotServed` claim says only that the bytes did not arrive, so it judges
+	/// nothing (it counts toward no quorum and moves no consensus).
+	pub const fn judges(&self) -> bool {
+		matches!(self, Verdict::Pass | Verdict::Fail { .. })
+	}
+
 	/// The segment a dispute is opened over, for `Fail` and `NotServed`.
 	pub const fn disputed_segment(&self) -> Option<SegmentIndex> {
 		match self {

@@ -12,12 +12,15 @@ fn validator<T: Config>(i: u32) -> T::AccountId {
 	who
 }
 
+/// The stake each benchmark scorer stands with.
+const SCORER_STAKE: u32 = 1_000_000;
+
 /// Puts `who` into the scorer snapshot of round 0 of `task`.
 fn make_scorer<T: Config>(task: TaskId, who: &T::AccountId) {
 	RoundScorers::<T>::mutate((task, 0), |scorers| {
 		let mut list = scorers.to_vec();
 		if let Err(at) = list.binary_search_by(|(v, _)| v.cmp(who)) {
-			list.insert(at, (who.clone(), T::Balance::from(1_000_000u32)));
+			list.insert(at, (who.clone(), T::Balance::from(SCORER_STAKE)));
 		}
 		*scorers = BoundedVec::truncate_from(list);
 	});
@@ -47,15 +50,20 @@ fn entries<T: Config>(miners: &[T::AccountId], verdict: Verdict) -> EntriesOf<T>
 	BoundedVec::truncate_from(list)
 }
 
-/// A dispute with a `Replay` claim by each of `accusers`; `upheld` and `rejected` stake.
-fn dispute<T: Config>(accusers: &[T::AccountId], upheld: u32, rejected: u32) -> DisputeOf<T> {
+/// A dispute with a claim of `kind` by each of `accusers`; `upheld` and `rejected` stake.
+fn dispute<T: Config>(
+	accusers: &[T::AccountId],
+	kind: DisputeKind,
+	upheld: u32,
+	rejected: u32,
+) -> DisputeOf<T> {
 	let claims: Vec<_> = accusers
 		.iter()
 		.enumerate()
 		.map(|(i, accuser)| Claim {
 			accuser: accuser.clone(),
 			segment: i as u32 + 1,
-			kind: DisputeKind::Replay,
+			kind,
 		})
 		.collect();
 	Dispute {
@@ -90,9 +98,8 @@ mod benchmarks {
 	#[benchmark]
 	fn reveal_scores(e: Linear<1, { T::MaxMiners::get() }>) {
 		// Worst case: every entry a `Fail` that joins a dispute holding every other scorer's
-		// claim and rejecting votes to clear, each checked against the caller's challenges (the
-		// task's most segments and segments per check) and opening a dispute; the challenge
-		// proof (one VRF verification) is checked first.
+		// claim, each checked against the caller's challenges (the task's most segments and
+		// segments per check); the challenge proof (one VRF verification) is checked first.
 		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Verify, e);
 		let (seed, _) = T::Rounds::challenge_params(task, 0).expect("the task has a seed");
 		let (who, proof) = T::BenchmarkHelper::challenger(&seed);
@@ -110,10 +117,10 @@ mod benchmarks {
 			.map(|i| account("accuser", i, 0))
 			.collect();
 		for miner in miners.iter() {
-			Disputes::<T>::insert((task, 0), miner, dispute::<T>(&others, 0, 1_000));
-			DisputeVotes::<T>::insert(
-				(task, 0, miner.clone()),
-				votes::<T>(T::MaxScorers::get().saturating_sub(1), false),
+			Disputes::<T>::insert(
+				(task, 0),
+				miner,
+				dispute::<T>(&others, DisputeKind::Replay, 0, 0),
 			);
 		}
 		T::BenchmarkHelper::set_phase(task, Phase::ScoreReveal);
@@ -122,7 +129,6 @@ mod benchmarks {
 		for miner in miners.iter() {
 			let d = Disputes::<T>::get((task, 0), miner).expect("the dispute stays open");
 			assert_eq!(d.claims.len() as u32, T::MaxScorers::get());
-			assert!(DisputeVotes::<T>::get((task, 0, miner.clone())).is_empty());
 		}
 	}
 
@@ -138,7 +144,11 @@ mod benchmarks {
 			.map(|i| account("accuser", i, 0))
 			.collect();
 		accusers.push(who.clone());
-		Disputes::<T>::insert((task, 0), &miner, dispute::<T>(&accusers, 0, 0));
+		Disputes::<T>::insert(
+			(task, 0),
+			&miner,
+			dispute::<T>(&accusers, DisputeKind::Replay, 0, 0),
+		);
 		DisputeVotes::<T>::insert(
 			(task, 0, miner.clone()),
 			votes::<T>(T::MaxScorers::get().saturating_sub(1), true),
@@ -158,19 +168,20 @@ mod benchmarks {
 		d: Linear<0, { T::MaxMiners::get() }>,
 		u: Linear<0, { T::MaxScorers::get() }>,
 	) {
-		// `v` validators scored all `m` miners; `d` disputes, each with a `Replay` claim by
-		// every one of them and voted on by all of them. The first is rejected (each of the `v`
-		// accusers is slashed, once a round), the others upheld (each slashes its miner): the
-		// most slashes a round can make. `u` more committed and never revealed (each forfeits
-		// its deposit).
+		// `v` validators, the round's scorers, judged all `m` miners; `d` disputes, each with a
+		// `Replay` claim by every one of them and voted on by all of them. The first is rejected
+		// (each of the `v` accusers is slashed, once a round), the others upheld (each slashes
+		// its miner): the most slashes a round can make. `u` more committed and never revealed
+		// (each forfeits its deposit).
 		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Finalize, m);
 		let validators: Vec<T::AccountId> = (0..v).map(validator::<T>).collect();
 		let list = entries::<T>(&miners, Verdict::Pass);
 		for who in validators.iter() {
+			make_scorer::<T>(task, who);
 			T::Settlement::lock(who);
 			ScoreCommits::<T>::insert((task, 0), who, Hash::zero());
 			Reveals::<T>::insert((task, 0), who, list.clone());
-			RevealStake::<T>::insert((task, 0), who, T::Balance::from(1_000u32));
+			RevealStake::<T>::insert((task, 0), who, T::Balance::from(SCORER_STAKE));
 		}
 		for i in 0..u {
 			let silent = validator::<T>(v + i);
@@ -178,11 +189,13 @@ mod benchmarks {
 			ScoreCommits::<T>::insert((task, 0), &silent, Hash::zero());
 		}
 		CommitCount::<T>::insert((task, 0), v + u);
-		RevealedTotal::<T>::insert((task, 0), T::Balance::from(1_000u32 * v));
+		RevealedTotal::<T>::insert((task, 0), T::Balance::from(SCORER_STAKE * v));
 		for (i, miner) in miners.iter().take(d as usize).enumerate() {
 			let upheld = i > 0;
-			let (yes, no) = if upheld { (1_000, 0) } else { (0, 1_000) };
-			Disputes::<T>::insert((task, 0), miner, dispute::<T>(&validators, yes, no));
+			let all = SCORER_STAKE * v;
+			let (yes, no) = if upheld { (all, 0) } else { (0, all) };
+			let claims = dispute::<T>(&validators, DisputeKind::Replay, yes, no);
+			Disputes::<T>::insert((task, 0), miner, claims);
 			let votes: Vec<(T::AccountId, bool)> =
 				validators.iter().map(|v| (v.clone(), upheld)).collect();
 			DisputeVotes::<T>::insert(

@@ -12,29 +12,40 @@
 //!   scores before committing, so nobody can copy them.
 //! - A `Fail { segment }` or `NotServed { segment }` verdict is a claim against that miner;
 //!   the segment must be among the accuser's challenges of that miner
-//!   ([`pol_primitives::hashing::challenge_segments`]). The first claim opens the dispute
-//!   over the miner and every scorer's claim joins it, so no claim made first can shut out
-//!   another. The round's scorers fetch and replay every claimed segment and
-//!   [`Pallet::vote_dispute`] until the round closes: upheld if one fails, rejected if all
-//!   replay; the majority of the voting stake decides. An accuser votes only to confirm
-//!   another's claim (never its own), and an accuser of a `Fail` only to uphold. Upheld: the
-//!   miner is slashed by `MinerSlash` and not paid. Rejected: each accuser of a `Fail` is
-//!   slashed by `FalseAccusationSlash`; an accuser of a `NotServed` is not (what it could
-//!   not fetch is no evidence against it). No votes (or a tie): no slash, and the miner is
-//!   not paid this round. A validator that could not check a miner for reasons of its own
+//!   ([`pol_primitives::hashing::challenge_segments`]; faults of the whole run are claimed on
+//!   segment `n`, which every validator is challenged with). An entry that breaks a rule is
+//!   refused alone ([`Event::EntryRefused`]): the rest of the reveal stands. The first claim
+//!   opens the dispute over the miner and every scorer's claim joins it, so no claim made
+//!   first can shut out another. Claims are made in the score-reveal phase; the round's
+//!   scorers fetch and replay every claimed segment and [`Pallet::vote_dispute`] in the
+//!   finalize phase after it, so every vote covers every claim: upheld if one fails (or is not
+//!   served to the voter either), rejected if all replay. A dispute is decided only by more
+//!   than half of the stake eligible to vote on it: the round's snapshot stake
+//!   ([`Pallet::snapshot_stake`]), less a lone accuser's. Voters that stay away, or are kept
+//!   away, decide nothing. An accuser votes only to confirm another's
+//!   claim (never its own), and an accuser of a `Fail` only to uphold. Upheld: the miner is
+//!   slashed by `MinerSlash`, not paid, and its update is left out of the model. Rejected:
+//!   each accuser of a `Fail` is slashed by `FalseAccusationSlash`; an accuser of a
+//!   `NotServed` is not (a miner can serve one validator corrupt bytes and the others good
+//!   ones), and the miner is paid. Undecided: nobody is slashed, and the miner is not paid
+//!   this round. A validator that could not check a miner for reasons of its own
 //!   leaves it out of its entries: it abstains.
-//! - When the round closes ([`pol_primitives::OnRoundEnd`], called by the task registry):
-//!   the consensus score of each miner is the stake-weighted median (κ = ½, the lower median)
-//!   of the revealed scores, so stake below one half cannot move it. A validator's round trust
-//!   is `1 − mean |score − consensus|` over the miners it scored, in either direction; its
-//!   trust is an exponential moving average of round trusts (`TrustSmoothing`), and a
-//!   validator that committed but did not reveal takes a zero and forfeits `ScoreDeposit`.
-//!   Trust moves only in rounds with at least `MinScorersForTrust` scorers and a budget of at
-//!   least `MinBudgetForTrust`. Trust is served to staking through
-//!   [`pol_primitives::TrustProvider`]. Miners that passed (no upheld or undecided dispute)
-//!   and validators that did work are handed to rewards ([`pol_primitives::RoundRewards`]): a
-//!   validator's weight is its stake × the miners it scored, each weighted by agreement with
-//!   consensus, plus its dispute votes on the side that prevailed.
+//! - When the round closes ([`pol_primitives::OnRoundEnd`], called by the task registry): a
+//!   miner is judged only when scorers holding more than half of the snapshot stake judged it
+//!   (passed it, or claimed a replay fault); otherwise it is not judged
+//!   ([`Event::MinerNotJudged`]): unpaid, not in the model, and nobody slashed for it. The
+//!   consensus score of a judged miner is the stake-weighted median (κ = ½, the lower median)
+//!   of its judges' scores, so stake below one half cannot move it. A validator's round trust
+//!   is `1 − mean |score − consensus|` over the miners it judged, in either direction (a pass
+//!   of a miner whose dispute was upheld is a full deviation); its trust is an exponential
+//!   moving average of round trusts (`TrustSmoothing`), and a validator that committed but
+//!   did not reveal takes a zero and forfeits `ScoreDeposit`. Trust moves only in rounds with
+//!   at least `MinScorersForTrust` scorers and a budget of at least `MinBudgetForTrust`. Trust
+//!   is served to staking through [`pol_primitives::TrustProvider`]. Miners that passed
+//!   (judged, no upheld or undecided dispute) and validators that did work are handed to
+//!   rewards ([`pol_primitives::RoundRewards`]): a validator's weight is its stake × the
+//!   miners it judged, each weighted by agreement with consensus (nothing for a pass of a
+//!   forger), plus its dispute votes on the side that prevailed.
 //! - Who scores is fixed when a round starts ([`RoundScorers`]): the authorities the staking
 //!   pallet elected by stake × trust ([`pol_primitives::ScorerSet`]), each weighing at most
 //!   the stake it had then. Only they commit scores and vote on disputes, so no arrival order
@@ -301,8 +312,9 @@ pub mod pallet {
 		},
 		/// `accuser` says `segment` of `miner`'s run does not replay (`kind` `Replay`) or was
 		/// not served to it (`NotServed`). The first claim opens the dispute over `miner`;
-		/// each later one joins it and clears its rejecting votes (`claims` is their number
-		/// now).
+		/// each later one joins it (`claims` is their number now). Claims are made only in the
+		/// score-reveal phase and votes only in the finalize phase, so every vote covers every
+		/// claim.
 		DisputeOpened {
 			task: TaskId,
 			round: RoundIndex,
@@ -321,17 +333,42 @@ pub mod pallet {
 			upheld: bool,
 			stake: T::Balance,
 		},
-		/// The dispute over `miner` ended with `outcome`; each of `offenders` (the miner when
-		/// upheld, the `Replay` accusers when rejected) lost the amount beside it, which is zero
-		/// for one slashed earlier in the round.
+		/// The dispute over `miner` ended with `outcome`, decided by `upheld` and `rejected`
+		/// stake against `eligible_stake` (the round's snapshot stake, less a lone accuser's:
+		/// more than half of it decides); each of `offenders` (the miner when upheld, the
+		/// `Replay` accusers when rejected) lost the amount beside it, which is zero for one
+		/// slashed earlier in the round.
 		DisputeResolved {
 			task: TaskId,
 			round: RoundIndex,
 			miner: T::AccountId,
 			outcome: DisputeOutcome,
+			upheld: T::Balance,
+			rejected: T::Balance,
+			eligible_stake: T::Balance,
 			offenders: Vec<(T::AccountId, T::Balance)>,
 		},
-		/// `miner`'s consensus score in round `round` of `task`; `passed` says whether it is paid.
+		/// Scorers holding only `judged_stake` of the round's `snapshot_stake` judged `miner`
+		/// (passed it or claimed a replay fault), not more than half: its update is not paid,
+		/// not eligible for the global model, and nobody is slashed for it.
+		MinerNotJudged {
+			task: TaskId,
+			round: RoundIndex,
+			miner: T::AccountId,
+			judged_stake: T::Balance,
+			snapshot_stake: T::Balance,
+		},
+		/// One entry of `validator`'s reveal, the one on `miner`, was refused for `reason`; the
+		/// rest of the reveal stands.
+		EntryRefused {
+			task: TaskId,
+			round: RoundIndex,
+			validator: T::AccountId,
+			miner: T::AccountId,
+			reason: EntryRefusal,
+		},
+		/// `miner`'s consensus score in round `round` of `task`, among the scorers that judged
+		/// it (more than half of the snapshot stake); `passed` says whether it is paid.
 		MinerScored {
 			task: TaskId,
 			round: RoundIndex,
@@ -384,14 +421,6 @@ pub mod pallet {
 		CommitmentMismatch,
 		/// Entries must be sorted by miner account, each miner once.
 		UnsortedEntries,
-		/// An entry names a miner that did not reveal an update in this round.
-		MinerNotRevealed,
-		/// A `Fail` or `NotServed` verdict names a segment outside `1..=num_segments`.
-		InvalidSegment,
-		/// A `Fail` or `NotServed` verdict names a segment that is not among the caller's
-		/// challenges of that miner (`PolApi::challenges`): accuse only a segment you replayed
-		/// or tried to fetch.
-		SegmentNotChallenged,
 		/// The challenge proof is not the caller's sr25519 VRF proof over the round's challenge
 		/// seed (`pol_primitives::challenge::prove` with the validator account's key).
 		BadChallengeProof,
@@ -405,7 +434,8 @@ pub mod pallet {
 		AccuserCannotReject,
 		/// The caller voted on this dispute already.
 		AlreadyVoted,
-		/// Disputes are voted on in the score-reveal and finalize phases of their round.
+		/// Disputes are voted on in the finalize phase of their round, after every claim is in
+		/// (claims are made in the score-reveal phase).
 		VotingClosed,
 		/// Every scorer of the round voted on this dispute already.
 		TooManyVoters,
@@ -480,8 +510,10 @@ pub mod pallet {
 		/// that could not check a miner leaves it out). `challenge` is the caller's VRF proof
 		/// over the round's challenge seed; its output is the randomness the caller's challenges
 		/// derive from, and a `Fail` or `NotServed` verdict must name one of them. Such a
-		/// verdict is a claim: it opens the dispute over that miner, or joins the open one and
-		/// clears its rejecting votes.
+		/// verdict is a claim: it opens the dispute over that miner, or joins the open one.
+		/// An entry that breaks these rules is refused alone ([`Event::EntryRefused`]); the rest
+		/// of the reveal stands, so a fault a miner planted where a validator could not see it
+		/// never costs the validator its reveal.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::reveal_scores(entries.len() as u32))]
 		pub fn reveal_scores(
@@ -521,32 +553,41 @@ pub mod pallet {
 			let randomness = pol_primitives::challenge::randomness(&key, &seed, &challenge)
 				.ok_or(Error::<T>::BadChallengeProof)?;
 			let validator = hashing::account_bytes(&who);
-			for entry in entries.iter() {
-				ensure!(
-					T::Rounds::has_revealed(task, round, &entry.miner),
-					Error::<T>::MinerNotRevealed
-				);
-				if let Some(segment) = entry.verdict.disputed_segment() {
-					ensure!(
-						segment >= 1 && segment <= segments,
-						Error::<T>::InvalidSegment
-					);
-					// Only a segment the accuser was challenged with: it cannot pick the
-					// segment of an honest run its hardware happens to disagree on, nor one
-					// it never fetched.
-					let challenged = hashing::challenge_segments(
-						&randomness,
-						&validator,
-						&hashing::account_bytes(&entry.miner),
-						segments,
-						q,
-					);
-					ensure!(
-						challenged.contains(&segment),
-						Error::<T>::SegmentNotChallenged
-					);
+			let refusal = |entry: &ScoreEntry<T::AccountId>| -> Option<EntryRefusal> {
+				if !T::Rounds::has_revealed(task, round, &entry.miner) {
+					return Some(EntryRefusal::MinerNotRevealed);
 				}
+				let segment = entry.verdict.disputed_segment()?;
+				if segment < 1 || segment > segments {
+					return Some(EntryRefusal::InvalidSegment);
+				}
+				// Only a segment the accuser was challenged with: it cannot pick the segment of
+				// an honest run its hardware happens to disagree on, nor one it never fetched.
+				let challenged = hashing::challenge_segments(
+					&randomness,
+					&validator,
+					&hashing::account_bytes(&entry.miner),
+					segments,
+					q,
+				);
+				(!challenged.contains(&segment)).then_some(EntryRefusal::SegmentNotChallenged)
+			};
+			let mut kept = EntriesOf::<T>::new();
+			for entry in entries.into_iter() {
+				if let Some(reason) = refusal(&entry) {
+					Self::deposit_event(Event::EntryRefused {
+						task,
+						round,
+						validator: who.clone(),
+						miner: entry.miner,
+						reason,
+					});
+					continue;
+				}
+				// At most as many as were revealed: the bound holds.
+				let _ = kept.try_push(entry);
 			}
+			let entries = kept;
 			for entry in entries.iter() {
 				let (segment, kind) = match entry.verdict {
 					Verdict::Pass => continue,
@@ -554,7 +595,8 @@ pub mod pallet {
 					Verdict::NotServed { segment } => (segment, DisputeKind::NotServed),
 				};
 				// Every scorer's claim joins the miner's dispute: an accomplice's claim on an
-				// honest segment cannot shut out the claim on a forged one.
+				// honest segment cannot shut out the claim on a forged one. No vote is cast
+				// before the finalize phase, so every vote covers every claim.
 				let mut dispute =
 					Disputes::<T>::get((task, round), &entry.miner).unwrap_or(Dispute {
 						claims: BoundedVec::new(),
@@ -569,15 +611,6 @@ pub mod pallet {
 						kind,
 					})
 					.map_err(|_| Error::<T>::TooManyClaims)?;
-				// "A claimed segment fails" stays true when a claim joins; "every claimed
-				// segment replays" no longer covers them all: rejecting votes are cleared, and
-				// their voters vote again.
-				if !dispute.rejected.is_zero() {
-					dispute.rejected = Zero::zero();
-					DisputeVotes::<T>::mutate((task, round, entry.miner.clone()), |votes| {
-						votes.retain(|(_, upheld)| *upheld)
-					});
-				}
 				let claims = dispute.claims.len() as u32;
 				Disputes::<T>::insert((task, round), &entry.miner, dispute);
 				Self::deposit_event(Event::DisputeOpened {
@@ -611,9 +644,10 @@ pub mod pallet {
 
 		/// Votes on the dispute over `miner` in `round` of `task`: `upheld` if a claimed segment
 		/// fails in the caller's replay (or is not served to it either), not `upheld` if every
-		/// claimed segment replays. Open in the score-reveal and finalize phases. An accuser
-		/// votes only to confirm another's claim, and an accuser of a `Replay` claim only
-		/// `upheld`.
+		/// claimed segment replays. Open in the finalize phase only: every claim is made in the
+		/// score-reveal phase before it, so the whole snapshot votes after the last claim, and
+		/// no claim made late can cut the vote short or void the votes cast. An accuser votes
+		/// only to confirm another's claim, and an accuser of a `Replay` claim only `upheld`.
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::vote_dispute())]
 		pub fn vote_dispute(
@@ -625,10 +659,7 @@ pub mod pallet {
 		) -> DispatchResult {
 			let who = Self::ensure_validator(origin)?;
 			ensure!(
-				matches!(
-					T::Rounds::current_phase(task, round),
-					Some(Phase::ScoreReveal | Phase::Finalize)
-				),
+				T::Rounds::current_phase(task, round) == Some(Phase::Finalize),
 				Error::<T>::VotingClosed
 			);
 			let mut dispute =
@@ -725,6 +756,11 @@ pub fn round_trust(pairs: &[(Perbill, Perbill)]) -> Option<Perbill> {
 	Some(Perbill::one().saturating_sub(Perbill::from_parts(mean.min(1_000_000_000) as u32)))
 }
 
+/// Whether `stake` is more than half of `total` (never, for a total of zero).
+pub fn more_than_half(stake: u128, total: u128) -> bool {
+	total > 0 && stake > total / 2
+}
+
 /// `α · latest + (1 − α) · previous`.
 pub fn ema(previous: Perbill, latest: Perbill, alpha: Perbill) -> Perbill {
 	(alpha * latest).saturating_add(Perbill::one().saturating_sub(alpha) * previous)
@@ -785,14 +821,65 @@ impl<T: Config> Pallet<T> {
 		Trust::<T>::get(who).unwrap_or_else(T::InitialTrust::get)
 	}
 
-	/// The consensus score of every miner with revealed scores in `round` of `task`, by the
-	/// stake-weighted median. Validators call this (through the runtime API) to aggregate.
+	/// The updates of `round` of `task` eligible for the global model now, with their
+	/// consensus scores: those that scorers holding more than half of the round's snapshot
+	/// stake judged (the consensus is the stake-weighted median of their scores), and that have
+	/// no dispute or one that a majority of the eligible stake has rejected already. A miner
+	/// judged by less, or under a dispute that is open or upheld, is missing. Validators call
+	/// this (through the runtime API) to aggregate, all at the same block, so that they agree.
 	pub fn consensus(task: TaskId, round: RoundIndex) -> Vec<(T::AccountId, Perbill)> {
 		let reveals = Self::reveals(task, round);
+		let scorers = RoundScorers::<T>::get((task, round));
+		let snapshot = Self::snapshot_stake(task, round).unique_saturated_into();
 		T::Rounds::revealed_miners(task, round)
 			.into_iter()
-			.filter_map(|m| Self::consensus_of(&reveals, &m).map(|c| (m, c)))
+			.filter(|m| {
+				Disputes::<T>::get((task, round), m).is_none_or(|d| {
+					Self::dispute_outcome(&d, &scorers, snapshot).0 == DisputeOutcome::Rejected
+				})
+			})
+			.filter_map(|m| {
+				let (judged, c) = Self::judgement(&reveals, &m);
+				more_than_half(judged, snapshot).then_some(c).flatten().map(|c| (m, c))
+			})
 			.collect()
+	}
+
+	/// How `dispute` stands with the votes cast so far, and the stake eligible to vote on it:
+	/// the snapshot's (`snapshot`, of `scorers`), less a lone accuser's (its own claim is not
+	/// evidence, so it may not vote on it). More than half of that decides.
+	fn dispute_outcome(
+		dispute: &DisputeOf<T>,
+		scorers: &ScorersOf<T>,
+		snapshot: u128,
+	) -> (DisputeOutcome, u128) {
+		let eligible = match dispute.claims.as_slice() {
+			[only] => snapshot.saturating_sub(
+				scorers
+					.binary_search_by(|(v, _)| v.cmp(&only.accuser))
+					.ok()
+					.and_then(|at| scorers.get(at))
+					.map_or(0, |(_, s)| (*s).unique_saturated_into()),
+			),
+			_ => snapshot,
+		};
+		let decides = |stake: T::Balance| more_than_half(stake.unique_saturated_into(), eligible);
+		let outcome = if decides(dispute.upheld) {
+			DisputeOutcome::Upheld
+		} else if decides(dispute.rejected) {
+			DisputeOutcome::Rejected
+		} else {
+			DisputeOutcome::Undecided
+		};
+		(outcome, eligible)
+	}
+
+	/// The stake `round` of `task`'s scorers stood with when it started: the whole of which
+	/// more than half decides a miner's judgement and a dispute.
+	pub fn snapshot_stake(task: TaskId, round: RoundIndex) -> T::Balance {
+		RoundScorers::<T>::get((task, round))
+			.iter()
+			.fold(Zero::zero(), |t: T::Balance, (_, s)| t.saturating_add(*s))
 	}
 
 	/// Every reveal of the round: (validator, stake, entries).
@@ -817,17 +904,23 @@ impl<T: Config> Pallet<T> {
 			.and_then(|i| entries.get(i))
 	}
 
-	fn consensus_of(
+	/// The stake of the scorers that judged `miner` (passed it, or claimed that a segment does
+	/// not replay), and the stake-weighted median of their scores. A `NotServed` claim or an
+	/// abstention judges nothing, so it neither counts toward the quorum nor moves the median.
+	fn judgement(
 		reveals: &[(T::AccountId, u128, EntriesOf<T>)],
 		miner: &T::AccountId,
-	) -> Option<Perbill> {
-		let scores = reveals
+	) -> (u128, Option<Perbill>) {
+		let scores: Vec<(Perbill, u128)> = reveals
 			.iter()
 			.filter_map(|(_, stake, entries)| {
-				Self::entry_of(entries, miner).map(|e| (e.score, *stake))
+				Self::entry_of(entries, miner)
+					.filter(|e| e.verdict.judges())
+					.map(|e| (e.score, *stake))
 			})
 			.collect();
-		weighted_median(scores)
+		let judged = scores.iter().fold(0u128, |t, (_, s)| t.saturating_add(*s));
+		(judged, weighted_median(scores))
 	}
 
 	/// Settles `round` of `task`: disputes, consensus, trust; hands the outcome to rewards and
@@ -843,11 +936,17 @@ impl<T: Config> Pallet<T> {
 		// Sorted like every validator's entries, so lookups below are binary searches: the
 		// work stays O(validators × miners × log miners) at the bounds.
 		miners.sort();
+		// More than half of this decides a judgement or a dispute: absent scorers count as not
+		// deciding, so staying away (or being made to) never tips anything.
+		let scorers = RoundScorers::<T>::get(key);
+		let snapshot_stake = Self::snapshot_stake(task, round);
+		let snapshot: u128 = snapshot_stake.unique_saturated_into();
 
 		// Disputes first: they decide who may be paid. An account is slashed at most once per
 		// round, however many disputes it lost: a validator whose hardware disagrees with many
 		// miners at once loses one `FalseAccusationSlash`, not its bond.
 		let mut blocked: Vec<T::AccountId> = Vec::new();
+		let mut upheld_miners: Vec<T::AccountId> = Vec::new();
 		let mut slashed_once: Vec<T::AccountId> = Vec::new();
 		let mut slash_once = |who: &T::AccountId, fraction: Perbill| -> T::Balance {
 			match slashed_once.binary_search(who) {
@@ -873,13 +972,7 @@ impl<T: Config> Pallet<T> {
 		for (miner, dispute) in Disputes::<T>::drain_prefix(key) {
 			disputes = disputes.saturating_add(1);
 			let votes = DisputeVotes::<T>::take((task, round, miner.clone()));
-			let outcome = if dispute.upheld > dispute.rejected {
-				DisputeOutcome::Upheld
-			} else if dispute.rejected > dispute.upheld {
-				DisputeOutcome::Rejected
-			} else {
-				DisputeOutcome::Undecided
-			};
+			let (outcome, eligible) = Self::dispute_outcome(&dispute, &scorers, snapshot);
 			let prevailed = match outcome {
 				DisputeOutcome::Upheld => Some(true),
 				DisputeOutcome::Rejected => Some(false),
@@ -890,19 +983,27 @@ impl<T: Config> Pallet<T> {
 					credit(voter);
 				}
 			}
-			// A `Replay` claim stakes the accuser's bond on the miner's run failing; a
-			// `NotServed` one risks nothing, so it earns nothing either.
-			let replay_accusers = dispute
-				.claims
-				.iter()
-				.filter(|c| c.kind == DisputeKind::Replay)
-				.map(|c| &c.accuser);
+			// A `Replay` claim stakes the accuser's bond on the miner's run failing. A
+			// `NotServed` one risks nothing, so it earns nothing either: a miner can serve one
+			// validator corrupt bytes and the others good ones, so a rejected `NotServed` claim
+			// is no evidence against its maker (and, rejected, it withheld nothing: the miner
+			// is paid and in the model).
+			let accusers = |kind: DisputeKind| {
+				dispute
+					.claims
+					.iter()
+					.filter(move |c| c.kind == kind)
+					.map(|c| &c.accuser)
+			};
 			let offenders: Vec<(T::AccountId, T::Balance)> = match outcome {
 				DisputeOutcome::Upheld => {
-					replay_accusers.for_each(&mut credit);
+					accusers(DisputeKind::Replay).for_each(&mut credit);
+					if let Err(at) = upheld_miners.binary_search(&miner) {
+						upheld_miners.insert(at, miner.clone());
+					}
 					alloc::vec![(miner.clone(), slash_once(&miner, T::MinerSlash::get()))]
 				}
-				DisputeOutcome::Rejected => replay_accusers
+				DisputeOutcome::Rejected => accusers(DisputeKind::Replay)
 					.map(|a| (a.clone(), slash_once(a, T::FalseAccusationSlash::get())))
 					.collect(),
 				DisputeOutcome::Undecided => Vec::new(),
@@ -917,15 +1018,37 @@ impl<T: Config> Pallet<T> {
 				round,
 				miner,
 				outcome,
+				upheld: dispute.upheld,
+				rejected: dispute.rejected,
+				eligible_stake: eligible.unique_saturated_into(),
 				offenders,
 			});
 		}
 
-		// Consensus and who passed.
+		// Consensus and who passed: only miners that scorers holding more than half of the
+		// snapshot stake judged. One colluding scorer's score is no consensus when the honest
+		// ones were made to abstain.
 		let mut consensus: Vec<(T::AccountId, Perbill)> = Vec::new();
 		let mut passed: Vec<(T::AccountId, Perbill)> = Vec::new();
 		for miner in miners.iter() {
-			let Some(c) = Self::consensus_of(&reveals, miner) else {
+			// A miner whose dispute was upheld forged its run, whatever its scores said: the
+			// majority that upheld it judged it.
+			let upheld = upheld_miners.binary_search(miner).is_ok();
+			let (judged, c) = Self::judgement(&reveals, miner);
+			let c = if upheld { Some(Perbill::zero()) } else { c };
+			let Some(c) = c.filter(|_| upheld || more_than_half(judged, snapshot)) else {
+				if reveals
+					.iter()
+					.any(|(_, _, entries)| Self::entry_of(entries, miner).is_some())
+				{
+					Self::deposit_event(Event::MinerNotJudged {
+						task,
+						round,
+						miner: miner.clone(),
+						judged_stake: judged.unique_saturated_into(),
+						snapshot_stake,
+					});
+				}
 				continue;
 			};
 			// Every verdict but `Pass` opened (or joined) a dispute: only its outcome decides.
@@ -953,15 +1076,24 @@ impl<T: Config> Pallet<T> {
 			.count() as u32;
 		let trust_moves = scorers_with_scores >= T::MinScorersForTrust::get()
 			&& budget.total >= T::MinBudgetForTrust::get();
-		// Pay is for work: each miner scored, weighted by agreement with consensus
+		// Pay is for work: each miner judged, weighted by agreement with consensus
 		// (`1 − |score − consensus|`), and each vote on the side that prevailed, times stake.
+		// A pass of a miner whose dispute was upheld is a full disagreement: it earns nothing
+		// and costs trust, so passing without the replay that finds forgeries does not pay.
 		let mut validators: Vec<(T::AccountId, u128)> = Vec::new();
 		for (v, stake, entries) in reveals.iter() {
 			let pairs: Vec<(Perbill, Perbill)> = entries
 				.iter()
+				.filter(|e| e.verdict.judges())
 				.filter_map(|e| {
 					let at = consensus.binary_search_by(|(m, _)| m.cmp(&e.miner)).ok()?;
-					consensus.get(at).map(|(_, c)| (e.score, *c))
+					let (_, c) = consensus.get(at)?;
+					let upheld = upheld_miners.binary_search(&e.miner).is_ok();
+					Some(match e.verdict {
+						Verdict::Pass if upheld => (Perbill::one(), Perbill::zero()),
+						_ if upheld => (Perbill::zero(), Perbill::zero()),
+						_ => (e.score, *c),
+					})
 				})
 				.collect();
 			let agreement: u128 = pairs

@@ -55,6 +55,42 @@ fn score(who: AccountId, e: &EntriesOf<Test>) {
 	));
 }
 
+/// Scorer `who` votes on the dispute over `miner`, in the finalize phase (the only one votes
+/// are taken in).
+fn vote(who: AccountId, miner: AccountId, upheld: bool) {
+	set_phase(Phase::Finalize);
+	assert_ok!(Scoring::vote_dispute(
+		RuntimeOrigin::signed(who),
+		0,
+		0,
+		miner,
+		upheld
+	));
+}
+
+/// `who` commits `e` and reveals it, refused entries and all; returns the events of the
+/// reveal.
+fn reveal_with_refusals(who: AccountId, e: &EntriesOf<Test>) -> Vec<Event<Test>> {
+	set_phase(Phase::Verify);
+	assert_ok!(Scoring::commit_scores(
+		RuntimeOrigin::signed(who),
+		0,
+		0,
+		hash_of(who, e)
+	));
+	set_phase(Phase::ScoreReveal);
+	scoring_events();
+	assert_ok!(Scoring::reveal_scores(
+		RuntimeOrigin::signed(who),
+		0,
+		0,
+		e.clone(),
+		salt(who),
+		challenge(who).0
+	));
+	scoring_events()
+}
+
 fn settle() -> RoundOutcome<AccountId> {
 	set_phase(Phase::Finalize);
 	<Scoring as OnRoundEnd<Balance>>::on_round_end(0, 0, BUDGET);
@@ -256,21 +292,57 @@ fn reveal_checks_entries() {
 			entries(&[(1, 50, Verdict::Pass), (1, 50, Verdict::Pass)]),
 			Error::UnsortedEntries,
 		);
-		bad(
-			12,
-			entries(&[(1, 50, Verdict::Pass), (3, 50, Verdict::Pass)]),
-			Error::MinerNotRevealed,
+	});
+}
+
+#[test]
+fn a_bad_entry_is_refused_alone_and_the_rest_of_the_reveal_stands() {
+	// Attack (a manifest-only miner): a fault planted where a validator could not see it made
+	// the validator claim a segment it was not challenged with; the chain refused its whole
+	// reveal, and it forfeited its deposit and was left out of the round. Now only the entry
+	// goes.
+	test(|| {
+		set_miners(&[1, 2]);
+		set_stake(10, 1_000);
+		let refused = |events: &[Event<Test>]| -> Vec<(AccountId, EntryRefusal)> {
+			events
+				.iter()
+				.filter_map(|e| match e {
+					Event::EntryRefused { miner, reason, .. } => Some((*miner, *reason)),
+					_ => None,
+				})
+				.collect()
+		};
+		let events = reveal_with_refusals(
+			10,
+			&entries(&[
+				(1, 0, Verdict::Fail { segment: 5 }),
+				(2, 60, Verdict::Pass),
+				(3, 50, Verdict::Pass),
+			]),
 		);
-		bad(
-			13,
-			entries(&[(1, 0, Verdict::Fail { segment: 5 })]),
-			Error::InvalidSegment,
+		assert_eq!(
+			refused(&events),
+			vec![
+				(1, EntryRefusal::InvalidSegment),
+				(3, EntryRefusal::MinerNotRevealed)
+			]
 		);
-		bad(
-			14,
-			entries(&[(1, 0, Verdict::Fail { segment: 0 })]),
-			Error::InvalidSegment,
-		);
+		let kept: Vec<_> = Reveals::<Test>::get((0, 0), 10)
+			.unwrap()
+			.iter()
+			.map(|e| e.miner)
+			.collect();
+		assert_eq!(kept, vec![2]);
+		assert_eq!(Disputes::<Test>::iter().count(), 0);
+		let outcome = settle();
+		assert!(forfeits().is_empty(), "an honest reveal forfeited its deposit");
+		assert_eq!(outcome.miners, vec![(2, p(60))]);
+		assert_eq!(outcome.validators, vec![(10, 1_000)]);
+		// Segment 0 is no segment either.
+		start_round();
+		let events = reveal_with_refusals(10, &entries(&[(1, 0, Verdict::Fail { segment: 0 })]));
+		assert_eq!(refused(&events), vec![(1, EntryRefusal::InvalidSegment)]);
 	});
 }
 
@@ -366,7 +438,7 @@ fn a_segment_outside_the_accusers_challenges_is_refused() {
 	// Attack: a validator whose hardware disagrees with an honest run on some segment (or
 	// that wants a miner unpaid) accuses a segment it was never challenged with.
 	test(|| {
-		set_miners(&[1]);
+		set_miners(&[1, 2]);
 		set_segments_per_check(2);
 		set_stake(10, 1_000);
 		let challenged = pol_primitives::hashing::challenge_segments(
@@ -383,28 +455,19 @@ fn a_segment_outside_the_accusers_challenges_is_refused() {
 			Verdict::Fail { segment: other },
 			Verdict::NotServed { segment: other },
 		] {
-			let e = entries(&[(1, 0, verdict)]);
-			set_phase(Phase::Verify);
-			assert_ok!(Scoring::commit_scores(
-				RuntimeOrigin::signed(10),
-				0,
-				0,
-				hash_of(10, &e)
-			));
-			set_phase(Phase::ScoreReveal);
-			assert_noop!(
-				Scoring::reveal_scores(
-					RuntimeOrigin::signed(10),
-					0,
-					0,
-					e,
-					salt(10),
-					challenge(10).0
-				),
-				Error::<Test>::SegmentNotChallenged
-			);
-			ScoreCommits::<Test>::remove((0, 0), 10);
-			CommitCount::<Test>::remove((0, 0));
+			let events =
+				reveal_with_refusals(10, &entries(&[(1, 0, verdict), (2, 50, Verdict::Pass)]));
+			assert!(events.contains(&Event::EntryRefused {
+				task: 0,
+				round: 0,
+				validator: 10,
+				miner: 1,
+				reason: EntryRefusal::SegmentNotChallenged,
+			}));
+			assert_eq!(Disputes::<Test>::iter().count(), 0, "the claim opened a dispute");
+			assert_eq!(Reveals::<Test>::get((0, 0), 10).unwrap().len(), 1);
+			settle();
+			start_round();
 		}
 		score(
 			10,
@@ -423,6 +486,9 @@ fn a_segment_outside_the_accusers_challenges_is_refused() {
 	});
 }
 
+/// 10 claims miner 1's segment 4 was not served and passes miner 2; 11 passes both; each voter
+/// reveals a pass of miner 2, and of miner 1 when it could fetch and replay it (it votes to
+/// reject), then votes.
 fn not_served_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<AccountId> {
 	set_miners(&[1, 2]);
 	set_stake(10, 1_000);
@@ -441,19 +507,19 @@ fn not_served_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<Accoun
 		11,
 		&entries(&[(1, 50, Verdict::Pass), (2, 50, Verdict::Pass)]),
 	);
+	for (v, _, upheld) in votes {
+		let mut own = vec![(2, 50, Verdict::Pass)];
+		if !upheld {
+			own.insert(0, (1, 50, Verdict::Pass));
+		}
+		score(*v, &entries(&own));
+	}
 	assert_eq!(
 		Disputes::<Test>::get((0, 0), 1).unwrap().claims[0].kind,
 		DisputeKind::NotServed
 	);
-	set_phase(Phase::Finalize);
 	for (v, _, upheld) in votes {
-		assert_ok!(Scoring::vote_dispute(
-			RuntimeOrigin::signed(*v),
-			0,
-			0,
-			1,
-			*upheld
-		));
+		vote(*v, 1, *upheld);
 	}
 	settle()
 }
@@ -462,20 +528,23 @@ fn not_served_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<Accoun
 fn withholding_loses_like_a_failed_replay() {
 	// The voters could not fetch the segment either: the miner is slashed and not paid.
 	test(|| {
-		let outcome = not_served_round(&[(20, 500, true), (21, 300, false)]);
+		let outcome = not_served_round(&[(20, 3_000, true), (21, 300, false)]);
 		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
 		assert_eq!(outcome.miners, vec![(2, p(50))]);
+		assert!(forfeits().is_empty());
 	});
 }
 
 #[test]
 fn an_honest_not_served_report_is_never_slashed() {
 	// The voters fetched the segment and it replays: the miner is paid, and the accuser, who
-	// reported what it really could not get, keeps its stake.
+	// reported what it really could not get (a framing miner may have served it alone corrupt
+	// bytes), loses nothing.
 	test(|| {
-		let outcome = not_served_round(&[(20, 500, false), (21, 300, true)]);
+		let outcome = not_served_round(&[(20, 3_000, false), (21, 300, true)]);
 		assert!(slashes().is_empty(), "{:?}", slashes());
-		assert_eq!(outcome.miners, vec![(1, p(0)), (2, p(50))]);
+		assert!(forfeits().is_empty(), "{:?}", forfeits());
+		assert_eq!(outcome.miners, vec![(1, p(50)), (2, p(50))]);
 		assert!(scoring_events().iter().any(|e| matches!(
 			e,
 			Event::DisputeResolved {
@@ -484,6 +553,37 @@ fn an_honest_not_served_report_is_never_slashed() {
 				..
 			} if offenders.is_empty()
 		)));
+	});
+}
+
+#[test]
+fn free_censorship_a_not_served_claim_the_majority_rejects_withholds_no_pay() {
+	// Attack: a scorer claims "not served" against every miner to keep their updates out and
+	// their pay withheld. The majority fetches and replays: every miner is judged and paid
+	// (the claims judge nothing, so they do not move the consensus either).
+	test(|| {
+		set_miners(&[1, 2, 3]);
+		set_stake(10, 100);
+		set_stake(11, 1_000);
+		let not_served = Verdict::NotServed { segment: 4 };
+		score(
+			10,
+			&entries(&[(1, 0, not_served), (2, 0, not_served), (3, 0, not_served)]),
+		);
+		let pass = Verdict::Pass;
+		score(11, &entries(&[(1, 50, pass), (2, 50, pass), (3, 50, pass)]));
+		// Out of the model while the disputes are open; back in once a majority rejects them.
+		assert!(Scoring::consensus(0, 0).is_empty());
+		for miner in 1..=3 {
+			vote(11, miner, false);
+		}
+		assert_eq!(
+			Scoring::consensus(0, 0),
+			vec![(1, p(50)), (2, p(50)), (3, p(50))]
+		);
+		let outcome = settle();
+		assert_eq!(outcome.miners, vec![(1, p(50)), (2, p(50)), (3, p(50))]);
+		assert!(slashes().is_empty());
 	});
 }
 
@@ -502,9 +602,9 @@ fn offenders() -> Vec<AccountId> {
 
 #[test]
 fn dispute_shield_a_free_not_served_claim_first_cannot_shield_a_forged_segment() {
-	// Attack: an accomplice of the miner claims "not served" on an honest segment first (it
-	// costs nothing), and a voter rejects it, hoping the real accusation finds the dispute
-	// taken.
+	// Attack: an accomplice of the miner claims "not served" on an honest segment first, and
+	// a voter rejects it at once, hoping the real accusation finds the dispute taken (or, later,
+	// that a claim made late voids the votes already cast).
 	test(|| {
 		set_miners(&[1]);
 		set_stake(10, 1_000);
@@ -512,14 +612,13 @@ fn dispute_shield_a_free_not_served_claim_first_cannot_shield_a_forged_segment()
 		set_stake(12, 1_000);
 		set_stake(20, 1_000);
 		score(10, &entries(&[(1, 50, Verdict::NotServed { segment: 4 })]));
-		assert_ok!(Scoring::vote_dispute(
-			RuntimeOrigin::signed(20),
-			0,
-			0,
-			1,
-			false
-		));
+		// No vote before every claim is in: the vote window opens after the last claim.
+		assert_noop!(
+			Scoring::vote_dispute(RuntimeOrigin::signed(20), 0, 0, 1, false),
+			Error::<Test>::VotingClosed
+		);
 		score(11, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
+		score(12, &entries(&[(1, 0, Verdict::Fail { segment: 3 })]));
 		let d = Disputes::<Test>::get((0, 0), 1).unwrap();
 		let claims: Vec<_> = d
 			.claims
@@ -530,26 +629,15 @@ fn dispute_shield_a_free_not_served_claim_first_cannot_shield_a_forged_segment()
 			claims,
 			vec![
 				(10, 4, DisputeKind::NotServed),
-				(11, 2, DisputeKind::Replay)
+				(11, 2, DisputeKind::Replay),
+				(12, 3, DisputeKind::Replay)
 			]
 		);
-		assert_eq!(
-			(d.upheld, d.rejected),
-			(0, 0),
-			"a vote that every segment replays covered only the first claim"
-		);
-		assert!(DisputeVotes::<Test>::get((0, 0, 1)).is_empty());
-		// A third claim joins too; an upheld vote stays (a claimed segment still fails).
-		assert_ok!(Scoring::vote_dispute(
-			RuntimeOrigin::signed(20),
-			0,
-			0,
-			1,
-			true
-		));
-		score(12, &entries(&[(1, 0, Verdict::Fail { segment: 3 })]));
-		let d = Disputes::<Test>::get((0, 0), 1).unwrap();
-		assert_eq!((d.claims.len(), d.upheld), (3, 1_000));
+		// Every voter covers every claim; the accusers confirm each other.
+		for v in [20, 11, 12] {
+			vote(v, 1, true);
+		}
+		assert_eq!(Disputes::<Test>::get((0, 0), 1).unwrap().upheld, 3_000);
 		let outcome = settle();
 		assert!(outcome.miners.is_empty());
 		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
@@ -575,18 +663,14 @@ fn dispute_shield_an_accomplice_sacrificing_a_false_replay_claim_cannot_shield_a
 			.map(|c| c.segment)
 			.collect();
 		assert_eq!(claimed, vec![4, 2], "the honest claim was shut out");
+		set_phase(Phase::Finalize);
 		assert_noop!(
 			Scoring::vote_dispute(RuntimeOrigin::signed(10), 0, 0, 1, false),
 			Error::<Test>::AccuserCannotReject
 		);
-		// The voter replays both claimed segments: segment 2 fails.
-		assert_ok!(Scoring::vote_dispute(
-			RuntimeOrigin::signed(20),
-			0,
-			0,
-			1,
-			true
-		));
+		// The voter and the honest accuser replay both claimed segments: segment 2 fails.
+		vote(20, 1, true);
+		vote(11, 1, true);
 		let outcome = settle();
 		assert!(outcome.miners.is_empty(), "the forged update was paid");
 		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
@@ -605,18 +689,12 @@ fn a_forgery_every_scorer_finds_is_upheld_by_the_accusers_confirming_each_other(
 			score(v, &entries(&[(1, 0, Verdict::Fail { segment })]));
 		}
 		for v in [10, 11, 12] {
-			assert_ok!(Scoring::vote_dispute(
-				RuntimeOrigin::signed(v),
-				0,
-				0,
-				1,
-				true
-			));
+			vote(v, 1, true);
 		}
 		let outcome = settle();
 		assert!(outcome.miners.is_empty());
 		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
-		// Each accuser is paid for its upheld claim and its winning vote.
+		// Each accuser is paid for its judgement, its upheld claim and its winning vote.
 		let mut validators = outcome.validators;
 		validators.sort();
 		assert_eq!(validators, vec![(10, 3_000), (11, 3_000), (12, 3_000)]);
@@ -634,17 +712,12 @@ fn dispute_frame_a_cartel_of_accusers_confirming_each_other_is_outvoted_and_each
 		set_stake(20, 1_000);
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 1 })]));
 		score(11, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
+		score(20, &entries(&[(1, 50, Verdict::Pass)]));
 		for (v, upheld) in [(10, true), (11, true), (20, false)] {
-			assert_ok!(Scoring::vote_dispute(
-				RuntimeOrigin::signed(v),
-				0,
-				0,
-				1,
-				upheld
-			));
+			vote(v, 1, upheld);
 		}
 		let outcome = settle();
-		assert_eq!(outcome.miners, vec![(1, p(0))]);
+		assert_eq!(outcome.miners, vec![(1, p(50))]);
 		assert_eq!(
 			slashes(),
 			vec![(10, FALSE_ACCUSATION_SLASH), (11, FALSE_ACCUSATION_SLASH)]
@@ -653,10 +726,12 @@ fn dispute_frame_a_cartel_of_accusers_confirming_each_other_is_outvoted_and_each
 	});
 }
 
+/// 10 accuses miner 1 over segment 3 and passes miner 2; 11 passes both; each voter reveals a
+/// pass of miner 2, and of miner 1 when its replay of segment 3 matched (it votes to reject),
+/// then votes.
 fn dispute_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<AccountId> {
 	set_miners(&[1, 2]);
 	set_stake(10, 1_000);
-	// 10 accuses miner 1 over segment 3; 11 scores both as passing.
 	set_stake(11, 1_000);
 	for (v, stake, _) in votes {
 		set_stake(*v, *stake);
@@ -669,16 +744,16 @@ fn dispute_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<AccountId
 		11,
 		&entries(&[(1, 50, Verdict::Pass), (2, 50, Verdict::Pass)]),
 	);
-	assert!(Disputes::<Test>::contains_key((0, 0), 1));
-	set_phase(Phase::Finalize);
 	for (v, _, upheld) in votes {
-		assert_ok!(Scoring::vote_dispute(
-			RuntimeOrigin::signed(*v),
-			0,
-			0,
-			1,
-			*upheld
-		));
+		let mut own = vec![(2, 50, Verdict::Pass)];
+		if !upheld {
+			own.insert(0, (1, 50, Verdict::Pass));
+		}
+		score(*v, &entries(&own));
+	}
+	assert!(Disputes::<Test>::contains_key((0, 0), 1));
+	for (v, _, upheld) in votes {
+		vote(*v, 1, *upheld);
 	}
 	settle()
 }
@@ -686,7 +761,7 @@ fn dispute_round(votes: &[(AccountId, Balance, bool)]) -> RoundOutcome<AccountId
 #[test]
 fn upheld_dispute_slashes_the_miner() {
 	test(|| {
-		let outcome = dispute_round(&[(20, 500, true), (21, 300, false)]);
+		let outcome = dispute_round(&[(20, 3_000, true), (21, 300, false)]);
 		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
 		assert_eq!(outcome.miners, vec![(2, p(50))]);
 		assert!(scoring_events().iter().any(|e| matches!(
@@ -705,10 +780,10 @@ fn upheld_dispute_slashes_the_miner() {
 #[test]
 fn rejected_dispute_slashes_the_accuser() {
 	test(|| {
-		let outcome = dispute_round(&[(20, 500, false), (21, 300, true)]);
+		let outcome = dispute_round(&[(20, 3_000, false), (21, 300, true)]);
 		assert_eq!(slashes(), vec![(10, FALSE_ACCUSATION_SLASH)]);
-		// The miner's segment replays: it is paid, at the consensus of both validators.
-		assert_eq!(outcome.miners, vec![(1, p(0)), (2, p(50))]);
+		// The miner's segment replays: it is paid, at the consensus of those that judged it.
+		assert_eq!(outcome.miners, vec![(1, p(50)), (2, p(50))]);
 	});
 }
 
@@ -728,12 +803,55 @@ fn undecided_dispute_slashes_nobody_and_pays_nothing() {
 }
 
 #[test]
+fn a_dispute_is_decided_only_by_more_than_half_of_the_stake_eligible_to_vote() {
+	// Attack (stalled voters): a forger stalls every honest voter's fetch of the claimed
+	// segment; they stay away, and one colluding scorer's vote would decide the dispute by the
+	// majority of the stake that voted. Now absent stake decides nothing.
+	test(|| {
+		// 10 accuses (1 000, a lone accuser: not eligible); of the 2 800 eligible, the
+		// colluder's 300 rejects, and 22's 1 500 (stalled) stays away.
+		set_stake(22, 1_500);
+		let outcome = dispute_round(&[(21, 300, false)]);
+		assert_eq!(
+			Disputes::<Test>::iter().count(),
+			0,
+			"settled disputes are cleared"
+		);
+		assert!(slashes().is_empty());
+		assert!(scoring_events().iter().any(|e| matches!(
+			e,
+			Event::DisputeResolved { outcome: DisputeOutcome::Undecided, eligible_stake, .. }
+				if *eligible_stake == 2_800
+		)));
+		assert_eq!(outcome.miners, vec![(2, p(50))]);
+	});
+	test(|| {
+		// The same with the colluder alone voting: undecided, the accuser keeps its bond.
+		set_miners(&[1]);
+		for v in [10, 11, 12] {
+			set_stake(v, 1_000);
+		}
+		set_stake(20, 100);
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		vote(20, 1, false);
+		settle();
+		assert!(slashes().is_empty(), "{:?}", slashes());
+	});
+}
+
+#[test]
 fn dispute_vote_errors() {
 	test(|| {
 		set_miners(&[1, 2]);
 		set_stake(10, 1_000);
 		set_stake(11, 1_000);
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
+		// Not before the finalize phase: every claim is in by then.
+		assert_noop!(
+			Scoring::vote_dispute(RuntimeOrigin::signed(11), 0, 0, 1, true),
+			Error::<Test>::VotingClosed
+		);
+		set_phase(Phase::Finalize);
 		// A lone accuser never decides its own dispute.
 		assert_noop!(
 			Scoring::vote_dispute(RuntimeOrigin::signed(10), 0, 0, 1, true),
@@ -934,10 +1052,12 @@ fn trust_is_a_moving_average_across_rounds() {
 		));
 		score(11, &entries(&[(1, 80, Verdict::Pass)]));
 		let outcome = settle();
-		// It forfeits its deposit and is not paid: only 11 revealed. With one scorer left the
-		// round moves no trust (`MinScorersForTrust`), its zero included.
+		// It forfeits its deposit and is not paid. Only 11 revealed, with 400 of the 1 000
+		// snapshot stake: the miner is not judged, so 11's score earns nothing either. With
+		// one scorer left the round moves no trust (`MinScorersForTrust`), its zero included.
 		assert_eq!(forfeits(), vec![(10, SCORE_DEPOSIT)]);
-		assert_eq!(outcome.validators, vec![(11, 400)]);
+		assert!(outcome.validators.is_empty());
+		assert!(outcome.miners.is_empty());
 		assert_eq!(Scoring::trust(&10), t10);
 		assert_eq!(Scoring::trust(&11), t11);
 	});
@@ -988,6 +1108,7 @@ fn dispute_vote_race_a_cartel_of_small_accounts_cannot_outvote_the_honest_stake(
 			set_stake(v, 100);
 		}
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		set_phase(Phase::Finalize);
 		// The cartel votes first, all of it.
 		for v in 20..23 {
 			assert_ok!(Scoring::vote_dispute(
@@ -1030,13 +1151,7 @@ fn slashes_are_capped_at_one_per_account_per_round() {
 		let fail = Verdict::Fail { segment: 4 };
 		score(10, &entries(&[(1, 0, fail), (2, 0, fail), (3, 0, fail)]));
 		for miner in 1..=3 {
-			assert_ok!(Scoring::vote_dispute(
-				RuntimeOrigin::signed(11),
-				0,
-				0,
-				miner,
-				false
-			));
+			vote(11, miner, false);
 		}
 		settle();
 		assert_eq!(slashes(), vec![(10, FALSE_ACCUSATION_SLASH)]);
@@ -1207,19 +1322,20 @@ fn trust_farming_a_lone_scorer_or_a_cheap_round_moves_no_trust() {
 #[test]
 fn lazy_validators_earn_for_the_work_they_do() {
 	test(|| {
-		// Equal stake: 10 scores all four miners, 11 only one. Pay follows the miners scored.
+		// Equal stake: 10 and 11 judge all four miners, 12 only one. Pay follows the miners
+		// judged.
 		set_miners(&[1, 2, 3, 4]);
-		set_stake(10, 1_000);
-		set_stake(11, 1_000);
+		for v in [10, 11, 12] {
+			set_stake(v, 1_000);
+		}
 		let pass = Verdict::Pass;
-		score(
-			10,
-			&entries(&[(1, 50, pass), (2, 50, pass), (3, 50, pass), (4, 50, pass)]),
-		);
-		score(11, &entries(&[(1, 50, pass)]));
+		let all = entries(&[(1, 50, pass), (2, 50, pass), (3, 50, pass), (4, 50, pass)]);
+		score(10, &all);
+		score(11, &all);
+		score(12, &entries(&[(1, 50, pass)]));
 		let mut validators = settle().validators;
 		validators.sort();
-		assert_eq!(validators, vec![(10, 4_000), (11, 1_000)]);
+		assert_eq!(validators, vec![(10, 4_000), (11, 4_000), (12, 1_000)]);
 	});
 }
 
@@ -1232,13 +1348,7 @@ fn dispute_votes_on_the_prevailing_side_are_paid() {
 		set_stake(12, 500);
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
 		// 11 votes with the majority, 12 against; neither revealed scores.
-		assert_ok!(Scoring::vote_dispute(
-			RuntimeOrigin::signed(11),
-			0,
-			0,
-			1,
-			true
-		));
+		vote(11, 1, true);
 		let outcome = dispute_votes_then_settle(&[(12, false)]);
 		// 10: one miner scored in agreement (consensus 0) and its upheld accusation; 11: one
 		// winning vote; 12: nothing.
@@ -1248,13 +1358,98 @@ fn dispute_votes_on_the_prevailing_side_are_paid() {
 
 fn dispute_votes_then_settle(votes: &[(AccountId, bool)]) -> RoundOutcome<AccountId> {
 	for (v, upheld) in votes {
-		assert_ok!(Scoring::vote_dispute(
-			RuntimeOrigin::signed(*v),
-			0,
-			0,
-			1,
-			*upheld
-		));
+		vote(*v, 1, *upheld);
 	}
 	settle()
+}
+
+#[test]
+fn a_miner_judged_by_half_the_snapshot_stake_or_less_is_not_judged_paid_or_aggregated() {
+	// Attack (the miner picks its judges): a host record or a stall makes every honest scorer
+	// abstain on the miner, and one colluding scorer passes it with a perfect score, which was
+	// the whole consensus.
+	test(|| {
+		set_miners(&[1, 2]);
+		for v in [10, 11, 12] {
+			set_stake(v, 1_000);
+		}
+		set_stake(20, 500);
+		let pass = Verdict::Pass;
+		for v in [10, 11, 12] {
+			score(v, &entries(&[(2, 50, pass)]));
+		}
+		score(20, &entries(&[(1, 100, pass), (2, 50, pass)]));
+		// Not eligible for the global model.
+		assert_eq!(Scoring::consensus(0, 0), vec![(2, p(50))]);
+		scoring_events();
+		let outcome = settle();
+		assert_eq!(outcome.miners, vec![(2, p(50))]);
+		assert!(slashes().is_empty());
+		assert!(scoring_events().contains(&Event::MinerNotJudged {
+			task: 0,
+			round: 0,
+			miner: 1,
+			judged_stake: 500,
+			snapshot_stake: 3_500,
+		}));
+		// The colluder is paid for the miner that was judged, not for its pass of the other.
+		let mut validators = outcome.validators;
+		validators.sort();
+		assert_eq!(
+			validators,
+			vec![(10, 1_000), (11, 1_000), (12, 1_000), (20, 500)]
+		);
+	});
+	test(|| {
+		// Scorers holding more than half of the snapshot judge it: paid, at their median,
+		// though the largest scorer abstained.
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_stake(11, 1_000);
+		set_stake(20, 1_500);
+		score(10, &entries(&[(1, 40, Verdict::Pass)]));
+		score(11, &entries(&[(1, 40, Verdict::Pass)]));
+		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(40))]);
+		assert_eq!(settle().miners, vec![(1, p(40))]);
+	});
+	test(|| {
+		// A `NotServed` claim judges nothing: the claimant's stake does not make the quorum.
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_stake(11, 900);
+		score(10, &entries(&[(1, 0, Verdict::NotServed { segment: 4 })]));
+		score(11, &entries(&[(1, 70, Verdict::Pass)]));
+		assert!(Scoring::consensus(0, 0).is_empty());
+	});
+}
+
+#[test]
+fn lazy_validation_a_pass_of_a_miner_whose_dispute_is_upheld_earns_nothing_and_costs_trust() {
+	test(|| {
+		set_miners(&[1, 2]);
+		set_stake(10, 1_000);
+		set_stake(11, 2_000);
+		set_stake(12, 1_000);
+		let pass = Verdict::Pass;
+		// 10 found the forged segment; 11 passed miner 1 (its draw missed the segment) and
+		// confirms the claim in the vote; 12 passed both without replaying anything.
+		score(
+			10,
+			&entries(&[(1, 0, Verdict::Fail { segment: 4 }), (2, 50, pass)]),
+		);
+		score(11, &entries(&[(1, 50, pass), (2, 50, pass)]));
+		score(12, &entries(&[(1, 90, pass), (2, 50, pass)]));
+		vote(11, 1, true);
+		let outcome = settle();
+		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
+		assert_eq!(outcome.miners, vec![(2, p(50))]);
+		// 10: miner 2, its judgement of miner 1 and its upheld claim; 11: miner 2 and its
+		// winning vote; 12: miner 2 only. A pass of the forger earns nothing.
+		let mut validators = outcome.validators;
+		validators.sort();
+		assert_eq!(validators, vec![(10, 3_000), (11, 4_000), (12, 1_000)]);
+		// The pass of the forger is a full deviation: round trust ½ for 12 and 11, 1 for 10.
+		assert_eq!(Scoring::trust(&10), ema(p(50), p(100), p(20)));
+		assert_eq!(Scoring::trust(&12), ema(p(50), p(50), p(20)));
+	});
 }

@@ -36,8 +36,9 @@ pub enum DisputeKind {
 	/// The segment does not replay (a `Fail` verdict): a rejected accuser is slashed.
 	Replay,
 	/// The segment's checkpoints were not served to the accuser (a `NotServed` verdict): the
-	/// voters try to fetch them and replay. A rejected accuser is not slashed: it reported
-	/// what it could not get, which is never evidence against it.
+	/// voters try to fetch them and replay. A rejected accuser is not slashed: a miner can serve
+	/// one validator corrupt bytes and the others good ones, so what one could not get is never
+	/// evidence against it. Rejected, the claim withholds nothing.
 	NotServed,
 }
 
@@ -93,11 +94,41 @@ impl<AccountId: PartialEq, Balance, MaxClaims: Get<u32>> Dispute<AccountId, Bala
 	MaxEncodedLen,
 )]
 pub enum DisputeOutcome {
-	/// The voting stake found a claimed segment fails: the miner is slashed and not paid.
+	/// Scorers holding more than half of the round's snapshot stake found a claimed segment
+	/// fails (or could not get it either): the miner is slashed, not paid, and its update is
+	/// left out of the global model.
 	Upheld,
-	/// The voting stake found every claimed segment replays: the accusers of `Replay` claims
-	/// are slashed (those of `NotServed` claims are not).
+	/// Scorers holding more than half of the round's snapshot stake found every claimed segment
+	/// replays: the accusers of `Replay` claims are slashed (those of `NotServed` claims are
+	/// not), and the miner is paid.
 	Rejected,
-	/// Nobody voted, or the stake tied: nobody is slashed, and the miner is not paid.
+	/// Neither side reached more than half of the snapshot stake (absent voters, a tie): nobody
+	/// is slashed and no deposit is lost; the miner is not paid this round.
 	Undecided,
+}
+
+/// Why one entry of a score reveal was refused (the rest of the reveal stands: one bad entry
+/// never voids a validator's whole reveal, nor forfeits its deposit).
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum EntryRefusal {
+	/// The entry names a miner that did not reveal an update in this round.
+	MinerNotRevealed,
+	/// A `Fail` or `NotServed` verdict names a segment outside `1..=num_segments`.
+	InvalidSegment,
+	/// A `Fail` or `NotServed` verdict names a segment that is not among the validator's
+	/// challenges of that miner (`PolApi::challenges`). Faults of the whole run (the manifest,
+	/// leaf 0, a norm read at both ends of an unchallenged segment) are claimed on segment `n`,
+	/// which every validator is challenged with.
+	SegmentNotChallenged,
 }

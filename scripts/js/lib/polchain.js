@@ -873,7 +873,8 @@ export const FOLLOWED = {
   taskRegistry: ['TaskCreated', 'TaskFunded', 'TaskCancelling', 'TaskEnded', 'MinerJoined', 'MinerLeft',
     'RoundStarted', 'PhaseStarted', 'ChallengeSeedRecorded', 'UpdateCommitted', 'UpdateRevealed',
     'ModelProposed', 'ModelAccepted', 'RoundClosed'],
-  polScoring: ['ScoresRevealed', 'DisputeOpened', 'DisputeResolved', 'MinerScored', 'TrustUpdated'],
+  polScoring: ['ScoresRevealed', 'EntryRefused', 'DisputeOpened', 'DisputeResolved', 'MinerScored', 'MinerNotJudged',
+    'TrustUpdated'],
   polRewards: ['MinerRewarded', 'ValidatorRewarded', 'RoundRewarded', 'PaymentFailed'],
 };
 
@@ -904,7 +905,9 @@ export function formatEvent(event, { task } = {}) {
     case 'RoundClosed': return `${head}: closed, ${d.model.isSome ? `model ${d.model.unwrap().toHex()}` : 'no model accepted'}, paid ${formatPol(d.paid.toBigInt())}`;
     case 'ScoresRevealed': return `${head}: validator ${d.validator} revealed ${d.entries} scores`;
     case 'DisputeOpened': return `${head}: ${d.accuser} disputes miner ${d.miner}, segment ${d.segment} (${d.kind.type === 'NotServed' ? 'not served' : 'does not replay'}; claim ${d.claims} against it)`;
-    case 'DisputeResolved': return `${head}: dispute over miner ${d.miner}: ${d.outcome.type}${d.offenders.map(([who, amount]) => `, ${who} slashed ${formatPol(amount.toBigInt())}`).join('')}`;
+    case 'EntryRefused': return `${head}: validator ${d.validator}'s entry on miner ${d.miner} refused (${d.reason.type})`;
+    case 'DisputeResolved': return `${head}: dispute over miner ${d.miner}: ${d.outcome.type} (upheld ${formatPol(d.upheld.toBigInt())}, rejected ${formatPol(d.rejected.toBigInt())} of ${formatPol(d.eligibleStake.toBigInt())} eligible)${d.offenders.map(([who, amount]) => `, ${who} lost ${formatPol(amount.toBigInt())}`).join('')}`;
+    case 'MinerNotJudged': return `${head}: miner ${d.miner} not judged (${formatPol(d.judgedStake.toBigInt())} of ${formatPol(d.snapshotStake.toBigInt())} snapshot stake): unpaid, not in the model`;
     case 'MinerScored': return `${head}: miner ${d.miner} consensus ${formatPerbill(d.consensus)}, ${d.passed.isTrue ? 'passed' : 'failed'}`;
     case 'TrustUpdated': return `${head}: validator ${d.validator} round trust ${formatPerbill(d.roundTrust)}, trust ${formatPerbill(d.trust)}`;
     case 'MinerRewarded': return `${head}: miner ${d.miner} rewarded ${formatPol(d.amount.toBigInt())}`;
@@ -1083,6 +1086,9 @@ export async function getTaskOutcome(api, task, { from, to, onProgress } = {}) {
             break;
           case 'polScoring.MinerScored':
             round(r).scores[d.miner.toString()] = { consensus: d.consensus.toBigInt(), passed: d.passed.isTrue };
+            break;
+          case 'polScoring.MinerNotJudged':
+            round(r).notJudged = [...(round(r).notJudged ?? []), d.miner.toString()];
             break;
           case 'polScoring.DisputeOpened': {
             // Every claim against a miner joins the one open dispute over it.

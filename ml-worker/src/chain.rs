@@ -381,6 +381,27 @@ impl Chain {
 		})
 	}
 
+	/// Calls the runtime API `p` at block `number` of the node's best chain: validators that
+	/// must agree on what they read (the updates eligible for a round's model) read the same
+	/// block.
+	pub fn api_call_at<P>(&mut self, what: &str, number: u32, p: P) -> Result<P::ReturnType>
+	where
+		P: subxt::runtime_apis::Payload + Clone,
+	{
+		self.call(what, move |c| {
+			let p = p.clone();
+			async move {
+				let hash = c
+					.rpc
+					.chain_get_block_hash(Some(number.into()))
+					.await?
+					.with_context(|| format!("the node has no block #{number}"))?;
+				let at = c.api.at_block(hash).await?;
+				Ok(at.runtime_apis().call(p).await?)
+			}
+		})
+	}
+
 	/// Reads the storage entry `addr` at `key` at the latest finalized block, `None` if absent.
 	pub fn storage<A>(&mut self, what: &str, addr: A, key: A::KeyParts) -> Result<Option<A::Value>>
 	where

@@ -115,6 +115,8 @@ pub struct TaskContext {
 	pub data: TaskData,
 	/// The task's initial model URI.
 	pub initial_uri: String,
+	/// The blocks of the task's finalize phase (its dispute votes and model proposals).
+	pub finalize_blocks: u32,
 	/// The worker's own settings.
 	pub run: RunConfig,
 }
@@ -176,6 +178,7 @@ impl TaskContext {
 			spec,
 			data,
 			initial_uri: String::from_utf8_lossy(&task.spec.initial_model_uri.0).into_owned(),
+			finalize_blocks: task.spec.schedule.finalize_blocks,
 			run: run.clone(),
 		})
 	}

@@ -97,6 +97,7 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 		pending: Pending::default(),
 		tasks: BTreeMap::new(),
 		claim_checks: BTreeMap::new(),
+		claim_rechecked: BTreeSet::new(),
 		nothing_passed: BTreeSet::new(),
 		not_scorer: BTreeSet::new(),
 		pruned: round::RoundsSeen::default(),
@@ -119,6 +120,9 @@ struct Validator {
 	/// Replays of claimed segments done: (task, round, miner, segment) → the miner is at
 	/// fault, `None` on this validator's own trouble.
 	claim_checks: BTreeMap<(TaskId, RoundIndex, [u8; 32], SegmentIndex), Option<bool>>,
+	/// The claim checks that abstained in the score-reveal phase and were tried again in the
+	/// finalize phase: a stall that outlasted the first try's deadline gets a second one.
+	claim_rechecked: BTreeSet<(TaskId, RoundIndex, [u8; 32], SegmentIndex)>,
 	/// Rounds in which no update passed: nothing to propose.
 	nothing_passed: BTreeSet<(TaskId, RoundIndex)>,
 	/// Rounds this validator is not a scorer of (it was not an elected authority when they
@@ -171,10 +175,12 @@ impl Validator {
 				if let Some(scores) = round::read_state::<Scores>(&dir.join("scores.json"))? {
 					self.ensure_scores_revealed(chain, id, r, &status, &scores, now)?;
 				}
-				self.vote_on_disputes(chain, id, r, &status, &dir, now)?;
+				// Claims land in this phase, votes are taken in the next (once every claim is
+				// in): the claimed segments are replayed now, so the votes go out at its start.
+				self.vote_on_disputes(chain, id, r, &status, &dir, now, false)?;
 			}
 			Phase::Finalize => {
-				self.vote_on_disputes(chain, id, r, &status, &dir, now)?;
+				self.vote_on_disputes(chain, id, r, &status, &dir, now, true)?;
 				self.ensure_proposed(chain, id, r, &status, &dir, now)?;
 			}
 		}
@@ -464,9 +470,11 @@ impl Validator {
 		Ok(())
 	}
 
-	/// Replays the segments claimed against each disputed miner and votes: upheld if one fails
-	/// here too (or is not served here either), rejected if every one replays. Like the chain,
-	/// it counts its own claim as no evidence, and it never rejects a `Fail` it claimed.
+	/// Replays the segments claimed against each disputed miner and, with `send`, votes:
+	/// upheld if one fails here too (or is not served here either), rejected if every one
+	/// replays. Like the chain, it counts its own claim as no evidence, and it never rejects a
+	/// `Fail` it claimed. Without `send` it only replays (the results are kept for the vote).
+	#[allow(clippy::too_many_arguments)]
 	fn vote_on_disputes(
 		&mut self,
 		chain: &mut Chain,
@@ -475,6 +483,7 @@ impl Validator {
 		status: &round::ChainRound,
 		dir: &Path,
 		now: u32,
+		send: bool,
 	) -> Result<()> {
 		let disputes = disputes(chain, id, r)?;
 		for (miner, dispute) in disputes {
@@ -504,13 +513,13 @@ impl Validator {
 				self.pending.done(&key);
 				continue;
 			}
-			if !self.pending.due(&key, now) {
+			if send && !self.pending.due(&key, now) {
 				continue;
 			}
 			let mut at_fault = None;
 			let mut all_replay = true;
 			for &segment in &others {
-				match self.check_claim(chain, id, r, status, dir, &miner, segment)? {
+				match self.check_claim(chain, id, r, status, dir, &miner, segment, send)? {
 					Some(true) => {
 						at_fault = Some(segment);
 						break;
@@ -521,18 +530,23 @@ impl Validator {
 			}
 			let upheld = match (at_fault, own) {
 				(Some(_), _) => true,
-				// A claim it could not check, or its own `Fail`: it does not vote.
+				// Its own `Fail`: the run fails here, so it upholds (the chain takes the vote
+				// once another's claim joined; leaving it out would only raise the bar).
+				(None, Some((_, false))) => true,
+				// A claim it could not check: it does not vote.
 				(None, _) if !all_replay => continue,
 				(None, None) => false,
-				(None, Some((_, false))) => continue,
 				// Its own "not served": it rejects only once it got and replayed the segment.
 				(None, Some((segment, true))) => {
-					match self.check_claim(chain, id, r, status, dir, &miner, segment)? {
+					match self.check_claim(chain, id, r, status, dir, &miner, segment, send)? {
 						Some(false) => false,
 						_ => continue,
 					}
 				}
 			};
+			if !send {
+				continue;
+			}
 			let segments: Vec<String> = others.iter().map(u32::to_string).collect();
 			log::info!(
 				"task {id} round {r}: dispute over {miner} (segments {}): {}",
@@ -554,9 +568,10 @@ impl Validator {
 		Ok(())
 	}
 
-	/// Fetches and replays a claimed segment, once a round: `Some(true)` if the miner is at
-	/// fault or does not serve it, `Some(false)` if it replays, `None` (no vote) on this
-	/// validator's own trouble. It never upholds for a reason other than the segment itself.
+	/// Fetches and replays a claimed segment, once a round (an abstention once more in the
+	/// finalize phase, `voting`): `Some(true)` if the miner is at fault or does not serve it,
+	/// `Some(false)` if it replays, `None` (no vote) on this validator's own trouble. It never
+	/// upholds for a reason other than the segment itself.
 	#[allow(clippy::too_many_arguments)]
 	fn check_claim(
 		&mut self,
@@ -567,10 +582,13 @@ impl Validator {
 		dir: &Path,
 		miner: &AccountId32,
 		segment: SegmentIndex,
+		voting: bool,
 	) -> Result<Option<bool>> {
 		let key = (id, r, miner.0, segment);
-		if let Some(found) = self.claim_checks.get(&key) {
-			return Ok(*found);
+		match self.claim_checks.get(&key) {
+			Some(None) if voting && self.claim_rechecked.insert(key) => {}
+			Some(found) => return Ok(*found),
+			None => {}
 		}
 		let revealed = chain.api_call(
 			"reading the reveals",
@@ -606,8 +624,9 @@ impl Validator {
 		Ok(found)
 	}
 
-	/// Aggregates the updates with a positive consensus score and no dispute into the next
-	/// global model, serves it and proposes it.
+	/// Aggregates the updates eligible for the model (judged by more than half of the
+	/// snapshot stake, with a positive consensus score and no dispute a majority has not
+	/// rejected) into the next global model, serves it and proposes it.
 	fn ensure_proposed(
 		&mut self,
 		chain: &mut Chain,
@@ -643,8 +662,16 @@ impl Validator {
 		if !self.pending.due(&key, now) || self.nothing_passed.contains(&(id, r)) {
 			return Ok(());
 		}
+		// Every validator reads what is eligible at the same block, the middle of the phase:
+		// the dispute votes sent at its start have landed, so an update is left out only by an
+		// upheld or undecided dispute, never by a claim alone, and the honest proposals agree.
+		let reference = reference_block(round::phase_end(status), self.tasks[&id].finalize_blocks);
+		// Finalized, so that no fork shows validators different states.
+		if now < reference || chain.finalized()?.number < reference {
+			return Ok(());
+		}
 		let proposal: Option<Proposal> = round::state_or(&dir.join("proposal.json"), || {
-			self.aggregate(chain, id, r, status)
+			self.aggregate(chain, id, r, status, reference, now)
 		})?;
 		let Some(proposal) = proposal else {
 			self.nothing_passed.insert((id, r));
@@ -671,21 +698,23 @@ impl Validator {
 		Ok(())
 	}
 
+	#[allow(clippy::too_many_arguments)]
 	fn aggregate(
 		&mut self,
 		chain: &mut Chain,
 		id: TaskId,
 		r: RoundIndex,
 		status: &round::ChainRound,
+		reference: u32,
+		now: u32,
 	) -> Result<Option<Proposal>> {
-		let consensus = chain.api_call(
-			"reading the consensus",
+		// The chain leaves out what was not judged by a quorum and what is under a dispute a
+		// majority has not rejected.
+		let consensus = chain.api_call_at(
+			"reading the eligible updates",
+			reference,
 			api::runtime_apis().pol_api().consensus(id, r),
 		)?;
-		let disputed: Vec<AccountId32> = disputes(chain, id, r)?
-			.into_iter()
-			.map(|(miner, _)| miner)
-			.collect();
 		let revealed: BTreeMap<AccountId32, UpdateCommitment> = chain
 			.api_call(
 				"reading the reveals",
@@ -697,9 +726,10 @@ impl Validator {
 		let ctx = &self.tasks[&id];
 		let base = ctx.model(chain, &self.store, &Hash::from(status.model.0))?;
 		let mut updates = Vec::new();
+		let mut sources: Option<Vec<String>> = None;
 		for (miner, score) in consensus {
 			let score: Perbill = from_chain(&score)?;
-			if score.is_zero() || disputed.contains(&miner) {
+			if score.is_zero() {
 				continue;
 			}
 			let Some(c) = revealed.get(&miner) else {
@@ -711,14 +741,38 @@ impl Validator {
 			let params = match self.store.get(&c.final_model_hash) {
 				Ok(bytes) => Checkpoint::from_safetensors(&bytes)?.params,
 				Err(_) => {
+					// From the miner, else from any scorer that verified it and keeps it: a miner
+					// that serves its final model to some validators only cannot split their
+					// proposals. One that cannot be had at all is left out; it never stops the
+					// model.
 					let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
-					let (server, _) = round::split_artifact_uri(&uri)?;
-					let bytes = store::fetch(
-						&server,
-						&c.final_model_hash,
-						store::DEFAULT_MAX_BYTES,
-						ctx.run.progress,
-					)?;
+					let mut servers: Vec<String> = round::split_artifact_uri(&uri)
+						.map(|(server, _)| vec![server])
+						.unwrap_or_default();
+					if sources.is_none() {
+						sources = Some(scorer_endpoints(chain, id, r)?);
+					}
+					servers.extend(sources.iter().flatten().cloned());
+					let blocks_left = round::phase_end(status).saturating_sub(now);
+					let policy = store::FetchPolicy {
+						deadline: phase_deadline(blocks_left, self.block_time),
+						..store::FetchPolicy::default()
+					};
+					let fetched = servers.iter().find_map(|server| {
+						store::fetch_with(
+							server,
+							&c.final_model_hash,
+							store::DEFAULT_MAX_BYTES,
+							ctx.run.progress,
+							&policy,
+						)
+						.map_err(|e| log::warn!("{miner}'s update not from {server}: {e}"))
+						.ok()
+					});
+					let Some(bytes) = fetched else {
+						log::warn!("task {id} round {r}: {miner}'s update left out of the model");
+						continue;
+					};
 					self.store.put(&bytes)?;
 					Checkpoint::from_safetensors(&bytes)?.params
 				}
@@ -780,6 +834,39 @@ fn disputes(
 		}
 		Ok(out)
 	})
+}
+
+/// The artifact servers of round `r` of task `id`'s scorers: each keeps the final models it
+/// verified.
+fn scorer_endpoints(chain: &mut Chain, id: TaskId, r: RoundIndex) -> Result<Vec<String>> {
+	let scorers = chain
+		.storage(
+			"reading the round's scorers",
+			api::storage().pol_scoring().round_scorers(),
+			((id, r),),
+		)?
+		.map(|s| s.0)
+		.unwrap_or_default();
+	let mut out = Vec::new();
+	for (scorer, _) in scorers {
+		if let Some(endpoint) = chain.storage(
+			"reading a scorer's endpoint",
+			api::storage().pol_staking().endpoints(),
+			(scorer,),
+		)? {
+			out.push(String::from_utf8_lossy(&endpoint.0).into_owned());
+		}
+	}
+	Ok(out)
+}
+
+/// The block at which validators read the updates eligible for a round's model, once it is
+/// finalized: a block into the finalize phase that ends at block `end` and lasts `blocks`, so
+/// that the votes sent at its start have landed, and early enough that proposals made once it
+/// is final (finality trails by a block or two) land before the phase ends.
+fn reference_block(end: u32, blocks: u32) -> u32 {
+	let start = end.saturating_sub(blocks.max(1)).saturating_add(1);
+	start.saturating_add((blocks.saturating_sub(1) / 2).max(1))
 }
 
 /// The model a validator proposes for a round.

@@ -823,19 +823,20 @@ impl<T: Config> Pallet<T> {
 
 	/// The updates of `round` of `task` eligible for the global model now, with their
 	/// consensus scores: those that scorers holding more than half of the round's snapshot
-	/// stake judged (the consensus is the stake-weighted median of their scores), and that have
-	/// no dispute or one that a majority of the eligible stake has rejected already. A miner
-	/// judged by less, or under a dispute that is open or upheld, is missing. Validators call
-	/// this (through the runtime API) to aggregate, all at the same block, so that they agree.
+	/// stake judged (the consensus is the stake-weighted median of their scores), less those
+	/// whose dispute a majority of the eligible stake has upheld already. An open dispute leaves
+	/// nothing out: a claim alone, however late, excludes no update. Validators call this
+	/// (through the runtime API) to aggregate, all at the same finalized block, so that they
+	/// agree.
 	pub fn consensus(task: TaskId, round: RoundIndex) -> Vec<(T::AccountId, Perbill)> {
 		let reveals = Self::reveals(task, round);
-		let scorers = RoundScorers::<T>::get((task, round));
-		let snapshot = Self::snapshot_stake(task, round).unique_saturated_into();
+		let scorers = Self::scorer_stakes(task, round);
+		let snapshot = scorers.iter().fold(0u128, |t, (_, s)| t.saturating_add(*s));
 		T::Rounds::revealed_miners(task, round)
 			.into_iter()
 			.filter(|m| {
 				Disputes::<T>::get((task, round), m).is_none_or(|d| {
-					Self::dispute_outcome(&d, &scorers, snapshot).0 == DisputeOutcome::Rejected
+					Self::dispute_outcome(&d, &scorers, snapshot).0 != DisputeOutcome::Upheld
 				})
 			})
 			.filter_map(|m| {
@@ -846,11 +847,12 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// How `dispute` stands with the votes cast so far, and the stake eligible to vote on it:
-	/// the snapshot's (`snapshot`, of `scorers`), less a lone accuser's (its own claim is not
-	/// evidence, so it may not vote on it). More than half of that decides.
+	/// the snapshot's (`snapshot`, of `scorers`, [`Pallet::scorer_stakes`]), less a lone
+	/// accuser's (its own claim is not evidence, so it may not vote on it). More than half of
+	/// that decides.
 	fn dispute_outcome(
 		dispute: &DisputeOf<T>,
-		scorers: &ScorersOf<T>,
+		scorers: &[(T::AccountId, u128)],
 		snapshot: u128,
 	) -> (DisputeOutcome, u128) {
 		let eligible = match dispute.claims.as_slice() {
@@ -859,7 +861,7 @@ impl<T: Config> Pallet<T> {
 					.binary_search_by(|(v, _)| v.cmp(&only.accuser))
 					.ok()
 					.and_then(|at| scorers.get(at))
-					.map_or(0, |(_, s)| (*s).unique_saturated_into()),
+					.map_or(0, |(_, s)| *s),
 			),
 			_ => snapshot,
 		};
@@ -874,12 +876,27 @@ impl<T: Config> Pallet<T> {
 		(outcome, eligible)
 	}
 
-	/// The stake `round` of `task`'s scorers stood with when it started: the whole of which
-	/// more than half decides a miner's judgement and a dispute.
-	pub fn snapshot_stake(task: TaskId, round: RoundIndex) -> T::Balance {
+	/// The round's scorers with the stake each weighs with now (as [`Pallet::scorer_stake`]:
+	/// the snapshot's, or less if its stake fell since), sorted by account.
+	fn scorer_stakes(task: TaskId, round: RoundIndex) -> Vec<(T::AccountId, u128)> {
 		RoundScorers::<T>::get((task, round))
+			.into_iter()
+			.map(|(who, frozen)| {
+				let stake = frozen.min(T::Stake::stake_of(&who)).unique_saturated_into();
+				(who, stake)
+			})
+			.collect()
+	}
+
+	/// The stake of `round` of `task`'s scorers (each at most what it had when the round
+	/// started, and no more than it has now, like its votes and scores): the whole of which more
+	/// than half decides a miner's judgement and a dispute. Stake that left counts on neither
+	/// side.
+	pub fn snapshot_stake(task: TaskId, round: RoundIndex) -> T::Balance {
+		Self::scorer_stakes(task, round)
 			.iter()
-			.fold(Zero::zero(), |t: T::Balance, (_, s)| t.saturating_add(*s))
+			.fold(0u128, |t, (_, s)| t.saturating_add(*s))
+			.unique_saturated_into()
 	}
 
 	/// Every reveal of the round: (validator, stake, entries).
@@ -938,15 +955,17 @@ impl<T: Config> Pallet<T> {
 		miners.sort();
 		// More than half of this decides a judgement or a dispute: absent scorers count as not
 		// deciding, so staying away (or being made to) never tips anything.
-		let scorers = RoundScorers::<T>::get(key);
-		let snapshot_stake = Self::snapshot_stake(task, round);
-		let snapshot: u128 = snapshot_stake.unique_saturated_into();
+		let scorers = Self::scorer_stakes(task, round);
+		let snapshot = scorers.iter().fold(0u128, |t, (_, s)| t.saturating_add(*s));
+		let snapshot_stake: T::Balance = snapshot.unique_saturated_into();
 
 		// Disputes first: they decide who may be paid. An account is slashed at most once per
 		// round, however many disputes it lost: a validator whose hardware disagrees with many
 		// miners at once loses one `FalseAccusationSlash`, not its bond.
 		let mut blocked: Vec<T::AccountId> = Vec::new();
-		let mut upheld_miners: Vec<T::AccountId> = Vec::new();
+		// Each upheld miner with the segments its `Replay` claims named, sorted by miner.
+		let mut upheld_miners: Vec<(T::AccountId, Vec<pol_primitives::SegmentIndex>)> =
+			Vec::new();
 		let mut slashed_once: Vec<T::AccountId> = Vec::new();
 		let mut slash_once = |who: &T::AccountId, fraction: Perbill| -> T::Balance {
 			match slashed_once.binary_search(who) {
@@ -998,8 +1017,14 @@ impl<T: Config> Pallet<T> {
 			let offenders: Vec<(T::AccountId, T::Balance)> = match outcome {
 				DisputeOutcome::Upheld => {
 					accusers(DisputeKind::Replay).for_each(&mut credit);
-					if let Err(at) = upheld_miners.binary_search(&miner) {
-						upheld_miners.insert(at, miner.clone());
+					let claimed = dispute
+						.claims
+						.iter()
+						.filter(|c| c.kind == DisputeKind::Replay)
+						.map(|c| c.segment)
+						.collect();
+					if let Err(at) = upheld_miners.binary_search_by(|(m, _)| m.cmp(&miner)) {
+						upheld_miners.insert(at, (miner.clone(), claimed));
 					}
 					alloc::vec![(miner.clone(), slash_once(&miner, T::MinerSlash::get()))]
 				}
@@ -1033,22 +1058,17 @@ impl<T: Config> Pallet<T> {
 		for miner in miners.iter() {
 			// A miner whose dispute was upheld forged its run, whatever its scores said: the
 			// majority that upheld it judged it.
-			let upheld = upheld_miners.binary_search(miner).is_ok();
+			let upheld = upheld_miners.binary_search_by(|(m, _)| m.cmp(miner)).is_ok();
 			let (judged, c) = Self::judgement(&reveals, miner);
 			let c = if upheld { Some(Perbill::zero()) } else { c };
 			let Some(c) = c.filter(|_| upheld || more_than_half(judged, snapshot)) else {
-				if reveals
-					.iter()
-					.any(|(_, _, entries)| Self::entry_of(entries, miner).is_some())
-				{
-					Self::deposit_event(Event::MinerNotJudged {
-						task,
-						round,
-						miner: miner.clone(),
-						judged_stake: judged.unique_saturated_into(),
-						snapshot_stake,
-					});
-				}
+				Self::deposit_event(Event::MinerNotJudged {
+					task,
+					round,
+					miner: miner.clone(),
+					judged_stake: judged.unique_saturated_into(),
+					snapshot_stake,
+				});
 				continue;
 			};
 			// Every verdict but `Pass` opened (or joined) a dispute: only its outcome decides.
@@ -1078,22 +1098,46 @@ impl<T: Config> Pallet<T> {
 			&& budget.total >= T::MinBudgetForTrust::get();
 		// Pay is for work: each miner judged, weighted by agreement with consensus
 		// (`1 − |score − consensus|`), and each vote on the side that prevailed, times stake.
-		// A pass of a miner whose dispute was upheld is a full disagreement: it earns nothing
-		// and costs trust, so passing without the replay that finds forgeries does not pay.
+		// A pass of a miner whose dispute was upheld earns nothing. It is a full disagreement
+		// in trust when a segment a `Replay` claim named was among the passer's own challenges
+		// (it replayed that segment, or should have); otherwise its draw missed the forgery, as
+		// an honest validator's may, and it leaves its trust alone.
+		let (segments, q) = (
+			T::Rounds::num_segments(task).unwrap_or(0),
+			T::Rounds::challenge_params(task, round).map_or(0, |(_, q)| q),
+		);
 		let mut validators: Vec<(T::AccountId, u128)> = Vec::new();
 		for (v, stake, entries) in reveals.iter() {
+			let randomness = ChallengeRandomness::<T>::get(key, v);
+			let should_have_found = |miner: &T::AccountId, claimed: &[u32]| -> bool {
+				randomness.is_some_and(|r| {
+					hashing::challenge_segments(
+						&r,
+						&hashing::account_bytes(v),
+						&hashing::account_bytes(miner),
+						segments,
+						q,
+					)
+					.iter()
+					.any(|s| claimed.contains(s))
+				})
+			};
 			let pairs: Vec<(Perbill, Perbill)> = entries
 				.iter()
 				.filter(|e| e.verdict.judges())
 				.filter_map(|e| {
 					let at = consensus.binary_search_by(|(m, _)| m.cmp(&e.miner)).ok()?;
 					let (_, c) = consensus.get(at)?;
-					let upheld = upheld_miners.binary_search(&e.miner).is_ok();
-					Some(match e.verdict {
-						Verdict::Pass if upheld => (Perbill::one(), Perbill::zero()),
-						_ if upheld => (Perbill::zero(), Perbill::zero()),
-						_ => (e.score, *c),
-					})
+					let upheld = upheld_miners
+						.binary_search_by(|(m, _)| m.cmp(&e.miner))
+						.ok()
+						.and_then(|at| upheld_miners.get(at));
+					match (e.verdict, upheld) {
+						(Verdict::Pass, Some((m, claimed))) => should_have_found(m, claimed)
+							.then_some((Perbill::one(), Perbill::zero())),
+						(_, Some(_)) => Some((Perbill::zero(), Perbill::zero())),
+						_ => Some((e.score, *c)),
+					}
 				})
 				.collect();
 			let agreement: u128 = pairs

@@ -572,8 +572,11 @@ fn free_censorship_a_not_served_claim_the_majority_rejects_withholds_no_pay() {
 		);
 		let pass = Verdict::Pass;
 		score(11, &entries(&[(1, 50, pass), (2, 50, pass), (3, 50, pass)]));
-		// Out of the model while the disputes are open; back in once a majority rejects them.
-		assert!(Scoring::consensus(0, 0).is_empty());
+		// An open dispute leaves no update out of the model: only an upheld one does.
+		assert_eq!(
+			Scoring::consensus(0, 0),
+			vec![(1, p(50)), (2, p(50)), (3, p(50))]
+		);
 		for miner in 1..=3 {
 			vote(11, miner, false);
 		}
@@ -1451,5 +1454,61 @@ fn lazy_validation_a_pass_of_a_miner_whose_dispute_is_upheld_earns_nothing_and_c
 		// The pass of the forger is a full deviation: round trust ½ for 12 and 11, 1 for 10.
 		assert_eq!(Scoring::trust(&10), ema(p(50), p(100), p(20)));
 		assert_eq!(Scoring::trust(&12), ema(p(50), p(50), p(20)));
+	});
+}
+
+#[test]
+fn an_upheld_dispute_leaves_the_update_out_of_the_model_as_soon_as_it_is_decided() {
+	test(|| {
+		set_miners(&[1, 2]);
+		for v in [10, 11, 12] {
+			set_stake(v, 1_000);
+		}
+		let pass = Verdict::Pass;
+		score(
+			10,
+			&entries(&[(1, 0, Verdict::Fail { segment: 4 }), (2, 50, pass)]),
+		);
+		score(11, &entries(&[(1, 50, pass), (2, 50, pass)]));
+		score(12, &entries(&[(1, 50, pass), (2, 50, pass)]));
+		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(50)), (2, p(50))]);
+		vote(11, 1, true);
+		// 1 000 of the 2 000 eligible: not yet more than half.
+		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(50)), (2, p(50))]);
+		vote(12, 1, true);
+		assert_eq!(Scoring::consensus(0, 0), vec![(2, p(50))]);
+	});
+}
+
+#[test]
+fn an_honest_pass_that_did_not_draw_the_forged_segment_costs_no_trust() {
+	// Attack (a trust squeeze): a cartel's miner forges a segment on a cheap task so that the
+	// honest scorers whose draw missed it pass it and lose trust, while the cartel stays away.
+	test(|| {
+		set_miners(&[1]);
+		set_segments_per_check(2);
+		set_stake(10, 1_000);
+		set_stake(11, 2_000);
+		set_stake(12, 1_000);
+		let draw = |who: AccountId| {
+			pol_primitives::hashing::challenge_segments(
+				&challenge(who).1,
+				&pol_primitives::hashing::account_bytes(&who),
+				&pol_primitives::hashing::account_bytes(&1u64),
+				4,
+				2,
+			)
+		};
+		// A segment 10 drew and 12 did not; 11 replays it in the vote and upholds.
+		let forged = draw(10)[1];
+		assert!(!draw(12).contains(&forged), "pick accounts whose draws differ");
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: forged })]));
+		score(12, &entries(&[(1, 70, Verdict::Pass)]));
+		vote(11, 1, true);
+		let outcome = settle();
+		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
+		// 12 earns nothing for its pass and keeps its trust: its draw missed the segment.
+		assert!(outcome.validators.iter().all(|(v, _)| *v != 12));
+		assert_eq!(Trust::<Test>::get(12), None);
 	});
 }

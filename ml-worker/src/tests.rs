@@ -1803,6 +1803,118 @@ mod attacks {
 		assert!(format!("{e:#}").contains("--profile cpu/avx2/1"), "{e:#}");
 	}
 
+	/// A copy of `start` with one value moved: another model of the same layout.
+	fn another_start(start: &[NamedTensor]) -> Vec<NamedTensor> {
+		let mut other = start.to_vec();
+		other[0].data[0] += 1e-2;
+		other
+	}
+
+	/// The challenges `validator` draws for `miner`'s run in `w`.
+	fn challenges(w: &World, validator: &str, miner: &str) -> Vec<u32> {
+		hashing::challenge_segments(
+			&w.challenge_seed,
+			&account(validator),
+			&account(miner),
+			w.spec.num_segments(),
+			w.spec.verification.segments_per_check,
+		)
+	}
+
+	#[test]
+	fn a_wrong_leaf_0_is_claimed_on_segment_n_which_every_validator_replays() {
+		// A run trained from another start whose manifest names the round's start: leaf 0 (and
+		// the root over it) is the other start's, everything else consistent. Every validator
+		// finds it from leaf 0 alone, whether or not it drew segment 1, so the claim is on
+		// segment n, which every validator is challenged with; on segment 1 the chain would
+		// refuse it from the validators that did not draw segment 1.
+		let w = world(TASK);
+		let n = w.spec.num_segments();
+		let dir = TempDir::new("leaf-0");
+		let other = another_start(&w.start);
+		w.miner("mallory", &other).train_bundle(&dir.0).unwrap();
+		let mut m = Manifest::read(&dir.0).unwrap();
+		m.initial_model_hash = hex32(&hash_named(&w.start).unwrap().0);
+		m.write(&dir.0).unwrap();
+		let served = serve(&dir.0);
+		let mut drew_segment_1 = Vec::new();
+		for i in 1..=12 {
+			let v = format!("v{i}");
+			let r = check(&w, &served, "mallory", &v, None, None);
+			assert!(
+				matches!(
+					r.outcome,
+					Outcome::MinerFault { segment, fault: MinerFault::StartNotRoundStart }
+						if segment == n
+				),
+				"{v} challenged with {:?}: {}",
+				r.challenged,
+				r.outcome
+			);
+			assert!(r.challenged.contains(&n));
+			drew_segment_1.push(r.challenged.contains(&1));
+		}
+		// Both ways of finding it were taken: C_0 built here, and C_0 fetched.
+		assert!(
+			drew_segment_1.contains(&false) && drew_segment_1.contains(&true),
+			"{drew_segment_1:?}"
+		);
+	}
+
+	#[test]
+	fn a_false_norm_of_an_unchallenged_segment_read_at_both_ends_is_claimed_on_segment_n() {
+		let w = world(TASK);
+		let n = w.spec.num_segments();
+		// A validator that reads both ends of a segment it was not challenged with: segments
+		// 2 and 4 challenged read C_1..C_4, so segment 3's norm is checked.
+		let (validator, j) = (1..200)
+			.find_map(|i| {
+				let v = format!("v{i}");
+				let challenged = challenges(&w, &v, "mallory");
+				let needed = crate::verify::needed_checkpoints(&challenged, n);
+				(1..n)
+					.find(|&j| {
+						!challenged.contains(&j) && crate::verify::norm_checked(&needed, j)
+					})
+					.map(|j| (v, j))
+			})
+			.expect("some validator reads both ends of an unchallenged segment");
+		let dir = TempDir::new("unchallenged-norm");
+		w.miner("mallory", &w.start).train_bundle(&dir.0).unwrap();
+		faults::understate_norms(&dir.0, Some(j)).unwrap();
+		let served = serve(&dir.0);
+		let r = check(&w, &served, "mallory", &validator, None, None);
+		assert!(!r.challenged.contains(&j));
+		assert!(
+			matches!(
+				&r.outcome,
+				Outcome::MinerFault { segment, fault: MinerFault::Norm { actual, committed } }
+					if *segment == n && *committed == actual * 0.5
+			),
+			"{validator} challenged with {:?}, norm of {j} false: {}",
+			r.challenged,
+			r.outcome
+		);
+		// A validator that is challenged with j claims it on j.
+		let (challenged_with_j, _) = (1..200)
+			.map(|i| format!("v{i}"))
+			.map(|v| {
+				let c = challenges(&w, &v, "mallory");
+				(v, c)
+			})
+			.find(|(_, c)| c.contains(&j))
+			.expect("some validator is challenged with j");
+		let r = check(&w, &served, "mallory", &challenged_with_j, None, None);
+		assert!(
+			matches!(
+				&r.outcome,
+				Outcome::MinerFault { segment, fault: MinerFault::Norm { .. } } if *segment == j
+			),
+			"{}",
+			r.outcome
+		);
+	}
+
 	#[test]
 	fn the_golden_vectors_reproduce_under_the_default_profile() {
 		// A change of machine, libtorch build or code that breaks determinism fails here

@@ -10,6 +10,11 @@
 //!    from a local bundle) and checked against its leaf, each leaf against the root by its
 //!    Merkle proof; the norms of the segments whose two ends are read; C_0 against the round's
 //!    start; C_n against the revealed final model hash, with finite parameters.
+//!
+//! Every claim names one of the validator's challenged segments, as the chain requires: a fault
+//! of a challenged segment's checkpoint on that segment, and a fault of the whole run (the
+//! manifest, leaf 0, a norm of a segment read at both ends but not challenged) on segment `n`,
+//! which every validator is challenged with.
 //! 4. [`replay`]: the challenged segments replayed and compared `exact`ly or within the task's
 //!    tolerance (parameters and momentum, relative to the segment's own update).
 //! 5. The score: the final model's validation loss against the start model's.
@@ -658,14 +663,23 @@ fn open_checkpoints(
 		.map(|t| (t.name.clone(), t.dims.clone()))
 		.collect();
 	let momentum_layout: &[(String, Vec<u64>)] = if spec.momentum() > 0.0 { &layout } else { &[] };
+	// A fault of the whole run (leaf 0, a norm of a segment this validator was not challenged
+	// with) is reported on segment n, which every validator replays (in a dispute's replay of
+	// one segment, on that one): a claim must be among the claimant's challenges.
+	let home = home_segment(challenged, n).unwrap_or(n.max(1));
+	let whole_run = |fault: MinerFault| Outcome::MinerFault {
+		segment: home,
+		fault,
+	};
 	// The segment a missing or bad checkpoint j is reported on: a challenged one it ends or
-	// starts (j ends segment j; C_0 starts segment 1).
+	// starts (j ends segment j; C_0 starts segment 1), else (C_n in a dispute's replay of
+	// another segment) the home one.
 	let segment_of = |j: u32| -> SegmentIndex {
 		challenged
 			.iter()
 			.copied()
 			.find(|&s| s == j || s == j + 1)
-			.unwrap_or(j.clamp(1, n.max(1)))
+			.unwrap_or(home)
 	};
 	let abstain = |why: String| Outcome::Abstain { why };
 	if !needed.contains(&0) {
@@ -674,10 +688,7 @@ fn open_checkpoints(
 		let c0 = Checkpoint::start(expected.start.to_vec(), spec.momentum() > 0.0);
 		let h = c0.hash().map_err(|e| abstain(format!("{e:#}")))?;
 		if hex32(&h.0) != m.checkpoints[0].model_hash {
-			return Err(Outcome::MinerFault {
-				segment: 1,
-				fault: MinerFault::StartNotRoundStart,
-			});
+			return Err(whole_run(MinerFault::StartNotRoundStart));
 		}
 	}
 	let bar = progress_bar(progress, needed.len() as u64, "hash");
@@ -729,12 +740,15 @@ fn open_checkpoints(
 					.map_err(|e| abstain(format!("{e:#}")))? as f32;
 				let committed = m.checkpoints[j as usize].update_norm;
 				if norm.to_bits() != committed.to_bits() {
-					return Err(Outcome::MinerFault {
-						segment: j,
-						fault: MinerFault::Norm {
-							actual: norm,
-							committed,
-						},
+					let fault = MinerFault::Norm {
+						actual: norm,
+						committed,
+					};
+					// On segment j when it is challenged; else a fault of the whole run.
+					return Err(if challenged.contains(&j) {
+						Outcome::MinerFault { segment: j, fault }
+					} else {
+						whole_run(fault)
 					});
 				}
 			}
@@ -744,10 +758,7 @@ fn open_checkpoints(
 			let start_ok = c.model_hash().map_err(|e| abstain(format!("{e:#}")))? == start
 				&& c.momentum.iter().all(|t| t.data.iter().all(|&x| x == 0.0));
 			if !start_ok {
-				return Err(Outcome::MinerFault {
-					segment: 1,
-					fault: MinerFault::StartNotRoundStart,
-				});
+				return Err(whole_run(MinerFault::StartNotRoundStart));
 			}
 		}
 		if let Some((i, p)) = prev.take() {
@@ -915,7 +926,25 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	let started = Instant::now();
 	let mut report = Report::new();
 	let spec = expected.spec;
+	// The challenge, before anything is read: segment n and Q − 1 drawn ones (n is the task's,
+	// which the manifest must state). Every claim this verification makes names one of them.
+	let n = spec.num_segments();
+	report.challenged = if v.all_segments {
+		(1..=n).collect()
+	} else if let Some(s) = v.only_segment {
+		anyhow::ensure!(s >= 1 && s <= n, "segment {s} is not in 1..={n}");
+		vec![s]
+	} else {
+		hashing::challenge_segments(
+			&v.randomness,
+			&v.account,
+			&expected.miner,
+			n,
+			spec.verification.segments_per_check,
+		)
+	};
 	let finish = |mut r: Report, outcome: Outcome| -> Report {
+		let outcome = within_challenges(outcome, &r.challenged, n);
 		match &outcome {
 			Outcome::Pass => {}
 			Outcome::Abstain { why } => log::warn!("abstaining: {why}"),
@@ -936,26 +965,13 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 		Err(outcome) => return Ok(finish(report, outcome)),
 	};
 	let m = &opened.manifest;
-	let n = m.num_segments;
+	// The manifest's n is the task's (phase 1).
+	debug_assert_eq!(m.num_segments, n);
 	if let Err(outcome) = check_profile(spec, m, v.pinned) {
 		return Ok(finish(report, outcome));
 	}
 
-	// 2. The challenge, before any checkpoint is read.
-	report.challenged = if v.all_segments {
-		(1..=n).collect()
-	} else if let Some(s) = v.only_segment {
-		anyhow::ensure!(s >= 1 && s <= n, "segment {s} is not in 1..={n}");
-		vec![s]
-	} else {
-		hashing::challenge_segments(
-			&v.randomness,
-			&v.account,
-			&expected.miner,
-			n,
-			spec.verification.segments_per_check,
-		)
-	};
+	// 2. The challenge, drawn above, before any checkpoint is read.
 	log::info!("challenged segments {:?} of {n}", report.challenged);
 	// The checkpoints read: all of a local bundle; from a server, the ends of the challenged
 	// segments and the final one. A checkpoint outside them is not fetched, so not checked:
@@ -1020,6 +1036,36 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	}
 	report.final_checkpoint = Some(last);
 	Ok(finish(report, Outcome::Pass))
+}
+
+/// `outcome` with its claim on one of `challenged`, the segments the verification was
+/// challenged with: the chain refuses a `Fail` or `NotServed` entry on any other. A fault of
+/// the whole run is claimed on segment n, which every validator is challenged with, and a
+/// checkpoint's on the challenged segment it ends or starts; whatever names another segment
+/// (in a dispute's replay of one segment, a fault of the whole run) is claimed on segment n,
+/// or, when n is not among them, on the first challenged.
+fn within_challenges(mut outcome: Outcome, challenged: &[SegmentIndex], n: u32) -> Outcome {
+	let Some(home) = home_segment(challenged, n) else {
+		return outcome;
+	};
+	if let Outcome::MinerFault { segment, .. } | Outcome::NotServed { segment, .. } = &mut outcome
+	{
+		if !challenged.contains(segment) {
+			log::debug!("a claim on segment {segment}, not challenged: made on {home}");
+			*segment = home;
+		}
+	}
+	outcome
+}
+
+/// Where a fault of the whole run is claimed: segment `n`, which every validator is challenged
+/// with; in a replay of one segment only (a dispute's), that segment.
+fn home_segment(challenged: &[SegmentIndex], n: u32) -> Option<SegmentIndex> {
+	if challenged.contains(&n) {
+		Some(n)
+	} else {
+		challenged.first().copied()
+	}
 }
 
 /// The checkpoints a remote check reads for the challenged segments of a run of `n`: both ends
@@ -1131,7 +1177,45 @@ fn check_manifest(m: &Manifest, e: &Expected) -> std::result::Result<(), String>
 
 #[cfg(test)]
 mod tests {
-	use super::score;
+	use super::*;
+
+	#[test]
+	fn a_claim_outside_the_challenges_is_made_on_segment_n_or_the_one_replayed() {
+		let fault = || MinerFault::StartNotRoundStart;
+		let not_served = |segment| Outcome::NotServed {
+			segment,
+			what: "C_1".into(),
+		};
+		// Challenged with n = 6 and two drawn segments: a claim on 1 is moved to 6; one on a
+		// challenged segment stays.
+		let challenged = [6, 2, 5];
+		assert_eq!(
+			within_challenges(
+				Outcome::MinerFault {
+					segment: 1,
+					fault: fault()
+				},
+				&challenged,
+				6
+			),
+			Outcome::MinerFault {
+				segment: 6,
+				fault: fault()
+			}
+		);
+		assert_eq!(
+			within_challenges(not_served(1), &challenged, 6),
+			not_served(6)
+		);
+		assert_eq!(
+			within_challenges(not_served(5), &challenged, 6),
+			not_served(5)
+		);
+		// A dispute's replay of segment 3 alone: what is not on 3 is claimed on 3.
+		assert_eq!(within_challenges(not_served(6), &[3], 6), not_served(3));
+		// Verdicts that claim nothing are left alone.
+		assert_eq!(within_challenges(Outcome::Pass, &challenged, 6), Outcome::Pass);
+	}
 
 	#[test]
 	fn score_is_half_for_no_change_and_bounded() {

@@ -165,10 +165,13 @@ pub fn judge(profile: &str, results: &[RunResult]) -> Result<()> {
 	Ok(())
 }
 
-/// Runs the golden runs under this process's profile and [`judge`]s them: what a miner and a
-/// validator do once at start-up. A host without the digits set cannot run them and is only
-/// warned.
+/// Refuses a libtorch build other than [`crate::profile::PINNED_LIBTORCH`], then runs the
+/// golden runs under this process's profile and [`judge`]s them: what a miner and a validator do
+/// once at start-up. A host without the digits set cannot run them and is only warned.
 pub fn gate(pinned: &Pinned, data_root: Option<&Path>) -> Result<()> {
+	// Another libtorch build than the protocol's: refused before anything else, as a host that
+	// does not reproduce the vectors is (whether vectors are pinned for it or not).
+	crate::profile::refuse_other_libtorch(&pinned.host.libtorch)?;
 	let profile = pinned.profile.to_string();
 	let results = match check(pinned, data_root) {
 		Ok(results) => results,

@@ -6,7 +6,10 @@
 //! process before libtorch dispatches its first kernel, reads back what libtorch actually does
 //! ([`Host`]), and refuses a host that cannot run it. Miners record the [`Host`] in their
 //! manifests; a validator whose own differs abstains instead of judging the run
-//! ([`Host::replays`]).
+//! ([`Host::replays`]). What the miner writes there cannot make it abstain: a record that an
+//! honest worker under the task's profile and the pinned libtorch build ([`PINNED_LIBTORCH`])
+//! would not write is the miner's fault ([`Host::contradicts`]), and a worker on another build
+//! does not start. Only the GPU model of a CUDA profile is still the miner's word.
 //!
 //! ATen reads `ATEN_CPU_CAPABILITY` once, MKL reads `MKL_CBWR` and oneDNN `ONEDNN_MAX_CPU_ISA`
 //! when they load: so a process serves one profile, and `pol-worker` pins it first thing.
@@ -258,6 +261,29 @@ impl FromStr for Profile {
 	}
 }
 
+/// The libtorch build the protocol pins: what the `torch` wheel that `scripts/env.sh` installs
+/// (`POL_TORCH_VERSION`, the version `tch` expects) reports, and what an honest worker records
+/// in [`Host::libtorch`]. Another build may give other bits for an honest run, so a miner or a
+/// validator on another build refuses to start ([`refuse_other_libtorch`], from
+/// [`crate::golden::gate`]), and a manifest that records another is the miner's fault
+/// ([`Host::contradicts`]): the miner writes that record, and a value no validator has would
+/// otherwise make every honest validator abstain. Change it together with `POL_TORCH_VERSION`
+/// and the golden vectors.
+pub const PINNED_LIBTORCH: &str = "2.13.0+cu130";
+
+/// Why a worker whose libtorch is `libtorch` may not mine or validate, if it may not: only the
+/// [`PINNED_LIBTORCH`] build replays every other worker's runs bit for bit.
+pub fn refuse_other_libtorch(libtorch: &str) -> Result<()> {
+	if libtorch != PINNED_LIBTORCH {
+		bail!(
+			"this worker runs libtorch {libtorch}, the protocol pins {PINNED_LIBTORCH}: its runs \
+			 and replays could give other bits than every other worker's, so it must not mine or \
+			 validate (install torch {PINNED_LIBTORCH} as scripts/setup.sh does, and rebuild)"
+		);
+	}
+	Ok(())
+}
+
 /// What libtorch reports it runs with, after [`pin`]: recorded in every manifest, compared
 /// before a replay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -309,8 +335,17 @@ impl Host {
 	}
 
 	/// What an honest worker pinned to `profile` records, if `self` is not that: a manifest
-	/// that names the task's profile but records other kernels was not made under it.
+	/// that names the task's profile but records other kernels, threads or another libtorch
+	/// build than the protocol's was not made by an honest worker under it. Every validator
+	/// finds this alike from the manifest alone, so it is the miner's fault, not a reason to
+	/// abstain.
 	pub fn contradicts(&self, profile: &Profile) -> Option<String> {
+		if self.libtorch != PINNED_LIBTORCH {
+			return Some(format!(
+				"it records libtorch {:?}, the protocol pins {PINNED_LIBTORCH}",
+				self.libtorch
+			));
+		}
 		if self.aten_capability != profile.isa.aten_capability() {
 			return Some(format!(
 				"it records ATen kernels {} under profile {profile}, which pins {}",

@@ -1690,15 +1690,22 @@ mod attacks {
 				"an abstention never upholds a dispute"
 			);
 		};
-		// A run from another libtorch, which may give other bits for an honest run: no verdict.
-		let mut m = Manifest::read(&dir.0).unwrap();
-		m.host.libtorch = "2.12.0".into();
-		m.write(&dir.0).unwrap();
-		abstains(&w.verify(&dir.0, "alice", false));
-		// The same run recorded as this host's verifies.
-		let mut back = Manifest::read(&dir.0).unwrap();
-		back.host = pinned().host.clone();
-		back.write(&dir.0).unwrap();
+		// A validator on another libtorch (which refuses to start; here it got past), which may
+		// give other bits for an honest run: no verdict.
+		let other = Pinned {
+			profile: pinned().profile,
+			host: crate::profile::Host {
+				libtorch: "2.12.0".into(),
+				..pinned().host.clone()
+			},
+		};
+		let expected = w.expected("alice", &w.start);
+		let v = Validator {
+			pinned: &other,
+			..w.validator(false, None)
+		};
+		abstains(&verify_bundle(&dir.0, &expected, &v).unwrap());
+		// The same run, verified on the pinned build.
 		assert_eq!(w.verify(&dir.0, "alice", false).outcome, Outcome::Pass);
 	}
 
@@ -1767,10 +1774,11 @@ mod attacks {
 		let dir = TempDir::new("contradicts");
 		w.miner("mallory", &w.start).train_bundle(&dir.0).unwrap();
 		let n = Manifest::read(&dir.0).unwrap().num_segments;
-		let dodges: [fn(&mut crate::profile::Host); 3] = [
+		let dodges: [fn(&mut crate::profile::Host); 4] = [
 			|h| h.aten_capability = "AVX512".into(),
 			|h| h.threads = 4,
 			|h| h.deterministic = false,
+			|h| h.libtorch = "2.12.0".into(),
 		];
 		for dodge in dodges {
 			let mut m = Manifest::read(&dir.0).unwrap();
@@ -1912,6 +1920,87 @@ mod attacks {
 			),
 			"{}",
 			r.outcome
+		);
+	}
+
+	#[test]
+	fn a_host_record_naming_another_libtorch_build_is_the_miners_fault() {
+		// The miner writes its host record; one naming a libtorch build no validator runs would
+		// have every honest validator abstain, and one colluding scorer decide. The protocol
+		// pins the build, so the record is the miner's fault, found alike by every validator.
+		let w = world(TASK);
+		let n = w.spec.num_segments();
+		let dir = TempDir::new("libtorch-record");
+		let honest = w.miner("mallory", &w.start).train_bundle(&dir.0).unwrap();
+		let mut m = Manifest::read(&dir.0).unwrap();
+		m.host.libtorch = format!("{}+x", crate::profile::PINNED_LIBTORCH);
+		m.write(&dir.0).unwrap();
+		// Leaves and root unchanged: only the record differs.
+		assert_eq!(m.checkpoint_root, honest.checkpoint_root);
+		let served = serve(&dir.0);
+		for v in ["v1", "v2", "v3"] {
+			let r = check(&w, &served, "mallory", v, None, None);
+			assert!(
+				matches!(
+					&r.outcome,
+					Outcome::MinerFault { segment, fault: MinerFault::Manifest(why) }
+						if *segment == n && why.contains("libtorch")
+				),
+				"{v}: {}",
+				r.outcome
+			);
+		}
+		// The honest record passes.
+		let served = serve_as_trained(&w, "mallory");
+		assert_eq!(
+			check(&w, &served.1, "mallory", "v1", None, None).outcome,
+			Outcome::Pass
+		);
+	}
+
+	/// An honest bundle of `miner`, served.
+	fn serve_as_trained(w: &World, miner: &str) -> (TempDir, Served) {
+		let dir = TempDir::new("served-bundle");
+		w.miner(miner, &w.start).train_bundle(&dir.0).unwrap();
+		let served = serve(&dir.0);
+		(dir, served)
+	}
+
+	#[test]
+	fn a_worker_on_another_libtorch_build_refuses_to_mine_or_validate() {
+		let other = Pinned {
+			profile: pinned().profile,
+			host: crate::profile::Host {
+				libtorch: "2.12.0+cpu".into(),
+				..pinned().host.clone()
+			},
+		};
+		let e = crate::golden::gate(&other, None).unwrap_err().to_string();
+		assert!(
+			e.contains("2.12.0+cpu") && e.contains(crate::profile::PINNED_LIBTORCH),
+			"{e}"
+		);
+		assert!(crate::profile::refuse_other_libtorch(&pinned().host.libtorch).is_ok());
+	}
+
+	#[test]
+	fn the_pinned_libtorch_is_the_build_this_worker_links_and_setup_installs() {
+		let pinned_build = crate::profile::PINNED_LIBTORCH;
+		assert_eq!(crate::LIBTORCH_VERSION, pinned_build);
+		assert_eq!(pinned().host.libtorch, pinned_build);
+		assert_eq!(crate::golden::Vectors::pinned().unwrap().libtorch, pinned_build);
+		let env = std::fs::read_to_string(
+			Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/env.sh"),
+		)
+		.unwrap();
+		let version = env
+			.lines()
+			.find_map(|l| l.strip_prefix("export POL_TORCH_VERSION="))
+			.expect("scripts/env.sh sets POL_TORCH_VERSION")
+			.trim_matches('"');
+		assert!(
+			pinned_build.starts_with(&format!("{version}+")) || pinned_build == version,
+			"{pinned_build} is not torch {version}"
 		);
 	}
 

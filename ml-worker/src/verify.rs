@@ -1158,8 +1158,9 @@ fn check_manifest(m: &Manifest, e: &Expected) -> std::result::Result<(), String>
 		}
 	}
 	if e.spec.verification.comparison == ComparisonKind::Exact {
-		// An honest worker pins the task's profile and records what libtorch then reports; a
-		// record that contradicts the profile would only make every validator abstain.
+		// An honest worker pins the task's profile on the protocol's libtorch build and records
+		// what libtorch then reports; a record that contradicts them would only make every
+		// validator abstain.
 		if let Some(why) = m.host.contradicts(&e.spec.verification.profile) {
 			return Err(format!("the manifest names the task's profile, but {why}"));
 		}

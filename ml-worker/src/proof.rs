@@ -147,6 +147,60 @@ impl Checkpoint {
 	}
 }
 
+/// The exact size in bytes of a checkpoint whose parameters have `layout` (names and shapes),
+/// with a momentum buffer per parameter when `with_momentum`, as [`Checkpoint::to_safetensors`]
+/// writes it: every checkpoint of a run has these tensors, so a validator knows the size of a
+/// checkpoint before its first byte arrives and fetches no more (docs/PROTOCOL.md, "Checkpoint
+/// size"). The header is serialized by the same encoder as a checkpoint's; the values are not
+/// built.
+pub fn checkpoint_size(layout: &[(String, Vec<u64>)], with_momentum: bool) -> Result<u64> {
+	/// A tensor of known shape whose values are never read: safetensors lays out its header from
+	/// the shapes and lengths alone.
+	struct Shape {
+		shape: Vec<usize>,
+		len: usize,
+	}
+	impl safetensors::View for Shape {
+		fn dtype(&self) -> safetensors::Dtype {
+			safetensors::Dtype::F32
+		}
+		fn shape(&self) -> &[usize] {
+			&self.shape
+		}
+		fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+			std::borrow::Cow::Borrowed(&[])
+		}
+		fn data_len(&self) -> usize {
+			self.len
+		}
+	}
+	let mut tensors = Vec::new();
+	let mut data: u64 = 0;
+	let prefixes: &[&str] = if with_momentum {
+		&["", MOMENTUM_PREFIX]
+	} else {
+		&[""]
+	};
+	for prefix in prefixes {
+		for (name, dims) in layout {
+			let shape = dims
+				.iter()
+				.map(|&d| usize::try_from(d).ok())
+				.collect::<Option<Vec<usize>>>()
+				.with_context(|| format!("tensor {name} is too large"))?;
+			let len = shape
+				.iter()
+				.try_fold(4usize, |n, &d| n.checked_mul(d))
+				.with_context(|| format!("tensor {name} is too large"))?;
+			data = data.saturating_add(len as u64);
+			tensors.push((format!("{prefix}{name}"), Shape { shape, len }));
+		}
+	}
+	let header = safetensors::serialize(tensors, &None)
+		.map_err(|e| anyhow::anyhow!("laying out a checkpoint: {e:?}"))?;
+	Ok(header.len() as u64 + data)
+}
+
 /// The f32 tensors of safetensors bytes.
 pub fn read_safetensors(bytes: &[u8]) -> Result<Vec<NamedTensor>> {
 	let st = safetensors::SafeTensors::deserialize(bytes)

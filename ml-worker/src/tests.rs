@@ -871,6 +871,38 @@ fn artifact_store_serves_checked_artifacts() {
 	assert!(small.put(&bytes).is_err());
 }
 
+#[test]
+fn a_checkpoints_size_is_known_from_the_model_before_its_bytes() {
+	// Every checkpoint of a run has the model's tensors (and as many momentum buffers), in the
+	// project's safetensors encoding: its exact size, which a validator fetches no more than.
+	for (toml, model) in [
+		(TASK.to_string(), "mlp:64-32-10"),
+		(
+			TASK.replace("mlp:64-32-10", "cnn:8x8x1-c8-c16-10")
+				.replace("momentum = 0.9", "momentum = 0.0"),
+			"cnn:8x8x1-c8-c16-10",
+		),
+	] {
+		let w = world(&toml);
+		let layout: Vec<(String, Vec<u64>)> = w
+			.start
+			.iter()
+			.map(|t| (t.name.clone(), t.dims.clone()))
+			.collect();
+		let momentum = w.spec.momentum() > 0.0;
+		let size = crate::proof::checkpoint_size(&layout, momentum).unwrap();
+		let run = w.miner("alice", &w.start).train().unwrap();
+		for c in [&run.checkpoints[0], run.checkpoints.last().unwrap()] {
+			assert_eq!(c.to_safetensors().unwrap().len() as u64, size, "{model}");
+		}
+		// With and without momentum buffers the sizes differ: the task's momentum decides.
+		let other = crate::proof::checkpoint_size(&layout, !momentum).unwrap();
+		let start = Checkpoint::start(w.start.clone(), !momentum);
+		assert_eq!(start.to_safetensors().unwrap().len() as u64, other, "{model}");
+		assert_ne!(size, other);
+	}
+}
+
 /// A remote verification of `manifest_hash` from `url`, into a fresh directory.
 fn verify_remote_from(w: &World, url: &str, manifest_hash: &Hash, all: bool) -> Report {
 	let dir = TempDir::new("remote");
@@ -2004,6 +2036,204 @@ mod attacks {
 		);
 	}
 
+	/// `validator`'s remote verification of `miner`'s served run, fetching under `policy`.
+	fn check_within(
+		w: &World,
+		served: &Served,
+		miner: &str,
+		validator: &str,
+		policy: store::FetchPolicy,
+	) -> Report {
+		let dir = TempDir::new("attack-fetch-within");
+		let expected = w.expected(miner, &w.start);
+		let v = Validator {
+			account: account(validator),
+			..w.validator(false, None)
+		};
+		let url = served.server.url();
+		crate::verify::verify_served_within(
+			&dir.0,
+			&url,
+			&served.manifest_hash,
+			&expected,
+			&v,
+			policy,
+		)
+		.unwrap()
+	}
+
+	/// An honest bundle of mallory's, served, the request for C_n answered by `stall`.
+	fn serve_stalling_the_last(w: &World, stall: store::Stall) -> (TempDir, Served) {
+		let (bundle, served) = serve_as_trained(w, "mallory");
+		let m = Manifest::read(&bundle.0).unwrap();
+		let last = m.checkpoints.last().unwrap();
+		let hash = crate::config::parse_hash(&last.model_hash).unwrap();
+		served.server.faults().lock().unwrap().stalled.insert(hash, stall);
+		(bundle, served)
+	}
+
+	/// A fetch policy with a deadline `secs` from now and a short grace.
+	fn short(secs: u64) -> store::FetchPolicy {
+		store::FetchPolicy {
+			grace: std::time::Duration::from_millis(500),
+			..store::FetchPolicy::within(std::time::Duration::from_secs(secs))
+		}
+	}
+
+	#[test]
+	fn a_stalled_last_checkpoint_is_not_served_not_an_abstention() {
+		// The miner's server answers every request but C_n's at once, and C_n's with `200`, a
+		// 256 MiB Content-Length and a trickle just above the minimum rate, until the
+		// validator's deadline: were that the validator's own lateness, a forger would stall
+		// whenever its forged segment was drawn and never be claimed against.
+		let w = world(TASK);
+		let n = w.spec.num_segments();
+		let (_bundle, served) = serve_stalling_the_last(&w, store::Stall::Trickle);
+		let r = check_within(&w, &served, "mallory", "v1", short(4));
+		assert!(
+			matches!(&r.outcome, Outcome::NotServed { segment, .. } if *segment == n),
+			"{}",
+			r.outcome
+		);
+		// Refused at its head: a checkpoint's size is known from the model before its bytes.
+		assert!(r.reason().unwrap().contains("over the limit"), "{}", r.outcome);
+		assert!(r.segments.is_empty(), "nothing replayed");
+	}
+
+	#[test]
+	fn a_checkpoint_held_past_the_deadline_it_had_time_for_is_not_served() {
+		// C_n answered with its own Content-Length, a few bytes, then nothing: no rate is
+		// measured, and the fetch runs into the deadline. It began with time for its bytes at
+		// the minimum rate, so the server withheld it.
+		let w = world(TASK);
+		let n = w.spec.num_segments();
+		let (_bundle, served) = serve_stalling_the_last(&w, store::Stall::Hang);
+		let r = check_within(&w, &served, "mallory", "v1", short(3));
+		assert!(
+			matches!(&r.outcome, Outcome::NotServed { segment, .. } if *segment == n),
+			"{}",
+			r.outcome
+		);
+		assert!(r.reason().unwrap().contains("deadline"), "{}", r.outcome);
+		// A validator that began too late for the bytes to be owed by its deadline (a grace
+		// longer than the time left) is late itself: it abstains.
+		let late = store::FetchPolicy {
+			grace: std::time::Duration::from_secs(60),
+			..store::FetchPolicy::within(std::time::Duration::from_secs(3))
+		};
+		let r = check_within(&w, &served, "mallory", "v1", late);
+		assert!(matches!(r.outcome, Outcome::Abstain { .. }), "{}", r.outcome);
+	}
+
+	/// How a [`holding_server`] answered.
+	#[derive(Default)]
+	struct Hold {
+		/// Checkpoint requests arrived.
+		arrived: usize,
+		/// How many had arrived when the first was answered.
+		at_first_answer: Option<usize>,
+	}
+
+	/// A server of `store` that answers the manifest `manifest` at once and holds every other
+	/// request until `expect` of them have arrived (or 3 s have passed since it arrived), then
+	/// answers it; one request a connection.
+	fn holding_server(
+		store: Store,
+		manifest: Hash,
+		expect: usize,
+	) -> (String, std::sync::Arc<(std::sync::Mutex<Hold>, std::sync::Condvar)>) {
+		use std::io::{Read, Write};
+		use std::time::{Duration, Instant};
+		let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+		let url = format!("http://{}", listener.local_addr().unwrap());
+		let state = std::sync::Arc::new((
+			std::sync::Mutex::new(Hold::default()),
+			std::sync::Condvar::new(),
+		));
+		let shared = state.clone();
+		std::thread::spawn(move || {
+			for conn in listener.incoming() {
+				let Ok(mut c) = conn else { return };
+				let (store, state) = (store.clone(), shared.clone());
+				std::thread::spawn(move || {
+					let mut head = Vec::new();
+					let mut buf = [0u8; 1024];
+					while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+						match c.read(&mut buf) {
+							Ok(0) | Err(_) => return,
+							Ok(k) => head.extend_from_slice(&buf[..k]),
+						}
+					}
+					let head = String::from_utf8_lossy(&head).into_owned();
+					let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+					let hash = path
+						.strip_prefix("/v1/artifacts/")
+						.and_then(|h| crate::config::parse_hash(h).ok());
+					if hash.is_some_and(|h| h != manifest) {
+						let (lock, arrived) = &*state;
+						let mut hold = lock.lock().unwrap();
+						hold.arrived += 1;
+						arrived.notify_all();
+						let until = Instant::now() + Duration::from_secs(3);
+						while hold.arrived < expect {
+							let left = until.saturating_duration_since(Instant::now());
+							if left.is_zero() {
+								break;
+							}
+							hold = arrived.wait_timeout(hold, left).unwrap().0;
+						}
+						if hold.at_first_answer.is_none() {
+							hold.at_first_answer = Some(hold.arrived);
+						}
+					}
+					let reply = match hash.and_then(|h| store.get(&h).ok()) {
+						Some(body) => {
+							let mut r = format!(
+								"HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+								body.len()
+							)
+							.into_bytes();
+							r.extend_from_slice(&body);
+							r
+						}
+						None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+							.to_vec(),
+					};
+					let _ = c.write_all(&reply);
+				});
+			}
+		});
+		(url, state)
+	}
+
+	#[test]
+	fn a_validator_asks_for_all_its_checkpoints_before_any_is_answered() {
+		// Asked one by one, C_n last, the server would know the whole challenge before it was
+		// asked for C_n. Every request is made before the first answer comes, so a server that
+		// holds its answers until it has seen them all still gets them all.
+		let w = world(TASK);
+		let n = w.spec.num_segments();
+		let bundle = TempDir::new("holding-bundle");
+		w.miner("alice", &w.start).train_bundle(&bundle.0).unwrap();
+		let store_dir = TempDir::new("holding-store");
+		let s = Store::open(&store_dir.0, store::DEFAULT_MAX_BYTES).unwrap();
+		let manifest_hash = s.put_bundle(&bundle.0).unwrap();
+		let challenged = challenges(&w, "validator", "alice");
+		let expect = crate::verify::needed_checkpoints(&challenged, n).len();
+		assert!((3..=crate::verify::MAX_PARALLEL_FETCHES).contains(&expect));
+		let (url, state) = holding_server(s, manifest_hash, expect);
+		let r = verify_remote_from(&w, &url, &manifest_hash, false);
+		assert_eq!(r.outcome, Outcome::Pass);
+		assert_eq!(r.challenged, challenged);
+		let hold = state.0.lock().unwrap();
+		assert_eq!(hold.arrived, expect, "each needed checkpoint asked for once");
+		assert_eq!(
+			hold.at_first_answer,
+			Some(expect),
+			"every checkpoint was asked for before the first was answered"
+		);
+	}
+
 	#[test]
 	fn the_golden_vectors_reproduce_under_the_default_profile() {
 		// A change of machine, libtorch build or code that breaks determinism fails here
@@ -2436,6 +2666,34 @@ mod transport {
 		let url = scripted(vec![missing], 1, Duration::ZERO);
 		let err = download_to(&url, &dir.join("b"), &policy).unwrap_err();
 		assert!(policy.blames_server(&err), "{err}");
+	}
+
+	#[test]
+	fn a_timeout_is_the_servers_when_the_fetch_began_in_time_for_its_bytes() {
+		let policy = FetchPolicy {
+			grace: Duration::from_secs(1),
+			min_bytes_per_sec: 1 << 20,
+			..FetchPolicy::within(Duration::from_secs(30))
+		};
+		// 8 MiB at 1 MiB/s after a second's grace: owed in 9 s.
+		let size = 8 << 20;
+		assert_eq!(policy.time_owed(size), Duration::from_secs(9));
+		let timeout = FetchError::Timeout;
+		let now = Instant::now();
+		// Begun with 30 s left: the server had the time, and a timeout is its own.
+		assert!(policy.blames_server_of(&timeout, now, size));
+		// Begun with less left than the bytes are owed in, after the deadline passed: the
+		// fetcher's own lateness.
+		let late = FetchPolicy {
+			deadline: now,
+			..policy.clone()
+		};
+		assert!(!late.blames_server_of(&timeout, now - Duration::from_secs(5), size));
+		assert!(late.blames_server_of(&timeout, now - Duration::from_secs(10), size));
+		// Whatever else the server does is its own; the fetcher's disk never is.
+		assert!(late.blames_server_of(&FetchError::NotFound, now, size));
+		let disk = FetchError::Local(std::io::Error::other("disk full"));
+		assert!(!policy.blames_server_of(&disk, now, size));
 	}
 
 	#[test]

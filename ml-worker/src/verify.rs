@@ -6,10 +6,10 @@
 //! 2. The challenge ([`pol_primitives::hashing::challenge_segments`]): segment `n` and `Q − 1`
 //!    drawn segments, chosen before any checkpoint is read, so that a remote verification
 //!    fetches only what it replays.
-//! 3. [`open_checkpoints`]: each needed checkpoint fetched (from an artifact server, or read
-//!    from a local bundle) and checked against its leaf, each leaf against the root by its
-//!    Merkle proof; the norms of the segments whose two ends are read; C_0 against the round's
-//!    start; C_n against the revealed final model hash, with finite parameters.
+//! 3. [`open_checkpoints`]: the needed checkpoints fetched from an artifact server all at
+//!    once (or read from a local bundle), each checked against its leaf, each leaf against the
+//!    root by its Merkle proof; the norms of the segments whose two ends are read; C_0 against
+//!    the round's start; C_n against the revealed final model hash, with finite parameters.
 //!
 //! Every claim names one of the validator's challenged segments, as the chain requires: a fault
 //! of a challenged segment's checkpoint on that segment, and a fault of the whole run (the
@@ -31,15 +31,16 @@ use crate::config::{hex32, parse_hash, ComparisonKind, TaskSpec};
 use crate::data::TaskData;
 use crate::model::{check_same_layout, hash_named, l2_distance, l2_norm, NamedTensor};
 use crate::profile::Pinned;
-use crate::proof::{checkpoint_path, Checkpoint, Manifest};
+use crate::proof::{checkpoint_path, checkpoint_size, Checkpoint, Manifest};
 use crate::store;
 use crate::train::{evaluate, progress_bar, Trainer};
 use anyhow::Result;
 use pol_primitives::{hashing, merkle, AccountBytes, Hash, RoundIndex, SegmentIndex, Verdict};
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// What the validator knows independently of the bundle.
@@ -390,7 +391,12 @@ pub fn verify_bundle(bundle: &Path, expected: &Expected, v: &Validator) -> Resul
 
 /// Verifies a bundle served by `remote` whose manifest is already in `dir` (fetched and
 /// checked against its hash): only the checkpoints the verification needs are fetched into
-/// `dir`, each checked against its leaf and the leaf against the root by its Merkle proof.
+/// `dir`, all asked for at once before any is used (in an order drawn from the validator's
+/// private randomness, each under the exact size of the task's checkpoints), then each checked
+/// against its leaf and the leaf against the root by its Merkle proof. A needed checkpoint the
+/// server does not deliver in the time the minimum rate allows it is `NotServed`, whenever the
+/// deadline then falls: only a fetch this validator began too late, or its own disk, is its
+/// own trouble.
 /// Those are C_{s−1} and C_s of each challenged segment s (segment n among them, so C_n, whose
 /// parameters are the update that is scored); C_0 is the round's start, which the validator
 /// builds and checks against leaf 0 without fetching it (unless segment 1 is challenged, whose
@@ -402,9 +408,8 @@ pub fn verify_remote(
 	v: &Validator,
 ) -> Result<Report> {
 	let files = Files {
-		dir: dir.to_path_buf(),
 		remote: Some(remote),
-		fetched: RefCell::new(BTreeMap::new()),
+		..Files::local(dir)
 	};
 	let mut report = verify_with(&files, expected, v)?;
 	let fetched = files.fetched.into_inner();
@@ -431,7 +436,25 @@ pub fn verify_served(
 	expected: &Expected,
 	v: &Validator,
 ) -> Result<Report> {
-	let policy = store::FetchPolicy::default();
+	verify_served_within(
+		dir,
+		base,
+		manifest_hash,
+		expected,
+		v,
+		store::FetchPolicy::default(),
+	)
+}
+
+/// [`verify_served`] under `policy` (a deadline, a minimum rate).
+pub fn verify_served_within(
+	dir: &Path,
+	base: &str,
+	manifest_hash: &Hash,
+	expected: &Expected,
+	v: &Validator,
+	policy: store::FetchPolicy,
+) -> Result<Report> {
 	let max_bytes = store::DEFAULT_MAX_BYTES;
 	let manifest_bytes =
 		store::fetch_manifest(base, manifest_hash, dir, max_bytes, false, &policy)?;
@@ -445,21 +468,33 @@ pub fn verify_served(
 	verify_remote(dir, &remote, expected, v)
 }
 
-/// Where a verification reads the checkpoint files: a bundle directory, filled on demand from
-/// an artifact server when there is one.
+/// Most checkpoints fetched from one server at once: half of a server's default cap per peer
+/// ([`store::ServerLimits`]), so that a verification's requests are never refused for being too
+/// many, and a dispute's fetches from the same server still find room.
+pub const MAX_PARALLEL_FETCHES: usize = 8;
+
+/// Where a verification reads the checkpoint files: a bundle directory, filled from an artifact
+/// server when there is one ([`Files::fetch_all`]).
 struct Files<'a> {
 	dir: std::path::PathBuf,
 	remote: Option<&'a Remote<'a>>,
-	/// Checkpoints fetched, with their sizes.
+	/// Checkpoints fetched and checked against their leaves, with their sizes.
 	fetched: RefCell<BTreeMap<u32, u64>>,
+	/// Checkpoints [`Files::fetch_all`] downloaded, not yet checked: their sizes, or why they
+	/// could not be had.
+	downloaded: RefCell<BTreeMap<u32, std::result::Result<u64, Miss>>>,
+	/// The size of every checkpoint of the run, from the task's model, once known.
+	size: Cell<Option<u64>>,
 }
 
 /// Why a checkpoint could not be used.
+#[derive(Clone, Debug)]
 enum Miss {
-	/// Not handed out (missing, oversized, unreachable), or bytes that do not match their leaf:
-	/// withheld, or corrupted on the way, which this validator cannot tell apart.
+	/// Not handed out (missing, oversized, unreachable, not delivered in the time it was owed
+	/// in), or bytes that do not match their leaf: withheld, or corrupted on the way, which this
+	/// validator cannot tell apart.
 	NotServed(String),
-	/// The validator's own trouble (its disk).
+	/// The validator's own trouble (its disk, or a fetch it began too late).
 	Local(String),
 }
 
@@ -469,40 +504,84 @@ impl<'a> Files<'a> {
 			dir: dir.to_path_buf(),
 			remote: None,
 			fetched: RefCell::new(BTreeMap::new()),
+			downloaded: RefCell::new(BTreeMap::new()),
+			size: Cell::new(None),
 		}
 	}
 
-	/// Checkpoint `j`, fetched first if remote and not yet fetched, checked against its leaf's
-	/// model hash.
+	/// Fetches every checkpoint of `needed` not fetched yet, each of exactly `size` bytes, all
+	/// at once: up to [`MAX_PARALLEL_FETCHES`] requests in flight, in an order shuffled by
+	/// `seed` (the validator's private randomness), so that the server sees the requests
+	/// together and learns nothing from their order; it cannot answer the others and then stall
+	/// the last one asked (C_n, say) once it knows the challenge. Returns when every one has
+	/// arrived or failed; [`Files::checkpoint`] then checks each against its leaf. Nothing to do
+	/// for a local bundle.
+	fn fetch_all(&self, m: &Manifest, needed: &BTreeSet<u32>, size: u64, seed: &Hash) {
+		self.size.set(Some(size));
+		let Some(r) = self.remote else {
+			return;
+		};
+		let mut order: Vec<u32> = {
+			let fetched = self.fetched.borrow();
+			let downloaded = self.downloaded.borrow();
+			needed
+				.iter()
+				.copied()
+				.filter(|j| !fetched.contains_key(j) && !downloaded.contains_key(j))
+				.collect()
+		};
+		shuffle(&mut order, seed);
+		let lanes = order.len().min(MAX_PARALLEL_FETCHES);
+		let queue = Mutex::new(order.into_iter().collect::<VecDeque<u32>>());
+		let done = Mutex::new(Vec::new());
+		let dir = self.dir.as_path();
+		std::thread::scope(|scope| {
+			for _ in 0..lanes {
+				scope.spawn(|| loop {
+					let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+					let Some(j) = next else { break };
+					let got = download(r, dir, m, j, size, r.progress && lanes == 1);
+					done.lock().unwrap_or_else(|e| e.into_inner()).push((j, got));
+				});
+			}
+		});
+		let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+		self.downloaded.borrow_mut().extend(done);
+	}
+
+	/// The first checkpoint (in order) [`Files::fetch_all`] could not have from the server,
+	/// with why: a miss of the server's, reported before any trouble of this validator's own.
+	fn first_withheld(&self) -> Option<(u32, String)> {
+		self.downloaded
+			.borrow()
+			.iter()
+			.find_map(|(&j, got)| match got {
+				Err(Miss::NotServed(what)) => Some((j, what.clone())),
+				_ => None,
+			})
+	}
+
+	/// Checkpoint `j`, checked against its leaf's model hash: from a server, what
+	/// [`Files::fetch_all`] downloaded (or, were it not among those, fetched now alone).
 	fn checkpoint(&self, m: &Manifest, j: u32) -> std::result::Result<Checkpoint, Miss> {
 		let path =
 			checkpoint_path(&self.dir, m, j).map_err(|e| Miss::NotServed(format!("{e:#}")))?;
 		if let Some(r) = self.remote {
 			if !self.fetched.borrow().contains_key(&j) {
-				let hash = parse_hash(&m.checkpoints[j as usize].model_hash)
-					.map_err(|e| Miss::NotServed(format!("checkpoint {j}: {e:#}")))?;
-				// Streamed to a file beside the checkpoint's, and renamed to it only once
-				// checked: bytes that are not the leaf's are not the run's, and a later reading
-				// (a dispute's) must not find them.
-				let part = path.with_extension("fetched");
-				let url = store::artifact_url(r.base, &hash);
-				let got = store::download(
-					&url,
-					&part,
-					r.max_bytes,
-					r.progress,
-					&r.policy,
-					None,
-					store::Keep::Cache,
-				)
-				.map_err(|e| {
-					let why = format!("fetching checkpoint {j}: {e}");
-					if r.policy.blames_server(&e) {
-						Miss::NotServed(why)
-					} else {
-						Miss::Local(why)
+				let pending = self.downloaded.borrow().get(&j).cloned();
+				let bytes = match pending {
+					Some(got) => got?,
+					None => {
+						let size = self.size.get().ok_or_else(|| {
+							Miss::Local(format!("checkpoint {j}: the checkpoint size is unknown"))
+						})?;
+						download(r, &self.dir, m, j, size, r.progress)?
 					}
-				})?;
+				};
+				// Downloaded beside the checkpoint's file, and renamed to it only once checked:
+				// bytes that are not the leaf's are not the run's, and a later reading (a
+				// dispute's) must not find them.
+				let part = path.with_extension("fetched");
 				let read = std::fs::read(&part)
 					.map_err(|e| Miss::Local(format!("reading {}: {e}", part.display())));
 				let c = read.and_then(|bytes| checked(&bytes, m, j).map_err(Miss::NotServed));
@@ -510,12 +589,14 @@ impl<'a> Files<'a> {
 					Ok(c) => c,
 					Err(miss) => {
 						let _ = std::fs::remove_file(&part);
+						self.downloaded.borrow_mut().insert(j, Err(miss.clone()));
 						return Err(miss);
 					}
 				};
 				std::fs::rename(&part, &path)
 					.map_err(|e| Miss::Local(format!("storing checkpoint {j}: {e}")))?;
-				self.fetched.borrow_mut().insert(j, got.bytes);
+				self.downloaded.borrow_mut().remove(&j);
+				self.fetched.borrow_mut().insert(j, bytes);
 				return Ok(c);
 			}
 		}
@@ -530,6 +611,70 @@ impl<'a> Files<'a> {
 			Err(e) => return Err(Miss::Local(format!("reading {}: {e}", path.display()))),
 		};
 		checked(&bytes, m, j).map_err(Miss::NotServed)
+	}
+}
+
+/// Downloads checkpoint `j` (exactly `size` bytes) from `r` beside its file in `dir`
+/// (`<file>.fetched`), unchecked. A failure is the server's unless it is this validator's own:
+/// its disk, or a timeout of a fetch begun too late to be owed by the deadline
+/// ([`store::FetchPolicy::blames_server_of`]).
+fn download(
+	r: &Remote,
+	dir: &Path,
+	m: &Manifest,
+	j: u32,
+	size: u64,
+	progress: bool,
+) -> std::result::Result<u64, Miss> {
+	let path = checkpoint_path(dir, m, j).map_err(|e| Miss::NotServed(format!("{e:#}")))?;
+	let hash = parse_hash(&m.checkpoints[j as usize].model_hash)
+		.map_err(|e| Miss::NotServed(format!("checkpoint {j}: {e:#}")))?;
+	if size > r.max_bytes {
+		return Err(Miss::Local(format!(
+			"checkpoint {j}: the task's checkpoints are {size} bytes, over this validator's \
+			 limit of {} bytes",
+			r.max_bytes
+		)));
+	}
+	let part = path.with_extension("fetched");
+	let url = store::artifact_url(r.base, &hash);
+	let started = Instant::now();
+	// At most the checkpoint's exact size: a larger Content-Length is refused before a byte
+	// of the body is read, and is the server's doing.
+	store::download(
+		&url,
+		&part,
+		size,
+		progress,
+		&r.policy,
+		None,
+		store::Keep::Cache,
+	)
+	.map(|d| d.bytes)
+	.map_err(|e| {
+		let why = format!("fetching checkpoint {j}: {e}");
+		if r.policy.blames_server_of(&e, started, size) {
+			Miss::NotServed(why)
+		} else {
+			Miss::Local(why)
+		}
+	})
+}
+
+/// Shuffles `items` by `seed` (Fisher–Yates over `blake2_256(seed ‖ "pol-fetch-order" ‖ i)`):
+/// an order the server cannot predict without the validator's private randomness.
+fn shuffle(items: &mut [u32], seed: &Hash) {
+	for i in (1..items.len()).rev() {
+		let parts: [&[u8]; 3] = [
+			seed.as_bytes(),
+			b"pol-fetch-order",
+			&(i as u64).to_le_bytes(),
+		];
+		let h = hashing::hash(&parts.concat());
+		let mut prefix = [0u8; 8];
+		prefix.copy_from_slice(&h.as_bytes()[..8]);
+		let at = (u64::from_le_bytes(prefix) % (i as u64 + 1)) as usize;
+		items.swap(i, at);
 	}
 }
 
@@ -711,7 +856,17 @@ fn open_checkpoints(
 					what,
 				})
 			}
-			Err(Miss::Local(why)) => return Err(abstain(why)),
+			// This validator's own trouble, unless the server withheld another checkpoint it
+			// needs: that is reported instead.
+			Err(Miss::Local(why)) => {
+				return Err(match files.first_withheld() {
+					Some((i, what)) => Outcome::NotServed {
+						segment: segment_of(i),
+						what,
+					},
+					None => abstain(why),
+				})
+			}
 		};
 		// The committed bytes themselves: their shape and values are the miner's word.
 		let fault = |fault: MinerFault| Outcome::MinerFault {
@@ -989,6 +1144,21 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	} else {
 		report.challenged.iter().flat_map(|&s| [s - 1, s]).collect()
 	};
+	// From a server, every needed checkpoint is asked for at once before any is used: each
+	// has the size of the task's model, known before its first byte.
+	let layout: Vec<(String, Vec<u64>)> = expected
+		.start
+		.iter()
+		.map(|t| (t.name.clone(), t.dims.clone()))
+		.collect();
+	let size = match checkpoint_size(&layout, spec.momentum() > 0.0) {
+		Ok(size) => size,
+		Err(e) => {
+			let why = format!("the size of the task's checkpoints: {e:#}");
+			return Ok(finish(report, Outcome::Abstain { why }));
+		}
+	};
+	files.fetch_all(m, &needed, size, &v.randomness);
 	let (last, kept) = match open_checkpoints(
 		files,
 		&opened,

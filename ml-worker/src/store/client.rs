@@ -44,9 +44,37 @@ impl FetchPolicy {
 impl FetchPolicy {
 	/// Whether `e`, from a fetch under this policy, is the server's doing: not when it is the
 	/// fetcher's own trouble, nor a timeout of a deadline that has passed (the fetcher ran out of
-	/// time, which says nothing about the server).
+	/// time, which says nothing about the server). Where the artifact's size is known, see
+	/// [`FetchPolicy::blames_server_of`], which holds a server to it.
 	pub fn blames_server(&self, e: &FetchError) -> bool {
 		!(e.is_local() || matches!(e, FetchError::Timeout) && Instant::now() >= self.deadline)
+	}
+
+	/// The longest a server that keeps to the protocol's minimum rate takes to deliver `size`
+	/// bytes: the grace, then `size` at `min_bytes_per_sec`. A transfer is measured from its
+	/// request (the connection and the response head included), so one that runs longer fell
+	/// below the minimum rate somewhere.
+	pub fn time_owed(&self, size: u64) -> Duration {
+		self.grace + Duration::from_secs_f64(size as f64 / self.min_bytes_per_sec.max(1) as f64)
+	}
+
+	/// Whether `e`, from a fetch of an artifact of exactly `size` bytes (known before its first
+	/// byte, as a checkpoint's is) that began at `started`, is the server's doing. Anything but
+	/// the fetcher's own trouble is; a timeout too, when the fetch began early enough for `size`
+	/// bytes to arrive at the minimum rate before the deadline
+	/// (`started + time_owed(size) ≤ deadline`): a server that had that time and did not deliver
+	/// withheld the artifact, however it stalled (a trickle above the minimum rate under a
+	/// Content-Length it never meant to fill, a response that stops). Only a fetch begun too
+	/// late for that is this fetcher's own lateness.
+	pub fn blames_server_of(&self, e: &FetchError, started: Instant, size: u64) -> bool {
+		if e.is_local() {
+			return false;
+		}
+		if matches!(e, FetchError::Timeout) {
+			let owed_by = started.checked_add(self.time_owed(size));
+			return Instant::now() < self.deadline || owed_by.is_some_and(|t| t <= self.deadline);
+		}
+		true
 	}
 }
 
@@ -332,6 +360,9 @@ pub(crate) fn get_into(
 	if remaining.is_zero() {
 		return Err(FetchError::Timeout);
 	}
+	// The minimum rate is measured from the request: a server that is slow to connect or to
+	// send its response head spends its grace on that ([`FetchPolicy::time_owed`]).
+	let started = Instant::now();
 	let agent: ureq::Agent = ureq::Agent::config_builder()
 		.timeout_global(Some(remaining))
 		.timeout_connect(Some(remaining.min(Duration::from_secs(10))))
@@ -364,7 +395,6 @@ pub(crate) fn get_into(
 		.with_config()
 		.limit(max_bytes.saturating_add(1))
 		.reader();
-	let started = Instant::now();
 	// Time in `sink` (this host's disk and hashing): a fetcher's own slowness is not the
 	// server's, so the minimum rate is measured over the rest.
 	let mut own = Duration::ZERO;

@@ -21,7 +21,7 @@ pub use client::{
 	artifact_url, download, fetch, fetch_bundle, fetch_manifest, fetch_with, http_get, Downloaded,
 	FetchError, FetchPolicy, Keep, MAX_MANIFEST_BYTES,
 };
-pub use server::{serve, serve_with, ServeFaults, ServerHandle, ServerLimits};
+pub use server::{serve, serve_with, ServeFaults, ServerHandle, ServerLimits, Stall};
 
 /// Default largest artifact, stored or fetched: 256 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;

@@ -63,7 +63,25 @@ pub struct ServeFaults {
 	pub withheld: BTreeSet<Hash>,
 	/// Served corrupt to the first request, intact afterwards: framing the first asker.
 	pub framed: BTreeSet<Hash>,
+	/// Answered `200` but never delivered, each in its way: a fetch held until the fetcher's
+	/// deadline, to pass as the fetcher's own lateness.
+	pub stalled: BTreeMap<Hash, Stall>,
 }
+
+/// How a [`ServeFaults::stalled`] artifact is held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stall {
+	/// A Content-Length of [`super::DEFAULT_MAX_BYTES`] and zeros trickled at
+	/// [`STALL_BYTES_PER_SEC`], just above the clients' minimum rate: a legal stream that ends
+	/// long after any deadline.
+	Trickle,
+	/// The artifact's own Content-Length, its first bytes, then nothing: a response that stops
+	/// before the minimum rate is ever measured again.
+	Hang,
+}
+
+/// The rate a [`Stall::Trickle`] sends at: above the 64 KiB/s a client requires.
+pub const STALL_BYTES_PER_SEC: u64 = 72 << 10;
 
 /// The most recent artifacts served that a handle remembers (for tests and logs).
 const SERVED_LOG: usize = 4096;
@@ -369,9 +387,13 @@ async fn respond(shared: &Shared, req: Request<hyper::body::Incoming>) -> Respon
 	let Ok(hash) = parse_hash(hash_text) else {
 		return text(StatusCode::BAD_REQUEST, "not a 32-byte hex hash");
 	};
-	let (withheld, framed) = match shared.faults.lock() {
-		Ok(mut f) => (f.withheld.contains(&hash), f.framed.remove(&hash)),
-		Err(_) => (false, false),
+	let (withheld, framed, stalled) = match shared.faults.lock() {
+		Ok(mut f) => (
+			f.withheld.contains(&hash),
+			f.framed.remove(&hash),
+			f.stalled.get(&hash).copied(),
+		),
+		Err(_) => (false, false, None),
 	};
 	let Some(path) = shared.store.path(&hash).filter(|_| !withheld) else {
 		return text(
@@ -379,6 +401,15 @@ async fn respond(shared: &Shared, req: Request<hyper::body::Incoming>) -> Respon
 			format!("no artifact {}", hex32(&hash.0)),
 		);
 	};
+	if let Some(stall) = stalled {
+		return match stalling(&path, stall).await {
+			Ok(r) => r,
+			Err(e) => {
+				log::warn!("stalling {}: {e:#}", hex32(&hash.0));
+				text(StatusCode::INTERNAL_SERVER_ERROR, "the artifact cannot be read")
+			}
+		};
+	}
 	match artifact(
 		shared,
 		&hash,
@@ -511,6 +542,73 @@ async fn artifact(
 	}
 	record(count);
 	Ok(r)
+}
+
+/// A `200` for the artifact at `path` that never completes (see [`Stall`]).
+async fn stalling(path: &std::path::Path, stall: Stall) -> Result<Response<Body>> {
+	let len = tokio::fs::metadata(path).await?.len();
+	let period = Duration::from_millis(100);
+	let (announced, body) = match stall {
+		Stall::Trickle => (
+			super::DEFAULT_MAX_BYTES,
+			Trickle {
+				left: super::DEFAULT_MAX_BYTES,
+				chunk: (STALL_BYTES_PER_SEC / 10) as usize,
+				period,
+				timer: Box::pin(tokio::time::sleep(period)),
+				hang: false,
+			},
+		),
+		Stall::Hang => (
+			len,
+			Trickle {
+				left: len.min(64),
+				chunk: 64,
+				period,
+				timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+				hang: true,
+			},
+		),
+	};
+	let mut r = Response::new(BodyExt::boxed(StreamBody::new(body)));
+	let headers = r.headers_mut();
+	headers.insert(
+		hyper::header::CONTENT_TYPE,
+		hyper::header::HeaderValue::from_static("application/octet-stream"),
+	);
+	headers.insert(hyper::header::CONTENT_LENGTH, announced.into());
+	Ok(r)
+}
+
+/// Zeros, `chunk` bytes every `period`, `left` in all; then the end of the body, or (`hang`)
+/// nothing ever again.
+struct Trickle {
+	left: u64,
+	chunk: usize,
+	period: Duration,
+	timer: Pin<Box<tokio::time::Sleep>>,
+	hang: bool,
+}
+
+impl futures_core::Stream for Trickle {
+	type Item = std::io::Result<Frame<Bytes>>;
+	fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+		if self.left == 0 {
+			return if self.hang {
+				Poll::Pending
+			} else {
+				Poll::Ready(None)
+			};
+		}
+		if self.timer.as_mut().poll(cx).is_pending() {
+			return Poll::Pending;
+		}
+		let next = tokio::time::Instant::now() + self.period;
+		self.timer.as_mut().reset(next);
+		let n = (self.chunk as u64).min(self.left);
+		self.left -= n;
+		Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![0u8; n as usize])))))
+	}
 }
 
 /// A stream of byte chunks as body frames (what `StreamExt::map` would do).

@@ -898,7 +898,11 @@ fn a_checkpoints_size_is_known_from_the_model_before_its_bytes() {
 		// With and without momentum buffers the sizes differ: the task's momentum decides.
 		let other = crate::proof::checkpoint_size(&layout, !momentum).unwrap();
 		let start = Checkpoint::start(w.start.clone(), !momentum);
-		assert_eq!(start.to_safetensors().unwrap().len() as u64, other, "{model}");
+		assert_eq!(
+			start.to_safetensors().unwrap().len() as u64,
+			other,
+			"{model}"
+		);
 		assert_ne!(size, other);
 	}
 }
@@ -1913,9 +1917,7 @@ mod attacks {
 				let challenged = challenges(&w, &v, "mallory");
 				let needed = crate::verify::needed_checkpoints(&challenged, n);
 				(1..n)
-					.find(|&j| {
-						!challenged.contains(&j) && crate::verify::norm_checked(&needed, j)
-					})
+					.find(|&j| !challenged.contains(&j) && crate::verify::norm_checked(&needed, j))
 					.map(|j| (v, j))
 			})
 			.expect("some validator reads both ends of an unchallenged segment");
@@ -2020,7 +2022,10 @@ mod attacks {
 		let pinned_build = crate::profile::PINNED_LIBTORCH;
 		assert_eq!(crate::LIBTORCH_VERSION, pinned_build);
 		assert_eq!(pinned().host.libtorch, pinned_build);
-		assert_eq!(crate::golden::Vectors::pinned().unwrap().libtorch, pinned_build);
+		assert_eq!(
+			crate::golden::Vectors::pinned().unwrap().libtorch,
+			pinned_build
+		);
 		let env = std::fs::read_to_string(
 			Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/env.sh"),
 		)
@@ -2068,7 +2073,13 @@ mod attacks {
 		let m = Manifest::read(&bundle.0).unwrap();
 		let last = m.checkpoints.last().unwrap();
 		let hash = crate::config::parse_hash(&last.model_hash).unwrap();
-		served.server.faults().lock().unwrap().stalled.insert(hash, stall);
+		served
+			.server
+			.faults()
+			.lock()
+			.unwrap()
+			.stalled
+			.insert(hash, stall);
 		(bundle, served)
 	}
 
@@ -2096,7 +2107,11 @@ mod attacks {
 			r.outcome
 		);
 		// Refused at its head: a checkpoint's size is known from the model before its bytes.
-		assert!(r.reason().unwrap().contains("over the limit"), "{}", r.outcome);
+		assert!(
+			r.reason().unwrap().contains("over the limit"),
+			"{}",
+			r.outcome
+		);
 		assert!(r.segments.is_empty(), "nothing replayed");
 	}
 
@@ -2122,7 +2137,11 @@ mod attacks {
 			..store::FetchPolicy::within(std::time::Duration::from_secs(3))
 		};
 		let r = check_within(&w, &served, "mallory", "v1", late);
-		assert!(matches!(r.outcome, Outcome::Abstain { .. }), "{}", r.outcome);
+		assert!(
+			matches!(r.outcome, Outcome::Abstain { .. }),
+			"{}",
+			r.outcome
+		);
 	}
 
 	/// How a [`holding_server`] answered.
@@ -2141,7 +2160,10 @@ mod attacks {
 		store: Store,
 		manifest: Hash,
 		expect: usize,
-	) -> (String, std::sync::Arc<(std::sync::Mutex<Hold>, std::sync::Condvar)>) {
+	) -> (
+		String,
+		std::sync::Arc<(std::sync::Mutex<Hold>, std::sync::Condvar)>,
+	) {
 		use std::io::{Read, Write};
 		use std::time::{Duration, Instant};
 		let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -2226,7 +2248,10 @@ mod attacks {
 		assert_eq!(r.outcome, Outcome::Pass);
 		assert_eq!(r.challenged, challenged);
 		let hold = state.0.lock().unwrap();
-		assert_eq!(hold.arrived, expect, "each needed checkpoint asked for once");
+		assert_eq!(
+			hold.arrived, expect,
+			"each needed checkpoint asked for once"
+		);
 		assert_eq!(
 			hold.at_first_answer,
 			Some(expect),

@@ -541,7 +541,9 @@ impl<'a> Files<'a> {
 					let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
 					let Some(j) = next else { break };
 					let got = download(r, dir, m, j, size, r.progress && lanes == 1);
-					done.lock().unwrap_or_else(|e| e.into_inner()).push((j, got));
+					done.lock()
+						.unwrap_or_else(|e| e.into_inner())
+						.push((j, got));
 				});
 			}
 		});
@@ -1218,8 +1220,7 @@ fn within_challenges(mut outcome: Outcome, challenged: &[SegmentIndex], n: u32) 
 	let Some(home) = home_segment(challenged, n) else {
 		return outcome;
 	};
-	if let Outcome::MinerFault { segment, .. } | Outcome::NotServed { segment, .. } = &mut outcome
-	{
+	if let Outcome::MinerFault { segment, .. } | Outcome::NotServed { segment, .. } = &mut outcome {
 		if !challenged.contains(segment) {
 			log::debug!("a claim on segment {segment}, not challenged: made on {home}");
 			*segment = home;
@@ -1385,7 +1386,10 @@ mod tests {
 		// A dispute's replay of segment 3 alone: what is not on 3 is claimed on 3.
 		assert_eq!(within_challenges(not_served(6), &[3], 6), not_served(3));
 		// Verdicts that claim nothing are left alone.
-		assert_eq!(within_challenges(Outcome::Pass, &challenged, 6), Outcome::Pass);
+		assert_eq!(
+			within_challenges(Outcome::Pass, &challenged, 6),
+			Outcome::Pass
+		);
 	}
 
 	#[test]

@@ -406,7 +406,10 @@ async fn respond(shared: &Shared, req: Request<hyper::body::Incoming>) -> Respon
 			Ok(r) => r,
 			Err(e) => {
 				log::warn!("stalling {}: {e:#}", hex32(&hash.0));
-				text(StatusCode::INTERNAL_SERVER_ERROR, "the artifact cannot be read")
+				text(
+					StatusCode::INTERNAL_SERVER_ERROR,
+					"the artifact cannot be read",
+				)
 			}
 		};
 	}

@@ -95,17 +95,8 @@ pub fn predicted(strategy: Strategy, n: u32, q: u32, validators: u32) -> f64 {
 		Strategy::ForgeLast => 0.0,
 		Strategy::SteerWithinTolerance => 1.0,
 		Strategy::UnderstateNorm { j } => {
-			// Checked when j is replayed, or when j − 1 and j + 1 both are (their ends are
-			// j − 1's and j's checkpoints); segment n is always replayed.
-			let checked = if j >= n {
-				1.0
-			} else if j == 1 {
-				drawn(1, 0)
-			} else if j + 1 == n {
-				drawn(1, 0) + drawn(1, 1)
-			} else {
-				drawn(1, 0) + drawn(2, 1)
-			};
+			// Judged only when j is replayed; segment n always is.
+			let checked = if j >= n { 1.0 } else { drawn(1, 0) };
 			1.0 - checked
 		}
 		Strategy::Forge { .. } | Strategy::Withhold { .. } => {
@@ -144,7 +135,7 @@ pub fn caught(strategy: Strategy, n: u32, challenged: &[u32]) -> bool {
 			challenged.iter().any(|s| forged.contains(s))
 				|| forged.iter().any(|j| needed.contains(j))
 		}
-		Strategy::UnderstateNorm { j } => crate::verify::norm_checked(&needed, j),
+		Strategy::UnderstateNorm { j } => crate::verify::norm_checked(challenged, j),
 		Strategy::SteerWithinTolerance => false,
 	}
 }

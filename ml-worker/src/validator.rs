@@ -943,10 +943,13 @@ fn verify_miner(
 		..store::FetchPolicy::default()
 	};
 	let max_bytes = store::DEFAULT_MAX_BYTES;
+	let started = Instant::now();
 	let manifest_bytes =
 		match store::fetch_manifest(&base, &manifest, &bundle, max_bytes, progress, &policy) {
 			Ok(bytes) => bytes,
-			Err(e) if !policy.blames_server(&e) => {
+			// A manifest is at most `MAX_MANIFEST_BYTES`: a server that had the time for that
+			// at the minimum rate and did not deliver it withheld it.
+			Err(e) if !policy.blames_server_of(&e, started, store::MAX_MANIFEST_BYTES) => {
 				return verify::Report::stopped(verify::Outcome::Abstain {
 					why: format!("fetching the manifest: {e}"),
 				})

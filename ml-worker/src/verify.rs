@@ -892,7 +892,7 @@ fn open_checkpoints(
 			return Err(fault(MinerFault::NonFinite { checkpoint: j }));
 		}
 		if let Some((i, p)) = &prev {
-			if *i + 1 == j && norm_checked(needed, j) {
+			if *i + 1 == j && norm_checked(challenged, j) {
 				let norm = l2_distance(&c.params, &p.params)
 					.map_err(|e| abstain(format!("{e:#}")))? as f32;
 				let committed = m.checkpoints[j as usize].update_norm;
@@ -901,12 +901,9 @@ fn open_checkpoints(
 						actual: norm,
 						committed,
 					};
-					// On segment j when it is challenged; else a fault of the whole run.
-					return Err(if challenged.contains(&j) {
-						Outcome::MinerFault { segment: j, fault }
-					} else {
-						whole_run(fault)
-					});
+					// Segment j is challenged (`norm_checked`): a voter replaying it reads both
+					// ends and finds the same.
+					return Err(Outcome::MinerFault { segment: j, fault });
 				}
 			}
 		}
@@ -1249,10 +1246,13 @@ pub fn needed_checkpoints(challenged: &[SegmentIndex], n: u32) -> BTreeSet<u32> 
 		.collect()
 }
 
-/// Whether a check that reads `needed` checks segment `j`'s committed norm: only when it reads
-/// both of the segment's ends (C_0 counts only when read: it is then checked against the start).
-pub fn norm_checked(needed: &BTreeSet<u32>, j: SegmentIndex) -> bool {
-	j >= 1 && needed.contains(&(j - 1)) && needed.contains(&j)
+/// Whether a check challenged with `challenged` judges segment `j`'s committed norm: only when
+/// `j` is challenged (both its ends are read). A norm read at both ends of a segment that is not
+/// challenged is not judged: a voter replaying the segment a claim names could not confirm it,
+/// so claiming it would put an honest accuser's bond at the miner's mercy (and a false norm
+/// gains the miner nothing: no score, reward or aggregate reads one).
+pub fn norm_checked(challenged: &[SegmentIndex], j: SegmentIndex) -> bool {
+	j >= 1 && challenged.contains(&j)
 }
 
 /// Whether this validator may judge the run: only under the task's profile and, for `exact`

@@ -176,6 +176,10 @@ mod benchmarks {
 		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Finalize, m);
 		let validators: Vec<T::AccountId> = (0..v).map(validator::<T>).collect();
 		let list = entries::<T>(&miners, Verdict::Pass);
+		// The `v` are the whole snapshot (not beside the genesis authorities, whose stake would
+		// leave every dispute undecided: no slash, not the worst case).
+		RoundScorers::<T>::remove((task, 0));
+		RoundChallengeKeys::<T>::remove((task, 0));
 		for who in validators.iter() {
 			make_scorer::<T>(task, who);
 			T::Settlement::lock(who);
@@ -207,6 +211,11 @@ mod benchmarks {
 			total: Zero::zero(),
 			validator_share: Perbill::from_percent(20),
 		};
+		// The disputes are decided, as the worst case needs: the upheld ones (all but the first)
+		// leave their miners out, and will slash them. (A lone scorer's claims decide nothing:
+		// a lone accuser may not vote.)
+		let upheld = if v > 1 { d.min(m).saturating_sub(1) } else { 0 };
+		assert_eq!(Scoring::<T>::consensus(task, 0).len() as u32, m - upheld);
 		#[block]
 		{
 			Scoring::<T>::settle(task, 0, budget);

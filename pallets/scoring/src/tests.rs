@@ -840,6 +840,21 @@ fn a_dispute_is_decided_only_by_more_than_half_of_the_stake_eligible_to_vote() {
 		settle();
 		assert!(slashes().is_empty(), "{:?}", slashes());
 	});
+	test(|| {
+		// The other side: a cartel's false claim and its own vote to uphold, while the honest
+		// voters are kept away, slash no honest miner.
+		set_miners(&[1]);
+		for v in [10, 11] {
+			set_stake(v, 1_000);
+		}
+		set_stake(20, 100);
+		set_stake(21, 100);
+		score(20, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		score(21, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		vote(21, 1, true);
+		settle();
+		assert!(slashes().is_empty(), "{:?}", slashes());
+	});
 }
 
 #[test]

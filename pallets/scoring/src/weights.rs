@@ -66,8 +66,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn commit_scores() -> Weight {
 		// Proof size: measured `1218`, estimated `6559` bytes.
-		// Fastest run: 43_104_000 ps.
-		Weight::from_parts(51_696_000, 6559)
+		// Fastest run: 43_184_000 ps.
+		Weight::from_parts(75_411_000, 6559)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -98,9 +98,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `e` ranges over `[1, 256]`.
 	fn reveal_scores(e: u32, ) -> Weight {
 		// Proof size: measured `4454 + e * (511 ±0)`, estimated `14031 + e * (4945 ±0)` bytes.
-		// Fastest run: 708_760_000 ps.
-		Weight::from_parts(1_480_545_876, 14031)
-			.saturating_add(Weight::from_parts(116_939_595, 0).saturating_mul(e.into()))
+		// Fastest run: 1_006_390_000 ps.
+		Weight::from_parts(2_561_498_972, 14031)
+			.saturating_add(Weight::from_parts(115_919_598, 0).saturating_mul(e.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -119,8 +119,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::DisputeVotes` (`max_values`: None, `max_size`: Some(2174), added: 4649, mode: `MaxEncodedLen`)
 	fn vote_dispute() -> Weight {
 		// Proof size: measured `5837`, estimated `6559` bytes.
-		// Fastest run: 52_307_000 ps.
-		Weight::from_parts(76_233_000, 6559)
+		// Fastest run: 51_987_000 ps.
+		Weight::from_parts(68_912_000, 6559)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -132,12 +132,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:1 w:1)
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
-	/// Storage: `PolStaking::Ledger` (r:128 w:64)
+	/// Storage: `PolStaking::Ledger` (r:383 w:383)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:257 w:256)
 	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(2470), added: 4945, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::DisputeVotes` (r:256 w:256)
 	/// Proof: `PolScoring::DisputeVotes` (`max_values`: None, `max_size`: Some(2174), added: 4649, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:383 w:383)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:384 w:384)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::TotalBonded` (r:1 w:1)
+	/// Proof: `PolStaking::TotalBonded` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::Validators` (r:383 w:128)
+	/// Proof: `PolStaking::Validators` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::CounterForValidators` (r:1 w:1)
+	/// Proof: `PolStaking::CounterForValidators` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
 	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:0)
@@ -150,16 +160,6 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::ScoreCommits` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Storage: `PolStaking::Unsettled` (r:128 w:128)
 	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
-	/// Storage: `Balances::Holds` (r:64 w:64)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
-	/// Storage: `System::Account` (r:65 w:65)
-	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
-	/// Storage: `PolStaking::TotalBonded` (r:1 w:1)
-	/// Proof: `PolStaking::TotalBonded` (`max_values`: Some(1), `max_size`: Some(16), added: 511, mode: `MaxEncodedLen`)
-	/// Storage: `PolStaking::Validators` (r:64 w:64)
-	/// Proof: `PolStaking::Validators` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
-	/// Storage: `PolStaking::CounterForValidators` (r:1 w:1)
-	/// Proof: `PolStaking::CounterForValidators` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RevealedTotal` (r:0 w:1)
 	/// Proof: `PolScoring::RevealedTotal` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundChallengeKeys` (r:0 w:1)
@@ -169,21 +169,20 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `d` ranges over `[0, 256]`.
 	/// Component `u` ranges over `[0, 64]`.
 	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
-		// Proof size: measured `0 + d * (183 ±0) + m * (736 ±0) + u * (597 ±0) + v * (654 ±0)`, estimated `14031 + d * (3542 ±0) + m * (3535 ±0) + u * (2878 ±3) + v * (13041 ±3)` bytes.
-		// Fastest run: 6_729_655_000 ps.
-		Weight::from_parts(6_945_375_000, 14031)
-			.saturating_add(Weight::from_parts(22_907_915, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(51_846_048, 0).saturating_mul(u.into()))
-			.saturating_add(T::DbWeight::get().reads(782_u64))
-			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(m.into())))
-			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(d.into())))
+		// Proof size: measured `0 + d * (331 ±0) + m * (903 ±0) + u * (441 ±0) + v * (785 ±0)`, estimated `187020 + d * (3542 ±80) + m * (3535 ±80) + u * (2575 ±0) + v * (13041 ±0)` bytes.
+		// Fastest run: 10_046_026_000 ps.
+		Weight::from_parts(10_175_819_000, 187020)
+			.saturating_add(Weight::from_parts(83_364_320, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(46_048_344, 0).saturating_mul(d.into()))
+			.saturating_add(T::DbWeight::get().reads(974_u64))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(m.into())))
+			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes(647_u64))
-			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(m.into())))
-			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(d.into())))
-			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(u.into())))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(m.into())))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(d.into())))
 			.saturating_add(Weight::from_parts(0, 3542).saturating_mul(d.into()))
 			.saturating_add(Weight::from_parts(0, 3535).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(0, 2878).saturating_mul(u.into()))
+			.saturating_add(Weight::from_parts(0, 2575).saturating_mul(u.into()))
 			.saturating_add(Weight::from_parts(0, 13041).saturating_mul(v.into()))
 	}
 	/// Storage: `PolStaking::Scorers` (r:1 w:0)
@@ -196,8 +195,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::RoundChallengeKeys` (`max_values`: None, `max_size`: Some(4118), added: 6593, mode: `MaxEncodedLen`)
 	fn on_round_start() -> Weight {
 		// Proof size: measured `3268`, estimated `164510` bytes.
-		// Fastest run: 155_009_000 ps.
-		Weight::from_parts(163_822_000, 164510)
+		// Fastest run: 156_592_000 ps.
+		Weight::from_parts(164_163_000, 164510)
 			.saturating_add(T::DbWeight::get().reads(65_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -206,13 +205,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn commit_scores() -> Weight {
-		Weight::from_parts(51_696_000, 6559)
+		Weight::from_parts(75_411_000, 6559)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn reveal_scores(e: u32, ) -> Weight {
-		Weight::from_parts(1_480_545_876, 14031)
-			.saturating_add(Weight::from_parts(116_939_595, 0).saturating_mul(e.into()))
+		Weight::from_parts(2_561_498_972, 14031)
+			.saturating_add(Weight::from_parts(115_919_598, 0).saturating_mul(e.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -220,28 +219,27 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 4945).saturating_mul(e.into()))
 	}
 	fn vote_dispute() -> Weight {
-		Weight::from_parts(76_233_000, 6559)
+		Weight::from_parts(68_912_000, 6559)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
-		Weight::from_parts(6_945_375_000, 14031)
-			.saturating_add(Weight::from_parts(22_907_915, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(51_846_048, 0).saturating_mul(u.into()))
-			.saturating_add(ParityDbWeight::get().reads(782_u64))
-			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(m.into())))
-			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(d.into())))
+		Weight::from_parts(10_175_819_000, 187020)
+			.saturating_add(Weight::from_parts(83_364_320, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(46_048_344, 0).saturating_mul(d.into()))
+			.saturating_add(ParityDbWeight::get().reads(974_u64))
+			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(m.into())))
+			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(d.into())))
 			.saturating_add(ParityDbWeight::get().writes(647_u64))
-			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(m.into())))
-			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(d.into())))
-			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(u.into())))
+			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(m.into())))
+			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(d.into())))
 			.saturating_add(Weight::from_parts(0, 3542).saturating_mul(d.into()))
 			.saturating_add(Weight::from_parts(0, 3535).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(0, 2878).saturating_mul(u.into()))
+			.saturating_add(Weight::from_parts(0, 2575).saturating_mul(u.into()))
 			.saturating_add(Weight::from_parts(0, 13041).saturating_mul(v.into()))
 	}
 	fn on_round_start() -> Weight {
-		Weight::from_parts(163_822_000, 164510)
+		Weight::from_parts(164_163_000, 164510)
 			.saturating_add(ParityDbWeight::get().reads(65_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}

@@ -212,16 +212,22 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 			PolScoring::reveal_scores(signed(*v), task, 0, e.clone(), salt, proof)
 				.expect("reveals");
 		}
-		// Alice's reveal opened the dispute; Bob upholds it, Charlie rejects it.
-		PolScoring::vote_dispute(signed(bob), task, 0, lazy.to_account_id(), true).expect("votes");
-		PolScoring::vote_dispute(signed(charlie), task, 0, lazy.to_account_id(), false)
-			.expect("votes");
+		// Alice's reveal opened the dispute and Bob's joined it. Votes wait for the finalize
+		// phase, when every claim is in.
+		assert!(
+			PolScoring::vote_dispute(signed(charlie), task, 0, lazy.to_account_id(), false)
+				.is_err()
+		);
 
-		// Finalize: Bob proposes the aggregate (2,000 of the 13,000 revealed stake: not yet
-		// accepted), then Alice (12,000: more than 2/3, accepted); a later proposal is
-		// turned away.
+		// Finalize: Alice and Bob uphold (each confirming the other's claim), Charlie rejects;
+		// Bob proposes the aggregate (2,000 of the 13,000 revealed stake: not yet accepted),
+		// then Alice (12,000: more than 2/3, accepted); a later proposal is turned away.
 		run_to(start + 4 * PHASE);
 		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::Finalize));
+		for (v, upheld) in [(alice, true), (bob, true), (charlie, false)] {
+			PolScoring::vote_dispute(signed(v), task, 0, lazy.to_account_id(), upheld)
+				.expect("votes");
+		}
 		let model = sp_core::H256::repeat_byte(0x42);
 		for v in [bob, alice] {
 			assert_eq!(
@@ -252,8 +258,8 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 			"round 1 started"
 		);
 
-		// The lazy miner: slashed 10% (Bob's 2,000 upholding outvote Charlie's 1,000; Alice,
-		// the lone accuser, has no other claim to confirm), into the treasury, and not paid.
+		// The lazy miner: slashed 10% (Alice's and Bob's 12,000 upholding are more than half of
+		// the 13,000 snapshot stake), into the treasury, and not paid.
 		let slashed = Perbill::from_percent(10) * lazy_stake;
 		assert_eq!(
 			Balances::balance(&TreasuryAccount::get()) - treasury_before,

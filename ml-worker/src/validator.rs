@@ -662,9 +662,9 @@ impl Validator {
 		if !self.pending.due(&key, now) || self.nothing_passed.contains(&(id, r)) {
 			return Ok(());
 		}
-		// Every validator reads what is eligible at the same block, the middle of the phase:
+		// Every validator reads what is eligible at the same finalized block, early in the phase:
 		// the dispute votes sent at its start have landed, so an update is left out only by an
-		// upheld or undecided dispute, never by a claim alone, and the honest proposals agree.
+		// upheld dispute, never by a claim alone, and the honest proposals agree.
 		let reference = reference_block(round::phase_end(status), self.tasks[&id].finalize_blocks);
 		// Finalized, so that no fork shows validators different states.
 		if now < reference || chain.finalized()?.number < reference {

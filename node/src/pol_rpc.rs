@@ -67,7 +67,7 @@ pub trait PolRpcApi {
 		at: Option<Hash>,
 	) -> RpcResult<Vec<Value>>;
 	/// The updates of a round eligible for the global model now, with their consensus scores
-	/// (judged by more than half of the snapshot stake, no dispute a majority has not rejected).
+	/// (judged by more than half of the snapshot stake, and no dispute a majority has upheld).
 	#[method(name = "consensus")]
 	fn consensus(&self, task: TaskId, round: RoundIndex, at: Option<Hash>)
 		-> RpcResult<Vec<Value>>;

@@ -70,8 +70,8 @@ sp_api::decl_runtime_apis! {
 		) -> Vec<(AccountId, pol_primitives::UpdateCommitment)>;
 		/// The updates of `round` of `task` eligible for the global model now, with their
 		/// consensus scores (stake-weighted median of their judges' scores): judged by scorers
-		/// holding more than half of the snapshot stake, with no dispute a majority has not
-		/// rejected. Validators read it at the middle of the finalize phase and aggregate it.
+		/// holding more than half of the snapshot stake, with no dispute a majority has upheld.
+		/// Validators read it at a finalized block early in the finalize phase and aggregate it.
 		fn consensus(task: TaskId, round: RoundIndex) -> Vec<(AccountId, Perbill)>;
 		/// The `limit` accounts that earned most, best first.
 		fn leaderboard(limit: u32) -> Vec<Earner<AccountId, Balance>>;

@@ -1922,9 +1922,7 @@ mod attacks {
 				let needed = crate::verify::needed_checkpoints(&challenged, n);
 				(1..n)
 					.find(|&j| {
-						!challenged.contains(&j)
-							&& needed.contains(&(j - 1))
-							&& needed.contains(&j)
+						!challenged.contains(&j) && needed.contains(&(j - 1)) && needed.contains(&j)
 					})
 					.map(|j| (v, j))
 			})

@@ -841,7 +841,10 @@ impl<T: Config> Pallet<T> {
 			})
 			.filter_map(|m| {
 				let (judged, c) = Self::judgement(&reveals, &m);
-				more_than_half(judged, snapshot).then_some(c).flatten().map(|c| (m, c))
+				more_than_half(judged, snapshot)
+					.then_some(c)
+					.flatten()
+					.map(|c| (m, c))
 			})
 			.collect()
 	}
@@ -964,8 +967,7 @@ impl<T: Config> Pallet<T> {
 		// miners at once loses one `FalseAccusationSlash`, not its bond.
 		let mut blocked: Vec<T::AccountId> = Vec::new();
 		// Each upheld miner with the segments its `Replay` claims named, sorted by miner.
-		let mut upheld_miners: Vec<(T::AccountId, Vec<pol_primitives::SegmentIndex>)> =
-			Vec::new();
+		let mut upheld_miners: Vec<(T::AccountId, Vec<pol_primitives::SegmentIndex>)> = Vec::new();
 		let mut slashed_once: Vec<T::AccountId> = Vec::new();
 		let mut slash_once = |who: &T::AccountId, fraction: Perbill| -> T::Balance {
 			match slashed_once.binary_search(who) {
@@ -1058,7 +1060,9 @@ impl<T: Config> Pallet<T> {
 		for miner in miners.iter() {
 			// A miner whose dispute was upheld forged its run, whatever its scores said: the
 			// majority that upheld it judged it.
-			let upheld = upheld_miners.binary_search_by(|(m, _)| m.cmp(miner)).is_ok();
+			let upheld = upheld_miners
+				.binary_search_by(|(m, _)| m.cmp(miner))
+				.is_ok();
 			let (judged, c) = Self::judgement(&reveals, miner);
 			let c = if upheld { Some(Perbill::zero()) } else { c };
 			let Some(c) = c.filter(|_| upheld || more_than_half(judged, snapshot)) else {

@@ -336,7 +336,10 @@ fn a_bad_entry_is_refused_alone_and_the_rest_of_the_reveal_stands() {
 		assert_eq!(kept, vec![2]);
 		assert_eq!(Disputes::<Test>::iter().count(), 0);
 		let outcome = settle();
-		assert!(forfeits().is_empty(), "an honest reveal forfeited its deposit");
+		assert!(
+			forfeits().is_empty(),
+			"an honest reveal forfeited its deposit"
+		);
 		assert_eq!(outcome.miners, vec![(2, p(60))]);
 		assert_eq!(outcome.validators, vec![(10, 1_000)]);
 		// Segment 0 is no segment either.
@@ -464,7 +467,11 @@ fn a_segment_outside_the_accusers_challenges_is_refused() {
 				miner: 1,
 				reason: EntryRefusal::SegmentNotChallenged,
 			}));
-			assert_eq!(Disputes::<Test>::iter().count(), 0, "the claim opened a dispute");
+			assert_eq!(
+				Disputes::<Test>::iter().count(),
+				0,
+				"the claim opened a dispute"
+			);
 			assert_eq!(Reveals::<Test>::get((0, 0), 10).unwrap().len(), 1);
 			settle();
 			start_round();
@@ -1516,7 +1523,10 @@ fn an_honest_pass_that_did_not_draw_the_forged_segment_costs_no_trust() {
 		};
 		// A segment 10 drew and 12 did not; 11 replays it in the vote and upholds.
 		let forged = draw(10)[1];
-		assert!(!draw(12).contains(&forged), "pick accounts whose draws differ");
+		assert!(
+			!draw(12).contains(&forged),
+			"pick accounts whose draws differ"
+		);
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: forged })]));
 		score(12, &entries(&[(1, 70, Verdict::Pass)]));
 		vote(11, 1, true);

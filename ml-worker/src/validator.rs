@@ -193,14 +193,7 @@ impl Validator {
 		if self.not_scorer.contains(&(id, r)) {
 			return Ok(false);
 		}
-		let scorers = chain
-			.storage(
-				"reading the round's scorers",
-				api::storage().pol_scoring().round_scorers(),
-				((id, r),),
-			)?
-			.map(|s| s.0)
-			.unwrap_or_default();
+		let scorers = round_scorers(chain, id, r)?;
 		if scorers.iter().any(|(v, _)| *v == self.me) {
 			// The round fixed each scorer's challenge key when it started: scores this
 			// validator could not prove would be committed and never revealed, and forfeit
@@ -836,19 +829,24 @@ fn disputes(
 	})
 }
 
-/// The artifact servers of round `r` of task `id`'s scorers: each keeps the final models it
-/// verified.
-fn scorer_endpoints(chain: &mut Chain, id: TaskId, r: RoundIndex) -> Result<Vec<String>> {
-	let scorers = chain
+/// The scorers of round `r` of task `id`, with their stake (the chain fixed them when the round
+/// started).
+fn round_scorers(chain: &mut Chain, id: TaskId, r: RoundIndex) -> Result<Vec<(AccountId32, u128)>> {
+	Ok(chain
 		.storage(
 			"reading the round's scorers",
 			api::storage().pol_scoring().round_scorers(),
 			((id, r),),
 		)?
 		.map(|s| s.0)
-		.unwrap_or_default();
+		.unwrap_or_default())
+}
+
+/// The artifact servers of round `r` of task `id`'s scorers: each keeps the final models it
+/// verified.
+fn scorer_endpoints(chain: &mut Chain, id: TaskId, r: RoundIndex) -> Result<Vec<String>> {
 	let mut out = Vec::new();
-	for (scorer, _) in scorers {
+	for (scorer, _) in round_scorers(chain, id, r)? {
 		if let Some(endpoint) = chain.storage(
 			"reading a scorer's endpoint",
 			api::storage().pol_staking().endpoints(),

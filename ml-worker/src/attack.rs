@@ -3,13 +3,16 @@
 //! (`pol-worker attack-sim`). No chain and no training: which segments a validator replays
 //! decides whether a forgery is found (a forged segment fails its replay; a withheld checkpoint
 //! is not served), so the draw is the whole game. `tests.rs` checks those decisions against
-//! real verifications.
+//! real verifications. [`influence`] measures, with real training, what one forged transition
+//! can do despite the path check and under each aggregation rule (`attack-sim --influence`).
 //!
 //! A validator replays Q of a run's n segments: segment n always, and Q − 1 distinct others
 //! drawn uniformly from 1..n−1 with its own randomness (independent between validators).
 
 use pol_primitives::{hashing, Hash};
 use serde::Serialize;
+
+pub mod influence;
 
 /// What a cheating miner does.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

@@ -427,7 +427,9 @@ enum Command {
 		out: PathBuf,
 	},
 	/// How likely a cheating miner is caught under a task's settings: the formula beside a
-	/// simulation of many rounds with the real challenge draw, for 1 and 3 validators.
+	/// simulation of many rounds with the real challenge draw, for 1 and 3 validators. With
+	/// `--influence`: one forged transition on real training (the path check's room, the
+	/// forgery's survival, how far it moves the aggregate under each rule), as markdown tables.
 	AttackSim {
 		#[command(flatten)]
 		task: TaskArgs,
@@ -437,12 +439,35 @@ enum Command {
 		/// The share of segments a forger forges.
 		#[arg(long, default_value_t = 0.25)]
 		fraction: f64,
-		/// Seed of the validators' stand-in randomness.
+		/// Seed of the validators' stand-in randomness (with `--influence`: of the rounds and of
+		/// the random jump direction).
 		#[arg(long, default_value_t = 1)]
 		seed: u64,
 		/// Print the measurements as JSON.
 		#[arg(long)]
 		json: bool,
+		/// Measure one forged transition on real training instead (docs/SECURITY.md, "One
+		/// forged transition").
+		#[arg(long)]
+		influence: bool,
+		/// With `--influence`: miners a round, the forger among them; default the task's shards
+		/// (at least 3).
+		#[arg(long)]
+		miners: Option<usize>,
+		/// With `--influence`: honest federated rounds trained; the forgery is tried in the last.
+		#[arg(long, default_value_t = 3)]
+		influence_rounds: u32,
+		/// With `--influence`: jump sizes as multiples of the mean honest segment norm
+		/// (comma-separated); the sizes around what the path check lets through are added.
+		#[arg(long, value_delimiter = ',', default_values_t = [1.0, 10.0, 100.0, 1000.0, 10000.0])]
+		jumps: Vec<f64>,
+		/// With `--influence`: the share trimmed-mean trims at each end.
+		#[arg(long, default_value_t = 0.2)]
+		trim: f64,
+		/// With `--influence`: norm-clip's bound; default the largest honest update of the
+		/// round, rounded up.
+		#[arg(long)]
+		max_norm: Option<f64>,
 	},
 	/// Training and verification cost of a task.
 	Bench {
@@ -614,6 +639,7 @@ fn run(cli: Cli) -> Result<i32> {
 			if let (Some(from), Some(manifest)) = (&from, &manifest) {
 				let hash = parse_hash(manifest)?;
 				let policy = store::FetchPolicy::default();
+				let asked_at = std::time::Instant::now();
 				match store::fetch_manifest(
 					from,
 					&hash,
@@ -633,6 +659,9 @@ fn run(cli: Cli) -> Result<i32> {
 							policy: store::FetchPolicy::within(std::time::Duration::from_secs(
 								24 * 3600,
 							)),
+							asked_at,
+							lanes: verify::MAX_PARALLEL_FETCHES,
+							compute: None,
 						})
 					}
 					// This machine's own trouble says nothing about the miner.
@@ -833,8 +862,46 @@ fn run(cli: Cli) -> Result<i32> {
 			fraction,
 			seed,
 			json,
+			influence,
+			miners,
+			influence_rounds,
+			jumps,
+			trim,
+			max_norm,
 		} => {
 			use pol_worker::attack::{simulate, Strategy};
+			if influence {
+				let (config, pinned) = task.load_pinned()?;
+				let spec = config.spec();
+				let data = TaskData::load(&config)?;
+				anyhow::ensure!(
+					jumps.iter().all(|x| x.is_finite() && *x > 0.0),
+					"--jumps {jumps:?}: each a positive multiple"
+				);
+				let settings = pol_worker::attack::influence::Settings {
+					miners: miners.unwrap_or((spec.data.num_shards as usize).max(3)),
+					rounds: influence_rounds,
+					multiples: jumps,
+					trim,
+					max_norm,
+					seed,
+				};
+				let started = std::time::Instant::now();
+				let report = settings.run(&spec, &data, pinned, |what| {
+					log::info!("{what}");
+				})?;
+				if json {
+					println!("{}", serde_json::to_string_pretty(&report)?);
+				} else {
+					println!(
+						"{}: one forged transition ({:.0} s)\n",
+						task.config.display(),
+						started.elapsed().as_secs_f64()
+					);
+					print!("{}", report.markdown());
+				}
+				return Ok(0);
+			}
 			anyhow::ensure!(
 				fraction > 0.0 && fraction <= 1.0,
 				"--fraction {fraction} is not in (0, 1]"

@@ -69,6 +69,46 @@ where
 		.unwrap_or_default()
 }
 
+/// A counting gate: at most `permits` threads inside at once, the others wait at
+/// [`Gate::enter`]. A validator fetches every miner's checkpoints at once (what a server owes is
+/// counted from the phase's start, so no fetch may wait behind another miner's replay) and lets
+/// only as many replays run as the cores hold.
+pub struct Gate {
+	free: Mutex<usize>,
+	freed: std::sync::Condvar,
+}
+
+/// A thread's place inside a [`Gate`], given back when dropped.
+pub struct Pass<'a>(&'a Gate);
+
+impl Gate {
+	/// A gate that lets `permits` in at once (at least one).
+	pub fn new(permits: usize) -> Gate {
+		Gate {
+			free: Mutex::new(permits.max(1)),
+			freed: std::sync::Condvar::new(),
+		}
+	}
+
+	/// Waits for a place, and holds it until the pass is dropped.
+	pub fn enter(&self) -> Pass<'_> {
+		let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+		while *free == 0 {
+			free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+		}
+		*free -= 1;
+		Pass(self)
+	}
+}
+
+impl Drop for Pass<'_> {
+	fn drop(&mut self) {
+		let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
+		*free += 1;
+		self.0.freed.notify_one();
+	}
+}
+
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
 	p.downcast_ref::<&str>()
 		.map(|s| s.to_string())
@@ -165,6 +205,35 @@ mod tests {
 	fn without_threads_no_job_is_lost() {
 		let left = run(vec![1, 2], Vec::<()>::new(), |_, &j| j, |_, _| {});
 		assert_eq!(left, vec![1, 2]);
+	}
+
+	#[test]
+	fn a_gate_lets_in_no_more_than_its_permits() {
+		// Eight jobs on eight threads through a gate of two: at most two inside at once, and
+		// two at once at some point (a job waits inside until a second one has come in).
+		let inside = std::sync::atomic::AtomicUsize::new(0);
+		let most = std::sync::atomic::AtomicUsize::new(0);
+		let gate = Gate::new(2);
+		let mut done = 0;
+		run(
+			(0..8).collect::<Vec<u32>>(),
+			vec![(); 8],
+			|_, _| {
+				let _pass = gate.enter();
+				let now = inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+				most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+				let patience = Instant::now() + Duration::from_secs(20);
+				while most.load(std::sync::atomic::Ordering::SeqCst) < 2
+					&& Instant::now() < patience
+				{
+					std::thread::sleep(Duration::from_millis(1));
+				}
+				inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+			},
+			|_, _| done += 1,
+		);
+		assert_eq!(done, 8);
+		assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
 	}
 
 	#[test]

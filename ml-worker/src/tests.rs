@@ -1359,31 +1359,32 @@ mod chain_side {
 	}
 }
 
+/// A served bundle: its store, server and manifest hash.
+struct Served {
+	_dir: TempDir,
+	server: store::ServerHandle,
+	manifest_hash: Hash,
+}
+
+/// Serves `bundle` from a fresh store on a local port.
+fn serve(bundle: &Path) -> Served {
+	let dir = TempDir::new("served-store");
+	let s = Store::open(&dir.0, store::DEFAULT_MAX_BYTES).unwrap();
+	let manifest_hash = s.put_bundle(bundle).unwrap();
+	let server = store::serve(s, "127.0.0.1:0").unwrap();
+	Served {
+		_dir: dir,
+		server,
+		manifest_hash,
+	}
+}
+
 /// The attacks of an adaptive miner (`pol-worker miner --fault`), each against the defence that
 /// stops it. Each test fails if its defence is removed.
 mod attacks {
 	use super::*;
 	use crate::faults;
 	use crate::verify::{MinerFault, Outcome};
-
-	/// A served bundle: its store, server and manifest hash.
-	struct Served {
-		_dir: TempDir,
-		server: store::ServerHandle,
-		manifest_hash: Hash,
-	}
-
-	fn serve(bundle: &Path) -> Served {
-		let dir = TempDir::new("attack-store");
-		let s = Store::open(&dir.0, store::DEFAULT_MAX_BYTES).unwrap();
-		let manifest_hash = s.put_bundle(bundle).unwrap();
-		let server = store::serve(s, "127.0.0.1:0").unwrap();
-		Served {
-			_dir: dir,
-			server,
-			manifest_hash,
-		}
-	}
 
 	/// `validator`'s remote verification of `miner`'s served run, against the revealed
 	/// `final_model_hash`; `only` replays one segment, as a dispute voter does.
@@ -2131,11 +2132,11 @@ mod attacks {
 	fn a_checkpoint_held_past_the_deadline_it_had_time_for_is_not_served() {
 		// C_n answered with its own Content-Length, a few bytes, then nothing: no rate is
 		// measured, and the fetch runs into the deadline. It began with time for its bytes at
-		// the minimum rate, so the server withheld it.
+		// the minimum rate (and a second for each wave of requests), so the server withheld it.
 		let w = world(TASK);
 		let n = w.spec.num_segments();
 		let (_bundle, served) = serve_stalling_the_last(&w, store::Stall::Hang);
-		let r = check_within(&w, &served, "mallory", "v1", short(3));
+		let r = check_within(&w, &served, "mallory", "v1", short(5));
 		assert!(
 			matches!(&r.outcome, Outcome::NotServed { segment, .. } if *segment == n),
 			"{}",
@@ -2154,6 +2155,118 @@ mod attacks {
 			"{}",
 			r.outcome
 		);
+	}
+
+	#[test]
+	fn a_checkpoint_asked_for_late_in_its_batch_is_owed_from_the_first_request() {
+		// The server owes the manifest and every checkpoint asked for with it from the first
+		// request. Here a voter replays segment n over one lane, C_{n−1} first: the server holds
+		// that answer 5 s (legal, within the 6 s grace), then hangs C_n. Counted from C_n's own
+		// request, the 9.5 s deadline leaves less than the grace and the stall would be this
+		// validator's lateness; counted from the batch's start (owed in 6 s and a second for
+		// each of its two waves of requests), the server had its time and withheld C_n.
+		let w = world(TASK);
+		let n = w.spec.num_segments();
+		let (bundle, served) = serve_stalling_the_last(&w, store::Stall::Hang);
+		let m = Manifest::read(&bundle.0).unwrap();
+		let before_last =
+			crate::config::parse_hash(&m.checkpoints[n as usize - 1].model_hash).unwrap();
+		served.server.faults().lock().unwrap().stalled.insert(
+			before_last,
+			store::Stall::Late(std::time::Duration::from_secs(5)),
+		);
+		// A randomness that asks for C_{n−1} before C_n.
+		let randomness = (0u8..=255)
+			.map(|b| Hash::repeat_byte(b))
+			.find(|seed| {
+				let mut order = vec![n - 1, n];
+				crate::verify::shuffle(&mut order, seed);
+				order == [n - 1, n]
+			})
+			.unwrap();
+		let dir = TempDir::new("attack-fetch-late");
+		let expected = w.expected("mallory", &w.start);
+		let v = Validator {
+			account: account("v1"),
+			randomness,
+			..w.validator(false, Some(n))
+		};
+		// A fast minimum rate, so that the bytes take no time to speak of.
+		let policy = store::FetchPolicy {
+			grace: std::time::Duration::from_secs(6),
+			min_bytes_per_sec: 64 << 20,
+			..store::FetchPolicy::within(std::time::Duration::from_millis(9_500))
+		};
+		let url = served.server.url();
+		let asked_at = std::time::Instant::now();
+		let manifest_bytes = store::fetch_manifest(
+			&url,
+			&served.manifest_hash,
+			&dir.0,
+			store::DEFAULT_MAX_BYTES,
+			false,
+			&policy,
+		)
+		.unwrap();
+		let remote = crate::verify::Remote {
+			base: &url,
+			max_bytes: store::DEFAULT_MAX_BYTES,
+			manifest_bytes,
+			progress: false,
+			policy,
+			asked_at,
+			lanes: 1,
+			compute: None,
+		};
+		let r = crate::verify::verify_remote(&dir.0, &remote, &expected, &v).unwrap();
+		assert!(
+			matches!(&r.outcome, Outcome::NotServed { segment, .. } if *segment == n),
+			"{}",
+			r.outcome
+		);
+		assert!(
+			r.reason().unwrap().contains(&format!("checkpoint {n}")),
+			"{}",
+			r.outcome
+		);
+	}
+
+	#[test]
+	fn the_chain_bounds_every_checkpoint_and_manifest_a_worker_writes() {
+		// The registry sizes a verify phase from these bounds: a worker's real checkpoint or
+		// manifest above them would let its server be owed less time than it needs.
+		for (spec, momentum) in [
+			("mlp:64-32-10", false),
+			("mlp:64-32-10", true),
+			("mlp:784-4096-4096-4096-10", true),
+			("cnn:8x8x1-c4-c8-10", true),
+			("cnn:28x28x3-c32-c64-c64-10", false),
+		] {
+			let model = Model::new(spec, 0, Device::Cpu).unwrap();
+			let layout: Vec<(String, Vec<u64>)> = model
+				.named_parameters()
+				.into_iter()
+				.map(|(name, t)| (name, t.size().iter().map(|&d| d as u64).collect()))
+				.collect();
+			let exact = crate::proof::checkpoint_size(&layout, momentum).unwrap();
+			let arch = pol_primitives::ModelArch::parse(spec.as_bytes()).unwrap();
+			let bound = pol_primitives::serving::checkpoint_bytes_bound(&arch, momentum);
+			assert!(exact <= bound, "{spec}: {exact} > {bound}");
+			// The bound is the values and a header allowance, not a guess.
+			assert!(bound - exact < 300 * layout.len() as u64 * 2, "{spec}");
+		}
+		// The longest manifest: the most segments, every loss at full precision.
+		let w = world(TASK);
+		let (bundle, _served) = serve_as_trained(&w, "mallory");
+		let mut m = Manifest::read(&bundle.0).unwrap();
+		let n = pol_primitives::specs::MAX_SEGMENTS;
+		let entry = m.checkpoints[1].clone();
+		m.checkpoints = vec![entry; n as usize + 1];
+		m.segment_losses = vec![-1.234_567_890_123_456_7e-300; n as usize];
+		m.num_segments = n;
+		let bytes = serde_json::to_vec_pretty(&m).unwrap();
+		let bound = pol_primitives::serving::manifest_bytes_bound(n);
+		assert!((bytes.len() as u64) <= bound, "{} > {bound}", bytes.len());
 	}
 
 	/// How a [`holding_server`] answered.
@@ -2718,19 +2831,27 @@ mod transport {
 		let timeout = FetchError::Timeout;
 		let now = Instant::now();
 		// Begun with 30 s left: the server had the time, and a timeout is its own.
-		assert!(policy.blames_server_of(&timeout, now, size));
+		assert!(policy.blames_server_of(&timeout, now, policy.time_owed(size)));
 		// Begun with less left than the bytes are owed in, after the deadline passed: the
 		// fetcher's own lateness.
 		let late = FetchPolicy {
 			deadline: now,
 			..policy.clone()
 		};
-		assert!(!late.blames_server_of(&timeout, now - Duration::from_secs(5), size));
-		assert!(late.blames_server_of(&timeout, now - Duration::from_secs(10), size));
+		assert!(!late.blames_server_of(
+			&timeout,
+			now - Duration::from_secs(5),
+			policy.time_owed(size)
+		));
+		assert!(late.blames_server_of(
+			&timeout,
+			now - Duration::from_secs(10),
+			policy.time_owed(size)
+		));
 		// Whatever else the server does is its own; the fetcher's disk never is.
-		assert!(late.blames_server_of(&FetchError::NotFound, now, size));
+		assert!(late.blames_server_of(&FetchError::NotFound, now, policy.time_owed(size)));
 		let disk = FetchError::Local(std::io::Error::other("disk full"));
-		assert!(!policy.blames_server_of(&disk, now, size));
+		assert!(!policy.blames_server_of(&disk, now, policy.time_owed(size)));
 	}
 
 	#[test]
@@ -2817,3 +2938,6 @@ fn round_state_is_private_and_old_rounds_are_removed() {
 		"no such task"
 	);
 }
+
+/// One forged transition (issue 26 §7): the path check and `attack-sim --influence`.
+mod influence;

@@ -20,7 +20,7 @@ use crate::store::{self, Store};
 use crate::verify;
 use anyhow::{bail, Context, Result};
 use pol_primitives::{
-	hashing, Hash, Phase, RoundIndex, SegmentIndex, TaskId, UpdateCommitment, Verdict,
+	hashing, serving, Hash, Phase, RoundIndex, SegmentIndex, TaskId, UpdateCommitment, Verdict,
 };
 use serde::{Deserialize, Serialize};
 use sp_runtime::Perbill;
@@ -231,8 +231,7 @@ impl Validator {
 	/// Verifies and scores every revealed update of round `r`: the miners side by side, as many
 	/// at once as the machine's cores hold under the task's profile, each result on disk as soon
 	/// as it is in (a restart goes on from there), all by the verify phase's end less a margin
-	/// ([`phase_deadline`]; at least [`MIN_VERIFY_TIME`], which may run past a phase nearly
-	/// over).
+	/// ([`phase_deadline`]).
 	fn score_round(
 		&mut self,
 		chain: &mut Chain,
@@ -265,24 +264,33 @@ impl Validator {
 			);
 		}
 		if !jobs.is_empty() {
-			let inputs = self.round_inputs(chain, id, r, status)?;
-			let ctx = &self.tasks[&id];
 			let workers = crate::pool::workers_for(
 				jobs.len(),
 				self.pinned.profile.threads,
 				self.cfg.verify_workers,
 			);
+			// Every miner's fetches start now, side by side: what a server owes is counted from
+			// the first request, so none may wait behind another miner's replay (a cartel's
+			// legal trickle would otherwise make a forger's stall this validator's lateness).
+			// The replays take turns through the gate, as many at once as the cores hold.
+			let threads = jobs.len();
+			let inputs = RoundInputs {
+				lanes: verify::MAX_PARALLEL_FETCHES,
+				compute: crate::pool::Gate::new(workers),
+				..self.round_inputs(chain, id, r, status)?
+			};
+			let ctx = &self.tasks[&id];
 			// One bar per download and replay would interleave: bars only when one at a time.
-			let progress = ctx.run.progress && workers == 1;
+			let progress = ctx.run.progress && threads == 1;
 			log::info!(
-				"task {id} round {r}: verifying {} miner(s), {workers} at a time, by {}s from now",
+				"task {id} round {r}: verifying {} miner(s), fetching all at once, replaying {workers} at a time, by {}s from now",
 				jobs.len(),
 				inputs
 					.deadline
 					.saturating_duration_since(std::time::Instant::now())
 					.as_secs()
 			);
-			let states: Vec<_> = (0..workers).map(|_| ctx.data.shallow_clone()).collect();
+			let states: Vec<_> = (0..threads).map(|_| ctx.data.shallow_clone()).collect();
 			let (spec, me, pinned, store) = (&ctx.spec, self.me.0, self.pinned, &self.store);
 			let mut failed = None;
 			let left = crate::pool::run(
@@ -363,6 +371,8 @@ impl Validator {
 			start_loss,
 			randomness,
 			deadline: phase_deadline(blocks_left, self.block_time),
+			lanes: verify::MAX_PARALLEL_FETCHES,
+			compute: crate::pool::Gate::new(1),
 		})
 	}
 
@@ -718,61 +728,60 @@ impl Validator {
 			.collect::<Result<_>>()?;
 		let ctx = &self.tasks[&id];
 		let base = ctx.model(chain, &self.store, &Hash::from(status.model.0))?;
-		let mut updates = Vec::new();
-		let mut sources: Option<Vec<String>> = None;
+		// Each eligible update: the last checkpoint this validator verified, or (it abstained)
+		// one fetched by the final model hash, which the chain proved is leaf n of the committed
+		// tree, and checked against it: the same bytes every validator verified.
+		let mut eligible = Vec::new();
+		let mut missing = Vec::new();
 		for (miner, score) in consensus {
 			let score: Perbill = from_chain(&score)?;
-			if score.is_zero() {
-				continue;
-			}
-			let Some(c) = revealed.get(&miner) else {
+			let Some(c) = revealed.get(&miner).filter(|_| !score.is_zero()) else {
 				continue;
 			};
-			// The last checkpoint this validator verified. One it did not verify (it abstained)
-			// is fetched by the final model hash, which the chain proved is leaf n of the
-			// committed tree, and checked against it: the same bytes every validator verified.
-			let params = match self.store.get(&c.final_model_hash) {
-				Ok(bytes) => Checkpoint::from_safetensors(&bytes)?.params,
-				Err(_) => {
-					// From the miner, else from any scorer that verified it and keeps it: a miner
-					// that serves its final model to some validators only cannot split their
-					// proposals. One that cannot be had at all is left out; it never stops the
-					// model.
-					let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
-					let mut servers: Vec<String> = round::split_artifact_uri(&uri)
-						.map(|(server, _)| vec![server])
-						.unwrap_or_default();
-					if sources.is_none() {
-						sources = Some(scorer_endpoints(chain, id, r)?);
+			if self.store.get(&c.final_model_hash).is_err() {
+				// From the miner, else from the scorers (who keep what they verified, the most
+				// staked first): a miner that serves its final model to some validators only
+				// cannot split their proposals.
+				let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
+				let servers: Vec<String> = round::split_artifact_uri(&uri)
+					.map(|(server, _)| vec![server])
+					.unwrap_or_default();
+				missing.push((miner.clone(), c.final_model_hash, servers));
+			}
+			eligible.push((miner, c.final_model_hash, score));
+		}
+		if !missing.is_empty() {
+			let sources = scorer_endpoints(chain, id, r)?;
+			let layout: Vec<(String, Vec<u64>)> = base
+				.iter()
+				.map(|t| (t.name.clone(), t.dims.clone()))
+				.collect();
+			let size = crate::proof::checkpoint_size(&layout, ctx.spec.momentum() > 0.0)?;
+			let blocks_left = round::phase_end(status).saturating_sub(now);
+			let deadline = phase_deadline(blocks_left, self.block_time);
+			for (_, _, servers) in &mut missing {
+				servers.extend(sources.iter().cloned());
+			}
+			for (miner, bytes) in fetch_updates(&missing, size, deadline) {
+				match bytes {
+					Some(bytes) => {
+						self.store.put(&bytes)?;
 					}
-					servers.extend(sources.iter().flatten().cloned());
-					let blocks_left = round::phase_end(status).saturating_sub(now);
-					let policy = store::FetchPolicy {
-						deadline: phase_deadline(blocks_left, self.block_time),
-						..store::FetchPolicy::default()
-					};
-					let fetched = servers.iter().find_map(|server| {
-						store::fetch_with(
-							server,
-							&c.final_model_hash,
-							store::DEFAULT_MAX_BYTES,
-							ctx.run.progress,
-							&policy,
-						)
-						.map_err(|e| log::warn!("{miner}'s update not from {server}: {e}"))
-						.ok()
-					});
-					let Some(bytes) = fetched else {
-						log::warn!("task {id} round {r}: {miner}'s update left out of the model");
-						continue;
-					};
-					self.store.put(&bytes)?;
-					Checkpoint::from_safetensors(&bytes)?.params
+					None => {
+						log::warn!("task {id} round {r}: {miner}'s update left out of the model")
+					}
 				}
+			}
+		}
+		let mut updates = Vec::new();
+		for (miner, hash, score) in eligible {
+			// One that could not be had at all is left out; it never stops the model.
+			let Ok(bytes) = self.store.get(&hash) else {
+				continue;
 			};
 			updates.push(Update {
 				miner: miner.0,
-				params,
+				params: Checkpoint::from_safetensors(&bytes)?.params,
 				score: crate::config::unperbill(score),
 			});
 		}
@@ -846,7 +855,11 @@ fn round_scorers(chain: &mut Chain, id: TaskId, r: RoundIndex) -> Result<Vec<(Ac
 /// verified.
 fn scorer_endpoints(chain: &mut Chain, id: TaskId, r: RoundIndex) -> Result<Vec<String>> {
 	let mut out = Vec::new();
-	for (scorer, _) in round_scorers(chain, id, r)? {
+	// The most staked first: more than half of the stake passed every eligible update and keeps
+	// it, so a crowd of minimum-bond endpoints cannot stand between a validator and the bytes.
+	let mut scorers = round_scorers(chain, id, r)?;
+	scorers.sort_by(|a, b| b.1.cmp(&a.1));
+	for (scorer, _) in scorers {
 		if let Some(endpoint) = chain.storage(
 			"reading a scorer's endpoint",
 			api::storage().pol_staking().endpoints(),
@@ -856,6 +869,63 @@ fn scorer_endpoints(chain: &mut Chain, id: TaskId, r: RoundIndex) -> Result<Vec<
 		}
 	}
 	Ok(out)
+}
+
+/// Fetches the final models `missing` (each a miner, its final model hash, and the servers that
+/// may have it, the likeliest first) of exactly `size` bytes, side by side, each from the first
+/// of its servers that delivers it, by `deadline`. Each update asks
+/// [`verify::MAX_PARALLEL_FETCHES`] servers at once, the next as one fails; a server gets the
+/// time a server at the protocol's minimum rate needs for `size` bytes. Servers that stall hold
+/// a lane for that long at most, never the update, the others or the phase.
+fn fetch_updates(
+	missing: &[(AccountId32, Hash, Vec<String>)],
+	size: u64,
+	deadline: Instant,
+) -> Vec<(AccountId32, Option<Vec<u8>>)> {
+	let from_any = |miner: &AccountId32, hash: &Hash, servers: &[String]| -> Option<Vec<u8>> {
+		let queue = std::sync::Mutex::new(servers.iter());
+		let got = std::sync::Mutex::new(None::<Vec<u8>>);
+		let lanes = servers.len().min(verify::MAX_PARALLEL_FETCHES);
+		std::thread::scope(|scope| {
+			for _ in 0..lanes {
+				scope.spawn(|| loop {
+					if got.lock().map_or(true, |g| g.is_some()) {
+						return;
+					}
+					let next = queue.lock().ok().and_then(|mut q| q.next());
+					let Some(server) = next else { return };
+					let mut policy = store::FetchPolicy {
+						deadline,
+						attempts: 2,
+						..store::FetchPolicy::default()
+					};
+					policy.deadline = deadline.min(Instant::now() + policy.time_owed(size));
+					match store::fetch_with(server, hash, size, false, &policy) {
+						Ok(bytes) => {
+							if let Ok(mut g) = got.lock() {
+								g.get_or_insert(bytes);
+							}
+							return;
+						}
+						Err(e) => log::warn!("{miner}'s update not from {server}: {e}"),
+					}
+				});
+			}
+		});
+		got.into_inner().ok().flatten()
+	};
+	std::thread::scope(|scope| {
+		let jobs: Vec<_> = missing
+			.iter()
+			.map(|(miner, hash, servers)| {
+				let job = scope.spawn(move || from_any(miner, hash, servers));
+				(miner.clone(), job)
+			})
+			.collect();
+		jobs.into_iter()
+			.map(|(miner, job)| (miner, job.join().ok().flatten()))
+			.collect()
+	})
 }
 
 /// The block at which validators read the updates eligible for a round's model, once it is
@@ -890,18 +960,24 @@ struct RoundInputs {
 	start_loss: f64,
 	randomness: Hash,
 	deadline: Instant,
+	/// Checkpoint requests in flight at once to each miner's server.
+	lanes: usize,
+	/// Replays at once: the fetches of every miner run from the phase's start, the replays only
+	/// as many as the cores hold.
+	compute: crate::pool::Gate,
 }
 
-/// Blocks kept at the end of a phase for a validator's transaction to be included.
-const PHASE_MARGIN_BLOCKS: u32 = 3;
-/// The least time a verification gets, however little of the phase is left: a fair try for
-/// the miner, whose slow (honest) server must not be reported as not serving.
-const MIN_VERIFY_TIME: Duration = Duration::from_secs(30);
-
-/// When verifications must be done, with `blocks_left` blocks of the phase to go.
+/// Blocks kept at the end of a phase for a validator's transaction to be included: the
+/// protocol's, which the registry counts in a verify phase's least length.
+const PHASE_MARGIN_BLOCKS: u32 = serving::PHASE_MARGIN_BLOCKS;
+/// When verifications must be done, with `blocks_left` blocks of the phase to go: in time for
+/// the transaction that carries their results, never later (a result past the phase is of no
+/// use, and waiting for one would cost every other miner's). Little left, little time: a
+/// server then owes more than the time left, and what it does not deliver is this validator's
+/// lateness, never evidence against it ([`store::FetchPolicy::blames_server_of`]).
 fn phase_deadline(blocks_left: u32, block_time: Duration) -> Instant {
 	let usable = block_time.saturating_mul(blocks_left.saturating_sub(PHASE_MARGIN_BLOCKS));
-	Instant::now() + usable.max(MIN_VERIFY_TIME)
+	Instant::now() + usable
 }
 
 /// Fetches what `job` needs from the miner's server and verifies it; never fails: this
@@ -941,13 +1017,21 @@ fn verify_miner(
 		..store::FetchPolicy::default()
 	};
 	let max_bytes = store::DEFAULT_MAX_BYTES;
-	let started = Instant::now();
+	// The protocol bounds a manifest by the run's segments: a larger one is the miner's fault.
+	let manifest_limit = serving::manifest_bytes_bound(spec.num_segments());
+	let asked_at = Instant::now();
 	let manifest_bytes =
-		match store::fetch_manifest(&base, &manifest, &bundle, max_bytes, progress, &policy) {
+		match store::fetch_manifest(&base, &manifest, &bundle, manifest_limit, progress, &policy) {
 			Ok(bytes) => bytes,
-			// A manifest is at most `MAX_MANIFEST_BYTES`: a server that had the time for that
-			// at the minimum rate and did not deliver it withheld it.
-			Err(e) if !policy.blames_server_of(&e, started, store::MAX_MANIFEST_BYTES) => {
+			// A server that had the time for a manifest of the largest size at the minimum
+			// rate and did not deliver it withheld it.
+			Err(e)
+				if !policy.blames_server_of(
+					&e,
+					asked_at,
+					policy.time_owed_batch(manifest_limit, 1),
+				) =>
+			{
 				return verify::Report::stopped(verify::Outcome::Abstain {
 					why: format!("fetching the manifest: {e}"),
 				})
@@ -985,6 +1069,9 @@ fn verify_miner(
 		manifest_bytes,
 		progress,
 		policy,
+		asked_at,
+		lanes: inputs.lanes,
+		compute: Some(&inputs.compute),
 	};
 	verify::verify_remote(&bundle, &remote, &expected, &v).unwrap_or_else(|e| {
 		verify::Report::stopped(verify::Outcome::Abstain {
@@ -1134,12 +1221,14 @@ mod tests {
 	}
 
 	#[test]
-	fn the_deadline_keeps_a_margin_and_a_floor() {
+	fn the_deadline_keeps_a_margin_and_never_runs_past_the_phase() {
 		let block = Duration::from_secs(3);
 		let left = |d: Instant| d.saturating_duration_since(Instant::now()).as_secs();
 		// 40 blocks: 37 usable, 111 s.
 		assert!((110..=111).contains(&left(phase_deadline(40, block))));
-		// Nearly over: still the floor.
-		assert!((29..=30).contains(&left(phase_deadline(2, block))));
+		// Nearly over: nothing left, not a floor past the phase's end (a stall held a whole
+		// validator's score commit past it).
+		assert_eq!(left(phase_deadline(2, block)), 0);
+		assert!((2..=3).contains(&left(phase_deadline(4, block))));
 	}
 }

@@ -9,12 +9,12 @@
 //! 3. [`open_checkpoints`]: the needed checkpoints fetched from an artifact server all at
 //!    once (or read from a local bundle), each checked against its leaf, each leaf against the
 //!    root by its Merkle proof; the norms of the segments whose two ends are read; C_0 against
-//!    the round's start; C_n against the revealed final model hash, with finite parameters.
+//!    the round's start; C_n against the revealed final model hash, with finite parameters;
+//!    the path ([`PathCheck`]): C_n no farther from C_0 than the committed norms add up to.
 //!
 //! Every claim names one of the validator's challenged segments, as the chain requires: a fault
 //! of a challenged segment's checkpoint on that segment, and a fault of the whole run (the
-//! manifest, leaf 0, a norm of a segment read at both ends but not challenged) on segment `n`,
-//! which every validator is challenged with.
+//! manifest, leaf 0, the path) on segment `n`, which every validator is challenged with.
 //! 4. [`replay`]: the challenged segments replayed and compared `exact`ly or within the task's
 //!    tolerance (parameters and momentum, relative to the segment's own update).
 //! 5. The score: the final model's validation loss against the start model's.
@@ -35,7 +35,9 @@ use crate::proof::{checkpoint_path, checkpoint_size, Checkpoint, Manifest};
 use crate::store;
 use crate::train::{evaluate, progress_bar, Trainer};
 use anyhow::Result;
-use pol_primitives::{hashing, merkle, AccountBytes, Hash, RoundIndex, SegmentIndex, Verdict};
+use pol_primitives::{
+	hashing, merkle, serving, AccountBytes, Hash, RoundIndex, SegmentIndex, Verdict,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -121,6 +123,16 @@ pub enum MinerFault {
 		/// The norm in the leaf.
 		committed: f32,
 	},
+	/// The final model is farther from the round's start than the committed update norms add up
+	/// to ([`PathCheck`]): some segment moved the model more than its leaf says. Found from
+	/// C_0, C_n and the manifest alone, so by every validator and every voter replaying
+	/// segment n.
+	Path {
+		/// `‖C_n − C_0‖₂` over the parameters.
+		displacement: f64,
+		/// The committed norms `norm_1 + … + norm_n`.
+		length: f64,
+	},
 	/// The segment does not replay to its committed end.
 	Replay {
 		/// What was compared.
@@ -153,6 +165,14 @@ impl fmt::Display for MinerFault {
 			MinerFault::Norm { actual, committed } => {
 				write!(f, "update norm {actual}, the leaf commits to {committed}")
 			}
+			MinerFault::Path {
+				displacement,
+				length,
+			} => write!(
+				f,
+				"the final model is {displacement:e} from the round's start, beyond the committed \
+				 norms' sum {length:e} and its rounding slack"
+			),
 			MinerFault::Replay { detail } => write!(f, "does not replay: {detail}"),
 		}
 	}
@@ -369,6 +389,15 @@ pub struct Remote<'a> {
 	/// How long and how slowly each checkpoint may come (a validator ties the deadline to the
 	/// end of the phase its scores are due in).
 	pub policy: store::FetchPolicy,
+	/// When this validator first asked the server for this run (the manifest's request): what
+	/// the server owes, the manifest and every checkpoint asked for with it, is counted from
+	/// then ([`store::FetchPolicy::blames_server_of`]).
+	pub asked_at: Instant,
+	/// Checkpoint requests in flight at once, 1 to [`MAX_PARALLEL_FETCHES`].
+	pub lanes: usize,
+	/// Held while replaying: every miner's checkpoints are fetched at once, from the phase's
+	/// start, and only as many replays run at a time as the cores hold. `None`: no limit.
+	pub compute: Option<&'a crate::pool::Gate>,
 }
 
 /// What a remote verification fetched.
@@ -456,6 +485,7 @@ pub fn verify_served_within(
 	policy: store::FetchPolicy,
 ) -> Result<Report> {
 	let max_bytes = store::DEFAULT_MAX_BYTES;
+	let asked_at = Instant::now();
 	let manifest_bytes =
 		store::fetch_manifest(base, manifest_hash, dir, max_bytes, false, &policy)?;
 	let remote = Remote {
@@ -464,6 +494,9 @@ pub fn verify_served_within(
 		manifest_bytes,
 		progress: false,
 		policy,
+		asked_at,
+		lanes: MAX_PARALLEL_FETCHES,
+		compute: None,
 	};
 	verify_remote(dir, &remote, expected, v)
 }
@@ -471,7 +504,7 @@ pub fn verify_served_within(
 /// Most checkpoints fetched from one server at once: half of a server's default cap per peer
 /// ([`store::ServerLimits`]), so that a verification's requests are never refused for being too
 /// many, and a dispute's fetches from the same server still find room.
-pub const MAX_PARALLEL_FETCHES: usize = 8;
+pub const MAX_PARALLEL_FETCHES: usize = serving::FETCH_LANES as usize;
 
 /// Where a verification reads the checkpoint files: a bundle directory, filled from an artifact
 /// server when there is one ([`Files::fetch_all`]).
@@ -531,7 +564,16 @@ impl<'a> Files<'a> {
 				.collect()
 		};
 		shuffle(&mut order, seed);
-		let lanes = order.len().min(MAX_PARALLEL_FETCHES);
+		let lanes = order.len().min(r.lanes.clamp(1, MAX_PARALLEL_FETCHES));
+		// The server owes the whole batch, the manifest included, from the first request: a
+		// request it lets wait behind the others (or behind a wave of them) is no later for it.
+		let bytes = r
+			.manifest_bytes
+			.saturating_add(size.saturating_mul(order.len() as u64));
+		let requests = u32::try_from(order.len().div_ceil(MAX_PARALLEL_FETCHES) + 1)
+			.unwrap_or(u32::MAX)
+			.saturating_mul(serving::FETCH_LANES);
+		let owed = Owed::batch(r, r.asked_at, bytes, requests);
 		let queue = Mutex::new(order.into_iter().collect::<VecDeque<u32>>());
 		let done = Mutex::new(Vec::new());
 		let dir = self.dir.as_path();
@@ -540,7 +582,7 @@ impl<'a> Files<'a> {
 				scope.spawn(|| loop {
 					let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
 					let Some(j) = next else { break };
-					let got = download(r, dir, m, j, size, r.progress && lanes == 1);
+					let got = download(r, dir, m, j, size, owed.clone(), r.progress && lanes == 1);
 					done.lock()
 						.unwrap_or_else(|e| e.into_inner())
 						.push((j, got));
@@ -577,7 +619,8 @@ impl<'a> Files<'a> {
 						let size = self.size.get().ok_or_else(|| {
 							Miss::Local(format!("checkpoint {j}: the checkpoint size is unknown"))
 						})?;
-						download(r, &self.dir, m, j, size, r.progress)?
+						let owed = Owed::batch(r, Instant::now(), size, 1);
+						download(r, &self.dir, m, j, size, owed, r.progress)?
 					}
 				};
 				// Downloaded beside the checkpoint's file, and renamed to it only once checked:
@@ -616,16 +659,48 @@ impl<'a> Files<'a> {
 	}
 }
 
+/// What a server owes a validator: a batch asked for together `since` then, due `within` of it.
+/// Nothing of the batch is waited for past then (nor past the validator's deadline): the
+/// replays get the rest of the phase whenever the server delivers.
+#[derive(Clone)]
+struct Owed {
+	since: Instant,
+	within: std::time::Duration,
+	/// `r`'s policy, its deadline the batch's due time when that falls before it, with retries
+	/// until then.
+	policy: store::FetchPolicy,
+}
+
+impl Owed {
+	fn batch(r: &Remote, since: Instant, bytes: u64, requests: u32) -> Owed {
+		let within = r.policy.time_owed_batch(bytes, requests);
+		let mut policy = r.policy.clone();
+		if let Some(due) = since
+			.checked_add(within)
+			.filter(|due| *due <= r.policy.deadline)
+		{
+			policy.deadline = due;
+			policy.attempts = u32::MAX;
+		}
+		Owed {
+			since,
+			within,
+			policy,
+		}
+	}
+}
+
 /// Downloads checkpoint `j` (exactly `size` bytes) from `r` beside its file in `dir`
-/// (`<file>.fetched`), unchecked. A failure is the server's unless it is this validator's own:
-/// its disk, or a timeout of a fetch begun too late to be owed by the deadline
-/// ([`store::FetchPolicy::blames_server_of`]).
+/// (`<file>.fetched`), unchecked, as part of the batch `owed`. A failure is the server's unless
+/// it is this validator's own: its disk, or a timeout of a batch begun too late to be owed by the
+/// deadline ([`store::FetchPolicy::blames_server_of`]).
 fn download(
 	r: &Remote,
 	dir: &Path,
 	m: &Manifest,
 	j: u32,
 	size: u64,
+	owed: Owed,
 	progress: bool,
 ) -> std::result::Result<u64, Miss> {
 	let path = checkpoint_path(dir, m, j).map_err(|e| Miss::NotServed(format!("{e:#}")))?;
@@ -640,7 +715,14 @@ fn download(
 	}
 	let part = path.with_extension("fetched");
 	let url = store::artifact_url(r.base, &hash);
-	let started = Instant::now();
+	if Instant::now() >= owed.policy.deadline {
+		// Never asked for: the lanes were held until the deadline by the server's answers to
+		// the batch's other requests, one of which it withheld (and is reported); of this one
+		// the server is not shown to have withheld anything.
+		return Err(Miss::Local(format!(
+			"checkpoint {j}: not asked for before the deadline"
+		)));
+	}
 	// At most the checkpoint's exact size: a larger Content-Length is refused before a byte
 	// of the body is read, and is the server's doing.
 	store::download(
@@ -648,14 +730,14 @@ fn download(
 		&part,
 		size,
 		progress,
-		&r.policy,
+		&owed.policy,
 		None,
 		store::Keep::Cache,
 	)
 	.map(|d| d.bytes)
 	.map_err(|e| {
 		let why = format!("fetching checkpoint {j}: {e}");
-		if r.policy.blames_server_of(&e, started, size) {
+		if r.policy.blames_server_of(&e, owed.since, owed.within) {
 			Miss::NotServed(why)
 		} else {
 			Miss::Local(why)
@@ -665,7 +747,7 @@ fn download(
 
 /// Shuffles `items` by `seed` (Fisher–Yates over `blake2_256(seed ‖ "pol-fetch-order" ‖ i)`):
 /// an order the server cannot predict without the validator's private randomness.
-fn shuffle(items: &mut [u32], seed: &Hash) {
+pub(crate) fn shuffle(items: &mut [u32], seed: &Hash) {
 	for i in (1..items.len()).rev() {
 		let parts: [&[u8]; 3] = [
 			seed.as_bytes(),
@@ -789,9 +871,9 @@ pub fn check_commitment(
 type Kept = BTreeMap<u32, Checkpoint>;
 
 /// Phase 3: opens the checkpoints `needed` (a sorted set that holds `n`), each against its leaf
-/// and the root; checks their layout and values, the norms of the segments whose two ends are
-/// read, and C_0 against the round's start. Returns the final checkpoint and, of the others,
-/// those in `keep`.
+/// and the root; checks their layout and values, the norms of the challenged segments, C_0
+/// against the round's start, and the path from C_0 to C_n against the committed norms
+/// ([`PathCheck`]). Returns the final checkpoint and, of the others, those in `keep`.
 fn open_checkpoints(
 	files: &Files,
 	o: &Opened,
@@ -927,12 +1009,89 @@ fn open_checkpoints(
 	match prev {
 		// C_n matched leaf n, whose model hash phase 1 tied to the revealed final model hash.
 		Some((j, c)) if j == n => {
+			// C_0 is the round's start (leaf 0 was checked against it above, built here or
+			// fetched): every check, a voter's of segment n included, reads both ends of the path.
+			let norms = m.norms();
+			let path = PathCheck::of(expected.start, &c.params, norms.get(1..).unwrap_or(&[]))
+				.map_err(|e| abstain(format!("measuring the path: {e:#}")))?;
+			if !path.holds() {
+				return Err(whole_run(MinerFault::Path {
+					displacement: path.displacement,
+					length: path.length,
+				}));
+			}
 			if keep.contains(&j) {
 				kept.insert(j, c.clone());
 			}
 			Ok((c, kept))
 		}
 		_ => Err(abstain("the final checkpoint was not opened".into())),
+	}
+}
+
+/// Relative slack of the path check: `2⁻²⁰` of the committed norms' sum, three times the worst
+/// rounding an honest run's numbers carry ([`PathCheck`]).
+pub const PATH_SLACK: f64 = 1.0 / (1u64 << 20) as f64;
+
+/// Absolute slack of the path check: `2⁻¹²⁶` (`f32::MIN_POSITIVE`), above what rounding norms
+/// to subnormal `f32`s can take off their sum (at most `2⁻¹⁵⁰` each, `2⁻¹⁴⁰` for 1024 segments).
+pub const PATH_FLOOR: f64 = f32::MIN_POSITIVE as f64;
+
+/// The path check (issue 26 §7): the final model may be no farther from the round's start than
+/// the committed update norms add up to, `‖C_n − C_0‖₂ ≤ Σ_{j=1..n} norm_j`, up to rounding.
+///
+/// Why: a forger who jumps in an interior segment j (C_j anywhere, the rest trained honestly
+/// from it) is caught only by a validator challenged with j. Every validator reads C_0 (the
+/// round's start) and C_n (segment n is always challenged) and has every leaf's norm, so the
+/// triangle inequality is checked by all of them alike, and by every voter replaying segment n:
+/// a jump whose norm is understated by more than the honest path's room (the committed norms'
+/// sum less the honest displacement) is found by every validator, on segment n. A jump whose
+/// norm is stated passes the check: the check bounds no jump by itself, it puts the jump's size
+/// into the committed manifest (docs/SECURITY.md, "One forged transition").
+///
+/// Rounding, for runs of up to `2³⁰` parameters and `MAX_SEGMENTS` (1024) segments (`u = 2⁻⁵³`):
+/// in exact arithmetic over the committed `f32` values, `‖C_n − C_0‖ ≤ Σ ‖C_j − C_{j−1}‖`. Each
+/// side is summed as a norm is (docs/PROTOCOL.md, "Leaves, hashes, norms"): the `f64` difference,
+/// square and sum of `N` terms and the square root are within `(N + 3)·u ≤ 2⁻²³` of the exact
+/// norm; each norm's rounding to `f32` takes off at most `2⁻²⁴` of it (or `2⁻¹⁵⁰` below
+/// `2⁻¹²⁶`); the `f64` sum of `n ≤ 1024` norms at most `2⁻⁴³`. So an honest run's displacement
+/// exceeds its norms' sum by less than `2⁻²¹·Σ + 2⁻¹⁴⁰`, and [`PATH_SLACK`] and [`PATH_FLOOR`]
+/// cover that with room to spare: no honest run fails the check, on any host.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PathCheck {
+	/// `‖C_n − C_0‖₂` over the parameters, summed as a norm is, left in `f64`.
+	pub displacement: f64,
+	/// `Σ_{j=1..n} f64(norm_j)`, the committed norms summed in `f64` in the order of `j`.
+	pub length: f64,
+}
+
+impl PathCheck {
+	/// The path from `start` (C_0's parameters) to `last` (C_n's) against `norms`, the committed
+	/// `norm_1 … norm_n` (leaf 0's is not among them). `Err` only when the two models' tensors
+	/// differ in names or shapes.
+	pub fn of(start: &[NamedTensor], last: &[NamedTensor], norms: &[f32]) -> Result<PathCheck> {
+		Ok(PathCheck {
+			displacement: l2_distance(last, start)?,
+			length: norms.iter().map(|&x| f64::from(x)).sum(),
+		})
+	}
+
+	/// The largest displacement the committed norms allow: `length·(1 + 2⁻²⁰) + 2⁻¹²⁶`, in `f64`
+	/// in that order.
+	pub fn bound(&self) -> f64 {
+		self.length * (1.0 + PATH_SLACK) + PATH_FLOOR
+	}
+
+	/// Whether the run passes: `displacement ≤ bound`. A NaN (a committed norm no honest run
+	/// writes) fails it; an infinite one passes it (the bound then says nothing).
+	pub fn holds(&self) -> bool {
+		self.displacement <= self.bound()
+	}
+
+	/// How much farther the final model could be from the start under the same norms:
+	/// `bound − displacement` (negative when the check fails).
+	pub fn room(&self) -> f64 {
+		self.bound() - self.displacement
 	}
 }
 
@@ -1158,6 +1317,11 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 		}
 	};
 	files.fetch_all(m, &needed, size, &v.randomness);
+	// Fetched without waiting for a place; checked and replayed only with one.
+	let _compute = files
+		.remote
+		.and_then(|r| r.compute)
+		.map(|gate| gate.enter());
 	let (last, kept) = match open_checkpoints(
 		files,
 		&opened,

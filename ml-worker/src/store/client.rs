@@ -6,7 +6,7 @@ use super::artifact_hash;
 use crate::config::hex32;
 use crate::proof::{write_atomic, Manifest, MANIFEST_FILE};
 use anyhow::{bail, Context, Result};
-use pol_primitives::Hash;
+use pol_primitives::{serving, Hash};
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
@@ -30,12 +30,13 @@ pub struct FetchPolicy {
 }
 
 impl FetchPolicy {
-	/// Done within `d` from now, with the default rate and attempts.
+	/// Done within `d` from now, with the protocol's minimum rate and grace
+	/// ([`pol_primitives::serving`]) and the default attempts.
 	pub fn within(d: Duration) -> FetchPolicy {
 		FetchPolicy {
 			deadline: Instant::now() + d,
-			min_bytes_per_sec: 64 << 10,
-			grace: Duration::from_secs(10),
+			min_bytes_per_sec: serving::MIN_SERVE_BYTES_PER_SEC,
+			grace: Duration::from_secs(serving::SERVE_GRACE_SECS),
 			attempts: 4,
 		}
 	}
@@ -51,27 +52,42 @@ impl FetchPolicy {
 	}
 
 	/// The longest a server that keeps to the protocol's minimum rate takes to deliver `size`
-	/// bytes: the grace, then `size` at `min_bytes_per_sec`. A transfer is measured from its
-	/// request (the connection and the response head included), so one that runs longer fell
-	/// below the minimum rate somewhere.
+	/// bytes asked for together: the grace, then `size` at `min_bytes_per_sec`, rounded up to
+	/// the millisecond ([`pol_primitives::serving::serve_millis`] under the protocol's rate and
+	/// grace). It is measured from the first request (the connection and the response head
+	/// included), so a server that takes longer fell below the minimum rate somewhere, or
+	/// served the requests one after another more slowly than that.
 	pub fn time_owed(&self, size: u64) -> Duration {
-		self.grace + Duration::from_secs_f64(size as f64 / self.min_bytes_per_sec.max(1) as f64)
+		let transfer = size
+			.saturating_mul(1_000)
+			.div_ceil(self.min_bytes_per_sec.max(1));
+		self.grace + Duration::from_millis(transfer)
 	}
 
-	/// Whether `e`, from a fetch of an artifact of exactly `size` bytes (known before its first
-	/// byte, as a checkpoint's is) that began at `started`, is the server's doing. Anything but
-	/// the fetcher's own trouble is; a timeout too, when the fetch began early enough for `size`
-	/// bytes to arrive at the minimum rate before the deadline
-	/// (`started + time_owed(size) ≤ deadline`): a server that had that time and did not deliver
+	/// [`FetchPolicy::time_owed`] of `size` bytes in `requests` requests asked for together,
+	/// [`serving::FETCH_LANES`] at a time: a [`serving::REQUEST_ALLOWANCE_MILLIS`] more per wave
+	/// of requests ([`pol_primitives::serving::serve_millis`] under the protocol's rate and
+	/// grace).
+	pub fn time_owed_batch(&self, size: u64, requests: u32) -> Duration {
+		let waves = u64::from(requests.div_ceil(serving::FETCH_LANES));
+		self.time_owed(size)
+			+ Duration::from_millis(waves.saturating_mul(serving::REQUEST_ALLOWANCE_MILLIS))
+	}
+
+	/// Whether `e`, from a fetch that is part of a batch asked of one server together and owed
+	/// within `owed` of `started` (its bytes known before the first arrives, as checkpoints'
+	/// are: [`FetchPolicy::time_owed_batch`]), is the server's doing. Anything but the fetcher's
+	/// own trouble is; a timeout too, when the batch began early enough to be owed before the
+	/// deadline (`started + owed ≤ deadline`): a server that had that time and did not deliver
 	/// withheld the artifact, however it stalled (a trickle above the minimum rate under a
-	/// Content-Length it never meant to fill, a response that stops). Only a fetch begun too
-	/// late for that is this fetcher's own lateness.
-	pub fn blames_server_of(&self, e: &FetchError, started: Instant, size: u64) -> bool {
+	/// Content-Length it never meant to fill, a response that stops, a request it let wait
+	/// behind the others). Only a batch begun too late for that is this fetcher's own lateness.
+	pub fn blames_server_of(&self, e: &FetchError, started: Instant, owed: Duration) -> bool {
 		if e.is_local() {
 			return false;
 		}
 		if matches!(e, FetchError::Timeout) {
-			let owed_by = started.checked_add(self.time_owed(size));
+			let owed_by = started.checked_add(owed);
 			return Instant::now() < self.deadline || owed_by.is_some_and(|t| t <= self.deadline);
 		}
 		true

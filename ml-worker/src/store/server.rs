@@ -78,6 +78,10 @@ pub enum Stall {
 	/// The artifact's own Content-Length, its first bytes, then nothing: a response that stops
 	/// before the minimum rate is ever measured again.
 	Hang,
+	/// The artifact as it is, its response head held back this long first: legal within the
+	/// clients' grace, it keeps a lane busy (a server that owes a batch spends the batch's time
+	/// on it).
+	Late(Duration),
 }
 
 /// The rate a [`Stall::Trickle`] sends at: above the 64 KiB/s a client requires.
@@ -401,7 +405,9 @@ async fn respond(shared: &Shared, req: Request<hyper::body::Incoming>) -> Respon
 			format!("no artifact {}", hex32(&hash.0)),
 		);
 	};
-	if let Some(stall) = stalled {
+	if let Some(Stall::Late(d)) = stalled {
+		tokio::time::sleep(d).await;
+	} else if let Some(stall) = stalled {
 		return match stalling(&path, stall).await {
 			Ok(r) => r,
 			Err(e) => {
@@ -562,7 +568,7 @@ async fn stalling(path: &std::path::Path, stall: Stall) -> Result<Response<Body>
 				hang: false,
 			},
 		),
-		Stall::Hang => (
+		Stall::Hang | Stall::Late(_) => (
 			len,
 			Trickle {
 				left: len.min(64),

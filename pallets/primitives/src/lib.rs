@@ -18,6 +18,7 @@ extern crate alloc;
 pub mod challenge;
 pub mod hashing;
 pub mod merkle;
+pub mod serving;
 pub mod specs;
 pub mod traits;
 

@@ -517,3 +517,42 @@ fn detection_rate_matches_the_formula() {
 		);
 	}
 }
+
+#[test]
+fn a_servers_debt_counts_every_parameter_and_the_grace() {
+	use crate::{serving::*, ModelArch};
+	let mlp = ModelArch::parse(b"mlp:64-32-10").unwrap();
+	assert_eq!(parameter_tensors(&mlp), [64 * 32, 32, 32 * 10, 10]);
+	// Two 3×3 convolutions halve 8×8 twice: the linear layer reads 2·2·8 features.
+	let cnn = ModelArch::parse(b"cnn:8x8x1-c4-c8-10").unwrap();
+	assert_eq!(parameter_tensors(&cnn), [36, 4, 288, 8, 320, 10]);
+	// 2,410 values of 4 bytes; momentum doubles values and header alike.
+	assert_eq!(
+		checkpoint_bytes_bound(&mlp, false),
+		2_410 * 4 + 64 + 4 * 256
+	);
+	assert_eq!(
+		checkpoint_bytes_bound(&mlp, true),
+		2 * 2_410 * 4 + 64 + 8 * 256
+	);
+	assert_eq!(manifest_bytes_bound(4), 16 * 1024 + 5 * 384);
+	// The grace, a second per wave of 8 requests, then the bytes at 64 KiB/s, rounded up to the
+	// millisecond.
+	assert_eq!(serve_millis(0, 0), 10_000);
+	assert_eq!(serve_millis(64 * 1024, 1), 12_000);
+	assert_eq!(serve_millis(1, 8), 11_001);
+	assert_eq!(serve_millis(0, 9), 12_000);
+	assert_eq!(checkpoints_fetched(4, 2), 4);
+	assert_eq!(checkpoints_fetched(4, 9), 8);
+	// The manifest's wave, then 4 checkpoints' wave.
+	assert_eq!(verify_fetch_requests(4, 2), 16);
+	assert_eq!(serve_millis(0, verify_fetch_requests(4, 2)), 12_000);
+	// 10 s owed: 4 blocks of 3 s, 2 to notice the phase, 3 to get a transaction in.
+	assert_eq!(min_fetch_phase_blocks(0, 0, 3_000), 9);
+	assert_eq!(min_fetch_phase_blocks(u64::MAX, 1, 1), u32::MAX);
+	let bytes = verify_fetch_bytes(4, 2, checkpoint_bytes_bound(&mlp, true));
+	assert_eq!(
+		min_verify_blocks(&mlp, true, 4, 2, 3_000),
+		min_fetch_phase_blocks(bytes, 16, 3_000)
+	);
+}

@@ -24,10 +24,11 @@ fn bounded<S: Get<u32>>(bytes: &[u8]) -> BoundedVec<u8, S> {
 	BoundedVec::truncate_from(bytes.to_vec())
 }
 
-/// A valid digits task with `rounds` rounds, the most miners, and the shortest phases.
+/// A valid digits task with `rounds` rounds, the most miners, and the shortest phases (the
+/// verify phase as long as its fetches need).
 fn spec<T: Config>(rounds: u32) -> TaskSpec<BalanceOf<T>> {
 	let phase = T::MinPhaseBlocks::get();
-	TaskSpec {
+	let mut spec = TaskSpec {
 		model: bounded(b"mlp:64-128-10"),
 		initial_model_hash: [7u8; 32].into(),
 		initial_model_uri: bounded(b"http://creator.example:8700/v1/artifacts/0707"),
@@ -65,7 +66,19 @@ fn spec<T: Config>(rounds: u32) -> TaskSpec<BalanceOf<T>> {
 		reward_per_round: T::MinRewardPerRound::get(),
 		validator_share: Perbill::from_percent(20),
 		max_miners: T::MaxMinersPerTask::get(),
+	};
+	if let Ok(arch) = pol_primitives::ModelArch::parse(&spec.model) {
+		let hp = &spec.hyperparameters;
+		let fetch = pol_primitives::serving::min_verify_blocks(
+			&arch,
+			!hp.momentum.is_zero(),
+			hp.num_segments().unwrap_or(1),
+			spec.verification.segments_per_check,
+			T::ExpectedBlockTime::get(),
+		);
+		spec.schedule.verify_blocks = phase.max(fetch);
 	}
+	spec
 }
 
 /// A task's budget: a hundred rounds of the smallest reward.

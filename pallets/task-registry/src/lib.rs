@@ -186,6 +186,12 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxTransitionsPerBlock: Get<u32>;
 
+		/// The chain's block time in milliseconds: a task's verify phase must last the blocks a
+		/// miner's server needs to deliver what a validator fetches at the protocol's minimum
+		/// rate (`pol_primitives::serving::min_verify_blocks`).
+		#[pallet::constant]
+		type ExpectedBlockTime: Get<u64>;
+
 		/// Weights of this pallet's calls and hooks, from its benchmarks.
 		type WeightInfo: WeightInfo;
 
@@ -542,6 +548,13 @@ pub mod pallet {
 		TooManyProposals,
 		/// The task's budget is smaller than the payment.
 		InsufficientBudget,
+		/// The verify phase is too short for a miner's server to deliver, at the protocol's
+		/// minimum rate, the manifest and the checkpoints a validator fetches for this model,
+		/// segments and segments per check: a stall could not then be told from a validator's
+		/// own lateness. Lengthen the verify phase to at least
+		/// `pol_primitives::serving::min_verify_blocks` blocks (10 for a small model at 3-second
+		/// blocks, 12 for the demo task), or check fewer segments or a smaller model.
+		VerifyPhaseTooShort,
 	}
 
 	#[pallet::hooks]
@@ -568,6 +581,10 @@ pub mod pallet {
 			assert!(
 				T::MaxTransitionsPerBlock::get() > 0,
 				"MaxTransitionsPerBlock must be positive"
+			);
+			assert!(
+				T::ExpectedBlockTime::get() > 0,
+				"ExpectedBlockTime must be positive"
 			);
 			assert!(
 				T::MaxPhaseBlocks::get() >= T::MinPhaseBlocks::get(),
@@ -1176,6 +1193,17 @@ impl<T: Config> Pallet<T> {
 				.iter()
 				.all(|b| *b >= min && *b <= max),
 			Error::<T>::InvalidSchedule
+		);
+		let min_verify = pol_primitives::serving::min_verify_blocks(
+			&arch,
+			!hp.momentum.is_zero(),
+			segments,
+			q,
+			T::ExpectedBlockTime::get(),
+		);
+		ensure!(
+			s.verify_blocks >= min_verify,
+			Error::<T>::VerifyPhaseTooShort
 		);
 		ensure!(
 			spec.max_miners >= 1 && spec.max_miners <= T::MaxMinersPerTask::get(),

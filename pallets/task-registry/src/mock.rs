@@ -227,6 +227,7 @@ impl pallet_task_registry::Config for Test {
 	type MaxSegments = ConstU32<64>;
 	type MinPhaseBlocks = ConstU32<1>;
 	type MaxTransitionsPerBlock = ConstU32<2>;
+	type ExpectedBlockTime = frame_support::traits::ConstU64<3_000>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = MockStake;
@@ -245,17 +246,18 @@ impl crate::BenchmarkHelper<AccountId, Balance> for MockStake {
 
 /// The creator of tasks in tests.
 pub const CREATOR: AccountId = 1;
-/// Phase lengths of [`spec`]: commit 4, reveal 3, verify 2, score reveal 2, finalize 3.
+/// Phase lengths of [`spec`]: commit 4, reveal 3, verify 10 (the least for its model at
+/// 3-second blocks), score reveal 2, finalize 3.
 pub const SCHEDULE: Schedule = Schedule {
 	commit_blocks: 4,
 	reveal_blocks: 3,
-	verify_blocks: 2,
+	verify_blocks: 10,
 	score_reveal_blocks: 2,
 	finalize_blocks: 3,
 	rounds: 3,
 };
 /// Blocks per round under [`SCHEDULE`].
-pub const ROUND_BLOCKS: u64 = 14;
+pub const ROUND_BLOCKS: u64 = 22;
 pub const REWARD: Balance = 1_000;
 
 /// A valid digits task: `mlp:64-32-10`, 4 segments of 5 steps, 2 checked.

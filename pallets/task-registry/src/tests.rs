@@ -10,12 +10,13 @@ use sp_runtime::{traits::BadOrigin, FixedU64, Perbill};
 
 type Registry = crate::Pallet<Test>;
 
-/// Round 0 of a task created at block 1: commit 1..=4, reveal 5..=7, verify 8..=9,
-/// score reveal 10..=11, finalize 12..=14; round 1 starts at block 15.
+/// Round 0 of a task created at block 1: commit 1..=4, reveal 5..=7, verify 8..=17,
+/// score reveal 18..=19, finalize 20..=22; round 1 starts at block 23.
 const REVEAL_AT: u64 = 5;
 const VERIFY_AT: u64 = 8;
-const FINALIZE_AT: u64 = 12;
-const NEXT_ROUND_AT: u64 = 15;
+const SCORE_REVEAL_AT: u64 = 18;
+const FINALIZE_AT: u64 = 20;
+const NEXT_ROUND_AT: u64 = 23;
 
 /// What [`spec`]'s 3-round task holds for its storage until pruned.
 const DEPOSIT: Balance = TASK_DEPOSIT + 3 * ROUND_DEPOSIT;
@@ -319,6 +320,54 @@ fn create_task_rejects_bad_specs() {
 	});
 }
 
+/// A verify phase shorter than what a miner's server owes a validator (the manifest and both
+/// ends of every challenged segment at the protocol's minimum rate, the blocks to notice the
+/// phase and to get a transaction in) would let a stall pass for the validator's own lateness:
+/// the task is refused, and the bound grows with the model.
+#[test]
+fn a_verify_phase_that_cannot_hold_the_fetches_is_refused() {
+	test(|| {
+		let min = |s: &TaskSpec<Balance>| {
+			let arch = pol_primitives::ModelArch::parse(&s.model).unwrap();
+			pol_primitives::serving::min_verify_blocks(
+				&arch,
+				!s.hyperparameters.momentum.is_zero(),
+				s.hyperparameters.num_segments().unwrap(),
+				s.verification.segments_per_check,
+				3_000,
+			)
+		};
+		let small = spec();
+		// The grace (10 s), a second for each of the two waves of requests (the manifest, then
+		// the 4 checkpoints) and the bytes: 5 blocks; 2 to notice the phase, 3 of margin.
+		assert_eq!(min(&small), 10);
+		let mut short = spec();
+		short.schedule.verify_blocks = min(&small) - 1;
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(CREATOR), short, 10 * REWARD),
+			Error::<Test>::VerifyPhaseTooShort
+		);
+		// A model of 4096·4096 weights: 64 MiB a checkpoint, with momentum 128 MiB; 4
+		// checkpoints at 64 KiB/s are over 8,000 s, some 2,700 blocks.
+		let mut big = spec();
+		big.model = b"mlp:64-4096-4096-10".to_vec().try_into().unwrap();
+		let needed = min(&big);
+		assert!(needed > 2_700, "{needed}");
+		big.schedule.verify_blocks = MAX_PHASE_BLOCKS;
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(CREATOR), big, 10 * REWARD),
+			Error::<Test>::VerifyPhaseTooShort
+		);
+		let mut exact = spec();
+		exact.schedule.verify_blocks = min(&small);
+		assert_ok!(Registry::create_task(
+			RuntimeOrigin::signed(CREATOR),
+			exact,
+			10 * REWARD
+		));
+	});
+}
+
 #[test]
 fn too_many_tasks() {
 	test(|| {
@@ -439,7 +488,7 @@ fn phases_advance_on_schedule_and_record_seeds() {
 			Rounds::<Test>::get(task, 0).unwrap().challenge_seed,
 			Some(challenge)
 		);
-		assert_eq!(phase_at(10), Phase::ScoreReveal);
+		assert_eq!(phase_at(SCORE_REVEAL_AT), Phase::ScoreReveal);
 		assert_eq!(phase_at(FINALIZE_AT), Phase::Finalize);
 		assert_eq!(phase_at(NEXT_ROUND_AT - 1), Phase::Finalize);
 		assert_eq!(phase_at(NEXT_ROUND_AT), Phase::Commit);
@@ -465,19 +514,19 @@ fn phases_advance_on_schedule_and_record_seeds() {
 					task,
 					round: 0,
 					phase: Phase::Verify,
-					ends_at: 9
+					ends_at: SCORE_REVEAL_AT - 1
 				},
 				Event::PhaseStarted {
 					task,
 					round: 0,
 					phase: Phase::ScoreReveal,
-					ends_at: 11
+					ends_at: FINALIZE_AT - 1
 				},
 				Event::PhaseStarted {
 					task,
 					round: 0,
 					phase: Phase::Finalize,
-					ends_at: 14
+					ends_at: NEXT_ROUND_AT - 1
 				},
 				Event::RoundClosed {
 					task,
@@ -495,7 +544,7 @@ fn phases_advance_on_schedule_and_record_seeds() {
 					task,
 					round: 1,
 					phase: Phase::Commit,
-					ends_at: 18
+					ends_at: NEXT_ROUND_AT + 3
 				},
 			]
 		);
@@ -1470,7 +1519,7 @@ fn a_dead_uri_strands_nobody_every_proposer_is_a_source() {
 		sources.sort();
 		assert_eq!(sources, vec![(11, dead), (12, uri())]);
 		// Only scorers with a revealed score propose at all.
-		run_to_block(NEXT_ROUND_AT + 11);
+		run_to_block(NEXT_ROUND_AT + FINALIZE_AT - 1);
 		set_stake(14, Role::Validator, 5_000);
 		assert_noop!(propose(14, task, 1, 9), Error::<Test>::DidNotRevealScores);
 	});

@@ -216,7 +216,7 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   // create-task from the demo file, with flags.
   const created = await runScript('create-task', [
     '--ws', ws, '--suri', '//Charlie', '--file', join(root, 'tasks', 'digits-demo.json'),
-    '--phase-blocks', '2', '--budget', '300', '--wait', 'inblock', '--json',
+    '--phase-blocks', '2', '--set', 'schedule.verifyBlocks=14', '--budget', '300', '--wait', 'inblock', '--json',
   ]);
   assert.equal(created.code, 0, created.stderr);
   const { task } = JSON.parse(created.stdout);
@@ -224,7 +224,8 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   assert.match(created.stderr, /^detection: a miner forging 25% of its 400 segments \(100\) is caught with 86\.96% by 1 validator, 99\.78% by 3; each validator replays 8 of 400 segments \(2\.0% of the training\)$/m);
   assert.doesNotMatch(created.stderr, /warning:/, 'the demo meets the target');
   assert.ok((await getTaskIds(api)).includes(BigInt(task)));
-  assert.equal((await getTask(api, task)).spec.schedule.verifyBlocks, 2);
+  assert.equal((await getTask(api, task)).spec.schedule.commitBlocks, 2);
+  assert.equal((await getTask(api, task)).spec.schedule.verifyBlocks, 14);
 
   const funded = await runScript('fund-task', ['--ws', ws, '--suri', '//Charlie', '--task', task, '--amount', '25.5', '--wait', 'inblock']);
   assert.equal(funded.code, 0, funded.stderr);
@@ -251,6 +252,10 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   // A spec the registry refuses: its error's name and docs, exit 1.
   const bad = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'schedule.commitBlocks=1', '--wait', 'inblock']);
   assertCleanError(bad, /taskRegistry\.InvalidSchedule: Every phase must last between/);
+  // A verify phase too short for a miner's server to deliver the demo's 16 checkpoints and
+  // manifest at the protocol's minimum rate (12 blocks needed at 3-second blocks).
+  const short = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'schedule.verifyBlocks=11', '--wait', 'inblock']);
+  assertCleanError(short, /taskRegistry\.VerifyPhaseTooShort: The verify phase is too short/);
   const badModel = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'model="mlp:64-32-9"', '--wait', 'inblock']);
   assertCleanError(badModel, /taskRegistry\.ModelDoesNotFitData/);
 

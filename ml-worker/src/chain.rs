@@ -798,8 +798,10 @@ pub enum Action {
 	CommitScores(TaskId, RoundIndex),
 	/// `pol_scoring.reveal_scores`.
 	RevealScores(TaskId, RoundIndex),
-	/// `pol_scoring.vote_dispute` on a miner.
-	Vote(TaskId, RoundIndex, AccountId32),
+	/// `pol_scoring.commit_vote` on a miner's dispute.
+	CommitVote(TaskId, RoundIndex, AccountId32),
+	/// `pol_scoring.reveal_vote` on a miner's dispute.
+	RevealVote(TaskId, RoundIndex, AccountId32),
 	/// `task_registry.propose_global_model`.
 	Propose(TaskId, RoundIndex),
 }
@@ -816,7 +818,12 @@ impl std::fmt::Display for Action {
 			Action::Reveal(id, r) => write!(f, "reveal task {id} round {r}"),
 			Action::CommitScores(id, r) => write!(f, "commit scores task {id} round {r}"),
 			Action::RevealScores(id, r) => write!(f, "reveal scores task {id} round {r}"),
-			Action::Vote(id, r, miner) => write!(f, "vote on {miner} task {id} round {r}"),
+			Action::CommitVote(id, r, miner) => {
+				write!(f, "commit vote on {miner} task {id} round {r}")
+			}
+			Action::RevealVote(id, r, miner) => {
+				write!(f, "reveal vote on {miner} task {id} round {r}")
+			}
 			Action::Propose(id, r) => write!(f, "propose model task {id} round {r}"),
 		}
 	}

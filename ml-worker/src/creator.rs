@@ -32,6 +32,10 @@ pub struct ChainSection {
 	pub verify_blocks: u32,
 	/// Blocks of the score-reveal phase.
 	pub score_reveal_blocks: u32,
+	/// Blocks of the vote-commit phase.
+	pub vote_commit_blocks: u32,
+	/// Blocks of the vote-reveal phase.
+	pub vote_reveal_blocks: u32,
 	/// Blocks of the finalize phase.
 	pub finalize_blocks: u32,
 	/// Rounds the task runs.
@@ -116,6 +120,8 @@ impl TaskFile {
 			reveal_blocks: c.reveal_blocks,
 			verify_blocks: c.verify_blocks,
 			score_reveal_blocks: c.score_reveal_blocks,
+			vote_commit_blocks: c.vote_commit_blocks,
+			vote_reveal_blocks: c.vote_reveal_blocks,
 			finalize_blocks: c.finalize_blocks,
 			rounds: c.rounds,
 		};

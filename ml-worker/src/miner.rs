@@ -222,7 +222,11 @@ impl Miner {
 					self.ensure_revealed(chain, id, r, s, &state_path, now)?;
 				}
 			}
-			Phase::Verify | Phase::ScoreReveal | Phase::Finalize => {
+			Phase::Verify
+			| Phase::ScoreReveal
+			| Phase::VoteCommit
+			| Phase::VoteReveal
+			| Phase::Finalize => {
 				self.rounds_done.insert((id, r));
 			}
 		}

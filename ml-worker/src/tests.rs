@@ -1206,7 +1206,7 @@ mod chain_side {
 	#[test]
 	fn an_extrinsic_in_the_best_chain_waits_out_a_finality_stall() {
 		let mut p = Pending::default();
-		let vote = Action::Vote(0, 1, chain::AccountId32([9; 32]));
+		let vote = Action::CommitVote(0, 1, chain::AccountId32([9; 32]));
 		p.sent(&vote, 10, 1, b"vote".to_vec());
 		p.update(&vote, None, TxState::InBest);
 		// However long finality stalls, a landed extrinsic is not sent again.

@@ -1,7 +1,7 @@
 //! `pol-worker validator`: every round, verifies each revealed update against its commitment
 //! (only the challenged segments' checkpoints are fetched), scores it, commits and reveals the
-//! scores, votes on disputes by replaying the claimed segments, aggregates the updates that
-//! passed into the next global model and proposes it.
+//! scores, votes on disputes by replaying the claimed segments (sealed, then revealed),
+//! aggregates the updates that passed into the next global model and proposes it.
 //!
 //! Like the miner, it polls the finalized chain and re-sends what is not finalized within its
 //! phase; its scores and salt are on disk before they are committed.
@@ -66,6 +66,35 @@ struct Scores {
 	commit: String,
 }
 
+/// A sealed dispute vote, on disk before it is committed: a restarted worker reveals what it
+/// committed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SealedVote {
+	/// The claimed segments that failed in this validator's replay, increasing.
+	confirmed: Vec<SegmentIndex>,
+	/// Whether a claimed segment was not served to this validator either. With `confirmed`
+	/// empty and this false, the vote rejects the dispute.
+	not_served: bool,
+	/// The salt, hex.
+	salt: String,
+}
+
+/// What this validator found of a claimed segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClaimCheck {
+	/// It does not replay (or the run fails on it otherwise).
+	Fails,
+	/// Its checkpoints were not served here either.
+	NotServed,
+	/// It replays.
+	Replays,
+}
+
+/// Claimed segments of one miner checked at once: each check holds at most 2 connections to the
+/// miner's server (its two checkpoints, after the manifest), so 7 stay under a server's default
+/// cap of 16 per peer ([`store::ServerLimits`]) with room for another fetch.
+const CLAIM_CHECKS_PER_SERVER: usize = 7;
+
 /// Runs the validator until it is stopped.
 pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 	let me = chain.account()?;
@@ -117,11 +146,11 @@ struct Validator {
 	store: Store,
 	pending: Pending,
 	tasks: BTreeMap<TaskId, TaskContext>,
-	/// Replays of claimed segments done: (task, round, miner, segment) → the miner is at
-	/// fault, `None` on this validator's own trouble.
-	claim_checks: BTreeMap<(TaskId, RoundIndex, [u8; 32], SegmentIndex), Option<bool>>,
+	/// Replays of claimed segments done: (task, round, miner, segment) → what was found,
+	/// `None` on this validator's own trouble.
+	claim_checks: BTreeMap<(TaskId, RoundIndex, [u8; 32], SegmentIndex), Option<ClaimCheck>>,
 	/// The claim checks that abstained in the score-reveal phase and were tried again in the
-	/// finalize phase: a stall that outlasted the first try's deadline gets a second one.
+	/// vote-commit phase: a stall that outlasted the first try's deadline gets a second one.
 	claim_rechecked: BTreeSet<(TaskId, RoundIndex, [u8; 32], SegmentIndex)>,
 	/// Rounds in which no update passed: nothing to propose.
 	nothing_passed: BTreeSet<(TaskId, RoundIndex)>,
@@ -175,14 +204,13 @@ impl Validator {
 				if let Some(scores) = round::read_state::<Scores>(&dir.join("scores.json"))? {
 					self.ensure_scores_revealed(chain, id, r, &status, &scores, now)?;
 				}
-				// Claims land in this phase, votes are taken in the next (once every claim is
-				// in): the claimed segments are replayed now, so the votes go out at its start.
-				self.vote_on_disputes(chain, id, r, &status, &dir, now, false)?;
+				// Claims land in this phase, votes are sealed in the next (once every claim is
+				// in): the claimed segments are replayed as the claims come.
+				self.commit_votes(chain, id, r, &status, &dir, now, false)?;
 			}
-			Phase::Finalize => {
-				self.vote_on_disputes(chain, id, r, &status, &dir, now, true)?;
-				self.ensure_proposed(chain, id, r, &status, &dir, now)?;
-			}
+			Phase::VoteCommit => self.commit_votes(chain, id, r, &status, &dir, now, true)?,
+			Phase::VoteReveal => self.reveal_votes(chain, id, r, &dir, now)?,
+			Phase::Finalize => self.ensure_proposed(chain, id, r, &status, &dir, now)?,
 		}
 		Ok(true)
 	}
@@ -376,30 +404,6 @@ impl Validator {
 		})
 	}
 
-	/// Verifies one miner's update (or, with `only`, replays that one segment), on this thread.
-	fn check(
-		&mut self,
-		chain: &mut Chain,
-		id: TaskId,
-		r: RoundIndex,
-		status: &round::ChainRound,
-		dir: &Path,
-		job: &Job,
-	) -> Result<verify::Report> {
-		let inputs = self.round_inputs(chain, id, r, status)?;
-		let ctx = &self.tasks[&id];
-		Ok(verify_miner(
-			&ctx.spec,
-			&ctx.data,
-			&inputs,
-			job,
-			dir,
-			self.me.0,
-			self.pinned,
-			ctx.run.progress,
-		))
-	}
-
 	fn ensure_scores_committed(
 		&mut self,
 		chain: &mut Chain,
@@ -447,9 +451,7 @@ impl Validator {
 			let entries: Vec<Entry> =
 				subxt::ext::codec::Decode::decode(&mut &hex::decode(&s.entries)?[..])
 					.context("decoding the saved scores")?;
-			let salt: [u8; 32] = hex::decode(&s.salt)?
-				.try_into()
-				.map_err(|_| anyhow::anyhow!("bad saved salt"))?;
+			let salt = saved_salt(&s.salt)?;
 			let seed = status
 				.challenge_seed
 				.map(|h| Hash::from(h.0))
@@ -473,12 +475,12 @@ impl Validator {
 		Ok(())
 	}
 
-	/// Replays the segments claimed against each disputed miner and, with `send`, votes:
-	/// upheld if one fails here too (or is not served here either), rejected if every one
-	/// replays. Like the chain, it counts its own claim as no evidence, and it never rejects a
-	/// `Fail` it claimed. Without `send` it only replays (the results are kept for the vote).
+	/// Replays the segments claimed against each disputed miner, all at once
+	/// ([`Validator::check_claims`]), and, with `send`, seals and commits a vote on each
+	/// ([`Validator::decide_vote`]). Without `send` it only replays (the results are kept for the
+	/// vote). A vote sealed before a restart is committed as it was.
 	#[allow(clippy::too_many_arguments)]
-	fn vote_on_disputes(
+	fn commit_votes(
 		&mut self,
 		chain: &mut Chain,
 		id: TaskId,
@@ -488,23 +490,284 @@ impl Validator {
 		now: u32,
 		send: bool,
 	) -> Result<()> {
-		let disputes = disputes(chain, id, r)?;
-		for (miner, dispute) in disputes {
-			let claims = dispute.claims.0;
-			let own = claims
+		let mut open = Vec::new();
+		for (miner, dispute) in disputes(chain, id, r)? {
+			let key = Action::CommitVote(id, r, miner.clone());
+			if send {
+				if self.vote_committed(chain, id, r, &miner)? {
+					self.pending.done(&key);
+					continue;
+				}
+				if !self.pending.due(&key, now) {
+					continue;
+				}
+			}
+			open.push((miner, dispute));
+		}
+		let sealed_path =
+			|miner: &AccountId32| dir.join(format!("vote-{}.json", hex::encode(miner.0)));
+		let wanted: Vec<(AccountId32, SegmentIndex)> = open
+			.iter()
+			.filter(|(miner, _)| !(send && sealed_path(miner).exists()))
+			.flat_map(|(miner, d)| {
+				let me = &self.me;
+				let only_mine = d.claims.0.iter().all(|c| c.accuser == *me);
+				// Its own `Fail` needs no second replay here.
+				d.claims
+					.0
+					.iter()
+					.filter(move |c| {
+						!only_mine
+							&& !(c.accuser == *me && matches!(c.kind, ChainDisputeKind::Replay))
+					})
+					.map(|c| (miner.clone(), c.segment))
+			})
+			.collect();
+		self.check_claims(chain, id, r, status, dir, wanted, send)?;
+		if !send {
+			return Ok(());
+		}
+		for (miner, dispute) in open {
+			let path = sealed_path(&miner);
+			let sealed = match round::read_state::<SealedVote>(&path)? {
+				Some(sealed) => sealed,
+				None => {
+					let Some((confirmed, not_served)) = self.decide_vote(id, r, &miner, &dispute)
+					else {
+						continue;
+					};
+					let sealed = SealedVote {
+						confirmed,
+						not_served,
+						salt: hex::encode(round::fresh_salt()?),
+					};
+					round::write_state(&path, &sealed)?;
+					sealed
+				}
+			};
+			let salt = saved_salt(&sealed.salt)?;
+			let commitment = hashing::vote_commit_hash(
+				id,
+				r,
+				&miner.0,
+				&sealed.confirmed,
+				sealed.not_served,
+				&self.me.0,
+				&salt,
+			);
+			let claimed: Vec<String> = dispute
+				.claims
+				.0
 				.iter()
-				.find(|c| c.accuser == self.me)
-				.map(|c| (c.segment, matches!(c.kind, ChainDisputeKind::NotServed)));
-			let others: BTreeSet<SegmentIndex> = claims
-				.iter()
-				.filter(|c| c.accuser != self.me)
-				.map(|c| c.segment)
+				.map(|c| c.segment.to_string())
 				.collect();
-			if others.is_empty() {
+			log::info!(
+				"task {id} round {r}: dispute over {miner} (claimed segments {}): {}",
+				claimed.join(", "),
+				match (&sealed.confirmed[..], sealed.not_served) {
+					([], false) => "rejected (every claimed segment replays here)".to_owned(),
+					([], true) => "upheld (a claimed segment is not served here either)".to_owned(),
+					(fails, _) => format!("upheld (segments {fails:?} fail here too)"),
+				}
+			);
+			chain.send(
+				&mut self.pending,
+				&Action::CommitVote(id, r, miner.clone()),
+				now,
+				api::tx().pol_scoring().commit_vote(
+					id,
+					r,
+					miner.clone(),
+					subxt::utils::H256(commitment.0),
+				),
+			)?;
+		}
+		Ok(())
+	}
+
+	/// How this validator votes on the dispute over `miner`, from its claim checks
+	/// ([`vote_from_checks`]).
+	fn decide_vote(
+		&self,
+		id: TaskId,
+		r: RoundIndex,
+		miner: &AccountId32,
+		dispute: &ChainDispute<AccountId32, u128>,
+	) -> Option<(Vec<SegmentIndex>, bool)> {
+		let claims: Vec<(bool, SegmentIndex, bool)> = dispute
+			.claims
+			.0
+			.iter()
+			.map(|c| {
+				(
+					c.accuser == self.me,
+					c.segment,
+					matches!(c.kind, ChainDisputeKind::Replay),
+				)
+			})
+			.collect();
+		vote_from_checks(&claims, |segment| {
+			self.claim_checks
+				.get(&(id, r, miner.0, segment))
+				.copied()
+				.flatten()
+		})
+	}
+
+	/// Fetches and replays the claimed segments `wanted` that are not checked yet (and, when
+	/// `voting`, those whose check abstained before, once more), all at once: what each miner's
+	/// server owes is counted from now, so no check waits behind another miner's (a colluder's
+	/// slow decoy claim must not starve the checks of a forger's segment). At most
+	/// [`CLAIM_CHECKS_PER_SERVER`] of one miner's at a time; the replays take turns through a
+	/// gate, as many at once as the cores hold.
+	#[allow(clippy::too_many_arguments)]
+	fn check_claims(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		status: &round::ChainRound,
+		dir: &Path,
+		wanted: Vec<(AccountId32, SegmentIndex)>,
+		voting: bool,
+	) -> Result<()> {
+		let mut todo: BTreeSet<(AccountId32, SegmentIndex)> = BTreeSet::new();
+		for (miner, segment) in wanted {
+			let key = (id, r, miner.0, segment);
+			let due = match self.claim_checks.get(&key) {
+				None => true,
+				Some(None) => voting && !self.claim_rechecked.contains(&key),
+				Some(Some(_)) => false,
+			};
+			if due {
+				todo.insert((miner, segment));
+			}
+		}
+		if todo.is_empty() {
+			return Ok(());
+		}
+		let revealed = chain.api_call(
+			"reading the reveals",
+			api::runtime_apis().pol_api().revealed_updates(id, r),
+		)?;
+		let mut jobs = Vec::new();
+		let mut per_server: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+		for (miner, segment) in todo {
+			let key = (id, r, miner.0, segment);
+			let Some((_, c)) = revealed.iter().find(|(m, _)| *m == miner) else {
+				self.claim_checks.insert(key, None);
+				continue;
+			};
+			let n = per_server.entry(miner.0).or_default();
+			if *n >= CLAIM_CHECKS_PER_SERVER {
+				// The next tick's batch.
 				continue;
 			}
-			let key = Action::Vote(id, r, miner.clone());
-			let votes = chain
+			*n += 1;
+			if self.claim_checks.contains_key(&key) {
+				self.claim_rechecked.insert(key);
+			}
+			jobs.push(Job {
+				miner,
+				commitment: from_chain(c)?,
+				only: Some(segment),
+			});
+		}
+		if jobs.is_empty() {
+			return Ok(());
+		}
+		let workers = crate::pool::workers_for(
+			jobs.len(),
+			self.pinned.profile.threads,
+			self.cfg.verify_workers,
+		);
+		let inputs = RoundInputs {
+			lanes: 2,
+			compute: crate::pool::Gate::new(workers),
+			..self.round_inputs(chain, id, r, status)?
+		};
+		log::info!(
+			"task {id} round {r}: checking {} claimed segment(s) at once, by {}s from now",
+			jobs.len(),
+			inputs
+				.deadline
+				.saturating_duration_since(Instant::now())
+				.as_secs()
+		);
+		let ctx = &self.tasks[&id];
+		let states: Vec<_> = (0..jobs.len()).map(|_| ctx.data.shallow_clone()).collect();
+		let (spec, me, pinned) = (&ctx.spec, self.me.0, self.pinned);
+		let mut found = Vec::new();
+		let left = crate::pool::run(
+			jobs,
+			states,
+			|data, job| verify_miner(spec, data, &inputs, job, dir, me, pinned, false),
+			|job, done| {
+				let segment = job.only.unwrap_or_default();
+				let outcome = match done {
+					crate::pool::Done::Finished(report) => report.outcome,
+					crate::pool::Done::Panicked(why) => verify::Outcome::Abstain {
+						why: format!("the replay panicked: {why}"),
+					},
+				};
+				log::info!(
+					"task {id} round {r}: {}'s claimed segment {segment}: {outcome}",
+					job.miner
+				);
+				let check = match outcome {
+					verify::Outcome::Abstain { .. } => None,
+					verify::Outcome::Pass => Some(ClaimCheck::Replays),
+					verify::Outcome::MinerFault { .. } => Some(ClaimCheck::Fails),
+					verify::Outcome::NotServed { .. } => Some(ClaimCheck::NotServed),
+				};
+				found.push(((id, r, job.miner.0, segment), check));
+			},
+		);
+		for (key, check) in found {
+			self.claim_checks.insert(key, check);
+		}
+		if !left.is_empty() {
+			log::warn!(
+				"task {id} round {r}: {} claim check(s) found no thread; trying again",
+				left.len()
+			);
+		}
+		Ok(())
+	}
+
+	/// Whether this validator's sealed vote on `miner`'s dispute is on chain.
+	fn vote_committed(
+		&self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		miner: &AccountId32,
+	) -> Result<bool> {
+		Ok(chain
+			.storage(
+				"reading the dispute's vote commitments",
+				api::storage().pol_scoring().vote_commits(),
+				((id, r, miner.clone()),),
+			)?
+			.is_some_and(|v| v.0.iter().any(|(who, _)| *who == self.me)))
+	}
+
+	/// Reveals every vote this validator committed in round `r` of task `id`.
+	fn reveal_votes(
+		&mut self,
+		chain: &mut Chain,
+		id: TaskId,
+		r: RoundIndex,
+		dir: &Path,
+		now: u32,
+	) -> Result<()> {
+		for (miner, _) in disputes(chain, id, r)? {
+			let key = Action::RevealVote(id, r, miner.clone());
+			let path = dir.join(format!("vote-{}.json", hex::encode(miner.0)));
+			let Some(sealed) = round::read_state::<SealedVote>(&path)? else {
+				continue;
+			};
+			let revealed = chain
 				.storage(
 					"reading the dispute's votes",
 					api::storage().pol_scoring().dispute_votes(),
@@ -512,119 +775,29 @@ impl Validator {
 				)?
 				.map(|v| v.0)
 				.unwrap_or_default();
-			if votes.iter().any(|(v, _)| *v == self.me) {
+			if revealed.iter().any(|(v, _)| *v == self.me) {
 				self.pending.done(&key);
 				continue;
 			}
-			if send && !self.pending.due(&key, now) {
+			if !self.vote_committed(chain, id, r, &miner)? || !self.pending.due(&key, now) {
 				continue;
 			}
-			let mut at_fault = None;
-			let mut all_replay = true;
-			for &segment in &others {
-				match self.check_claim(chain, id, r, status, dir, &miner, segment, send)? {
-					Some(true) => {
-						at_fault = Some(segment);
-						break;
-					}
-					Some(false) => {}
-					None => all_replay = false,
-				}
-			}
-			let upheld = match (at_fault, own) {
-				(Some(_), _) => true,
-				// Its own `Fail`: the run fails here, so it upholds (the chain takes the vote
-				// once another's claim joined; leaving it out would only raise the bar).
-				(None, Some((_, false))) => true,
-				// A claim it could not check: it does not vote.
-				(None, _) if !all_replay => continue,
-				(None, None) => false,
-				// Its own "not served": it rejects only once it got and replayed the segment.
-				(None, Some((segment, true))) => {
-					match self.check_claim(chain, id, r, status, dir, &miner, segment, send)? {
-						Some(false) => false,
-						_ => continue,
-					}
-				}
-			};
-			if !send {
-				continue;
-			}
-			let segments: Vec<String> = others.iter().map(u32::to_string).collect();
-			log::info!(
-				"task {id} round {r}: dispute over {miner} (segments {}): {}",
-				segments.join(", "),
-				match at_fault {
-					Some(s) => format!("upheld (segment {s} is not served, or fails here too)"),
-					None => "rejected (every claimed segment replays here)".to_owned(),
-				}
-			);
+			let salt = saved_salt(&sealed.salt)?;
 			chain.send(
 				&mut self.pending,
 				&key,
 				now,
-				api::tx()
-					.pol_scoring()
-					.vote_dispute(id, r, miner.clone(), upheld),
+				api::tx().pol_scoring().reveal_vote(
+					id,
+					r,
+					miner.clone(),
+					to_chain(&sealed.confirmed)?,
+					sealed.not_served,
+					salt,
+				),
 			)?;
 		}
 		Ok(())
-	}
-
-	/// Fetches and replays a claimed segment, once a round (an abstention once more in the
-	/// finalize phase, `voting`): `Some(true)` if the miner is at fault or does not serve it,
-	/// `Some(false)` if it replays, `None` (no vote) on this validator's own trouble. It never
-	/// upholds for a reason other than the segment itself.
-	#[allow(clippy::too_many_arguments)]
-	fn check_claim(
-		&mut self,
-		chain: &mut Chain,
-		id: TaskId,
-		r: RoundIndex,
-		status: &round::ChainRound,
-		dir: &Path,
-		miner: &AccountId32,
-		segment: SegmentIndex,
-		voting: bool,
-	) -> Result<Option<bool>> {
-		let key = (id, r, miner.0, segment);
-		match self.claim_checks.get(&key) {
-			Some(None) if voting && self.claim_rechecked.insert(key) => {}
-			Some(found) => return Ok(*found),
-			None => {}
-		}
-		let revealed = chain.api_call(
-			"reading the reveals",
-			api::runtime_apis().pol_api().revealed_updates(id, r),
-		)?;
-		let found = 'replay: {
-			let Some((_, c)) = revealed.into_iter().find(|(m, _)| m == miner) else {
-				break 'replay None;
-			};
-			let job = Job {
-				miner: miner.clone(),
-				commitment: from_chain(&c)?,
-				only: Some(segment),
-			};
-			match self.check(chain, id, r, status, dir, &job) {
-				Ok(report) => {
-					log::info!(
-						"task {id} round {r}: {miner}'s claimed segment {segment}: {}",
-						report.outcome
-					);
-					match report.outcome {
-						verify::Outcome::Abstain { .. } => None,
-						ref o => Some(o.against_miner()),
-					}
-				}
-				Err(e) => {
-					log::warn!("replaying {miner}'s segment {segment}: {e:#}; not voting");
-					None
-				}
-			}
-		};
-		self.claim_checks.insert(key, found);
-		Ok(found)
 	}
 
 	/// Aggregates the updates eligible for the model (judged by more than half of the
@@ -665,9 +838,9 @@ impl Validator {
 		if !self.pending.due(&key, now) || self.nothing_passed.contains(&(id, r)) {
 			return Ok(());
 		}
-		// Every validator reads what is eligible at the same finalized block, early in the phase:
-		// the dispute votes sent at its start have landed, so an update is left out only by an
-		// upheld dispute, never by a claim alone, and the honest proposals agree.
+		// Every validator reads what is eligible at the same finalized block, the vote-reveal
+		// phase's last: every vote is in, so an update is left out only by an upheld dispute,
+		// never by a claim alone, and the honest proposals agree.
 		let reference = reference_block(round::phase_end(status), self.tasks[&id].finalize_blocks);
 		// Finalized, so that no fork shows validators different states.
 		if now < reference || chain.finalized()?.number < reference {
@@ -838,6 +1011,50 @@ fn disputes(
 	})
 }
 
+/// A vote on a dispute from its claims (`(mine, segment, is a Fail)` each) and what this
+/// validator's checks found of each claimed segment (`None`: not checked, or its own trouble):
+/// the claimed segments that fail here, and whether one was not served here either (upheld when
+/// either holds; rejected when every claimed segment replays). `None` (no vote) when it may not
+/// vote (only its own claims are in) or could not check a claim and found no fault elsewhere:
+/// an unchecked segment might be the forged one. Like the chain, it counts its own claim as no
+/// evidence, and it never rejects a `Fail` it claimed.
+fn vote_from_checks(
+	claims: &[(bool, SegmentIndex, bool)],
+	found: impl Fn(SegmentIndex) -> Option<ClaimCheck>,
+) -> Option<(Vec<SegmentIndex>, bool)> {
+	if claims.iter().all(|(mine, ..)| *mine) {
+		return None;
+	}
+	let (mut confirmed, mut not_served, mut unchecked) = (BTreeSet::new(), false, false);
+	for &(mine, segment, fail) in claims {
+		if mine && fail {
+			// Its own `Fail` stands, whatever a second replay here said (the chain does not
+			// count its own segment toward the segment's confirmations).
+			confirmed.insert(segment);
+			continue;
+		}
+		match found(segment) {
+			Some(ClaimCheck::Fails) => {
+				confirmed.insert(segment);
+			}
+			Some(ClaimCheck::NotServed) => not_served = true,
+			Some(ClaimCheck::Replays) => {}
+			None => unchecked = true,
+		}
+	}
+	if unchecked && confirmed.is_empty() && !not_served {
+		return None;
+	}
+	Some((confirmed.into_iter().collect(), not_served))
+}
+
+/// A salt kept on disk as hex.
+fn saved_salt(hex: &str) -> Result<[u8; 32]> {
+	hex::decode(hex)?
+		.try_into()
+		.map_err(|_| anyhow::anyhow!("bad saved salt"))
+}
+
 /// The scorers of round `r` of task `id`, with their stake (the chain fixed them when the round
 /// started).
 fn round_scorers(chain: &mut Chain, id: TaskId, r: RoundIndex) -> Result<Vec<(AccountId32, u128)>> {
@@ -929,12 +1146,11 @@ fn fetch_updates(
 }
 
 /// The block at which validators read the updates eligible for a round's model, once it is
-/// finalized: a block into the finalize phase that ends at block `end` and lasts `blocks`, so
-/// that the votes sent at its start have landed, and early enough that proposals made once it
-/// is final (finality trails by a block or two) land before the phase ends.
+/// finalized: the last block of the vote-reveal phase, before the finalize phase that ends at
+/// block `end` and lasts `blocks`. Every dispute is decided there, and the whole finalize phase
+/// is left for the proposals.
 fn reference_block(end: u32, blocks: u32) -> u32 {
-	let start = end.saturating_sub(blocks.max(1)).saturating_add(1);
-	start.saturating_add((blocks.saturating_sub(1) / 2).max(1))
+	end.saturating_sub(blocks.max(1))
 }
 
 /// The model a validator proposes for a round.
@@ -1177,6 +1393,69 @@ impl Verdicts {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn a_vote_names_what_failed_apart_from_what_was_not_served() {
+		use ClaimCheck::*;
+		// (mine, segment, a Fail)
+		let theirs = |s| (false, s, true);
+		let at = |map: &'static [(SegmentIndex, ClaimCheck)]| {
+			move |s| map.iter().find(|(x, _)| *x == s).map(|(_, c)| *c)
+		};
+		// Every claimed segment replays: rejected.
+		assert_eq!(
+			vote_from_checks(&[theirs(3), theirs(7)], at(&[(3, Replays), (7, Replays)])),
+			Some((vec![], false))
+		);
+		// Each failing segment is named; one not served here upholds without naming it (a miner
+		// may withhold it from the voters on purpose: that proves no replay failure).
+		assert_eq!(
+			vote_from_checks(
+				&[theirs(3), theirs(7), theirs(9)],
+				at(&[(3, Fails), (7, NotServed), (9, Fails)])
+			),
+			Some((vec![3, 9], true))
+		);
+		assert_eq!(
+			vote_from_checks(&[theirs(7)], at(&[(7, NotServed)])),
+			Some((vec![], true))
+		);
+		// A segment it could not check might be the forged one: no rejection, so no vote ...
+		assert_eq!(
+			vote_from_checks(&[theirs(3), theirs(7)], at(&[(3, Replays)])),
+			None
+		);
+		// ... unless another fails.
+		assert_eq!(
+			vote_from_checks(&[theirs(3), theirs(7)], at(&[(3, Fails)])),
+			Some((vec![3], false))
+		);
+		// Its own claim alone: no vote. Its own `Fail` beside another's claim stands, whatever a
+		// replay here said of it; its own "not served" is rejected once it got and replayed it.
+		assert_eq!(vote_from_checks(&[(true, 5, true)], at(&[])), None);
+		assert_eq!(
+			vote_from_checks(
+				&[(true, 5, true), theirs(7)],
+				at(&[(5, Replays), (7, Replays)])
+			),
+			Some((vec![5], false))
+		);
+		assert_eq!(
+			vote_from_checks(
+				&[(true, 5, false), theirs(7)],
+				at(&[(5, Replays), (7, Replays)])
+			),
+			Some((vec![], false))
+		);
+	}
+
+	#[test]
+	fn the_model_is_read_at_the_last_block_of_the_vote_reveal_phase() {
+		// A finalize phase of blocks 101…106: the votes were revealed by block 100.
+		assert_eq!(reference_block(106, 6), 100);
+		assert_eq!(reference_block(106, 1), 105);
+		assert_eq!(reference_block(3, 6), 0);
+	}
 
 	fn temp(name: &str) -> PathBuf {
 		let dir = std::env::temp_dir().join(format!("pol-verdicts-{name}-{}", std::process::id()));

@@ -140,6 +140,8 @@ fn phase_name(p: Phase) -> &'static str {
 		Phase::Reveal => "reveal",
 		Phase::Verify => "verify",
 		Phase::ScoreReveal => "scoreReveal",
+		Phase::VoteCommit => "voteCommit",
+		Phase::VoteReveal => "voteReveal",
 		Phase::Finalize => "finalize",
 	}
 }
@@ -219,6 +221,8 @@ fn task_json(id: TaskId, t: &TaskInfo<AccountId, Balance, BlockNumber>) -> Value
 				"revealBlocks": sc.reveal_blocks,
 				"verifyBlocks": sc.verify_blocks,
 				"scoreRevealBlocks": sc.score_reveal_blocks,
+				"voteCommitBlocks": sc.vote_commit_blocks,
+				"voteRevealBlocks": sc.vote_reveal_blocks,
 				"finalizeBlocks": sc.finalize_blocks,
 				"rounds": sc.rounds,
 			},

@@ -52,6 +52,8 @@ const PHASE: u32 = 3;
 /// The verify phase: the least the registry allows for this model at 3-second blocks (a miner's
 /// server must have the time to deliver what a validator fetches).
 const VERIFY_PHASE: u32 = 10;
+/// The vote-reveal phase: the shortest the registry takes (2 blocks to notice it, 3 for the reveal).
+const VOTE_REVEAL_PHASE: u32 = 5;
 const REWARD: Balance = 1_000 * UNIT;
 
 fn spec() -> TaskSpec<Balance> {
@@ -83,6 +85,8 @@ fn spec() -> TaskSpec<Balance> {
 			reveal_blocks: PHASE,
 			verify_blocks: VERIFY_PHASE,
 			score_reveal_blocks: PHASE,
+			vote_commit_blocks: VERIFY_PHASE,
+			vote_reveal_blocks: VOTE_REVEAL_PHASE,
 			finalize_blocks: PHASE,
 			rounds: 2,
 		},
@@ -215,22 +219,64 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 			PolScoring::reveal_scores(signed(*v), task, 0, e.clone(), salt, proof)
 				.expect("reveals");
 		}
-		// Alice's reveal opened the dispute and Bob's joined it. Votes wait for the finalize
+		// Alice's reveal opened the dispute and Bob's joined it. Votes wait for the vote-commit
 		// phase, when every claim is in.
-		assert!(
-			PolScoring::vote_dispute(signed(charlie), task, 0, lazy.to_account_id(), false)
-				.is_err()
-		);
+		let vote_salt = [7u8; 32];
+		let sealed = |v: K, confirmed: &[u32]| {
+			hashing::vote_commit_hash(
+				task,
+				0,
+				&hashing::account_bytes(&lazy.to_account_id()),
+				confirmed,
+				false,
+				&hashing::account_bytes(&v.to_account_id()),
+				&vote_salt,
+			)
+		};
+		assert!(PolScoring::commit_vote(
+			signed(charlie),
+			task,
+			0,
+			lazy.to_account_id(),
+			sealed(charlie, &[])
+		)
+		.is_err());
 
-		// Finalize: Alice and Bob uphold (each confirming the other's claim), Charlie rejects;
-		// Bob proposes the aggregate (2,000 of the 13,000 revealed stake: not yet accepted),
-		// then Alice (12,000: more than 2/3, accepted); a later proposal is turned away.
+		// Votes, sealed then revealed: Alice and Bob uphold (each confirming segment 4, which
+		// the other claimed too), Charlie rejects.
+		let votes: [(K, &[u32]); 3] = [(alice, &[4]), (bob, &[4]), (charlie, &[])];
 		run_to(start + 3 * PHASE + VERIFY_PHASE);
-		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::Finalize));
-		for (v, upheld) in [(alice, true), (bob, true), (charlie, false)] {
-			PolScoring::vote_dispute(signed(v), task, 0, lazy.to_account_id(), upheld)
-				.expect("votes");
+		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::VoteCommit));
+		for (v, confirmed) in votes {
+			PolScoring::commit_vote(
+				signed(v),
+				task,
+				0,
+				lazy.to_account_id(),
+				sealed(v, confirmed),
+			)
+			.expect("commits a vote");
 		}
+		run_to(start + 3 * PHASE + 2 * VERIFY_PHASE);
+		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::VoteReveal));
+		for (v, confirmed) in votes {
+			PolScoring::reveal_vote(
+				signed(v),
+				task,
+				0,
+				lazy.to_account_id(),
+				confirmed.to_vec().try_into().expect("within bounds"),
+				false,
+				vote_salt,
+			)
+			.expect("reveals a vote");
+		}
+
+		// Finalize: Bob proposes the aggregate (2,000 of the 13,000 revealed stake: not yet
+		// accepted), then Alice (12,000: more than 2/3, accepted); a later proposal is turned
+		// away.
+		run_to(start + 3 * PHASE + 2 * VERIFY_PHASE + VOTE_REVEAL_PHASE);
+		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::Finalize));
 		let model = sp_core::H256::repeat_byte(0x42);
 		for v in [bob, alice] {
 			assert_eq!(
@@ -254,7 +300,7 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 		let lazy_stake =
 			<PolStaking as pol_primitives::StakeInfo<_, _>>::stake_of(&lazy.to_account_id());
 		let before: Vec<Balance> = [honest, lazy, alice, bob, charlie].map(free).to_vec();
-		run_to(start + 4 * PHASE + VERIFY_PHASE);
+		run_to(start + 4 * PHASE + 2 * VERIFY_PHASE + VOTE_REVEAL_PHASE);
 		assert_eq!(
 			TaskRegistry::phase_of(task, 1),
 			Some(Phase::Commit),

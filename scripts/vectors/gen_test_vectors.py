@@ -75,6 +75,15 @@ def scale_commitment(c) -> bytes:
 def commit_hash(c, who, salt): return b2(b'pol-commit', scale_commitment(c), who, salt)
 
 
+def scale_vote(task, rnd, miner, confirmed, not_served) -> bytes:
+    return (u64(task) + u32(rnd) + miner + compact(len(confirmed)) + b''.join(u32(s) for s in confirmed)
+            + bytes([1 if not_served else 0]))
+
+
+def vote_commit_hash(task, rnd, miner, confirmed, not_served, voter, salt):
+    return b2(b'pol-commit', scale_vote(task, rnd, miner, confirmed, not_served), voter, salt)
+
+
 DTYPE = {'f32': (0, 'f', 4), 'f64': (1, 'd', 8), 'i64': (4, 'q', 8)}
 
 
@@ -157,6 +166,14 @@ def main():
         for who in (alice, bob):
             v['commit_hash'].append({'commitment': c, 'who': hx(who), 'salt': hx(salt),
                                      'scale': hx(scale_commitment(c)), 'output': hx(commit_hash(c, who, salt))})
+
+    v['vote_commit_hash'] = [
+        {'task': str(t), 'round': r, 'miner': hx(m), 'confirmed': conf, 'not_served': ns, 'voter': hx(vv),
+         'salt': hx(salt), 'scale': hx(scale_vote(t, r, m, conf, ns)),
+         'output': hx(vote_commit_hash(t, r, m, conf, ns, vv, salt))}
+        for t, r, m, conf, ns, vv in [(7, 3, bob, [], False, alice), (7, 3, bob, [], True, alice),
+                                      (7, 3, bob, [400], False, alice), (7, 3, bob, [17, 400], True, carol),
+                                      (2**40, 2**31, carol, list(range(1, 70)), False, bob)]]
 
     cs = challenge_seed(7, 3, parent)
     v['challenge_seed'] = [{'task': '7', 'round': 3, 'parent_hash': hx(parent), 'output': hx(cs)}]

@@ -130,6 +130,24 @@ pub fn commit_hash_of<T: Encode>(value: &T, who: &AccountBytes, salt: &Salt) -> 
 	value.using_encoded(|encoded| hash_parts(&[TAG_COMMIT, encoded, who, salt]))
 }
 
+/// The hash a scorer commits its dispute vote to in the vote-commit phase:
+/// `commit_hash_of((task, round, miner, confirmed, not_served), voter, salt)`, where `confirmed`
+/// lists the claimed segments the voter found failing in its replay, in increasing order, and
+/// `not_served` says whether a claimed segment was not served to it either; neither rejects the
+/// dispute. Binding the task, round and miner keeps a commitment from being replayed in another
+/// dispute; binding the voter keeps it from being copied.
+pub fn vote_commit_hash(
+	task: TaskId,
+	round: RoundIndex,
+	miner: &AccountBytes,
+	confirmed: &[SegmentIndex],
+	not_served: bool,
+	voter: &AccountBytes,
+	salt: &Salt,
+) -> Hash {
+	commit_hash_of(&(task, round, miner, confirmed, not_served), voter, salt)
+}
+
 /// The seed of a round's challenges, recorded at the end of the reveal phase:
 /// `blake2_256("pol-challenge-seed" ‖ task ‖ round ‖ parent_hash)`. Miners have revealed by
 /// then, so none can know which segments will be checked while it still can change its run.

@@ -108,10 +108,15 @@ pub enum Phase {
 	Reveal,
 	/// Validators replay challenged segments, score the updates and commit their scores.
 	Verify,
-	/// Validators reveal their scores; `Fail` verdicts open disputes.
+	/// Validators reveal their scores; `Fail` and `NotServed` verdicts open disputes.
 	ScoreReveal,
-	/// Validators vote on disputes and propose the next global model; the round closes at the
-	/// end of this phase.
+	/// The round's scorers replay the claimed segments and commit their dispute votes, sealed:
+	/// nobody sees which way a vote goes before every vote is committed.
+	VoteCommit,
+	/// The scorers reveal their dispute votes; every dispute is decided by the phase's end.
+	VoteReveal,
+	/// Validators propose the next global model from the updates the decided disputes leave;
+	/// the round closes at the end of this phase.
 	Finalize,
 }
 
@@ -122,7 +127,9 @@ impl Phase {
 			Phase::Commit => Some(Phase::Reveal),
 			Phase::Reveal => Some(Phase::Verify),
 			Phase::Verify => Some(Phase::ScoreReveal),
-			Phase::ScoreReveal => Some(Phase::Finalize),
+			Phase::ScoreReveal => Some(Phase::VoteCommit),
+			Phase::VoteCommit => Some(Phase::VoteReveal),
+			Phase::VoteReveal => Some(Phase::Finalize),
 			Phase::Finalize => None,
 		}
 	}
@@ -134,6 +141,8 @@ impl Phase {
 			Phase::Reveal => schedule.reveal_blocks,
 			Phase::Verify => schedule.verify_blocks,
 			Phase::ScoreReveal => schedule.score_reveal_blocks,
+			Phase::VoteCommit => schedule.vote_commit_blocks,
+			Phase::VoteReveal => schedule.vote_reveal_blocks,
 			Phase::Finalize => schedule.finalize_blocks,
 		}
 	}

@@ -170,3 +170,23 @@ pub fn min_verify_blocks(
 	let bytes = verify_fetch_bytes(segments, q, checkpoint_bytes_bound(arch, with_momentum));
 	min_fetch_phase_blocks(bytes, verify_fetch_requests(segments, q), block_millis)
 }
+
+/// The shortest phase in which a validator reveals what it committed: the blocks it needs to
+/// notice the phase and the blocks it keeps for its transaction. Shorter, an honest reveal can
+/// miss the phase for no fault of its maker.
+pub const fn min_reveal_blocks() -> u32 {
+	PHASE_NOTICE_BLOCKS + PHASE_MARGIN_BLOCKS
+}
+
+/// [`min_fetch_phase_blocks`] of a task's vote-commit phase: a voter fetches the manifest and
+/// both ends of a claimed segment, and a claim may land in the score-reveal phase's last block,
+/// so the phase after it must hold that fetch. Shorter, a claim made late could not be checked,
+/// and a colluding scorer's late claim would leave an honest miner's dispute undecided (unpaid).
+pub fn min_vote_commit_blocks(
+	arch: &ModelArch,
+	with_momentum: bool,
+	segments: u32,
+	block_millis: u64,
+) -> u32 {
+	min_verify_blocks(arch, with_momentum, segments, 1, block_millis)
+}

@@ -457,9 +457,13 @@ pub struct Schedule {
 	pub reveal_blocks: u32,
 	/// Validators replay, score and commit their scores.
 	pub verify_blocks: u32,
-	/// Validators reveal their scores; `Fail` verdicts open disputes.
+	/// Validators reveal their scores; `Fail` and `NotServed` verdicts open disputes.
 	pub score_reveal_blocks: u32,
-	/// Dispute votes and global-model proposals; the round closes at its end.
+	/// The scorers replay the claimed segments and commit their dispute votes.
+	pub vote_commit_blocks: u32,
+	/// The scorers reveal their dispute votes.
+	pub vote_reveal_blocks: u32,
+	/// Global-model proposals; the round closes at its end.
 	pub finalize_blocks: u32,
 	/// Rounds the task runs.
 	pub rounds: u32,
@@ -473,6 +477,8 @@ impl Schedule {
 			self.reveal_blocks,
 			self.verify_blocks,
 			self.score_reveal_blocks,
+			self.vote_commit_blocks,
+			self.vote_reveal_blocks,
 			self.finalize_blocks,
 		];
 		if phases.contains(&0) {

@@ -419,10 +419,20 @@ fn segments_and_round_length() {
 		reveal_blocks: 5,
 		verify_blocks: 20,
 		score_reveal_blocks: 4,
+		vote_commit_blocks: 7,
+		vote_reveal_blocks: 3,
 		finalize_blocks: 5,
 		rounds: 3,
 	};
-	assert_eq!(s.round_blocks(), Some(44));
+	assert_eq!(s.round_blocks(), Some(54));
+	assert_eq!(
+		Schedule {
+			vote_reveal_blocks: 0,
+			..s
+		}
+		.round_blocks(),
+		None
+	);
 	assert_eq!(
 		Schedule {
 			reveal_blocks: 0,

@@ -127,6 +127,32 @@ fn commitments_encode_and_hash() {
 }
 
 #[test]
+fn dispute_votes_encode_and_hash() {
+	let v = vectors();
+	for c in cases(&v, "vote_commit_hash") {
+		let confirmed: Vec<u32> = c["confirmed"]
+			.as_array()
+			.unwrap()
+			.iter()
+			.map(|s| num(s) as u32)
+			.collect();
+		let (task, round, miner) = (num(&c["task"]), num(&c["round"]) as u32, acc(&c["miner"]));
+		let not_served = c["not_served"].as_bool().unwrap();
+		assert_eq!(
+			codec::Encode::encode(&(task, round, miner, &confirmed[..], not_served)),
+			bytes(&c["scale"]),
+			"SCALE encoding"
+		);
+		let salt: [u8; 32] = bytes(&c["salt"]).try_into().unwrap();
+		let voter = acc(&c["voter"]);
+		assert_eq!(
+			hashing::vote_commit_hash(task, round, &miner, &confirmed, not_served, &voter, &salt),
+			h256(&c["output"])
+		);
+	}
+}
+
+#[test]
 fn challenges() {
 	let v = vectors();
 	for c in cases(&v, "challenge_seed") {

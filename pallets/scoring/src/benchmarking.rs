@@ -50,13 +50,8 @@ fn entries<T: Config>(miners: &[T::AccountId], verdict: Verdict) -> EntriesOf<T>
 	BoundedVec::truncate_from(list)
 }
 
-/// A dispute with a claim of `kind` by each of `accusers`; `upheld` and `rejected` stake.
-fn dispute<T: Config>(
-	accusers: &[T::AccountId],
-	kind: DisputeKind,
-	upheld: u32,
-	rejected: u32,
-) -> DisputeOf<T> {
+/// A dispute with a claim of `kind` by each of `accusers`, on segments 1, 2, ….
+fn dispute<T: Config>(accusers: &[T::AccountId], kind: DisputeKind) -> DisputeOf<T> {
 	let claims: Vec<_> = accusers
 		.iter()
 		.enumerate()
@@ -68,8 +63,7 @@ fn dispute<T: Config>(
 		.collect();
 	Dispute {
 		claims: BoundedVec::truncate_from(claims),
-		upheld: T::Balance::from(upheld),
-		rejected: T::Balance::from(rejected),
+		confirmed: BoundedVec::new(),
 	}
 }
 
@@ -79,6 +73,25 @@ fn votes<T: Config>(n: u32, upheld: bool) -> BoundedVec<(T::AccountId, bool), T:
 		.map(|i| (account::<T::AccountId>("voter", i, 0), upheld))
 		.collect();
 	BoundedVec::truncate_from(list)
+}
+
+/// A dispute over the one miner of a fresh task in `phase`, with a `Replay` claim by every
+/// scorer but `who` and then by `who`, on segments 1, 2, …; `who` a scorer.
+fn full_dispute<T: Config>(phase: Phase) -> (TaskId, T::AccountId, T::AccountId) {
+	let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(phase, 1);
+	let miner = miners[0].clone();
+	let who = validator::<T>(1);
+	make_scorer::<T>(task, &who);
+	let mut accusers: Vec<T::AccountId> = (0..T::MaxScorers::get().saturating_sub(1))
+		.map(|i| account("accuser", i, 0))
+		.collect();
+	accusers.push(who.clone());
+	Disputes::<T>::insert(
+		(task, 0),
+		&miner,
+		dispute::<T>(&accusers, DisputeKind::Replay),
+	);
+	(task, miner, who)
 }
 
 #[benchmarks]
@@ -117,11 +130,7 @@ mod benchmarks {
 			.map(|i| account("accuser", i, 0))
 			.collect();
 		for miner in miners.iter() {
-			Disputes::<T>::insert(
-				(task, 0),
-				miner,
-				dispute::<T>(&others, DisputeKind::Replay, 0, 0),
-			);
+			Disputes::<T>::insert((task, 0), miner, dispute::<T>(&others, DisputeKind::Replay));
 		}
 		T::BenchmarkHelper::set_phase(task, Phase::ScoreReveal);
 		#[extrinsic_call]
@@ -133,31 +142,80 @@ mod benchmarks {
 	}
 
 	#[benchmark]
-	fn vote_dispute() {
-		// Worst case: the caller is the last of every scorer's claims, confirming the others,
-		// and its vote is the last that fits.
-		let (task, miners) = T::BenchmarkHelper::task_with_revealed_miners(Phase::Finalize, 1);
-		let miner = miners[0].clone();
-		let who = validator::<T>(1);
-		make_scorer::<T>(task, &who);
-		let mut accusers: Vec<T::AccountId> = (0..T::MaxScorers::get().saturating_sub(1))
-			.map(|i| account("accuser", i, 0))
+	fn commit_vote() {
+		// Worst case: the caller is the last of every scorer's claims (its own claim is looked
+		// up, and another's), and its commitment is the last that fits.
+		let (task, miner, who) = full_dispute::<T>(Phase::VoteCommit);
+		let others: Vec<_> = (0..T::MaxScorers::get().saturating_sub(1))
+			.map(|i| (account::<T::AccountId>("voter", i, 0), Hash::repeat_byte(1)))
 			.collect();
-		accusers.push(who.clone());
-		Disputes::<T>::insert(
-			(task, 0),
-			&miner,
-			dispute::<T>(&accusers, DisputeKind::Replay, 0, 0),
+		VoteCommits::<T>::insert(
+			(task, 0, miner.clone()),
+			BoundedVec::<_, T::MaxScorers>::truncate_from(others),
+		);
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(who.clone()),
+			task,
+			0,
+			miner.clone(),
+			Hash::repeat_byte(2),
+		);
+		assert_eq!(
+			VoteCommits::<T>::get((task, 0, miner)).len() as u32,
+			T::MaxScorers::get()
+		);
+	}
+
+	#[benchmark]
+	fn reveal_vote() {
+		// Worst case: the caller confirms every claimed segment (each claimed by another, each
+		// a new entry of the tally), its commitment is the last of a full list, and its vote the
+		// last that fits.
+		let (task, miner, who) = full_dispute::<T>(Phase::VoteReveal);
+		let confirmed: Vec<u32> = (1..=T::MaxScorers::get()).collect();
+		let salt = [7u8; 32];
+		let commitment = hashing::vote_commit_hash(
+			task,
+			0,
+			&hashing::account_bytes(&miner),
+			&confirmed,
+			false,
+			&hashing::account_bytes(&who),
+			&salt,
+		);
+		let mut commits: Vec<_> = (0..T::MaxScorers::get().saturating_sub(1))
+			.map(|i| (account::<T::AccountId>("voter", i, 0), Hash::repeat_byte(1)))
+			.collect();
+		commits.push((who.clone(), commitment));
+		VoteCommits::<T>::insert(
+			(task, 0, miner.clone()),
+			BoundedVec::<_, T::MaxScorers>::truncate_from(commits),
 		);
 		DisputeVotes::<T>::insert(
 			(task, 0, miner.clone()),
 			votes::<T>(T::MaxScorers::get().saturating_sub(1), true),
 		);
+		let confirmed = BoundedVec::<_, T::MaxScorers>::truncate_from(confirmed);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who.clone()), task, 0, miner.clone(), true);
+		_(
+			RawOrigin::Signed(who.clone()),
+			task,
+			0,
+			miner.clone(),
+			confirmed,
+			false,
+			salt,
+		);
 		assert_eq!(
-			DisputeVotes::<T>::get((task, 0, miner)).len() as u32,
+			DisputeVotes::<T>::get((task, 0, miner.clone())).len() as u32,
 			T::MaxScorers::get()
+		);
+		let d = Disputes::<T>::get((task, 0), &miner).expect("the dispute stays open");
+		// Its own segment (the last) is not tallied: only it claimed it.
+		assert_eq!(
+			d.confirmed.len() as u32,
+			T::MaxScorers::get().saturating_sub(1)
 		);
 	}
 
@@ -196,15 +254,21 @@ mod benchmarks {
 		RevealedTotal::<T>::insert((task, 0), T::Balance::from(SCORER_STAKE * v));
 		for (i, miner) in miners.iter().take(d as usize).enumerate() {
 			let upheld = i > 0;
-			let all = SCORER_STAKE * v;
-			let (yes, no) = if upheld { (all, 0) } else { (0, all) };
-			let claims = dispute::<T>(&validators, DisputeKind::Replay, yes, no);
+			let claims = dispute::<T>(&validators, DisputeKind::Replay);
 			Disputes::<T>::insert((task, 0), miner, claims);
 			let votes: Vec<(T::AccountId, bool)> =
 				validators.iter().map(|v| (v.clone(), upheld)).collect();
 			DisputeVotes::<T>::insert(
 				(task, 0, miner.clone()),
 				BoundedVec::<_, T::MaxScorers>::truncate_from(votes),
+			);
+			let commits: Vec<(T::AccountId, Hash)> = validators
+				.iter()
+				.map(|v| (v.clone(), Hash::zero()))
+				.collect();
+			VoteCommits::<T>::insert(
+				(task, 0, miner.clone()),
+				BoundedVec::<_, T::MaxScorers>::truncate_from(commits),
 			);
 		}
 		let budget = RoundBudget {
@@ -213,15 +277,20 @@ mod benchmarks {
 		};
 		// The disputes are decided, as the worst case needs: the upheld ones (all but the first)
 		// leave their miners out, and will slash them. (A lone scorer's claims decide nothing:
-		// a lone accuser may not vote.)
-		let upheld = if v > 1 { d.min(m).saturating_sub(1) } else { 0 };
-		assert_eq!(Scoring::<T>::consensus(task, 0).len() as u32, m - upheld);
+		// a lone accuser may not vote; undecided over a `Fail`, they leave their miners out.)
+		let out = if v > 1 {
+			d.min(m).saturating_sub(1)
+		} else {
+			d.min(m)
+		};
+		assert_eq!(Scoring::<T>::consensus(task, 0).len() as u32, m - out);
 		#[block]
 		{
 			Scoring::<T>::settle(task, 0, budget);
 		}
 		assert_eq!(Reveals::<T>::iter_prefix((task, 0)).count(), 0);
 		assert_eq!(DisputeVotes::<T>::iter().count(), 0);
+		assert_eq!(VoteCommits::<T>::iter().count(), 0);
 	}
 
 	#[benchmark]

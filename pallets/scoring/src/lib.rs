@@ -17,9 +17,12 @@
 //!   refused alone ([`Event::EntryRefused`]): the rest of the reveal stands. The first claim
 //!   opens the dispute over the miner and every scorer's claim joins it, so no claim made
 //!   first can shut out another. Claims are made in the score-reveal phase; the round's
-//!   scorers fetch and replay every claimed segment and [`Pallet::vote_dispute`] in the
-//!   finalize phase after it, so every vote covers every claim: upheld if one fails (or is not
-//!   served to the voter either), rejected if all replay. A dispute is decided only by more
+//!   scorers fetch and replay every claimed segment and commit their votes sealed in the
+//!   vote-commit phase after it ([`Pallet::commit_vote`]), then reveal them in the vote-reveal
+//!   phase ([`Pallet::reveal_vote`]), so every vote covers every claim and no voter sees which
+//!   way the others went before its own is fixed. A vote names the claimed segments the voter
+//!   found failing (or not served to it either): upheld if it names one, rejected if it names
+//!   none (every claimed segment replays). A dispute is decided only by more
 //!   than half of the stake eligible to vote on it: the round's snapshot stake
 //!   ([`Pallet::snapshot_stake`]), less a lone accuser's. Voters that stay away, or are kept
 //!   away, decide nothing. An accuser votes only to confirm another's
@@ -38,7 +41,9 @@
 //!   of its judges' scores, so stake below one half cannot move it. A validator's round trust
 //!   is `1 − mean |score − consensus|` over the miners it judged, in either direction (a pass
 //!   of a miner whose dispute was upheld is a full deviation); its trust is an exponential
-//!   moving average of round trusts (`TrustSmoothing`), and a validator that committed but
+//!   moving average of round trusts (`TrustSmoothing`; a pass counts as a full deviation only
+//!   when the passer was challenged with a segment that more than half of the eligible stake
+//!   confirmed failing), and a validator that committed but
 //!   did not reveal takes a zero and forfeits `ScoreDeposit`. Trust moves only in rounds with
 //!   at least `MinScorersForTrust` scorers and a budget of at least `MinBudgetForTrust`. Trust
 //!   is served to staking through [`pol_primitives::TrustProvider`]. Miners that passed
@@ -276,10 +281,22 @@ pub mod pallet {
 		OptionQuery,
 	>;
 
-	/// Who voted on the dispute over a miner (`(task, round, miner)`), and how (`true`:
-	/// upheld); rejecting votes are cleared when a claim joins the dispute (so each covers
-	/// every claim), all when the round closes. One item per dispute, so closing a round removes one item
-	/// per dispute however many validators voted.
+	/// The sealed votes on the dispute over a miner (`(task, round, miner)`): each voter's
+	/// [`hashing::vote_commit_hash`], committed in the vote-commit phase; cleared when the round
+	/// closes. One item per dispute, so closing a round removes one item per dispute however many
+	/// validators voted.
+	#[pallet::storage]
+	pub type VoteCommits<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		(TaskId, RoundIndex, T::AccountId),
+		BoundedVec<(T::AccountId, Hash), T::MaxScorers>,
+		ValueQuery,
+	>;
+
+	/// Who revealed a vote on the dispute over a miner (`(task, round, miner)`), and how
+	/// (`true`: upheld); cleared when the round closes. One item per dispute, like
+	/// [`VoteCommits`].
 	#[pallet::storage]
 	pub type DisputeVotes<T: Config> = StorageMap<
 		_,
@@ -313,8 +330,8 @@ pub mod pallet {
 		/// `accuser` says `segment` of `miner`'s run does not replay (`kind` `Replay`) or was
 		/// not served to it (`NotServed`). The first claim opens the dispute over `miner`;
 		/// each later one joins it (`claims` is their number now). Claims are made only in the
-		/// score-reveal phase and votes only in the finalize phase, so every vote covers every
-		/// claim.
+		/// score-reveal phase and votes only in the vote phases after it, so every vote covers
+		/// every claim.
 		DisputeOpened {
 			task: TaskId,
 			round: RoundIndex,
@@ -324,13 +341,24 @@ pub mod pallet {
 			kind: DisputeKind,
 			claims: u32,
 		},
-		/// `validator` voted on the dispute over `miner`.
+		/// `validator` committed a sealed vote on the dispute over `miner`.
+		DisputeVoteCommitted {
+			task: TaskId,
+			round: RoundIndex,
+			miner: T::AccountId,
+			validator: T::AccountId,
+		},
+		/// `validator` revealed its vote on the dispute over `miner`, with `stake`: the claimed
+		/// segments it found failing (`confirmed`) and whether one was not served to it either
+		/// (`not_served`); `upheld` when either holds.
 		DisputeVoted {
 			task: TaskId,
 			round: RoundIndex,
 			miner: T::AccountId,
 			validator: T::AccountId,
 			upheld: bool,
+			confirmed: Vec<pol_primitives::SegmentIndex>,
+			not_served: bool,
 			stake: T::Balance,
 		},
 		/// The dispute over `miner` ended with `outcome`, decided by `upheld` and `rejected`
@@ -430,13 +458,25 @@ pub mod pallet {
 		/// evidence. Wait for a claim by another scorer, or leave the vote to the others.
 		NoOtherClaim,
 		/// An accuser of a `Replay` claim says the miner's run fails, so it cannot vote that
-		/// every claimed segment replays.
+		/// every claimed segment replays: confirm a segment (its own, once another claim joined).
 		AccuserCannotReject,
-		/// The caller voted on this dispute already.
+		/// The caller committed (or revealed) a vote on this dispute already.
 		AlreadyVoted,
-		/// Disputes are voted on in the finalize phase of their round, after every claim is in
-		/// (claims are made in the score-reveal phase).
-		VotingClosed,
+		/// Dispute votes are committed in the vote-commit phase of their round, after every
+		/// claim is in (claims are made in the score-reveal phase before it).
+		VoteCommitClosed,
+		/// Dispute votes are revealed in the vote-reveal phase of their round, after the
+		/// vote-commit phase.
+		VoteRevealClosed,
+		/// The caller committed no vote on this dispute: only a committed vote is revealed.
+		VoteNotCommitted,
+		/// The confirmed segments and salt do not hash to the caller's vote commitment
+		/// (`pol_primitives::hashing::vote_commit_hash`).
+		VoteMismatch,
+		/// A vote's confirmed segments must be in increasing order, each once.
+		UnsortedSegments,
+		/// A vote confirms only segments that a claim in the dispute names.
+		SegmentNotClaimed,
 		/// Every scorer of the round voted on this dispute already.
 		TooManyVoters,
 		/// Every scorer of the round claimed against this miner already.
@@ -596,12 +636,11 @@ pub mod pallet {
 				};
 				// Every scorer's claim joins the miner's dispute: an accomplice's claim on an
 				// honest segment cannot shut out the claim on a forged one. No vote is cast
-				// before the finalize phase, so every vote covers every claim.
+				// before the vote-commit phase, so every vote covers every claim.
 				let mut dispute =
 					Disputes::<T>::get((task, round), &entry.miner).unwrap_or(Dispute {
 						claims: BoundedVec::new(),
-						upheld: Zero::zero(),
-						rejected: Zero::zero(),
+						confirmed: BoundedVec::new(),
 					});
 				dispute
 					.claims
@@ -642,53 +681,142 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Votes on the dispute over `miner` in `round` of `task`: `upheld` if a claimed segment
-		/// fails in the caller's replay (or is not served to it either), not `upheld` if every
-		/// claimed segment replays. Open in the finalize phase only: every claim is made in the
-		/// score-reveal phase before it, so the whole snapshot votes after the last claim, and
-		/// no claim made late can cut the vote short or void the votes cast. An accuser votes
-		/// only to confirm another's claim, and an accuser of a `Replay` claim only `upheld`.
-		#[pallet::call_index(2)]
-		#[pallet::weight(T::WeightInfo::vote_dispute())]
-		pub fn vote_dispute(
+		/// Commits a sealed vote on the dispute over `miner` in `round` of `task`, in its
+		/// vote-commit phase: `commitment` is
+		/// [`hashing::vote_commit_hash`]`(task, round, miner, confirmed, caller, salt)`, revealed
+		/// with [`Pallet::reveal_vote`] in the vote-reveal phase after it. Every claim is made in
+		/// the score-reveal phase before it, so each vote covers every claim; sealed, no voter
+		/// can follow the side that is winning. An accuser votes only once another scorer has
+		/// claimed too: its own claim is not evidence.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::commit_vote())]
+		pub fn commit_vote(
 			origin: OriginFor<T>,
 			task: TaskId,
 			round: RoundIndex,
 			miner: T::AccountId,
-			upheld: bool,
+			commitment: Hash,
 		) -> DispatchResult {
 			let who = Self::ensure_validator(origin)?;
 			ensure!(
-				T::Rounds::current_phase(task, round) == Some(Phase::Finalize),
-				Error::<T>::VotingClosed
+				T::Rounds::current_phase(task, round) == Some(Phase::VoteCommit),
+				Error::<T>::VoteCommitClosed
 			);
-			let mut dispute =
-				Disputes::<T>::get((task, round), &miner).ok_or(Error::<T>::NoDispute)?;
-			if let Some(own) = dispute.claim_of(&who) {
-				// Its own claim is not evidence: a lone accuser never decides its dispute.
+			let dispute = Disputes::<T>::get((task, round), &miner).ok_or(Error::<T>::NoDispute)?;
+			if dispute.claim_of(&who).is_some() {
 				ensure!(
 					dispute.claims.iter().any(|c| c.accuser != who),
 					Error::<T>::NoOtherClaim
 				);
-				ensure!(
-					upheld || own.kind == DisputeKind::NotServed,
-					Error::<T>::AccuserCannotReject
-				);
 			}
+			Self::scorer_stake(task, round, &who).ok_or(Error::<T>::NotScorer)?;
 			let key = (task, round, miner.clone());
-			let stake = Self::scorer_stake(task, round, &who).ok_or(Error::<T>::NotScorer)?;
+			let mut commits = VoteCommits::<T>::get(&key);
+			ensure!(
+				commits.iter().all(|(v, _)| *v != who),
+				Error::<T>::AlreadyVoted
+			);
+			commits
+				.try_push((who.clone(), commitment))
+				.map_err(|_| Error::<T>::TooManyVoters)?;
+			VoteCommits::<T>::insert(&key, commits);
+			Self::deposit_event(Event::DisputeVoteCommitted {
+				task,
+				round,
+				miner,
+				validator: who,
+			});
+			Ok(())
+		}
+
+		/// Reveals the caller's vote on the dispute over `miner` in `round` of `task`, in its
+		/// vote-reveal phase: `confirmed`, the claimed segments it found failing in its replay,
+		/// in increasing order; `not_served`, whether a claimed segment's checkpoints were not
+		/// served to it either; and the `salt` of its commitment. A vote that confirms a segment
+		/// or was not served upholds the dispute; any other rejects it (every claimed segment
+		/// replays). An accuser of a `Replay` claim cannot reject. A vote weighs the caller's
+		/// stake when the dispute is decided (stake that left since counts on neither side).
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::reveal_vote())]
+		pub fn reveal_vote(
+			origin: OriginFor<T>,
+			task: TaskId,
+			round: RoundIndex,
+			miner: T::AccountId,
+			confirmed: BoundedVec<pol_primitives::SegmentIndex, T::MaxScorers>,
+			not_served: bool,
+			salt: Salt,
+		) -> DispatchResult {
+			let who = Self::ensure_validator(origin)?;
+			ensure!(
+				T::Rounds::current_phase(task, round) == Some(Phase::VoteReveal),
+				Error::<T>::VoteRevealClosed
+			);
+			let key = (task, round, miner.clone());
+			let commitment = VoteCommits::<T>::get(&key)
+				.iter()
+				.find(|(v, _)| *v == who)
+				.map(|(_, c)| *c)
+				.ok_or(Error::<T>::VoteNotCommitted)?;
+			ensure!(
+				hashing::vote_commit_hash(
+					task,
+					round,
+					&hashing::account_bytes(&miner),
+					&confirmed,
+					not_served,
+					&hashing::account_bytes(&who),
+					&salt,
+				) == commitment,
+				Error::<T>::VoteMismatch
+			);
 			let mut votes = DisputeVotes::<T>::get(&key);
 			ensure!(
 				votes.iter().all(|(v, _)| *v != who),
 				Error::<T>::AlreadyVoted
 			);
+			let mut dispute =
+				Disputes::<T>::get((task, round), &miner).ok_or(Error::<T>::NoDispute)?;
+			ensure!(
+				confirmed.windows(2).all(|w| w[0] < w[1]),
+				Error::<T>::UnsortedSegments
+			);
+			ensure!(
+				confirmed
+					.iter()
+					.all(|s| dispute.claims.iter().any(|c| c.segment == *s)),
+				Error::<T>::SegmentNotClaimed
+			);
+			let upheld = !confirmed.is_empty() || not_served;
+			if let Some(own) = dispute.claim_of(&who) {
+				ensure!(
+					upheld || own.kind == DisputeKind::NotServed,
+					Error::<T>::AccuserCannotReject
+				);
+			}
+			let stake = Self::scorer_stake(task, round, &who).ok_or(Error::<T>::NotScorer)?;
 			votes
 				.try_push((who.clone(), upheld))
 				.map_err(|_| Error::<T>::TooManyVoters)?;
-			if upheld {
-				dispute.upheld = dispute.upheld.saturating_add(stake);
-			} else {
-				dispute.rejected = dispute.rejected.saturating_add(stake);
+			for &segment in confirmed.iter() {
+				if !dispute.claimed_by_another(segment, &who) {
+					continue;
+				}
+				match dispute
+					.confirmed
+					.binary_search_by_key(&segment, |(s, _)| *s)
+				{
+					Ok(at) => {
+						if let Some((_, total)) = dispute.confirmed.get_mut(at) {
+							*total = total.saturating_add(stake);
+						}
+					}
+					// At most one entry per claimed segment, and at most one claim per scorer.
+					Err(at) => dispute
+						.confirmed
+						.try_insert(at, (segment, stake))
+						.map_err(|_| Error::<T>::TooManyClaims)?,
+				}
 			}
 			DisputeVotes::<T>::insert(&key, votes);
 			Disputes::<T>::insert((task, round), &miner, dispute);
@@ -698,6 +826,8 @@ pub mod pallet {
 				miner,
 				validator: who,
 				upheld,
+				confirmed: confirmed.into_inner(),
+				not_served,
 				stake,
 			});
 			Ok(())
@@ -824,10 +954,11 @@ impl<T: Config> Pallet<T> {
 	/// The updates of `round` of `task` eligible for the global model now, with their
 	/// consensus scores: those that scorers holding more than half of the round's snapshot
 	/// stake judged (the consensus is the stake-weighted median of their scores), less those
-	/// whose dispute a majority of the eligible stake has upheld already. An open dispute leaves
-	/// nothing out: a claim alone, however late, excludes no update. Validators call this
-	/// (through the runtime API) to aggregate, all at the same finalized block, so that they
-	/// agree.
+	/// whose dispute a majority of the eligible stake has upheld, or left undecided over a
+	/// `Replay` claim (whoever kept the voters from deciding, an update said not to replay is
+	/// not aggregated unchecked). A `NotServed` claim alone, undecided, excludes no update. Validators call this (through the runtime
+	/// API) to aggregate, all at the same finalized block of the finalize phase, when every vote
+	/// has been revealed, so that they agree.
 	pub fn consensus(task: TaskId, round: RoundIndex) -> Vec<(T::AccountId, Perbill)> {
 		let reveals = Self::reveals(task, round);
 		let scorers = Self::scorer_stakes(task, round);
@@ -836,7 +967,8 @@ impl<T: Config> Pallet<T> {
 			.into_iter()
 			.filter(|m| {
 				Disputes::<T>::get((task, round), m).is_none_or(|d| {
-					Self::dispute_outcome(&d, &scorers, snapshot).0 != DisputeOutcome::Upheld
+					let votes = DisputeVotes::<T>::get((task, round, m.clone()));
+					!Self::dispute_outcome(&d, &votes, &scorers, snapshot).excludes(&d)
 				})
 			})
 			.filter_map(|m| {
@@ -849,34 +981,73 @@ impl<T: Config> Pallet<T> {
 			.collect()
 	}
 
-	/// How `dispute` stands with the votes cast so far, and the stake eligible to vote on it:
-	/// the snapshot's (`snapshot`, of `scorers`, [`Pallet::scorer_stakes`]), less a lone
+	/// How `dispute` stands with its revealed `votes`, each weighed by its voter's stake now
+	/// (`scorers`, [`Pallet::scorer_stakes`]: stake that left since counts on neither side), and
+	/// the stake eligible to vote on it: the snapshot's (`snapshot`, of `scorers`), less a lone
 	/// accuser's (its own claim is not evidence, so it may not vote on it). More than half of
-	/// that decides.
+	/// that decides; both sides are weighed alike, so they never both reach it.
 	fn dispute_outcome(
 		dispute: &DisputeOf<T>,
+		votes: &[(T::AccountId, bool)],
 		scorers: &[(T::AccountId, u128)],
 		snapshot: u128,
-	) -> (DisputeOutcome, u128) {
+	) -> Tally {
+		let stake_of = |who: &T::AccountId| {
+			scorers
+				.binary_search_by(|(v, _)| v.cmp(who))
+				.ok()
+				.and_then(|at| scorers.get(at))
+				.map_or(0, |(_, s)| *s)
+		};
 		let eligible = match dispute.claims.as_slice() {
-			[only] => snapshot.saturating_sub(
-				scorers
-					.binary_search_by(|(v, _)| v.cmp(&only.accuser))
-					.ok()
-					.and_then(|at| scorers.get(at))
-					.map_or(0, |(_, s)| *s),
-			),
+			[only] => snapshot.saturating_sub(stake_of(&only.accuser)),
 			_ => snapshot,
 		};
-		let decides = |stake: T::Balance| more_than_half(stake.unique_saturated_into(), eligible);
-		let outcome = if decides(dispute.upheld) {
+		let (mut upheld, mut rejected) = (0u128, 0u128);
+		for (voter, up) in votes {
+			let side = if *up { &mut upheld } else { &mut rejected };
+			*side = side.saturating_add(stake_of(voter));
+		}
+		let outcome = if more_than_half(upheld, eligible) {
 			DisputeOutcome::Upheld
-		} else if decides(dispute.rejected) {
+		} else if more_than_half(rejected, eligible) {
 			DisputeOutcome::Rejected
 		} else {
 			DisputeOutcome::Undecided
 		};
-		(outcome, eligible)
+		Tally {
+			outcome,
+			upheld,
+			rejected,
+			eligible,
+		}
+	}
+
+	/// The stake eligible to vote on `dispute` as the round's snapshot froze it (`frozen`,
+	/// [`RoundScorers`]), less a lone accuser's: what a segment's confirmations are weighed
+	/// against. Frozen, so that nobody can shrink it by leaving after voting.
+	fn frozen_eligible(dispute: &DisputeOf<T>, frozen: &ScorersOf<T>) -> u128 {
+		let total = frozen.iter().fold(0u128, |t, (_, s)| {
+			t.saturating_add((*s).unique_saturated_into())
+		});
+		match dispute.claims.as_slice() {
+			[only] => total.saturating_sub(
+				frozen
+					.iter()
+					.find(|(v, _)| *v == only.accuser)
+					.map_or(0, |(_, s)| (*s).unique_saturated_into()),
+			),
+			_ => total,
+		}
+	}
+
+	/// How the dispute over `miner` in `round` of `task` stands now; `None` without one.
+	pub fn dispute_tally(task: TaskId, round: RoundIndex, miner: &T::AccountId) -> Option<Tally> {
+		let dispute = Disputes::<T>::get((task, round), miner)?;
+		let votes = DisputeVotes::<T>::get((task, round, miner.clone()));
+		let scorers = Self::scorer_stakes(task, round);
+		let snapshot = scorers.iter().fold(0u128, |t, (_, s)| t.saturating_add(*s));
+		Some(Self::dispute_outcome(&dispute, &votes, &scorers, snapshot))
 	}
 
 	/// The round's scorers with the stake each weighs with now (as [`Pallet::scorer_stake`]:
@@ -961,6 +1132,7 @@ impl<T: Config> Pallet<T> {
 		let scorers = Self::scorer_stakes(task, round);
 		let snapshot = scorers.iter().fold(0u128, |t, (_, s)| t.saturating_add(*s));
 		let snapshot_stake: T::Balance = snapshot.unique_saturated_into();
+		let frozen = RoundScorers::<T>::get(key);
 
 		// Disputes first: they decide who may be paid. An account is slashed at most once per
 		// round, however many disputes it lost: a validator whose hardware disagrees with many
@@ -993,7 +1165,9 @@ impl<T: Config> Pallet<T> {
 		for (miner, dispute) in Disputes::<T>::drain_prefix(key) {
 			disputes = disputes.saturating_add(1);
 			let votes = DisputeVotes::<T>::take((task, round, miner.clone()));
-			let (outcome, eligible) = Self::dispute_outcome(&dispute, &scorers, snapshot);
+			VoteCommits::<T>::remove((task, round, miner.clone()));
+			let tally = Self::dispute_outcome(&dispute, &votes, &scorers, snapshot);
+			let outcome = tally.outcome;
 			let prevailed = match outcome {
 				DisputeOutcome::Upheld => Some(true),
 				DisputeOutcome::Rejected => Some(false),
@@ -1019,14 +1193,25 @@ impl<T: Config> Pallet<T> {
 			let offenders: Vec<(T::AccountId, T::Balance)> = match outcome {
 				DisputeOutcome::Upheld => {
 					accusers(DisputeKind::Replay).for_each(&mut credit);
-					let claimed = dispute
-						.claims
+					// The segments a passer should have found failing: those of `Replay`
+					// claims that more than half of the eligible stake confirmed. A
+					// colluder's false claim on a segment every validator replays confirms
+					// nothing, and costs the honest passers nothing.
+					let frozen_eligible = Self::frozen_eligible(&dispute, &frozen);
+					let found = dispute
+						.confirmed
 						.iter()
-						.filter(|c| c.kind == DisputeKind::Replay)
-						.map(|c| c.segment)
+						.filter(|(segment, stake)| {
+							more_than_half((*stake).unique_saturated_into(), frozen_eligible)
+								&& dispute
+									.claims
+									.iter()
+									.any(|c| c.segment == *segment && c.kind == DisputeKind::Replay)
+						})
+						.map(|(segment, _)| *segment)
 						.collect();
 					if let Err(at) = upheld_miners.binary_search_by(|(m, _)| m.cmp(&miner)) {
-						upheld_miners.insert(at, (miner.clone(), claimed));
+						upheld_miners.insert(at, (miner.clone(), found));
 					}
 					alloc::vec![(miner.clone(), slash_once(&miner, T::MinerSlash::get()))]
 				}
@@ -1036,6 +1221,7 @@ impl<T: Config> Pallet<T> {
 				DisputeOutcome::Undecided => Vec::new(),
 			};
 			if outcome != DisputeOutcome::Rejected {
+				// Unpaid; and out of the model too when `tally.excludes` (`consensus`).
 				if let Err(at) = blocked.binary_search(&miner) {
 					blocked.insert(at, miner.clone());
 				}
@@ -1045,9 +1231,9 @@ impl<T: Config> Pallet<T> {
 				round,
 				miner,
 				outcome,
-				upheld: dispute.upheld,
-				rejected: dispute.rejected,
-				eligible_stake: eligible.unique_saturated_into(),
+				upheld: tally.upheld.unique_saturated_into(),
+				rejected: tally.rejected.unique_saturated_into(),
+				eligible_stake: tally.eligible.unique_saturated_into(),
 				offenders,
 			});
 		}
@@ -1103,9 +1289,10 @@ impl<T: Config> Pallet<T> {
 		// Pay is for work: each miner judged, weighted by agreement with consensus
 		// (`1 − |score − consensus|`), and each vote on the side that prevailed, times stake.
 		// A pass of a miner whose dispute was upheld earns nothing. It is a full disagreement
-		// in trust when a segment a `Replay` claim named was among the passer's own challenges
-		// (it replayed that segment, or should have); otherwise its draw missed the forgery, as
-		// an honest validator's may, and it leaves its trust alone.
+		// in trust when a segment of a `Replay` claim that more than half of the eligible stake
+		// confirmed was among the passer's own challenges (it replayed that segment, or should
+		// have); otherwise its draw missed the forgery, as an honest validator's may, and it
+		// leaves its trust alone.
 		let (segments, q) = (
 			T::Rounds::num_segments(task).unwrap_or(0),
 			T::Rounds::challenge_params(task, round).map_or(0, |(_, q)| q),
@@ -1241,6 +1428,7 @@ impl<T: Config> Pallet<T> {
 		}
 		let mut disputes = 0u32;
 		for (miner, _) in Disputes::<T>::drain_prefix(key) {
+			VoteCommits::<T>::remove((task, round, miner.clone()));
 			DisputeVotes::<T>::remove((task, round, miner));
 			disputes = disputes.saturating_add(1);
 		}
@@ -1307,6 +1495,7 @@ impl<T: Config> Pallet<T> {
 		ChallengeRandomness::<T>::iter_keys().try_for_each(|(key, _)| running(key))?;
 		Disputes::<T>::iter_keys().try_for_each(|(key, _)| running(key))?;
 		DisputeVotes::<T>::iter_keys().try_for_each(|(task, round, _)| running((task, round)))?;
+		VoteCommits::<T>::iter_keys().try_for_each(|(task, round, _)| running((task, round)))?;
 		let mut totals: BTreeMap<(TaskId, RoundIndex), T::Balance> = BTreeMap::new();
 		for (key, v, stake) in RevealStake::<T>::iter() {
 			let entries = Reveals::<T>::get(key, &v).ok_or("a revealed stake without entries")?;
@@ -1374,7 +1563,22 @@ impl<T: Config> Pallet<T> {
 					"two claims by one accuser against one miner"
 				);
 			}
+			let commits = VoteCommits::<T>::get((key.0, key.1, miner.clone()));
 			let votes = DisputeVotes::<T>::get((key.0, key.1, miner));
+			ensure!(
+				votes
+					.iter()
+					.all(|(v, _)| commits.iter().any(|(c, _)| c == v)),
+				"a revealed dispute vote without a commitment"
+			);
+			ensure!(
+				dispute.confirmed.windows(2).all(|w| w[0].0 < w[1].0)
+					&& dispute
+						.confirmed
+						.iter()
+						.all(|(s, _)| dispute.claims.iter().any(|c| c.segment == *s)),
+				"a confirmed segment that is unsorted or not claimed"
+			);
 			for (voter, upheld) in votes.iter() {
 				if let Some(own) = dispute.claim_of(voter) {
 					ensure!(

@@ -1,7 +1,7 @@
 //! Tests of validator scoring: commit-reveal, consensus, trust, disputes and the outcome.
 
 use crate::{mock::*, Error, Event, *};
-use frame_support::{assert_noop, assert_ok};
+use frame_support::{assert_noop, assert_ok, pallet_prelude::DispatchResult};
 use pol_primitives::{OnRoundEnd, RevealedStake};
 
 type Scoring = crate::Pallet<Test>;
@@ -55,17 +55,108 @@ fn score(who: AccountId, e: &EntriesOf<Test>) {
 	));
 }
 
-/// Scorer `who` votes on the dispute over `miner`, in the finalize phase (the only one votes
-/// are taken in).
-fn vote(who: AccountId, miner: AccountId, upheld: bool) {
-	set_phase(Phase::Finalize);
-	assert_ok!(Scoring::vote_dispute(
+fn vote_salt(who: AccountId) -> [u8; 32] {
+	[(who as u8) ^ 0x5a; 32]
+}
+
+fn segments(list: &[u32]) -> BoundedVec<u32, <Test as Config>::MaxScorers> {
+	list.to_vec().try_into().unwrap()
+}
+
+/// `who`'s sealed vote on the dispute over `miner`, confirming `confirmed` (a segment `0` in
+/// it stands for "not served to me either").
+fn sealed(who: AccountId, miner: AccountId, confirmed: &[u32]) -> Hash {
+	let (confirmed, not_served) = split(confirmed);
+	hashing::vote_commit_hash(
+		0,
+		0,
+		&hashing::account_bytes(&miner),
+		&confirmed,
+		not_served,
+		&hashing::account_bytes(&who),
+		&vote_salt(who),
+	)
+}
+
+/// The segments of a test's vote and whether it says "not served" (segment `0`, which no claim
+/// can name).
+fn split(confirmed: &[u32]) -> (Vec<u32>, bool) {
+	(
+		confirmed.iter().copied().filter(|s| *s != 0).collect(),
+		confirmed.contains(&0),
+	)
+}
+
+/// `who` commits, in the vote-commit phase, a vote on `miner`'s dispute confirming `confirmed`.
+fn commit_vote(who: AccountId, miner: AccountId, confirmed: &[u32]) -> DispatchResult {
+	set_phase(Phase::VoteCommit);
+	Scoring::commit_vote(
 		RuntimeOrigin::signed(who),
 		0,
 		0,
 		miner,
-		upheld
-	));
+		sealed(who, miner, confirmed),
+	)
+}
+
+/// `who` reveals, in the vote-reveal phase, its vote on `miner`'s dispute confirming
+/// `confirmed`.
+fn reveal_vote(who: AccountId, miner: AccountId, confirmed: &[u32]) -> DispatchResult {
+	set_phase(Phase::VoteReveal);
+	let (confirmed, not_served) = split(confirmed);
+	Scoring::reveal_vote(
+		RuntimeOrigin::signed(who),
+		0,
+		0,
+		miner,
+		segments(&confirmed),
+		not_served,
+		vote_salt(who),
+	)
+}
+
+/// The segments `who` replays of miner 1's run of 4 segments, 2 per check.
+fn draw_of_miner_1(who: AccountId) -> Vec<u32> {
+	hashing::challenge_segments(
+		&challenge(who).1,
+		&hashing::account_bytes(&who),
+		&hashing::account_bytes(&1u64),
+		4,
+		2,
+	)
+}
+
+/// The dispute over `miner`'s tally: (upheld, rejected) stake.
+fn tally(miner: AccountId) -> (u128, u128) {
+	let t = Scoring::dispute_tally(0, 0, &miner).unwrap();
+	(t.upheld, t.rejected)
+}
+
+/// Scorer `who` commits and reveals a vote on the dispute over `miner` that confirms
+/// `confirmed` (upholds it when not empty).
+fn vote_on(who: AccountId, miner: AccountId, confirmed: &[u32]) {
+	assert_ok!(commit_vote(who, miner, confirmed));
+	assert_ok!(reveal_vote(who, miner, confirmed));
+}
+
+/// Scorer `who` votes on the dispute over `miner`: `upheld`, confirming every segment another
+/// scorer claimed (its own, when no other claimed one), or rejected.
+fn vote(who: AccountId, miner: AccountId, upheld: bool) {
+	let d = Disputes::<Test>::get((0, 0), miner).unwrap();
+	let mut confirmed: Vec<u32> = if !upheld {
+		Vec::new()
+	} else if d.claims.iter().any(|c| c.accuser != who) {
+		d.claims
+			.iter()
+			.filter(|c| c.accuser != who)
+			.map(|c| c.segment)
+			.collect()
+	} else {
+		d.claims.iter().map(|c| c.segment).collect()
+	};
+	confirmed.sort();
+	confirmed.dedup();
+	vote_on(who, miner, &confirmed);
 }
 
 /// `who` commits `e` and reveals it, refused entries and all; returns the events of the
@@ -624,8 +715,8 @@ fn dispute_shield_a_free_not_served_claim_first_cannot_shield_a_forged_segment()
 		score(10, &entries(&[(1, 50, Verdict::NotServed { segment: 4 })]));
 		// No vote before every claim is in: the vote window opens after the last claim.
 		assert_noop!(
-			Scoring::vote_dispute(RuntimeOrigin::signed(20), 0, 0, 1, false),
-			Error::<Test>::VotingClosed
+			Scoring::commit_vote(RuntimeOrigin::signed(20), 0, 0, 1, sealed(20, 1, &[])),
+			Error::<Test>::VoteCommitClosed
 		);
 		score(11, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
 		score(12, &entries(&[(1, 0, Verdict::Fail { segment: 3 })]));
@@ -647,7 +738,7 @@ fn dispute_shield_a_free_not_served_claim_first_cannot_shield_a_forged_segment()
 		for v in [20, 11, 12] {
 			vote(v, 1, true);
 		}
-		assert_eq!(Disputes::<Test>::get((0, 0), 1).unwrap().upheld, 3_000);
+		assert_eq!(tally(1), (3_000, 0));
 		let outcome = settle();
 		assert!(outcome.miners.is_empty());
 		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
@@ -673,11 +764,8 @@ fn dispute_shield_an_accomplice_sacrificing_a_false_replay_claim_cannot_shield_a
 			.map(|c| c.segment)
 			.collect();
 		assert_eq!(claimed, vec![4, 2], "the honest claim was shut out");
-		set_phase(Phase::Finalize);
-		assert_noop!(
-			Scoring::vote_dispute(RuntimeOrigin::signed(10), 0, 0, 1, false),
-			Error::<Test>::AccuserCannotReject
-		);
+		assert_ok!(commit_vote(10, 1, &[]));
+		assert_noop!(reveal_vote(10, 1, &[]), Error::<Test>::AccuserCannotReject);
 		// The voter and the honest accuser replay both claimed segments: segment 2 fails.
 		vote(20, 1, true);
 		vote(11, 1, true);
@@ -871,42 +959,108 @@ fn dispute_vote_errors() {
 		set_stake(10, 1_000);
 		set_stake(11, 1_000);
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
-		// Not before the finalize phase: every claim is in by then.
+		// Not before the vote-commit phase: every claim is in by then.
+		set_phase(Phase::ScoreReveal);
 		assert_noop!(
-			Scoring::vote_dispute(RuntimeOrigin::signed(11), 0, 0, 1, true),
-			Error::<Test>::VotingClosed
+			Scoring::commit_vote(RuntimeOrigin::signed(11), 0, 0, 1, sealed(11, 1, &[2])),
+			Error::<Test>::VoteCommitClosed
 		);
-		set_phase(Phase::Finalize);
 		// A lone accuser never decides its own dispute.
+		assert_noop!(commit_vote(10, 1, &[2]), Error::<Test>::NoOtherClaim);
+		assert_noop!(commit_vote(11, 2, &[2]), Error::<Test>::NoDispute);
+		assert_noop!(commit_vote(99, 1, &[2]), Error::<Test>::NotActiveValidator);
+		// Revealed only in the vote-reveal phase, and only what was committed.
+		assert_noop!(reveal_vote(11, 1, &[2]), Error::<Test>::VoteNotCommitted);
+		assert_ok!(commit_vote(11, 1, &[2]));
+		assert_noop!(commit_vote(11, 1, &[]), Error::<Test>::AlreadyVoted);
 		assert_noop!(
-			Scoring::vote_dispute(RuntimeOrigin::signed(10), 0, 0, 1, true),
-			Error::<Test>::NoOtherClaim
+			Scoring::reveal_vote(
+				RuntimeOrigin::signed(11),
+				0,
+				0,
+				1,
+				segments(&[2]),
+				false,
+				vote_salt(11)
+			),
+			Error::<Test>::VoteRevealClosed
 		);
+		// Another way than committed, or another salt: refused.
+		assert_noop!(reveal_vote(11, 1, &[]), Error::<Test>::VoteMismatch);
+		assert_noop!(reveal_vote(11, 1, &[0, 2]), Error::<Test>::VoteMismatch);
 		assert_noop!(
-			Scoring::vote_dispute(RuntimeOrigin::signed(11), 0, 0, 2, true),
-			Error::<Test>::NoDispute
+			Scoring::reveal_vote(
+				RuntimeOrigin::signed(11),
+				0,
+				0,
+				1,
+				segments(&[2]),
+				false,
+				[0; 32]
+			),
+			Error::<Test>::VoteMismatch
 		);
-		assert_noop!(
-			Scoring::vote_dispute(RuntimeOrigin::signed(99), 0, 0, 1, true),
-			Error::<Test>::NotActiveValidator
-		);
-		assert_ok!(Scoring::vote_dispute(
-			RuntimeOrigin::signed(11),
-			0,
-			0,
-			1,
-			true
-		));
-		assert_noop!(
-			Scoring::vote_dispute(RuntimeOrigin::signed(11), 0, 0, 1, false),
-			Error::<Test>::AlreadyVoted
-		);
-		set_phase(Phase::Verify);
+		assert_ok!(reveal_vote(11, 1, &[2]));
+		assert_noop!(reveal_vote(11, 1, &[2]), Error::<Test>::AlreadyVoted);
+		// Too late to commit once the reveals began.
 		set_stake(12, 1_000);
 		assert_noop!(
-			Scoring::vote_dispute(RuntimeOrigin::signed(12), 0, 0, 1, true),
-			Error::<Test>::VotingClosed
+			Scoring::commit_vote(RuntimeOrigin::signed(12), 0, 0, 1, sealed(12, 1, &[2])),
+			Error::<Test>::VoteCommitClosed
 		);
+		set_phase(Phase::Finalize);
+		assert_noop!(
+			Scoring::reveal_vote(
+				RuntimeOrigin::signed(11),
+				0,
+				0,
+				1,
+				segments(&[2]),
+				false,
+				vote_salt(11)
+			),
+			Error::<Test>::VoteRevealClosed
+		);
+	});
+}
+
+#[test]
+fn a_revealed_vote_confirms_only_claimed_segments_in_order() {
+	test(|| {
+		set_miners(&[1]);
+		for v in [10, 11, 12, 13] {
+			set_stake(v, 1_000);
+		}
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
+		score(11, &entries(&[(1, 0, Verdict::Fail { segment: 3 })]));
+		// A segment nobody claimed, or segments out of order: refused at reveal.
+		assert_ok!(commit_vote(12, 1, &[2, 5]));
+		assert_noop!(
+			reveal_vote(12, 1, &[2, 5]),
+			Error::<Test>::SegmentNotClaimed
+		);
+		assert_ok!(commit_vote(13, 1, &[3, 2]));
+		assert_noop!(reveal_vote(13, 1, &[3, 2]), Error::<Test>::UnsortedSegments);
+		// An accuser confirming its own segment upholds, and its own segment's tally is not
+		// raised by it; confirming another's is.
+		vote_on(10, 1, &[2, 3]);
+		let d = Disputes::<Test>::get((0, 0), 1).unwrap();
+		assert_eq!(tally(1), (1_000, 0));
+		assert_eq!(d.confirmed.to_vec(), vec![(3, 1_000)]);
+		vote_on(11, 1, &[3]);
+		let d = Disputes::<Test>::get((0, 0), 1).unwrap();
+		assert_eq!(tally(1), (2_000, 0));
+		assert_eq!(d.confirmed.to_vec(), vec![(3, 1_000)]);
+		assert!(scoring_events().contains(&Event::DisputeVoted {
+			task: 0,
+			round: 0,
+			miner: 1,
+			validator: 11,
+			upheld: true,
+			confirmed: vec![3],
+			not_served: false,
+			stake: 1_000,
+		}));
 	});
 }
 
@@ -1133,31 +1287,15 @@ fn dispute_vote_race_a_cartel_of_small_accounts_cannot_outvote_the_honest_stake(
 			set_stake(v, 100);
 		}
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
-		set_phase(Phase::Finalize);
 		// The cartel votes first, all of it.
 		for v in 20..23 {
-			assert_ok!(Scoring::vote_dispute(
-				RuntimeOrigin::signed(v),
-				0,
-				0,
-				1,
-				false
-			));
+			vote_on(v, 1, &[]);
 		}
 		// Arrival order excludes nobody: the honest vote comes last and still counts.
-		assert_ok!(Scoring::vote_dispute(
-			RuntimeOrigin::signed(11),
-			0,
-			0,
-			1,
-			true
-		));
+		vote_on(11, 1, &[4]);
 		// An outsider with a large bond bonded after the round started has no vote.
 		set_stake(30, 50_000);
-		assert_noop!(
-			Scoring::vote_dispute(RuntimeOrigin::signed(30), 0, 0, 1, false),
-			Error::<Test>::NotScorer
-		);
+		assert_noop!(commit_vote(30, 1, &[]), Error::<Test>::NotScorer);
 		let outcome = settle();
 		assert!(outcome.miners.is_empty());
 		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
@@ -1480,24 +1618,26 @@ fn lazy_validation_a_pass_of_a_miner_whose_dispute_is_upheld_earns_nothing_and_c
 }
 
 #[test]
-fn an_upheld_dispute_leaves_the_update_out_of_the_model_as_soon_as_it_is_decided() {
+fn a_replay_claim_keeps_the_update_out_of_the_model_unless_the_majority_rejects_it() {
+	// The model is read once every vote is revealed: an upheld dispute leaves the update out, a
+	// rejected one keeps it, and one left undecided over a `Fail` claim leaves it out too.
 	test(|| {
 		set_miners(&[1, 2]);
 		for v in [10, 11, 12] {
 			set_stake(v, 1_000);
 		}
 		let pass = Verdict::Pass;
-		score(
-			10,
-			&entries(&[(1, 0, Verdict::Fail { segment: 4 }), (2, 50, pass)]),
-		);
+		let fail = Verdict::Fail { segment: 4 };
+		score(10, &entries(&[(1, 0, fail), (2, 0, fail)]));
 		score(11, &entries(&[(1, 50, pass), (2, 50, pass)]));
 		score(12, &entries(&[(1, 50, pass), (2, 50, pass)]));
-		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(50)), (2, p(50))]);
+		assert_eq!(Scoring::consensus(0, 0), vec![]);
 		vote(11, 1, true);
-		// 1 000 of the 2 000 eligible: not yet more than half.
-		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(50)), (2, p(50))]);
+		vote(11, 2, false);
+		// 1 000 of the 2 000 eligible each way: not yet more than half.
+		assert_eq!(Scoring::consensus(0, 0), vec![]);
 		vote(12, 1, true);
+		vote(12, 2, false);
 		assert_eq!(Scoring::consensus(0, 0), vec![(2, p(50))]);
 	});
 }
@@ -1512,19 +1652,10 @@ fn an_honest_pass_that_did_not_draw_the_forged_segment_costs_no_trust() {
 		set_stake(10, 1_000);
 		set_stake(11, 2_000);
 		set_stake(12, 1_000);
-		let draw = |who: AccountId| {
-			pol_primitives::hashing::challenge_segments(
-				&challenge(who).1,
-				&pol_primitives::hashing::account_bytes(&who),
-				&pol_primitives::hashing::account_bytes(&1u64),
-				4,
-				2,
-			)
-		};
 		// A segment 10 drew and 12 did not; 11 replays it in the vote and upholds.
-		let forged = draw(10)[1];
+		let forged = draw_of_miner_1(10)[1];
 		assert!(
-			!draw(12).contains(&forged),
+			!draw_of_miner_1(12).contains(&forged),
 			"pick accounts whose draws differ"
 		);
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: forged })]));
@@ -1535,5 +1666,180 @@ fn an_honest_pass_that_did_not_draw_the_forged_segment_costs_no_trust() {
 		// 12 earns nothing for its pass and keeps its trust: its draw missed the segment.
 		assert!(outcome.validators.iter().all(|(v, _)| *v != 12));
 		assert_eq!(Trust::<Test>::get(12), None);
+	});
+}
+
+#[test]
+fn a_colluders_false_claim_on_the_last_segment_costs_the_honest_passers_no_trust() {
+	// Attack (second review, finding 4): beside an honest claim on the forged segment, the
+	// forger's accomplice claims that segment n fails, which every validator replays. The
+	// dispute is upheld, and if every `Replay` claim's segment counted, every honest passer
+	// would take a full deviation for "missing" segment n. A second colluder confirms segment
+	// n in its vote. Only segments the voters confirmed by more than half of the eligible stake
+	// count.
+	test(|| {
+		set_miners(&[1]);
+		set_segments_per_check(2);
+		set_stake(10, 1_000);
+		set_stake(11, 500);
+		set_stake(12, 500);
+		let forged = draw_of_miner_1(10)[1];
+		assert_ne!(forged, 4);
+		// Two honest scorers whose draws missed the forged segment.
+		let passers: Vec<AccountId> = (13..60)
+			.filter(|v| !draw_of_miner_1(*v).contains(&forged))
+			.take(2)
+			.collect();
+		assert_eq!(passers.len(), 2);
+		for v in &passers {
+			set_stake(*v, 1_000);
+		}
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: forged })]));
+		score(11, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		for v in &passers {
+			score(*v, &entries(&[(1, 70, Verdict::Pass)]));
+		}
+		// The voters replay both claimed segments: the forged one fails, segment 4 replays.
+		for v in &passers {
+			vote_on(*v, 1, &[forged]);
+		}
+		vote_on(10, 1, &[forged]);
+		vote_on(11, 1, &[4]);
+		vote_on(12, 1, &[forged, 4]);
+		// Of the 4 000 eligible: the forged segment 2 500, segment 4 only the second
+		// colluder's 500 (the first's own claim is no evidence).
+		let d = Disputes::<Test>::get((0, 0), 1).unwrap();
+		let mut want = vec![(forged, 2_500), (4, 500)];
+		want.sort();
+		assert_eq!(d.confirmed.to_vec(), want);
+		settle();
+		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
+		// The honest passers were challenged with segment 4, not with the forged one: their
+		// trust does not move.
+		for v in &passers {
+			assert_eq!(Trust::<Test>::get(v), None, "{v}");
+		}
+	});
+}
+
+#[test]
+fn sealed_votes_show_nothing_before_the_reveal_and_an_unrevealed_vote_counts_for_nothing() {
+	// Herding: with votes in the clear, a voter could wait and join the side already winning.
+	// Sealed, the commitments say nothing of their side, and a vote committed and never
+	// revealed decides nothing.
+	test(|| {
+		set_miners(&[1]);
+		for v in [10, 11, 12] {
+			set_stake(v, 1_000);
+		}
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 2 })]));
+		assert_ok!(commit_vote(11, 1, &[2]));
+		assert_ok!(commit_vote(12, 1, &[]));
+		assert_eq!(tally(1), (0, 0));
+		assert_eq!(DisputeVotes::<Test>::get((0, 0, 1)).len(), 0);
+		assert_eq!(VoteCommits::<Test>::get((0, 0, 1)).len(), 2);
+		// 11 reveals; 12 does not: 1 000 of the 2 000 eligible, undecided.
+		assert_ok!(reveal_vote(11, 1, &[2]));
+		scoring_events();
+		let outcome = settle();
+		assert!(slashes().is_empty());
+		assert!(outcome.miners.is_empty());
+		assert!(scoring_events().iter().any(|e| matches!(
+			e,
+			Event::DisputeResolved {
+				outcome: DisputeOutcome::Undecided,
+				upheld: 1_000,
+				rejected: 0,
+				..
+			}
+		)));
+		assert_eq!(VoteCommits::<Test>::iter().count(), 0);
+	});
+}
+
+#[test]
+fn stake_that_leaves_after_voting_counts_on_neither_side() {
+	// Attack (review of the sealed votes): a colluder claims that an honest miner's segment 4
+	// fails; a second colluder confirms it; the honest scorers reject. The second colluder then
+	// unbonds: had its vote kept the stake it revealed with while the eligible stake shrank, its
+	// side would pass half and the honest miner be slashed.
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 10);
+		set_stake(11, 110);
+		set_stake(12, 100);
+		set_stake(13, 100);
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		vote_on(11, 1, &[4]);
+		vote_on(12, 1, &[]);
+		vote_on(13, 1, &[]);
+		set_stake(11, 0);
+		// Of the 200 eligible now (the lone accuser's 10 is not), 200 rejected.
+		assert_eq!(tally(1), (0, 200));
+		settle();
+		assert_eq!(slashes(), vec![(10, FALSE_ACCUSATION_SLASH)]);
+	});
+}
+
+#[test]
+fn a_segment_withheld_from_the_voters_upholds_but_costs_the_passers_no_trust() {
+	// Attack (review of the sealed votes): a colluder claims that segment 4 of a cartel miner's
+	// run fails, and the miner then withholds segment 4 from the voters. They uphold (what is not
+	// served is against the miner), and if "not served" counted as a confirmed failure, every
+	// honest passer, challenged with segment 4, would take a full deviation for 10% of one
+	// miner's bond.
+	test(|| {
+		set_miners(&[1]);
+		for v in [10, 11, 12] {
+			set_stake(v, 1_000);
+		}
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		score(11, &entries(&[(1, 70, Verdict::Pass)]));
+		score(12, &entries(&[(1, 70, Verdict::Pass)]));
+		vote_on(11, 1, &[0]);
+		vote_on(12, 1, &[0]);
+		assert!(Disputes::<Test>::get((0, 0), 1)
+			.unwrap()
+			.confirmed
+			.is_empty());
+		settle();
+		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
+		assert_eq!(Trust::<Test>::get(11), None);
+		assert_eq!(Trust::<Test>::get(12), None);
+	});
+}
+
+#[test]
+fn an_update_whose_replay_claim_is_left_undecided_stays_out_of_the_model() {
+	// Attack (review of the sealed votes): a forger's honest accuser claims alone, and the
+	// forger (with a colluder's decoy claims elsewhere) keeps the voters from deciding. An
+	// undecided `Replay` dispute keeps the update out of the model; an undecided `NotServed` one,
+	// which costs its maker nothing, does not.
+	test(|| {
+		set_miners(&[1, 2]);
+		for v in [10, 11, 12] {
+			set_stake(v, 1_000);
+		}
+		score(
+			10,
+			&entries(&[
+				(1, 0, Verdict::Fail { segment: 4 }),
+				(2, 0, Verdict::NotServed { segment: 4 }),
+			]),
+		);
+		score(
+			11,
+			&entries(&[(1, 60, Verdict::Pass), (2, 60, Verdict::Pass)]),
+		);
+		score(
+			12,
+			&entries(&[(1, 60, Verdict::Pass), (2, 60, Verdict::Pass)]),
+		);
+		set_phase(Phase::Finalize);
+		assert_eq!(Scoring::consensus(0, 0), vec![(2, p(60))]);
+		let outcome = settle();
+		// Neither is paid (undecided), nobody is slashed.
+		assert!(outcome.miners.is_empty());
+		assert!(slashes().is_empty());
 	});
 }

@@ -67,16 +67,59 @@ pub struct Claim<AccountId> {
 pub struct Dispute<AccountId, Balance, MaxClaims: Get<u32>> {
 	/// The claims, in the order they were made; at most one per accuser.
 	pub claims: BoundedVec<Claim<AccountId>, MaxClaims>,
-	/// Stake of the validators that found a claimed segment fails (upheld).
-	pub upheld: Balance,
-	/// Stake of the validators that found every claimed segment replays (rejected).
-	pub rejected: Balance,
+	/// Each claimed segment that a revealed vote found failing in its replay, with the stake
+	/// (at the reveal) of the votes that did, sorted by segment. A voter's confirmation of a
+	/// segment only it claimed is not counted here: its own claim is not evidence; nor is a
+	/// segment the voter could not get (a miner can withhold a segment from the voters on
+	/// purpose). Decides which passers should have found the forgery: a colluder's false claim
+	/// on a segment every validator replays confirms nothing. Which way the dispute goes is
+	/// counted from the votes themselves ([`crate::DisputeVotes`]), at the voters' current stake.
+	pub confirmed: BoundedVec<(SegmentIndex, Balance), MaxClaims>,
 }
 
 impl<AccountId: PartialEq, Balance, MaxClaims: Get<u32>> Dispute<AccountId, Balance, MaxClaims> {
 	/// `who`'s claim in this dispute, if it made one.
 	pub fn claim_of(&self, who: &AccountId) -> Option<&Claim<AccountId>> {
 		self.claims.iter().find(|c| c.accuser == *who)
+	}
+
+	/// Whether a validator other than `who` claimed `segment`.
+	pub fn claimed_by_another(&self, segment: SegmentIndex, who: &AccountId) -> bool {
+		self.claims
+			.iter()
+			.any(|c| c.segment == segment && c.accuser != *who)
+	}
+}
+
+/// How a dispute stands with its revealed votes ([`crate::Pallet::dispute_tally`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Tally {
+	/// What the votes decide (more than half of `eligible` on one side), so far.
+	pub outcome: DisputeOutcome,
+	/// The stake of the votes that upheld it, each voter at its stake now.
+	pub upheld: u128,
+	/// The stake of the votes that rejected it.
+	pub rejected: u128,
+	/// The stake eligible to vote: the snapshot's, less a lone accuser's.
+	pub eligible: u128,
+}
+
+impl Tally {
+	/// Whether `dispute` keeps its miner's update out of the global model: upheld, or left
+	/// undecided over a `Replay` claim (an update said not to replay is never aggregated
+	/// unchecked, whoever kept the voters from deciding). A `NotServed` claim left undecided
+	/// excludes nothing: it costs its maker nothing, so it must not censor.
+	pub fn excludes<AccountId, Balance, MaxClaims: Get<u32>>(
+		&self,
+		dispute: &Dispute<AccountId, Balance, MaxClaims>,
+	) -> bool {
+		match self.outcome {
+			DisputeOutcome::Upheld => true,
+			DisputeOutcome::Rejected => false,
+			DisputeOutcome::Undecided => {
+				dispute.claims.iter().any(|c| c.kind == DisputeKind::Replay)
+			}
+		}
 	}
 }
 

@@ -44,7 +44,8 @@ use core::marker::PhantomData;
 pub trait WeightInfo {
 	fn commit_scores() -> Weight;
 	fn reveal_scores(e: u32, ) -> Weight;
-	fn vote_dispute() -> Weight;
+	fn commit_vote() -> Weight;
+	fn reveal_vote() -> Weight;
 	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight;
 	fn on_round_start() -> Weight;
 }
@@ -55,7 +56,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(961), added: 3436, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::ScoreCommits` (r:1 w:1)
 	/// Proof: `PolScoring::ScoreCommits` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:1 w:0)
@@ -65,16 +66,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolStaking::Unsettled` (r:1 w:1)
 	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn commit_scores() -> Weight {
-		// Proof size: measured `1218`, estimated `6559` bytes.
-		// Fastest run: 43_184_000 ps.
-		Weight::from_parts(75_411_000, 6559)
+		// Proof size: measured `1226`, estimated `6559` bytes.
+		// Fastest run: 33_881_000 ps.
+		Weight::from_parts(38_367_000, 6559)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(961), added: 3436, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::ScoreCommits` (r:1 w:0)
 	/// Proof: `PolScoring::ScoreCommits` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Reveals` (r:1 w:1)
@@ -86,7 +87,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `TaskRegistry::Updates` (r:256 w:0)
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:256 w:256)
-	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(2470), added: 4945, mode: `MaxEncodedLen`)
+	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(3720), added: 6195, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:1 w:0)
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RevealedTotal` (r:1 w:1)
@@ -97,31 +98,50 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::ChallengeRandomness` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Component `e` ranges over `[1, 256]`.
 	fn reveal_scores(e: u32, ) -> Weight {
-		// Proof size: measured `4454 + e * (511 ±0)`, estimated `14031 + e * (4945 ±0)` bytes.
-		// Fastest run: 1_006_390_000 ps.
-		Weight::from_parts(2_561_498_972, 14031)
-			.saturating_add(Weight::from_parts(115_919_598, 0).saturating_mul(e.into()))
+		// Proof size: measured `4431 + e * (511 ±0)`, estimated `14031 + e * (6195 ±0)` bytes.
+		// Fastest run: 507_517_000 ps.
+		Weight::from_parts(513_536_000, 14031)
+			.saturating_add(Weight::from_parts(107_174_627, 0).saturating_mul(e.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(e.into())))
-			.saturating_add(Weight::from_parts(0, 4945).saturating_mul(e.into()))
+			.saturating_add(Weight::from_parts(0, 6195).saturating_mul(e.into()))
 	}
 	/// Storage: `PolStaking::Ledger` (r:1 w:0)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
-	/// Storage: `PolScoring::Disputes` (r:1 w:1)
-	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(2470), added: 4945, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(961), added: 3436, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::Disputes` (r:1 w:0)
+	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(3720), added: 6195, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:1 w:0)
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::VoteCommits` (r:1 w:1)
+	/// Proof: `PolScoring::VoteCommits` (`max_values`: None, `max_size`: Some(4158), added: 6633, mode: `MaxEncodedLen`)
+	fn commit_vote() -> Weight {
+		// Proof size: measured `7767`, estimated `7623` bytes.
+		// Fastest run: 45_037_000 ps.
+		Weight::from_parts(70_946_000, 7623)
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	/// Storage: `PolStaking::Ledger` (r:1 w:0)
+	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
+	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(961), added: 3436, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::VoteCommits` (r:1 w:0)
+	/// Proof: `PolScoring::VoteCommits` (`max_values`: None, `max_size`: Some(4158), added: 6633, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::DisputeVotes` (r:1 w:1)
 	/// Proof: `PolScoring::DisputeVotes` (`max_values`: None, `max_size`: Some(2174), added: 4649, mode: `MaxEncodedLen`)
-	fn vote_dispute() -> Weight {
-		// Proof size: measured `5837`, estimated `6559` bytes.
-		// Fastest run: 51_987_000 ps.
-		Weight::from_parts(68_912_000, 6559)
-			.saturating_add(T::DbWeight::get().reads(5_u64))
+	/// Storage: `PolScoring::Disputes` (r:1 w:1)
+	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(3720), added: 6195, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::RoundScorers` (r:1 w:0)
+	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
+	fn reveal_vote() -> Weight {
+		// Proof size: measured `9997`, estimated `7623` bytes.
+		// Fastest run: 54_010_000 ps.
+		Weight::from_parts(65_748_000, 7623)
+			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `PolScoring::Reveals` (r:65 w:64)
@@ -135,7 +155,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolStaking::Ledger` (r:383 w:383)
 	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:257 w:256)
-	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(2470), added: 4945, mode: `MaxEncodedLen`)
+	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(3720), added: 6195, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::DisputeVotes` (r:256 w:256)
 	/// Proof: `PolScoring::DisputeVotes` (`max_values`: None, `max_size`: Some(2174), added: 4649, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:383 w:383)
@@ -149,7 +169,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolStaking::CounterForValidators` (r:1 w:1)
 	/// Proof: `PolStaking::CounterForValidators` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Tasks` (r:1 w:0)
-	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(953), added: 3428, mode: `MaxEncodedLen`)
+	/// Proof: `TaskRegistry::Tasks` (`max_values`: None, `max_size`: Some(961), added: 3436, mode: `MaxEncodedLen`)
 	/// Storage: `TaskRegistry::Rounds` (r:1 w:0)
 	/// Proof: `TaskRegistry::Rounds` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::ChallengeRandomness` (r:64 w:0)
@@ -160,6 +180,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::ScoreCommits` (`max_values`: None, `max_size`: Some(100), added: 2575, mode: `MaxEncodedLen`)
 	/// Storage: `PolStaking::Unsettled` (r:128 w:128)
 	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
+	/// Storage: `PolScoring::VoteCommits` (r:0 w:256)
+	/// Proof: `PolScoring::VoteCommits` (`max_values`: None, `max_size`: Some(4158), added: 6633, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RevealedTotal` (r:0 w:1)
 	/// Proof: `PolScoring::RevealedTotal` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundChallengeKeys` (r:0 w:1)
@@ -169,19 +191,20 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `d` ranges over `[0, 256]`.
 	/// Component `u` ranges over `[0, 64]`.
 	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
-		// Proof size: measured `0 + d * (331 ±0) + m * (903 ±0) + u * (441 ±0) + v * (785 ±0)`, estimated `187020 + d * (3542 ±80) + m * (3535 ±80) + u * (2575 ±0) + v * (13041 ±0)` bytes.
-		// Fastest run: 10_046_026_000 ps.
-		Weight::from_parts(10_175_819_000, 187020)
-			.saturating_add(Weight::from_parts(83_364_320, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(46_048_344, 0).saturating_mul(d.into()))
+		// Proof size: measured `0 + d * (331 ±0) + m * (903 ±0) + u * (441 ±0) + v * (748 ±0)`, estimated `187020 + d * (4438 ±80) + m * (4428 ±80) + u * (2575 ±0) + v * (13041 ±0)` bytes.
+		// Fastest run: 9_363_152_000 ps.
+		Weight::from_parts(10_021_254_000, 187020)
+			.saturating_add(Weight::from_parts(55_009_627, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(51_321, 0).saturating_mul(v.into()))
+			.saturating_add(Weight::from_parts(56_310_511, 0).saturating_mul(d.into()))
 			.saturating_add(T::DbWeight::get().reads(974_u64))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(m.into())))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes(647_u64))
-			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(m.into())))
-			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(d.into())))
-			.saturating_add(Weight::from_parts(0, 3542).saturating_mul(d.into()))
-			.saturating_add(Weight::from_parts(0, 3535).saturating_mul(m.into()))
+			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(m.into())))
+			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(d.into())))
+			.saturating_add(Weight::from_parts(0, 4438).saturating_mul(d.into()))
+			.saturating_add(Weight::from_parts(0, 4428).saturating_mul(m.into()))
 			.saturating_add(Weight::from_parts(0, 2575).saturating_mul(u.into()))
 			.saturating_add(Weight::from_parts(0, 13041).saturating_mul(v.into()))
 	}
@@ -195,8 +218,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::RoundChallengeKeys` (`max_values`: None, `max_size`: Some(4118), added: 6593, mode: `MaxEncodedLen`)
 	fn on_round_start() -> Weight {
 		// Proof size: measured `3268`, estimated `164510` bytes.
-		// Fastest run: 156_592_000 ps.
-		Weight::from_parts(164_163_000, 164510)
+		// Fastest run: 147_520_000 ps.
+		Weight::from_parts(202_131_000, 164510)
 			.saturating_add(T::DbWeight::get().reads(65_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -205,41 +228,47 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn commit_scores() -> Weight {
-		Weight::from_parts(75_411_000, 6559)
+		Weight::from_parts(38_367_000, 6559)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn reveal_scores(e: u32, ) -> Weight {
-		Weight::from_parts(2_561_498_972, 14031)
-			.saturating_add(Weight::from_parts(115_919_598, 0).saturating_mul(e.into()))
+		Weight::from_parts(513_536_000, 14031)
+			.saturating_add(Weight::from_parts(107_174_627, 0).saturating_mul(e.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(e.into())))
-			.saturating_add(Weight::from_parts(0, 4945).saturating_mul(e.into()))
+			.saturating_add(Weight::from_parts(0, 6195).saturating_mul(e.into()))
 	}
-	fn vote_dispute() -> Weight {
-		Weight::from_parts(68_912_000, 6559)
+	fn commit_vote() -> Weight {
+		Weight::from_parts(70_946_000, 7623)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
+	fn reveal_vote() -> Weight {
+		Weight::from_parts(65_748_000, 7623)
+			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
-		Weight::from_parts(10_175_819_000, 187020)
-			.saturating_add(Weight::from_parts(83_364_320, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(46_048_344, 0).saturating_mul(d.into()))
+		Weight::from_parts(10_021_254_000, 187020)
+			.saturating_add(Weight::from_parts(55_009_627, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(51_321, 0).saturating_mul(v.into()))
+			.saturating_add(Weight::from_parts(56_310_511, 0).saturating_mul(d.into()))
 			.saturating_add(ParityDbWeight::get().reads(974_u64))
 			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(m.into())))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(d.into())))
 			.saturating_add(ParityDbWeight::get().writes(647_u64))
-			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(m.into())))
-			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(d.into())))
-			.saturating_add(Weight::from_parts(0, 3542).saturating_mul(d.into()))
-			.saturating_add(Weight::from_parts(0, 3535).saturating_mul(m.into()))
+			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(m.into())))
+			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(d.into())))
+			.saturating_add(Weight::from_parts(0, 4438).saturating_mul(d.into()))
+			.saturating_add(Weight::from_parts(0, 4428).saturating_mul(m.into()))
 			.saturating_add(Weight::from_parts(0, 2575).saturating_mul(u.into()))
 			.saturating_add(Weight::from_parts(0, 13041).saturating_mul(v.into()))
 	}
 	fn on_round_start() -> Weight {
-		Weight::from_parts(164_163_000, 164510)
+		Weight::from_parts(202_131_000, 164510)
 			.saturating_add(ParityDbWeight::get().reads(65_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}

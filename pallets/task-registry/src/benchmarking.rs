@@ -60,6 +60,8 @@ fn spec<T: Config>(rounds: u32) -> TaskSpec<BalanceOf<T>> {
 			reveal_blocks: phase,
 			verify_blocks: phase,
 			score_reveal_blocks: phase,
+			vote_commit_blocks: phase,
+			vote_reveal_blocks: phase.max(pol_primitives::serving::min_reveal_blocks()),
 			finalize_blocks: phase,
 			rounds,
 		},
@@ -77,6 +79,13 @@ fn spec<T: Config>(rounds: u32) -> TaskSpec<BalanceOf<T>> {
 			T::ExpectedBlockTime::get(),
 		);
 		spec.schedule.verify_blocks = phase.max(fetch);
+		let vote = pol_primitives::serving::min_vote_commit_blocks(
+			&arch,
+			!hp.momentum.is_zero(),
+			hp.num_segments().unwrap_or(1),
+			T::ExpectedBlockTime::get(),
+		);
+		spec.schedule.vote_commit_blocks = phase.max(vote);
 	}
 	spec
 }

@@ -15,7 +15,8 @@
 //! - Each round runs the phases of [`Phase`], advanced in `on_initialize`: at its first block
 //!   the round records `round_seed`; miners [`Pallet::commit_update`] then
 //!   [`Pallet::reveal_update`]; when the reveal phase ends the round records `challenge_seed`;
-//!   validators score (scoring pallet) and [`Pallet::propose_global_model`]; a hash is accepted
+//!   validators score, claim and vote on disputes (scoring pallet), then, in the finalize phase,
+//!   [`Pallet::propose_global_model`]; a hash is accepted
 //!   once its proposers hold more than 2/3 of the stake that revealed scores
 //!   ([`pol_primitives::RevealedStake`]). At the end of the finalize phase the round closes:
 //!   [`pol_primitives::OnRoundEnd`] settles and pays it, and the next round starts from the
@@ -534,7 +535,7 @@ pub mod pallet {
 		/// The final segment's update norm is NaN, infinite or negative: the run's parameters
 		/// are not finite, and such an update would poison the global model.
 		NonFiniteUpdate,
-		/// Proposals open in the finalize phase, after scores are revealed.
+		/// Proposals open in the finalize phase, after scores are revealed and disputes decided.
 		ProposalsNotOpen,
 		/// The caller is not one of the round's scorers with at least one revealed score; only
 		/// they may propose.
@@ -555,6 +556,15 @@ pub mod pallet {
 		/// `pol_primitives::serving::min_verify_blocks` blocks (10 for a small model at 3-second
 		/// blocks, 12 for the demo task), or check fewer segments or a smaller model.
 		VerifyPhaseTooShort,
+		/// The vote-commit phase is too short for a voter to fetch, at the protocol's minimum
+		/// rate, the manifest and both ends of a segment claimed in the score-reveal phase's last
+		/// block: such a claim could not be checked. Lengthen it to at least
+		/// `pol_primitives::serving::min_vote_commit_blocks` blocks (10 for a small model at
+		/// 3-second blocks).
+		VoteCommitPhaseTooShort,
+		/// The vote-reveal phase is too short for a voter to notice it and have its reveal
+		/// included: make it at least `pol_primitives::serving::min_reveal_blocks` (5) blocks.
+		VoteRevealPhaseTooShort,
 	}
 
 	#[pallet::hooks]
@@ -1188,6 +1198,8 @@ impl<T: Config> Pallet<T> {
 					s.reveal_blocks,
 					s.verify_blocks,
 					s.score_reveal_blocks,
+					s.vote_commit_blocks,
+					s.vote_reveal_blocks,
 					s.finalize_blocks
 				]
 				.iter()
@@ -1204,6 +1216,20 @@ impl<T: Config> Pallet<T> {
 		ensure!(
 			s.verify_blocks >= min_verify,
 			Error::<T>::VerifyPhaseTooShort
+		);
+		let min_vote_commit = pol_primitives::serving::min_vote_commit_blocks(
+			&arch,
+			!hp.momentum.is_zero(),
+			segments,
+			T::ExpectedBlockTime::get(),
+		);
+		ensure!(
+			s.vote_commit_blocks >= min_vote_commit,
+			Error::<T>::VoteCommitPhaseTooShort
+		);
+		ensure!(
+			s.vote_reveal_blocks >= pol_primitives::serving::min_reveal_blocks(),
+			Error::<T>::VoteRevealPhaseTooShort
 		);
 		ensure!(
 			spec.max_miners >= 1 && spec.max_miners <= T::MaxMinersPerTask::get(),

@@ -199,7 +199,7 @@ pub const TASK_DEPOSIT: Balance = 500;
 pub const ROUND_DEPOSIT: Balance = 10;
 pub const MIN_REWARD: Balance = 100;
 pub const MAX_ROUNDS: u32 = 50;
-pub const MAX_PHASE_BLOCKS: u32 = 20;
+pub const MAX_PHASE_BLOCKS: u32 = 100;
 pub const MAX_TASKS_PER_CREATOR: u32 = 2;
 pub const MAX_IDLE_ROUNDS: u32 = 3;
 pub const RETENTION: u64 = 10;
@@ -253,11 +253,13 @@ pub const SCHEDULE: Schedule = Schedule {
 	reveal_blocks: 3,
 	verify_blocks: 10,
 	score_reveal_blocks: 2,
+	vote_commit_blocks: 10,
+	vote_reveal_blocks: 5,
 	finalize_blocks: 3,
 	rounds: 3,
 };
 /// Blocks per round under [`SCHEDULE`].
-pub const ROUND_BLOCKS: u64 = 22;
+pub const ROUND_BLOCKS: u64 = 37;
 pub const REWARD: Balance = 1_000;
 
 /// A valid digits task: `mlp:64-32-10`, 4 segments of 5 steps, 2 checked.

@@ -15,8 +15,10 @@ type Registry = crate::Pallet<Test>;
 const REVEAL_AT: u64 = 5;
 const VERIFY_AT: u64 = 8;
 const SCORE_REVEAL_AT: u64 = 18;
-const FINALIZE_AT: u64 = 20;
-const NEXT_ROUND_AT: u64 = 23;
+const VOTE_COMMIT_AT: u64 = 20;
+const VOTE_REVEAL_AT: u64 = 30;
+const FINALIZE_AT: u64 = 35;
+const NEXT_ROUND_AT: u64 = 38;
 
 /// What [`spec`]'s 3-round task holds for its storage until pruned.
 const DEPOSIT: Balance = TASK_DEPOSIT + 3 * ROUND_DEPOSIT;
@@ -369,6 +371,64 @@ fn a_verify_phase_that_cannot_hold_the_fetches_is_refused() {
 }
 
 #[test]
+fn a_vote_commit_phase_that_cannot_hold_a_late_claims_fetch_is_refused() {
+	// Attack: a colluding scorer claims against an honest miner in the score-reveal phase's last
+	// block. If the voters cannot fetch and replay the claimed segment before votes are sealed,
+	// none votes and the dispute is left undecided: the honest miner goes unpaid for a claim
+	// nobody checked.
+	test(|| {
+		let min = |s: &TaskSpec<Balance>| {
+			let arch = pol_primitives::ModelArch::parse(&s.model).unwrap();
+			pol_primitives::serving::min_vote_commit_blocks(
+				&arch,
+				!s.hyperparameters.momentum.is_zero(),
+				s.hyperparameters.num_segments().unwrap(),
+				3_000,
+			)
+		};
+		let small = spec();
+		// The grace (10 s), a second for each of the two waves (the manifest, then the claimed
+		// segment's 2 checkpoints) and the bytes: 5 blocks; 2 to notice the phase, 3 of margin.
+		assert_eq!(min(&small), 10);
+		let mut short = spec();
+		short.schedule.vote_commit_blocks = min(&small) - 1;
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(CREATOR), short, 10 * REWARD),
+			Error::<Test>::VoteCommitPhaseTooShort
+		);
+		// A voter fetches one segment's ends, a validator Q segments': never more.
+		let mut big = spec();
+		big.model = b"mlp:64-4096-4096-10".to_vec().try_into().unwrap();
+		let verify = pol_primitives::serving::min_verify_blocks(
+			&pol_primitives::ModelArch::parse(&big.model).unwrap(),
+			!big.hyperparameters.momentum.is_zero(),
+			big.hyperparameters.num_segments().unwrap(),
+			big.verification.segments_per_check,
+			3_000,
+		);
+		assert!(
+			min(&big) > 600 && min(&big) <= verify,
+			"{} {verify}",
+			min(&big)
+		);
+		let mut exact = spec();
+		exact.schedule.vote_commit_blocks = min(&small);
+		assert_ok!(Registry::create_task(
+			RuntimeOrigin::signed(CREATOR),
+			exact,
+			10 * REWARD
+		));
+		// A vote-reveal phase too short for an honest reveal to land.
+		let mut hurried = spec();
+		hurried.schedule.vote_reveal_blocks = 4;
+		assert_noop!(
+			Registry::create_task(RuntimeOrigin::signed(CREATOR), hurried, 10 * REWARD),
+			Error::<Test>::VoteRevealPhaseTooShort
+		);
+	});
+}
+
+#[test]
 fn too_many_tasks() {
 	test(|| {
 		for creator in 0..MAX_TASKS {
@@ -489,6 +549,8 @@ fn phases_advance_on_schedule_and_record_seeds() {
 			Some(challenge)
 		);
 		assert_eq!(phase_at(SCORE_REVEAL_AT), Phase::ScoreReveal);
+		assert_eq!(phase_at(VOTE_COMMIT_AT), Phase::VoteCommit);
+		assert_eq!(phase_at(VOTE_REVEAL_AT), Phase::VoteReveal);
 		assert_eq!(phase_at(FINALIZE_AT), Phase::Finalize);
 		assert_eq!(phase_at(NEXT_ROUND_AT - 1), Phase::Finalize);
 		assert_eq!(phase_at(NEXT_ROUND_AT), Phase::Commit);
@@ -520,6 +582,18 @@ fn phases_advance_on_schedule_and_record_seeds() {
 					task,
 					round: 0,
 					phase: Phase::ScoreReveal,
+					ends_at: VOTE_COMMIT_AT - 1
+				},
+				Event::PhaseStarted {
+					task,
+					round: 0,
+					phase: Phase::VoteCommit,
+					ends_at: VOTE_REVEAL_AT - 1
+				},
+				Event::PhaseStarted {
+					task,
+					round: 0,
+					phase: Phase::VoteReveal,
 					ends_at: FINALIZE_AT - 1
 				},
 				Event::PhaseStarted {

@@ -281,7 +281,8 @@ impl InstanceFilter<RuntimeCall> for ProxyType {
 				) | RuntimeCall::PolScoring(
 					pallet_validator_scoring::Call::commit_scores { .. }
 						| pallet_validator_scoring::Call::reveal_scores { .. }
-						| pallet_validator_scoring::Call::vote_dispute { .. }
+						| pallet_validator_scoring::Call::commit_vote { .. }
+						| pallet_validator_scoring::Call::reveal_vote { .. }
 				) | RuntimeCall::PolStaking(pallet_pol_staking::Call::set_endpoint { .. })
 					// Each call inside a batch is filtered again.
 					| RuntimeCall::Utility(

@@ -25,7 +25,8 @@ spec misses the target (99% by 3 validators, replay at most 5%).
   --validator-share PCT    validators' share of each round's reward, in percent
   --max-miners N           the most miners that may join
   --rounds N               rounds the task runs
-  --phase-blocks N         blocks of every phase (commit, reveal, verify, score-reveal, finalize)
+  --phase-blocks N         blocks of every phase (commit, reveal, verify, score-reveal, vote-commit,
+                           vote-reveal, finalize)
   --model SPEC             model, e.g. mlp:64-32-10 (needs --initial-model-hash and -uri)
   --initial-model-hash H   model hash of W₀
   --initial-model-uri URI  where W₀ is served
@@ -84,7 +85,8 @@ function loadConfig() {
   if (opts.rounds !== undefined) config.schedule.rounds = int(opts.rounds, '--rounds');
   if (opts['phase-blocks'] !== undefined) {
     const n = int(opts['phase-blocks'], '--phase-blocks');
-    for (const k of ['commitBlocks', 'revealBlocks', 'verifyBlocks', 'scoreRevealBlocks', 'finalizeBlocks']) {
+    for (const k of ['commitBlocks', 'revealBlocks', 'verifyBlocks', 'scoreRevealBlocks', 'voteCommitBlocks',
+      'voteRevealBlocks', 'finalizeBlocks']) {
       config.schedule[k] = n;
     }
   }

@@ -14,7 +14,7 @@ export const FIXED_U64_ONE = 10n ** 9n;
 /** `Perbill`: 100% is 10^9 parts. */
 export const PERBILL_ONE = 10n ** 9n;
 /** The order of a round's phases. */
-export const PHASES = ['Commit', 'Reveal', 'Verify', 'ScoreReveal', 'Finalize'];
+export const PHASES = ['Commit', 'Reveal', 'Verify', 'ScoreReveal', 'VoteCommit', 'VoteReveal', 'Finalize'];
 
 /** A mistake of the user's (bad input, node down, a failed call): reported without a stack. */
 export class UserError extends Error {
@@ -234,7 +234,7 @@ export function formatPerbill(parts) {
  *                           trim? (share cut at each end, below 0.5), maxNorm? (positive) };
  *                           FedAvg by score when left out
  *   schedule              { commitBlocks, revealBlocks, verifyBlocks, scoreRevealBlocks,
- *                           finalizeBlocks, rounds }
+ *                           voteCommitBlocks, voteRevealBlocks, finalizeBlocks, rounds }
  *   rewardPerRound        POL per round, e.g. "10"
  *   validatorSharePercent the validators' part of each round's reward, in percent
  *   maxMiners             the most miners that may join
@@ -253,7 +253,8 @@ const CONFIG_KEYS = {
   verification: ['segmentsPerCheck', 'comparison', 'tolerance', 'profile'],
   'verification.profile': ['device', 'isa', 'threads'],
   aggregation: ['rule', 'trim', 'maxNorm'],
-  schedule: ['commitBlocks', 'revealBlocks', 'verifyBlocks', 'scoreRevealBlocks', 'finalizeBlocks', 'rounds'],
+  schedule: ['commitBlocks', 'revealBlocks', 'verifyBlocks', 'scoreRevealBlocks', 'voteCommitBlocks', 'voteRevealBlocks',
+    'finalizeBlocks', 'rounds'],
 };
 
 function checkKeys(obj, path) {
@@ -831,7 +832,7 @@ export function formatStatus(st, { brief = false } = {}) {
     if (brief) continue;
     const s = t.spec;
     lines.push(`  model ${s.model} on ${s.dataset} (${s.numShards} shards, ${s.partition}); lr ${s.learningRate}, momentum ${s.momentum}, batch ${s.batchSize}, ${s.localSteps} steps, checkpoint every ${s.checkpointInterval}; ${s.segmentsPerCheck} segments checked, ${s.comparison} under ${s.profile}; aggregated by ${s.aggregation}`);
-    lines.push(`  schedule: commit ${s.schedule.commitBlocks}, reveal ${s.schedule.revealBlocks}, verify ${s.schedule.verifyBlocks}, score-reveal ${s.schedule.scoreRevealBlocks}, finalize ${s.schedule.finalizeBlocks} blocks; ${s.schedule.rounds} rounds`);
+    lines.push(`  schedule: commit ${s.schedule.commitBlocks}, reveal ${s.schedule.revealBlocks}, verify ${s.schedule.verifyBlocks}, score-reveal ${s.schedule.scoreRevealBlocks}, vote-commit ${s.schedule.voteCommitBlocks}, vote-reveal ${s.schedule.voteRevealBlocks}, finalize ${s.schedule.finalizeBlocks} blocks; ${s.schedule.rounds} rounds`);
     lines.push(`  global model ${t.model.hash} (${t.model.uri}, since #${t.model.acceptedAt})`);
     if (r) {
       lines.push(`  round ${r.round}: started at #${r.startedAt}, ${r.commits} commits, ${r.reveals} reveals, seed ${short(r.seed)}${r.challengeSeed ? `, challenge seed ${short(r.challengeSeed)}` : ''}`);

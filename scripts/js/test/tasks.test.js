@@ -180,13 +180,14 @@ test('PolApi reads the task, its round, the validators and the task ids back', a
 
   const rawRound = (await api.call.polApi.roundStatus(taskId)).unwrap();
   assert.equal(rawRound.phase.type, 'Commit');
-  assert.equal(rawRound.phaseEnds.length, 5);
+  assert.equal(rawRound.phaseEnds.length, 7);
   const round = await getRoundStatus(api, taskId);
   assert.equal(round.round, 0);
   assert.equal(round.phase, 'Commit');
   assert.deepEqual(round.phaseEnds.map((p) => p.phase), PHASES);
   const s = demo.schedule;
-  const lengths = [s.revealBlocks, s.verifyBlocks, s.scoreRevealBlocks, s.finalizeBlocks];
+  const lengths = [s.revealBlocks, s.verifyBlocks, s.scoreRevealBlocks, s.voteCommitBlocks, s.voteRevealBlocks,
+    s.finalizeBlocks];
   for (const [i, len] of lengths.entries()) {
     assert.equal(round.phaseEnds[i + 1].block - round.phaseEnds[i].block, len, `${PHASES[i + 1]} lasts ${len} blocks`);
   }
@@ -216,7 +217,9 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   // create-task from the demo file, with flags.
   const created = await runScript('create-task', [
     '--ws', ws, '--suri', '//Charlie', '--file', join(root, 'tasks', 'digits-demo.json'),
-    '--phase-blocks', '2', '--set', 'schedule.verifyBlocks=14', '--budget', '300', '--wait', 'inblock', '--json',
+    '--phase-blocks', '2', '--set', 'schedule.verifyBlocks=14', '--set', 'schedule.voteCommitBlocks=11',
+    '--set', 'schedule.voteRevealBlocks=5',
+    '--budget', '300', '--wait', 'inblock', '--json',
   ]);
   assert.equal(created.code, 0, created.stderr);
   const { task } = JSON.parse(created.stdout);
@@ -226,6 +229,8 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   assert.ok((await getTaskIds(api)).includes(BigInt(task)));
   assert.equal((await getTask(api, task)).spec.schedule.commitBlocks, 2);
   assert.equal((await getTask(api, task)).spec.schedule.verifyBlocks, 14);
+  assert.equal((await getTask(api, task)).spec.schedule.voteCommitBlocks, 11);
+  assert.equal((await getTask(api, task)).spec.schedule.voteRevealBlocks, 5);
 
   const funded = await runScript('fund-task', ['--ws', ws, '--suri', '//Charlie', '--task', task, '--amount', '25.5', '--wait', 'inblock']);
   assert.equal(funded.code, 0, funded.stderr);
@@ -256,6 +261,9 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   // manifest at the protocol's minimum rate (12 blocks needed at 3-second blocks).
   const short = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'schedule.verifyBlocks=11', '--wait', 'inblock']);
   assertCleanError(short, /taskRegistry\.VerifyPhaseTooShort: The verify phase is too short/);
+  // A vote-commit phase too short for a voter to fetch a late claim's segment (11 needed).
+  const shortVote = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'schedule.voteCommitBlocks=10', '--wait', 'inblock']);
+  assertCleanError(shortVote, /taskRegistry\.VoteCommitPhaseTooShort: The vote-commit phase is too short/);
   const badModel = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'model="mlp:64-32-9"', '--wait', 'inblock']);
   assertCleanError(badModel, /taskRegistry\.ModelDoesNotFitData/);
 

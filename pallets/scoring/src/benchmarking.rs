@@ -264,7 +264,11 @@ mod benchmarks {
 			);
 			let commits: Vec<(T::AccountId, Hash)> = validators
 				.iter()
-				.map(|v| (v.clone(), Hash::zero()))
+				.map(|v| {
+					// Each sealed vote holds its voter's bond until the settlement releases it.
+					T::Settlement::lock(v);
+					(v.clone(), Hash::zero())
+				})
 				.collect();
 			VoteCommits::<T>::insert(
 				(task, 0, miner.clone()),
@@ -276,13 +280,10 @@ mod benchmarks {
 			validator_share: Perbill::from_percent(20),
 		};
 		// The disputes are decided, as the worst case needs: the upheld ones (all but the first)
-		// leave their miners out, and will slash them. (A lone scorer's claims decide nothing:
-		// a lone accuser may not vote; undecided over a `Fail`, they leave their miners out.)
-		let out = if v > 1 {
-			d.min(m).saturating_sub(1)
-		} else {
-			d.min(m)
-		};
+		// leave their miners out, and will slash them. (A lone scorer's claims decide nothing,
+		// since a lone accuser is not eligible; undecided over a `Fail`, those its votes lean to
+		// upholding leave their miners out, the first, leaning to rejecting, does not.)
+		let out = d.min(m).saturating_sub(1);
 		assert_eq!(Scoring::<T>::consensus(task, 0).len() as u32, m - out);
 		#[block]
 		{

@@ -31,7 +31,8 @@
 //!   each accuser of a `Fail` is slashed by `FalseAccusationSlash`; an accuser of a
 //!   `NotServed` is not (a miner can serve one validator corrupt bytes and the others good
 //!   ones), and the miner is paid. Undecided: nobody is slashed, and the miner is not paid
-//!   this round. A validator that could not check a miner for reasons of its own
+//!   this round; its update stays out of the model only over a `Replay` claim that more of
+//!   the stake voting upheld than rejected. A validator that could not check a miner for reasons of its own
 //!   leaves it out of its entries: it abstains.
 //! - When the round closes ([`pol_primitives::OnRoundEnd`], called by the task registry): a
 //!   miner is judged only when scorers holding more than half of the snapshot stake judged it
@@ -52,10 +53,12 @@
 //!   miners it judged, each weighted by agreement with consensus (nothing for a pass of a
 //!   forger), plus its dispute votes on the side that prevailed.
 //! - Who scores is fixed when a round starts ([`RoundScorers`]): the authorities the staking
-//!   pallet elected by stake × trust ([`pol_primitives::ScorerSet`]), each weighing at most
-//!   the stake it had then. Only they commit scores and vote on disputes, so no arrival order
-//!   and no stake bonded later decides a round; a scorer's bond is held until the round is
-//!   settled ([`pol_primitives::SettlementLock`]). An account is slashed at most once a round.
+//!   pallet elected by stake × trust ([`pol_primitives::ScorerSet`]), each weighing the stake
+//!   it had then, frozen for the round. Only they commit scores and vote on disputes, so no
+//!   arrival order and no stake bonded later decides a round, and a dispute reads the same
+//!   whenever it is read; a scorer that commits scores or a vote has its bond held until the
+//!   round is settled ([`pol_primitives::SettlementLock`]), so what it weighed with stays within
+//!   reach of a slash. An account is slashed at most once a round.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -720,6 +723,9 @@ pub mod pallet {
 				.try_push((who.clone(), commitment))
 				.map_err(|_| Error::<T>::TooManyVoters)?;
 			VoteCommits::<T>::insert(&key, commits);
+			// A vote weighs the voter's frozen stake, so that stake stays within reach of a
+			// slash until the round is settled (one lock per sealed vote, released with it).
+			T::Settlement::lock(&who);
 			Self::deposit_event(Event::DisputeVoteCommitted {
 				task,
 				round,
@@ -735,7 +741,7 @@ pub mod pallet {
 		/// served to it either; and the `salt` of its commitment. A vote that confirms a segment
 		/// or was not served upholds the dispute; any other rejects it (every claimed segment
 		/// replays). An accuser of a `Replay` claim cannot reject. A vote weighs the caller's
-		/// stake when the dispute is decided (stake that left since counts on neither side).
+		/// stake in the round's snapshot ([`Pallet::scorer_stake`]).
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::reveal_vote())]
 		pub fn reveal_vote(
@@ -907,13 +913,16 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// The stake `who` weighs with in `round` of `task`: its stake in the round's scorer
-	/// snapshot, or its active stake now if that is less (stake that left since counts for
-	/// nothing). `None` if it is not one of the round's scorers.
+	/// snapshot, frozen when the round started, whatever it has since. Every scorer that acts
+	/// (commits scores or a vote) is held by [`SettlementLock`] until the round is settled, so
+	/// what it weighs with stays within reach of a slash; and since no weight moves after the
+	/// snapshot, a dispute reads the same whenever it is read (the model at the last
+	/// vote-reveal block, the pay at the round's end). `None` if it is not one of the round's
+	/// scorers.
 	pub fn scorer_stake(task: TaskId, round: RoundIndex, who: &T::AccountId) -> Option<T::Balance> {
 		let scorers = RoundScorers::<T>::get((task, round));
 		let at = scorers.binary_search_by(|(v, _)| v.cmp(who)).ok()?;
-		let frozen = scorers.get(at).map(|(_, s)| *s)?;
-		Some(frozen.min(T::Stake::stake_of(who)))
+		scorers.get(at).map(|(_, s)| *s)
 	}
 
 	/// Snapshots the scorers of `round` of `task`: the current [`ScorerSet`], at most
@@ -955,10 +964,10 @@ impl<T: Config> Pallet<T> {
 	/// consensus scores: those that scorers holding more than half of the round's snapshot
 	/// stake judged (the consensus is the stake-weighted median of their scores), less those
 	/// whose dispute a majority of the eligible stake has upheld, or left undecided over a
-	/// `Replay` claim (whoever kept the voters from deciding, an update said not to replay is
-	/// not aggregated unchecked). A `NotServed` claim alone, undecided, excludes no update. Validators call this (through the runtime
-	/// API) to aggregate, all at the same finalized block of the finalize phase, when every vote
-	/// has been revealed, so that they agree.
+	/// `Replay` claim that more of the voting stake upheld than rejected ([`Tally::excludes`]).
+	/// Validators call this (through the runtime API) to aggregate, all at the same finalized
+	/// block, the vote-reveal phase's last, so that they agree; every weight is frozen
+	/// ([`Pallet::scorer_stake`]), so the round's settlement reads the disputes the same way.
 	pub fn consensus(task: TaskId, round: RoundIndex) -> Vec<(T::AccountId, Perbill)> {
 		let reveals = Self::reveals(task, round);
 		let scorers = Self::scorer_stakes(task, round);
@@ -981,11 +990,12 @@ impl<T: Config> Pallet<T> {
 			.collect()
 	}
 
-	/// How `dispute` stands with its revealed `votes`, each weighed by its voter's stake now
-	/// (`scorers`, [`Pallet::scorer_stakes`]: stake that left since counts on neither side), and
-	/// the stake eligible to vote on it: the snapshot's (`snapshot`, of `scorers`), less a lone
-	/// accuser's (its own claim is not evidence, so it may not vote on it). More than half of
-	/// that decides; both sides are weighed alike, so they never both reach it.
+	/// How `dispute` stands with its revealed `votes`, each weighed by its voter's frozen stake
+	/// (`scorers`, [`Pallet::scorer_stakes`]), and the stake eligible to vote on it: the
+	/// snapshot's (`snapshot`, of `scorers`), less a lone accuser's (its own claim is not
+	/// evidence, so it may not vote on it). More than half of that decides; both sides are
+	/// weighed alike, so they never both reach it. The confirmations of a segment
+	/// (`Dispute::confirmed`) are weighed against the same eligible stake.
 	fn dispute_outcome(
 		dispute: &DisputeOf<T>,
 		votes: &[(T::AccountId, bool)],
@@ -1023,24 +1033,6 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// The stake eligible to vote on `dispute` as the round's snapshot froze it (`frozen`,
-	/// [`RoundScorers`]), less a lone accuser's: what a segment's confirmations are weighed
-	/// against. Frozen, so that nobody can shrink it by leaving after voting.
-	fn frozen_eligible(dispute: &DisputeOf<T>, frozen: &ScorersOf<T>) -> u128 {
-		let total = frozen.iter().fold(0u128, |t, (_, s)| {
-			t.saturating_add((*s).unique_saturated_into())
-		});
-		match dispute.claims.as_slice() {
-			[only] => total.saturating_sub(
-				frozen
-					.iter()
-					.find(|(v, _)| *v == only.accuser)
-					.map_or(0, |(_, s)| (*s).unique_saturated_into()),
-			),
-			_ => total,
-		}
-	}
-
 	/// How the dispute over `miner` in `round` of `task` stands now; `None` without one.
 	pub fn dispute_tally(task: TaskId, round: RoundIndex, miner: &T::AccountId) -> Option<Tally> {
 		let dispute = Disputes::<T>::get((task, round), miner)?;
@@ -1050,22 +1042,18 @@ impl<T: Config> Pallet<T> {
 		Some(Self::dispute_outcome(&dispute, &votes, &scorers, snapshot))
 	}
 
-	/// The round's scorers with the stake each weighs with now (as [`Pallet::scorer_stake`]:
-	/// the snapshot's, or less if its stake fell since), sorted by account.
+	/// The round's scorers with the stake each weighs with ([`Pallet::scorer_stake`]: the
+	/// snapshot's), sorted by account.
 	fn scorer_stakes(task: TaskId, round: RoundIndex) -> Vec<(T::AccountId, u128)> {
 		RoundScorers::<T>::get((task, round))
 			.into_iter()
-			.map(|(who, frozen)| {
-				let stake = frozen.min(T::Stake::stake_of(&who)).unique_saturated_into();
-				(who, stake)
-			})
+			.map(|(who, frozen)| (who, frozen.unique_saturated_into()))
 			.collect()
 	}
 
-	/// The stake of `round` of `task`'s scorers (each at most what it had when the round
-	/// started, and no more than it has now, like its votes and scores): the whole of which more
-	/// than half decides a miner's judgement and a dispute. Stake that left counts on neither
-	/// side.
+	/// The stake of `round` of `task`'s scorers as the round's snapshot froze it (like their
+	/// votes and scores): the whole of which more than half decides a miner's judgement and a
+	/// dispute. A scorer that stays away, or leaves, decides nothing but still counts in it.
 	pub fn snapshot_stake(task: TaskId, round: RoundIndex) -> T::Balance {
 		Self::scorer_stakes(task, round)
 			.iter()
@@ -1132,7 +1120,6 @@ impl<T: Config> Pallet<T> {
 		let scorers = Self::scorer_stakes(task, round);
 		let snapshot = scorers.iter().fold(0u128, |t, (_, s)| t.saturating_add(*s));
 		let snapshot_stake: T::Balance = snapshot.unique_saturated_into();
-		let frozen = RoundScorers::<T>::get(key);
 
 		// Disputes first: they decide who may be paid. An account is slashed at most once per
 		// round, however many disputes it lost: a validator whose hardware disagrees with many
@@ -1165,7 +1152,9 @@ impl<T: Config> Pallet<T> {
 		for (miner, dispute) in Disputes::<T>::drain_prefix(key) {
 			disputes = disputes.saturating_add(1);
 			let votes = DisputeVotes::<T>::take((task, round, miner.clone()));
-			VoteCommits::<T>::remove((task, round, miner.clone()));
+			for (voter, _) in VoteCommits::<T>::take((task, round, miner.clone())) {
+				T::Settlement::unlock(&voter);
+			}
 			let tally = Self::dispute_outcome(&dispute, &votes, &scorers, snapshot);
 			let outcome = tally.outcome;
 			let prevailed = match outcome {
@@ -1197,12 +1186,11 @@ impl<T: Config> Pallet<T> {
 					// claims that more than half of the eligible stake confirmed. A
 					// colluder's false claim on a segment every validator replays confirms
 					// nothing, and costs the honest passers nothing.
-					let frozen_eligible = Self::frozen_eligible(&dispute, &frozen);
 					let found = dispute
 						.confirmed
 						.iter()
 						.filter(|(segment, stake)| {
-							more_than_half((*stake).unique_saturated_into(), frozen_eligible)
+							more_than_half((*stake).unique_saturated_into(), tally.eligible)
 								&& dispute
 									.claims
 									.iter()
@@ -1428,7 +1416,9 @@ impl<T: Config> Pallet<T> {
 		}
 		let mut disputes = 0u32;
 		for (miner, _) in Disputes::<T>::drain_prefix(key) {
-			VoteCommits::<T>::remove((task, round, miner.clone()));
+			for (voter, _) in VoteCommits::<T>::take((task, round, miner.clone())) {
+				T::Settlement::unlock(&voter);
+			}
 			DisputeVotes::<T>::remove((task, round, miner));
 			disputes = disputes.saturating_add(1);
 		}

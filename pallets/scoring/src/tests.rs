@@ -1163,7 +1163,7 @@ fn an_empty_reveal_neither_proposes_nor_weighs_in_the_model_vote() {
 }
 
 #[test]
-fn stake_added_after_the_snapshot_does_not_count_and_stake_removed_does_not_either() {
+fn stake_added_or_removed_after_the_snapshot_leaves_a_scorers_weight_as_frozen() {
 	test(|| {
 		set_miners(&[1]);
 		set_stake(10, 1_000);
@@ -1173,7 +1173,8 @@ fn stake_added_after_the_snapshot_does_not_count_and_stake_removed_does_not_eith
 		set_stake(10, 9_000);
 		set_stake(11, 400);
 		assert_eq!(Scoring::scorer_stake(0, 0, &10), Some(1_000));
-		assert_eq!(Scoring::scorer_stake(0, 0, &11), Some(400));
+		assert_eq!(Scoring::scorer_stake(0, 0, &11), Some(1_000));
+		assert_eq!(Scoring::snapshot_stake(0, 0), 2_000);
 	});
 }
 
@@ -1620,7 +1621,8 @@ fn lazy_validation_a_pass_of_a_miner_whose_dispute_is_upheld_earns_nothing_and_c
 #[test]
 fn a_replay_claim_keeps_the_update_out_of_the_model_unless_the_majority_rejects_it() {
 	// The model is read once every vote is revealed: an upheld dispute leaves the update out, a
-	// rejected one keeps it, and one left undecided over a `Fail` claim leaves it out too.
+	// rejected one keeps it, and one left undecided over a `Fail` claim leaves it out while
+	// more of the voting stake upholds than rejects.
 	test(|| {
 		set_miners(&[1, 2]);
 		for v in [10, 11, 12] {
@@ -1631,11 +1633,12 @@ fn a_replay_claim_keeps_the_update_out_of_the_model_unless_the_majority_rejects_
 		score(10, &entries(&[(1, 0, fail), (2, 0, fail)]));
 		score(11, &entries(&[(1, 50, pass), (2, 50, pass)]));
 		score(12, &entries(&[(1, 50, pass), (2, 50, pass)]));
-		assert_eq!(Scoring::consensus(0, 0), vec![]);
+		// No votes yet: undecided, and no voting stake upholds more than rejects.
+		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(50)), (2, p(50))]);
 		vote(11, 1, true);
 		vote(11, 2, false);
-		// 1 000 of the 2 000 eligible each way: not yet more than half.
-		assert_eq!(Scoring::consensus(0, 0), vec![]);
+		// 1 000 of the 2 000 eligible each way: not yet more than half; 1 leads to uphold.
+		assert_eq!(Scoring::consensus(0, 0), vec![(2, p(50))]);
 		vote(12, 1, true);
 		vote(12, 2, false);
 		assert_eq!(Scoring::consensus(0, 0), vec![(2, p(50))]);
@@ -1758,11 +1761,14 @@ fn sealed_votes_show_nothing_before_the_reveal_and_an_unrevealed_vote_counts_for
 }
 
 #[test]
-fn stake_that_leaves_after_voting_counts_on_neither_side() {
-	// Attack (review of the sealed votes): a colluder claims that an honest miner's segment 4
-	// fails; a second colluder confirms it; the honest scorers reject. The second colluder then
-	// unbonds: had its vote kept the stake it revealed with while the eligible stake shrank, its
-	// side would pass half and the honest miner be slashed.
+fn a_voters_stake_is_held_until_settlement_and_leaving_after_voting_changes_nothing() {
+	// Attack (reviews of the sealed votes): a colluder claims that an honest miner's segment 4
+	// fails and a second colluder confirms it; the honest scorers reject. The second colluder
+	// then unbonds. Weighed at its stake now, its vote would shrink with it, and with it the
+	// stake eligible: the model (read at the vote-reveal phase's last block) and the pay (at the
+	// round's end) could read the dispute differently; and a vote whose stake was withdrawn
+	// before the round settled would have risked nothing. Its bond is held from its sealed vote
+	// to the settlement, and every weight is the snapshot's.
 	test(|| {
 		set_miners(&[1]);
 		set_stake(10, 10);
@@ -1770,14 +1776,46 @@ fn stake_that_leaves_after_voting_counts_on_neither_side() {
 		set_stake(12, 100);
 		set_stake(13, 100);
 		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
-		vote_on(11, 1, &[4]);
+		assert_ok!(commit_vote(11, 1, &[4]));
+		assert_eq!(locks(11), 1);
+		assert_ok!(reveal_vote(11, 1, &[4]));
 		vote_on(12, 1, &[]);
 		vote_on(13, 1, &[]);
 		set_stake(11, 0);
-		// Of the 200 eligible now (the lone accuser's 10 is not), 200 rejected.
-		assert_eq!(tally(1), (0, 200));
+		// Of the 310 eligible (the lone accuser's 10 is not), 110 upheld and 200 rejected.
+		assert_eq!(tally(1), (110, 200));
 		settle();
 		assert_eq!(slashes(), vec![(10, FALSE_ACCUSATION_SLASH)]);
+		for v in [10, 11, 12, 13] {
+			assert_eq!(locks(v), 0, "{v} is still locked after the settlement");
+		}
+	});
+}
+
+#[test]
+fn a_dispute_reads_the_same_for_the_model_and_for_the_pay_whatever_stake_moves_between() {
+	// Attack (second review of the sealed votes): the validators read the model at the last
+	// vote-reveal block and the chain settles at the round's end. Had a vote weighed its
+	// voter's stake at the time it is read, a voter slashed elsewhere (or unbonding) in between
+	// would turn an upheld dispute undecided: the forged update kept out of the model, and its
+	// forger neither slashed nor the honest passers judged.
+	test(|| {
+		set_miners(&[1]);
+		for v in [10, 11, 12, 13] {
+			set_stake(v, 1_000);
+		}
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		score(11, &entries(&[(1, 70, Verdict::Pass)]));
+		score(12, &entries(&[(1, 70, Verdict::Pass)]));
+		vote_on(11, 1, &[4]);
+		vote_on(12, 1, &[4]);
+		set_phase(Phase::Finalize);
+		// 2,000 of the 3,000 eligible upheld: the update is out of the model.
+		assert!(Scoring::consensus(0, 0).is_empty());
+		set_stake(12, 0);
+		assert_eq!(tally(1), (2_000, 0));
+		settle();
+		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
 	});
 }
 
@@ -1835,10 +1873,43 @@ fn an_update_whose_replay_claim_is_left_undecided_stays_out_of_the_model() {
 			12,
 			&entries(&[(1, 60, Verdict::Pass), (2, 60, Verdict::Pass)]),
 		);
+		// 11 got to check miner 1's segment 4 and found it failing; 12 was kept from it. 1,000
+		// of the 2,000 eligible upheld: undecided, with more of the voting stake upholding.
+		vote_on(11, 1, &[4]);
 		set_phase(Phase::Finalize);
 		assert_eq!(Scoring::consensus(0, 0), vec![(2, p(60))]);
 		let outcome = settle();
 		// Neither is paid (undecided), nobody is slashed.
+		assert!(outcome.miners.is_empty());
+		assert!(slashes().is_empty());
+	});
+}
+
+#[test]
+fn a_lone_replay_claim_that_no_more_voting_stake_backs_than_rejects_censors_nothing() {
+	// Attack (second review of the sealed votes): a minimum-bond scorer claims that an honest
+	// miner's segment fails, at no cost while the dispute stays undecided: the cartel's stake
+	// stays silent and most honest stake is away. Had an undecided `Replay` dispute kept the
+	// update out of the model, one cheap claim a round would censor any miner.
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 10);
+		set_stake(11, 1_000);
+		set_stake(12, 1_000);
+		set_stake(13, 3_000);
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		for v in [11, 12, 13] {
+			score(v, &entries(&[(1, 80, Verdict::Pass)]));
+		}
+		// Nobody has voted: undecided, no lead, the update is aggregated.
+		set_phase(Phase::Finalize);
+		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(80))]);
+		// 11 replays segment 4 and rejects; 1,000 of the 5,000 eligible: still undecided.
+		vote_on(11, 1, &[]);
+		set_phase(Phase::Finalize);
+		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(80))]);
+		let outcome = settle();
+		// Undecided: the miner is not paid this round, and nobody is slashed.
 		assert!(outcome.miners.is_empty());
 		assert!(slashes().is_empty());
 	});

@@ -96,7 +96,7 @@ impl<AccountId: PartialEq, Balance, MaxClaims: Get<u32>> Dispute<AccountId, Bala
 pub struct Tally {
 	/// What the votes decide (more than half of `eligible` on one side), so far.
 	pub outcome: DisputeOutcome,
-	/// The stake of the votes that upheld it, each voter at its stake now.
+	/// The stake of the votes that upheld it, each voter at its frozen stake.
 	pub upheld: u128,
 	/// The stake of the votes that rejected it.
 	pub rejected: u128,
@@ -106,8 +106,11 @@ pub struct Tally {
 
 impl Tally {
 	/// Whether `dispute` keeps its miner's update out of the global model: upheld, or left
-	/// undecided over a `Replay` claim (an update said not to replay is never aggregated
-	/// unchecked, whoever kept the voters from deciding). A `NotServed` claim left undecided
+	/// undecided over a `Replay` claim with more stake among the votes cast upholding than
+	/// rejecting. Without that lead the update is aggregated (though unpaid): a claim that no
+	/// more voting stake backs than rejects it (a minimum-bond scorer's, with the honest stake
+	/// away) censors nothing, while a forgery that the voters who could check it confirmed
+	/// stays out even when a decoy kept the others from deciding. A `NotServed` claim left undecided
 	/// excludes nothing: it costs its maker nothing, so it must not censor.
 	pub fn excludes<AccountId, Balance, MaxClaims: Get<u32>>(
 		&self,
@@ -117,7 +120,8 @@ impl Tally {
 			DisputeOutcome::Upheld => true,
 			DisputeOutcome::Rejected => false,
 			DisputeOutcome::Undecided => {
-				dispute.claims.iter().any(|c| c.kind == DisputeKind::Replay)
+				self.upheld > self.rejected
+					&& dispute.claims.iter().any(|c| c.kind == DisputeKind::Replay)
 			}
 		}
 	}

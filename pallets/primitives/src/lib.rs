@@ -16,6 +16,7 @@
 extern crate alloc;
 
 pub mod challenge;
+pub mod decide;
 pub mod hashing;
 pub mod merkle;
 pub mod serving;

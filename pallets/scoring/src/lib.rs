@@ -22,17 +22,18 @@
 //!   phase ([`Pallet::reveal_vote`]), so every vote covers every claim and no voter sees which
 //!   way the others went before its own is fixed. A vote names the claimed segments the voter
 //!   found failing (or not served to it either): upheld if it names one, rejected if it names
-//!   none (every claimed segment replays). A dispute is decided only by more
-//!   than half of the stake eligible to vote on it: the round's snapshot stake
-//!   ([`Pallet::snapshot_stake`]), less a lone accuser's. Voters that stay away, or are kept
+//!   none (every claimed segment replays). A dispute is upheld only by more than half of the
+//!   stake eligible to vote on it: the round's snapshot stake ([`Pallet::snapshot_stake`]),
+//!   less a lone accuser's; it is rejected only by more than half of the whole snapshot stake,
+//!   so a minority never rejects a large accuser's claim. Voters that stay away, or are kept
 //!   away, decide nothing. An accuser votes only to confirm another's
 //!   claim (never its own), and an accuser of a `Fail` only to uphold. Upheld: the miner is
 //!   slashed by `MinerSlash`, not paid, and its update is left out of the model. Rejected:
 //!   each accuser of a `Fail` is slashed by `FalseAccusationSlash`; an accuser of a
 //!   `NotServed` is not (a miner can serve one validator corrupt bytes and the others good
 //!   ones), and the miner is paid. Undecided: nobody is slashed, and the miner is not paid
-//!   this round; its update stays out of the model only over a `Replay` claim that more of
-//!   the stake voting upheld than rejected. A validator that could not check a miner for reasons of its own
+//!   this round; its update stays out of the model only when more stake upholds it (a lone
+//!   accuser's claim included) than rejects it. A validator that could not check a miner for reasons of its own
 //!   leaves it out of its entries: it abstains.
 //! - When the round closes ([`pol_primitives::OnRoundEnd`], called by the task registry): a
 //!   miner is judged only when scorers holding more than half of the snapshot stake judged it
@@ -72,6 +73,8 @@ pub use weights::WeightInfo;
 mod benchmarking;
 #[cfg(test)]
 mod mock;
+#[cfg(test)]
+mod simulator;
 #[cfg(test)]
 mod tests;
 pub mod types;
@@ -963,8 +966,9 @@ impl<T: Config> Pallet<T> {
 	/// The updates of `round` of `task` eligible for the global model now, with their
 	/// consensus scores: those that scorers holding more than half of the round's snapshot
 	/// stake judged (the consensus is the stake-weighted median of their scores), less those
-	/// whose dispute a majority of the eligible stake has upheld, or left undecided over a
-	/// `Replay` claim that more of the voting stake upheld than rejected ([`Tally::excludes`]).
+	/// whose dispute a majority of the eligible stake has upheld, or left undecided with more
+	/// stake upholding it (a lone accuser's claim included) than rejecting
+	/// ([`Tally::excludes`]).
 	/// Validators call this (through the runtime API) to aggregate, all at the same finalized
 	/// block, the vote-reveal phase's last, so that they agree; every weight is frozen
 	/// ([`Pallet::scorer_stake`]), so the round's settlement reads the disputes the same way.
@@ -977,7 +981,7 @@ impl<T: Config> Pallet<T> {
 			.filter(|m| {
 				Disputes::<T>::get((task, round), m).is_none_or(|d| {
 					let votes = DisputeVotes::<T>::get((task, round, m.clone()));
-					!Self::dispute_outcome(&d, &votes, &scorers, snapshot).excludes(&d)
+					!Self::dispute_outcome(&d, &votes, &scorers, snapshot).excludes()
 				})
 			})
 			.filter_map(|m| {
@@ -993,9 +997,14 @@ impl<T: Config> Pallet<T> {
 	/// How `dispute` stands with its revealed `votes`, each weighed by its voter's frozen stake
 	/// (`scorers`, [`Pallet::scorer_stakes`]), and the stake eligible to vote on it: the
 	/// snapshot's (`snapshot`, of `scorers`), less a lone accuser's (its own claim is not
-	/// evidence, so it may not vote on it). More than half of that decides; both sides are
-	/// weighed alike, so they never both reach it. The confirmations of a segment
-	/// (`Dispute::confirmed`) are weighed against the same eligible stake.
+	/// evidence, so it may not vote on it). More than half of that upholds; rejecting takes more
+	/// than half of the whole snapshot, the lone accuser's stake included, so that the stake
+	/// beside a large honest accuser, which a minority cartel may outweigh, cannot reject its
+	/// claim. The two never both hold (the upholders and rejecters are apart from the lone
+	/// accuser, so `upheld > (S − a)/2` leaves `rejected < (S − a)/2 ≤ S/2`), and a cartel
+	/// below half of the snapshot reaches neither alone: to uphold a claim it made itself it needs
+	/// `u > (S − a)/2` with `u + a < S/2`. The confirmations of a segment (`Dispute::confirmed`)
+	/// are weighed against the eligible stake.
 	fn dispute_outcome(
 		dispute: &DisputeOf<T>,
 		votes: &[(T::AccountId, bool)],
@@ -1018,9 +1027,12 @@ impl<T: Config> Pallet<T> {
 			let side = if *up { &mut upheld } else { &mut rejected };
 			*side = side.saturating_add(stake_of(voter));
 		}
+		// Rejecting takes more than half of the whole snapshot, the lone accuser's stake
+		// included: weighed against the eligible stake only, a minority cartel outweighed what is
+		// left beside a large honest accuser and had its true claim rejected (and it slashed).
 		let outcome = if more_than_half(upheld, eligible) {
 			DisputeOutcome::Upheld
-		} else if more_than_half(rejected, eligible) {
+		} else if more_than_half(rejected, snapshot) {
 			DisputeOutcome::Rejected
 		} else {
 			DisputeOutcome::Undecided
@@ -1030,6 +1042,7 @@ impl<T: Config> Pallet<T> {
 			upheld,
 			rejected,
 			eligible,
+			snapshot,
 		}
 	}
 

@@ -670,11 +670,9 @@ fn free_censorship_a_not_served_claim_the_majority_rejects_withholds_no_pay() {
 		);
 		let pass = Verdict::Pass;
 		score(11, &entries(&[(1, 50, pass), (2, 50, pass), (3, 50, pass)]));
-		// An open dispute leaves no update out of the model: only an upheld one does.
-		assert_eq!(
-			Scoring::consensus(0, 0),
-			vec![(1, p(50)), (2, p(50)), (3, p(50))]
-		);
+		// Until a vote is cast, the claim's stake is all that speaks: it keeps the updates out.
+		// The model is read once every vote is revealed.
+		assert_eq!(Scoring::consensus(0, 0), vec![]);
 		for miner in 1..=3 {
 			vote(11, miner, false);
 		}
@@ -1633,11 +1631,12 @@ fn a_replay_claim_keeps_the_update_out_of_the_model_unless_the_majority_rejects_
 		score(10, &entries(&[(1, 0, fail), (2, 0, fail)]));
 		score(11, &entries(&[(1, 50, pass), (2, 50, pass)]));
 		score(12, &entries(&[(1, 50, pass), (2, 50, pass)]));
-		// No votes yet: undecided, and no voting stake upholds more than rejects.
-		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(50)), (2, p(50))]);
+		// No votes yet: undecided, the accuser's 1 000 against nothing.
+		assert_eq!(Scoring::consensus(0, 0), vec![]);
 		vote(11, 1, true);
 		vote(11, 2, false);
-		// 1 000 of the 2 000 eligible each way: not yet more than half; 1 leads to uphold.
+		// 1 000 each way: not yet more than half of the 2 000 eligible (upholding) or of the
+		// 3 000 snapshot (rejecting); over 1 the claim and 11 lead, over 2 they are even.
 		assert_eq!(Scoring::consensus(0, 0), vec![(2, p(50))]);
 		vote(12, 1, true);
 		vote(12, 2, false);
@@ -1874,8 +1873,10 @@ fn an_update_whose_replay_claim_is_left_undecided_stays_out_of_the_model() {
 			&entries(&[(1, 60, Verdict::Pass), (2, 60, Verdict::Pass)]),
 		);
 		// 11 got to check miner 1's segment 4 and found it failing; 12 was kept from it. 1,000
-		// of the 2,000 eligible upheld: undecided, with more of the voting stake upholding.
+		// of the 2,000 eligible upheld: undecided, with more stake upholding. 12 got miner 2's
+		// checkpoints: 1,000 of the 3,000 rejecting, undecided, and even with the claim.
 		vote_on(11, 1, &[4]);
+		vote_on(12, 2, &[]);
 		set_phase(Phase::Finalize);
 		assert_eq!(Scoring::consensus(0, 0), vec![(2, p(60))]);
 		let outcome = settle();
@@ -1886,7 +1887,7 @@ fn an_update_whose_replay_claim_is_left_undecided_stays_out_of_the_model() {
 }
 
 #[test]
-fn a_lone_replay_claim_that_no_more_voting_stake_backs_than_rejects_censors_nothing() {
+fn a_lone_replay_claim_that_more_stake_rejects_than_backs_censors_nothing() {
 	// Attack (second review of the sealed votes): a minimum-bond scorer claims that an honest
 	// miner's segment fails, at no cost while the dispute stays undecided: the cartel's stake
 	// stays silent and most honest stake is away. Had an undecided `Replay` dispute kept the
@@ -1901,15 +1902,41 @@ fn a_lone_replay_claim_that_no_more_voting_stake_backs_than_rejects_censors_noth
 		for v in [11, 12, 13] {
 			score(v, &entries(&[(1, 80, Verdict::Pass)]));
 		}
-		// Nobody has voted: undecided, no lead, the update is aggregated.
-		set_phase(Phase::Finalize);
-		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(80))]);
-		// 11 replays segment 4 and rejects; 1,000 of the 5,000 eligible: still undecided.
+		// 11 replays segment 4 and rejects; 1,000 of the 5,010 snapshot: still undecided, but
+		// more stake says it replays than the 10 of the claim: the update is aggregated.
 		vote_on(11, 1, &[]);
 		set_phase(Phase::Finalize);
 		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(80))]);
 		let outcome = settle();
 		// Undecided: the miner is not paid this round, and nobody is slashed.
+		assert!(outcome.miners.is_empty());
+		assert!(slashes().is_empty());
+	});
+}
+
+#[test]
+fn a_minority_cartel_cannot_reject_a_large_honest_accusers_claim() {
+	// Attack (found by the protocol simulator): a cartel's miner forges a segment that only one
+	// honest validator, holding most of the stake, drew. Its claim is alone, so its stake may not
+	// vote; weighed against the stake left, the cartel's 300 rejecting outweighed the other
+	// honest validator's 100 upholding: the claim was rejected, the honest accuser slashed, the
+	// forger paid and aggregated. Rejecting now takes more than half of the whole snapshot.
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 600);
+		set_stake(11, 100);
+		set_stake(12, 300);
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		score(11, &entries(&[(1, 80, Verdict::Pass)]));
+		score(12, &entries(&[(1, 100, Verdict::Pass)]));
+		vote_on(11, 1, &[4]);
+		vote_on(12, 1, &[]);
+		assert_eq!(tally(1), (100, 300));
+		set_phase(Phase::Finalize);
+		// Undecided: 100 of the 400 eligible upheld, 300 of the 1,000 rejected. The claim's 600
+		// and the 100 upholding outweigh the 300: the update stays out of the model.
+		assert!(Scoring::consensus(0, 0).is_empty());
+		let outcome = settle();
 		assert!(outcome.miners.is_empty());
 		assert!(slashes().is_empty());
 	});

@@ -94,34 +94,36 @@ impl<AccountId: PartialEq, Balance, MaxClaims: Get<u32>> Dispute<AccountId, Bala
 /// How a dispute stands with its revealed votes ([`crate::Pallet::dispute_tally`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Tally {
-	/// What the votes decide (more than half of `eligible` on one side), so far.
+	/// What the votes decide so far: more than half of `eligible` upholds, more than half of
+	/// `snapshot` rejects.
 	pub outcome: DisputeOutcome,
 	/// The stake of the votes that upheld it, each voter at its frozen stake.
 	pub upheld: u128,
 	/// The stake of the votes that rejected it.
 	pub rejected: u128,
-	/// The stake eligible to vote: the snapshot's, less a lone accuser's.
+	/// The stake eligible to vote, more than half of which upholds: the snapshot's, less a
+	/// lone accuser's.
 	pub eligible: u128,
+	/// The round's snapshot stake, more than half of which rejects.
+	pub snapshot: u128,
 }
 
 impl Tally {
-	/// Whether `dispute` keeps its miner's update out of the global model: upheld, or left
-	/// undecided over a `Replay` claim with more stake among the votes cast upholding than
-	/// rejecting. Without that lead the update is aggregated (though unpaid): a claim that no
-	/// more voting stake backs than rejects it (a minimum-bond scorer's, with the honest stake
-	/// away) censors nothing, while a forgery that the voters who could check it confirmed
-	/// stays out even when a decoy kept the others from deciding. A `NotServed` claim left undecided
-	/// excludes nothing: it costs its maker nothing, so it must not censor.
-	pub fn excludes<AccountId, Balance, MaxClaims: Get<u32>>(
-		&self,
-		dispute: &Dispute<AccountId, Balance, MaxClaims>,
-	) -> bool {
+	/// Whether the dispute keeps its miner's update out of the global model: upheld, or left
+	/// undecided with more stake saying the run fails (or was not served) than that it replays:
+	/// the votes upholding and a lone accuser's claim against the votes rejecting. Without that
+	/// lead the update is aggregated (though unpaid): a claim that no more stake backs than
+	/// rejects it (a minimum-bond scorer's, with most honest stake away) censors nothing, while
+	/// a forgery that a large honest accuser found alone, or that the voters who could check
+	/// it confirmed, stays out even when a minority cartel or a decoy kept the vote from
+	/// deciding.
+	pub fn excludes(&self) -> bool {
 		match self.outcome {
 			DisputeOutcome::Upheld => true,
 			DisputeOutcome::Rejected => false,
 			DisputeOutcome::Undecided => {
-				self.upheld > self.rejected
-					&& dispute.claims.iter().any(|c| c.kind == DisputeKind::Replay)
+				let accuser = self.snapshot.saturating_sub(self.eligible);
+				self.upheld.saturating_add(accuser) > self.rejected
 			}
 		}
 	}

@@ -426,11 +426,19 @@ impl AggregationRule {
 	}
 
 	/// How many of `m` values a trimmed mean drops at each end: `⌊trim · m⌋`, in integers so
-	/// that every validator drops the same number (0 for the other rules).
+	/// that every validator drops the same number, and at least one once there are 3 values and
+	/// the trim is not zero (0 for the other rules). A trim that dropped nothing would be a plain
+	/// mean, which one forged update moves by `1/m` of any jump it makes.
 	pub fn trimmed_count(&self, m: u32) -> u32 {
 		match self {
 			AggregationRule::TrimmedMean { trim } => {
-				(u64::from(trim.deconstruct()) * u64::from(m) / 1_000_000_000) as u32
+				let share = (u64::from(trim.deconstruct()) * u64::from(m) / 1_000_000_000) as u32;
+				// `trim < ½` keeps `2·share < m`; one at each end needs `m ≥ 3` for the same.
+				if share == 0 && !trim.is_zero() && m >= 3 {
+					1
+				} else {
+					share
+				}
 			}
 			_ => 0,
 		}

@@ -365,11 +365,29 @@ fn aggregation_rules_check_their_parameter_and_encode_as_pinned() {
 		.trimmed_count(100),
 		29
 	);
+	// ⌊0.2 · 4⌋ = 0, but a positive trim drops at least one at each end of 3 or more values:
+	// else one forged update moves the mean by a quarter of any jump.
 	assert_eq!(
 		TrimmedMean {
 			trim: Perbill::from_percent(20)
 		}
 		.trimmed_count(4),
+		1
+	);
+	for (m, dropped) in [(1, 0), (2, 0), (3, 1)] {
+		assert_eq!(
+			TrimmedMean {
+				trim: Perbill::from_percent(1)
+			}
+			.trimmed_count(m),
+			dropped
+		);
+	}
+	assert_eq!(
+		TrimmedMean {
+			trim: Perbill::zero()
+		}
+		.trimmed_count(9),
 		0
 	);
 	assert_eq!(

@@ -636,9 +636,24 @@ fn run(cli: Cli) -> Result<i32> {
 			let data = TaskData::load(&config)?;
 			// From a server: the manifest first; the checkpoints as the verification needs them.
 			let mut remote = None;
+			// This process's lanes to the server, taken before its debt is counted.
+			let held = match &from {
+				Some(from) => Some(
+					store::lanes_to(
+						from,
+						verify::MAX_PARALLEL_FETCHES,
+						std::time::Instant::now() + std::time::Duration::from_secs(600),
+					)
+					.context("no connection to the server free")?,
+				),
+				None => None,
+			};
 			if let (Some(from), Some(manifest)) = (&from, &manifest) {
 				let hash = parse_hash(manifest)?;
-				let policy = store::FetchPolicy::default();
+				let policy = store::FetchPolicy {
+					lane_held: held.is_some(),
+					..store::FetchPolicy::default()
+				};
 				let asked_at = std::time::Instant::now();
 				match store::fetch_manifest(
 					from,
@@ -660,7 +675,8 @@ fn run(cli: Cli) -> Result<i32> {
 								24 * 3600,
 							)),
 							asked_at,
-							lanes: verify::MAX_PARALLEL_FETCHES,
+							lanes: held.as_ref().map_or(1, |h| h.count()),
+							held: held.as_ref(),
 							compute: None,
 						})
 					}

@@ -35,6 +35,8 @@ pub struct Metrics {
 	pub served_artifacts: Counter,
 	/// Connections refused over a cap (503).
 	pub refused_connections: Counter,
+	/// Connections closed at the total cap for a peer that held fewer (the fair share).
+	pub evicted_connections: Counter,
 	/// Connections closed for a timeout.
 	pub timed_out_connections: Counter,
 	/// Extrinsics sent (first sends and re-sends).
@@ -58,6 +60,7 @@ impl Metrics {
 			served_bytes: Counter::default(),
 			served_artifacts: Counter::default(),
 			refused_connections: Counter::default(),
+			evicted_connections: Counter::default(),
 			timed_out_connections: Counter::default(),
 			extrinsics_sent: Counter::default(),
 			extrinsics_resent: Counter::default(),
@@ -91,6 +94,11 @@ impl Metrics {
 			"refused_connections",
 			"Connections refused over a cap (503)",
 			m.refused_connections.clone(),
+		);
+		registry.register(
+			"evicted_connections",
+			"Connections closed at the total cap for a peer that held fewer",
+			m.evicted_connections.clone(),
 		);
 		registry.register(
 			"timed_out_connections",

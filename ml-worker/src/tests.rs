@@ -2216,6 +2216,7 @@ mod attacks {
 			policy,
 			asked_at,
 			lanes: 1,
+			held: None,
 			compute: None,
 		};
 		let r = crate::verify::verify_remote(&dir.0, &remote, &expected, &v).unwrap();
@@ -2382,6 +2383,60 @@ mod attacks {
 			Some(expect),
 			"every checkpoint was asked for before the first was answered"
 		);
+	}
+
+	#[test]
+	fn a_validator_waiting_for_its_own_lanes_does_not_count_the_wait_against_the_server() {
+		// This host's other fetches hold every lane it opens to the server (another miner's
+		// batch on the same host, say) for longer than the server owes this verification. Were
+		// the server's debt counted from before the wait, it would be due before its first
+		// request, and an honest miner would be found not serving.
+		let w = world(TASK);
+		let (_bundle, served) = serve_as_trained(&w, "alice");
+		let url = served.server.url();
+		let expected = w.expected("alice", &w.start);
+		let v = Validator {
+			account: account("v1"),
+			..w.validator(false, None)
+		};
+		// Owed in well under the wait: a short grace, a rate that makes the bytes nothing.
+		let policy = store::FetchPolicy {
+			grace: std::time::Duration::from_millis(500),
+			min_bytes_per_sec: 64 << 20,
+			..store::FetchPolicy::within(std::time::Duration::from_secs(60))
+		};
+		let owed = policy.time_owed_batch(1 << 20, 2 * pol_primitives::serving::FETCH_LANES);
+		let wait = owed + std::time::Duration::from_secs(2);
+		let others = store::lanes_to(
+			&url,
+			crate::verify::MAX_PARALLEL_FETCHES,
+			std::time::Instant::now() + wait,
+		)
+		.unwrap();
+		assert_eq!(others.count(), crate::verify::MAX_PARALLEL_FETCHES);
+		let dir = TempDir::new("own-lanes");
+		let stats = served.server.stats();
+		let r = std::thread::scope(|scope| {
+			scope.spawn(move || {
+				std::thread::sleep(wait);
+				assert_eq!(
+					stats.served.load(Ordering::SeqCst),
+					0,
+					"nothing asked while this host held every lane"
+				);
+				drop(others);
+			});
+			crate::verify::verify_served_within(
+				&dir.0,
+				&url,
+				&served.manifest_hash,
+				&expected,
+				&v,
+				policy,
+			)
+			.unwrap()
+		});
+		assert_eq!(r.outcome, Outcome::Pass, "{}", r.outcome);
 	}
 
 	#[test]
@@ -2900,6 +2955,280 @@ mod transport {
 		.unwrap_err();
 		assert!(matches!(err, FetchError::TooLarge { .. }), "{err:#}");
 		server.stop();
+	}
+
+	/// A connection to `url`'s server from the loopback address `from` (127.0.0.2, …: Linux
+	/// routes all of 127/8 to the loopback device), as another host's would come.
+	fn connect_from(from: &str, url: &str) -> TcpStream {
+		let to: std::net::SocketAddr = host(url).parse().unwrap();
+		let rt = tokio::runtime::Builder::new_current_thread()
+			.enable_all()
+			.build()
+			.unwrap();
+		let stream = rt
+			.block_on(async {
+				let socket = tokio::net::TcpSocket::new_v4()?;
+				socket.bind(format!("{from}:0").parse().unwrap())?;
+				socket.connect(to).await
+			})
+			.unwrap();
+		let stream = stream.into_std().unwrap();
+		stream.set_nonblocking(false).unwrap();
+		stream
+	}
+
+	/// Limits that keep every held connection open for the whole test.
+	fn small_limits(max_connections: usize, max_per_peer: usize) -> ServerLimits {
+		ServerLimits {
+			max_connections,
+			max_per_peer,
+			header_timeout: Duration::from_secs(60),
+			stall_timeout: Duration::from_secs(60),
+			max_connection_time: Duration::from_secs(120),
+		}
+	}
+
+	/// Waits (10 s at most) until `server` holds `n` connections.
+	fn wait_for_connections(server: &store::ServerHandle, n: usize) {
+		let until = Instant::now() + Duration::from_secs(10);
+		while server.connections() != n {
+			assert!(
+				Instant::now() < until,
+				"{} connections, not {n}",
+				server.connections()
+			);
+			std::thread::sleep(Duration::from_millis(20));
+		}
+	}
+
+	/// One attempt, no retries: what a single request gets.
+	fn one_attempt() -> FetchPolicy {
+		FetchPolicy {
+			attempts: 1,
+			..FetchPolicy::within(Duration::from_secs(20))
+		}
+	}
+
+	#[test]
+	fn a_flood_from_a_few_addresses_cannot_lock_a_validator_out_of_a_miner_server() {
+		// An outsider fills the miner's whole cap from two addresses, each up to its own cap,
+		// and holds it (for the verify phase and the vote window, were it a real round). Were
+		// the newcomer answered 503 like any connection over the cap, every validator would be
+		// refused until its deadline and the honest miner would be slashed for not serving.
+		let (_dir, s, hash) = store_with(&[3u8; 50_000]);
+		let server = store::serve_with(s, "127.0.0.1:0", small_limits(8, 4)).unwrap();
+		let url = server.url();
+		let flood: Vec<TcpStream> = ["127.0.0.2", "127.0.0.3"]
+			.iter()
+			.flat_map(|from| (0..4).map(|_| connect_from(from, &url)).collect::<Vec<_>>())
+			.collect();
+		wait_for_connections(&server, 8);
+		// A flooding address over its own cap is refused: the flood cannot grow.
+		let mut ninth = connect_from("127.0.0.2", &url);
+		ninth
+			.set_read_timeout(Some(Duration::from_secs(10)))
+			.unwrap();
+		let mut reply = String::new();
+		let _ = ninth.read_to_string(&mut reply);
+		assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+		// The validator, from a fresh address, gets its artifact at its first request: one of
+		// the heaviest flooder's connections made room for it.
+		let bytes = store::fetch_with(&url, &hash, 1 << 20, false, &one_attempt())
+			.expect("the validator is let in at the cap");
+		assert_eq!(bytes, vec![3u8; 50_000]);
+		let stats = server.stats();
+		assert_eq!(stats.evicted.load(Ordering::Relaxed), 1);
+		// The connection given up was a flooder's: closed under it.
+		let closed = flood
+			.iter()
+			.filter(|c| {
+				let mut c = *c;
+				c.set_read_timeout(Some(Duration::from_millis(200)))
+					.unwrap();
+				matches!(c.read(&mut [0u8; 16]), Ok(0))
+			})
+			.count();
+		assert_eq!(closed, 1, "exactly one flood connection was closed");
+		server.check().unwrap();
+		server.stop();
+	}
+
+	#[test]
+	fn a_flood_holding_one_connection_from_each_of_as_many_addresses_as_places_still_refuses() {
+		// The residual risk, stated: an attacker with as many addresses as the server has places
+		// holds one connection from each, and no newcomer holds fewer than a peer by two, so a
+		// newcomer is refused (docs/SECURITY.md).
+		let (_dir, s, hash) = store_with(b"held");
+		let server = store::serve_with(s, "127.0.0.1:0", small_limits(4, 4)).unwrap();
+		let url = server.url();
+		let _flood: Vec<TcpStream> = (2..6)
+			.map(|i| connect_from(&format!("127.0.0.{i}"), &url))
+			.collect();
+		wait_for_connections(&server, 4);
+		let err = store::fetch_with(&url, &hash, 1 << 20, false, &one_attempt()).unwrap_err();
+		assert!(matches!(err, FetchError::Status(503)), "{err}");
+		assert_eq!(server.stats().evicted.load(Ordering::Relaxed), 0);
+		server.stop();
+	}
+
+	#[test]
+	fn a_peer_is_an_ipv4_address_or_an_ipv6_slash_64() {
+		use std::net::IpAddr;
+		let key = |s: &str| store::peer_key(s.parse::<IpAddr>().unwrap());
+		assert_eq!(key("203.0.113.7"), key("203.0.113.7"));
+		assert_ne!(key("203.0.113.7"), key("203.0.113.8"));
+		// One host's /64: any address in it is the same peer.
+		assert_eq!(
+			key("2001:db8:1:2::1"),
+			key("2001:db8:1:2:ffff:ffff:ffff:fffe")
+		);
+		assert_eq!(
+			key("2001:db8:1:2:abcd::9"),
+			"2001:db8:1:2::".parse::<IpAddr>().unwrap()
+		);
+		assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+		// IPv4 peers of a dual-stack listener are their IPv4 addresses, not the one /64 that
+		// holds every mapped address.
+		assert_eq!(key("::ffff:203.0.113.7"), key("203.0.113.7"));
+		assert_ne!(key("::ffff:203.0.113.7"), key("::ffff:203.0.113.8"));
+		// Loopback addresses stand apart, as the flood tests' peers do.
+		assert_ne!(key("127.0.0.2"), key("127.0.0.3"));
+	}
+
+	/// A server that counts the requests it holds at once (the most it ever saw: connections
+	/// accepted and not yet answered), and answers each with `body` after `pause`; one request
+	/// a connection.
+	fn counting_server(
+		body: Vec<u8>,
+		pause: Duration,
+	) -> (String, std::sync::Arc<(AtomicUsize, AtomicUsize)>) {
+		let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+		let url = format!("http://{}", listener.local_addr().unwrap());
+		let counts = std::sync::Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+		let shared = counts.clone();
+		std::thread::spawn(move || {
+			for conn in listener.incoming() {
+				let Ok(mut c) = conn else { return };
+				let (counts, body) = (shared.clone(), body.clone());
+				let open = counts.0.fetch_add(1, Ordering::SeqCst) + 1;
+				counts.1.fetch_max(open, Ordering::SeqCst);
+				std::thread::spawn(move || {
+					let mut head = Vec::new();
+					let mut buf = [0u8; 1024];
+					while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+						match c.read(&mut buf) {
+							Ok(0) | Err(_) => break,
+							Ok(k) => head.extend_from_slice(&buf[..k]),
+						}
+					}
+					std::thread::sleep(pause);
+					// Counted until the reply's last byte goes out: the client cannot have the
+					// whole body (and let its lane go) before, so the count never runs ahead of
+					// the connections the client holds.
+					let reply = ok_reply(&body);
+					let (most, last) = reply.split_at(reply.len() - 1);
+					let _ = c.write_all(most);
+					counts.0.fetch_sub(1, Ordering::SeqCst);
+					let _ = c.write_all(last);
+					let _ = c.read(&mut buf);
+				});
+			}
+		});
+		(url, counts)
+	}
+
+	#[test]
+	fn a_validators_own_fetches_never_open_more_than_eight_connections_to_one_server() {
+		// Verification batches, claim checks and final-model fetches of one validator, all at
+		// once from the same server: together no more connections than the protocol's lanes,
+		// half an honest server's cap per peer, so the validator never trips the cap itself and
+		// blames the 503s on the server.
+		let body = b"one artifact, asked for by everyone".to_vec();
+		let hash = store::artifact_hash(&body);
+		let (url, counts) = counting_server(body.clone(), Duration::from_millis(100));
+		let deadline = Instant::now() + Duration::from_secs(60);
+		let fetched = AtomicUsize::new(0);
+		std::thread::scope(|scope| {
+			// Three batches (three miners naming this server), each taking its lanes first.
+			for _ in 0..3 {
+				scope.spawn(|| {
+					let held = store::lanes_to(&url, 8, deadline).unwrap();
+					let policy = FetchPolicy {
+						lane_held: true,
+						..FetchPolicy::within(Duration::from_secs(60))
+					};
+					std::thread::scope(|lanes| {
+						for _ in 0..held.count() {
+							lanes.spawn(|| {
+								for _ in 0..2 {
+									store::fetch_with(&url, &hash, 1 << 20, false, &policy)
+										.unwrap();
+									fetched.fetch_add(1, Ordering::SeqCst);
+								}
+							});
+						}
+					});
+				});
+			}
+			// Single requests, each taking a lane of its own.
+			for _ in 0..12 {
+				scope.spawn(|| {
+					let policy = FetchPolicy::within(Duration::from_secs(60));
+					store::fetch_with(&url, &hash, 1 << 20, false, &policy).unwrap();
+					fetched.fetch_add(1, Ordering::SeqCst);
+				});
+			}
+			// Ten final models, each from this server first, as the validator fetches them.
+			scope.spawn(|| {
+				let missing: Vec<_> = (0..10u8)
+					.map(|i| (crate::chain::AccountId32([i; 32]), hash, vec![url.clone()]))
+					.collect();
+				let got = crate::validator::fetch_updates(&missing, body.len() as u64, deadline);
+				assert!(got.iter().all(|(_, b)| b.as_deref() == Some(&body[..])));
+				fetched.fetch_add(got.len(), Ordering::SeqCst);
+			});
+		});
+		assert!(fetched.load(Ordering::SeqCst) >= 12 + 10 + 3 * 2);
+		let most = counts.1.load(Ordering::SeqCst);
+		assert!(
+			most <= crate::verify::MAX_PARALLEL_FETCHES,
+			"{most} connections at once"
+		);
+		assert!(most >= 2, "the fetches ran side by side ({most})");
+	}
+
+	#[test]
+	fn a_retrying_fetch_keeps_asking_through_its_window() {
+		// A server busy (503) for its first eight connections, then serving. Doubled without a
+		// cap, the waits (0.25 s, 0.5 s, … 32 s) would put the ninth attempt past a 25 s window;
+		// capped at 2 s it comes within 12 s.
+		let body = b"asked again".to_vec();
+		let busy = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".to_vec();
+		let mut replies = vec![busy; 8];
+		replies.push(ok_reply(&body));
+		let url = scripted(replies, 1, Duration::ZERO);
+		let policy = FetchPolicy {
+			attempts: u32::MAX,
+			..FetchPolicy::within(Duration::from_secs(25))
+		};
+		let got = store::fetch_with(&url, &store::artifact_hash(&body), 1 << 20, false, &policy);
+		assert_eq!(got.unwrap(), body);
+		assert_eq!(store::client::MAX_BACKOFF, Duration::from_secs(2));
+	}
+
+	#[test]
+	fn a_busy_server_is_blamed_only_once_it_had_its_time() {
+		let policy = FetchPolicy::within(Duration::from_secs(30));
+		let now = Instant::now();
+		let busy = FetchError::Status(503);
+		// Owed within the window: refusing all of it is withholding.
+		assert!(policy.blames_server_of(&busy, now, Duration::from_secs(10)));
+		// Begun too late to be owed by the deadline: the fetcher learnt nothing of the server.
+		assert!(!policy.blames_server_of(&busy, now, Duration::from_secs(60)));
+		// This host's own fetches holding every lane: never the server's.
+		assert!(!policy.blames_server_of(&FetchError::NoLane, now, Duration::from_secs(10)));
+		// A 500 is no "busy": the server's whenever it comes.
+		assert!(policy.blames_server_of(&FetchError::Status(500), now, Duration::from_secs(60)));
 	}
 }
 

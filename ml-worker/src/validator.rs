@@ -20,7 +20,8 @@ use crate::store::{self, Store};
 use crate::verify;
 use anyhow::{bail, Context, Result};
 use pol_primitives::{
-	hashing, serving, Hash, Phase, RoundIndex, SegmentIndex, TaskId, UpdateCommitment, Verdict,
+	decide, hashing, serving, Hash, Phase, RoundIndex, SegmentIndex, TaskId, UpdateCommitment,
+	Verdict,
 };
 use serde::{Deserialize, Serialize};
 use sp_runtime::Perbill;
@@ -79,21 +80,18 @@ struct SealedVote {
 	salt: String,
 }
 
-/// What this validator found of a claimed segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ClaimCheck {
-	/// It does not replay (or the run fails on it otherwise).
-	Fails,
-	/// Its checkpoints were not served here either.
-	NotServed,
-	/// It replays.
-	Replays,
-}
+/// What this validator found of a claimed segment: it replays, it fails, or its checkpoints
+/// were not served here either.
+type ClaimCheck = decide::Finding;
 
-/// Claimed segments of one miner checked at once: each check holds at most 2 connections to the
-/// miner's server (its two checkpoints, after the manifest), so 7 stay under a server's default
-/// cap of 16 per peer ([`store::ServerLimits`]) with room for another fetch.
-const CLAIM_CHECKS_PER_SERVER: usize = 7;
+/// Claimed segments served by one server checked at once: each check fetches two checkpoints
+/// (after the manifest), two lanes at once, so 4 of them use the [`serving::FETCH_LANES`] this
+/// process opens to one server at most ([`store::lanes_to`]), each check its checkpoints in one
+/// wave as the vote-commit phase is sized for, none waiting for another's lanes.
+const CLAIM_CHECKS_PER_SERVER: usize = 4;
+
+/// Lanes each claim check asks its server for: its two checkpoints at once.
+const CLAIM_CHECK_LANES: usize = 2;
 
 /// Runs the validator until it is stopped.
 pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
@@ -282,9 +280,11 @@ impl Validator {
 					miner,
 					commitment: from_chain(&c)?,
 					only: None,
+					lanes: verify::MAX_PARALLEL_FETCHES,
 				}),
 			}
 		}
+		share_lanes(&mut jobs);
 		if !entries.is_empty() {
 			log::info!(
 				"task {id} round {r}: {} miner(s) already verified (before a restart)",
@@ -303,7 +303,6 @@ impl Validator {
 			// The replays take turns through the gate, as many at once as the cores hold.
 			let threads = jobs.len();
 			let inputs = RoundInputs {
-				lanes: verify::MAX_PARALLEL_FETCHES,
 				compute: crate::pool::Gate::new(workers),
 				..self.round_inputs(chain, id, r, status)?
 			};
@@ -399,7 +398,6 @@ impl Validator {
 			start_loss,
 			randomness,
 			deadline: phase_deadline(blocks_left, self.block_time),
-			lanes: verify::MAX_PARALLEL_FETCHES,
 			compute: crate::pool::Gate::new(1),
 		})
 	}
@@ -586,7 +584,7 @@ impl Validator {
 	}
 
 	/// How this validator votes on the dispute over `miner`, from its claim checks
-	/// ([`vote_from_checks`]).
+	/// ([`decide::vote`], which the protocol simulator drives the chain with).
 	fn decide_vote(
 		&self,
 		id: TaskId,
@@ -594,19 +592,17 @@ impl Validator {
 		miner: &AccountId32,
 		dispute: &ChainDispute<AccountId32, u128>,
 	) -> Option<(Vec<SegmentIndex>, bool)> {
-		let claims: Vec<(bool, SegmentIndex, bool)> = dispute
+		let claims: Vec<decide::Claim> = dispute
 			.claims
 			.0
 			.iter()
-			.map(|c| {
-				(
-					c.accuser == self.me,
-					c.segment,
-					matches!(c.kind, ChainDisputeKind::Replay),
-				)
+			.map(|c| decide::Claim {
+				mine: c.accuser == self.me,
+				segment: c.segment,
+				fail: matches!(c.kind, ChainDisputeKind::Replay),
 			})
 			.collect();
-		vote_from_checks(&claims, |segment| {
+		decide::vote(&claims, |segment| {
 			self.claim_checks
 				.get(&(id, r, miner.0, segment))
 				.copied()
@@ -651,14 +647,15 @@ impl Validator {
 			api::runtime_apis().pol_api().revealed_updates(id, r),
 		)?;
 		let mut jobs = Vec::new();
-		let mut per_server: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+		let mut per_server: BTreeMap<String, usize> = BTreeMap::new();
 		for (miner, segment) in todo {
 			let key = (id, r, miner.0, segment);
 			let Some((_, c)) = revealed.iter().find(|(m, _)| *m == miner) else {
 				self.claim_checks.insert(key, None);
 				continue;
 			};
-			let n = per_server.entry(miner.0).or_default();
+			let commitment = from_chain(c)?;
+			let n = per_server.entry(server_of(&commitment)).or_default();
 			if *n >= CLAIM_CHECKS_PER_SERVER {
 				// The next tick's batch.
 				continue;
@@ -669,20 +666,21 @@ impl Validator {
 			}
 			jobs.push(Job {
 				miner,
-				commitment: from_chain(c)?,
+				commitment,
 				only: Some(segment),
+				lanes: CLAIM_CHECK_LANES,
 			});
 		}
 		if jobs.is_empty() {
 			return Ok(());
 		}
+		share_lanes(&mut jobs);
 		let workers = crate::pool::workers_for(
 			jobs.len(),
 			self.pinned.profile.threads,
 			self.cfg.verify_workers,
 		);
 		let inputs = RoundInputs {
-			lanes: 2,
 			compute: crate::pool::Gate::new(workers),
 			..self.round_inputs(chain, id, r, status)?
 		};
@@ -1011,43 +1009,6 @@ fn disputes(
 	})
 }
 
-/// A vote on a dispute from its claims (`(mine, segment, is a Fail)` each) and what this
-/// validator's checks found of each claimed segment (`None`: not checked, or its own trouble):
-/// the claimed segments that fail here, and whether one was not served here either (upheld when
-/// either holds; rejected when every claimed segment replays). `None` (no vote) when it may not
-/// vote (only its own claims are in) or could not check a claim and found no fault elsewhere:
-/// an unchecked segment might be the forged one. Like the chain, it counts its own claim as no
-/// evidence, and it never rejects a `Fail` it claimed.
-fn vote_from_checks(
-	claims: &[(bool, SegmentIndex, bool)],
-	found: impl Fn(SegmentIndex) -> Option<ClaimCheck>,
-) -> Option<(Vec<SegmentIndex>, bool)> {
-	if claims.iter().all(|(mine, ..)| *mine) {
-		return None;
-	}
-	let (mut confirmed, mut not_served, mut unchecked) = (BTreeSet::new(), false, false);
-	for &(mine, segment, fail) in claims {
-		if mine && fail {
-			// Its own `Fail` stands, whatever a second replay here said (the chain does not
-			// count its own segment toward the segment's confirmations).
-			confirmed.insert(segment);
-			continue;
-		}
-		match found(segment) {
-			Some(ClaimCheck::Fails) => {
-				confirmed.insert(segment);
-			}
-			Some(ClaimCheck::NotServed) => not_served = true,
-			Some(ClaimCheck::Replays) => {}
-			None => unchecked = true,
-		}
-	}
-	if unchecked && confirmed.is_empty() && !not_served {
-		return None;
-	}
-	Some((confirmed.into_iter().collect(), not_served))
-}
-
 /// A salt kept on disk as hex.
 fn saved_salt(hex: &str) -> Result<[u8; 32]> {
 	hex::decode(hex)?
@@ -1094,7 +1055,7 @@ fn scorer_endpoints(chain: &mut Chain, id: TaskId, r: RoundIndex) -> Result<Vec<
 /// [`verify::MAX_PARALLEL_FETCHES`] servers at once, the next as one fails; a server gets the
 /// time a server at the protocol's minimum rate needs for `size` bytes. Servers that stall hold
 /// a lane for that long at most, never the update, the others or the phase.
-fn fetch_updates(
+pub(crate) fn fetch_updates(
 	missing: &[(AccountId32, Hash, Vec<String>)],
 	size: u64,
 	deadline: Instant,
@@ -1111,9 +1072,20 @@ fn fetch_updates(
 					}
 					let next = queue.lock().ok().and_then(|mut q| q.next());
 					let Some(server) = next else { return };
+					// A lane of this process's to the server before its time is counted: many
+					// updates may ask one server (a scorer's) at once, and together they open
+					// no more connections to it than one verification does.
+					let Some(_lane) = store::lanes_to(server, 1, deadline) else {
+						log::warn!(
+							"{miner}'s update not from {server}: {}",
+							store::FetchError::NoLane
+						);
+						continue;
+					};
 					let mut policy = store::FetchPolicy {
 						deadline,
 						attempts: 2,
+						lane_held: true,
 						..store::FetchPolicy::default()
 					};
 					policy.deadline = deadline.min(Instant::now() + policy.time_owed(size));
@@ -1166,6 +1138,38 @@ struct Job {
 	miner: AccountId32,
 	commitment: UpdateCommitment,
 	only: Option<SegmentIndex>,
+	/// Checkpoint requests in flight at once to the miner's server ([`share_lanes`]).
+	lanes: usize,
+}
+
+/// The server a commitment's artifact URI names, as written ([`store::server_name`]; the URI
+/// itself when it names none, which fails its verification at once).
+fn server_of(c: &UpdateCommitment) -> String {
+	let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
+	match round::split_artifact_uri(&uri) {
+		Ok((base, _)) => store::server_name(&base),
+		Err(_) => uri,
+	}
+}
+
+/// Shares the [`serving::FETCH_LANES`] this process opens to one server at most
+/// ([`store::lanes_to`]) among the jobs whose miners name that server (miners that share a
+/// host, or a miner whose URI names another's server): each job at most the lanes it asked for,
+/// at least one. Every job starts its fetches at once, as none must wait behind another's (a
+/// colluder's legal trickle would otherwise push a forger's batch past the phase); only past
+/// [`serving::FETCH_LANES`] jobs on one server do some wait for lanes, and that wait comes
+/// before what the server owes them is counted, so it is never the server's lateness.
+fn share_lanes(jobs: &mut [Job]) {
+	let mut per_server: BTreeMap<String, usize> = BTreeMap::new();
+	let servers: Vec<String> = jobs.iter().map(|j| server_of(&j.commitment)).collect();
+	for s in &servers {
+		*per_server.entry(s.clone()).or_default() += 1;
+	}
+	let most = serving::FETCH_LANES as usize;
+	for (job, server) in jobs.iter_mut().zip(&servers) {
+		let sharing = per_server.get(server).copied().unwrap_or(1).max(1);
+		job.lanes = job.lanes.min(most / sharing).max(1);
+	}
 }
 
 /// What every verification of a round shares ([`Validator::round_inputs`]).
@@ -1176,8 +1180,6 @@ struct RoundInputs {
 	start_loss: f64,
 	randomness: Hash,
 	deadline: Instant,
-	/// Checkpoint requests in flight at once to each miner's server.
-	lanes: usize,
 	/// Replays at once: the fetches of every miner run from the phase's start, the replays only
 	/// as many as the cores hold.
 	compute: crate::pool::Gate,
@@ -1235,30 +1237,41 @@ fn verify_miner(
 	let max_bytes = store::DEFAULT_MAX_BYTES;
 	// The protocol bounds a manifest by the run's segments: a larger one is the miner's fault.
 	let manifest_limit = serving::manifest_bytes_bound(spec.num_segments());
+	// This process's lanes to the server, taken before what it owes is counted: a wait for
+	// them (this host's other fetches from the same server) is this validator's, never the
+	// server's lateness.
+	let Some(held) = store::lanes_to(&base, job.lanes, inputs.deadline) else {
+		return verify::Report::stopped(verify::Outcome::Abstain {
+			why: format!("fetching the manifest: {}", store::FetchError::NoLane),
+		});
+	};
 	let asked_at = Instant::now();
-	let manifest_bytes =
-		match store::fetch_manifest(&base, &manifest, &bundle, manifest_limit, progress, &policy) {
-			Ok(bytes) => bytes,
-			// A server that had the time for a manifest of the largest size at the minimum
-			// rate and did not deliver it withheld it.
-			Err(e)
-				if !policy.blames_server_of(
-					&e,
-					asked_at,
-					policy.time_owed_batch(manifest_limit, 1),
-				) =>
-			{
-				return verify::Report::stopped(verify::Outcome::Abstain {
-					why: format!("fetching the manifest: {e}"),
-				})
-			}
-			Err(e) => {
-				return verify::Report::stopped(verify::Outcome::NotServed {
-					segment,
-					what: format!("the manifest: {e}"),
-				})
-			}
-		};
+	let manifest_owed = policy.time_owed_batch(manifest_limit, 1);
+	// Asked again (a 503 of a server under a flood) until it is owed, never given up sooner.
+	let manifest_policy = policy.owing(asked_at, manifest_owed);
+	let manifest_bytes = match store::fetch_manifest(
+		&base,
+		&manifest,
+		&bundle,
+		manifest_limit,
+		progress,
+		&manifest_policy,
+	) {
+		Ok(bytes) => bytes,
+		// A server that had the time for a manifest of the largest size at the minimum
+		// rate and did not deliver it withheld it.
+		Err(e) if !policy.blames_server_of(&e, asked_at, manifest_owed) => {
+			return verify::Report::stopped(verify::Outcome::Abstain {
+				why: format!("fetching the manifest: {e}"),
+			})
+		}
+		Err(e) => {
+			return verify::Report::stopped(verify::Outcome::NotServed {
+				segment,
+				what: format!("the manifest: {e}"),
+			})
+		}
+	};
 	let expected = verify::Expected {
 		spec,
 		round: inputs.round,
@@ -1286,7 +1299,8 @@ fn verify_miner(
 		progress,
 		policy,
 		asked_at,
-		lanes: inputs.lanes,
+		lanes: held.count(),
+		held: Some(&held),
 		compute: Some(&inputs.compute),
 	};
 	verify::verify_remote(&bundle, &remote, &expected, &v).unwrap_or_else(|e| {
@@ -1395,58 +1409,52 @@ mod tests {
 	use super::*;
 
 	#[test]
-	fn a_vote_names_what_failed_apart_from_what_was_not_served() {
-		use ClaimCheck::*;
-		// (mine, segment, a Fail)
-		let theirs = |s| (false, s, true);
-		let at = |map: &'static [(SegmentIndex, ClaimCheck)]| {
-			move |s| map.iter().find(|(x, _)| *x == s).map(|(_, c)| *c)
+	fn jobs_naming_one_server_share_its_eight_lanes_and_all_start() {
+		let job = |server: &str, lanes: usize| Job {
+			miner: AccountId32([1; 32]),
+			commitment: UpdateCommitment {
+				checkpoint_root: Hash::zero(),
+				final_model_hash: Hash::zero(),
+				num_segments: 4,
+				train_loss: Default::default(),
+				artifact_uri: format!("{server}/v1/artifacts/0x{}", "ab".repeat(32))
+					.into_bytes()
+					.try_into()
+					.unwrap(),
+			},
+			only: None,
+			lanes,
 		};
-		// Every claimed segment replays: rejected.
-		assert_eq!(
-			vote_from_checks(&[theirs(3), theirs(7)], at(&[(3, Replays), (7, Replays)])),
-			Some((vec![], false))
-		);
-		// Each failing segment is named; one not served here upholds without naming it (a miner
-		// may withhold it from the voters on purpose: that proves no replay failure).
-		assert_eq!(
-			vote_from_checks(
-				&[theirs(3), theirs(7), theirs(9)],
-				at(&[(3, Fails), (7, NotServed), (9, Fails)])
-			),
-			Some((vec![3, 9], true))
-		);
-		assert_eq!(
-			vote_from_checks(&[theirs(7)], at(&[(7, NotServed)])),
-			Some((vec![], true))
-		);
-		// A segment it could not check might be the forged one: no rejection, so no vote ...
-		assert_eq!(
-			vote_from_checks(&[theirs(3), theirs(7)], at(&[(3, Replays)])),
-			None
-		);
-		// ... unless another fails.
-		assert_eq!(
-			vote_from_checks(&[theirs(3), theirs(7)], at(&[(3, Fails)])),
-			Some((vec![3], false))
-		);
-		// Its own claim alone: no vote. Its own `Fail` beside another's claim stands, whatever a
-		// replay here said of it; its own "not served" is rejected once it got and replayed it.
-		assert_eq!(vote_from_checks(&[(true, 5, true)], at(&[])), None);
-		assert_eq!(
-			vote_from_checks(
-				&[(true, 5, true), theirs(7)],
-				at(&[(5, Replays), (7, Replays)])
-			),
-			Some((vec![5], false))
-		);
-		assert_eq!(
-			vote_from_checks(
-				&[(true, 5, false), theirs(7)],
-				at(&[(5, Replays), (7, Replays)])
-			),
-			Some((vec![], false))
-		);
+		let total = |jobs: &[Job], server: &str| -> usize {
+			jobs.iter()
+				.filter(|j| server_of(&j.commitment) == store::server_name(server))
+				.map(|j| j.lanes)
+				.sum()
+		};
+		// Three miners on one host (one naming it in capitals), one alone on another.
+		let mut jobs = vec![
+			job("http://miner.example:8700", 8),
+			job("http://miner.example:8700", 8),
+			job("http://Miner.Example:8700", 8),
+			job("http://10.0.0.2:8700", 8),
+		];
+		share_lanes(&mut jobs);
+		assert!(total(&jobs, "http://miner.example:8700") <= serving::FETCH_LANES as usize);
+		assert!(jobs[..3].iter().all(|j| j.lanes == 2));
+		assert!(jobs.iter().all(|j| j.lanes >= 1));
+		assert_eq!(jobs[3].lanes, 8, "a server of its own keeps every lane");
+		// Claim checks: 4 on one server take 2 lanes each, 8 in all.
+		let mut checks: Vec<Job> = (0..CLAIM_CHECKS_PER_SERVER)
+			.map(|_| job("http://10.0.0.3:8700", CLAIM_CHECK_LANES))
+			.collect();
+		share_lanes(&mut checks);
+		assert!(checks.iter().all(|j| j.lanes == CLAIM_CHECK_LANES));
+		assert!(total(&checks, "http://10.0.0.3:8700") <= serving::FETCH_LANES as usize);
+		// More jobs than lanes on one server: one lane each (the rest wait for theirs, before
+		// their servers' debts are counted).
+		let mut many: Vec<Job> = (0..12).map(|_| job("http://10.0.0.4:8700", 8)).collect();
+		share_lanes(&mut many);
+		assert!(many.iter().all(|j| j.lanes == 1));
 	}
 
 	#[test]

@@ -36,7 +36,7 @@ use crate::store;
 use crate::train::{evaluate, progress_bar, Trainer};
 use anyhow::Result;
 use pol_primitives::{
-	hashing, merkle, serving, AccountBytes, Hash, RoundIndex, SegmentIndex, Verdict,
+	decide, hashing, merkle, serving, AccountBytes, Hash, RoundIndex, SegmentIndex, Verdict,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -393,8 +393,14 @@ pub struct Remote<'a> {
 	/// the server owes, the manifest and every checkpoint asked for with it, is counted from
 	/// then ([`store::FetchPolicy::blames_server_of`]).
 	pub asked_at: Instant,
-	/// Checkpoint requests in flight at once, 1 to [`MAX_PARALLEL_FETCHES`].
+	/// Checkpoint requests in flight at once, 1 to [`MAX_PARALLEL_FETCHES`] (and at most
+	/// `held`'s count).
 	pub lanes: usize,
+	/// This process's lanes to the server ([`store::lanes_to`]), taken before `asked_at`: the
+	/// batch's requests run under them and never wait for one while the server's debt runs;
+	/// handed back once the batch is fetched. `None`: each request takes a lane of its own
+	/// (its wait then inside what it gives the server: only for a server nobody else here asks).
+	pub held: Option<&'a store::Lanes>,
 	/// Held while replaying: every miner's checkpoints are fetched at once, from the phase's
 	/// start, and only as many replays run at a time as the cores hold. `None`: no limit.
 	pub compute: Option<&'a crate::pool::Gate>,
@@ -485,9 +491,19 @@ pub fn verify_served_within(
 	policy: store::FetchPolicy,
 ) -> Result<Report> {
 	let max_bytes = store::DEFAULT_MAX_BYTES;
+	// This process's lanes to the server before its debt is counted ([`store::lanes_to`]).
+	let Some(held) = store::lanes_to(base, MAX_PARALLEL_FETCHES, policy.deadline) else {
+		return Ok(Report::stopped(Outcome::Abstain {
+			why: format!("{}", store::FetchError::NoLane),
+		}));
+	};
 	let asked_at = Instant::now();
+	let manifest_policy = store::FetchPolicy {
+		lane_held: true,
+		..policy.clone()
+	};
 	let manifest_bytes =
-		store::fetch_manifest(base, manifest_hash, dir, max_bytes, false, &policy)?;
+		store::fetch_manifest(base, manifest_hash, dir, max_bytes, false, &manifest_policy)?;
 	let remote = Remote {
 		base,
 		max_bytes,
@@ -495,7 +511,8 @@ pub fn verify_served_within(
 		progress: false,
 		policy,
 		asked_at,
-		lanes: MAX_PARALLEL_FETCHES,
+		lanes: held.count(),
+		held: Some(&held),
 		compute: None,
 	};
 	verify_remote(dir, &remote, expected, v)
@@ -503,7 +520,8 @@ pub fn verify_served_within(
 
 /// Most checkpoints fetched from one server at once: half of a server's default cap per peer
 /// ([`store::ServerLimits`]), so that a verification's requests are never refused for being too
-/// many, and a dispute's fetches from the same server still find room.
+/// many. All of this process's fetches from one server together keep to it
+/// ([`store::lanes_to`]).
 pub const MAX_PARALLEL_FETCHES: usize = serving::FETCH_LANES as usize;
 
 /// Where a verification reads the checkpoint files: a bundle directory, filled from an artifact
@@ -564,16 +582,23 @@ impl<'a> Files<'a> {
 				.collect()
 		};
 		shuffle(&mut order, seed);
-		let lanes = order.len().min(r.lanes.clamp(1, MAX_PARALLEL_FETCHES));
+		// The lanes this batch has: what it asked for, within what it holds.
+		let width = r
+			.lanes
+			.min(r.held.map_or(MAX_PARALLEL_FETCHES, |h| h.count()))
+			.clamp(1, MAX_PARALLEL_FETCHES);
+		let lanes = order.len().min(width);
 		// The server owes the whole batch, the manifest included, from the first request: a
 		// request it lets wait behind the others (or behind a wave of them) is no later for it.
+		// Its waves are of `width` requests: fewer lanes than the protocol's, more waves, each
+		// with its allowance.
 		let bytes = r
 			.manifest_bytes
 			.saturating_add(size.saturating_mul(order.len() as u64));
-		let requests = u32::try_from(order.len().div_ceil(MAX_PARALLEL_FETCHES) + 1)
+		let requests = u32::try_from(order.len().div_ceil(width) + 1)
 			.unwrap_or(u32::MAX)
 			.saturating_mul(serving::FETCH_LANES);
-		let owed = Owed::batch(r, r.asked_at, bytes, requests);
+		let owed = Owed::batch(r, r.asked_at, bytes, requests, r.held.is_some());
 		let queue = Mutex::new(order.into_iter().collect::<VecDeque<u32>>());
 		let done = Mutex::new(Vec::new());
 		let dir = self.dir.as_path();
@@ -591,6 +616,11 @@ impl<'a> Files<'a> {
 		});
 		let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
 		self.downloaded.borrow_mut().extend(done);
+		// The batch is in: the replays that follow need no connection to the server, and this
+		// host's other fetches from it may have the lanes.
+		if let Some(held) = r.held {
+			held.release();
+		}
 	}
 
 	/// The first checkpoint (in order) [`Files::fetch_all`] could not have from the server,
@@ -619,8 +649,23 @@ impl<'a> Files<'a> {
 						let size = self.size.get().ok_or_else(|| {
 							Miss::Local(format!("checkpoint {j}: the checkpoint size is unknown"))
 						})?;
-						let owed = Owed::batch(r, Instant::now(), size, 1);
-						download(r, &self.dir, m, j, size, owed, r.progress)?
+						// A lane before the server's debt is counted: the batch's, if still
+						// held, else one of its own.
+						let own = match r.held {
+							Some(h) if h.is_held() => None,
+							_ => Some(store::lanes_to(r.base, 1, r.policy.deadline).ok_or_else(
+								|| {
+									Miss::Local(format!(
+										"checkpoint {j}: {}",
+										store::FetchError::NoLane
+									))
+								},
+							)?),
+						};
+						let owed = Owed::batch(r, Instant::now(), size, 1, true);
+						let got = download(r, &self.dir, m, j, size, owed, r.progress);
+						drop(own);
+						got?
 					}
 				};
 				// Downloaded beside the checkpoint's file, and renamed to it only once checked:
@@ -672,16 +717,14 @@ struct Owed {
 }
 
 impl Owed {
-	fn batch(r: &Remote, since: Instant, bytes: u64, requests: u32) -> Owed {
+	/// `lane_held`: whether the batch's requests run under lanes taken before `since`
+	/// ([`Remote::held`]).
+	fn batch(r: &Remote, since: Instant, bytes: u64, requests: u32, lane_held: bool) -> Owed {
 		let within = r.policy.time_owed_batch(bytes, requests);
-		let mut policy = r.policy.clone();
-		if let Some(due) = since
-			.checked_add(within)
-			.filter(|due| *due <= r.policy.deadline)
-		{
-			policy.deadline = due;
-			policy.attempts = u32::MAX;
-		}
+		let policy = store::FetchPolicy {
+			lane_held,
+			..r.policy.owing(since, within)
+		};
 		Owed {
 			since,
 			within,
@@ -895,7 +938,7 @@ fn open_checkpoints(
 	// A fault of the whole run (leaf 0, a norm of a segment this validator was not challenged
 	// with) is reported on segment n, which every validator replays (in a dispute's replay of
 	// one segment, on that one): a claim must be among the claimant's challenges.
-	let home = home_segment(challenged, n).unwrap_or(n.max(1));
+	let home = decide::home_segment(challenged, n).unwrap_or(n.max(1));
 	let whole_run = |fault: MinerFault| Outcome::MinerFault {
 		segment: home,
 		fault,
@@ -1372,32 +1415,20 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 }
 
 /// `outcome` with its claim on one of `challenged`, the segments the verification was
-/// challenged with: the chain refuses a `Fail` or `NotServed` entry on any other. A fault of
-/// the whole run is claimed on segment n, which every validator is challenged with, and a
-/// checkpoint's on the challenged segment it ends or starts; whatever names another segment
-/// (in a dispute's replay of one segment, a fault of the whole run) is claimed on segment n,
-/// or, when n is not among them, on the first challenged.
+/// challenged with ([`decide::claim_segment`]): the chain refuses a `Fail` or `NotServed` entry
+/// on any other. A fault of the whole run is claimed on segment n, which every validator is
+/// challenged with, and a checkpoint's on the challenged segment it ends or starts; whatever
+/// names another segment (in a dispute's replay of one segment, a fault of the whole run) is
+/// claimed on segment n, or, when n is not among them, on the first challenged.
 fn within_challenges(mut outcome: Outcome, challenged: &[SegmentIndex], n: u32) -> Outcome {
-	let Some(home) = home_segment(challenged, n) else {
-		return outcome;
-	};
 	if let Outcome::MinerFault { segment, .. } | Outcome::NotServed { segment, .. } = &mut outcome {
-		if !challenged.contains(segment) {
-			log::debug!("a claim on segment {segment}, not challenged: made on {home}");
-			*segment = home;
+		let claimed = decide::claim_segment(*segment, challenged, n);
+		if claimed != *segment {
+			log::debug!("a claim on segment {segment}, not challenged: made on {claimed}");
+			*segment = claimed;
 		}
 	}
 	outcome
-}
-
-/// Where a fault of the whole run is claimed: segment `n`, which every validator is challenged
-/// with; in a replay of one segment only (a dispute's), that segment.
-fn home_segment(challenged: &[SegmentIndex], n: u32) -> Option<SegmentIndex> {
-	if challenged.contains(&n) {
-		Some(n)
-	} else {
-		challenged.first().copied()
-	}
 }
 
 /// The checkpoints a remote check reads for the challenged segments of a run of `n`: both ends

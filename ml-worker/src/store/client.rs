@@ -7,9 +7,11 @@ use crate::config::hex32;
 use crate::proof::{write_atomic, Manifest, MANIFEST_FILE};
 use anyhow::{bail, Context, Result};
 use pol_primitives::{serving, Hash};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Largest manifest fetched: a manifest lists at most `MaxSegments` + 1 checkpoints and is a
@@ -27,6 +29,11 @@ pub struct FetchPolicy {
 	pub grace: Duration,
 	/// Attempts at most.
 	pub attempts: u32,
+	/// Whether the caller holds a lane to the server for each request under this policy
+	/// ([`lanes_to`]), taken before it began counting what the server owes: the request then
+	/// takes none of its own. `false`: each request takes one, waiting for it at most until the
+	/// deadline.
+	pub lane_held: bool,
 }
 
 impl FetchPolicy {
@@ -38,7 +45,22 @@ impl FetchPolicy {
 			min_bytes_per_sec: serving::MIN_SERVE_BYTES_PER_SEC,
 			grace: Duration::from_secs(serving::SERVE_GRACE_SECS),
 			attempts: 4,
+			lane_held: false,
 		}
+	}
+
+	/// This policy for a fetch owed `owed` from `since` (under a lane taken before `since`,
+	/// [`lanes_to`]): due then when that falls before the deadline, and asked for again (a 503,
+	/// a broken connection) until it arrives or is due, never given up after a few attempts: an
+	/// honest server under a flood of connections gets every chance its debt gives it.
+	pub fn owing(&self, since: Instant, owed: Duration) -> FetchPolicy {
+		let mut policy = self.clone();
+		if let Some(due) = since.checked_add(owed).filter(|due| *due <= self.deadline) {
+			policy.deadline = due;
+		}
+		policy.attempts = u32::MAX;
+		policy.lane_held = true;
+		policy
 	}
 }
 
@@ -82,13 +104,20 @@ impl FetchPolicy {
 	/// withheld the artifact, however it stalled (a trickle above the minimum rate under a
 	/// Content-Length it never meant to fill, a response that stops, a request it let wait
 	/// behind the others). Only a batch begun too late for that is this fetcher's own lateness.
+	/// A 503 or 429 ("busy", what a server under a flood of connections answers) is the
+	/// server's only as a timeout is: when it had its time and still refused; a batch begun too
+	/// late that met a busy server learnt nothing about it.
 	pub fn blames_server_of(&self, e: &FetchError, started: Instant, owed: Duration) -> bool {
 		if e.is_local() {
 			return false;
 		}
+		let owed_by = started.checked_add(owed);
+		let had_its_time = owed_by.is_some_and(|t| t <= self.deadline);
 		if matches!(e, FetchError::Timeout) {
-			let owed_by = started.checked_add(owed);
-			return Instant::now() < self.deadline || owed_by.is_some_and(|t| t <= self.deadline);
+			return Instant::now() < self.deadline || had_its_time;
+		}
+		if matches!(e, FetchError::Status(503 | 429)) {
+			return had_its_time;
 		}
 		true
 	}
@@ -137,12 +166,15 @@ pub enum FetchError {
 	},
 	/// The fetcher's own trouble (its disk): no evidence against the server.
 	Local(std::io::Error),
+	/// This process's own fetches held every connection it allows itself to the server
+	/// ([`lanes_to`]) until the deadline: never asked, no evidence against the server.
+	NoLane,
 }
 
 impl FetchError {
 	/// Whether the failure is the fetcher's own, not the server's.
 	pub fn is_local(&self) -> bool {
-		matches!(self, FetchError::Local(_))
+		matches!(self, FetchError::Local(_) | FetchError::NoLane)
 	}
 }
 
@@ -173,6 +205,11 @@ impl fmt::Display for FetchError {
 				hex32(&actual.0)
 			),
 			FetchError::Local(e) => write!(f, "storing the artifact here: {e}"),
+			FetchError::NoLane => write!(
+				f,
+				"not asked: this host's own fetches held every connection it opens to the server \
+				 until the deadline"
+			),
 		}
 	}
 }
@@ -229,9 +266,15 @@ pub fn fetch_with(
 	})
 }
 
+/// The longest wait between two attempts: a fetcher that retries through a long window (a
+/// server owes a batch for minutes) keeps asking every few seconds, and an honest server that
+/// was busy (a flood of connections, 503) is asked again soon after it has room.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
 /// Runs `attempt` until it succeeds, fails for good, or `policy`'s attempts or deadline run
 /// out: transient failures (the connection, a 5xx, a timeout, a slow or corrupt transfer) are
-/// retried with backoff; a 404, a bad URL or an oversized artifact is final.
+/// retried with backoff (doubling, at most [`MAX_BACKOFF`]); a 404, a bad URL or an oversized
+/// artifact is final.
 fn with_retries<T>(
 	url: &str,
 	policy: &FetchPolicy,
@@ -258,7 +301,7 @@ fn with_retries<T>(
 		}
 		log::debug!("fetching {url} (attempt {tries}): {err}; again in {backoff:?}");
 		std::thread::sleep(backoff);
-		backoff = backoff.saturating_mul(2);
+		backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
 		tries += 1;
 	}
 }
@@ -372,6 +415,17 @@ pub(crate) fn get_into(
 	if !url.starts_with("http://") {
 		return Err(FetchError::BadUrl(url.into()));
 	}
+	if policy.deadline <= Instant::now() {
+		return Err(FetchError::Timeout);
+	}
+	// A lane of this process's to the server, for this request's life, unless the caller holds
+	// one. The wait is before `started`: a request this host holds back is not the server's
+	// lateness.
+	let _lane = if policy.lane_held {
+		None
+	} else {
+		Some(lanes_to(url, 1, policy.deadline).ok_or(FetchError::NoLane)?)
+	};
 	let remaining = policy.deadline.saturating_duration_since(Instant::now());
 	if remaining.is_zero() {
 		return Err(FetchError::Timeout);
@@ -492,6 +546,149 @@ fn from_ureq(e: ureq::Error) -> FetchError {
 			std::io::Error::new(std::io::ErrorKind::ConnectionRefused, e.to_string()),
 		),
 		other => FetchError::BadResponse(other.to_string()),
+	}
+}
+
+/// Connections this process holds open to each artifact server, by [`server_key`]: at most
+/// [`serving::FETCH_LANES`] to one server, whichever of its fetches (a verification's batch, a
+/// dispute's claim checks, final models) they serve. That is what a server is held to serve one
+/// peer at once (what it owes is counted in waves of that many requests,
+/// [`FetchPolicy::time_owed_batch`]), half of an honest server's default cap per peer
+/// ([`super::ServerLimits`]): a validator never trips a miner's cap by itself and then blames the
+/// 503s on the miner.
+///
+/// Why lanes are taken up front, by the batch, rather than each request waiting its turn: what
+/// a server owes a batch is counted from its first request, so a batch whose requests waited
+/// here for this host's other fetches would have the server's debt running while this host
+/// itself held the requests back. A batch takes its lanes ([`lanes_to`]) before it starts
+/// counting, and keeps them until its requests are done: no wait of its own is ever inside the
+/// time it gives the server, and it counts what the server owes by the lanes it got (fewer
+/// lanes, more waves of requests). A request outside a batch takes a lane of its own for its
+/// life, its wait before its own clock starts ([`get_into`]).
+struct Hosts {
+	held: Mutex<BTreeMap<String, usize>>,
+	freed: Condvar,
+}
+
+fn hosts() -> &'static Hosts {
+	static HOSTS: OnceLock<Hosts> = OnceLock::new();
+	HOSTS.get_or_init(|| Hosts {
+		held: Mutex::new(BTreeMap::new()),
+		freed: Condvar::new(),
+	})
+}
+
+/// Lanes to one server held by this process ([`lanes_to`]); handed back when dropped or
+/// [`Lanes::release`]d.
+#[derive(Debug)]
+pub struct Lanes {
+	key: String,
+	count: usize,
+	held: Mutex<usize>,
+}
+
+impl Lanes {
+	/// The lanes taken: requests in flight at once under them.
+	pub fn count(&self) -> usize {
+		self.count
+	}
+
+	/// Whether the lanes are still held (not [`Lanes::release`]d).
+	pub fn is_held(&self) -> bool {
+		*self.held.lock().unwrap_or_else(|e| e.into_inner()) > 0
+	}
+
+	/// Hands the lanes back now (the batch is fetched; what comes after, a replay, needs none).
+	pub fn release(&self) {
+		let n = std::mem::take(&mut *self.held.lock().unwrap_or_else(|e| e.into_inner()));
+		if n == 0 {
+			return;
+		}
+		let hosts = hosts();
+		let mut held = hosts.held.lock().unwrap_or_else(|e| e.into_inner());
+		if let Some(h) = held.get_mut(&self.key) {
+			*h = h.saturating_sub(n);
+			if *h == 0 {
+				held.remove(&self.key);
+			}
+		}
+		hosts.freed.notify_all();
+	}
+}
+
+impl Drop for Lanes {
+	fn drop(&mut self) {
+		self.release();
+	}
+}
+
+/// Takes up to `want` (at least one) of this process's [`serving::FETCH_LANES`] lanes to the
+/// server of `url` (`http://host:port[/…]`), as many as are free once one is, waiting for one
+/// until `until` at most; `None` if none came free by then.
+pub fn lanes_to(url: &str, want: usize, until: Instant) -> Option<Lanes> {
+	let key = server_key(url);
+	let most = serving::FETCH_LANES as usize;
+	let hosts = hosts();
+	let mut held = hosts.held.lock().unwrap_or_else(|e| e.into_inner());
+	loop {
+		let busy = held.get(&key).copied().unwrap_or(0);
+		if busy < most {
+			let count = want.clamp(1, most - busy);
+			held.insert(key.clone(), busy + count);
+			return Some(Lanes {
+				key,
+				count,
+				held: Mutex::new(count),
+			});
+		}
+		let left = until.saturating_duration_since(Instant::now());
+		if left.is_zero() {
+			return None;
+		}
+		held = hosts
+			.freed
+			.wait_timeout(held, left)
+			.unwrap_or_else(|e| e.into_inner())
+			.0;
+	}
+}
+
+/// The server a URL names as written, `host:port` (port 80 when none is written), lowercase,
+/// without resolving it: what groups fetches by server where a name lookup would cost time.
+pub fn server_name(url: &str) -> String {
+	let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+	let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+	let authority = authority.rsplit('@').next().unwrap_or(authority);
+	let has_port = match authority.rfind(']') {
+		Some(close) => authority[close..].contains(':'),
+		None => authority.contains(':'),
+	};
+	let with_port = if has_port {
+		authority.to_string()
+	} else {
+		format!("{authority}:80")
+	};
+	with_port.to_ascii_lowercase()
+}
+
+/// The server a URL names, as [`lanes_to`] counts it: the first address its host resolves to,
+/// with the port (so that one server named two ways, by a name and by its address, as a
+/// hostile miner's URI might name an honest miner's server, is one server); its
+/// [`server_name`] when it does not resolve (the fetch then fails anyway).
+pub fn server_key(url: &str) -> String {
+	let name = server_name(url);
+	use std::net::ToSocketAddrs;
+	match name.to_socket_addrs().ok().and_then(|mut a| a.next()) {
+		Some(addr) => {
+			let ip = match addr.ip() {
+				std::net::IpAddr::V6(v6) => v6
+					.to_ipv4_mapped()
+					.map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+				v4 => v4,
+			};
+			std::net::SocketAddr::new(ip, addr.port()).to_string()
+		}
+		None => name,
 	}
 }
 

@@ -18,10 +18,10 @@ pub mod client;
 pub mod server;
 
 pub use client::{
-	artifact_url, download, fetch, fetch_bundle, fetch_manifest, fetch_with, http_get, Downloaded,
-	FetchError, FetchPolicy, Keep, MAX_MANIFEST_BYTES,
+	artifact_url, download, fetch, fetch_bundle, fetch_manifest, fetch_with, http_get, lanes_to,
+	server_key, server_name, Downloaded, FetchError, FetchPolicy, Keep, Lanes, MAX_MANIFEST_BYTES,
 };
-pub use server::{serve, serve_with, ServeFaults, ServerHandle, ServerLimits, Stall};
+pub use server::{peer_key, serve, serve_with, ServeFaults, ServerHandle, ServerLimits, Stall};
 
 /// Default largest artifact, stored or fetched: 256 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;

@@ -1,10 +1,13 @@
 //! The artifact server: `GET /v1/artifacts/{hash}` (with byte ranges) and `GET /v1/health`,
 //! on hyper's HTTP/1 over one small tokio runtime, built for a hostile network.
 //!
-//! Every peer may be an attacker holding connections open: the server caps connections in
-//! total and per peer address (answering 503 to the rest), bounds the time to send a request
-//! head, drops a connection that makes no progress for a while and any connection that lives
-//! too long, and never spawns a thread per connection. A failed `accept` (say, out of file
+//! Every peer may be an attacker holding connections open: the server caps connections per
+//! peer (an IPv4 address, an IPv6 /64: [`peer_key`]) and in total (answering 503 to the rest),
+//! and at the total cap gives a newcomer that holds fewer connections than the heaviest peer one
+//! of that peer's instead ([`ServerLimits::max_connections`]), so that an outsider holding the
+//! cap from a few addresses cannot lock a validator out of a miner's checkpoints. It bounds the
+//! time to send a request head, drops a connection that makes no progress for a while and any
+//! connection that lives too long, and never spawns a thread per connection. A failed `accept` (say, out of file
 //! descriptors) is logged and retried, never the end of the server; if the server stops anyway,
 //! [`ServerHandle::check`] says so and the worker exits non-zero for its supervisor to restart.
 
@@ -26,15 +29,18 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::Semaphore;
 use tokio_util::io::ReaderStream;
 
 /// How much a server gives each peer, and everyone together.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerLimits {
-	/// Open connections at once; more get 503.
+	/// Open connections at once. At the cap, a connection from a peer that holds at least two
+	/// fewer than the peer holding the most takes the place of one of that peer's (the fair
+	/// share: an outsider that fills the cap from a few addresses cannot keep a validator out);
+	/// any other gets 503.
 	pub max_connections: usize,
-	/// Open connections at once from one IP address; more get 503.
+	/// Open connections at once from one peer ([`peer_key`]: an IPv4 address, an IPv6 /64);
+	/// more get 503.
 	pub max_per_peer: usize,
 	/// Time a client has to send its request head.
 	pub header_timeout: Duration,
@@ -47,7 +53,14 @@ pub struct ServerLimits {
 impl Default for ServerLimits {
 	fn default() -> Self {
 		ServerLimits {
-			max_connections: 256,
+			// An idle connection costs a task, two socket buffers and a file descriptor (and a
+			// second descriptor while it reads an artifact): about 1024 of them fit in a few
+			// tens of MiB and, with the file descriptor limit raised ([`serve_with`]), in the
+			// descriptors of any host. The more there are, the more distinct addresses an
+			// outsider needs to fill the cap with one connection each, the one flood the fair
+			// share cannot answer (16 per peer fill 1024 from 64 addresses, but those lose their
+			// connections to any newcomer; one each needs about 1024 addresses).
+			max_connections: 1024,
 			max_per_peer: 16,
 			header_timeout: Duration::from_secs(10),
 			stall_timeout: Duration::from_secs(20),
@@ -99,6 +112,9 @@ pub struct ServerStats {
 	pub bytes: AtomicU64,
 	/// Connections refused with 503 (over a cap).
 	pub refused: AtomicU64,
+	/// Connections closed at the total cap to make room for a peer that held fewer
+	/// ([`ServerLimits::max_connections`]).
+	pub evicted: AtomicU64,
 	/// Connections closed for a timeout.
 	pub timed_out: AtomicU64,
 }
@@ -108,8 +124,38 @@ struct Shared {
 	faults: Arc<Mutex<ServeFaults>>,
 	served: Mutex<VecDeque<Hash>>,
 	stats: Arc<ServerStats>,
-	per_peer: Mutex<BTreeMap<IpAddr, usize>>,
+	peers: Mutex<Peers>,
 	limits: ServerLimits,
+}
+
+/// The open connections, by peer ([`peer_key`]).
+#[derive(Default)]
+struct Peers {
+	/// Open connections in all.
+	total: usize,
+	/// The next connection's number: numbers grow with the time of admission.
+	next: u64,
+	/// Each peer's open connections, by number (oldest first), each with the sender that
+	/// closes it.
+	by_peer: BTreeMap<IpAddr, BTreeMap<u64, tokio::sync::oneshot::Sender<()>>>,
+}
+
+/// The key a peer's connections are counted under for [`ServerLimits::max_per_peer`] and the
+/// fair share: an IPv4 address as it is; an IPv6 address by its /64 prefix, since one host is
+/// commonly given a whole /64 and could otherwise open each connection from an address of its
+/// own; an IPv4 address mapped into IPv6 (a dual-stack listener's IPv4 peers, `::ffff:a.b.c.d`)
+/// as the IPv4 address, never as the /64 that all IPv4 peers share.
+pub fn peer_key(ip: IpAddr) -> IpAddr {
+	match ip {
+		IpAddr::V4(_) => ip,
+		IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+			Some(v4) => IpAddr::V4(v4),
+			None => {
+				let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+				IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+			}
+		},
+	}
 }
 
 /// A running artifact server.
@@ -141,6 +187,15 @@ impl ServerHandle {
 			.lock()
 			.map(|v| v.iter().copied().collect())
 			.unwrap_or_default()
+	}
+
+	/// Connections open now (admitted, not closed nor evicted).
+	pub fn connections(&self) -> usize {
+		self.shared
+			.peers
+			.lock()
+			.map(|p| p.total)
+			.unwrap_or_else(|e| e.into_inner().total)
 	}
 
 	/// What it counted.
@@ -188,6 +243,19 @@ pub fn serve_with(store: Store, addr: &str, limits: ServerLimits) -> Result<Serv
 		limits.max_connections > 0 && limits.max_per_peer > 0,
 		"the server needs room for at least one connection"
 	);
+	let mut limits = limits;
+	let room = descriptor_room();
+	if limits.max_connections > room {
+		// Past the descriptor limit `accept` fails before the cap is reached, and the fair
+		// share, which works at the cap, never comes into play: a flood would then keep
+		// everyone out.
+		log::warn!(
+			"the artifact server takes {room} connections at once, not {}: this process may \
+			 open too few files (raise its limit, `ulimit -n`)",
+			limits.max_connections
+		);
+		limits.max_connections = room.max(1);
+	}
 	let listener =
 		std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
 	listener.set_nonblocking(true)?;
@@ -203,7 +271,7 @@ pub fn serve_with(store: Store, addr: &str, limits: ServerLimits) -> Result<Serv
 		faults: Arc::new(Mutex::new(ServeFaults::default())),
 		served: Mutex::new(VecDeque::new()),
 		stats: Arc::new(ServerStats::default()),
-		per_peer: Mutex::new(BTreeMap::new()),
+		peers: Mutex::new(Peers::default()),
 		limits,
 	});
 	let alive = Arc::new(AtomicBool::new(true));
@@ -239,7 +307,6 @@ async fn accept_loop(
 	mut shutdown: tokio::sync::oneshot::Receiver<()>,
 ) -> Result<()> {
 	let listener = tokio::net::TcpListener::from_std(listener)?;
-	let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
 	loop {
 		let accepted = tokio::select! {
 			_ = &mut shutdown => return Ok(()),
@@ -256,7 +323,7 @@ async fn accept_loop(
 			}
 		};
 		let _ = stream.set_nodelay(true);
-		let Some(guard) = admit(&shared, &slots, peer.ip()) else {
+		let Some((guard, mut evicted)) = admit(&shared, peer.ip()) else {
 			shared.stats.refused.fetch_add(1, Ordering::Relaxed);
 			crate::metrics::global().refused_connections.inc();
 			tokio::spawn(refuse(stream));
@@ -265,7 +332,11 @@ async fn accept_loop(
 		let shared = shared.clone();
 		tokio::spawn(async move {
 			let _guard = guard;
-			connection(stream, shared).await;
+			// Evicted: the connection is dropped where it is, its socket closed.
+			tokio::select! {
+				_ = connection(stream, shared) => {}
+				Ok(()) = &mut evicted => log::debug!("evicted a connection of {peer} at the cap"),
+			}
 		});
 	}
 }
@@ -273,36 +344,124 @@ async fn accept_loop(
 /// A connection's place under both caps, released when dropped.
 struct Admitted {
 	shared: Arc<Shared>,
-	ip: IpAddr,
-	_slot: tokio::sync::OwnedSemaphorePermit,
+	peer: IpAddr,
+	id: u64,
 }
 
 impl Drop for Admitted {
 	fn drop(&mut self) {
-		if let Ok(mut peers) = self.shared.per_peer.lock() {
-			if let Some(n) = peers.get_mut(&self.ip) {
-				*n = n.saturating_sub(1);
-				if *n == 0 {
-					peers.remove(&self.ip);
-				}
-			}
-		}
+		let mut peers = self.shared.peers.lock().unwrap_or_else(|e| e.into_inner());
+		// Absent when it was evicted: its place was given away then.
+		release(&mut peers, &self.peer, Some(self.id));
 	}
 }
 
-fn admit(shared: &Arc<Shared>, slots: &Arc<Semaphore>, ip: IpAddr) -> Option<Admitted> {
-	let slot = slots.clone().try_acquire_owned().ok()?;
-	let mut peers = shared.per_peer.lock().ok()?;
-	let n = peers.entry(ip).or_insert(0);
-	if *n >= shared.limits.max_per_peer {
+/// Takes connection `id` of `peer` (with `None`, its oldest) out of `peers`, with its closing
+/// sender; `None` when it is not there.
+fn release(
+	peers: &mut Peers,
+	peer: &IpAddr,
+	id: Option<u64>,
+) -> Option<tokio::sync::oneshot::Sender<()>> {
+	let conns = peers.by_peer.get_mut(peer)?;
+	let closer = match id {
+		Some(id) => conns.remove(&id)?,
+		None => conns.pop_first()?.1,
+	};
+	if conns.is_empty() {
+		peers.by_peer.remove(peer);
+	}
+	peers.total = peers.total.saturating_sub(1);
+	Some(closer)
+}
+
+/// A place for a connection from `ip`, and the receiver that says when it is evicted; `None`
+/// when it gets 503.
+///
+/// Over its peer's cap it is refused. At the total cap it is admitted only in the place of a
+/// connection of the peer that holds the most, when that peer holds at least two more than the
+/// newcomer's: so an outsider that fills the cap from a few addresses yields to a validator
+/// arriving from a fresh one, and nobody is locked out unless the cap is held by about as many
+/// peers as it has places, one each. "Two more", not "one more": two peers one apart would
+/// otherwise take each other's places at each new connection, for ever.
+///
+/// The victim is the oldest connection of that peer (of the heaviest peers, the one whose oldest
+/// connection is oldest): holding places is what a flood does, while an honest client opens a
+/// connection per request and lets it go when the request is done; and a choice by age, not by
+/// address, gives an attacker no address to pick that makes others' connections go first.
+fn admit(
+	shared: &Arc<Shared>,
+	ip: IpAddr,
+) -> Option<(Admitted, tokio::sync::oneshot::Receiver<()>)> {
+	let peer = peer_key(ip);
+	let mut peers = shared.peers.lock().unwrap_or_else(|e| e.into_inner());
+	let mine = peers.by_peer.get(&peer).map_or(0, |c| c.len());
+	if mine >= shared.limits.max_per_peer {
 		return None;
 	}
-	*n += 1;
-	Some(Admitted {
-		shared: shared.clone(),
-		ip,
-		_slot: slot,
-	})
+	if peers.total >= shared.limits.max_connections {
+		let heaviest = peers
+			.by_peer
+			.iter()
+			.filter_map(|(p, conns)| {
+				let oldest = *conns.keys().next()?;
+				Some((conns.len(), std::cmp::Reverse(oldest), *p))
+			})
+			.max()?;
+		let (held, _, victim) = heaviest;
+		if held < mine + 2 {
+			return None;
+		}
+		let closer = release(&mut peers, &victim, None)?;
+		// The connection's task closes it; already gone, it has nothing left to close.
+		let _ = closer.send(());
+		shared.stats.evicted.fetch_add(1, Ordering::Relaxed);
+		crate::metrics::global().evicted_connections.inc();
+	}
+	let id = peers.next;
+	peers.next += 1;
+	let (tx, rx) = tokio::sync::oneshot::channel();
+	peers.by_peer.entry(peer).or_default().insert(id, tx);
+	peers.total += 1;
+	Some((
+		Admitted {
+			shared: shared.clone(),
+			peer,
+			id,
+		},
+		rx,
+	))
+}
+
+/// The connections this process can hold at once within its limit on open files, raised first
+/// to the hard limit: each may hold two descriptors (its socket and an artifact's file), and a
+/// few hundred are left for the rest of the worker (its store, the chain's connection, its own
+/// fetches).
+fn descriptor_room() -> usize {
+	let mut lim = libc::rlimit {
+		rlim_cur: 0,
+		rlim_max: 0,
+	};
+	// SAFETY: getrlimit and setrlimit only read and write the struct handed to them.
+	unsafe {
+		if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+			return usize::MAX;
+		}
+		if lim.rlim_cur < lim.rlim_max {
+			let raised = libc::rlimit {
+				rlim_cur: lim.rlim_max,
+				rlim_max: lim.rlim_max,
+			};
+			if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+				lim.rlim_cur = lim.rlim_max;
+			}
+		}
+	}
+	if lim.rlim_cur == libc::RLIM_INFINITY {
+		return usize::MAX;
+	}
+	let files = usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX);
+	files.saturating_sub(256) / 2
 }
 
 /// 503 to a connection over a cap, without reading its request; bounded in time.

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The end-to-end test: a 4-node testnet (Alice, Bob, Charlie, Dave authorities), validator
-# workers for Alice, Bob and Charlie, and seven miners on the demo task (aggregated by median,
+# workers for Alice, Bob and Charlie, and nine miners on the demo task (aggregated by median,
 # so the validators must take the rule from the chain): //Eve and //Ferdie
 # honest, //Alice//stash lazy (trains fewer steps than the task says), //Bob//stash a copier
 # (copies another miner's commitment and reveal), and the adaptive attackers of docs/SECURITY.md:
 # //Charlie//stash swap-final (reveals a final model other than its last checkpoint),
 # //Dave//stash withhold (forges its last segment and never serves its end), //Eve//stash frame
-# (serves a corrupt copy of each checkpoint to the first validator that asks). Over rounds 0…3 it
+# (serves a corrupt copy of each checkpoint to the first validator that asks), //Ferdie//stash
+# manifest-only (serves only a manifest whose leaf 0 is not the round's start), //Gina
+# foreign-host (an honest run whose host record names another libtorch build). Over rounds 0…3 it
 # checks that a global model is accepted every round and that its accuracy rises. Validator 3
 # signs as //Charlie's Worker proxy with a key of its own (`pol-worker worker-key` sets it up),
 # and must reveal its scores every round; miner 1 likewise as //Eve's (bonded with polkadot.js
@@ -23,8 +25,9 @@
 #   still aggregate that update (from the validators' own copies) into its model, and pay it.
 # Then the JavaScript side (scripts/js/test/e2e-outcome.test.js) reads the same outcome through
 # polkadot.js: the honest miners paid, the lazy one failed, disputed, slashed and never paid,
-# the copy and the swapped final never revealed nor paid, the withholder slashed and never paid,
-# no validator slashed, the models those the watch saw and aggregated from honest work only.
+# the copy and the swapped final never revealed nor paid, the withholder, the manifest-only and
+# the foreign-host miners slashed and never paid, no validator slashed (nor a deposit forfeited),
+# the models those the watch saw and aggregated from honest work only.
 #
 # Four nodes, not three: GRANDPA finalizes with votes of more than 2/3 of the authorities. Of 3
 # equal voters that is all 3, so with one node down nothing finalizes; of 4 it is 3, so one
@@ -43,9 +46,9 @@ ROUNDS=4 # rounds 0…3
 ROUND_TIMEOUT="${POL_E2E_ROUND_TIMEOUT:-600}"
 SPEC="${POL_TASK_SPEC:-ml-worker/tasks/digits-demo.toml}"
 WATCH="$RUN_DIR/watch.jsonl"
-WORKERS=(validator1 validator2 validator3 miner1 miner2 miner3 miner4 miner5 miner6 miner7)
-MINERS=7
-FAULTS="3:lazy 4:copy 5:swap-final 6:withhold 7:frame"
+WORKERS=(validator1 validator2 validator3 miner1 miner2 miner3 miner4 miner5 miner6 miner7 miner8 miner9)
+MINERS=9
+FAULTS="3:lazy 4:copy 5:swap-final 6:withhold 7:frame 8:manifest-only 9:foreign-host"
 
 tn_init "$RUN_DIR"
 tn_trace_errors scripts/e2e.sh
@@ -89,6 +92,15 @@ eve_worker=5GTGUvxzyq1RiDu9NG6ZweB2hjYBrBa41uwj4WmjYTWgqT5a
 	>>"$(tn_log worker-key)" 2>&1 || tn_fail "pol-worker worker-key failed for //Eve" worker-key
 TN_MINER_PROXY[1]="//Eve//worker $eve"
 echo "$eve_worker is //Eve's Worker proxy ($(since))"
+
+tn_say "e2e: //Gina, miner 9, funded by //Alice (it is not endowed at genesis)"
+(cd scripts/js && POL_WS="$(tn_ws 1)" node --input-type=module -e '
+import { connect, keypair, signAndWait, UNIT } from "./lib/polchain.js";
+const api = await connect(process.env.POL_WS);
+const [alice, gina] = [await keypair("//Alice"), await keypair("//Gina")];
+await signAndWait(api, api.tx.balances.transferKeepAlive(gina.address, 1000n * UNIT), alice);
+await api.disconnect();
+') >>"$(tn_log bond)" 2>&1 || tn_fail "funding //Gina from //Alice failed" bond
 
 tn_say "e2e: 3 validator workers, $MINERS miners ($FAULTS), then the demo task"
 # The workers start first and take every task, so that all miners are bonded and join in
@@ -342,9 +354,13 @@ echo "miner 1 committed and revealed in every round as //Eve's Worker proxy"
 
 tn_say "e2e: the attackers"
 # The miners whose work must never be aggregated: //Alice//stash (lazy), //Bob//stash (copy),
-# //Charlie//stash (swap-final), //Dave//stash (withhold).
+# //Charlie//stash (swap-final), //Dave//stash (withhold), //Ferdie//stash (manifest-only),
+# //Gina (foreign-host).
 bad_miners=(5GNJqTPyNqANBkUVMN1LPPrxXnFouWXoe2wNSmmEoLctxiZY 5HpG9w8EBLe5XCrbczpwq5TSXvedjrBGCwqxK1iQ7qUsSWFc
 	5Ck5SLSHYac6WFt5UZRSsdJjwmpSZq85fd5TRNAdZQVzEAPT 5HKPmK9GYtE1PSLsS1qiYU9xQ9Si1NcEhdeCq9sw5bqu4ns8)
+for suri in //Ferdie//stash //Gina; do
+	bad_miners+=("$("$TN_NODE_BIN" key inspect --scheme sr25519 "$suri" --output-type json | jq -r .ss58Address)")
+done
 for v in validator1 validator2 validator3; do
 	for m in "${bad_miners[@]}"; do
 		aggregated="$(grep "aggregated .* update(s)" "$(tn_log "$v")" || true)"
@@ -360,6 +376,19 @@ echo "swap-final (miner 5): $(grep -m1 -o 'reveal task [0-9]* round [0-9]*.*Fina
 grep -q "NotServed { segment" "$(tn_log validator1)" "$(tn_log validator2)" "$(tn_log validator3)" ||
 	tn_fail "no validator reported a segment not served (withhold, frame)"
 echo "withhold (miner 6) and frame (miner 7): $(cat "$(tn_log validator1)" "$(tn_log validator2)" "$(tn_log validator3)" | grep -c 'NotServed { segment') not-served reports"
+# The miners whose manifest alone convicts them: every validator claims a fault of the whole run
+# on segment n (which all of them replay), never a segment outside its own challenges (which
+# would have cost it its reveal: the chain refuses such an entry, and e2e-outcome.test.js finds
+# no validator slashed). (An abstention is not checked for: the validator killed in round 1
+# may abstain on any miner it had no time for.)
+for m in 8 9; do
+	account="${bad_miners[$((m - 4))]}"
+	for v in validator1 validator2 validator3; do
+		grep -qE "task $TN_TASK round [0-9]+: miner $account: (Fail|NotServed) \{ segment" "$(tn_log "$v")" ||
+			tn_fail "$v never claimed a fault of miner $m ($account)" "$v" "miner$m"
+	done
+done
+echo "manifest-only (miner 8) and foreign-host (miner 9): claimed by every validator"
 after="$(tn_finalized "$(tn_rpc_port 1)")"
 echo "node 1 finalized #$after at the end ($(since))"
 

@@ -23,7 +23,8 @@ pub enum Rule {
 	FedAvg,
 	/// Coordinate-wise median (mean of the two middle values for an even count).
 	Median,
-	/// Coordinate-wise mean after dropping `floor(trim·m)` values at each end.
+	/// Coordinate-wise mean after dropping `floor(trim·m)` values at each end, at least one
+	/// once there are 3 and `trim` is not zero ([`AggregationRule::trimmed_count`]).
 	TrimmedMean {
 		/// Share trimmed at each end, in [0, 0.5).
 		trim: f64,
@@ -366,6 +367,9 @@ mod tests {
 		// Below the chain's 9 decimals it is the same rule: 0.1999999999 rounds to 20%.
 		let rounded = Rule::TrimmedMean { trim: 0.1999999999 };
 		assert_eq!(aggregate(&t(&[0.0]), &five, rounded).unwrap(), trimmed);
+		// ⌊0.2 · 4⌋ = 0, yet one is dropped at each end: the outlier moves nothing.
+		let four = aggregate(&t(&[0.0]), &five[1..], Rule::TrimmedMean { trim: 0.2 }).unwrap();
+		assert_eq!(four[0].data, [3.5]);
 		for bad in [
 			Rule::TrimmedMean { trim: 0.5 },
 			Rule::NormClip { max_norm: 0.0 },

@@ -38,6 +38,17 @@ pub enum Fault {
 	/// before they are committed (and training goes on from them), steering every segment while
 	/// the parameters replay within tolerance. Caught: the momentum is compared too.
 	SteerMomentum,
+	/// Serves only a manifest, whose leaf 0 names another model than the round's start (its
+	/// leaves and root made consistent again), and never a checkpoint: a run claimed without
+	/// the bytes to check it. Every validator claims it on segment `n` (`StartNotRoundStart`,
+	/// read from the manifest alone); a claim on segment 1, outside most validators'
+	/// challenges, would have voided their reveals.
+	ManifestOnly,
+	/// Trains honestly but records another libtorch build in the manifest's host record (the
+	/// leaves and root unchanged): a record no honest validator can match, to make them all
+	/// abstain and leave the judgement to a colluder. The task's profile pins the build, so the
+	/// record is the miner's fault, claimed on segment `n` by every validator.
+	ForeignHost,
 }
 
 /// A lazy run: each segment trains only half of its k steps, then checkpoints as if it had
@@ -178,6 +189,30 @@ pub fn swapped_final(start: &[NamedTensor], last: &Checkpoint) -> Checkpoint {
 		params: extrapolate(&start, &last.params, 10.0),
 		momentum: last.momentum.clone(),
 	}
+}
+
+/// Rewrites the manifest of `bundle` with leaf 0 naming `other` instead of the round's start,
+/// its root made consistent again: a run that did not start where the round did.
+pub fn foreign_start(bundle: &Path, other: &Hash) -> Result<Manifest> {
+	let mut m = Manifest::read(bundle)?;
+	let first = m
+		.checkpoints
+		.first_mut()
+		.context("a manifest without checkpoints")?;
+	*first = entry(0, other, first.update_norm);
+	let leaves: Vec<Hash> = m.leaves().context("the rewritten leaves")?;
+	m.checkpoint_root = crate::config::hex32(&merkle::root(&leaves).0);
+	m.write(bundle)?;
+	Ok(m)
+}
+
+/// Rewrites the manifest of `bundle` with `libtorch` as the build its run recorded; the leaves
+/// and root are left as they are (the host record is not in them).
+pub fn foreign_host(bundle: &Path, libtorch: &str) -> Result<Manifest> {
+	let mut m = Manifest::read(bundle)?;
+	m.host.libtorch = libtorch.to_owned();
+	m.write(bundle)?;
+	Ok(m)
 }
 
 /// Rewrites the manifest of `bundle` with half of each committed update norm (or of segment

@@ -300,6 +300,18 @@ impl Miner {
 				run.train_bundle(&bundle)?;
 				faults::understate_norms(&bundle, None)?
 			}
+			Some(Fault::ManifestOnly) => {
+				run.train_bundle(&bundle)?;
+				let other = hashing::hash(
+					&[b"pol-fault-manifest-only".as_slice(), &r.to_le_bytes()].concat(),
+				);
+				faults::foreign_start(&bundle, &other)?
+			}
+			Some(Fault::ForeignHost) => {
+				run.train_bundle(&bundle)?;
+				let libtorch = format!("{}+foreign", crate::profile::PINNED_LIBTORCH);
+				faults::foreign_host(&bundle, &libtorch)?
+			}
 			_ => {
 				let manifest = run.train_bundle(&bundle)?;
 				self_check(&run, &bundle, manifest.num_segments)?;
@@ -330,6 +342,16 @@ impl Miner {
 				);
 				if let Ok(mut f) = self.serve_faults.lock() {
 					f.withheld.insert(last_hash);
+				}
+			}
+			Some(Fault::ManifestOnly) => {
+				log::warn!(
+					"fault manifest-only: serving the manifest alone, leaf 0 not the round's start"
+				);
+				if let Ok(mut f) = self.serve_faults.lock() {
+					for c in &manifest.checkpoints {
+						f.withheld.insert(parse_hash(&c.model_hash)?);
+					}
 				}
 			}
 			Some(Fault::Frame) => {

@@ -15,7 +15,8 @@ TN_P2P_BASE="${POL_P2P_PORT:-30333}"
 TN_MINER_PORT_BASE="${POL_MINER_PORT:-8710}"
 TN_VALIDATOR_PORT_BASE="${POL_VALIDATOR_PORT:-8810}"
 TN_AUTHORITIES=(alice bob charlie dave eve ferdie)
-TN_MINERS=(//Eve //Ferdie //Alice//stash //Bob//stash //Charlie//stash //Dave//stash //Eve//stash //Ferdie//stash)
+# The first 8 are endowed at genesis; //Gina is not (scripts/e2e.sh funds it from //Alice).
+TN_MINERS=(//Eve //Ferdie //Alice//stash //Bob//stash //Charlie//stash //Dave//stash //Eve//stash //Ferdie//stash //Gina)
 # The peer id of node 1 (its --node-key is 0x…01), the others' boot node.
 TN_BOOT_PEER=12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp
 TN_NODE_BIN="${POL_NODE_BIN:-$POL_BIN/polchain-node}"

@@ -1,11 +1,12 @@
 // The end-to-end test's outcome, read through polkadot.js: scripts/e2e.sh runs a 4-node testnet
 // with two honest miners, a lazy one, a copier and the adaptive attackers of docs/SECURITY.md
-// (swap-final, withhold, frame), and then this file with
+// (swap-final, withhold, frame, manifest-only, foreign-host), and then this file with
 //   POL_E2E_WS=ws://… POL_E2E_TASK=<id> POL_E2E_WATCH=<file of `pol-worker task watch --json`>
 // It checks that the chain tells the same story as the watch. Without POL_E2E_TASK (a plain
 // `npm test`) it is skipped. The roles default to e2e.sh's accounts; POL_E2E_HONEST,
-// POL_E2E_LAZY, POL_E2E_COPIER, POL_E2E_SWAP_FINAL, POL_E2E_WITHHOLD, POL_E2E_FRAME
-// (comma-separated SURIs) and POL_E2E_ROUNDS override them.
+// POL_E2E_LAZY, POL_E2E_COPIER, POL_E2E_SWAP_FINAL, POL_E2E_WITHHOLD, POL_E2E_FRAME,
+// POL_E2E_MANIFEST_ONLY, POL_E2E_FOREIGN_HOST (comma-separated SURIs) and POL_E2E_ROUNDS override
+// them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -22,6 +23,8 @@ const ROLES = {
   swapFinal: list(env.POL_E2E_SWAP_FINAL, '//Charlie//stash'),
   withhold: list(env.POL_E2E_WITHHOLD, '//Dave//stash'),
   frame: list(env.POL_E2E_FRAME, '//Eve//stash'),
+  manifestOnly: list(env.POL_E2E_MANIFEST_ONLY, '//Ferdie//stash'),
+  foreignHost: list(env.POL_E2E_FOREIGN_HOST, '//Gina'),
 };
 const VALIDATORS = ['//Alice', '//Bob', '//Charlie', '//Dave'];
 const ROUNDS = Number(env.POL_E2E_ROUNDS ?? 4);
@@ -71,8 +74,8 @@ test('the honest miners were paid', { skip }, () => {
   }
 });
 
-test('the lazy miner was never paid, and an upheld dispute slashed it', { skip }, () => {
-  for (const suri of ROLES.lazy) {
+test('the lazy, manifest-only and foreign-host miners were never paid, and an upheld dispute slashed each', { skip }, () => {
+  for (const suri of [...ROLES.lazy, ...ROLES.manifestOnly, ...ROLES.foreignHost]) {
     const a = addr[suri];
     assert.equal(minerOf(suri).rewarded, 0n, `${suri} was rewarded in rounds ${minerOf(suri).rewardedRounds}`);
     const upheld = outcome.disputes.filter((d) => d.miner === a && d.outcome === 'Upheld');

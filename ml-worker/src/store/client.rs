@@ -671,25 +671,16 @@ pub fn server_name(url: &str) -> String {
 	with_port.to_ascii_lowercase()
 }
 
-/// The server a URL names, as [`lanes_to`] counts it: the first address its host resolves to,
-/// with the port (so that one server named two ways, by a name and by its address, as a
-/// hostile miner's URI might name an honest miner's server, is one server); its
-/// [`server_name`] when it does not resolve (the fetch then fails anyway).
+/// The server a URL names, as [`lanes_to`] counts it: its [`server_name`], as written, never
+/// resolved. Keyed by a resolved address, a hostile miner's name that resolves to an honest
+/// miner's address for the count (and to its own server for the connection, a DNS answer that
+/// changes between the two lookups) would let its legal trickles hold the honest miner's lanes,
+/// and every validator abstain on it. Keyed by name, one server named two ways may get a
+/// validator's lanes twice over (16, its per-peer cap); a hostile miner that names an honest
+/// one's server gets 404s for its own artifacts there at once, so the honest server is asked
+/// for nothing it holds long.
 pub fn server_key(url: &str) -> String {
-	let name = server_name(url);
-	use std::net::ToSocketAddrs;
-	match name.to_socket_addrs().ok().and_then(|mut a| a.next()) {
-		Some(addr) => {
-			let ip = match addr.ip() {
-				std::net::IpAddr::V6(v6) => v6
-					.to_ipv4_mapped()
-					.map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-				v4 => v4,
-			};
-			std::net::SocketAddr::new(ip, addr.port()).to_string()
-		}
-		None => name,
-	}
+	server_name(url)
 }
 
 /// Fetches a bundle's manifest from `base` by its hash (its bytes' BLAKE2b-256) into `dir`

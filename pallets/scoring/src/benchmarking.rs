@@ -21,6 +21,8 @@ fn make_scorer<T: Config>(task: TaskId, who: &T::AccountId) {
 		let mut list = scorers.to_vec();
 		if let Err(at) = list.binary_search_by(|(v, _)| v.cmp(who)) {
 			list.insert(at, (who.clone(), T::Balance::from(SCORER_STAKE)));
+			// As the snapshot would: held until the round is settled.
+			T::Settlement::lock(who);
 		}
 		*scorers = BoundedVec::truncate_from(list);
 	});
@@ -264,11 +266,7 @@ mod benchmarks {
 			);
 			let commits: Vec<(T::AccountId, Hash)> = validators
 				.iter()
-				.map(|v| {
-					// Each sealed vote holds its voter's bond until the settlement releases it.
-					T::Settlement::lock(v);
-					(v.clone(), Hash::zero())
-				})
+				.map(|v| (v.clone(), Hash::zero()))
 				.collect();
 			VoteCommits::<T>::insert(
 				(task, 0, miner.clone()),

@@ -57,9 +57,9 @@
 //!   pallet elected by stake × trust ([`pol_primitives::ScorerSet`]), each weighing the stake
 //!   it had then, frozen for the round. Only they commit scores and vote on disputes, so no
 //!   arrival order and no stake bonded later decides a round, and a dispute reads the same
-//!   whenever it is read; a scorer that commits scores or a vote has its bond held until the
-//!   round is settled ([`pol_primitives::SettlementLock`]), so what it weighed with stays within
-//!   reach of a slash. An account is slashed at most once a round.
+//!   whenever it is read; every scorer's bond is held from the snapshot until the round is
+//!   settled ([`pol_primitives::SettlementLock`]), so what it weighs with stays within reach of
+//!   a slash. An account is slashed at most once a round.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -726,9 +726,6 @@ pub mod pallet {
 				.try_push((who.clone(), commitment))
 				.map_err(|_| Error::<T>::TooManyVoters)?;
 			VoteCommits::<T>::insert(&key, commits);
-			// A vote weighs the voter's frozen stake, so that stake stays within reach of a
-			// slash until the round is settled (one lock per sealed vote, released with it).
-			T::Settlement::lock(&who);
 			Self::deposit_event(Event::DisputeVoteCommitted {
 				task,
 				round,
@@ -916,12 +913,12 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// The stake `who` weighs with in `round` of `task`: its stake in the round's scorer
-	/// snapshot, frozen when the round started, whatever it has since. Every scorer that acts
-	/// (commits scores or a vote) is held by [`SettlementLock`] until the round is settled, so
-	/// what it weighs with stays within reach of a slash; and since no weight moves after the
-	/// snapshot, a dispute reads the same whenever it is read (the model at the last
-	/// vote-reveal block, the pay at the round's end). `None` if it is not one of the round's
-	/// scorers.
+	/// snapshot, frozen when the round started (at most what it had then), whatever it has
+	/// since. Every scorer in the snapshot is held by [`SettlementLock`] from then until the
+	/// round is settled (it may unbond, but not withdraw), so what it weighs with stays within
+	/// reach of a slash; and since no weight moves after the snapshot, a dispute reads the same
+	/// whenever it is read (the model at the last vote-reveal block, the pay at the round's
+	/// end). `None` if it is not one of the round's scorers.
 	pub fn scorer_stake(task: TaskId, round: RoundIndex, who: &T::AccountId) -> Option<T::Balance> {
 		let scorers = RoundScorers::<T>::get((task, round));
 		let at = scorers.binary_search_by(|(v, _)| v.cmp(who)).ok()?;
@@ -931,9 +928,23 @@ impl<T: Config> Pallet<T> {
 	/// Snapshots the scorers of `round` of `task`: the current [`ScorerSet`], at most
 	/// `MaxScorers`, sorted by account.
 	pub(crate) fn snapshot_scorers(task: TaskId, round: RoundIndex) {
-		let mut scorers = T::Scorers::scorers();
+		// Each at most the stake it has now (the set was ranked when the session began, and
+		// stake may have left since), and held from now until the round is settled: the weight
+		// frozen here stays within reach of a slash whenever its holder acts.
+		let mut scorers: Vec<_> = T::Scorers::scorers()
+			.into_iter()
+			.map(|(who, stake)| {
+				let now = T::Stake::stake_of(&who);
+				(who, stake.min(now))
+			})
+			.filter(|(_, stake)| !stake.is_zero())
+			.collect();
 		scorers.sort_by(|a, b| a.0.cmp(&b.0));
 		scorers.dedup_by(|a, b| a.0 == b.0);
+		scorers.truncate(T::MaxScorers::get() as usize);
+		for (who, _) in scorers.iter() {
+			T::Settlement::lock(who);
+		}
 		let keys: Vec<_> = scorers
 			.iter()
 			.filter_map(|(who, _)| T::ChallengeKeys::challenge_key(who).map(|k| (who.clone(), k)))
@@ -1165,9 +1176,7 @@ impl<T: Config> Pallet<T> {
 		for (miner, dispute) in Disputes::<T>::drain_prefix(key) {
 			disputes = disputes.saturating_add(1);
 			let votes = DisputeVotes::<T>::take((task, round, miner.clone()));
-			for (voter, _) in VoteCommits::<T>::take((task, round, miner.clone())) {
-				T::Settlement::unlock(&voter);
-			}
+			VoteCommits::<T>::remove((task, round, miner.clone()));
 			let tally = Self::dispute_outcome(&dispute, &votes, &scorers, snapshot);
 			let outcome = tally.outcome;
 			let prevailed = match outcome {
@@ -1396,7 +1405,9 @@ impl<T: Config> Pallet<T> {
 				});
 			}
 		}
-		RoundScorers::<T>::remove(key);
+		for (v, _) in RoundScorers::<T>::take(key) {
+			T::Settlement::unlock(&v);
+		}
 		RoundChallengeKeys::<T>::remove(key);
 
 		let outcome = RoundOutcome {
@@ -1429,9 +1440,7 @@ impl<T: Config> Pallet<T> {
 		}
 		let mut disputes = 0u32;
 		for (miner, _) in Disputes::<T>::drain_prefix(key) {
-			for (voter, _) in VoteCommits::<T>::take((task, round, miner.clone())) {
-				T::Settlement::unlock(&voter);
-			}
+			VoteCommits::<T>::remove((task, round, miner.clone()));
 			DisputeVotes::<T>::remove((task, round, miner));
 			disputes = disputes.saturating_add(1);
 		}
@@ -1440,7 +1449,9 @@ impl<T: Config> Pallet<T> {
 		let _ = RevealStake::<T>::clear_prefix(key, commits, None);
 		RevealedTotal::<T>::remove(key);
 		CommitCount::<T>::remove(key);
-		RoundScorers::<T>::remove(key);
+		for (v, _) in RoundScorers::<T>::take(key) {
+			T::Settlement::unlock(&v);
+		}
 		RoundChallengeKeys::<T>::remove(key);
 		T::WeightInfo::on_round_end(T::MaxMiners::get(), commits, disputes, 0)
 	}

@@ -55,6 +55,7 @@ thread_local! {
 	static FORFEITS: RefCell<Vec<(AccountId, Balance)>> = RefCell::new(Vec::new());
 	static LOCKS: RefCell<BTreeMap<AccountId, u32>> = RefCell::new(BTreeMap::new());
 	static KEY_OF: RefCell<BTreeMap<AccountId, AccountId>> = RefCell::new(BTreeMap::new());
+	static RANKED_STAKE: RefCell<BTreeMap<AccountId, Balance>> = RefCell::new(BTreeMap::new());
 }
 
 /// The scorers: the `MaxScorers` accounts with the most stake (ties to the lower account), as
@@ -62,12 +63,25 @@ thread_local! {
 pub struct MockScorers;
 impl ScorerSet<AccountId, Balance> for MockScorers {
 	fn scorers() -> Vec<(AccountId, Balance)> {
-		let mut all: Vec<(AccountId, Balance)> =
-			STAKE.with(|s| s.borrow().iter().map(|(a, b)| (*a, *b)).collect());
+		let mut all: Vec<(AccountId, Balance)> = STAKE.with(|s| {
+			s.borrow()
+				.iter()
+				.map(|(a, b)| {
+					let ranked = RANKED_STAKE.with(|r| r.borrow().get(a).copied());
+					(*a, ranked.unwrap_or(*b))
+				})
+				.collect()
+		});
 		all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
 		all.truncate(MAX_SCORERS as usize);
 		all
 	}
+}
+
+/// The scorer set reports `stake` for `who` (what it had when the session's set was ranked),
+/// whatever it has now.
+pub fn set_ranked_stake(who: AccountId, stake: Balance) {
+	RANKED_STAKE.with(|r| r.borrow_mut().insert(who, stake));
 }
 
 /// Counts each account's settlement locks, as the staking pallet would.
@@ -313,6 +327,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	OUTCOMES.with(|o| o.borrow_mut().clear());
 	FORFEITS.with(|f| f.borrow_mut().clear());
 	LOCKS.with(|l| l.borrow_mut().clear());
+	RANKED_STAKE.with(|r| r.borrow_mut().clear());
 	ext
 }
 

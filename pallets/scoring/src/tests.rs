@@ -1114,8 +1114,9 @@ fn scorer_race_minimum_bond_accounts_committing_first_take_no_slot() {
 			Scoring::commit_scores(RuntimeOrigin::signed(30), 0, 0, [1; 32].into()),
 			Error::<Test>::NotScorer
 		);
-		// Every scorer's bond is held until the round settles.
-		assert_eq!(locks(10), 1);
+		// Every scorer's bond is held until the round settles: from the snapshot, and for its
+		// committed scores.
+		assert_eq!(locks(10), 2);
 		settle();
 		assert_eq!(locks(10), 0);
 	});
@@ -1766,8 +1767,8 @@ fn a_voters_stake_is_held_until_settlement_and_leaving_after_voting_changes_noth
 	// then unbonds. Weighed at its stake now, its vote would shrink with it, and with it the
 	// stake eligible: the model (read at the vote-reveal phase's last block) and the pay (at the
 	// round's end) could read the dispute differently; and a vote whose stake was withdrawn
-	// before the round settled would have risked nothing. Its bond is held from its sealed vote
-	// to the settlement, and every weight is the snapshot's.
+	// before the round settled would have risked nothing. Every scorer's bond is held from the
+	// snapshot to the settlement, and every weight is the snapshot's.
 	test(|| {
 		set_miners(&[1]);
 		set_stake(10, 10);
@@ -1939,5 +1940,27 @@ fn a_minority_cartel_cannot_reject_a_large_honest_accusers_claim() {
 		let outcome = settle();
 		assert!(outcome.miners.is_empty());
 		assert!(slashes().is_empty());
+	});
+}
+
+#[test]
+fn stake_withdrawn_before_acting_does_not_weigh_in_the_round() {
+	// Attack (review of session 16): a scorer ranked with 10,000 when the session began unbonds
+	// all but 1,000 before the round starts (or after, before it acts), withdraws it once the
+	// unbonding period has passed, and then claims falsely with the snapshot's 10,000: its
+	// slash would fall on 1,000. The snapshot takes the lesser of the ranking and the stake
+	// now, and holds every scorer until the round is settled, so nothing it weighs with can be
+	// withdrawn first.
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_ranked_stake(10, 10_000);
+		set_stake(11, 2_000);
+		start_round();
+		assert_eq!(Scoring::scorer_stake(0, 0, &10), Some(1_000));
+		assert_eq!(Scoring::snapshot_stake(0, 0), 3_000);
+		assert_eq!((locks(10), locks(11)), (1, 1));
+		settle();
+		assert_eq!((locks(10), locks(11)), (0, 0));
 	});
 }

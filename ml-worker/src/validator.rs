@@ -619,8 +619,8 @@ impl Validator {
 	/// slow decoy claim must not starve the checks of a forger's segment). At most
 	/// [`CLAIM_CHECKS_PER_SERVER`] of one server's at a time: segments claimed to fail first
 	/// (free `NotServed` decoys cannot push them back), each kind in an order drawn from fresh
-	/// randomness (a server cannot tell which check comes first and serve its decoys to hold
-	/// the lanes); the replays take turns through a gate, as many at once as the cores hold.
+	/// randomness ([`decide::check_order`]: a server cannot tell which check comes first and
+	/// serve its decoys to hold the lanes); the replays take turns through a gate, as many at once as the cores hold.
 	/// `wanted`: (miner, segment, claimed to fail).
 	#[allow(clippy::too_many_arguments)]
 	fn check_claims(
@@ -648,14 +648,18 @@ impl Validator {
 		if due_checks.is_empty() {
 			return Ok(());
 		}
-		let todo = claim_check_order(due_checks, &round::fresh_salt()?);
+		let due: Vec<_> = due_checks
+			.into_iter()
+			.map(|((miner, segment), fail)| (miner, segment, fail))
+			.collect();
+		let todo = decide::check_order(due, |m: &AccountId32| m.0, &round::fresh_salt()?);
 		let revealed = chain.api_call(
 			"reading the reveals",
 			api::runtime_apis().pol_api().revealed_updates(id, r),
 		)?;
 		let mut jobs = Vec::new();
 		let mut per_server: BTreeMap<String, usize> = BTreeMap::new();
-		for ((miner, segment), _) in todo {
+		for (miner, segment, _) in todo {
 			let key = (id, r, miner.0, segment);
 			let Some((_, c)) = revealed.iter().find(|(m, _)| *m == miner) else {
 				self.claim_checks.insert(key, None);
@@ -1014,21 +1018,6 @@ fn disputes(
 		}
 		Ok(out)
 	})
-}
-
-/// The claimed segments to check, (miner, segment) → claimed to fail, in the order they are
-/// checked: those claimed to fail first, then those claimed not served, each kind in an order
-/// drawn from `salt` (fresh randomness), which no server can foresee.
-fn claim_check_order(
-	due: BTreeMap<(AccountId32, SegmentIndex), bool>,
-	salt: &[u8; 32],
-) -> Vec<((AccountId32, SegmentIndex), bool)> {
-	let mut todo: Vec<_> = due.into_iter().collect();
-	todo.sort_by_cached_key(|((miner, segment), fail)| {
-		let draw = hashing::hash(&[&salt[..], &miner.0, &segment.to_le_bytes()].concat());
-		(!*fail, draw)
-	});
-	todo
 }
 
 /// A salt kept on disk as hex.
@@ -1477,34 +1466,6 @@ mod tests {
 		let mut many: Vec<Job> = (0..12).map(|_| job("http://10.0.0.4:8700", 8)).collect();
 		share_lanes(&mut many);
 		assert!(many.iter().all(|j| j.lanes == 1));
-	}
-
-	#[test]
-	fn claims_to_fail_are_checked_before_free_not_served_decoys_in_an_unforeseeable_order() {
-		// Attack (review of session 16): colluders claim "not served" on a forger's other
-		// segments, free, and the forger serves those at the minimum rate: checked first (in
-		// the order of the segments), they held the lanes until the forged segment's check ran
-		// out of time, and the voter could not vote.
-		let miner = AccountId32::from([7; 32]);
-		let due: BTreeMap<_, _> = [(1, false), (2, false), (3, false), (4, true), (5, false)]
-			.into_iter()
-			.map(|(segment, fail)| ((miner.clone(), segment), fail))
-			.collect();
-		let mut firsts = BTreeSet::new();
-		for byte in 0..16u8 {
-			let order = claim_check_order(due.clone(), &[byte; 32]);
-			assert_eq!(
-				order[0],
-				((miner.clone(), 4), true),
-				"the claim to fail comes first"
-			);
-			firsts.insert(order[1].0 .1);
-		}
-		// The decoys' order depends on the salt, not on the segments.
-		assert!(
-			firsts.len() > 1,
-			"the same decoy came second for every salt"
-		);
 	}
 
 	#[test]

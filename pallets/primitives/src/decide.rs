@@ -88,6 +88,25 @@ pub fn verdict(
 	Some(Verdict::Pass)
 }
 
+/// The claimed segments a voter checks, `(miner, segment, claimed to fail)` each, in the order
+/// it checks them: those claimed to fail first, then those claimed not served, each kind in an
+/// order drawn from `salt` (fresh randomness, never shown) and the miner's account bytes
+/// (`account`). A voter checks a bounded number of one server's segments at once, so free
+/// `NotServed` decoys served slowly must not push a claim to fail back, and a server must not
+/// foresee which of its segments is fetched first.
+pub fn check_order<M>(
+	mut due: Vec<(M, SegmentIndex, bool)>,
+	account: impl Fn(&M) -> crate::AccountBytes,
+	salt: &[u8; 32],
+) -> Vec<(M, SegmentIndex, bool)> {
+	due.sort_by_cached_key(|(miner, segment, fail)| {
+		let draw =
+			crate::hashing::hash(&[&salt[..], &account(miner), &segment.to_le_bytes()].concat());
+		(!*fail, draw)
+	});
+	due
+}
+
 /// One claim of a dispute as a voter sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Claim {
@@ -185,6 +204,30 @@ mod tests {
 		assert_eq!(
 			verdict(RunFinding::Sound, &[(1, Finding::Fails)], &challenged, 6),
 			Some(Verdict::Fail { segment: 6 })
+		);
+	}
+
+	#[test]
+	fn claims_to_fail_are_checked_before_free_not_served_decoys_in_an_unforeseeable_order() {
+		// Attack (review of session 16): colluders claim "not served" on a forger's other
+		// segments, free, and the forger serves those at the minimum rate: checked first (in
+		// the order of the segments), they held the lanes until the forged segment's check ran
+		// out of time, and the voter could not vote.
+		let due: Vec<(u8, SegmentIndex, bool)> =
+			[(1, false), (2, false), (3, false), (4, true), (5, false)]
+				.into_iter()
+				.map(|(segment, fail)| (7, segment, fail))
+				.collect();
+		let mut seconds = alloc::collections::BTreeSet::new();
+		for byte in 0..16u8 {
+			let order = check_order(due.clone(), |m| [*m; 32], &[byte; 32]);
+			assert_eq!(order[0], (7, 4, true), "the claim to fail comes first");
+			seconds.insert(order[1].1);
+		}
+		// The decoys' order depends on the salt, not on the segments.
+		assert!(
+			seconds.len() > 1,
+			"the same decoy came second for every salt"
 		);
 	}
 

@@ -7,8 +7,9 @@
 //! checks the invariants, prints a table of strategies × outcomes, and fails on any violation.
 //!
 //! What a validator observes is modelled here (which checkpoints arrived, which segment
-//! replays): the worker's verifier turns bytes into those findings, and its unit tests pin that
-//! part (stalls, 404s, corrupt bytes, forged segments, manifests and host records).
+//! replays, how many claimed segments a dishonest miner's slow server lets a voter check): the
+//! worker's verifier turns bytes into those findings, and its unit tests pin that part (stalls,
+//! 404s, corrupt bytes, forged segments, manifests and host records).
 
 use crate::{mock::*, DisputeKind, Disputes, EntriesOf, Event, ScoreEntry};
 use frame_support::assert_ok;
@@ -26,6 +27,10 @@ const N: SegmentIndex = 4;
 const Q: u32 = 2;
 const ROUNDS: u64 = 3_000;
 const HONEST_SCORE: u32 = 80;
+/// Claimed segments of one dishonest miner an honest voter gets to check in the vote-commit
+/// phase (its server serves them at the minimum rate, so the checks take the phase): in
+/// [`decide::check_order`]. An honest miner's server serves them all in time.
+const VOTER_CHECKS: usize = 2;
 
 /// splitmix64: a seeded stream, so a failing round can be replayed by its seed.
 struct Rng(u64);
@@ -247,6 +252,13 @@ fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<Strin
 					let ours = miner.strategy != Strategy::Honest;
 					match (ours, rng.below(4)) {
 						(_, 0) => None,
+						// A free decoy on another segment, to use up the voters' checks.
+						(true, 1) => {
+							let others: Vec<_> = draw.iter().filter(|s| **s != miner.forged).collect();
+							(!others.is_empty()).then(|| Verdict::NotServed {
+								segment: *others[rng.below(others.len() as u64) as usize],
+							})
+						}
 						(true, _) => Some(Verdict::Pass),
 						(false, 1) => Some(Verdict::Fail { segment: draw[rng.below(draw.len() as u64) as usize] }),
 						(false, 2) => Some(Verdict::NotServed { segment: draw[rng.below(draw.len() as u64) as usize] }),
@@ -311,7 +323,24 @@ fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<Strin
 						.map(|c| Claim { mine: c.accuser == *v, segment: c.segment, fail: c.kind == DisputeKind::Replay })
 						.collect();
 					let troubled = trouble.contains(&(*v, *m, Stage::Vote));
-					decide::vote(&claims, |s| (!troubled).then(|| miner.finding(*v, s, Stage::Vote)))
+					// What it checks: every claim but its own `Fail`, each segment once, as many
+					// as the miner's server lets it in the phase.
+					let mut due: Vec<(AccountId, SegmentIndex, bool)> = Vec::new();
+					for c in claims.iter().filter(|c| !(c.mine && c.fail)) {
+						match due.iter_mut().find(|(_, s, _)| *s == c.segment) {
+							Some((_, _, fail)) => *fail |= c.fail,
+							None => due.push((*m, c.segment, c.fail)),
+						}
+					}
+					let salt = hashing::hash(&rng.next().to_le_bytes()).0;
+					let mut checked = decide::check_order(due, hashing::account_bytes, &salt);
+					if miner.strategy != Strategy::Honest {
+						checked.truncate(VOTER_CHECKS);
+					}
+					decide::vote(&claims, |s| {
+						(!troubled && checked.iter().any(|(_, c, _)| *c == s))
+							.then(|| miner.finding(*v, s, Stage::Vote))
+					})
 				};
 				// The chain lets an accuser vote only beside another's claim.
 				if own.is_some() && dispute.claims.iter().all(|c| c.accuser == *v) {

@@ -66,9 +66,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolStaking::Unsettled` (r:1 w:1)
 	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn commit_scores() -> Weight {
-		// Proof size: measured `1226`, estimated `6559` bytes.
-		// Fastest run: 33_881_000 ps.
-		Weight::from_parts(38_367_000, 6559)
+		// Proof size: measured `1297`, estimated `6559` bytes.
+		// Fastest run: 32_698_000 ps.
+		Weight::from_parts(52_198_000, 6559)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -99,9 +99,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `e` ranges over `[1, 256]`.
 	fn reveal_scores(e: u32, ) -> Weight {
 		// Proof size: measured `4431 + e * (511 ±0)`, estimated `14031 + e * (6195 ±0)` bytes.
-		// Fastest run: 507_517_000 ps.
-		Weight::from_parts(513_536_000, 14031)
-			.saturating_add(Weight::from_parts(107_174_627, 0).saturating_mul(e.into()))
+		// Fastest run: 501_298_000 ps.
+		Weight::from_parts(450_286_247, 14031)
+			.saturating_add(Weight::from_parts(121_042_157, 0).saturating_mul(e.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -120,8 +120,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::VoteCommits` (`max_values`: None, `max_size`: Some(4158), added: 6633, mode: `MaxEncodedLen`)
 	fn commit_vote() -> Weight {
 		// Proof size: measured `7767`, estimated `7623` bytes.
-		// Fastest run: 45_037_000 ps.
-		Weight::from_parts(70_946_000, 7623)
+		// Fastest run: 46_089_000 ps.
+		Weight::from_parts(71_096_000, 7623)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -139,8 +139,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
 	fn reveal_vote() -> Weight {
 		// Proof size: measured `9997`, estimated `7623` bytes.
-		// Fastest run: 54_010_000 ps.
-		Weight::from_parts(65_748_000, 7623)
+		// Fastest run: 52_038_000 ps.
+		Weight::from_parts(87_150_000, 7623)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -152,12 +152,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `TaskRegistry::Updates` (`max_values`: None, `max_size`: Some(436), added: 2911, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:1 w:1)
 	/// Proof: `PolScoring::RoundScorers` (`max_values`: None, `max_size`: Some(3094), added: 5569, mode: `MaxEncodedLen`)
-	/// Storage: `PolStaking::Ledger` (r:383 w:383)
-	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::Disputes` (r:257 w:256)
 	/// Proof: `PolScoring::Disputes` (`max_values`: None, `max_size`: Some(3720), added: 6195, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::DisputeVotes` (r:256 w:256)
 	/// Proof: `PolScoring::DisputeVotes` (`max_values`: None, `max_size`: Some(2174), added: 4649, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::Ledger` (r:383 w:383)
+	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:383 w:383)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:384 w:384)
@@ -191,13 +191,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Component `d` ranges over `[0, 256]`.
 	/// Component `u` ranges over `[0, 64]`.
 	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
-		// Proof size: measured `0 + d * (331 ±0) + m * (903 ±0) + u * (441 ±0) + v * (748 ±0)`, estimated `187020 + d * (4438 ±80) + m * (4428 ±80) + u * (2575 ±0) + v * (13041 ±0)` bytes.
-		// Fastest run: 9_363_152_000 ps.
-		Weight::from_parts(10_021_254_000, 187020)
-			.saturating_add(Weight::from_parts(55_009_627, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(51_321, 0).saturating_mul(v.into()))
-			.saturating_add(Weight::from_parts(56_310_511, 0).saturating_mul(d.into()))
-			.saturating_add(T::DbWeight::get().reads(974_u64))
+		// Proof size: measured `0 + d * (331 ±0) + m * (903 ±0) + u * (441 ±0) + v * (748 ±0)`, estimated `184158 + d * (4438 ±72) + m * (4428 ±72) + u * (2575 ±0) + v * (13041 ±0)` bytes.
+		// Fastest run: 10_013_062_000 ps.
+		Weight::from_parts(12_547_143_000, 184158)
+			.saturating_add(Weight::from_parts(87_688_213, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(59_751_507, 0).saturating_mul(d.into()))
+			.saturating_add(T::DbWeight::get().reads(971_u64))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(m.into())))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(d.into())))
 			.saturating_add(T::DbWeight::get().writes(647_u64))
@@ -210,6 +209,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	}
 	/// Storage: `PolStaking::Scorers` (r:1 w:0)
 	/// Proof: `PolStaking::Scorers` (`max_values`: Some(1), `max_size`: Some(3074), added: 3569, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::Ledger` (r:64 w:0)
+	/// Proof: `PolStaking::Ledger` (`max_values`: None, `max_size`: Some(387), added: 2862, mode: `MaxEncodedLen`)
+	/// Storage: `PolStaking::Unsettled` (r:64 w:64)
+	/// Proof: `PolStaking::Unsettled` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	/// Storage: `PolStaking::ChallengeKeys` (r:64 w:0)
 	/// Proof: `PolStaking::ChallengeKeys` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `PolScoring::RoundScorers` (r:0 w:1)
@@ -217,24 +220,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `PolScoring::RoundChallengeKeys` (r:0 w:1)
 	/// Proof: `PolScoring::RoundChallengeKeys` (`max_values`: None, `max_size`: Some(4118), added: 6593, mode: `MaxEncodedLen`)
 	fn on_round_start() -> Weight {
-		// Proof size: measured `3268`, estimated `164510` bytes.
-		// Fastest run: 147_520_000 ps.
-		Weight::from_parts(202_131_000, 164510)
-			.saturating_add(T::DbWeight::get().reads(65_u64))
-			.saturating_add(T::DbWeight::get().writes(2_u64))
+		// Proof size: measured `8013`, estimated `184158` bytes.
+		// Fastest run: 540_457_000 ps.
+		Weight::from_parts(678_442_000, 184158)
+			.saturating_add(T::DbWeight::get().reads(193_u64))
+			.saturating_add(T::DbWeight::get().writes(66_u64))
 	}
 }
 
 /// The same weights with ParityDB's database weights, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn commit_scores() -> Weight {
-		Weight::from_parts(38_367_000, 6559)
+		Weight::from_parts(52_198_000, 6559)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn reveal_scores(e: u32, ) -> Weight {
-		Weight::from_parts(513_536_000, 14031)
-			.saturating_add(Weight::from_parts(107_174_627, 0).saturating_mul(e.into()))
+		Weight::from_parts(450_286_247, 14031)
+			.saturating_add(Weight::from_parts(121_042_157, 0).saturating_mul(e.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -242,21 +245,20 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 6195).saturating_mul(e.into()))
 	}
 	fn commit_vote() -> Weight {
-		Weight::from_parts(70_946_000, 7623)
+		Weight::from_parts(71_096_000, 7623)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn reveal_vote() -> Weight {
-		Weight::from_parts(65_748_000, 7623)
+		Weight::from_parts(87_150_000, 7623)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn on_round_end(m: u32, v: u32, d: u32, u: u32, ) -> Weight {
-		Weight::from_parts(10_021_254_000, 187020)
-			.saturating_add(Weight::from_parts(55_009_627, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(51_321, 0).saturating_mul(v.into()))
-			.saturating_add(Weight::from_parts(56_310_511, 0).saturating_mul(d.into()))
-			.saturating_add(ParityDbWeight::get().reads(974_u64))
+		Weight::from_parts(12_547_143_000, 184158)
+			.saturating_add(Weight::from_parts(87_688_213, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(59_751_507, 0).saturating_mul(d.into()))
+			.saturating_add(ParityDbWeight::get().reads(971_u64))
 			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(m.into())))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(d.into())))
 			.saturating_add(ParityDbWeight::get().writes(647_u64))
@@ -268,8 +270,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 13041).saturating_mul(v.into()))
 	}
 	fn on_round_start() -> Weight {
-		Weight::from_parts(202_131_000, 164510)
-			.saturating_add(ParityDbWeight::get().reads(65_u64))
-			.saturating_add(ParityDbWeight::get().writes(2_u64))
+		Weight::from_parts(678_442_000, 184158)
+			.saturating_add(ParityDbWeight::get().reads(193_u64))
+			.saturating_add(ParityDbWeight::get().writes(66_u64))
 	}
 }

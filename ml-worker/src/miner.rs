@@ -318,7 +318,13 @@ impl Miner {
 				manifest
 			}
 		};
-		let manifest_hash = self.store.put_bundle(&bundle)?;
+		let manifest_hash = if fault == Some(Fault::ManifestOnly) {
+			// Its leaf 0 names no file it has: only the manifest goes to the store.
+			self.store
+				.put(&std::fs::read(bundle.join(crate::proof::MANIFEST_FILE))?)?
+		} else {
+			self.store.put_bundle(&bundle)?
+		};
 		let uri = round::artifact_uri(&self.cfg.public_url, &manifest_hash);
 		let mut commitment = manifest.commitment(&uri)?;
 		let final_leaf = final_leaf_proof(&manifest)?;

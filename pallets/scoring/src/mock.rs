@@ -258,6 +258,16 @@ impl pallet_validator_scoring::Config for Test {
 	type BenchmarkHelper = MockRounds;
 }
 
+/// The salt `who` blinds its score commitment with.
+pub fn salt(who: AccountId) -> [u8; 32] {
+	[who as u8; 32]
+}
+
+/// The salt `who` blinds its sealed votes with.
+pub fn vote_salt(who: AccountId) -> [u8; 32] {
+	[(who as u8) ^ 0x5a; 32]
+}
+
 /// Account `who`'s sr25519 key: seeded by its number.
 pub fn key(who: AccountId) -> sp_core::sr25519::Pair {
 	use sp_core::Pair as _;

@@ -169,14 +169,6 @@ fn challenged(v: AccountId, m: AccountId) -> Vec<SegmentIndex> {
 	)
 }
 
-fn salt(v: AccountId) -> [u8; 32] {
-	[v as u8; 32]
-}
-
-fn vote_salt(v: AccountId) -> [u8; 32] {
-	[(v as u8) ^ 0x5a; 32]
-}
-
 /// What one round came to, for the table and the invariants.
 #[derive(Default)]
 struct Row {

@@ -27,10 +27,6 @@ fn entries(list: &[(AccountId, u32, Verdict)]) -> EntriesOf<Test> {
 		.unwrap()
 }
 
-fn salt(who: AccountId) -> [u8; 32] {
-	[who as u8; 32]
-}
-
 fn hash_of(who: AccountId, e: &EntriesOf<Test>) -> Hash {
 	hashing::commit_hash_of(e, &hashing::account_bytes(&who), &salt(who))
 }
@@ -53,10 +49,6 @@ fn score(who: AccountId, e: &EntriesOf<Test>) {
 		salt(who),
 		challenge(who).0
 	));
-}
-
-fn vote_salt(who: AccountId) -> [u8; 32] {
-	[(who as u8) ^ 0x5a; 32]
 }
 
 fn segments(list: &[u32]) -> BoundedVec<u32, <Test as Config>::MaxScorers> {
@@ -180,6 +172,13 @@ fn reveal_with_refusals(who: AccountId, e: &EntriesOf<Test>) -> Vec<Event<Test>>
 		challenge(who).0
 	));
 	scoring_events()
+}
+
+/// Settles a round whose disputes stay undecided: no miner is paid, nobody is slashed.
+fn settle_undecided() {
+	let outcome = settle();
+	assert!(outcome.miners.is_empty(), "paid {:?}", outcome.miners);
+	assert!(slashes().is_empty(), "slashed {:?}", slashes());
 }
 
 fn settle() -> RoundOutcome<AccountId> {
@@ -1880,10 +1879,7 @@ fn an_update_whose_replay_claim_is_left_undecided_stays_out_of_the_model() {
 		vote_on(12, 2, &[]);
 		set_phase(Phase::Finalize);
 		assert_eq!(Scoring::consensus(0, 0), vec![(2, p(60))]);
-		let outcome = settle();
-		// Neither is paid (undecided), nobody is slashed.
-		assert!(outcome.miners.is_empty());
-		assert!(slashes().is_empty());
+		settle_undecided();
 	});
 }
 
@@ -1908,10 +1904,7 @@ fn a_lone_replay_claim_that_more_stake_rejects_than_backs_censors_nothing() {
 		vote_on(11, 1, &[]);
 		set_phase(Phase::Finalize);
 		assert_eq!(Scoring::consensus(0, 0), vec![(1, p(80))]);
-		let outcome = settle();
-		// Undecided: the miner is not paid this round, and nobody is slashed.
-		assert!(outcome.miners.is_empty());
-		assert!(slashes().is_empty());
+		settle_undecided();
 	});
 }
 
@@ -1937,9 +1930,7 @@ fn a_minority_cartel_cannot_reject_a_large_honest_accusers_claim() {
 		// Undecided: 100 of the 400 eligible upheld, 300 of the 1,000 rejected. The claim's 600
 		// and the 100 upholding outweigh the 300: the update stays out of the model.
 		assert!(Scoring::consensus(0, 0).is_empty());
-		let outcome = settle();
-		assert!(outcome.miners.is_empty());
-		assert!(slashes().is_empty());
+		settle_undecided();
 	});
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end test: a 4-node testnet (Alice, Bob, Charlie, Dave authorities), validator
-# workers for Alice, Bob and Charlie, and nine miners on the demo task (aggregated by median,
+# workers for Alice, Bob and Charlie, a colluding one for Dave (it passes every miner without
+# replaying and votes to reject every dispute), and ten miners on the demo task (aggregated by median,
 # so the validators must take the rule from the chain): //Eve and //Ferdie
 # honest, //Alice//stash lazy (trains fewer steps than the task says), //Bob//stash a copier
 # (copies another miner's commitment and reveal), and the adaptive attackers of docs/SECURITY.md:
@@ -8,7 +9,9 @@
 # //Dave//stash withhold (forges its last segment and never serves its end), //Eve//stash frame
 # (serves a corrupt copy of each checkpoint to the first validator that asks), //Ferdie//stash
 # manifest-only (serves only a manifest whose leaf 0 is not the round's start), //Gina
-# foreign-host (an honest run whose host record names another libtorch build). Over rounds 0…3 it
+# foreign-host (an honest run whose host record names another libtorch build), //Henry
+# stall-voters (forges its last segment, serves its end to the first validator that asks and
+# stalls it for everyone after, the voters included, beside Dave's rejecting votes). Over rounds 0…3 it
 # checks that a global model is accepted every round and that its accuracy rises. Validator 3
 # signs as //Charlie's Worker proxy with a key of its own (`pol-worker worker-key` sets it up),
 # and must reveal its scores every round; miner 1 likewise as //Eve's (bonded with polkadot.js
@@ -25,8 +28,9 @@
 #   still aggregate that update (from the validators' own copies) into its model, and pay it.
 # Then the JavaScript side (scripts/js/test/e2e-outcome.test.js) reads the same outcome through
 # polkadot.js: the honest miners paid, the lazy one failed, disputed, slashed and never paid,
-# the copy and the swapped final never revealed nor paid, the withholder, the manifest-only and
-# the foreign-host miners slashed and never paid, no validator slashed (nor a deposit forfeited),
+# the copy and the swapped final never revealed nor paid, the withholder, the manifest-only, the
+# foreign-host and the stall-voters miners slashed and never paid (the last over Dave's
+# rejecting vote), no validator slashed (nor a deposit forfeited),
 # the models those the watch saw and aggregated from honest work only.
 #
 # Four nodes, not three: GRANDPA finalizes with votes of more than 2/3 of the authorities. Of 3
@@ -46,9 +50,9 @@ ROUNDS=4 # rounds 0…3
 ROUND_TIMEOUT="${POL_E2E_ROUND_TIMEOUT:-600}"
 SPEC="${POL_TASK_SPEC:-ml-worker/tasks/digits-demo.toml}"
 WATCH="$RUN_DIR/watch.jsonl"
-WORKERS=(validator1 validator2 validator3 miner1 miner2 miner3 miner4 miner5 miner6 miner7 miner8 miner9)
-MINERS=9
-FAULTS="3:lazy 4:copy 5:swap-final 6:withhold 7:frame 8:manifest-only 9:foreign-host"
+WORKERS=(validator1 validator2 validator3 validator4 miner1 miner2 miner3 miner4 miner5 miner6 miner7 miner8 miner9 miner10)
+MINERS=10
+FAULTS="3:lazy 4:copy 5:swap-final 6:withhold 7:frame 8:manifest-only 9:foreign-host 10:stall-voters"
 
 tn_init "$RUN_DIR"
 tn_trace_errors scripts/e2e.sh
@@ -93,19 +97,23 @@ eve_worker=5GTGUvxzyq1RiDu9NG6ZweB2hjYBrBa41uwj4WmjYTWgqT5a
 TN_MINER_PROXY[1]="//Eve//worker $eve"
 echo "$eve_worker is //Eve's Worker proxy ($(since))"
 
-tn_say "e2e: //Gina, miner 9, funded by //Alice (it is not endowed at genesis)"
+tn_say "e2e: //Gina and //Henry, miners 9 and 10, funded by //Alice (not endowed at genesis)"
 (cd scripts/js && POL_WS="$(tn_ws 1)" node --input-type=module -e '
 import { connect, keypair, signAndWait, UNIT } from "./lib/polchain.js";
 const api = await connect(process.env.POL_WS);
-const [alice, gina] = [await keypair("//Alice"), await keypair("//Gina")];
-await signAndWait(api, api.tx.balances.transferKeepAlive(gina.address, 1000n * UNIT), alice);
+const alice = await keypair("//Alice");
+for (const suri of ["//Gina", "//Henry"]) {
+  const who = await keypair(suri);
+  await signAndWait(api, api.tx.balances.transferKeepAlive(who.address, 1000n * UNIT), alice);
+}
 await api.disconnect();
-') >>"$(tn_log bond)" 2>&1 || tn_fail "funding //Gina from //Alice failed" bond
+') >>"$(tn_log bond)" 2>&1 || tn_fail "funding //Gina and //Henry from //Alice failed" bond
 
-tn_say "e2e: 3 validator workers, $MINERS miners ($FAULTS), then the demo task"
+tn_say "e2e: 4 validator workers (the 4th colluding), $MINERS miners ($FAULTS), then the demo task"
 # The workers start first and take every task, so that all miners are bonded and join in
 # time for round 0's commit phase.
-tn_start_validators 3
+TN_VALIDATOR_FAULT[4]=collude
+tn_start_validators 4
 tn_start_miners "$MINERS" "$FAULTS"
 tn_wait_bonded "$MINERS"
 echo "all $MINERS miners bonded ($(since))"
@@ -251,7 +259,7 @@ until [ -n "$accepted" ]; do
 done
 read -r model1 uri1 <<<"$accepted"
 victim=""
-for i in 1 2 3; do
+for i in 1 2 3 4; do
 	if [[ "$uri1" == "http://127.0.0.1:$((TN_VALIDATOR_PORT_BASE + i))/"* ]]; then victim="validator$i"; fi
 done
 [ -n "$victim" ] || tn_fail "round 1's model $model1 was accepted with $uri1, which is no validator worker's"
@@ -355,10 +363,10 @@ echo "miner 1 committed and revealed in every round as //Eve's Worker proxy"
 tn_say "e2e: the attackers"
 # The miners whose work must never be aggregated: //Alice//stash (lazy), //Bob//stash (copy),
 # //Charlie//stash (swap-final), //Dave//stash (withhold), //Ferdie//stash (manifest-only),
-# //Gina (foreign-host).
+# //Gina (foreign-host), //Henry (stall-voters).
 bad_miners=(5GNJqTPyNqANBkUVMN1LPPrxXnFouWXoe2wNSmmEoLctxiZY 5HpG9w8EBLe5XCrbczpwq5TSXvedjrBGCwqxK1iQ7qUsSWFc
 	5Ck5SLSHYac6WFt5UZRSsdJjwmpSZq85fd5TRNAdZQVzEAPT 5HKPmK9GYtE1PSLsS1qiYU9xQ9Si1NcEhdeCq9sw5bqu4ns8)
-for suri in //Ferdie//stash //Gina; do
+for suri in //Ferdie//stash //Gina //Henry; do
 	bad_miners+=("$("$TN_NODE_BIN" key inspect --scheme sr25519 "$suri" --output-type json | jq -r .ss58Address)")
 done
 for v in validator1 validator2 validator3; do
@@ -389,6 +397,17 @@ for m in 8 9; do
 	done
 done
 echo "manifest-only (miner 8) and foreign-host (miner 9): claimed by every validator"
+# The stall-voters miner: the validators it stalled in the verify phase claimed it not served,
+# and every honest voter, stalled too, upheld the dispute; the colluding validator voted to
+# reject it (e2e-outcome.test.js checks the rejecting stake lost and the miner was slashed).
+henry="${bad_miners[6]}"
+for v in validator1 validator2 validator3; do
+	grep -qE "task $TN_TASK round [0-9]+: dispute over $henry .*: upheld" "$(tn_log "$v")" ||
+		tn_fail "$v never voted to uphold the dispute over the stall-voters miner ($henry)" "$v" miner10
+done
+grep -q "fault collude: rejecting the dispute over $henry" "$(tn_log validator4)" ||
+	tn_fail "the colluding validator 4 never voted to reject the dispute over miner 10 ($henry)" validator4
+echo "stall-voters (miner 10): upheld by every honest voter, rejected by the colluder"
 after="$(tn_finalized "$(tn_rpc_port 1)")"
 echo "node 1 finalized #$after at the end ($(since))"
 

@@ -31,7 +31,7 @@ cargo test --release --workspace --locked --no-fail-fast -- --test-threads=1
 echo "rust tests: $(elapsed "$t1")"
 
 t2=$(date +%s)
-step "end-to-end: 4 nodes, 3 validator workers, 9 miners (scripts/e2e.sh)"
+step "end-to-end: 4 nodes, 4 validator workers (one colluding), 10 miners (scripts/e2e.sh)"
 "$POL_ROOT/scripts/e2e.sh"
 echo "e2e: $(elapsed "$t2")"
 

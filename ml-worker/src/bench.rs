@@ -177,7 +177,7 @@ pub fn run(
 		account: hashing::hash(b"bench-validator").0,
 		randomness: hashing::challenge_seed(spec.task.id, 0, &Hash::zero()),
 		all_segments: false,
-		only_segment: None,
+		only_segments: None,
 		pinned,
 		progress: false,
 		deadline: None,

@@ -369,7 +369,9 @@ impl TaskSpec {
 				v.tolerance
 			);
 		}
-		v.profile.validate().context("in [verification.profile]")?;
+		v.profile
+			.validate_task()
+			.context("in [verification.profile]")?;
 		self.aggregation.validate().context("in [aggregation]")?;
 		Ok(())
 	}
@@ -632,20 +634,35 @@ comparison = "exact"
 	#[test]
 	fn a_profile_from_a_file_or_a_flag() {
 		let c = Config::from_toml(&format!(
-			"{EXAMPLE}[verification.profile]\ndevice = \"cuda\"\nthreads = 4\n"
+			"{EXAMPLE}[verification.profile]\ndevice = \"cuda\"\ngpu = \"NVIDIA H100 80GB HBM3\"\nthreads = 4\n"
 		))
 		.unwrap();
 		let p = c.verification.profile;
-		assert_eq!(p.to_string(), "cuda/avx2/4");
+		assert_eq!(p.to_string(), "cuda:NVIDIA H100 80GB HBM3/avx2/4");
 		assert_eq!(p.to_string().parse::<Profile>().unwrap(), p);
 		assert_eq!(Profile::from_chain(&p.to_chain()), p);
 		assert_eq!(c.spec().verification().profile, p.to_chain());
+		assert!(p.to_chain().is_valid());
+		// A worker's flag may leave the class to its host; a task's CUDA profile must name it
+		// (the chain refuses one without), and a CPU one names none.
+		let flag: Profile = "cuda/avx2/4".parse().unwrap();
+		assert!(flag.serves(&flag) && p.serves(&flag) && !flag.serves(&p));
+		for bad in [
+			format!("{EXAMPLE}[verification.profile]\ndevice = \"cuda\"\n"),
+			format!("{EXAMPLE}[verification.profile]\ngpu = \"NVIDIA H100 80GB HBM3\"\n"),
+			format!("{EXAMPLE}[verification.profile]\ndevice = \"cuda\"\ngpu = \" H100\"\n"),
+		] {
+			assert!(Config::from_toml(&bad).is_err(), "{bad}");
+		}
+		assert!(!flag.to_chain().is_valid());
 		for bad in [
 			"cpu/avx2",
 			"gpu/avx2/1",
 			"cpu/sse4/1",
 			"cpu/avx2/0",
 			"cpu/avx2/x",
+			"cpu:NVIDIA H100/avx2/1",
+			"cuda:/avx2/1",
 		] {
 			assert!(bad.parse::<Profile>().is_err(), "{bad}");
 		}

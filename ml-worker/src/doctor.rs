@@ -64,6 +64,7 @@ pub fn candidate_profiles() -> Vec<Profile> {
 		device,
 		isa,
 		threads,
+		gpu: None,
 	};
 	vec![
 		p(DeviceKind::Cpu, Isa::Default, 1),

@@ -49,6 +49,22 @@ pub enum Fault {
 	/// abstain and leave the judgement to a colluder. The task's profile pins the build, so the
 	/// record is the miner's fault, claimed on segment `n` by every validator.
 	ForeignHost,
+	/// Forges segment n as `forge-last` does, serves the checkpoint that ends it once (to the
+	/// first validator that asks) and stalls every later request for it (its head and first
+	/// bytes, then nothing, until the fetcher gives up):
+	/// the other validators and every voter never get it, hoping they abstain and a colluding
+	/// validator (`validator --fault collude`) rejects the dispute alone. A validator or voter
+	/// that was not served it claims or upholds, and the miner is slashed.
+	StallVoters,
+}
+
+/// A deliberately dishonest validator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidatorFault {
+	/// Colludes with every dishonest miner: passes every miner without replaying anything and
+	/// votes to reject every dispute. Its stake alone decides nothing: a dispute is upheld by
+	/// more than half of the eligible snapshot stake, rejected only by more than half of it all.
+	Collude,
 }
 
 /// A lazy run: each segment trains only half of its k steps, then checkpoints as if it had

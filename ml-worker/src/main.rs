@@ -280,6 +280,10 @@ enum Command {
 		/// (cores / the profile's threads).
 		#[arg(long, default_value_t = 0)]
 		verify_workers: usize,
+		/// Misbehave on purpose, as a colluding validator would (tests and demos of what the
+		/// chain withstands; docs/SECURITY.md).
+		#[arg(long, value_enum)]
+		fault: Option<validator::ValidatorFault>,
 	},
 	/// Creates, funds and follows tasks.
 	#[command(subcommand)]
@@ -534,7 +538,11 @@ fn run(cli: Cli) -> Result<i32> {
 		Command::Validator {
 			worker,
 			verify_workers,
+			fault,
 		} => {
+			if let Some(f) = fault {
+				log::warn!("validator fault {f:?}: misbehaving on purpose");
+			}
 			let run = worker.run_config()?;
 			let mut chain = worker.connect()?;
 			validator::run(
@@ -547,6 +555,7 @@ fn run(cli: Cli) -> Result<i32> {
 					run,
 					keep_rounds: worker.keep_rounds,
 					verify_workers,
+					fault,
 				},
 			)?;
 			Ok(0)
@@ -721,7 +730,7 @@ fn run(cli: Cli) -> Result<i32> {
 				// validator's randomness.
 				randomness: hashing::challenge_seed(spec.task.id, round.round, &challenge_parent),
 				all_segments,
-				only_segment: None,
+				only_segments: None,
 				pinned,
 				progress: config.run.progress,
 				deadline: None,

@@ -292,7 +292,7 @@ impl Miner {
 		}
 		let manifest = match fault {
 			Some(Fault::Lazy) => run.write(&bundle, &faults::lazy_run(&run)?)?,
-			Some(Fault::ForgeLast | Fault::Withhold) => {
+			Some(Fault::ForgeLast | Fault::Withhold | Fault::StallVoters) => {
 				run.write(&bundle, &faults::forge_last_run(&run)?)?
 			}
 			Some(Fault::SteerMomentum) => run.write(&bundle, &faults::steer_momentum_run(&run)?)?,
@@ -348,6 +348,15 @@ impl Miner {
 				);
 				if let Ok(mut f) = self.serve_faults.lock() {
 					f.withheld.insert(last_hash);
+				}
+			}
+			Some(Fault::StallVoters) => {
+				log::warn!(
+					"fault stall-voters: serving checkpoint {n}, the forged segment's end, once, \
+					 then stalling every request for it"
+				);
+				if let Ok(mut f) = self.serve_faults.lock() {
+					f.served_once.insert(last_hash);
 				}
 			}
 			Some(Fault::ManifestOnly) => {
@@ -503,7 +512,7 @@ pub fn self_check(run: &MinerRun, bundle: &Path, segments: SegmentIndex) -> Resu
 		account: run.miner,
 		randomness: Hash::zero(),
 		all_segments: false,
-		only_segment: Some(segments),
+		only_segments: Some(vec![segments]),
 		pinned: run.pinned,
 		progress: false,
 		deadline: None,

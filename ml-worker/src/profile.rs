@@ -9,13 +9,15 @@
 //! ([`Host::replays`]). What the miner writes there cannot make it abstain: a record that an
 //! honest worker under the task's profile and the pinned libtorch build ([`PINNED_LIBTORCH`])
 //! would not write is the miner's fault ([`Host::contradicts`]), and a worker on another build
-//! does not start. Only the GPU model of a CUDA profile is still the miner's word.
+//! does not start. A CUDA profile pins the GPU class too (the model NVIDIA's driver names):
+//! [`pin`] fills it from the host, a worker on another GPU does not take part, and a record of
+//! another model is the miner's fault.
 //!
 //! ATen reads `ATEN_CPU_CAPABILITY` once, MKL reads `MKL_CBWR` and oneDNN `ONEDNN_MAX_CPU_ISA`
 //! when they load: so a process serves one profile, and `pol-worker` pins it first thing.
 
 use anyhow::{bail, Context, Result};
-use pol_primitives::{CpuIsa, DeterminismProfile, ProfileDevice};
+use pol_primitives::{CpuIsa, DeterminismProfile, GpuClass, ProfileDevice};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -58,10 +60,45 @@ pub struct Profile {
 	/// libtorch intra-op threads.
 	#[serde(default = "one")]
 	pub threads: u8,
+	/// The GPU class of a CUDA profile (`gpu = "NVIDIA H100 80GB HBM3"`); a worker's own
+	/// profile takes its host's when it is pinned ([`pin`]).
+	#[serde(default, skip_serializing_if = "Option::is_none", with = "gpu_class")]
+	pub gpu: Option<GpuClass>,
 }
 
 fn one() -> u8 {
 	1
+}
+
+/// A [`GpuClass`] in files as its name.
+mod gpu_class {
+	use pol_primitives::GpuClass;
+	use serde::{Deserialize, Deserializer, Serializer};
+
+	pub fn serialize<S: Serializer>(gpu: &Option<GpuClass>, s: S) -> Result<S::Ok, S::Error> {
+		match gpu.as_ref().and_then(|g| g.name()) {
+			Some(name) => s.serialize_str(name),
+			None => s.serialize_none(),
+		}
+	}
+
+	pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<GpuClass>, D::Error> {
+		let name = String::deserialize(d)?;
+		super::gpu_class_named(&name)
+			.map(Some)
+			.map_err(serde::de::Error::custom)
+	}
+}
+
+/// The class named `name`, or why it is none.
+fn gpu_class_named(name: &str) -> Result<GpuClass> {
+	GpuClass::new(name).with_context(|| {
+		format!(
+			"GPU class {name:?}: 1 to {} printable ASCII characters, as NVIDIA's driver names \
+			 the model (e.g. \"NVIDIA H100 80GB HBM3\")",
+			pol_primitives::specs::GPU_CLASS_BYTES
+		)
+	})
 }
 
 impl Default for Profile {
@@ -85,6 +122,7 @@ impl Profile {
 				Isa::Avx512 => CpuIsa::Avx512,
 			},
 			threads: self.threads,
+			gpu: self.gpu,
 		}
 	}
 
@@ -101,7 +139,14 @@ impl Profile {
 				CpuIsa::Avx512 => Isa::Avx512,
 			},
 			threads: p.threads,
+			gpu: p.gpu,
 		}
+	}
+
+	/// Whether a process pinned to `self` serves a request for `wanted`: the same profile, or
+	/// the same without a GPU class (which the pinned one took from its host).
+	pub fn serves(&self, wanted: &Profile) -> bool {
+		self == wanted || (wanted.gpu.is_none() && Profile { gpu: None, ..*self } == *wanted)
 	}
 
 	/// The libtorch device runs are trained on.
@@ -112,13 +157,30 @@ impl Profile {
 		}
 	}
 
-	/// Whether the chain accepts it: 1 to `MAX_PROFILE_THREADS` threads.
+	/// Whether it can be pinned: 1 to `MAX_PROFILE_THREADS` threads, and a GPU class only on
+	/// CUDA. A task's profile must also name the class of a CUDA one ([`Profile::validate_task`]).
 	pub fn validate(&self) -> Result<()> {
 		let max = pol_primitives::specs::MAX_PROFILE_THREADS;
 		if !(1..=max).contains(&self.threads) {
 			bail!(
 				"a determinism profile needs 1 to {max} threads, not {}",
 				self.threads
+			);
+		}
+		if self.device == DeviceKind::Cpu && self.gpu.is_some() {
+			bail!("a CPU profile names no GPU class");
+		}
+		Ok(())
+	}
+
+	/// Whether the chain accepts it in a task: a CUDA profile names its GPU class, as runs
+	/// replay bit for bit only on the same GPU model.
+	pub fn validate_task(&self) -> Result<()> {
+		self.validate()?;
+		if self.device == DeviceKind::Cuda && self.gpu.is_none() {
+			bail!(
+				"a task's CUDA profile names its GPU class (gpu = \"NVIDIA H100 80GB HBM3\" in \
+				 [verification.profile]; `pol-worker doctor` prints this host's)"
 			);
 		}
 		Ok(())
@@ -225,22 +287,31 @@ impl fmt::Display for Profile {
 			DeviceKind::Cpu => "cpu",
 			DeviceKind::Cuda => "cuda",
 		};
-		write!(f, "{device}/{}/{}", self.isa, self.threads)
+		match self.gpu.as_ref().and_then(|g| g.name()) {
+			Some(class) => write!(f, "{device}:{class}/{}/{}", self.isa, self.threads),
+			None => write!(f, "{device}/{}/{}", self.isa, self.threads),
+		}
 	}
 }
 
 impl FromStr for Profile {
 	type Err = anyhow::Error;
-	/// `device/isa/threads`, e.g. `cpu/avx2/1` or `cuda/avx2/1`.
+	/// `device/isa/threads`, e.g. `cpu/avx2/1` or `cuda/avx2/1`; a CUDA device may name its
+	/// GPU class, `cuda:NVIDIA H100 80GB HBM3/avx2/1`.
 	fn from_str(s: &str) -> Result<Profile> {
-		let parts: Vec<&str> = s.split('/').collect();
-		let [device, isa, threads] = parts[..] else {
+		// From the right: a GPU class may hold a `/`.
+		let parts: Vec<&str> = s.rsplitn(3, '/').collect();
+		let [threads, isa, device] = parts[..] else {
 			bail!("a profile is device/isa/threads, e.g. cpu/avx2/1, not {s:?}");
 		};
-		let device = match device {
-			"cpu" => DeviceKind::Cpu,
-			"cuda" => DeviceKind::Cuda,
-			other => bail!("unknown device {other:?} in profile {s:?} (cpu or cuda)"),
+		let (device, gpu) = match device.split_once(':') {
+			Some(("cuda", class)) => (DeviceKind::Cuda, Some(gpu_class_named(class)?)),
+			Some((other, _)) => bail!("only a CUDA device names a GPU class, not {other:?}"),
+			None => match device {
+				"cpu" => (DeviceKind::Cpu, None),
+				"cuda" => (DeviceKind::Cuda, None),
+				other => bail!("unknown device {other:?} in profile {s:?} (cpu or cuda)"),
+			},
 		};
 		let isa = match isa {
 			"default" => Isa::Default,
@@ -255,6 +326,7 @@ impl FromStr for Profile {
 			device,
 			isa,
 			threads,
+			gpu,
 		};
 		p.validate()?;
 		Ok(p)
@@ -326,6 +398,8 @@ impl Host {
 			));
 		}
 		if profile.device == DeviceKind::Cuda && self.device_model != miner.device_model {
+			// Not reached under a task's profile (which pins the class: a record of another
+			// is the miner's fault); kept for runs checked without one.
 			differ.push(format!(
 				"GPU {} here, {} in the run",
 				self.device_model, miner.device_model
@@ -362,6 +436,14 @@ impl Host {
 		if !self.deterministic {
 			return Some("it records libtorch's deterministic mode off".into());
 		}
+		if let Some(class) = profile.gpu.as_ref().and_then(|g| g.name()) {
+			if self.device_model != class {
+				return Some(format!(
+					"it records GPU {:?} under profile {profile}, which pins {class:?}",
+					self.device_model
+				));
+			}
+		}
 		None
 	}
 }
@@ -391,7 +473,7 @@ static PINNING: Mutex<()> = Mutex::new(());
 pub fn pin(profile: Profile) -> Result<&'static Pinned> {
 	let _one_at_a_time = PINNING.lock().unwrap_or_else(|e| e.into_inner());
 	if let Some(p) = PINNED.get() {
-		if p.profile != profile {
+		if !p.profile.serves(&profile) {
 			bail!(
 				"this process runs profile {}; profile {profile} needs a process of its own \
 				 (libtorch fixes its kernels once)",
@@ -433,11 +515,23 @@ pub fn pin(profile: Profile) -> Result<&'static Pinned> {
 		);
 	}
 	set_deterministic()?;
+	let model = device_model(profile.device);
+	let mut profile = profile;
+	if profile.device == DeviceKind::Cuda {
+		let here = gpu_class_named(&model).context("this host's GPU")?;
+		match profile.gpu {
+			Some(wanted) if wanted != here => bail!(
+				"this host's GPU is {model:?}, profile {profile} needs another: CUDA runs \
+				 replay bit for bit only on the same GPU model"
+			),
+			_ => profile.gpu = Some(here),
+		}
+	}
 	let host = Host {
 		aten_capability: aten,
 		threads,
 		libtorch: crate::LIBTORCH_VERSION.to_string(),
-		device_model: device_model(profile.device),
+		device_model: model,
 		deterministic: is_deterministic(),
 	};
 	if !host.deterministic {
@@ -540,4 +634,35 @@ fn set_deterministic() -> Result<()> {
 #[cfg(not(determinism_shim))]
 fn is_deterministic() -> bool {
 	false
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn a_record_of_another_gpu_under_a_cuda_profile_is_the_miners_fault() {
+		// Attack (issue 26, 2): the GPU model is the miner's word; one no honest validator has
+		// would make every honest one abstain and leave the judgement to a colluder. The task's
+		// CUDA profile pins the class, so a record of another is the fault, found alike by all.
+		let profile: Profile = "cuda:NVIDIA H100 80GB HBM3/avx2/1".parse().unwrap();
+		let honest = Host {
+			aten_capability: "AVX2".into(),
+			threads: 1,
+			libtorch: PINNED_LIBTORCH.into(),
+			device_model: "NVIDIA H100 80GB HBM3".into(),
+			deterministic: true,
+		};
+		assert_eq!(honest.contradicts(&profile), None);
+		assert_eq!(honest.replays(&honest, &profile), None);
+		let dodge = Host {
+			device_model: "NVIDIA H100 80GB HBM3 (rev b)".into(),
+			..honest.clone()
+		};
+		let why = dodge.contradicts(&profile).expect("the miner's fault");
+		assert!(why.contains("GPU"), "{why}");
+		// A CPU profile pins no GPU: the CPU's model is for people only.
+		let cpu: Profile = "cpu/avx2/1".parse().unwrap();
+		assert_eq!(dodge.contradicts(&cpu), None);
+	}
 }

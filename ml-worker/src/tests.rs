@@ -10,7 +10,7 @@ use crate::proof::{Checkpoint, Manifest};
 use crate::store::{self, FetchError, Store};
 use crate::train::{evaluate, progress_bar, MinerRun, RunOutput, Trainer};
 use crate::verify::{verify_bundle, verify_served, Expected, Report, Validator};
-use pol_primitives::{hashing, AccountBytes, Hash, Verdict};
+use pol_primitives::{decide, hashing, AccountBytes, Hash, Verdict};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tch::Device;
@@ -140,7 +140,7 @@ impl World {
 			account: account("validator"),
 			randomness: self.challenge_seed,
 			all_segments: all,
-			only_segment: only,
+			only_segments: only.map(|s| vec![s]),
 			pinned: pinned(),
 			progress: false,
 			deadline: None,
@@ -1412,7 +1412,7 @@ mod attacks {
 			account: account(validator),
 			randomness: w.challenge_seed,
 			all_segments: false,
-			only_segment: only,
+			only_segments: only.map(|s| vec![s]),
 			pinned: pinned(),
 			progress: false,
 			deadline: None,
@@ -1554,6 +1554,68 @@ mod attacks {
 				"{strategy}: {decisions:?}"
 			);
 		}
+	}
+
+	#[test]
+	fn a_voter_checks_every_claimed_segment_so_fail_decoys_cannot_hide_the_forged_one() {
+		// Attack (late review of session 16): colluding scorers claim free `Fail`s on every
+		// other segment of a forger's run, so that a voter checking a few claimed segments at
+		// a time never reaches the forged one, leaves the dispute undecided and the forger
+		// unslashed. A voter checks them all in one fetch (the vote-commit phase holds it).
+		let w = world(TASK);
+		let n = w.spec.num_segments();
+		let forged = 2;
+		let dir = TempDir::new("fail-decoys");
+		let run = w.miner("mallory", &w.start);
+		w.write(
+			"mallory",
+			&dir.0,
+			&faults::forge_segments_run(&run, &[forged]).unwrap(),
+		);
+		let served = serve(&dir.0);
+		// The decoys first, in the order a voter might draw.
+		let mut claimed: Vec<u32> = (1..=n).rev().filter(|s| *s != forged).collect();
+		claimed.push(forged);
+		let scratch = TempDir::new("fail-decoys-fetch");
+		let v = Validator {
+			only_segments: Some(claimed.clone()),
+			..w.validator(false, None)
+		};
+		let r = verify_served(
+			&scratch.0,
+			&served.server.url(),
+			&served.manifest_hash,
+			&w.expected("mallory", &w.start),
+			&v,
+		)
+		.unwrap();
+		assert!(
+			matches!(r.outcome, Outcome::MinerFault { segment, .. } if segment == forged),
+			"{}",
+			r.outcome
+		);
+		let found = crate::validator::claim_findings(&claimed, &r);
+		assert_eq!(found.len(), claimed.len());
+		for (segment, finding) in &found {
+			if *segment == forged {
+				assert_eq!(*finding, Some(decide::Finding::Fails));
+			} else {
+				assert_ne!(*finding, Some(decide::Finding::Fails), "decoy {segment}");
+			}
+		}
+		// Its vote upholds the dispute on the forged segment alone.
+		let claims: Vec<decide::Claim> = claimed
+			.iter()
+			.map(|&segment| decide::Claim {
+				mine: false,
+				segment,
+				fail: true,
+			})
+			.collect();
+		let vote = decide::vote(&claims, |s| {
+			found.iter().find(|(c, _)| *c == s).and_then(|(_, f)| *f)
+		});
+		assert_eq!(vote, Some((vec![forged], false)));
 	}
 
 	#[test]
@@ -2497,7 +2559,7 @@ fn miners_verified_side_by_side_get_the_reports_they_get_one_by_one() {
 				account: account("validator"),
 				randomness,
 				all_segments: true,
-				only_segment: None,
+				only_segments: None,
 				pinned: pinned(),
 				progress: false,
 				deadline: None,

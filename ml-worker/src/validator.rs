@@ -13,6 +13,7 @@ use crate::chain::runtime_types::pallet_validator_scoring::types::{
 use crate::chain::{api, from_chain, to_chain, AccountId32, Action, Chain, Pending};
 use crate::config::{hex32, parse_hash, RunConfig, TaskSpec};
 use crate::data::TaskData;
+pub use crate::faults::ValidatorFault;
 use crate::profile::Pinned;
 use crate::proof::Checkpoint;
 use crate::round::{self, TaskContext};
@@ -46,6 +47,8 @@ pub struct ValidatorConfig {
 	pub keep_rounds: u32,
 	/// Miners verified at once at most; 0: as many as the cores hold under the task's profile.
 	pub verify_workers: usize,
+	/// Misbehave on purpose, as a colluding validator would (tests and demos).
+	pub fault: Option<ValidatorFault>,
 }
 
 /// A score entry as the chain takes it, with our types.
@@ -84,14 +87,37 @@ struct SealedVote {
 /// were not served here either.
 type ClaimCheck = decide::Finding;
 
-/// Claimed segments served by one server checked at once: each check fetches two checkpoints
-/// (after the manifest), two lanes at once, so 4 of them use the [`serving::FETCH_LANES`] this
-/// process opens to one server at most ([`store::lanes_to`]), each check its checkpoints in one
-/// wave as the vote-commit phase is sized for, none waiting for another's lanes.
-const CLAIM_CHECKS_PER_SERVER: usize = 4;
-
-/// Lanes each claim check asks its server for: its two checkpoints at once.
-const CLAIM_CHECK_LANES: usize = 2;
+/// What each claimed segment of one miner's check found, from the report of a replay of them
+/// all (`segments`, in the order replayed): those that replayed, the one that failed or was not
+/// served (a fault of the whole run on its home segment, where the verifier reports it), and
+/// nothing of those after it (unchecked) or of any when the check was this validator's own
+/// trouble.
+pub(crate) fn claim_findings(
+	segments: &[SegmentIndex],
+	report: &verify::Report,
+) -> Vec<(SegmentIndex, Option<ClaimCheck>)> {
+	let stopped_at = match &report.outcome {
+		verify::Outcome::MinerFault { segment, .. } => Some((*segment, ClaimCheck::Fails)),
+		verify::Outcome::NotServed { segment, .. } => Some((*segment, ClaimCheck::NotServed)),
+		verify::Outcome::Pass | verify::Outcome::Abstain { .. } => None,
+	};
+	let abstained = matches!(report.outcome, verify::Outcome::Abstain { .. });
+	segments
+		.iter()
+		.map(|&segment| {
+			let found = match stopped_at {
+				Some((at, finding)) if at == segment => Some(finding),
+				_ if abstained => None,
+				_ => report
+					.segments
+					.iter()
+					.find(|c| c.segment == segment && c.passed)
+					.map(|_| ClaimCheck::Replays),
+			};
+			(segment, found)
+		})
+		.collect()
+}
 
 /// Runs the validator until it is stopped.
 pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
@@ -273,7 +299,19 @@ impl Validator {
 		let verdicts = Verdicts::open(dir)?;
 		let mut entries = Vec::new();
 		let mut jobs = Vec::new();
-		for (miner, c) in revealed {
+		let colluding = self.cfg.fault == Some(ValidatorFault::Collude);
+		if colluding {
+			log::warn!("fault collude: passing every miner without replaying anything");
+			entries = revealed
+				.iter()
+				.map(|(miner, _)| Entry {
+					miner: miner.0,
+					score: Perbill::one(),
+					verdict: Verdict::Pass,
+				})
+				.collect();
+		}
+		for (miner, c) in revealed.into_iter().filter(|_| !colluding) {
 			match verdicts.read(&miner)? {
 				Some(entry) => entries.push(entry),
 				None => jobs.push(Job {
@@ -504,8 +542,10 @@ impl Validator {
 		}
 		let sealed_path =
 			|miner: &AccountId32| dir.join(format!("vote-{}.json", hex::encode(miner.0)));
+		let colluding = self.cfg.fault == Some(ValidatorFault::Collude);
 		let wanted: Vec<(AccountId32, SegmentIndex, bool)> = open
 			.iter()
+			.filter(|_| !colluding)
 			.filter(|(miner, _)| !(send && sealed_path(miner).exists()))
 			.flat_map(|(miner, d)| {
 				let me = &self.me;
@@ -533,8 +573,13 @@ impl Validator {
 			let sealed = match round::read_state::<SealedVote>(&path)? {
 				Some(sealed) => sealed,
 				None => {
-					let Some((confirmed, not_served)) = self.decide_vote(id, r, &miner, &dispute)
-					else {
+					let vote = if colluding {
+						log::warn!("fault collude: rejecting the dispute over {miner}");
+						Some((Vec::new(), false))
+					} else {
+						self.decide_vote(id, r, &miner, &dispute)
+					};
+					let Some((confirmed, not_served)) = vote else {
 						continue;
 					};
 					let sealed = SealedVote {
@@ -614,14 +659,16 @@ impl Validator {
 	}
 
 	/// Fetches and replays the claimed segments `wanted` that are not checked yet (and, when
-	/// `voting`, those whose check abstained before, once more), all at once: what each miner's
-	/// server owes is counted from now, so no check waits behind another miner's (a colluder's
-	/// slow decoy claim must not starve the checks of a forger's segment). At most
-	/// [`CLAIM_CHECKS_PER_SERVER`] of one server's at a time: segments claimed to fail first
-	/// (free `NotServed` decoys cannot push them back), each kind in an order drawn from fresh
-	/// randomness ([`decide::check_order`]: a server cannot tell which check comes first and
-	/// serve its decoys to hold the lanes); the replays take turns through a gate, as many at once as the cores hold.
-	/// `wanted`: (miner, segment, claimed to fail).
+	/// `voting`, those whose check abstained before, once more), all at once: one check per
+	/// miner over every segment claimed against it, its checkpoints asked for together from the
+	/// phase's start, [`serving::FETCH_LANES`] at a time. The task registry sizes the
+	/// vote-commit phase for a fetch of every segment a dispute can name at the minimum rate
+	/// (`serving::min_vote_commit_blocks`), so a cartel's decoy claims (free `Fail`s or
+	/// `NotServed`s on a forger's other segments, served slowly) cannot use up the phase before
+	/// the forged segment is reached. The segments are replayed in an order drawn from fresh
+	/// randomness, those claimed to fail first ([`decide::check_order`]): a server cannot tell
+	/// which is fetched first; the replays take turns through a gate, as many at once as the
+	/// cores hold. `wanted`: (miner, segment, claimed to fail).
 	#[allow(clippy::too_many_arguments)]
 	fn check_claims(
 		&mut self,
@@ -657,29 +704,35 @@ impl Validator {
 			"reading the reveals",
 			api::runtime_apis().pol_api().revealed_updates(id, r),
 		)?;
-		let mut jobs = Vec::new();
-		let mut per_server: BTreeMap<String, usize> = BTreeMap::new();
+		// One job per miner, in the order of its first claim in `todo`: miners with a claim to
+		// fail first, in an order drawn afresh, so that they take the lanes to a shared server
+		// (and the replays' turns) before any miner claimed only not served (free decoys on a
+		// forger's co-hosted sybils cannot push the forger's check back).
+		let mut per_miner: Vec<(AccountId32, Vec<SegmentIndex>)> = Vec::new();
 		for (miner, segment, _) in todo {
 			let key = (id, r, miner.0, segment);
-			let Some((_, c)) = revealed.iter().find(|(m, _)| *m == miner) else {
+			if !revealed.iter().any(|(m, _)| *m == miner) {
 				self.claim_checks.insert(key, None);
 				continue;
-			};
-			let commitment = from_chain(c)?;
-			let n = per_server.entry(server_of(&commitment)).or_default();
-			if *n >= CLAIM_CHECKS_PER_SERVER {
-				// The next tick's batch.
-				continue;
 			}
-			*n += 1;
 			if self.claim_checks.contains_key(&key) {
 				self.claim_rechecked.insert(key);
 			}
+			match per_miner.iter_mut().find(|(m, _)| *m == miner) {
+				Some((_, segments)) => segments.push(segment),
+				None => per_miner.push((miner, vec![segment])),
+			}
+		}
+		let mut jobs = Vec::new();
+		for (miner, segments) in per_miner {
+			let Some((_, c)) = revealed.iter().find(|(m, _)| *m == miner) else {
+				continue;
+			};
 			jobs.push(Job {
 				miner,
-				commitment,
-				only: Some(segment),
-				lanes: CLAIM_CHECK_LANES,
+				commitment: from_chain(c)?,
+				only: Some(segments),
+				lanes: serving::FETCH_LANES as usize,
 			});
 		}
 		if jobs.is_empty() {
@@ -696,7 +749,7 @@ impl Validator {
 			..self.round_inputs(chain, id, r, status)?
 		};
 		log::info!(
-			"task {id} round {r}: checking {} claimed segment(s) at once, by {}s from now",
+			"task {id} round {r}: checking the claimed segments of {} miner(s) at once, by {}s from now",
 			jobs.len(),
 			inputs
 				.deadline
@@ -712,24 +765,23 @@ impl Validator {
 			states,
 			|data, job| verify_miner(spec, data, &inputs, job, dir, me, pinned, false),
 			|job, done| {
-				let segment = job.only.unwrap_or_default();
-				let outcome = match done {
-					crate::pool::Done::Finished(report) => report.outcome,
-					crate::pool::Done::Panicked(why) => verify::Outcome::Abstain {
-						why: format!("the replay panicked: {why}"),
-					},
+				let segments = job.only.clone().unwrap_or_default();
+				let report = match done {
+					crate::pool::Done::Finished(report) => report,
+					crate::pool::Done::Panicked(why) => {
+						verify::Report::stopped(verify::Outcome::Abstain {
+							why: format!("the replay panicked: {why}"),
+						})
+					}
 				};
 				log::info!(
-					"task {id} round {r}: {}'s claimed segment {segment}: {outcome}",
-					job.miner
+					"task {id} round {r}: {}'s claimed segment(s) {segments:?}: {}",
+					job.miner,
+					report.outcome
 				);
-				let check = match outcome {
-					verify::Outcome::Abstain { .. } => None,
-					verify::Outcome::Pass => Some(ClaimCheck::Replays),
-					verify::Outcome::MinerFault { .. } => Some(ClaimCheck::Fails),
-					verify::Outcome::NotServed { .. } => Some(ClaimCheck::NotServed),
-				};
-				found.push(((id, r, job.miner.0, segment), check));
+				for (segment, check) in claim_findings(&segments, &report) {
+					found.push(((id, r, job.miner.0, segment), check));
+				}
 			},
 		);
 		for (key, check) in found {
@@ -1144,11 +1196,11 @@ struct Proposal {
 }
 
 /// One verification: a miner's revealed commitment, all of its challenged segments, or with
-/// `only` that one segment (a dispute's).
+/// `only` those segments (a dispute's claimed ones).
 struct Job {
 	miner: AccountId32,
 	commitment: UpdateCommitment,
-	only: Option<SegmentIndex>,
+	only: Option<Vec<SegmentIndex>>,
 	/// Checkpoint requests in flight at once to the miner's server ([`share_lanes`]).
 	lanes: usize,
 }
@@ -1224,8 +1276,13 @@ fn verify_miner(
 	progress: bool,
 ) -> verify::Report {
 	// What a miner does not serve is reported on the last segment, which every validator is
-	// challenged with; the others then try to fetch it themselves.
-	let segment = job.only.unwrap_or(spec.num_segments().max(1));
+	// challenged with; the others then try to fetch it themselves (a claim check: on the home
+	// segment of the claimed ones).
+	let n = spec.num_segments().max(1);
+	let segment = match &job.only {
+		Some(only) => decide::home_segment(only, n).unwrap_or(n),
+		None => n,
+	};
 	let c = &job.commitment;
 	let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
 	let Ok((base, manifest)) = round::split_artifact_uri(&uri) else {
@@ -1237,9 +1294,7 @@ fn verify_miner(
 	let bundle = dir.join(format!(
 		"{}{}",
 		hex::encode(&job.miner.0[..8]),
-		job.only
-			.map(|s| format!("-segment-{s}"))
-			.unwrap_or_default()
+		if job.only.is_some() { "-claims" } else { "" }
 	));
 	let policy = store::FetchPolicy {
 		deadline: inputs.deadline,
@@ -1298,7 +1353,7 @@ fn verify_miner(
 		account: me,
 		randomness: inputs.randomness,
 		all_segments: false,
-		only_segment: job.only,
+		only_segments: job.only.clone(),
 		pinned,
 		progress,
 		deadline: Some(inputs.deadline),
@@ -1454,13 +1509,6 @@ mod tests {
 		assert!(jobs[..3].iter().all(|j| j.lanes == 2));
 		assert!(jobs.iter().all(|j| j.lanes >= 1));
 		assert_eq!(jobs[3].lanes, 8, "a server of its own keeps every lane");
-		// Claim checks: 4 on one server take 2 lanes each, 8 in all.
-		let mut checks: Vec<Job> = (0..CLAIM_CHECKS_PER_SERVER)
-			.map(|_| job("http://10.0.0.3:8700", CLAIM_CHECK_LANES))
-			.collect();
-		share_lanes(&mut checks);
-		assert!(checks.iter().all(|j| j.lanes == CLAIM_CHECK_LANES));
-		assert!(total(&checks, "http://10.0.0.3:8700") <= serving::FETCH_LANES as usize);
 		// More jobs than lanes on one server: one lane each (the rest wait for theirs, before
 		// their servers' debts are counted).
 		let mut many: Vec<Job> = (0..12).map(|_| job("http://10.0.0.4:8700", 8)).collect();

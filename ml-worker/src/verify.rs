@@ -77,8 +77,9 @@ pub struct Validator<'a> {
 	pub randomness: Hash,
 	/// Replay every segment, not only the challenged ones (disputes, audits, tests).
 	pub all_segments: bool,
-	/// Replay this one segment only (a dispute's), instead of the challenged ones.
-	pub only_segment: Option<SegmentIndex>,
+	/// Replay these segments only (a dispute's claimed ones, in this order), instead of the
+	/// challenged ones.
+	pub only_segments: Option<Vec<SegmentIndex>>,
 	/// The determinism profile this process pinned, and what libtorch runs with.
 	pub pinned: &'a Pinned,
 	/// Show a progress bar.
@@ -1287,9 +1288,16 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	let n = spec.num_segments();
 	report.challenged = if v.all_segments {
 		(1..=n).collect()
-	} else if let Some(s) = v.only_segment {
-		anyhow::ensure!(s >= 1 && s <= n, "segment {s} is not in 1..={n}");
-		vec![s]
+	} else if let Some(only) = &v.only_segments {
+		let mut segments = Vec::with_capacity(only.len());
+		for &s in only {
+			anyhow::ensure!(s >= 1 && s <= n, "segment {s} is not in 1..={n}");
+			if !segments.contains(&s) {
+				segments.push(s);
+			}
+		}
+		anyhow::ensure!(!segments.is_empty(), "no segment to replay");
+		segments
 	} else {
 		hashing::challenge_segments(
 			&v.randomness,
@@ -1383,9 +1391,12 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 		return Ok(finish(report, outcome));
 	}
 
-	// 5. Score on the validation split.
+	// 5. Score on the validation split (not for a dispute's claimed segments: a voter needs
+	// their replays only, and its compute is the phase's scarcest part).
 	let val = &v.data.split.validation;
-	if val.is_empty() {
+	if v.only_segments.is_some() {
+		// Nothing to score.
+	} else if val.is_empty() {
 		log::warn!("the task has no validation split: the score is 0");
 	} else {
 		let start = match expected.start_loss {

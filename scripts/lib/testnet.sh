@@ -15,8 +15,9 @@ TN_P2P_BASE="${POL_P2P_PORT:-30333}"
 TN_MINER_PORT_BASE="${POL_MINER_PORT:-8710}"
 TN_VALIDATOR_PORT_BASE="${POL_VALIDATOR_PORT:-8810}"
 TN_AUTHORITIES=(alice bob charlie dave eve ferdie)
-# The first 8 are endowed at genesis; //Gina is not (scripts/e2e.sh funds it from //Alice).
-TN_MINERS=(//Eve //Ferdie //Alice//stash //Bob//stash //Charlie//stash //Dave//stash //Eve//stash //Ferdie//stash //Gina)
+# The first 8 are endowed at genesis; //Gina and //Henry are not (scripts/e2e.sh funds them
+# from //Alice).
+TN_MINERS=(//Eve //Ferdie //Alice//stash //Bob//stash //Charlie//stash //Dave//stash //Eve//stash //Ferdie//stash //Gina //Henry)
 # The peer id of node 1 (its --node-key is 0x…01), the others' boot node.
 TN_BOOT_PEER=12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp
 TN_NODE_BIN="${POL_NODE_BIN:-$POL_BIN/polchain-node}"
@@ -310,11 +311,13 @@ tn_start_miners() {
 # TN_PROXY[i]="WORKER_SURI STASH": validator worker i signs with WORKER_SURI as STASH's Worker
 # proxy (`pol-worker worker-key` set it up) instead of with the authority's own key.
 declare -A TN_PROXY=()
+# TN_VALIDATOR_FAULT[i]=MODE: validator worker i runs with --fault MODE (a colluding validator).
+declare -A TN_VALIDATOR_FAULT=()
 
 # tn_start_validators V: validator workers 1…V (//Alice, //Bob, …: the authorities); worker i
 # uses node i first (node 1 when there are fewer nodes) and listens on 8810+i.
 tn_start_validators() {
-	local v="$1" i port suri key worker stash
+	local v="$1" i port suri key worker stash fault
 	((v <= ${#TN_AUTHORITIES[@]})) || tn_fail "at most ${#TN_AUTHORITIES[@]} validator workers"
 	tn_task_flags
 	for ((i = 1; i <= v; i++)); do
@@ -326,10 +329,12 @@ tn_start_validators() {
 			read -r worker stash <<<"${TN_PROXY[$i]}"
 			key=(--suri "$worker" --stash "$stash")
 		fi
+		fault=()
+		if [ -n "${TN_VALIDATOR_FAULT[$i]:-}" ]; then fault=(--fault "${TN_VALIDATOR_FAULT[$i]}"); fi
 		tn_node_urls $(((i - 1) % TN_NODES + 1))
 		tn_spawn "validator$i" "$TN_WORKER_BIN" validator "${TN_URLS[@]}" "${key[@]}" \
 			--work-dir "$TN_DIR/workers/validator$i" --listen "127.0.0.1:$port" \
-			--public-url "http://127.0.0.1:$port" "${TN_TASK_FLAGS[@]}" --no-progress
+			--public-url "http://127.0.0.1:$port" "${TN_TASK_FLAGS[@]}" "${fault[@]}" --no-progress
 	done
 }
 

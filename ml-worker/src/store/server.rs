@@ -79,6 +79,9 @@ pub struct ServeFaults {
 	/// Answered `200` but never delivered, each in its way: a fetch held until the fetcher's
 	/// deadline, to pass as the fetcher's own lateness.
 	pub stalled: BTreeMap<Hash, Stall>,
+	/// Served intact to the first request, then stalled ([`Stall::Hang`]) for every later one:
+	/// the first asker gets it, nobody after it does.
+	pub served_once: BTreeSet<Hash>,
 }
 
 /// How a [`ServeFaults::stalled`] artifact is held.
@@ -551,11 +554,13 @@ async fn respond(shared: &Shared, req: Request<hyper::body::Incoming>) -> Respon
 		return text(StatusCode::BAD_REQUEST, "not a 32-byte hex hash");
 	};
 	let (withheld, framed, stalled) = match shared.faults.lock() {
-		Ok(mut f) => (
-			f.withheld.contains(&hash),
-			f.framed.remove(&hash),
-			f.stalled.get(&hash).copied(),
-		),
+		Ok(mut f) => {
+			let stalled = f.stalled.get(&hash).copied();
+			if f.served_once.remove(&hash) {
+				f.stalled.insert(hash, Stall::Hang);
+			}
+			(f.withheld.contains(&hash), f.framed.remove(&hash), stalled)
+		}
 		Err(_) => (false, false, None),
 	};
 	let Some(path) = shared.store.path(&hash).filter(|_| !withheld) else {

@@ -17,7 +17,7 @@ fn check(w: &World, served: &Served, validator: &str, only: Option<u32>) -> Repo
 	let expected = w.expected("mallory", &w.start);
 	let v = Validator {
 		account: account(validator),
-		only_segment: only,
+		only_segments: only.map(|s| vec![s]),
 		..w.validator(false, None)
 	};
 	let url = served.server.url();

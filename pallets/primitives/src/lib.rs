@@ -25,7 +25,7 @@ pub mod traits;
 
 pub use challenge::ChallengeProof;
 pub use specs::{
-	AggregationRule, Comparison, CpuIsa, DatasetSource, DatasetSpec, DeterminismProfile,
+	AggregationRule, Comparison, CpuIsa, DatasetSource, DatasetSpec, DeterminismProfile, GpuClass,
 	Hyperparameters, ModelArch, ModelSpecText, Partition, ProfileDevice, Schedule,
 	VerificationSpec,
 };

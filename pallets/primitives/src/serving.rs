@@ -179,14 +179,19 @@ pub const fn min_reveal_blocks() -> u32 {
 }
 
 /// [`min_fetch_phase_blocks`] of a task's vote-commit phase: a voter fetches the manifest and
-/// both ends of a claimed segment, and a claim may land in the score-reveal phase's last block,
-/// so the phase after it must hold that fetch. Shorter, a claim made late could not be checked,
-/// and a colluding scorer's late claim would leave an honest miner's dispute undecided (unpaid).
+/// both ends of every segment claimed against a miner, and a claim may land in the score-reveal
+/// phase's last block, so the phase after it must hold those fetches. A dispute names at most
+/// one segment per scorer (`scorers`, the most a round snapshots), so at most
+/// `min(segments, scorers)` of them. Sized for fewer, a cartel's free `Fail` decoys on a
+/// forger's other segments would use up the voters' time before they reached the forged one
+/// (the dispute then undecided, the forger unslashed); sized for one, a colluding scorer's late
+/// claim could leave an honest miner's dispute undecided (unpaid).
 pub fn min_vote_commit_blocks(
 	arch: &ModelArch,
 	with_momentum: bool,
 	segments: u32,
+	scorers: u32,
 	block_millis: u64,
 ) -> u32 {
-	min_verify_blocks(arch, with_momentum, segments, 1, block_millis)
+	min_verify_blocks(arch, with_momentum, segments, scorers.max(1), block_millis)
 }

@@ -336,8 +336,61 @@ pub enum CpuIsa {
 	Avx512,
 }
 
+/// The bytes of a [`GpuClass`]: longer than any model name NVIDIA's driver reports.
+pub const GPU_CLASS_BYTES: usize = 48;
+
+/// A CUDA device class: the GPU's model as NVIDIA's driver names it (`/proc/driver/nvidia/gpus/
+/// */information`, e.g. `NVIDIA H100 80GB HBM3`), printable ASCII, zero-padded. cuBLAS and cuDNN
+/// pick their kernels, and so their reduction orders, by the device, so a CUDA run replays bit
+/// for bit only on the same model: the task pins it, and a run recorded on another is the
+/// miner's fault (a class it names cannot make the honest validators abstain).
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct GpuClass(pub [u8; GPU_CLASS_BYTES]);
+
+impl GpuClass {
+	/// The class named `name`, if it is 1 to [`GPU_CLASS_BYTES`] printable ASCII characters
+	/// with no space at either end.
+	pub fn new(name: &str) -> Option<GpuClass> {
+		let bytes = name.as_bytes();
+		let valid = !bytes.is_empty()
+			&& bytes.len() <= GPU_CLASS_BYTES
+			&& name.trim() == name
+			&& bytes.iter().all(|b| (0x20..0x7f).contains(b));
+		if !valid {
+			return None;
+		}
+		let mut out = [0u8; GPU_CLASS_BYTES];
+		out[..bytes.len()].copy_from_slice(bytes);
+		Some(GpuClass(out))
+	}
+
+	/// The name, without its padding; `None` if the bytes are not a valid class (a name, then
+	/// zeros only).
+	pub fn name(&self) -> Option<&str> {
+		let len = self
+			.0
+			.iter()
+			.position(|b| *b == 0)
+			.unwrap_or(GPU_CLASS_BYTES);
+		let name = core::str::from_utf8(&self.0[..len]).ok()?;
+		let padded = self.0[len..].iter().all(|b| *b == 0);
+		(padded && GpuClass::new(name) == Some(*self)).then_some(name)
+	}
+}
+
 /// How exact replay is made possible: a run is reproduced bit for bit only under the same
-/// device kind, CPU kernel width and thread count. Miners train under the task's profile and
+/// device kind (and GPU class, on CUDA), CPU kernel width and thread count. Miners train under the task's profile and
 /// validators replay under it; a worker that cannot run it does not take part.
 #[derive(
 	Clone,
@@ -359,6 +412,8 @@ pub struct DeterminismProfile {
 	/// libtorch intra-op threads, 1 to [`MAX_PROFILE_THREADS`]. Reductions split across
 	/// threads add in another order, so the count is part of the result.
 	pub threads: u8,
+	/// The GPU class a CUDA profile pins; `None` on the CPU.
+	pub gpu: Option<GpuClass>,
 }
 
 impl Default for DeterminismProfile {
@@ -368,14 +423,21 @@ impl Default for DeterminismProfile {
 			device: ProfileDevice::Cpu,
 			isa: CpuIsa::Avx2,
 			threads: 1,
+			gpu: None,
 		}
 	}
 }
 
 impl DeterminismProfile {
-	/// Whether the chain accepts it.
+	/// Whether the chain accepts it: 1 to [`MAX_PROFILE_THREADS`] threads, and a valid GPU
+	/// class exactly when the device is CUDA.
 	pub fn is_valid(&self) -> bool {
-		(1..=MAX_PROFILE_THREADS).contains(&self.threads)
+		let gpu_ok = match (self.device, &self.gpu) {
+			(ProfileDevice::Cpu, None) => true,
+			(ProfileDevice::Cuda, Some(class)) => class.name().is_some(),
+			_ => false,
+		};
+		(1..=MAX_PROFILE_THREADS).contains(&self.threads) && gpu_ok
 	}
 }
 

@@ -583,4 +583,56 @@ fn a_servers_debt_counts_every_parameter_and_the_grace() {
 		min_verify_blocks(&mlp, true, 4, 2, 3_000),
 		min_fetch_phase_blocks(bytes, 16, 3_000)
 	);
+	// A vote-commit phase holds a voter's fetch of every segment a dispute can name: one per
+	// scorer, never more than the run's. The demo task (n = 400) with 64 scorers: 128
+	// checkpoints of 21 392 bytes and the manifest (2 908 544 bytes, 44 381 ms at 64 KiB/s),
+	// 17 waves and the grace: 71 381 ms, 24 blocks of 3 s, 5 more.
+	assert_eq!(
+		min_vote_commit_blocks(&mlp, true, 4, 64, 3_000),
+		min_verify_blocks(&mlp, true, 4, 4, 3_000)
+	);
+	assert_eq!(
+		min_vote_commit_blocks(&mlp, true, 400, 1, 3_000),
+		min_verify_blocks(&mlp, true, 400, 1, 3_000)
+	);
+	assert_eq!(checkpoint_bytes_bound(&mlp, true), 21_392);
+	assert_eq!(min_vote_commit_blocks(&mlp, true, 400, 64, 3_000), 29);
+	assert_eq!(min_verify_blocks(&mlp, true, 400, 8, 3_000), 12);
+}
+
+#[test]
+fn a_cuda_profile_pins_a_gpu_class_and_a_cpu_profile_none() {
+	// A CUDA run replays bit for bit only on the same GPU model: a CUDA profile without a class
+	// would leave the model to what the miner writes (and a model no honest validator has would
+	// make them all abstain).
+	use crate::{specs::GPU_CLASS_BYTES, CpuIsa, DeterminismProfile, GpuClass, ProfileDevice};
+	let h100 = GpuClass::new("NVIDIA H100 80GB HBM3").unwrap();
+	assert_eq!(h100.name(), Some("NVIDIA H100 80GB HBM3"));
+	let cuda = |gpu| DeterminismProfile {
+		device: ProfileDevice::Cuda,
+		isa: CpuIsa::Avx2,
+		threads: 1,
+		gpu,
+	};
+	assert!(cuda(Some(h100)).is_valid());
+	assert!(!cuda(None).is_valid());
+	assert!(DeterminismProfile::default().is_valid());
+	assert!(!DeterminismProfile {
+		gpu: Some(h100),
+		..DeterminismProfile::default()
+	}
+	.is_valid());
+	// Names: 1 to 48 printable ASCII characters, no space at either end.
+	assert_eq!(GpuClass::new(""), None);
+	assert_eq!(GpuClass::new(" NVIDIA A100"), None);
+	assert_eq!(GpuClass::new("NVIDIA\tA100"), None);
+	assert_eq!(GpuClass::new("NVIDIA Ä100"), None);
+	assert!(GpuClass::new(&"x".repeat(GPU_CLASS_BYTES)).is_some());
+	assert_eq!(GpuClass::new(&"x".repeat(GPU_CLASS_BYTES + 1)), None);
+	// Bytes a name does not make (a zero inside, bytes after the padding starts) are refused.
+	let mut gap = h100;
+	gap.0[30] = b'x';
+	assert_eq!(gap.name(), None);
+	assert!(!cuda(Some(gap)).is_valid());
+	assert!(!cuda(Some(GpuClass([0; GPU_CLASS_BYTES]))).is_valid());
 }

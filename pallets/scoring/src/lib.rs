@@ -28,7 +28,10 @@
 //!   so a minority never rejects a large accuser's claim. Voters that stay away, or are kept
 //!   away, decide nothing. An accuser votes only to confirm another's
 //!   claim (never its own), and an accuser of a `Fail` only to uphold. Upheld: the miner is
-//!   slashed by `MinerSlash`, not paid, and its update is left out of the model. Rejected:
+//!   slashed by `MinerSlash`, not paid, and its update is left out of the model; an accuser
+//!   of a `Fail` earns the claim only when more than half of the eligible stake confirmed its
+//!   segment (a decoy on a segment that replays earns nothing), or none was confirmed (the
+//!   miner withheld what the voters asked for). Rejected:
 //!   each accuser of a `Fail` is slashed by `FalseAccusationSlash`; an accuser of a
 //!   `NotServed` is not (a miner can serve one validator corrupt bytes and the others good
 //!   ones), and the miner is paid. Undecided: nobody is slashed, and the miner is not paid
@@ -1203,12 +1206,11 @@ impl<T: Config> Pallet<T> {
 			};
 			let offenders: Vec<(T::AccountId, T::Balance)> = match outcome {
 				DisputeOutcome::Upheld => {
-					accusers(DisputeKind::Replay).for_each(&mut credit);
 					// The segments a passer should have found failing: those of `Replay`
 					// claims that more than half of the eligible stake confirmed. A
 					// colluder's false claim on a segment every validator replays confirms
 					// nothing, and costs the honest passers nothing.
-					let found = dispute
+					let found: Vec<pol_primitives::SegmentIndex> = dispute
 						.confirmed
 						.iter()
 						.filter(|(segment, stake)| {
@@ -1220,6 +1222,19 @@ impl<T: Config> Pallet<T> {
 						})
 						.map(|(segment, _)| *segment)
 						.collect();
+					// Only the accusers of those segments earn the claim: a free `Fail` decoy
+					// on a segment that replays, riding a dispute others' evidence upheld,
+					// earns nothing. Upheld with none confirmed (the miner withheld what the
+					// voters asked for), every `Fail` accuser earns it: the miner's stall must
+					// not cost the honest accuser its pay.
+					dispute
+						.claims
+						.iter()
+						.filter(|c| {
+							c.kind == DisputeKind::Replay
+								&& (found.is_empty() || found.contains(&c.segment))
+						})
+						.for_each(|c| credit(&c.accuser));
 					if let Err(at) = upheld_miners.binary_search_by(|(m, _)| m.cmp(&miner)) {
 						upheld_miners.insert(at, (miner.clone(), found));
 					}

@@ -28,9 +28,12 @@ const Q: u32 = 2;
 const ROUNDS: u64 = 3_000;
 const HONEST_SCORE: u32 = 80;
 /// Claimed segments of one dishonest miner an honest voter gets to check in the vote-commit
-/// phase (its server serves them at the minimum rate, so the checks take the phase): in
-/// [`decide::check_order`]. An honest miner's server serves them all in time.
-const VOTER_CHECKS: usize = 2;
+/// phase, in [`decide::check_order`]: every one a dispute can name, as the task registry sizes
+/// the phase for a fetch of `min(n, MaxScorers)` segments at the minimum rate
+/// (`pol_primitives::serving::min_vote_commit_blocks`). With fewer (one), the cartel's `Fail`
+/// and `NotServed` decoys use up a voter's checks before the forged segment, and the simulator
+/// fails (a caught forger unslashed under an honest quorum).
+const VOTER_CHECKS: usize = N as usize;
 
 /// splitmix64: a seeded stream, so a failing round can be replayed by its seed.
 struct Rng(u64);
@@ -244,11 +247,17 @@ fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<Strin
 					let ours = miner.strategy != Strategy::Honest;
 					match (ours, rng.below(4)) {
 						(_, 0) => None,
-						// A free decoy on another segment, to use up the voters' checks.
+						// A decoy on another segment (a `Fail` or a `NotServed`), to use up the
+						// voters' checks.
 						(true, 1) => {
 							let others: Vec<_> = draw.iter().filter(|s| **s != miner.forged).collect();
-							(!others.is_empty()).then(|| Verdict::NotServed {
-								segment: *others[rng.below(others.len() as u64) as usize],
+							let segment = (!others.is_empty()).then(|| *others[rng.below(others.len() as u64) as usize]);
+							segment.map(|segment| {
+								if rng.chance(2) {
+									Verdict::Fail { segment }
+								} else {
+									Verdict::NotServed { segment }
+								}
 							})
 						}
 						(true, _) => Some(Verdict::Pass),

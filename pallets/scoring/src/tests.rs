@@ -797,6 +797,75 @@ fn a_forgery_every_scorer_finds_is_upheld_by_the_accusers_confirming_each_other(
 }
 
 #[test]
+fn a_fail_decoy_beside_an_upheld_claim_earns_nothing() {
+	// Attack (late review of session 16): a colluder claims a free `Fail` on a segment of the
+	// forger's run that replays (a decoy, to use up the voters' time), and the dispute is upheld
+	// on the honest accuser's evidence. Credited for riding it, the decoy would be paid as much
+	// as the honest accuser; only accusers of a segment the voters confirmed earn the claim.
+	test(|| {
+		set_miners(&[1]);
+		set_segments_per_check(2);
+		set_stake(10, 1_000);
+		set_stake(11, 100);
+		set_stake(12, 1_000);
+		set_stake(13, 1_000);
+		let forged = draw_of_miner_1(10)[1];
+		assert_ne!(forged, 4);
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: forged })]));
+		score(11, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		// The voters replay both claimed segments: only the forged one fails.
+		vote_on(12, 1, &[forged]);
+		vote_on(13, 1, &[forged]);
+		let outcome = settle();
+		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
+		let pay = |v: AccountId| {
+			outcome
+				.validators
+				.iter()
+				.find(|(w, _)| *w == v)
+				.map_or(0, |(_, a)| *a)
+		};
+		// Pay weighs each credit by stake (10 holds ten times 11's): 10 earns its judgement
+		// and its confirmed claim, 11 its judgement alone.
+		assert!(pay(11) > 0);
+		assert_eq!(pay(10), 2 * 10 * pay(11));
+	});
+}
+
+#[test]
+fn a_forger_withholding_from_the_voters_does_not_cost_the_honest_accuser_its_claim() {
+	// The forger serves its forged segment's end to the accuser only and withholds it from the
+	// voters: they uphold as not served, confirming no segment. The accuser still earns its
+	// claim (and the forger is slashed).
+	test(|| {
+		set_miners(&[1]);
+		set_stake(10, 1_000);
+		set_stake(11, 1_000);
+		set_stake(12, 1_000);
+		score(10, &entries(&[(1, 0, Verdict::Fail { segment: 4 })]));
+		score(11, &entries(&[(1, 0, Verdict::NotServed { segment: 4 })]));
+		score(12, &entries(&[(1, 0, Verdict::NotServed { segment: 4 })]));
+		// Segment 0: "not served to me either".
+		for v in [10, 11, 12] {
+			vote_on(v, 1, &[0]);
+		}
+		let outcome = settle();
+		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
+		let pay = |v: AccountId| {
+			outcome
+				.validators
+				.iter()
+				.find(|(w, _)| *w == v)
+				.map_or(0, |(_, a)| *a)
+		};
+		// 10: its judgement, its claim and its vote; 11 and 12: their vote (a `NotServed`
+		// claim judges nothing and earns nothing).
+		assert_eq!(pay(10), 3 * pay(11));
+		assert_eq!(pay(11), pay(12));
+	});
+}
+
+#[test]
 fn dispute_frame_a_cartel_of_accusers_confirming_each_other_is_outvoted_and_each_slashed() {
 	// Attack: two cartel accounts claim that honest segments of an honest miner fail and
 	// confirm each other's claims.

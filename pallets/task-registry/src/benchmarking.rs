@@ -83,6 +83,7 @@ fn spec<T: Config>(rounds: u32) -> TaskSpec<BalanceOf<T>> {
 			&arch,
 			!hp.momentum.is_zero(),
 			hp.num_segments().unwrap_or(1),
+			T::MaxScorers::get(),
 			T::ExpectedBlockTime::get(),
 		);
 		spec.schedule.vote_commit_blocks = phase.max(vote);

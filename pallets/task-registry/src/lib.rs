@@ -187,6 +187,12 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxTransitionsPerBlock: Get<u32>;
 
+		/// The most scorers a round snapshots (the scoring pallet's `MaxScorers`): a dispute names
+		/// at most one segment per scorer, and a task's vote-commit phase must hold a voter's
+		/// fetch of every one (`pol_primitives::serving::min_vote_commit_blocks`).
+		#[pallet::constant]
+		type MaxScorers: Get<u32>;
+
 		/// The chain's block time in milliseconds: a task's verify phase must last the blocks a
 		/// miner's server needs to deliver what a validator fetches at the protocol's minimum
 		/// rate (`pol_primitives::serving::min_verify_blocks`).
@@ -557,10 +563,10 @@ pub mod pallet {
 		/// blocks, 12 for the demo task), or check fewer segments or a smaller model.
 		VerifyPhaseTooShort,
 		/// The vote-commit phase is too short for a voter to fetch, at the protocol's minimum
-		/// rate, the manifest and both ends of a segment claimed in the score-reveal phase's last
-		/// block: such a claim could not be checked. Lengthen it to at least
-		/// `pol_primitives::serving::min_vote_commit_blocks` blocks (10 for a small model at
-		/// 3-second blocks).
+		/// rate, the manifest and both ends of every segment claimed in the score-reveal phase
+		/// (one per scorer, up to `MaxScorers`): a claim could then go unchecked. Lengthen it to
+		/// at least `pol_primitives::serving::min_vote_commit_blocks` blocks (26 for the demo
+		/// task at 3-second blocks), or use fewer segments or a smaller model.
 		VoteCommitPhaseTooShort,
 		/// The vote-reveal phase is too short for a voter to notice it and have its reveal
 		/// included: make it at least `pol_primitives::serving::min_reveal_blocks` (5) blocks.
@@ -1221,6 +1227,7 @@ impl<T: Config> Pallet<T> {
 			&arch,
 			!hp.momentum.is_zero(),
 			segments,
+			T::MaxScorers::get(),
 			T::ExpectedBlockTime::get(),
 		);
 		ensure!(

@@ -195,6 +195,8 @@ pub fn round_ends() -> Vec<(TaskId, RoundIndex, RoundBudget<Balance>)> {
 pub const MAX_MINERS: u32 = 4;
 pub const MAX_TASKS: u32 = 3;
 pub const MAX_PROPOSALS: u32 = 2;
+/// More than the mock task's 4 segments: every segment of its run can be claimed at once.
+pub const MAX_SCORERS: u32 = 16;
 pub const TASK_DEPOSIT: Balance = 500;
 pub const ROUND_DEPOSIT: Balance = 10;
 pub const MIN_REWARD: Balance = 100;
@@ -224,6 +226,7 @@ impl pallet_task_registry::Config for Test {
 	type MaxActiveTasks = ConstU32<MAX_TASKS>;
 	type MaxMinersPerTask = ConstU32<MAX_MINERS>;
 	type MaxProposals = ConstU32<MAX_PROPOSALS>;
+	type MaxScorers = ConstU32<MAX_SCORERS>;
 	type MaxSegments = ConstU32<64>;
 	type MinPhaseBlocks = ConstU32<1>;
 	type MaxTransitionsPerBlock = ConstU32<2>;

@@ -371,45 +371,57 @@ fn a_verify_phase_that_cannot_hold_the_fetches_is_refused() {
 }
 
 #[test]
-fn a_vote_commit_phase_that_cannot_hold_a_late_claims_fetch_is_refused() {
-	// Attack: a colluding scorer claims against an honest miner in the score-reveal phase's last
-	// block. If the voters cannot fetch and replay the claimed segment before votes are sealed,
-	// none votes and the dispute is left undecided: the honest miner goes unpaid for a claim
-	// nobody checked.
+fn a_vote_commit_phase_that_cannot_hold_every_claimed_segments_fetch_is_refused() {
+	// Attacks: (1) a colluding scorer claims against an honest miner in the score-reveal
+	// phase's last block; (2) colluding scorers each claim a free `Fail` on another segment of
+	// a forger's run, so that a voter runs out of time before it reaches the forged one. If the
+	// voters cannot fetch and replay every claimed segment before votes are sealed, they do not
+	// vote, and the dispute is left undecided: the honest miner unpaid, the forger unslashed.
 	test(|| {
-		let min = |s: &TaskSpec<Balance>| {
-			let arch = pol_primitives::ModelArch::parse(&s.model).unwrap();
-			pol_primitives::serving::min_vote_commit_blocks(
-				&arch,
+		let arch = |s: &TaskSpec<Balance>| pol_primitives::ModelArch::parse(&s.model).unwrap();
+		let fetch = |s: &TaskSpec<Balance>, q: u32| {
+			pol_primitives::serving::min_verify_blocks(
+				&arch(s),
 				!s.hyperparameters.momentum.is_zero(),
 				s.hyperparameters.num_segments().unwrap(),
+				q,
+				3_000,
+			)
+		};
+		let min = |s: &TaskSpec<Balance>| {
+			pol_primitives::serving::min_vote_commit_blocks(
+				&arch(s),
+				!s.hyperparameters.momentum.is_zero(),
+				s.hyperparameters.num_segments().unwrap(),
+				MAX_SCORERS,
 				3_000,
 			)
 		};
 		let small = spec();
-		// The grace (10 s), a second for each of the two waves (the manifest, then the claimed
-		// segment's 2 checkpoints) and the bytes: 5 blocks; 2 to notice the phase, 3 of margin.
+		// Every one of the run's 4 segments may be claimed (16 scorers): the grace (10 s), a
+		// second for each of the two waves (the manifest, then 8 checkpoints) and the bytes: 5
+		// blocks; 2 to notice the phase, 3 of margin. A phase for one claim is no shorter here,
+		// but holds fewer checkpoints' bytes.
 		assert_eq!(min(&small), 10);
+		assert_eq!(min(&small), fetch(&small, 4));
 		let mut short = spec();
 		short.schedule.vote_commit_blocks = min(&small) - 1;
 		assert_noop!(
 			Registry::create_task(RuntimeOrigin::signed(CREATOR), short, 10 * REWARD),
 			Error::<Test>::VoteCommitPhaseTooShort
 		);
-		// A voter fetches one segment's ends, a validator Q segments': never more.
+		// A large model: a phase that holds one claimed segment's fetch, or a validator's Q
+		// segments', does not hold the fetch of every segment a dispute can name.
 		let mut big = spec();
 		big.model = b"mlp:64-4096-4096-10".to_vec().try_into().unwrap();
-		let verify = pol_primitives::serving::min_verify_blocks(
-			&pol_primitives::ModelArch::parse(&big.model).unwrap(),
-			!big.hyperparameters.momentum.is_zero(),
-			big.hyperparameters.num_segments().unwrap(),
-			big.verification.segments_per_check,
-			3_000,
-		);
 		assert!(
-			min(&big) > 600 && min(&big) <= verify,
-			"{} {verify}",
-			min(&big)
+			min(&big) == fetch(&big, 4)
+				&& min(&big) > fetch(&big, 2)
+				&& fetch(&big, 2) > fetch(&big, 1),
+			"{} {} {}",
+			min(&big),
+			fetch(&big, 2),
+			fetch(&big, 1)
 		);
 		let mut exact = spec();
 		exact.schedule.vote_commit_blocks = min(&small);

@@ -419,6 +419,8 @@ impl pallet_task_registry::Config for Runtime {
 	type MaxSegments = ConstU32<{ pol_primitives::specs::MAX_SEGMENTS }>;
 	type MinPhaseBlocks = ConstU32<2>;
 	type MaxTransitionsPerBlock = ConstU32<4>;
+	// The scoring pallet's: a dispute names at most one segment per scorer.
+	type MaxScorers = ConstU32<MAX_AUTHORITIES>;
 	type ExpectedBlockTime = ConstU64<{ crate::MILLI_SECS_PER_BLOCK }>;
 	type WeightInfo = pallet_task_registry::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]

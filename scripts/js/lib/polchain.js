@@ -251,7 +251,7 @@ const CONFIG_KEYS = {
   'dataset.synthetic': ['seed', 'samples', 'features', 'classes'],
   hyperparameters: ['learningRate', 'momentum', 'batchSize', 'localSteps', 'checkpointInterval'],
   verification: ['segmentsPerCheck', 'comparison', 'tolerance', 'profile'],
-  'verification.profile': ['device', 'isa', 'threads'],
+  'verification.profile': ['device', 'isa', 'threads', 'gpu'],
   aggregation: ['rule', 'trim', 'maxNorm'],
   schedule: ['commitBlocks', 'revealBlocks', 'verifyBlocks', 'scoreRevealBlocks', 'voteCommitBlocks', 'voteRevealBlocks',
     'finalizeBlocks', 'rounds'],
@@ -397,6 +397,8 @@ export function buildTaskSpec(config) {
 
 /** Most libtorch threads a determinism profile may name (`pol_primitives::specs::MAX_PROFILE_THREADS`). */
 export const MAX_PROFILE_THREADS = 64;
+/** Bytes of a GPU class (`pol_primitives::specs::GPU_CLASS_BYTES`). */
+export const GPU_CLASS_BYTES = 48;
 const PROFILE_DEVICES = { cpu: 'Cpu', cuda: 'Cuda' };
 const PROFILE_ISAS = { default: 'Default', avx2: 'Avx2', avx512: 'Avx512' };
 
@@ -414,12 +416,29 @@ function buildProfile(p) {
   if (threads < 1 || threads > MAX_PROFILE_THREADS) {
     throw new UserError(`verification.profile.threads must be 1 to ${MAX_PROFILE_THREADS}, got ${threads}`);
   }
-  return { device: pick(PROFILE_DEVICES, 'device', 'cpu'), isa: pick(PROFILE_ISAS, 'isa', 'avx2'), threads };
+  const device = pick(PROFILE_DEVICES, 'device', 'cpu');
+  // A CUDA run replays bit for bit only on the same GPU model: a CUDA profile names it, as
+  // NVIDIA's driver does (`pol-worker doctor` prints it), zero-padded to GPU_CLASS_BYTES.
+  let gpu = null;
+  if (device === 'Cuda') {
+    const name = p.gpu;
+    if (typeof name !== 'string' || name.length < 1 || name.length > GPU_CLASS_BYTES || name.trim() !== name
+      || !/^[\x20-\x7e]+$/.test(name)) {
+      throw new UserError(`verification.profile.gpu must name the GPU class of a CUDA profile (1 to ${GPU_CLASS_BYTES} printable ASCII characters, e.g. "NVIDIA H100 80GB HBM3"), got ${JSON.stringify(name)}`);
+    }
+    gpu = new Uint8Array(GPU_CLASS_BYTES);
+    gpu.set(new TextEncoder().encode(name));
+  } else if (p.gpu !== undefined) {
+    throw new UserError('verification.profile.gpu is for a CUDA profile only');
+  }
+  return { device, isa: pick(PROFILE_ISAS, 'isa', 'avx2'), threads, gpu };
 }
 
 /** A chain `DeterminismProfile` as the worker's `--profile` writes it, e.g. `cpu/avx2/1`. */
 export function formatProfile(p) {
-  return `${p.device.type.toLowerCase()}/${p.isa.type.toLowerCase()}/${p.threads.toNumber()}`;
+  const device = p.device.type.toLowerCase();
+  const gpu = p.gpu?.isSome ? `:${new TextDecoder().decode(p.gpu.unwrap().toU8a()).replace(/\0+$/, '')}` : '';
+  return `${device}${gpu}/${p.isa.type.toLowerCase()}/${p.threads.toNumber()}`;
 }
 
 /** The chain's `AggregationRule` from the config's `aggregation` section. */
@@ -1105,6 +1124,8 @@ export async function getTaskOutcome(api, task, { from, to, onProgress } = {}) {
             const m = d.miner.toString();
             const resolved = {
               outcome: d.outcome.type,
+              upheld: d.upheld.toBigInt(),
+              rejected: d.rejected.toBigInt(),
               offenders: d.offenders.map(([who, amount]) => ({ who: who.toString(), slashed: amount.toBigInt() })),
             };
             const open = round(r).disputes.find((x) => x.miner === m && x.outcome === null);

@@ -1,12 +1,13 @@
 // The end-to-end test's outcome, read through polkadot.js: scripts/e2e.sh runs a 4-node testnet
 // with two honest miners, a lazy one, a copier and the adaptive attackers of docs/SECURITY.md
-// (swap-final, withhold, frame, manifest-only, foreign-host), and then this file with
+// (swap-final, withhold, frame, manifest-only, foreign-host, stall-voters beside a colluding
+// validator), and then this file with
 //   POL_E2E_WS=ws://… POL_E2E_TASK=<id> POL_E2E_WATCH=<file of `pol-worker task watch --json`>
 // It checks that the chain tells the same story as the watch. Without POL_E2E_TASK (a plain
 // `npm test`) it is skipped. The roles default to e2e.sh's accounts; POL_E2E_HONEST,
 // POL_E2E_LAZY, POL_E2E_COPIER, POL_E2E_SWAP_FINAL, POL_E2E_WITHHOLD, POL_E2E_FRAME,
-// POL_E2E_MANIFEST_ONLY, POL_E2E_FOREIGN_HOST (comma-separated SURIs) and POL_E2E_ROUNDS override
-// them.
+// POL_E2E_MANIFEST_ONLY, POL_E2E_FOREIGN_HOST, POL_E2E_STALL_VOTERS (comma-separated SURIs)
+// and POL_E2E_ROUNDS override them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -25,6 +26,7 @@ const ROLES = {
   frame: list(env.POL_E2E_FRAME, '//Eve//stash'),
   manifestOnly: list(env.POL_E2E_MANIFEST_ONLY, '//Ferdie//stash'),
   foreignHost: list(env.POL_E2E_FOREIGN_HOST, '//Gina'),
+  stallVoters: list(env.POL_E2E_STALL_VOTERS, '//Henry'),
 };
 const VALIDATORS = ['//Alice', '//Bob', '//Charlie', '//Dave'];
 const ROUNDS = Number(env.POL_E2E_ROUNDS ?? 4);
@@ -81,6 +83,22 @@ test('the lazy, manifest-only and foreign-host miners were never paid, and an up
     const upheld = outcome.disputes.filter((d) => d.miner === a && d.outcome === 'Upheld');
     assert.ok(upheld.length > 0, `no upheld dispute over ${suri} (disputes: ${json(outcome.disputes.map((d) => ({ ...d, miner: names[d.miner] ?? d.miner })))})`);
     assert.ok(upheld.some((d) => d.offenders.some((o) => o.who === a && o.slashed > 0n)), `the upheld dispute did not slash ${suri}`);
+  }
+});
+
+test('the stall-voters miner was never paid, and the dispute the colluder voted to reject slashed it', { skip }, () => {
+  for (const suri of ROLES.stallVoters) {
+    const a = addr[suri];
+    assert.ok(minerOf(suri).revealed > 0, `${suri} never revealed`);
+    assert.equal(minerOf(suri).rewarded, 0n, `${suri} was rewarded in rounds ${minerOf(suri).rewardedRounds}`);
+    const resolved = outcome.disputes.filter((d) => d.miner === a && d.outcome !== null);
+    assert.ok(resolved.length > 0, `no dispute over ${suri} was resolved`);
+    for (const d of resolved) {
+      assert.equal(d.outcome, 'Upheld', `a dispute over ${suri} was not upheld: ${json(d)}`);
+      assert.ok(d.offenders.some((o) => o.who === a && o.slashed > 0n), `the dispute did not slash ${suri}: ${json(d)}`);
+    }
+    // The colluder's rejecting stake was counted, and lost.
+    assert.ok(resolved.some((d) => d.rejected > 0n && d.upheld > d.rejected), `no colluder's rejecting vote lost: ${json(resolved)}`);
   }
 });
 

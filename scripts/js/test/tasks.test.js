@@ -102,10 +102,15 @@ test('the task config becomes a TaskSpec with exact fixed-point fields', () => {
   });
   assert.deepEqual(skewed.dataset.partition, { Dirichlet: { alpha: 50_000_000n } });
   assert.deepEqual(skewed.verification.comparison, { Tolerance: 1_000_000n });
-  assert.deepEqual(spec.verification.profile, { device: 'Cpu', isa: 'Avx2', threads: 1 }, 'the default profile when left out');
+  assert.deepEqual(spec.verification.profile, { device: 'Cpu', isa: 'Avx2', threads: 1, gpu: null }, 'the default profile when left out');
   const profile = (p) => buildTaskSpec({ ...demo, verification: { ...demo.verification, profile: p } }).verification.profile;
-  assert.deepEqual(profile({ device: 'cuda', threads: 4 }), { device: 'Cuda', isa: 'Avx2', threads: 4 });
-  assert.deepEqual(profile({ isa: 'avx512' }), { device: 'Cpu', isa: 'Avx512', threads: 1 });
+  const h100 = new Uint8Array(48);
+  h100.set(new TextEncoder().encode('NVIDIA H100 80GB HBM3'));
+  assert.deepEqual(profile({ device: 'cuda', gpu: 'NVIDIA H100 80GB HBM3', threads: 4 }), { device: 'Cuda', isa: 'Avx2', threads: 4, gpu: h100 });
+  assert.throws(() => profile({ device: 'cuda', threads: 4 }), /profile\.gpu must name the GPU class of a CUDA profile/);
+  assert.throws(() => profile({ device: 'cuda', gpu: ' H100' }), /profile\.gpu must name the GPU class/);
+  assert.throws(() => profile({ gpu: 'NVIDIA H100 80GB HBM3' }), /gpu is for a CUDA profile only/);
+  assert.deepEqual(profile({ isa: 'avx512' }), { device: 'Cpu', isa: 'Avx512', threads: 1, gpu: null });
   assert.throws(() => profile({ isa: 'sse4' }), /profile\.isa must be "default" or "avx2" or "avx512"/);
   assert.throws(() => profile({ threads: 0 }), /threads must be 1 to 64/);
   assert.throws(() => profile({ threads: 65 }), /threads must be 1 to 64/);
@@ -217,7 +222,7 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   // create-task from the demo file, with flags.
   const created = await runScript('create-task', [
     '--ws', ws, '--suri', '//Charlie', '--file', join(root, 'tasks', 'digits-demo.json'),
-    '--phase-blocks', '2', '--set', 'schedule.verifyBlocks=14', '--set', 'schedule.voteCommitBlocks=11',
+    '--phase-blocks', '2', '--set', 'schedule.verifyBlocks=14', '--set', 'schedule.voteCommitBlocks=29',
     '--set', 'schedule.voteRevealBlocks=5',
     '--budget', '300', '--wait', 'inblock', '--json',
   ]);
@@ -229,7 +234,7 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   assert.ok((await getTaskIds(api)).includes(BigInt(task)));
   assert.equal((await getTask(api, task)).spec.schedule.commitBlocks, 2);
   assert.equal((await getTask(api, task)).spec.schedule.verifyBlocks, 14);
-  assert.equal((await getTask(api, task)).spec.schedule.voteCommitBlocks, 11);
+  assert.equal((await getTask(api, task)).spec.schedule.voteCommitBlocks, 29);
   assert.equal((await getTask(api, task)).spec.schedule.voteRevealBlocks, 5);
 
   const funded = await runScript('fund-task', ['--ws', ws, '--suri', '//Charlie', '--task', task, '--amount', '25.5', '--wait', 'inblock']);
@@ -261,8 +266,9 @@ test('the CLI scripts create, fund, show and follow a task, and fail clearly', a
   // manifest at the protocol's minimum rate (12 blocks needed at 3-second blocks).
   const short = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'schedule.verifyBlocks=11', '--wait', 'inblock']);
   assertCleanError(short, /taskRegistry\.VerifyPhaseTooShort: The verify phase is too short/);
-  // A vote-commit phase too short for a voter to fetch a late claim's segment (11 needed).
-  const shortVote = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'schedule.voteCommitBlocks=10', '--wait', 'inblock']);
+  // A vote-commit phase too short for a voter to fetch every segment a dispute can name (29
+  // needed: one per scorer, up to 64).
+  const shortVote = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'schedule.voteCommitBlocks=28', '--wait', 'inblock']);
   assertCleanError(shortVote, /taskRegistry\.VoteCommitPhaseTooShort: The vote-commit phase is too short/);
   const badModel = await runScript('create-task', ['--ws', ws, '--suri', '//Charlie', '--set', 'model="mlp:64-32-9"', '--wait', 'inblock']);
   assertCleanError(badModel, /taskRegistry\.ModelDoesNotFitData/);

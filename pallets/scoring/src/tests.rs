@@ -796,6 +796,15 @@ fn a_forgery_every_scorer_finds_is_upheld_by_the_accusers_confirming_each_other(
 	});
 }
 
+/// What `v` was paid as a validator in `outcome`.
+fn validator_pay(outcome: &RoundOutcome<AccountId>, v: AccountId) -> Balance {
+	outcome
+		.validators
+		.iter()
+		.find(|(w, _)| *w == v)
+		.map_or(0, |(_, a)| *a)
+}
+
 #[test]
 fn a_fail_decoy_beside_an_upheld_claim_earns_nothing() {
 	// Attack (late review of session 16): a colluder claims a free `Fail` on a segment of the
@@ -818,13 +827,7 @@ fn a_fail_decoy_beside_an_upheld_claim_earns_nothing() {
 		vote_on(13, 1, &[forged]);
 		let outcome = settle();
 		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
-		let pay = |v: AccountId| {
-			outcome
-				.validators
-				.iter()
-				.find(|(w, _)| *w == v)
-				.map_or(0, |(_, a)| *a)
-		};
+		let pay = |v: AccountId| validator_pay(&outcome, v);
 		// Pay weighs each credit by stake (10 holds ten times 11's): 10 earns its judgement
 		// and its confirmed claim, 11 its judgement alone.
 		assert!(pay(11) > 0);
@@ -851,13 +854,7 @@ fn a_forger_withholding_from_the_voters_does_not_cost_the_honest_accuser_its_cla
 		}
 		let outcome = settle();
 		assert_eq!(slashes(), vec![(1, MINER_SLASH)]);
-		let pay = |v: AccountId| {
-			outcome
-				.validators
-				.iter()
-				.find(|(w, _)| *w == v)
-				.map_or(0, |(_, a)| *a)
-		};
+		let pay = |v: AccountId| validator_pay(&outcome, v);
 		// 10: its judgement, its claim and its vote; 11 and 12: their vote (a `NotServed`
 		// claim judges nothing and earns nothing).
 		assert_eq!(pay(10), 3 * pay(11));

@@ -177,6 +177,13 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 			);
 			TaskRegistry::commit_update(signed(m), task, 0, h).expect("commits");
 		}
+		// Every scorer of the round (from its start) and every miner that committed holds its
+		// bond until the round is settled: one lock each, in the staking pallet, which the
+		// registry and scoring take and release through `SettlementLock`.
+		let unsettled = |k: K| pallet_pol_staking::Unsettled::<Runtime>::get(k.to_account_id());
+		for k in [alice, bob, charlie, honest, lazy] {
+			assert_eq!(unsettled(k), 1, "{k:?} holds one lock for round 0");
+		}
 		run_to(start + PHASE);
 		assert_eq!(TaskRegistry::phase_of(task, 0), Some(Phase::Reveal));
 		for (m, tag) in [(honest, 1u8), (lazy, 2)] {
@@ -365,6 +372,16 @@ fn a_round_pays_the_honest_and_slashes_the_lazy_into_the_treasury() {
 			e,
 			RuntimeEvent::PolRewards(pallet_pol_rewards::Event::RoundRewarded { .. })
 		)));
+
+		// Round 0 settled: its locks are gone (a leak would hold a bond for ever). The scorers
+		// hold one for round 1, snapshotted when it started; the miners, who have not
+		// committed to it, none.
+		for k in [alice, bob, charlie] {
+			assert_eq!(unsettled(k), 1, "{k:?} holds round 1's lock only");
+		}
+		for k in [honest, lazy] {
+			assert_eq!(unsettled(k), 0, "{k:?} holds no lock after round 0 settled");
+		}
 
 		// Invariants of every pallet still hold.
 		<AllPalletsWithSystem as IntegrityTest>::integrity_test();

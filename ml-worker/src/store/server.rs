@@ -69,7 +69,8 @@ impl Default for ServerLimits {
 	}
 }
 
-/// How a dishonest miner's server misbehaves (`pol-worker miner --fault withhold|frame`).
+/// How a dishonest miner's server misbehaves (`pol-worker miner --fault
+/// withhold|frame|manifest-only|stall-voters`).
 #[derive(Debug, Default)]
 pub struct ServeFaults {
 	/// Never served (404): a withheld checkpoint.

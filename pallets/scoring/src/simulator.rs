@@ -206,6 +206,11 @@ fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<Strin
 			}
 		}
 		let honest: Vec<AccountId> = scorers.iter().copied().filter(|v| !cartel.contains(v)).collect();
+		// Half the rounds the cartel plays its best joint move rather than at random: a decoy
+		// from every member on a segment of its miners' runs (each on another one where it can),
+		// a free `NotServed` on segment n from every member against every honest miner, every
+		// member voting for its miners and against the honest ones, none silent.
+		let best_response = rng.chance(2);
 		let plan: BTreeMap<AccountId, Miner> = miners
 			.iter()
 			.map(|m| {
@@ -243,7 +248,24 @@ fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<Strin
 			for m in &miners {
 				let miner = &plan[m];
 				let draw = challenged(*v, *m);
-				let verdict = if cartel.contains(v) {
+				let verdict = if cartel.contains(v) && best_response {
+					let ours = miner.strategy != Strategy::Honest;
+					if ours {
+						// Decoys spread over the free segments: member i takes the i-th.
+						let at = cartel.iter().position(|c| c == v).unwrap_or(0);
+						let others: Vec<_> = draw.iter().filter(|s| **s != miner.forged).collect();
+						let segment = (!others.is_empty()).then(|| *others[at % others.len()]);
+						segment.map(|segment| {
+							if at % 2 == 0 {
+								Verdict::Fail { segment }
+							} else {
+								Verdict::NotServed { segment }
+							}
+						})
+					} else {
+						Some(Verdict::NotServed { segment: N })
+					}
+				} else if cartel.contains(v) {
 					let ours = miner.strategy != Strategy::Honest;
 					match (ours, rng.below(4)) {
 						(_, 0) => None,
@@ -285,7 +307,8 @@ fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<Strin
 		}
 		set_phase(Phase::Verify);
 		// A cartel scorer may commit and never reveal (it forfeits its own deposit).
-		let silent: BTreeSet<AccountId> = cartel.iter().copied().filter(|_| rng.chance(6)).collect();
+		let silent: BTreeSet<AccountId> =
+			cartel.iter().copied().filter(|_| !best_response && rng.chance(6)).collect();
 		for (v, e) in &entries {
 			let e: EntriesOf<Test> = e.clone().try_into().expect("at most MaxMiners entries");
 			let commit = hashing::commit_hash_of(&e, &hashing::account_bytes(v), &salt(*v));
@@ -308,7 +331,15 @@ fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<Strin
 			let claimed: BTreeSet<SegmentIndex> = dispute.claims.iter().map(|c| c.segment).collect();
 			for v in &scorers {
 				let own = dispute.claim_of(v);
-				let vote = if cartel.contains(v) {
+				let vote = if cartel.contains(v) && best_response {
+					if miner.strategy != Strategy::Honest {
+						// Reject for its miners (an accuser of a `Fail` may not).
+						own.is_none_or(|c| c.kind == DisputeKind::NotServed).then(|| (Vec::new(), false))
+					} else {
+						// Uphold against honest miners: not served here either.
+						Some((Vec::new(), true))
+					}
+				} else if cartel.contains(v) {
 					let ours = miner.strategy != Strategy::Honest;
 					match (ours, rng.below(3)) {
 						(_, 0) => None,

@@ -131,8 +131,10 @@ pub fn check_profile(profile: Profile, data_root: Option<&Path>) -> Result<Profi
 			})
 		}
 	};
+	// As pinned: a CUDA profile with this host's GPU class, the key its vectors are pinned
+	// under and looked up by (`golden::check`).
 	Ok(ProfileCheck {
-		profile: profile.to_string(),
+		profile: pinned.profile.to_string(),
 		unsupported: None,
 		host: Some(pinned.host.clone()),
 		runs: golden::check(pinned, data_root)?,

@@ -175,13 +175,26 @@ pub fn gate(pinned: &Pinned, data_root: Option<&Path>) -> Result<()> {
 	let profile = pinned.profile.to_string();
 	let results = match check(pinned, data_root) {
 		Ok(results) => results,
+		Err(e) if pinned.profile.device == crate::profile::DeviceKind::Cuda => {
+			return Err(e.context("the golden vectors could not run on CUDA"));
+		}
 		Err(e) => {
 			log::warn!("the golden vectors could not run, determinism unchecked: {e:#}");
 			return Ok(());
 		}
 	};
 	judge(&profile, &results)?;
-	if results.iter().all(|r| r.reproduces == Some(true)) {
+	let pinned_here = results.iter().all(|r| r.reproduces == Some(true));
+	if pinned.profile.device == crate::profile::DeviceKind::Cuda && !pinned_here {
+		// No GPU class's bits have been pinned yet: a CUDA worker whose determinism nobody has
+		// checked could fail honest replays (or be failed by them), so it does not take part.
+		anyhow::bail!(
+			"no golden vectors are pinned for profile {profile} and this libtorch: a CUDA \
+			 worker takes part only on a GPU class whose vectors `pol-worker doctor \
+			 --determinism` produced and ml-worker/golden/vectors.json pins"
+		);
+	}
+	if pinned_here {
 		log::info!("this host reproduces the golden vectors of profile {profile}");
 	} else {
 		log::warn!("no golden vectors are pinned for profile {profile} and this libtorch");

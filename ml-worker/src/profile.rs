@@ -515,7 +515,7 @@ pub fn pin(profile: Profile) -> Result<&'static Pinned> {
 		);
 	}
 	set_deterministic()?;
-	let model = device_model(profile.device);
+	let model = device_model(profile.device)?;
 	let mut profile = profile;
 	if profile.device == DeviceKind::Cuda {
 		let here = gpu_class_named(&model).context("this host's GPU")?;
@@ -551,30 +551,65 @@ pub fn pinned() -> Result<&'static Pinned> {
 		.context("no determinism profile is pinned in this process (profile::pin)")
 }
 
-/// The CPU's model name, or the first GPU's on CUDA.
-fn device_model(device: DeviceKind) -> String {
-	let found = match device {
-		DeviceKind::Cpu => std::fs::read_to_string("/proc/cpuinfo")
+/// The CPU's model name (for people; `unknown <arch>` when it cannot be read), or on CUDA the
+/// GPU's: the model the NVIDIA driver names for every GPU of this host, which must all be one
+/// model. CUDA numbers devices by speed, not by their place on the bus, and
+/// `CUDA_VISIBLE_DEVICES` renumbers them, so with two models device 0 could be either: the
+/// class recorded would not be the GPU the run was on, and an honest run could fail a replay on
+/// the class it names. A MIG slice reports its whole card's name with fewer SMs (cuBLAS may
+/// pick other kernels), so it is refused too. Refusing excludes a worker; it never slashes one.
+fn device_model(device: DeviceKind) -> Result<String> {
+	match device {
+		DeviceKind::Cpu => Ok(std::fs::read_to_string("/proc/cpuinfo")
 			.ok()
 			.and_then(|info| {
 				info.lines()
 					.find(|l| l.starts_with("model name"))
 					.and_then(|l| l.split(':').nth(1))
 					.map(|m| m.trim().to_string())
-			}),
-		// The driver's own description; libtorch's C API has no device name.
-		DeviceKind::Cuda => std::fs::read_dir("/proc/driver/nvidia/gpus")
-			.ok()
-			.and_then(|dirs| {
-				let mut dirs: Vec<_> = dirs.flatten().map(|d| d.path()).collect();
-				dirs.sort();
-				let info = std::fs::read_to_string(dirs.first()?.join("information")).ok()?;
-				info.lines()
-					.find(|l| l.starts_with("Model:"))
-					.map(|l| l["Model:".len()..].trim().to_string())
-			}),
-	};
-	found.unwrap_or_else(|| format!("unknown {}", std::env::consts::ARCH))
+			})
+			.unwrap_or_else(|| format!("unknown {}", std::env::consts::ARCH))),
+		DeviceKind::Cuda => {
+			if let Ok(visible) = std::env::var("CUDA_VISIBLE_DEVICES") {
+				if visible.contains("MIG-") {
+					bail!(
+						"CUDA_VISIBLE_DEVICES names a MIG slice ({visible}): a slice runs other \
+						 kernels than the GPU class it reports, so CUDA profiles need a whole GPU"
+					);
+				}
+			}
+			let dir = "/proc/driver/nvidia/gpus";
+			let mut models = Vec::new();
+			for entry in std::fs::read_dir(dir).with_context(|| format!("reading {dir}"))? {
+				let path = entry.with_context(|| format!("reading {dir}"))?.path();
+				let info = std::fs::read_to_string(path.join("information"))
+					.with_context(|| format!("reading {}", path.join("information").display()))?;
+				let model = info
+					.lines()
+					.find_map(|l| l.strip_prefix("Model:"))
+					.map(|m| m.trim().to_string())
+					.with_context(|| format!("no model in {}", path.display()))?;
+				models.push(model);
+			}
+			one_gpu_model(models)
+		}
+	}
+}
+
+/// The one model of a host's GPUs, or why there is none.
+fn one_gpu_model(mut models: Vec<String>) -> Result<String> {
+	models.sort();
+	models.dedup();
+	match models.as_slice() {
+		[one] => Ok(one.clone()),
+		[] => bail!("the NVIDIA driver lists no GPU"),
+		several => bail!(
+			"GPUs of {} models ({}): CUDA's device 0 cannot be told apart from the others, so \
+			 the class a run records might not be the GPU it ran on (use a host with one model)",
+			several.len(),
+			several.join(", ")
+		),
+	}
 }
 
 #[cfg(determinism_shim)]
@@ -664,5 +699,20 @@ mod tests {
 		// A CPU profile pins no GPU: the CPU's model is for people only.
 		let cpu: Profile = "cpu/avx2/1".parse().unwrap();
 		assert_eq!(dodge.contradicts(&cpu), None);
+	}
+
+	#[test]
+	fn a_host_with_gpus_of_two_models_cannot_pin_a_cuda_profile() {
+		// CUDA's device 0 is the fastest GPU, not the first on the bus: with two models, the
+		// class a run records might not be the GPU it ran on, and an honest run would fail the
+		// replays of validators on the class it names.
+		let h100 = "NVIDIA H100 80GB HBM3".to_string();
+		assert_eq!(
+			one_gpu_model(vec![h100.clone(), h100.clone()]).unwrap(),
+			h100
+		);
+		let mixed = one_gpu_model(vec![h100, "NVIDIA A100-SXM4-40GB".into()]).unwrap_err();
+		assert!(format!("{mixed:#}").contains("2 models"), "{mixed:#}");
+		assert!(one_gpu_model(Vec::new()).is_err());
 	}
 }

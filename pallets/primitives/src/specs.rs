@@ -336,11 +336,14 @@ pub enum CpuIsa {
 	Avx512,
 }
 
-/// The bytes of a [`GpuClass`]: longer than any model name NVIDIA's driver reports.
-pub const GPU_CLASS_BYTES: usize = 48;
+/// The bytes of a [`GpuClass`]: as long as NVML's model names may be (96; the longest seen,
+/// "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", is 55).
+pub const GPU_CLASS_BYTES: usize = 96;
 
 /// A CUDA device class: the GPU's model as NVIDIA's driver names it (`/proc/driver/nvidia/gpus/
-/// */information`, e.g. `NVIDIA H100 80GB HBM3`), printable ASCII, zero-padded. cuBLAS and cuDNN
+/// */information`, e.g. `NVIDIA H100 80GB HBM3`; older drivers drop the `NVIDIA ` of some), printable
+/// ASCII, zero-padded. A name that differs in any byte is another class (which only excludes
+/// workers: it never makes an honest one wrong). cuBLAS and cuDNN
 /// pick their kernels, and so their reduction orders, by the device, so a CUDA run replays bit
 /// for bit only on the same model: the task pins it, and a run recorded on another is the
 /// miner's fault (a class it names cannot make the honest validators abstain).

@@ -622,7 +622,7 @@ fn a_cuda_profile_pins_a_gpu_class_and_a_cpu_profile_none() {
 		..DeterminismProfile::default()
 	}
 	.is_valid());
-	// Names: 1 to 48 printable ASCII characters, no space at either end.
+	// Names: 1 to 96 printable ASCII characters, no space at either end.
 	assert_eq!(GpuClass::new(""), None);
 	assert_eq!(GpuClass::new(" NVIDIA A100"), None);
 	assert_eq!(GpuClass::new("NVIDIA\tA100"), None);

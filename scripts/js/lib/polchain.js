@@ -398,7 +398,7 @@ export function buildTaskSpec(config) {
 /** Most libtorch threads a determinism profile may name (`pol_primitives::specs::MAX_PROFILE_THREADS`). */
 export const MAX_PROFILE_THREADS = 64;
 /** Bytes of a GPU class (`pol_primitives::specs::GPU_CLASS_BYTES`). */
-export const GPU_CLASS_BYTES = 48;
+export const GPU_CLASS_BYTES = 96;
 const PROFILE_DEVICES = { cpu: 'Cpu', cuda: 'Cuda' };
 const PROFILE_ISAS = { default: 'Default', avx2: 'Avx2', avx512: 'Avx512' };
 

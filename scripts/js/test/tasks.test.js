@@ -104,7 +104,7 @@ test('the task config becomes a TaskSpec with exact fixed-point fields', () => {
   assert.deepEqual(skewed.verification.comparison, { Tolerance: 1_000_000n });
   assert.deepEqual(spec.verification.profile, { device: 'Cpu', isa: 'Avx2', threads: 1, gpu: null }, 'the default profile when left out');
   const profile = (p) => buildTaskSpec({ ...demo, verification: { ...demo.verification, profile: p } }).verification.profile;
-  const h100 = new Uint8Array(48);
+  const h100 = new Uint8Array(96);
   h100.set(new TextEncoder().encode('NVIDIA H100 80GB HBM3'));
   assert.deepEqual(profile({ device: 'cuda', gpu: 'NVIDIA H100 80GB HBM3', threads: 4 }), { device: 'Cuda', isa: 'Avx2', threads: 4, gpu: h100 });
   assert.throws(() => profile({ device: 'cuda', threads: 4 }), /profile\.gpu must name the GPU class of a CUDA profile/);

@@ -6,6 +6,7 @@
 //! owns a state of its own (its handle on the task's data); the jobs are taken from a shared
 //! queue in order. A job that panics is reported as such, never taking the caller down.
 
+use std::collections::BTreeSet;
 use std::sync::mpsc;
 use std::sync::Mutex;
 
@@ -70,42 +71,102 @@ where
 }
 
 /// A counting gate: at most `permits` threads inside at once, the others wait at
-/// [`Gate::enter`]. A validator fetches every miner's checkpoints at once (what a server owes is
-/// counted from the phase's start, so no fetch may wait behind another miner's replay) and lets
-/// only as many replays run as the cores hold.
+/// [`Gate::enter`], the lowest rank first (first come, first in among equal ranks). A validator
+/// fetches every miner's checkpoints at once (what a server owes is counted from the phase's
+/// start, so no fetch may wait behind another miner's replay) and lets only as many replays run
+/// as the cores hold, in the order it chose: not in the order the servers delivered, which a
+/// cartel's fast decoys would set ([`crate::validator`]'s claim checks).
 pub struct Gate {
-	free: Mutex<usize>,
+	state: Mutex<Queue>,
 	freed: std::sync::Condvar,
 }
 
+struct Queue {
+	free: usize,
+	/// Who waits: (rank, arrival).
+	waiting: BTreeSet<(u64, u64)>,
+	arrivals: u64,
+}
+
 /// A thread's place inside a [`Gate`], given back when dropped.
-pub struct Pass<'a>(&'a Gate);
+pub struct Pass<'a> {
+	gate: &'a Gate,
+}
 
 impl Gate {
 	/// A gate that lets `permits` in at once (at least one).
 	pub fn new(permits: usize) -> Gate {
 		Gate {
-			free: Mutex::new(permits.max(1)),
+			state: Mutex::new(Queue {
+				free: permits.max(1),
+				waiting: BTreeSet::new(),
+				arrivals: 0,
+			}),
 			freed: std::sync::Condvar::new(),
 		}
 	}
 
-	/// Waits for a place, and holds it until the pass is dropped.
+	fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+		self.state.lock().unwrap_or_else(|e| e.into_inner())
+	}
+
+	/// Waits for a place at rank 0, and holds it until the pass is dropped.
 	pub fn enter(&self) -> Pass<'_> {
-		let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-		while *free == 0 {
-			free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+		self.enter_ranked(0)
+	}
+
+	/// Waits for a place, given before any waiting at a higher rank, and holds it until the
+	/// pass is dropped.
+	pub fn enter_ranked(&self, rank: u64) -> Pass<'_> {
+		let q = self.lock();
+		let q = self.wait_turn(q, rank);
+		drop(q);
+		Pass { gate: self }
+	}
+
+	fn wait_turn<'g>(
+		&'g self,
+		mut q: std::sync::MutexGuard<'g, Queue>,
+		rank: u64,
+	) -> std::sync::MutexGuard<'g, Queue> {
+		let me = (rank, q.arrivals);
+		q.arrivals = q.arrivals.wrapping_add(1);
+		q.waiting.insert(me);
+		while !(q.free > 0 && q.waiting.first() == Some(&me)) {
+			q = self.freed.wait(q).unwrap_or_else(|e| e.into_inner());
 		}
-		*free -= 1;
-		Pass(self)
+		q.waiting.remove(&me);
+		q.free -= 1;
+		// The next in line may be let in too.
+		if q.free > 0 && !q.waiting.is_empty() {
+			self.freed.notify_all();
+		}
+		q
+	}
+}
+
+impl Pass<'_> {
+	/// Goes on at `rank`: keeps the place unless someone waits at a lower rank, to whom it is
+	/// given first (a job's next replay at a later turn than its first).
+	pub fn requeue(&mut self, rank: u64) {
+		let gate = self.gate;
+		let q = gate.lock();
+		if q.waiting.first().is_none_or(|&(first, _)| first >= rank) {
+			return;
+		}
+		let mut q = q;
+		q.free += 1;
+		gate.freed.notify_all();
+		let q = gate.wait_turn(q, rank);
+		drop(q);
 	}
 }
 
 impl Drop for Pass<'_> {
 	fn drop(&mut self) {
-		let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
-		*free += 1;
-		self.0.freed.notify_one();
+		let mut q = self.gate.lock();
+		q.free += 1;
+		self.gate.freed.notify_all();
 	}
 }
 
@@ -234,6 +295,67 @@ mod tests {
 		);
 		assert_eq!(done, 8);
 		assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
+	}
+
+	/// Waits (at most 20 s) until `gate` has `n` threads waiting.
+	fn until_waiting(gate: &Gate, n: usize) {
+		let patience = Instant::now() + Duration::from_secs(20);
+		while gate.lock().waiting.len() < n && Instant::now() < patience {
+			std::thread::sleep(Duration::from_millis(1));
+		}
+		assert_eq!(gate.lock().waiting.len(), n);
+	}
+
+	#[test]
+	fn a_replay_ranked_first_goes_in_first_whatever_arrived_before_it() {
+		// Attack (review of session 17): a cartel's decoys, served fast, reached the gate
+		// before the forger's claim check (served at the minimum rate) and used up the phase's
+		// compute; the gate lets in by the rank the voter drew, not by arrival.
+		let gate = Gate::new(1);
+		let order = Mutex::new(Vec::new());
+		let held = gate.enter();
+		std::thread::scope(|scope| {
+			for rank in [5, 7, 6] {
+				let (gate, order) = (&gate, &order);
+				scope.spawn(move || {
+					let _pass = gate.enter_ranked(rank);
+					order.lock().unwrap().push(rank);
+				});
+			}
+			until_waiting(&gate, 3);
+			let (gate, order) = (&gate, &order);
+			scope.spawn(move || {
+				let _pass = gate.enter_ranked(1);
+				order.lock().unwrap().push(1);
+			});
+			until_waiting(gate, 4);
+			drop(held);
+		});
+		assert_eq!(order.into_inner().unwrap(), vec![1, 5, 6, 7]);
+	}
+
+	#[test]
+	fn a_pass_requeued_at_a_later_rank_yields_only_to_a_lower_one() {
+		let gate = Gate::new(1);
+		let mut pass = gate.enter_ranked(0);
+		// Nobody waits: it keeps its place.
+		pass.requeue(9);
+		let order = Mutex::new(Vec::new());
+		std::thread::scope(|scope| {
+			for rank in [3, 12] {
+				let (gate, order) = (&gate, &order);
+				scope.spawn(move || {
+					let _pass = gate.enter_ranked(rank);
+					order.lock().unwrap().push(rank);
+				});
+			}
+			until_waiting(&gate, 2);
+			// A waiter at 3 goes before this job's next replay at 9; the one at 12 after it.
+			pass.requeue(9);
+			order.lock().unwrap().push(9);
+			drop(pass);
+		});
+		assert_eq!(order.into_inner().unwrap(), vec![3, 9, 12]);
 	}
 
 	#[test]

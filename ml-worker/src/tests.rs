@@ -2449,8 +2449,8 @@ mod attacks {
 
 	#[test]
 	fn a_validator_waiting_for_its_own_lanes_does_not_count_the_wait_against_the_server() {
-		// This host's other fetches hold every lane it opens to the server (another miner's
-		// batch on the same host, say) for longer than the server owes this verification. Were
+		// This host's other fetches hold every lane it opens to the server for this miner (its
+		// batch of another task, say) for longer than the server owes this verification. Were
 		// the server's debt counted from before the wait, it would be due before its first
 		// request, and an honest miner would be found not serving.
 		let w = world(TASK);
@@ -2469,8 +2469,9 @@ mod attacks {
 		};
 		let owed = policy.time_owed_batch(1 << 20, 2 * pol_primitives::serving::FETCH_LANES);
 		let wait = owed + std::time::Duration::from_secs(2);
-		let others = store::lanes_to(
+		let others = store::lanes_for(
 			&url,
+			&expected.miner,
 			crate::verify::MAX_PARALLEL_FETCHES,
 			std::time::Instant::now() + wait,
 		)
@@ -2499,6 +2500,55 @@ mod attacks {
 			.unwrap()
 		});
 		assert_eq!(r.outcome, Outcome::Pass, "{}", r.outcome);
+	}
+
+	#[test]
+	fn co_hosted_sybils_holding_their_lanes_do_not_hold_back_a_forgers_claim_check() {
+		// Attack (review of session 17): a forger's server also names 8 or more sybil miners,
+		// each with a colluder's decoy claim, served as a legal trickle. A voter's fetches from
+		// one server shared 8 lanes, so the sybils' checks held them all and the forger's check
+		// waited for one until the phase was over: the voter's own lateness, an abstention,
+		// and the dispute undecided. Each miner's fetches now have lanes of their own.
+		let w = world(TASK);
+		let forged = 2;
+		let dir = TempDir::new("co-hosted");
+		let run = w.miner("mallory", &w.start);
+		w.write(
+			"mallory",
+			&dir.0,
+			&faults::forge_segments_run(&run, &[forged]).unwrap(),
+		);
+		let served = serve(&dir.0);
+		let url = served.server.url();
+		let soon = std::time::Instant::now() + std::time::Duration::from_secs(1);
+		// Nine sybils' checks on the same server, every lane each can take, held throughout,
+		// and a fetch of final models from it too.
+		let sybils: Vec<_> = (0..9u8)
+			.map(|i| store::lanes_for(&url, &[i; 32], 8, soon).expect("lanes of its own"))
+			.collect();
+		assert!(sybils.iter().all(|l| l.count() == 8));
+		let server_wide = store::lanes_to(&url, 8, soon).unwrap();
+		let v = Validator {
+			account: account("v1"),
+			only_segments: Some(vec![forged]),
+			..w.validator(false, None)
+		};
+		let scratch = TempDir::new("co-hosted-check");
+		let r = crate::verify::verify_served_within(
+			&scratch.0,
+			&url,
+			&served.manifest_hash,
+			&w.expected("mallory", &w.start),
+			&v,
+			store::FetchPolicy::within(std::time::Duration::from_secs(30)),
+		)
+		.unwrap();
+		assert!(
+			matches!(r.outcome, Outcome::MinerFault { segment, .. } if segment == forged),
+			"{}",
+			r.outcome
+		);
+		drop((sybils, server_wide));
 	}
 
 	#[test]

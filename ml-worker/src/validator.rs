@@ -314,15 +314,12 @@ impl Validator {
 		for (miner, c) in revealed.into_iter().filter(|_| !colluding) {
 			match verdicts.read(&miner)? {
 				Some(entry) => entries.push(entry),
-				None => jobs.push(Job {
-					miner,
-					commitment: from_chain(&c)?,
-					only: None,
-					lanes: verify::MAX_PARALLEL_FETCHES,
-				}),
+				None => {
+					let rank = jobs.len() as u64;
+					jobs.push(Job::whole(miner, from_chain(&c)?, rank))
+				}
 			}
 		}
-		share_lanes(&mut jobs);
 		if !entries.is_empty() {
 			log::info!(
 				"task {id} round {r}: {} miner(s) already verified (before a restart)",
@@ -543,7 +540,7 @@ impl Validator {
 		let sealed_path =
 			|miner: &AccountId32| dir.join(format!("vote-{}.json", hex::encode(miner.0)));
 		let colluding = self.cfg.fault == Some(ValidatorFault::Collude);
-		let wanted: Vec<(AccountId32, SegmentIndex, bool)> = open
+		let wanted: Vec<(AccountId32, SegmentIndex, bool, [u8; 32])> = open
 			.iter()
 			.filter(|_| !colluding)
 			.filter(|(miner, _)| !(send && sealed_path(miner).exists()))
@@ -560,7 +557,7 @@ impl Validator {
 					})
 					.map(|c| {
 						let fail = matches!(c.kind, ChainDisputeKind::Replay);
-						(miner.clone(), c.segment, fail)
+						(miner.clone(), c.segment, fail, c.accuser.0)
 					})
 			})
 			.collect();
@@ -661,14 +658,14 @@ impl Validator {
 	/// Fetches and replays the claimed segments `wanted` that are not checked yet (and, when
 	/// `voting`, those whose check abstained before, once more), all at once: one check per
 	/// miner over every segment claimed against it, its checkpoints asked for together from the
-	/// phase's start, [`serving::FETCH_LANES`] at a time. The task registry sizes the
-	/// vote-commit phase for a fetch of every segment a dispute can name at the minimum rate
-	/// (`serving::min_vote_commit_blocks`), so a cartel's decoy claims (free `Fail`s or
-	/// `NotServed`s on a forger's other segments, served slowly) cannot use up the phase before
-	/// the forged segment is reached. The segments are replayed in an order drawn from fresh
-	/// randomness, those claimed to fail first ([`decide::check_order`]): a server cannot tell
-	/// which is fetched first; the replays take turns through a gate, as many at once as the
-	/// cores hold. `wanted`: (miner, segment, claimed to fail).
+	/// phase's start under lanes of the miner's own ([`store::lanes_for`]: sybils sharing a
+	/// forger's server cannot hold them). The task registry sizes the vote-commit phase for a
+	/// fetch of every segment a dispute can name at the minimum rate
+	/// (`serving::min_vote_commit_blocks`). The replays queue for the cores in the order of
+	/// [`decide::check_order`], across miners, whichever server delivers first: the accusers take
+	/// turns, so one colluder's decoys cannot push an honest accuser's claim back, and the order
+	/// is drawn from fresh randomness no server foresees. `wanted`: (miner, segment, claimed to
+	/// fail, accuser).
 	#[allow(clippy::too_many_arguments)]
 	fn check_claims(
 		&mut self,
@@ -677,68 +674,59 @@ impl Validator {
 		r: RoundIndex,
 		status: &round::ChainRound,
 		dir: &Path,
-		wanted: Vec<(AccountId32, SegmentIndex, bool)>,
+		wanted: Vec<(AccountId32, SegmentIndex, bool, [u8; 32])>,
 		voting: bool,
 	) -> Result<()> {
-		let mut due_checks: BTreeMap<(AccountId32, SegmentIndex), bool> = BTreeMap::new();
-		for (miner, segment, fail) in wanted {
-			let key = (id, r, miner.0, segment);
-			let due = match self.claim_checks.get(&key) {
-				None => true,
-				Some(None) => voting && !self.claim_rechecked.contains(&key),
-				Some(Some(_)) => false,
-			};
-			if due {
-				*due_checks.entry((miner, segment)).or_default() |= fail;
-			}
-		}
-		if due_checks.is_empty() {
+		let due: Vec<_> = wanted
+			.into_iter()
+			.filter(|(miner, segment, _, _)| {
+				match self.claim_checks.get(&(id, r, miner.0, *segment)) {
+					None => true,
+					Some(None) => {
+						voting && !self.claim_rechecked.contains(&(id, r, miner.0, *segment))
+					}
+					Some(Some(_)) => false,
+				}
+			})
+			.collect();
+		if due.is_empty() {
 			return Ok(());
 		}
-		let due: Vec<_> = due_checks
-			.into_iter()
-			.map(|((miner, segment), fail)| (miner, segment, fail))
-			.collect();
+		// Every claimed segment in the order of the accusers' turns (`decide::check_order`):
+		// each accuser's first claim among the first checks, whatever decoys another made.
 		let todo = decide::check_order(due, |m: &AccountId32| m.0, &round::fresh_salt()?);
 		let revealed = chain.api_call(
 			"reading the reveals",
 			api::runtime_apis().pol_api().revealed_updates(id, r),
 		)?;
-		// One job per miner, in the order of its first claim in `todo`: miners with a claim to
-		// fail first, in an order drawn afresh, so that they take the lanes to a shared server
-		// (and the replays' turns) before any miner claimed only not served (free decoys on a
-		// forger's co-hosted sybils cannot push the forger's check back).
-		let mut per_miner: Vec<(AccountId32, Vec<SegmentIndex>)> = Vec::new();
-		for (miner, segment, _) in todo {
+		// One job per miner (its claimed segments in one fetch from the phase's start, under
+		// lanes of its own: co-hosted sybils' trickles cannot hold them), ranked by its first
+		// claim in `todo`, each segment's replay at its own place there: the replays queue in
+		// that order across miners, not in the order their servers deliver.
+		let mut jobs: Vec<Job> = Vec::new();
+		for (rank, (miner, segment, _)) in (0u64..).zip(todo) {
 			let key = (id, r, miner.0, segment);
-			if !revealed.iter().any(|(m, _)| *m == miner) {
-				self.claim_checks.insert(key, None);
-				continue;
-			}
 			if self.claim_checks.contains_key(&key) {
 				self.claim_rechecked.insert(key);
 			}
-			match per_miner.iter_mut().find(|(m, _)| *m == miner) {
-				Some((_, segments)) => segments.push(segment),
-				None => per_miner.push((miner, vec![segment])),
+			if let Some(job) = jobs.iter_mut().find(|j| j.miner == miner) {
+				job.ranks.insert(segment, rank);
+				continue;
 			}
-		}
-		let mut jobs = Vec::new();
-		for (miner, segments) in per_miner {
 			let Some((_, c)) = revealed.iter().find(|(m, _)| *m == miner) else {
+				self.claim_checks.insert(key, None);
 				continue;
 			};
 			jobs.push(Job {
 				miner,
 				commitment: from_chain(c)?,
-				only: Some(segments),
-				lanes: serving::FETCH_LANES as usize,
+				rank,
+				ranks: BTreeMap::from([(segment, rank)]),
 			});
 		}
 		if jobs.is_empty() {
 			return Ok(());
 		}
-		share_lanes(&mut jobs);
 		let workers = crate::pool::workers_for(
 			jobs.len(),
 			self.pinned.profile.threads,
@@ -765,7 +753,7 @@ impl Validator {
 			states,
 			|data, job| verify_miner(spec, data, &inputs, job, dir, me, pinned, false),
 			|job, done| {
-				let segments = job.only.clone().unwrap_or_default();
+				let segments = job.only().unwrap_or_default();
 				let report = match done {
 					crate::pool::Done::Finished(report) => report,
 					crate::pool::Done::Panicked(why) => {
@@ -1195,43 +1183,37 @@ struct Proposal {
 	uri: String,
 }
 
-/// One verification: a miner's revealed commitment, all of its challenged segments, or with
-/// `only` those segments (a dispute's claimed ones).
+/// One verification: a miner's revealed commitment, all of its challenged segments, or only
+/// the segments in `ranks` (a dispute's claimed ones).
 struct Job {
 	miner: AccountId32,
 	commitment: UpdateCommitment,
-	only: Option<Vec<SegmentIndex>>,
-	/// Checkpoint requests in flight at once to the miner's server ([`share_lanes`]).
-	lanes: usize,
+	/// Where its replays queue for the cores ([`verify::Turns`]): its first.
+	rank: u64,
+	/// The claimed segments it checks, each at its place in the voter's order; empty: every
+	/// challenged segment, at `rank`.
+	ranks: BTreeMap<SegmentIndex, u64>,
 }
 
-/// The server a commitment's artifact URI names, as written ([`store::server_name`]; the URI
-/// itself when it names none, which fails its verification at once).
-fn server_of(c: &UpdateCommitment) -> String {
-	let uri = String::from_utf8_lossy(&c.artifact_uri).into_owned();
-	match round::split_artifact_uri(&uri) {
-		Ok((base, _)) => store::server_name(&base),
-		Err(_) => uri,
+impl Job {
+	/// A whole verification of `miner`'s commitment, its replays at `rank`.
+	fn whole(miner: AccountId32, commitment: UpdateCommitment, rank: u64) -> Job {
+		Job {
+			miner,
+			commitment,
+			rank,
+			ranks: BTreeMap::new(),
+		}
 	}
-}
 
-/// Shares the [`serving::FETCH_LANES`] this process opens to one server at most
-/// ([`store::lanes_to`]) among the jobs whose miners name that server (miners that share a
-/// host, or a miner whose URI names another's server): each job at most the lanes it asked for,
-/// at least one. Every job starts its fetches at once, as none must wait behind another's (a
-/// colluder's legal trickle would otherwise push a forger's batch past the phase); only past
-/// [`serving::FETCH_LANES`] jobs on one server do some wait for lanes, and that wait comes
-/// before what the server owes them is counted, so it is never the server's lateness.
-fn share_lanes(jobs: &mut [Job]) {
-	let mut per_server: BTreeMap<String, usize> = BTreeMap::new();
-	let servers: Vec<String> = jobs.iter().map(|j| server_of(&j.commitment)).collect();
-	for s in &servers {
-		*per_server.entry(s.clone()).or_default() += 1;
-	}
-	let most = serving::FETCH_LANES as usize;
-	for (job, server) in jobs.iter_mut().zip(&servers) {
-		let sharing = per_server.get(server).copied().unwrap_or(1).max(1);
-		job.lanes = job.lanes.min(most / sharing).max(1);
+	/// The claimed segments it checks, in their order; `None` for a whole verification.
+	fn only(&self) -> Option<Vec<SegmentIndex>> {
+		if self.ranks.is_empty() {
+			return None;
+		}
+		let mut segments: Vec<_> = self.ranks.iter().map(|(&s, &rank)| (rank, s)).collect();
+		segments.sort();
+		Some(segments.into_iter().map(|(_, s)| s).collect())
 	}
 }
 
@@ -1279,7 +1261,8 @@ fn verify_miner(
 	// challenged with; the others then try to fetch it themselves (a claim check: on the home
 	// segment of the claimed ones).
 	let n = spec.num_segments().max(1);
-	let segment = match &job.only {
+	let only = job.only();
+	let segment = match &only {
 		Some(only) => decide::home_segment(only, n).unwrap_or(n),
 		None => n,
 	};
@@ -1294,7 +1277,7 @@ fn verify_miner(
 	let bundle = dir.join(format!(
 		"{}{}",
 		hex::encode(&job.miner.0[..8]),
-		if job.only.is_some() { "-claims" } else { "" }
+		if only.is_some() { "-claims" } else { "" }
 	));
 	let policy = store::FetchPolicy {
 		deadline: inputs.deadline,
@@ -1303,10 +1286,15 @@ fn verify_miner(
 	let max_bytes = store::DEFAULT_MAX_BYTES;
 	// The protocol bounds a manifest by the run's segments: a larger one is the miner's fault.
 	let manifest_limit = serving::manifest_bytes_bound(spec.num_segments());
-	// This process's lanes to the server, taken before what it owes is counted: a wait for
-	// them (this host's other fetches from the same server) is this validator's, never the
-	// server's lateness.
-	let Some(held) = store::lanes_to(&base, job.lanes, inputs.deadline) else {
+	// This process's lanes to the server for this miner, taken before what it owes is counted:
+	// a wait for them (this host's other fetches of the miner's artifacts, another task's) is
+	// this validator's, never the server's lateness.
+	let Some(held) = store::lanes_for(
+		&base,
+		&job.miner.0,
+		verify::MAX_PARALLEL_FETCHES,
+		inputs.deadline,
+	) else {
 		return verify::Report::stopped(verify::Outcome::Abstain {
 			why: format!("fetching the manifest: {}", store::FetchError::NoLane),
 		});
@@ -1353,7 +1341,7 @@ fn verify_miner(
 		account: me,
 		randomness: inputs.randomness,
 		all_segments: false,
-		only_segments: job.only.clone(),
+		only_segments: only,
 		pinned,
 		progress,
 		deadline: Some(inputs.deadline),
@@ -1367,7 +1355,11 @@ fn verify_miner(
 		asked_at,
 		lanes: held.count(),
 		held: Some(&held),
-		compute: Some(&inputs.compute),
+		compute: Some(verify::Turns {
+			gate: &inputs.compute,
+			rank: job.rank,
+			segments: job.ranks.clone(),
+		}),
 	};
 	verify::verify_remote(&bundle, &remote, &expected, &v).unwrap_or_else(|e| {
 		verify::Report::stopped(verify::Outcome::Abstain {
@@ -1475,45 +1467,22 @@ mod tests {
 	use super::*;
 
 	#[test]
-	fn jobs_naming_one_server_share_its_eight_lanes_and_all_start() {
-		let job = |server: &str, lanes: usize| Job {
+	fn a_claim_job_checks_its_segments_in_the_order_of_their_ranks() {
+		let job = Job {
 			miner: AccountId32([1; 32]),
 			commitment: UpdateCommitment {
 				checkpoint_root: Hash::zero(),
 				final_model_hash: Hash::zero(),
 				num_segments: 4,
 				train_loss: Default::default(),
-				artifact_uri: format!("{server}/v1/artifacts/0x{}", "ab".repeat(32))
-					.into_bytes()
-					.try_into()
-					.unwrap(),
+				artifact_uri: Default::default(),
 			},
-			only: None,
-			lanes,
+			rank: 2,
+			ranks: BTreeMap::from([(1, 9), (3, 2), (4, 5)]),
 		};
-		let total = |jobs: &[Job], server: &str| -> usize {
-			jobs.iter()
-				.filter(|j| server_of(&j.commitment) == store::server_name(server))
-				.map(|j| j.lanes)
-				.sum()
-		};
-		// Three miners on one host (one naming it in capitals), one alone on another.
-		let mut jobs = vec![
-			job("http://miner.example:8700", 8),
-			job("http://miner.example:8700", 8),
-			job("http://Miner.Example:8700", 8),
-			job("http://10.0.0.2:8700", 8),
-		];
-		share_lanes(&mut jobs);
-		assert!(total(&jobs, "http://miner.example:8700") <= serving::FETCH_LANES as usize);
-		assert!(jobs[..3].iter().all(|j| j.lanes == 2));
-		assert!(jobs.iter().all(|j| j.lanes >= 1));
-		assert_eq!(jobs[3].lanes, 8, "a server of its own keeps every lane");
-		// More jobs than lanes on one server: one lane each (the rest wait for theirs, before
-		// their servers' debts are counted).
-		let mut many: Vec<Job> = (0..12).map(|_| job("http://10.0.0.4:8700", 8)).collect();
-		share_lanes(&mut many);
-		assert!(many.iter().all(|j| j.lanes == 1));
+		assert_eq!(job.only(), Some(vec![3, 4, 1]));
+		let whole = Job::whole(job.miner.clone(), job.commitment.clone(), 0);
+		assert_eq!(whole.only(), None);
 	}
 
 	#[test]

@@ -403,8 +403,30 @@ pub struct Remote<'a> {
 	/// (its wait then inside what it gives the server: only for a server nobody else here asks).
 	pub held: Option<&'a store::Lanes>,
 	/// Held while replaying: every miner's checkpoints are fetched at once, from the phase's
-	/// start, and only as many replays run at a time as the cores hold. `None`: no limit.
-	pub compute: Option<&'a crate::pool::Gate>,
+	/// start, and only as many replays run at a time as the cores hold, in the order of their
+	/// ranks. `None`: no limit.
+	pub compute: Option<Turns<'a>>,
+}
+
+/// Where a verification's replays queue for the cores ([`crate::pool::Gate`]): at the job's
+/// rank, and each segment at its own when it has one (a dispute's claimed segments, ranked
+/// across every miner by [`decide::check_order`]), in the order of those ranks. Between two
+/// segments the job gives its place to any replay ranked before its next.
+#[derive(Clone)]
+pub struct Turns<'a> {
+	/// The gate.
+	pub gate: &'a crate::pool::Gate,
+	/// The job's rank: its first replay's.
+	pub rank: u64,
+	/// Segments' own ranks.
+	pub segments: BTreeMap<SegmentIndex, u64>,
+}
+
+impl Turns<'_> {
+	/// Segment `s`'s rank.
+	pub fn of(&self, s: SegmentIndex) -> u64 {
+		self.segments.get(&s).copied().unwrap_or(self.rank)
+	}
 }
 
 /// What a remote verification fetched.
@@ -492,8 +514,10 @@ pub fn verify_served_within(
 	policy: store::FetchPolicy,
 ) -> Result<Report> {
 	let max_bytes = store::DEFAULT_MAX_BYTES;
-	// This process's lanes to the server before its debt is counted ([`store::lanes_to`]).
-	let Some(held) = store::lanes_to(base, MAX_PARALLEL_FETCHES, policy.deadline) else {
+	// This process's lanes to the server for this miner before its debt is counted
+	// ([`store::lanes_for`]).
+	let Some(held) = store::lanes_for(base, &expected.miner, MAX_PARALLEL_FETCHES, policy.deadline)
+	else {
 		return Ok(Report::stopped(Outcome::Abstain {
 			why: format!("{}", store::FetchError::NoLane),
 		}));
@@ -654,15 +678,15 @@ impl<'a> Files<'a> {
 						// held, else one of its own.
 						let own = match r.held {
 							Some(h) if h.is_held() => None,
-							_ => Some(store::lanes_to(r.base, 1, r.policy.deadline).ok_or_else(
-								|| {
-									Miss::Local(format!(
-										"checkpoint {j}: {}",
-										store::FetchError::NoLane
-									))
-								},
-							)?),
+							Some(h) => Some(h.more(1, r.policy.deadline)),
+							None => Some(store::lanes_to(r.base, 1, r.policy.deadline)),
 						};
+						if own.as_ref().is_some_and(Option::is_none) {
+							return Err(Miss::Local(format!(
+								"checkpoint {j}: {}",
+								store::FetchError::NoLane
+							)));
+						}
 						let owed = Owed::batch(r, Instant::now(), size, 1, true);
 						let got = download(r, &self.dir, m, j, size, owed, r.progress);
 						drop(own);
@@ -1147,6 +1171,7 @@ fn replay(
 	expected: &Expected,
 	v: &Validator,
 	report: &mut Report,
+	turn: &mut Option<(&Turns, &mut crate::pool::Pass)>,
 ) -> std::result::Result<(), Outcome> {
 	let m = &o.manifest;
 	let spec = expected.spec;
@@ -1164,7 +1189,14 @@ fn replay(
 		"replay",
 	);
 	let started = Instant::now();
-	for &s in &report.challenged.clone() {
+	let mut order = report.challenged.clone();
+	if let Some((turns, _)) = turn {
+		order.sort_by_key(|&s| turns.of(s));
+	}
+	for s in order {
+		if let Some((turns, pass)) = turn {
+			pass.requeue(turns.of(s));
+		}
 		if v.deadline.is_some_and(|d| Instant::now() >= d) {
 			return Err(abstain(format!(
 				"out of time before segment {s}: the phase ends before this validator could \
@@ -1369,10 +1401,8 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	};
 	files.fetch_all(m, &needed, size, &v.randomness);
 	// Fetched without waiting for a place; checked and replayed only with one.
-	let _compute = files
-		.remote
-		.and_then(|r| r.compute)
-		.map(|gate| gate.enter());
+	let turns = files.remote.and_then(|r| r.compute.as_ref());
+	let mut pass = turns.map(|t| t.gate.enter_ranked(t.rank));
 	let (last, kept) = match open_checkpoints(
 		files,
 		&opened,
@@ -1387,7 +1417,8 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	};
 
 	// 4. Replay.
-	if let Err(outcome) = replay(files, &opened, &kept, expected, v, &mut report) {
+	let mut turn = turns.zip(pass.as_mut());
+	if let Err(outcome) = replay(files, &opened, &kept, expected, v, &mut report, &mut turn) {
 		return Ok(finish(report, outcome));
 	}
 

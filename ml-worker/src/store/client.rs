@@ -593,6 +593,12 @@ impl Lanes {
 		self.count
 	}
 
+	/// Up to `want` more lanes counted with these (to the same server, for the same miner),
+	/// waiting for one until `until` at most.
+	pub fn more(&self, want: usize, until: Instant) -> Option<Lanes> {
+		take_lanes(self.key.clone(), want, until)
+	}
+
 	/// Whether the lanes are still held (not [`Lanes::release`]d).
 	pub fn is_held(&self) -> bool {
 		*self.held.lock().unwrap_or_else(|e| e.into_inner()) > 0
@@ -626,7 +632,26 @@ impl Drop for Lanes {
 /// server of `url` (`http://host:port[/…]`), as many as are free once one is, waiting for one
 /// until `until` at most; `None` if none came free by then.
 pub fn lanes_to(url: &str, want: usize, until: Instant) -> Option<Lanes> {
-	let key = server_key(url);
+	take_lanes(server_key(url), want, until)
+}
+
+/// [`lanes_to`] for the fetches of one miner's artifacts (`miner`'s account bytes): counted
+/// apart from every other miner's, even one that names the same server. Miners that share a
+/// server (a cartel's sybils co-hosted with a forger) would otherwise hold the lanes with legal
+/// trickles while the forger's check waited for one, a wait that is this host's own lateness
+/// (review of session 17). An honest server serves one miner, so it is never asked for more
+/// than a miner's lanes and the server-wide ones ([`lanes_to`]) together: 16, its per-peer cap;
+/// a hostile miner naming an honest one's server gets 404s for its own artifacts at once, and a
+/// 503 meanwhile is asked again until what the server owes is due.
+pub fn lanes_for(url: &str, miner: &[u8; 32], want: usize, until: Instant) -> Option<Lanes> {
+	take_lanes(
+		format!("{}#{}", server_key(url), hex::encode(miner)),
+		want,
+		until,
+	)
+}
+
+fn take_lanes(key: String, want: usize, until: Instant) -> Option<Lanes> {
 	let most = serving::FETCH_LANES as usize;
 	let hosts = hosts();
 	let mut held = hosts.held.lock().unwrap_or_else(|e| e.into_inner());

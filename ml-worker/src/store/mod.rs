@@ -18,8 +18,9 @@ pub mod client;
 pub mod server;
 
 pub use client::{
-	artifact_url, download, fetch, fetch_bundle, fetch_manifest, fetch_with, http_get, lanes_to,
-	server_key, server_name, Downloaded, FetchError, FetchPolicy, Keep, Lanes, MAX_MANIFEST_BYTES,
+	artifact_url, download, fetch, fetch_bundle, fetch_manifest, fetch_with, http_get, lanes_for,
+	lanes_to, server_key, server_name, Downloaded, FetchError, FetchPolicy, Keep, Lanes,
+	MAX_MANIFEST_BYTES,
 };
 pub use server::{peer_key, serve, serve_with, ServeFaults, ServerHandle, ServerLimits, Stall};
 

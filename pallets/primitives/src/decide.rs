@@ -89,22 +89,67 @@ pub fn verdict(
 }
 
 /// The claimed segments a voter checks, `(miner, segment, claimed to fail)` each, in the order
-/// it checks them: those claimed to fail first, then those claimed not served, each kind in an
-/// order drawn from `salt` (fresh randomness, never shown) and the miner's account bytes
-/// (`account`). A voter checks a bounded number of one server's segments at once, so free
-/// `NotServed` decoys served slowly must not push a claim to fail back, and a server must not
-/// foresee which of its segments is fetched first.
-pub fn check_order<M>(
-	mut due: Vec<(M, SegmentIndex, bool)>,
+/// it checks them (its replays queue in this order, whichever server delivers first), from the
+/// claims `due`, `(miner, segment, claimed to fail, accuser)` each. The accusers take turns:
+/// first one claim of each accuser, then a second of each, and so on, a `Fail` before a
+/// `NotServed` in each turn; each accuser's claims, and the accusers in a turn, in an order
+/// drawn from `salt` (fresh randomness, never shown) and the account bytes (`account`: the
+/// miner's). A segment claimed twice is checked once, at its first place, as a `Fail` if either
+/// claim is.
+///
+/// Why turns: a voter's phase holds a bounded number of replays (the task registry sizes it for
+/// one per scorer, `MaxScorers`). One colluding scorer could otherwise claim every segment of
+/// every sybil a cartel runs, free decoys that fill the phase before an honest accuser's one
+/// claim over a forger (review of session 17: co-hosted sybils); taking turns, each accuser's
+/// first claim is among the first as many checks as there are accusers, however many decoys
+/// another made. And why an unforeseeable order: a server must not know which of its segments
+/// is fetched or replayed first.
+pub fn check_order<M: Ord + Clone>(
+	due: Vec<(M, SegmentIndex, bool, crate::AccountBytes)>,
 	account: impl Fn(&M) -> crate::AccountBytes,
 	salt: &[u8; 32],
 ) -> Vec<(M, SegmentIndex, bool)> {
-	due.sort_by_cached_key(|(miner, segment, fail)| {
-		let draw =
-			crate::hashing::hash(&[&salt[..], &account(miner), &segment.to_le_bytes()].concat());
-		(!*fail, draw)
-	});
-	due
+	let draw = |parts: &[&[u8]]| crate::hashing::hash(&[&salt[..], &parts.concat()].concat());
+	// Each claim with its accuser's draw and its own.
+	let mut keyed: Vec<_> = due
+		.into_iter()
+		.map(|(miner, segment, fail, accuser)| {
+			let own = draw(&[&account(&miner), &segment.to_le_bytes()]);
+			let by = draw(&[b"accuser", &accuser]);
+			(by, !fail, own, miner, segment, fail)
+		})
+		.collect();
+	// Each accuser's claims in its order, numbered: that number is the claim's turn.
+	keyed.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+	let mut turned = Vec::with_capacity(keyed.len());
+	let mut previous = None;
+	let mut turn = 0u32;
+	for (by, not_fail, own, miner, segment, fail) in keyed {
+		turn = if previous == Some(by) {
+			turn.saturating_add(1)
+		} else {
+			0
+		};
+		previous = Some(by);
+		turned.push(((turn, not_fail, by, own), miner, segment, fail));
+	}
+	turned.sort_by(|a, b| a.0.cmp(&b.0));
+	let mut order: Vec<(M, SegmentIndex, bool)> = Vec::with_capacity(turned.len());
+	let mut placed: alloc::collections::BTreeMap<(M, SegmentIndex), usize> = Default::default();
+	for (_, miner, segment, fail) in turned {
+		match placed.get(&(miner.clone(), segment)) {
+			Some(&at) => {
+				if let Some(placed) = order.get_mut(at) {
+					placed.2 |= fail;
+				}
+			}
+			None => {
+				placed.insert((miner.clone(), segment), order.len());
+				order.push((miner, segment, fail));
+			}
+		}
+	}
+	order
 }
 
 /// One claim of a dispute as a voter sees it.
@@ -213,10 +258,10 @@ mod tests {
 		// segments, free, and the forger serves those at the minimum rate: checked first (in
 		// the order of the segments), they held the lanes until the forged segment's check ran
 		// out of time, and the voter could not vote.
-		let due: Vec<(u8, SegmentIndex, bool)> =
+		let due: Vec<(u8, SegmentIndex, bool, crate::AccountBytes)> =
 			[(1, false), (2, false), (3, false), (4, true), (5, false)]
 				.into_iter()
-				.map(|(segment, fail)| (7, segment, fail))
+				.map(|(segment, fail)| (7, segment, fail, [9; 32]))
 				.collect();
 		let mut seconds = alloc::collections::BTreeSet::new();
 		for byte in 0..16u8 {
@@ -229,6 +274,44 @@ mod tests {
 			seconds.len() > 1,
 			"the same decoy came second for every salt"
 		);
+	}
+
+	#[test]
+	fn one_accusers_decoys_cannot_push_back_another_accusers_claim() {
+		// Attack (review of session 17, co-hosted sybils): one colluding scorer claims a `Fail`
+		// on every segment of 40 sybil miners (their servers deliver at once); an honest
+		// scorer's one claim, a `NotServed` on the forger (1) that withheld from it, came after
+		// all of them in the voter's queue, past what its phase holds.
+		let cartel = [2; 32];
+		let honest = [3; 32];
+		let mut due: Vec<(u8, SegmentIndex, bool, crate::AccountBytes)> = Vec::new();
+		for sybil in 10..50u8 {
+			for segment in 1..=6 {
+				due.push((sybil, segment, true, cartel));
+			}
+		}
+		due.push((1, 6, false, honest));
+		// A second cartel scorer's claim on the same segments checks each once, as a `Fail`.
+		due.push((10, 1, false, [4; 32]));
+		for byte in 0..32u8 {
+			let order = check_order(due.clone(), |m| [*m; 32], &[byte; 32]);
+			let at = order.iter().position(|c| *c == (1, 6, false)).unwrap();
+			assert!(at < 3, "the honest claim came {at}th of {}", order.len());
+			assert_eq!(order.len(), 40 * 6 + 1);
+			assert!(order.contains(&(10, 1, true)));
+		}
+		// An accuser's claims to fail come before its `NotServed`s.
+		let mixed = vec![
+			(5, 1, false, honest),
+			(6, 2, true, honest),
+			(7, 3, false, honest),
+		];
+		for byte in 0..8u8 {
+			assert_eq!(
+				check_order(mixed.clone(), |m| [*m; 32], &[byte; 32])[0],
+				(6, 2, true)
+			);
+		}
 	}
 
 	#[test]

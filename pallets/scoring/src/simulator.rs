@@ -357,13 +357,12 @@ fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<Strin
 					let troubled = trouble.contains(&(*v, *m, Stage::Vote));
 					// What it checks: every claim but its own `Fail`, each segment once, as many
 					// as the miner's server lets it in the phase.
-					let mut due: Vec<(AccountId, SegmentIndex, bool)> = Vec::new();
-					for c in claims.iter().filter(|c| !(c.mine && c.fail)) {
-						match due.iter_mut().find(|(_, s, _)| *s == c.segment) {
-							Some((_, _, fail)) => *fail |= c.fail,
-							None => due.push((*m, c.segment, c.fail)),
-						}
-					}
+					let due: Vec<(AccountId, SegmentIndex, bool, pol_primitives::AccountBytes)> = dispute
+						.claims
+						.iter()
+						.filter(|c| !(c.accuser == *v && c.kind == DisputeKind::Replay))
+						.map(|c| (*m, c.segment, c.kind == DisputeKind::Replay, hashing::account_bytes(&c.accuser)))
+						.collect();
 					let salt = hashing::hash(&rng.next().to_le_bytes()).0;
 					let mut checked = decide::check_order(due, hashing::account_bytes, &salt);
 					if miner.strategy != Strategy::Honest {

@@ -27,13 +27,28 @@ const N: SegmentIndex = 4;
 const Q: u32 = 2;
 const ROUNDS: u64 = 3_000;
 const HONEST_SCORE: u32 = 80;
-/// Claimed segments of one dishonest miner an honest voter gets to check in the vote-commit
-/// phase, in [`decide::check_order`]: every one a dispute can name, as the task registry sizes
-/// the phase for a fetch of `min(n, MaxScorers)` segments at the minimum rate
-/// (`pol_primitives::serving::min_vote_commit_blocks`). With fewer (one), the cartel's `Fail`
-/// and `NotServed` decoys use up a voter's checks before the forged segment, and the simulator
-/// fails (a caught forger unslashed under an honest quorum).
-const VOTER_CHECKS: usize = N as usize;
+/// Claimed segments an honest voter gets to replay in the vote-commit phase, across every
+/// dispute of the round, in [`decide::check_order`] (the accusers take turns), for a round of
+/// `miners` miners and `scorers` scorers.
+#[derive(Clone, Copy)]
+enum Budget {
+	/// Every segment the round's disputes can name: `miners × min(n, scorers)`, what a task's
+	/// creator must leave time for (`docs/VALIDATORS.md`). The fetches are no bound: each
+	/// miner's claimed checkpoints come under lanes of its own, and the registry sizes the
+	/// phase for every segment a dispute can name.
+	Full,
+	/// `k` per scorer: a voter short of time (the sweep in `docs/SECURITY.md`).
+	PerScorer(usize),
+}
+
+impl Budget {
+	fn replays(self, miners: usize, scorers: usize) -> usize {
+		match self {
+			Budget::Full => miners * scorers.min(N as usize),
+			Budget::PerScorer(k) => k * scorers,
+		}
+	}
+}
 
 /// splitmix64: a seeded stream, so a failing round can be replayed by its seed.
 struct Rng(u64);
@@ -76,6 +91,12 @@ enum Strategy {
 	Tamper,
 	/// Only a manifest with a fault of the whole run: no checkpoint.
 	ManifestOnly,
+	/// A cartel's own miner, co-hosted with its forgers, with an honest run: it withholds every
+	/// checkpoint from every validator in the verify phase and serves every voter, so that each
+	/// honest validator claims it not served (free claims that fill the honest accusers' turns),
+	/// and every cartel scorer claims a decoy on it. Played only in the cartel's
+	/// best-response rounds, up to the round's `MaxMiners`.
+	Sybil,
 }
 
 const STRATEGIES: [Strategy; 9] = [
@@ -95,7 +116,7 @@ impl Strategy {
 	fn forges(self) -> bool {
 		!matches!(
 			self,
-			Strategy::Honest | Strategy::Selective | Strategy::Frame
+			Strategy::Honest | Strategy::Selective | Strategy::Frame | Strategy::Sybil
 		)
 	}
 	fn whole_run(self) -> bool {
@@ -132,6 +153,7 @@ impl Miner {
 			Strategy::Selective => !self.withheld.contains(&(asker, j, stage)),
 			Strategy::Frame => !(stage == Stage::Verify && self.framed == Some(asker)),
 			Strategy::ManifestOnly => false,
+			Strategy::Sybil => stage == Stage::Vote,
 			_ => true,
 		}
 	}
@@ -184,7 +206,12 @@ struct Row {
 }
 
 /// One seeded round; every violation is recorded in `rows` and named in `failures`.
-fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<String>) {
+fn round(
+	seed: u64,
+	budget: Budget,
+	rows: &mut BTreeMap<Strategy, Row>,
+	failures: &mut Vec<String>,
+) {
 	let mut rng = Rng(seed);
 	new_test_ext().execute_with(|| {
 		set_segments_per_check(Q);
@@ -230,6 +257,18 @@ fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<Strin
 				(*m, Miner { strategy, forged, withheld, framed })
 			})
 			.collect();
+		// Co-hosted sybils fill the round's miner slots in the cartel's best-response rounds.
+		let sybils: Vec<AccountId> = if best_response && !cartel.is_empty() {
+			(1 + miners.len() as AccountId..=8).collect()
+		} else {
+			Vec::new()
+		};
+		let mut plan = plan;
+		for m in &sybils {
+			let miner = Miner { strategy: Strategy::Sybil, forged: 1, withheld: BTreeSet::new(), framed: None };
+			plan.insert(*m, miner);
+		}
+		let miners: Vec<AccountId> = miners.iter().chain(&sybils).copied().collect();
 		set_miners(&miners);
 
 		// Honest validators' own trouble: a miner each cannot check (verify, or its claims).
@@ -325,6 +364,22 @@ fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<Strin
 
 		// Vote phases: every scorer may vote on every dispute.
 		let disputes: Vec<(AccountId, crate::DisputeOf<Test>)> = Disputes::<Test>::iter_prefix((0, 0)).collect();
+		// What each honest voter replays: every claim but its own `Fail`s, across the round's
+		// disputes, in the accusers' turns, as many as its phase holds.
+		let replayed: BTreeMap<AccountId, BTreeSet<(AccountId, SegmentIndex)>> = honest
+			.iter()
+			.map(|v| {
+				let due: Vec<(AccountId, SegmentIndex, bool, pol_primitives::AccountBytes)> = disputes
+					.iter()
+					.flat_map(|(m, d)| d.claims.iter().map(move |c| (*m, c)))
+					.filter(|(_, c)| !(c.accuser == *v && c.kind == DisputeKind::Replay))
+					.map(|(m, c)| (m, c.segment, c.kind == DisputeKind::Replay, hashing::account_bytes(&c.accuser)))
+					.collect();
+				let salt = hashing::hash(&rng.next().to_le_bytes()).0;
+				let order = decide::check_order(due, hashing::account_bytes, &salt);
+				(*v, order.into_iter().take(budget.replays(miners.len(), scorers.len())).map(|(m, s, _)| (m, s)).collect())
+			})
+			.collect();
 		let mut votes: Vec<(AccountId, AccountId, Vec<SegmentIndex>, bool)> = Vec::new();
 		for (m, dispute) in &disputes {
 			let miner = &plan[m];
@@ -355,21 +410,10 @@ fn round(seed: u64, rows: &mut BTreeMap<Strategy, Row>, failures: &mut Vec<Strin
 						.map(|c| Claim { mine: c.accuser == *v, segment: c.segment, fail: c.kind == DisputeKind::Replay })
 						.collect();
 					let troubled = trouble.contains(&(*v, *m, Stage::Vote));
-					// What it checks: every claim but its own `Fail`, each segment once, as many
-					// as the miner's server lets it in the phase.
-					let due: Vec<(AccountId, SegmentIndex, bool, pol_primitives::AccountBytes)> = dispute
-						.claims
-						.iter()
-						.filter(|c| !(c.accuser == *v && c.kind == DisputeKind::Replay))
-						.map(|c| (*m, c.segment, c.kind == DisputeKind::Replay, hashing::account_bytes(&c.accuser)))
-						.collect();
-					let salt = hashing::hash(&rng.next().to_le_bytes()).0;
-					let mut checked = decide::check_order(due, hashing::account_bytes, &salt);
-					if miner.strategy != Strategy::Honest {
-						checked.truncate(VOTER_CHECKS);
-					}
+					// What it checks: the claimed segments of this miner it got to in its turns.
+					let checked = &replayed[v];
 					decide::vote(&claims, |s| {
-						(!troubled && checked.iter().any(|(_, c, _)| *c == s))
+						(!troubled && checked.contains(&(*m, s)))
 							.then(|| miner.finding(*v, s, Stage::Vote))
 					})
 				};
@@ -471,10 +515,11 @@ fn adversarial_rounds_keep_every_invariant() {
 	let mut rows = BTreeMap::new();
 	let mut failures = Vec::new();
 	for seed in 0..ROUNDS {
-		round(seed, &mut rows, &mut failures);
+		round(seed, Budget::Full, &mut rows, &mut failures);
 	}
 	println!(
-		"{ROUNDS} seeded rounds, 1–4 miners, 3–5 scorers (a colluding minority), n = {N}, q = {Q}"
+		"{ROUNDS} seeded rounds, 1–4 miners (and co-hosted sybils up to 8 in the cartel's \
+		 best-response rounds), 3–5 scorers (a colluding minority), n = {N}, q = {Q}"
 	);
 	println!("| strategy | miners | caught | slashed | paid | aggregated | violations |");
 	println!("|---|---|---|---|---|---|---|");
@@ -490,7 +535,7 @@ fn adversarial_rounds_keep_every_invariant() {
 			println!("{strategy:?}: {rule}: {n}");
 		}
 	}
-	for s in STRATEGIES {
+	for s in STRATEGIES.into_iter().chain([Strategy::Sybil]) {
 		assert!(
 			rows.get(&s).is_some_and(|r| r.miners > 0),
 			"{s:?} never played"
@@ -502,4 +547,29 @@ fn adversarial_rounds_keep_every_invariant() {
 		failures.len(),
 		&failures[..failures.len().min(5)]
 	);
+}
+
+/// The voters' replay budget against the cartel's co-hosted sybils: violations when a voter
+/// replays only `k` claimed segments per scorer of the round (`docs/SECURITY.md`). A
+/// measurement, not a check: `cargo test --release -p pallet-validator-scoring
+/// replay_budget_sweep -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn replay_budget_sweep() {
+	println!("| replays per voter | violations in {ROUNDS} rounds |");
+	println!("|---|---|");
+	for (label, budget) in [
+		("1 per scorer", Budget::PerScorer(1)),
+		("2 per scorer", Budget::PerScorer(2)),
+		("3 per scorer", Budget::PerScorer(3)),
+		("4 per scorer", Budget::PerScorer(4)),
+		("every claimable segment", Budget::Full),
+	] {
+		let mut rows = BTreeMap::new();
+		let mut failures = Vec::new();
+		for seed in 0..ROUNDS {
+			round(seed, budget, &mut rows, &mut failures);
+		}
+		println!("| {label} | {} |", failures.len());
+	}
 }

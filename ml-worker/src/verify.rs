@@ -1379,8 +1379,10 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	};
 
 	// 3. The checkpoints against their leaves; the replay's kept in memory (all of them only
-	// when every segment is replayed, which reads them again instead).
-	let keep: BTreeSet<u32> = if v.all_segments {
+	// when every segment is replayed, which reads them again instead; nor a dispute's claimed
+	// segments, whose replays may wait at the gate between two segments for other miners'
+	// ranked before them: a waiting job holds no checkpoints).
+	let keep: BTreeSet<u32> = if v.all_segments || v.only_segments.is_some() {
 		BTreeSet::new()
 	} else {
 		report.challenged.iter().flat_map(|&s| [s - 1, s]).collect()

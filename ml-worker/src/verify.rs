@@ -227,6 +227,31 @@ impl Outcome {
 		}
 	}
 
+	/// What was found, as [`decide::verdict`] takes it: a fault of the whole run (the manifest,
+	/// leaf 0, the final model, the path), or one segment's (its replay, a norm, a checkpoint's
+	/// values or layout, a checkpoint not served), or the validator's own trouble.
+	pub fn findings(&self) -> (decide::RunFinding, Vec<(SegmentIndex, decide::Finding)>) {
+		use decide::{Finding, RunFinding};
+		match self {
+			Outcome::Pass => (RunFinding::Sound, Vec::new()),
+			Outcome::Abstain { .. } => (RunFinding::OwnTrouble, Vec::new()),
+			Outcome::MinerFault {
+				fault:
+					MinerFault::Manifest(_)
+					| MinerFault::StartNotRoundStart
+					| MinerFault::FinalNotRevealed { .. }
+					| MinerFault::Path { .. },
+				..
+			} => (RunFinding::Faulty, Vec::new()),
+			Outcome::MinerFault { segment, .. } => {
+				(RunFinding::Sound, vec![(*segment, Finding::Fails)])
+			}
+			Outcome::NotServed { segment, .. } => {
+				(RunFinding::Sound, vec![(*segment, Finding::NotServed)])
+			}
+		}
+	}
+
 	/// Whether the miner is at fault or withheld what was asked: a dispute voter's "upheld".
 	pub fn against_miner(&self) -> bool {
 		matches!(self, Outcome::MinerFault { .. } | Outcome::NotServed { .. })
@@ -1458,21 +1483,40 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	Ok(finish(report, Outcome::Pass))
 }
 
-/// `outcome` with its claim on one of `challenged`, the segments the verification was
-/// challenged with ([`decide::claim_segment`]): the chain refuses a `Fail` or `NotServed` entry
-/// on any other. A fault of the whole run is claimed on segment n, which every validator is
-/// challenged with, and a checkpoint's on the challenged segment it ends or starts; whatever
-/// names another segment (in a dispute's replay of one segment, a fault of the whole run) is
-/// claimed on segment n, or, when n is not among them, on the first challenged.
-fn within_challenges(mut outcome: Outcome, challenged: &[SegmentIndex], n: u32) -> Outcome {
-	if let Outcome::MinerFault { segment, .. } | Outcome::NotServed { segment, .. } = &mut outcome {
-		let claimed = decide::claim_segment(*segment, challenged, n);
-		if claimed != *segment {
-			log::debug!("a claim on segment {segment}, not challenged: made on {claimed}");
-			*segment = claimed;
+/// `outcome` as the verdict [`decide::verdict`] makes of what it found: the function the chain's
+/// protocol simulator judges, so that the simulator's validators decide as this one does. A
+/// fault of the whole run (the manifest, leaf 0, the final model, the path) is claimed on the
+/// home segment (segment n, which every validator is challenged with, or in a dispute's replay
+/// of other segments the first of them); a segment's fault or a checkpoint not served on that
+/// segment when it is among `challenged`, else on the home segment: the chain refuses a `Fail`
+/// or `NotServed` entry on any other. Only the claim's segment changes, never the finding.
+fn within_challenges(outcome: Outcome, challenged: &[SegmentIndex], n: u32) -> Outcome {
+	let (run, segments) = outcome.findings();
+	let claimed = match decide::verdict(run, &segments, challenged, n) {
+		Some(Verdict::Fail { segment } | Verdict::NotServed { segment }) => segment,
+		Some(Verdict::Pass) | None => return outcome,
+	};
+	match outcome {
+		Outcome::MinerFault { segment, fault } => {
+			if claimed != segment {
+				log::debug!("a claim on segment {segment}, not challenged: made on {claimed}");
+			}
+			Outcome::MinerFault {
+				segment: claimed,
+				fault,
+			}
 		}
+		Outcome::NotServed { segment, what } => {
+			if claimed != segment {
+				log::debug!("a claim on segment {segment}, not challenged: made on {claimed}");
+			}
+			Outcome::NotServed {
+				segment: claimed,
+				what,
+			}
+		}
+		other => other,
 	}
-	outcome
 }
 
 /// The checkpoints a remote check reads for the challenged segments of a run of `n`: both ends
@@ -1628,6 +1672,38 @@ mod tests {
 		assert_eq!(
 			within_challenges(Outcome::Pass, &challenged, 6),
 			Outcome::Pass
+		);
+		// Every outcome's claim is the one `decide::verdict` makes of its findings (the
+		// simulator's validators decide with it): a fault of the whole run on the home segment
+		// wherever the verifier found it, a segment's where it may be claimed.
+		let replay = || MinerFault::Replay {
+			detail: "C_2".into(),
+		};
+		for (outcome, challenged, claimed) in [
+			(fault(), vec![3], 3),
+			(fault(), vec![2, 6], 6),
+			(replay(), vec![2, 6], 2),
+			(replay(), vec![4, 6], 6),
+		] {
+			let o = within_challenges(
+				Outcome::MinerFault {
+					segment: 2,
+					fault: outcome,
+				},
+				&challenged,
+				6,
+			);
+			let (run, segments) = o.findings();
+			assert_eq!(
+				o.verdict(),
+				decide::verdict(run, &segments, &challenged, 6),
+				"{o}"
+			);
+			assert_eq!(o.verdict(), Some(Verdict::Fail { segment: claimed }));
+		}
+		assert_eq!(
+			Outcome::Abstain { why: "disk".into() }.findings().0,
+			decide::RunFinding::OwnTrouble
 		);
 	}
 

@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::mpsc;
 use std::sync::Mutex;
+use std::time::Instant;
 
 /// How a job ended.
 pub enum Done<R> {
@@ -91,6 +92,8 @@ struct Queue {
 /// A thread's place inside a [`Gate`], given back when dropped.
 pub struct Pass<'a> {
 	gate: &'a Gate,
+	/// Whether it holds a place (not when a [`Pass::requeue_until`] ran out of time).
+	held: bool,
 }
 
 impl Gate {
@@ -118,22 +121,47 @@ impl Gate {
 	/// Waits for a place, given before any waiting at a higher rank, and holds it until the
 	/// pass is dropped.
 	pub fn enter_ranked(&self, rank: u64) -> Pass<'_> {
-		let q = self.lock();
-		let q = self.wait_turn(q, rank);
+		let (q, held) = self.wait_turn(self.lock(), rank, None);
 		drop(q);
-		Pass { gate: self }
+		Pass { gate: self, held }
 	}
 
+	/// [`Gate::enter_ranked`], waiting until `until` at most (`None`: for ever); `None` if no
+	/// place came by then: a replay let in after its phase would be of no use, and would hold
+	/// up what comes after it.
+	pub fn enter_ranked_until(&self, rank: u64, until: Option<Instant>) -> Option<Pass<'_>> {
+		let (q, held) = self.wait_turn(self.lock(), rank, until);
+		drop(q);
+		held.then_some(Pass { gate: self, held })
+	}
+
+	/// Queues at `rank` until a place is this one's, or until `until`; whether it got one.
 	fn wait_turn<'g>(
 		&'g self,
 		mut q: std::sync::MutexGuard<'g, Queue>,
 		rank: u64,
-	) -> std::sync::MutexGuard<'g, Queue> {
+		until: Option<Instant>,
+	) -> (std::sync::MutexGuard<'g, Queue>, bool) {
 		let me = (rank, q.arrivals);
 		q.arrivals = q.arrivals.wrapping_add(1);
 		q.waiting.insert(me);
 		while !(q.free > 0 && q.waiting.first() == Some(&me)) {
-			q = self.freed.wait(q).unwrap_or_else(|e| e.into_inner());
+			q = match until {
+				None => self.freed.wait(q).unwrap_or_else(|e| e.into_inner()),
+				Some(until) => {
+					let left = until.saturating_duration_since(Instant::now());
+					if left.is_zero() {
+						q.waiting.remove(&me);
+						// The next in line may now be first.
+						self.freed.notify_all();
+						return (q, false);
+					}
+					self.freed
+						.wait_timeout(q, left)
+						.unwrap_or_else(|e| e.into_inner())
+						.0
+				}
+			};
 		}
 		q.waiting.remove(&me);
 		q.free -= 1;
@@ -141,29 +169,45 @@ impl Gate {
 		if q.free > 0 && !q.waiting.is_empty() {
 			self.freed.notify_all();
 		}
-		q
+		(q, true)
 	}
 }
 
 impl Pass<'_> {
 	/// Goes on at `rank`: keeps the place unless someone waits at a lower rank, to whom it is
-	/// given first (a job's next replay at a later turn than its first).
-	pub fn requeue(&mut self, rank: u64) {
+	/// given first (a job's next replay at a later turn than its first), then waits for one
+	/// again until `until` at most; whether it holds one.
+	pub fn requeue_until(&mut self, rank: u64, until: Option<Instant>) -> bool {
 		let gate = self.gate;
-		let q = gate.lock();
-		if q.waiting.first().is_none_or(|&(first, _)| first >= rank) {
-			return;
+		let mut q = gate.lock();
+		if !self.held {
+			let (q, held) = gate.wait_turn(q, rank, until);
+			drop(q);
+			self.held = held;
+			return held;
 		}
-		let mut q = q;
+		if q.waiting.first().is_none_or(|&(first, _)| first >= rank) {
+			return true;
+		}
 		q.free += 1;
 		gate.freed.notify_all();
-		let q = gate.wait_turn(q, rank);
+		let (q, held) = gate.wait_turn(q, rank, until);
 		drop(q);
+		self.held = held;
+		held
+	}
+
+	/// [`Pass::requeue_until`] with no deadline.
+	pub fn requeue(&mut self, rank: u64) {
+		self.requeue_until(rank, None);
 	}
 }
 
 impl Drop for Pass<'_> {
 	fn drop(&mut self) {
+		if !self.held {
+			return;
+		}
 		let mut q = self.gate.lock();
 		q.free += 1;
 		self.gate.freed.notify_all();
@@ -356,6 +400,37 @@ mod tests {
 			drop(pass);
 		});
 		assert_eq!(order.into_inner().unwrap(), vec![3, 9, 12]);
+	}
+
+	#[test]
+	fn a_replay_out_of_time_at_the_gate_gives_up_and_lets_the_next_in() {
+		// Review of session 18: a claim check waiting for the cores past its phase ran late and
+		// held up the vote it was for; it now gives up at its deadline.
+		let gate = Gate::new(1);
+		let held = gate.enter_ranked(0);
+		let soon = Instant::now() + Duration::from_millis(50);
+		assert!(gate.enter_ranked_until(1, Some(soon)).is_none());
+		assert!(gate.lock().waiting.is_empty(), "it left the queue");
+		drop(held);
+		let mut pass = gate
+			.enter_ranked_until(2, Some(soon))
+			.expect("a free place");
+		// Requeued behind a waiter ranked before it, it may run out of time too.
+		std::thread::scope(|scope| {
+			let gate = &gate;
+			let waiter = scope.spawn(move || {
+				let _p = gate.enter_ranked(1);
+				std::thread::sleep(Duration::from_millis(300));
+			});
+			until_waiting(gate, 1);
+			let later = Instant::now() + Duration::from_millis(100);
+			assert!(!pass.requeue_until(5, Some(later)));
+			waiter.join().unwrap();
+			// With the place free again it takes it.
+			assert!(pass.requeue_until(5, None));
+		});
+		drop(pass);
+		assert_eq!(gate.lock().free, 1, "every place given back once");
 	}
 
 	#[test]

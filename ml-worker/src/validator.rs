@@ -311,12 +311,21 @@ impl Validator {
 				})
 				.collect();
 		}
+		// The verifications' replays queue in an order drawn afresh: storage order is the
+		// accounts' hashes, which a miner can grind to come first at every validator.
+		let salt = round::fresh_salt()?;
 		for (miner, c) in revealed.into_iter().filter(|_| !colluding) {
 			match verdicts.read(&miner)? {
 				Some(entry) => entries.push(entry),
 				None => {
-					let rank = jobs.len() as u64;
-					jobs.push(Job::whole(miner, from_chain(&c)?, rank))
+					let draw = pol_primitives::hashing::hash(&[&salt[..], &miner.0[..]].concat());
+					let mut first = [0u8; 8];
+					first.copy_from_slice(&draw.0[..8]);
+					jobs.push(Job::whole(
+						miner,
+						from_chain(&c)?,
+						u64::from_le_bytes(first),
+					))
 				}
 			}
 		}
@@ -692,9 +701,25 @@ impl Validator {
 		if due.is_empty() {
 			return Ok(());
 		}
-		// Every claimed segment in the order of the accusers' turns (`decide::check_order`):
-		// each accuser's first claim among the first checks, whatever decoys another made.
-		let todo = decide::check_order(due, |m: &AccountId32| m.0, &round::fresh_salt()?);
+		// Every claimed segment in the order of `decide::check_order`: first the claims on the
+		// miners this validator passed (only those can reach the model), each accuser's first
+		// claim among the first checks, whatever decoys another made.
+		let verdicts = Verdicts::open(dir)?;
+		let mut passed: BTreeMap<AccountId32, bool> = BTreeMap::new();
+		for (miner, ..) in &due {
+			if !passed.contains_key(miner) {
+				let pass = verdicts
+					.read(miner)?
+					.is_some_and(|e| e.verdict == Verdict::Pass);
+				passed.insert(miner.clone(), pass);
+			}
+		}
+		let todo = decide::check_order(
+			due,
+			|m: &AccountId32| m.0,
+			|m| passed.get(m).copied().unwrap_or(false),
+			&round::fresh_salt()?,
+		);
 		let revealed = chain.api_call(
 			"reading the reveals",
 			api::runtime_apis().pol_api().revealed_updates(id, r),

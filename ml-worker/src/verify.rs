@@ -568,9 +568,10 @@ pub fn verify_served_within(
 	verify_remote(dir, &remote, expected, v)
 }
 
-/// Most checkpoints fetched from one server at once: half of a server's default cap per peer
-/// ([`store::ServerLimits`]), so that a verification's requests are never refused for being too
-/// many. All of this process's fetches from one server together keep to it
+/// Most checkpoints of one miner fetched from its server at once: a quarter of a server's
+/// default cap per peer ([`store::ServerLimits`]), so that a verification's requests are never
+/// refused for being too many. All of this process's fetches of one miner's artifacts together
+/// keep to it ([`store::lanes_for`]), and its other fetches from the server to as many
 /// ([`store::lanes_to`]).
 pub const MAX_PARALLEL_FETCHES: usize = serving::FETCH_LANES as usize;
 
@@ -1219,8 +1220,15 @@ fn replay(
 		order.sort_by_key(|&s| turns.of(s));
 	}
 	for s in order {
+		// Only a dispute's claimed segments have places of their own; a whole verification
+		// keeps its place (and its checkpoints in memory) to the end.
 		if let Some((turns, pass)) = turn {
-			pass.requeue(turns.of(s));
+			if !turns.segments.is_empty() && !pass.requeue_until(turns.of(s), v.deadline) {
+				return Err(abstain(format!(
+					"out of time before segment {s}: the phase ends before this validator \
+					 could replay it"
+				)));
+			}
 		}
 		if v.deadline.is_some_and(|d| Instant::now() >= d) {
 			return Err(abstain(format!(
@@ -1429,7 +1437,18 @@ fn verify_with(files: &Files, expected: &Expected, v: &Validator) -> Result<Repo
 	files.fetch_all(m, &needed, size, &v.randomness);
 	// Fetched without waiting for a place; checked and replayed only with one.
 	let turns = files.remote.and_then(|r| r.compute.as_ref());
-	let mut pass = turns.map(|t| t.gate.enter_ranked(t.rank));
+	let mut pass = match turns {
+		Some(t) => match t.gate.enter_ranked_until(t.rank, v.deadline) {
+			Some(pass) => Some(pass),
+			None => {
+				let why = "out of time waiting for the cores: the phase ends before this \
+				           validator could replay it"
+					.to_string();
+				return Ok(finish(report, Outcome::Abstain { why }));
+			}
+		},
+		None => None,
+	};
 	let (last, kept) = match open_checkpoints(
 		files,
 		&opened,

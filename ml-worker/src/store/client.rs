@@ -549,13 +549,14 @@ fn from_ureq(e: ureq::Error) -> FetchError {
 	}
 }
 
-/// Connections this process holds open to each artifact server, by [`server_key`]: at most
-/// [`serving::FETCH_LANES`] to one server, whichever of its fetches (a verification's batch, a
-/// dispute's claim checks, final models) they serve. That is what a server is held to serve one
-/// peer at once (what it owes is counted in waves of that many requests,
-/// [`FetchPolicy::time_owed_batch`]), half of an honest server's default cap per peer
-/// ([`super::ServerLimits`]): a validator never trips a miner's cap by itself and then blames the
-/// 503s on the miner.
+/// Connections this process holds open to each artifact server: at most
+/// [`serving::FETCH_LANES`] for one miner's artifacts there (a verification's batch, a dispute's
+/// claim checks, [`lanes_for`]) and as many for its other fetches from it (final models,
+/// [`lanes_to`], by [`server_key`]). That is what a server is held to serve one peer at once
+/// for one miner (what it owes is counted in waves of that many requests,
+/// [`FetchPolicy::time_owed_batch`]); the two together are half of an honest server's default
+/// cap per peer ([`super::ServerLimits`]): a validator never trips a miner's cap by itself and
+/// then blames the 503s on the miner.
 ///
 /// Why lanes are taken up front, by the batch, rather than each request waiting its turn: what
 /// a server owes a batch is counted from its first request, so a batch whose requests waited
@@ -640,7 +641,8 @@ pub fn lanes_to(url: &str, want: usize, until: Instant) -> Option<Lanes> {
 /// server (a cartel's sybils co-hosted with a forger) would otherwise hold the lanes with legal
 /// trickles while the forger's check waited for one, a wait that is this host's own lateness
 /// (review of session 17). An honest server serves one miner, so it is never asked for more
-/// than a miner's lanes and the server-wide ones ([`lanes_to`]) together: 16, its per-peer cap;
+/// than a miner's lanes and the server-wide ones ([`lanes_to`]) together: 16, half its per-peer
+/// cap;
 /// a hostile miner naming an honest one's server gets 404s for its own artifacts at once, and a
 /// 503 meanwhile is asked again until what the server owes is due.
 pub fn lanes_for(url: &str, miner: &[u8; 32], want: usize, until: Instant) -> Option<Lanes> {
@@ -701,7 +703,7 @@ pub fn server_name(url: &str) -> String {
 /// miner's address for the count (and to its own server for the connection, a DNS answer that
 /// changes between the two lookups) would let its legal trickles hold the honest miner's lanes,
 /// and every validator abstain on it. Keyed by name, one server named two ways may get a
-/// validator's lanes twice over (16, its per-peer cap); a hostile miner that names an honest
+/// validator's lanes twice over (16, half its per-peer cap); a hostile miner that names an honest
 /// one's server gets 404s for its own artifacts there at once, so the honest server is asked
 /// for nothing it holds long.
 pub fn server_key(url: &str) -> String {

@@ -58,10 +58,13 @@ impl Default for ServerLimits {
 			// tens of MiB and, with the file descriptor limit raised ([`serve_with`]), in the
 			// descriptors of any host. The more there are, the more distinct addresses an
 			// outsider needs to fill the cap with one connection each, the one flood the fair
-			// share cannot answer (16 per peer fill 1024 from 64 addresses, but those lose their
+			// share cannot answer (32 per peer fill 1024 from 32 addresses, but those lose their
 			// connections to any newcomer; one each needs about 1024 addresses).
 			max_connections: 1024,
-			max_per_peer: 16,
+			// Twice what one validator opens to an honest miner's server: 8 lanes for the
+			// miner's artifacts and 8 for its other fetches (final models,
+			// [`crate::store::lanes_for`]), so two validators behind one address are let in too.
+			max_per_peer: 32,
 			header_timeout: Duration::from_secs(10),
 			stall_timeout: Duration::from_secs(20),
 			max_connection_time: Duration::from_secs(600),

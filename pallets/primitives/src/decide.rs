@@ -90,48 +90,51 @@ pub fn verdict(
 
 /// The claimed segments a voter checks, `(miner, segment, claimed to fail)` each, in the order
 /// it checks them (its replays queue in this order, whichever server delivers first), from the
-/// claims `due`, `(miner, segment, claimed to fail, accuser)` each. The accusers take turns:
-/// first one claim of each accuser, then a second of each, and so on, a `Fail` before a
-/// `NotServed` in each turn; each accuser's claims, and the accusers in a turn, in an order
-/// drawn from `salt` (fresh randomness, never shown) and the account bytes (`account`: the
-/// miner's). A segment claimed twice is checked once, at its first place, as a `Fail` if either
-/// claim is.
+/// claims `due`, `(miner, segment, claimed to fail, accuser)` each. First the claims on miners
+/// the voter itself passed (`passed`), then the others; within each, the accusers take turns:
+/// one claim of each accuser, then a second of each, and so on, a `Fail` before a `NotServed`
+/// in each turn; each accuser's claims, and the accusers in a turn, in an order drawn from
+/// `salt` (fresh randomness, never shown) and the account bytes (`account`: the miner's). A
+/// segment claimed twice is checked once, at its first place, as a `Fail` if either claim is.
 ///
-/// Why turns: a voter's phase holds a bounded number of replays (the task registry sizes it for
-/// one per scorer, `MaxScorers`). One colluding scorer could otherwise claim every segment of
-/// every sybil a cartel runs, free decoys that fill the phase before an honest accuser's one
-/// claim over a forger (review of session 17: co-hosted sybils); taking turns, each accuser's
-/// first claim is among the first as many checks as there are accusers, however many decoys
-/// another made. And why an unforeseeable order: a server must not know which of its segments
-/// is fetched or replayed first.
+/// Why: a voter's phase holds a bounded number of replays (the registry sizes the vote-commit
+/// phase for the fetches only, `serving::min_vote_commit_blocks`). A cartel's sybils fill the
+/// round with claims that cost it nothing (review of session 17: co-hosted sybils): decoys of its
+/// own scorers, and honest validators' `NotServed` claims on sybils that withheld from them.
+/// Only an update that honest validators passed can be paid or aggregated, so the claims on
+/// the miners this voter passed come first: a sybil withheld from this voter is no threat to
+/// the model. Taking turns, each accuser's first claim is among the first as many checks as
+/// there are accusers, however many decoys another made. And the order is unforeseeable: a
+/// server must not know which of its segments is fetched or replayed first.
 pub fn check_order<M: Ord + Clone>(
 	due: Vec<(M, SegmentIndex, bool, crate::AccountBytes)>,
 	account: impl Fn(&M) -> crate::AccountBytes,
+	passed: impl Fn(&M) -> bool,
 	salt: &[u8; 32],
 ) -> Vec<(M, SegmentIndex, bool)> {
 	let draw = |parts: &[&[u8]]| crate::hashing::hash(&[&salt[..], &parts.concat()].concat());
-	// Each claim with its accuser's draw and its own.
+	// Each claim with its tier, its accuser's draw and its own.
 	let mut keyed: Vec<_> = due
 		.into_iter()
 		.map(|(miner, segment, fail, accuser)| {
 			let own = draw(&[&account(&miner), &segment.to_le_bytes()]);
 			let by = draw(&[b"accuser", &accuser]);
-			(by, !fail, own, miner, segment, fail)
+			(!passed(&miner), by, !fail, own, miner, segment, fail)
 		})
 		.collect();
-	// Each accuser's claims in its order, numbered: that number is the claim's turn.
-	keyed.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+	// Each accuser's claims of a tier in its order, numbered: that number is the claim's turn.
+	keyed.sort_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
 	let mut turned = Vec::with_capacity(keyed.len());
 	let mut previous = None;
 	let mut turn = 0u32;
-	for (by, not_fail, own, miner, segment, fail) in keyed {
-		turn = if previous == Some(by) {
+	for (tier, by, not_fail, own, miner, segment, fail) in keyed {
+		turn = if previous == Some((tier, by)) {
 			turn.saturating_add(1)
 		} else {
 			0
 		};
-		previous = Some(by);
-		turned.push(((turn, not_fail, by, own), miner, segment, fail));
+		previous = Some((tier, by));
+		turned.push(((tier, turn, not_fail, by, own), miner, segment, fail));
 	}
 	turned.sort_by(|a, b| a.0.cmp(&b.0));
 	let mut order: Vec<(M, SegmentIndex, bool)> = Vec::with_capacity(turned.len());
@@ -265,7 +268,7 @@ mod tests {
 				.collect();
 		let mut seconds = alloc::collections::BTreeSet::new();
 		for byte in 0..16u8 {
-			let order = check_order(due.clone(), |m| [*m; 32], &[byte; 32]);
+			let order = check_order(due.clone(), |m| [*m; 32], |_| true, &[byte; 32]);
 			assert_eq!(order[0], (7, 4, true), "the claim to fail comes first");
 			seconds.insert(order[1].1);
 		}
@@ -294,7 +297,7 @@ mod tests {
 		// A second cartel scorer's claim on the same segments checks each once, as a `Fail`.
 		due.push((10, 1, false, [4; 32]));
 		for byte in 0..32u8 {
-			let order = check_order(due.clone(), |m| [*m; 32], &[byte; 32]);
+			let order = check_order(due.clone(), |m| [*m; 32], |_| true, &[byte; 32]);
 			let at = order.iter().position(|c| *c == (1, 6, false)).unwrap();
 			assert!(at < 3, "the honest claim came {at}th of {}", order.len());
 			assert_eq!(order.len(), 40 * 6 + 1);
@@ -308,9 +311,30 @@ mod tests {
 		];
 		for byte in 0..8u8 {
 			assert_eq!(
-				check_order(mixed.clone(), |m| [*m; 32], &[byte; 32])[0],
+				check_order(mixed.clone(), |m| [*m; 32], |_| true, &[byte; 32])[0],
 				(6, 2, true)
 			);
+		}
+	}
+
+	#[test]
+	fn claims_on_miners_the_voter_passed_come_before_claims_on_sybils_that_withheld_from_it() {
+		// Attack (review of session 18): sybils withhold from every validator in the verify
+		// phase, so every honest validator's list holds a free `NotServed` on each, and a
+		// forger withholds from its catcher, whose claim is a `NotServed` among those. The voter
+		// passed the forger (it was served), not the sybils: the forger's claim comes first.
+		let honest: Vec<crate::AccountBytes> = (20..26).map(|b| [b; 32]).collect();
+		let mut due: Vec<(u8, SegmentIndex, bool, crate::AccountBytes)> = Vec::new();
+		for accuser in &honest {
+			for sybil in 10..60u8 {
+				due.push((sybil, 4, false, *accuser));
+			}
+		}
+		due.push((1, 2, false, honest[0]));
+		for byte in 0..32u8 {
+			let order = check_order(due.clone(), |m| [*m; 32], |m| *m == 1, &[byte; 32]);
+			assert_eq!(order[0], (1, 2, false));
+			assert_eq!(order.len(), 51);
 		}
 	}
 

@@ -91,10 +91,12 @@ enum Strategy {
 	Tamper,
 	/// Only a manifest with a fault of the whole run: no checkpoint.
 	ManifestOnly,
-	/// A cartel's own miner, co-hosted with its forgers, with an honest run: it withholds every
-	/// checkpoint from every validator in the verify phase and serves every voter, so that each
-	/// honest validator claims it not served (free claims that fill the honest accusers' turns),
-	/// and every cartel scorer claims a decoy on it. Played only in the cartel's
+	/// A cartel's own miner, co-hosted with its forgers, with an honest run: in the verify phase
+	/// it withholds every checkpoint from the honest validators that drew a segment one of the
+	/// cartel's forgers forged (its server sees who asks), or from every honest validator when
+	/// none did, and serves everyone else and every voter: each catcher claims it not served
+	/// (free claims that fill the catchers' turns beside their claims on the forgers), the
+	/// other voters passed it, and every cartel scorer claims a decoy on it. Played only in the cartel's
 	/// best-response rounds, up to the round's `MaxMiners`.
 	Sybil,
 }
@@ -153,7 +155,7 @@ impl Miner {
 			Strategy::Selective => !self.withheld.contains(&(asker, j, stage)),
 			Strategy::Frame => !(stage == Stage::Verify && self.framed == Some(asker)),
 			Strategy::ManifestOnly => false,
-			Strategy::Sybil => stage == Stage::Vote,
+			Strategy::Sybil => !self.withheld.contains(&(asker, j, stage)),
 			_ => true,
 		}
 	}
@@ -264,8 +266,19 @@ fn round(
 			Vec::new()
 		};
 		let mut plan = plan;
+		let catchers: Vec<AccountId> = honest
+			.iter()
+			.copied()
+			.filter(|v| {
+				plan.iter().any(|(m, miner)| {
+					miner.strategy.forges() && !miner.strategy.whole_run() && challenged(*v, *m).contains(&miner.forged)
+				})
+			})
+			.collect();
+		let withheld_from = if catchers.is_empty() { honest.clone() } else { catchers };
 		for m in &sybils {
-			let miner = Miner { strategy: Strategy::Sybil, forged: 1, withheld: BTreeSet::new(), framed: None };
+			let withheld = withheld_from.iter().flat_map(|v| (1..=N).map(move |j| (*v, j, Stage::Verify))).collect();
+			let miner = Miner { strategy: Strategy::Sybil, forged: 1, withheld, framed: None };
 			plan.insert(*m, miner);
 		}
 		let miners: Vec<AccountId> = miners.iter().chain(&sybils).copied().collect();
@@ -376,7 +389,8 @@ fn round(
 					.map(|(m, c)| (m, c.segment, c.kind == DisputeKind::Replay, hashing::account_bytes(&c.accuser)))
 					.collect();
 				let salt = hashing::hash(&rng.next().to_le_bytes()).0;
-				let order = decide::check_order(due, hashing::account_bytes, &salt);
+				let passed = |m: &AccountId| entries[v].iter().any(|e| e.miner == *m && e.verdict == Verdict::Pass);
+				let order = decide::check_order(due, hashing::account_bytes, passed, &salt);
 				(*v, order.into_iter().take(budget.replays(miners.len(), scorers.len())).map(|(m, s, _)| (m, s)).collect())
 			})
 			.collect();

@@ -90,8 +90,8 @@ type ClaimCheck = decide::Finding;
 /// What each claimed segment of one miner's check found, from the report of a replay of them
 /// all (`segments`, in the order replayed): those that replayed, the one that failed or was not
 /// served (a fault of the whole run on its home segment, where the verifier reports it), and
-/// nothing of those after it (unchecked) or of any when the check was this validator's own
-/// trouble.
+/// nothing of those after it (unchecked), nor, when the check stopped for this validator's own
+/// trouble or lateness, of those it had not replayed by then.
 pub(crate) fn claim_findings(
 	segments: &[SegmentIndex],
 	report: &verify::Report,
@@ -101,13 +101,13 @@ pub(crate) fn claim_findings(
 		verify::Outcome::NotServed { segment, .. } => Some((*segment, ClaimCheck::NotServed)),
 		verify::Outcome::Pass | verify::Outcome::Abstain { .. } => None,
 	};
-	let abstained = matches!(report.outcome, verify::Outcome::Abstain { .. });
 	segments
 		.iter()
 		.map(|&segment| {
+			// A check that abstained part way (out of time, its own trouble) still replayed
+			// the segments before: those are checked, only the rest are not.
 			let found = match stopped_at {
 				Some((at, finding)) if at == segment => Some(finding),
-				_ if abstained => None,
 				_ => report
 					.segments
 					.iter()
@@ -797,6 +797,15 @@ impl Validator {
 				}
 			},
 		);
+		let unchecked = found.iter().filter(|(_, check)| check.is_none()).count();
+		if unchecked > 0 {
+			log::warn!(
+				"task {id} round {r}: {unchecked} of {} claimed segment(s) not checked (this \
+				 validator's own trouble or lateness; when it is time, the task's vote-commit phase \
+				 is too short for the round's claims: docs/VALIDATORS.md)",
+				found.len()
+			);
+		}
 		for (key, check) in found {
 			self.claim_checks.insert(key, check);
 		}
@@ -1490,6 +1499,26 @@ impl Verdicts {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn a_claim_check_out_of_time_keeps_the_segments_it_replayed() {
+		// A check that gave its place to others' between segments may run out of time: the
+		// segments it replayed are checked, and only the others are checked again.
+		let mut report = verify::Report::stopped(verify::Outcome::Abstain {
+			why: "out of time before segment 5".into(),
+		});
+		report.segments.push(verify::SegmentCheck {
+			segment: 3,
+			passed: true,
+			distance: 0.0,
+			momentum_distance: 0.0,
+			detail: String::new(),
+		});
+		assert_eq!(
+			claim_findings(&[3, 5], &report),
+			vec![(3, Some(ClaimCheck::Replays)), (5, None)]
+		);
+	}
 
 	#[test]
 	fn a_claim_job_checks_its_segments_in_the_order_of_their_ranks() {

@@ -10,6 +10,7 @@ import { cryptoWaitReady, decodeAddress } from '@polkadot/util-crypto';
 import { startLocalTestnet, submitFinalized, waitFor } from '../lib/node.js';
 
 const UNIT = 10n ** 12n;
+const SESSION_BLOCKS = 5;
 let nodes = [];
 let api;
 let dave;
@@ -20,6 +21,13 @@ before(async () => {
   nodes = await startLocalTestnet(['alice', 'bob', 'charlie', 'dave'], { dave: ['--rpc-methods', 'unsafe'] });
   api = nodes[3].api;
   dave = new Keyring({ type: 'sr25519' }).addFromUri('//Dave');
+  // Sessions of 5 blocks rather than the chain's minute (sudo, through pallet-parameters, as
+  // governance would): the rotations this test waits for take seconds, not minutes.
+  const alice = new Keyring({ type: 'sr25519' }).addFromUri('//Alice');
+  const period = api.tx.parameters.setParameter({ Pol: { SessionPeriod: [null, SESSION_BLOCKS] } });
+  const set = await submitFinalized(api, api.tx.sudo.sudo(period), alice);
+  assert.equal(set.dispatchError, null, 'the session period is set');
+  assert.ok(set.events.some(({ event }) => api.events.sudo.Sudid.is(event) && event.data[0].isOk), 'sudo dispatched it');
 });
 
 after(async () => { await Promise.all(nodes.map((n) => n.stop())); });

@@ -157,6 +157,7 @@ pub fn run(chain: &mut Chain, cfg: ValidatorConfig) -> Result<()> {
 		pinned: crate::profile::pinned()?,
 		start_losses: BTreeMap::new(),
 		block_time: chain.block_time()?,
+		step_secs: BTreeMap::new(),
 	};
 	let tasks = v.cfg.tasks.clone();
 	round::drive(chain, &server, &tasks, "validator", |chain, id, now| {
@@ -189,6 +190,16 @@ struct Validator {
 	start_losses: BTreeMap<(TaskId, RoundIndex), f64>,
 	/// The chain's block time, to turn the blocks left in a phase into a deadline.
 	block_time: Duration,
+	/// Seconds one replay thread took a step of each task's training, measured on its last
+	/// verifications: what a round's claims will take.
+	step_secs: BTreeMap<TaskId, f64>,
+}
+
+/// Seconds the replays of `segments` claimed segments of `steps` steps each take on `threads`
+/// threads at `step_secs` a step each (`None` when nothing was measured yet).
+fn replay_estimate(segments: usize, steps: u32, threads: usize, step_secs: f64) -> f64 {
+	let work = segments as f64 * f64::from(steps) * step_secs;
+	work / threads.max(1) as f64
 }
 
 impl Validator {
@@ -364,6 +375,7 @@ impl Validator {
 			let states: Vec<_> = (0..threads).map(|_| ctx.data.shallow_clone()).collect();
 			let (spec, me, pinned, store) = (&ctx.spec, self.me.0, self.pinned, &self.store);
 			let mut failed = None;
+			let (mut replay_secs, mut replayed_steps) = (0.0, 0u64);
 			let left = crate::pool::run(
 				jobs,
 				states,
@@ -377,6 +389,8 @@ impl Validator {
 							})
 						}
 					};
+					replay_secs += report.replay_secs;
+					replayed_steps += report.replayed_steps;
 					match record(store, &verdicts, id, r, &job.miner, &report) {
 						Ok(Some(entry)) => entries.push(entry),
 						Ok(None) => {}
@@ -384,6 +398,10 @@ impl Validator {
 					}
 				},
 			);
+			if replayed_steps > 0 {
+				self.step_secs
+					.insert(id, replay_secs / replayed_steps as f64);
+			}
 			if let Some(e) = failed {
 				return Err(e.context("keeping a verification's result"));
 			}
@@ -708,9 +726,15 @@ impl Validator {
 		let mut passed: BTreeMap<AccountId32, bool> = BTreeMap::new();
 		for (miner, ..) in &due {
 			if !passed.contains_key(miner) {
-				let pass = verdicts
-					.read(miner)?
-					.is_some_and(|e| e.verdict == Verdict::Pass);
+				// A verdict this validator cannot read (its own disk) only costs the claim its
+				// place in the order, never the vote.
+				let pass = match verdicts.read(miner) {
+					Ok(entry) => entry.is_some_and(|e| e.verdict == Verdict::Pass),
+					Err(e) => {
+						log::warn!("task {id} round {r}: reading its verdict on {miner}: {e:#}");
+						false
+					}
+				};
 				passed.insert(miner.clone(), pass);
 			}
 		}
@@ -770,6 +794,29 @@ impl Validator {
 				.as_secs()
 		);
 		let ctx = &self.tasks[&id];
+		// Whether its replays fit what is left of the phase, at its measured speed: if not, the
+		// claims on the miners it passed are checked first, and the operator should know.
+		if let Some(&step_secs) = self.step_secs.get(&id) {
+			let segments: usize = jobs.iter().map(|j| j.ranks.len()).sum();
+			let needed = replay_estimate(
+				segments,
+				ctx.spec.hyperparameters.checkpoint_interval,
+				workers,
+				step_secs,
+			);
+			let left = inputs
+				.deadline
+				.saturating_duration_since(Instant::now())
+				.as_secs_f64();
+			if needed > left {
+				log::warn!(
+					"task {id} round {r}: the {segments} claimed segment(s) take about {needed:.0}s \
+					 of replays here ({workers} at a time), {left:.0}s are left: the claims on \
+					 miners this validator passed go first, the others may go unchecked (the \
+					 task's vote-commit phase is short for its claims: docs/VALIDATORS.md)"
+				);
+			}
+		}
 		let states: Vec<_> = (0..jobs.len()).map(|_| ctx.data.shallow_clone()).collect();
 		let (spec, me, pinned) = (&ctx.spec, self.me.0, self.pinned);
 		let mut found = Vec::new();
@@ -1499,6 +1546,15 @@ impl Verdicts {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn a_rounds_claims_are_estimated_from_the_measured_step_time() {
+		// 40 segments of 25 steps at 2 ms a step on 2 threads: 1 s.
+		assert!((replay_estimate(40, 25, 2, 0.002) - 1.0).abs() < 1e-9);
+		// No thread is one.
+		assert!((replay_estimate(40, 25, 0, 0.002) - 2.0).abs() < 1e-9);
+		assert_eq!(replay_estimate(0, 25, 2, 0.002), 0.0);
+	}
 
 	#[test]
 	fn a_claim_check_out_of_time_keeps_the_segments_it_replayed() {

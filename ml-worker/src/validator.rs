@@ -808,7 +808,9 @@ impl Validator {
 				.deadline
 				.saturating_duration_since(Instant::now())
 				.as_secs_f64();
-			if needed > left {
+			// Only in the vote-commit phase: a check made early, as claims land in the
+			// score-reveal phase, has only that phase's rest and is made again.
+			if voting && needed > left {
 				log::warn!(
 					"task {id} round {r}: the {segments} claimed segment(s) take about {needed:.0}s \
 					 of replays here ({workers} at a time), {left:.0}s are left: the claims on \
@@ -845,7 +847,7 @@ impl Validator {
 			},
 		);
 		let unchecked = found.iter().filter(|(_, check)| check.is_none()).count();
-		if unchecked > 0 {
+		if voting && unchecked > 0 {
 			log::warn!(
 				"task {id} round {r}: {unchecked} of {} claimed segment(s) not checked (this \
 				 validator's own trouble or lateness; when it is time, the task's vote-commit phase \

@@ -1515,27 +1515,14 @@ fn within_challenges(outcome: Outcome, challenged: &[SegmentIndex], n: u32) -> O
 		Some(Verdict::Fail { segment } | Verdict::NotServed { segment }) => segment,
 		Some(Verdict::Pass) | None => return outcome,
 	};
-	match outcome {
-		Outcome::MinerFault { segment, fault } => {
-			if claimed != segment {
-				log::debug!("a claim on segment {segment}, not challenged: made on {claimed}");
-			}
-			Outcome::MinerFault {
-				segment: claimed,
-				fault,
-			}
+	let mut outcome = outcome;
+	if let Outcome::MinerFault { segment, .. } | Outcome::NotServed { segment, .. } = &mut outcome {
+		if claimed != *segment {
+			log::debug!("a claim on segment {segment}, not challenged: made on {claimed}");
+			*segment = claimed;
 		}
-		Outcome::NotServed { segment, what } => {
-			if claimed != segment {
-				log::debug!("a claim on segment {segment}, not challenged: made on {claimed}");
-			}
-			Outcome::NotServed {
-				segment: claimed,
-				what,
-			}
-		}
-		other => other,
 	}
+	outcome
 }
 
 /// The checkpoints a remote check reads for the challenged segments of a run of `n`: both ends

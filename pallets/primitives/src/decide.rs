@@ -298,7 +298,10 @@ mod tests {
 		due.push((10, 1, false, [4; 32]));
 		for byte in 0..32u8 {
 			let order = check_order(due.clone(), |m| [*m; 32], |_| true, &[byte; 32]);
-			let at = order.iter().position(|c| *c == (1, 6, false)).unwrap();
+			let at = order
+				.iter()
+				.position(|c| *c == (1, 6, false))
+				.expect("every claim is in the order; qed");
 			assert!(at < 3, "the honest claim came {at}th of {}", order.len());
 			assert_eq!(order.len(), 40 * 6 + 1);
 			assert!(order.contains(&(10, 1, true)));
